@@ -1,0 +1,32 @@
+# The one interface for humans, hooks and CI.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat setup.cfg requirements/*.txt 2>/dev/null | cksum | cut -d' ' -f1)
+
+.PHONY: install run test lint bench fmt clean
+
+install: $(STAMP) ## Create .venv with the project, its engines and the test tools
+$(STAMP):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements/install.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+run: install ## Run the whole system (embedded Redis unless TASKGATE_REDIS_URL is set)
+	$(BIN)/python -m taskgate run
+
+test: install ## Run the test suite against real Redis, workers, ffmpeg and engines
+	$(BIN)/python -m pytest
+
+lint: install ## ruff and mypy (the gate CI runs)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
+
+bench: install ## Benchmarks: ratios against baselines measured in the same run
+	$(BIN)/python -m bench
+
+fmt: install ## Format and auto-fix
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+clean: ## Remove the venv, caches and local data
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache data *.egg-info

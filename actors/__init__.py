@@ -1,0 +1,1 @@
+"""Dramatiq actors: one module per service, all registered in ``actors.registry``."""

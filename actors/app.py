@@ -1,0 +1,73 @@
+"""Build the broker, declare one Dramatiq actor per registered task, and boot workers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dramatiq
+import msgspec
+import structlog
+from dramatiq.middleware import AsyncIO
+
+import actors.services  # noqa: F401  (registers every task)
+from actors.broker import WakingRedisBroker
+from actors.errors import TaskError
+from actors.lifecycle import Lifecycle
+from actors.registry import REGISTRY, TaskSpec
+from config import Settings, configure_logging, load_settings
+
+log = structlog.get_logger(__name__)
+
+
+def _actor_fn(spec: TaskSpec, lifecycle: Lifecycle) -> Any:
+    """Return the actor for ``spec``: it takes the task context and returns it updated."""
+
+    def run_stage(context: dict[str, Any]) -> dict[str, Any]:
+        active = lifecycle.active
+        if active is None:  # called outside a worker (a direct call in a shell)
+            raise RuntimeError(f"{spec.name} runs only inside a taskgate worker")
+        try:
+            output = spec.body(active.run, active.params)
+            active.output = msgspec.to_builtins(output)
+            return {**context, "status": "SUCCESS", "output": active.output}
+        except TaskError as exc:
+            active.error = exc
+        except Exception as exc:  # noqa: BLE001  (recorded on the stage; traceback to the log)
+            log.exception("stage_crashed")
+            active.error = exc
+        return {**context, "status": "FAILED", "error": str(active.error)}
+
+    run_stage.__name__ = spec.name.replace(".", "_")
+    run_stage.__qualname__ = run_stage.__name__
+    return run_stage
+
+
+def build_broker(settings: Settings) -> tuple[WakingRedisBroker, Lifecycle]:
+    """Create the broker with taskgate's middleware and declare every registered actor."""
+    lifecycle = Lifecycle(settings)
+    broker = WakingRedisBroker(
+        url=settings.redis_url,
+        middleware=[AsyncIO(), lifecycle],
+        heartbeat_timeout=int(settings.broker_heartbeat_timeout_s * 1000),
+        maintenance_chance=settings.broker_maintenance_chance,
+    )
+    for spec in REGISTRY.values():
+        dramatiq.Actor(
+            _actor_fn(spec, lifecycle),
+            broker=broker,
+            actor_name=spec.name,
+            queue_name=spec.queue,
+            priority=0,
+            options={},
+        )
+    dramatiq.set_broker(broker)
+    return broker, lifecycle
+
+
+def setup() -> None:
+    """Entry point for ``dramatiq actors.app:setup``: settings, logging, broker and actors."""
+    settings = load_settings()
+    if not settings.redis_url:
+        raise SystemExit("TASKGATE_REDIS_URL is not set: workers need the Redis the gateway uses")
+    configure_logging(settings.log_format, settings.log_level)
+    build_broker(settings)

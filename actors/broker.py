@@ -1,0 +1,65 @@
+"""A Redis broker whose idle consumers wake the moment a message is enqueued."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
+from dramatiq.common import compute_backoff
+from dramatiq.message import Message
+from dramatiq.broker import MessageProxy
+
+from config import keys
+
+_WAKE_TOKENS_KEPT = 16
+
+
+class _WakingConsumer(_RedisConsumer):  # type: ignore[misc]
+    """Fetch like Dramatiq's consumer, but wait on a wake-up list instead of sleeping."""
+
+    def __next__(self) -> MessageProxy | None:
+        try:
+            while True:
+                try:
+                    data = self.message_cache.pop(0)
+                    if data is None:
+                        continue
+                    self.misses = 0
+                    message = Message.decode(data)
+                    self.queued_message_ids.add(message.message_id)
+                    return MessageProxy(message)
+                except IndexError:
+                    messages = []
+                    if self.outstanding_message_count < self.prefetch:
+                        self.message_cache = messages = self.broker.do_fetch(
+                            self.queue_name, self.prefetch - self.outstanding_message_count
+                        )
+                    if not messages:
+                        # Idle: block on the wake-up list (a release of backoff polling), bounded by
+                        # the usual backoff so maintenance and shutdown still run.
+                        self.misses, backoff_ms = compute_backoff(self.misses, max_backoff=self.timeout)
+                        self.broker.client.blpop([keys.broker_wake(self.queue_name)], timeout=max(backoff_ms, 10) / 1000)
+                        return None
+        except redis.ConnectionError as exc:
+            from dramatiq.errors import ConnectionClosed  # noqa: PLC0415
+
+            raise ConnectionClosed(exc) from None
+
+
+class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
+    """``RedisBroker`` plus a wake-up token per enqueue, so latency is not the idle poll interval."""
+
+    def do_enqueue(self, queue_name: str, *args: Any) -> Any:
+        """Enqueue through Dramatiq's script, then wake one idle consumer of that queue."""
+        result = self._dispatch("enqueue")(queue_name, *args)
+        wake = keys.broker_wake(queue_name)
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.lpush(wake, 1)
+            pipe.ltrim(wake, 0, _WAKE_TOKENS_KEPT - 1)
+            pipe.execute()
+        return result
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> _WakingConsumer:
+        """Return a consumer that waits on the queue's wake-up list when idle."""
+        return _WakingConsumer(self, queue_name, prefetch, timeout)

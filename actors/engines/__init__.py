@@ -1,0 +1,1 @@
+"""Small adapters around engines; heavy libraries are imported lazily inside them."""

@@ -1,0 +1,61 @@
+"""ffmpeg and PyAV: find the binary, probe media, build hardware-decoding arguments."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from actors.errors import InputFileError
+from config.settings import FfmpegSettings
+
+
+def ffmpeg_binary(settings: FfmpegSettings) -> str:
+    """Return the ffmpeg to run: the configured one, the one on PATH, else imageio-ffmpeg's."""
+    if settings.binary:
+        return settings.binary
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    import imageio_ffmpeg  # noqa: PLC0415
+
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+def input_args(settings: FfmpegSettings) -> list[str]:
+    """Return the arguments that go before ``-i`` (hardware decoding when configured)."""
+    return ["-hwaccel", settings.hwaccel] if settings.hwaccel else []
+
+
+def probe(path: Path, shown_as: str) -> dict[str, Any]:
+    """Describe a media file: duration, container format and streams (PyAV, no ffprobe needed).
+
+    Raises:
+        InputFileError: the file is not media that ffmpeg can read.
+    """
+    import av  # noqa: PLC0415
+
+    try:
+        with av.open(str(path)) as container:
+            streams = []
+            for stream in container.streams:
+                entry: dict[str, Any] = {
+                    "index": stream.index,
+                    "type": stream.type,
+                    "codec": stream.codec_context.name if stream.codec_context else None,
+                    "duration_s": float(stream.duration * stream.time_base)
+                    if stream.duration is not None and stream.time_base is not None
+                    else None,
+                }
+                if stream.type == "video":
+                    entry.update(width=stream.codec_context.width, height=stream.codec_context.height,
+                                 fps=float(stream.average_rate) if stream.average_rate else None)
+                elif stream.type == "audio":
+                    entry.update(sample_rate=stream.codec_context.sample_rate, channels=stream.codec_context.channels)
+                streams.append(entry)
+            duration = container.duration / 1_000_000 if container.duration is not None else None
+            if duration is None:
+                duration = max((s["duration_s"] or 0.0 for s in streams), default=0.0)
+            return {"duration_s": round(duration, 3), "format": container.format.name, "streams": streams}
+    except av.error.FFmpegError as exc:
+        raise InputFileError(f"{shown_as!r} is not a media file ffmpeg can read: {exc}") from None

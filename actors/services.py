@@ -1,0 +1,5 @@
+"""Import every service module so that each registers its tasks (the registry's single source)."""
+
+from actors import ffmpeg, system
+
+SERVICES = (ffmpeg, system)

@@ -1,0 +1,25 @@
+"""Settings and logging shared by every taskgate process."""
+
+from config.errors import ConfigError
+from config.logging import configure_logging
+from config.settings import (
+    GpuDevice,
+    GpuLockMonitorSettings,
+    GpuLockSettings,
+    HeartbeatSettings,
+    Settings,
+    TimeoutLevels,
+    load_settings,
+)
+
+__all__ = [
+    "ConfigError",
+    "GpuDevice",
+    "GpuLockMonitorSettings",
+    "GpuLockSettings",
+    "HeartbeatSettings",
+    "Settings",
+    "TimeoutLevels",
+    "configure_logging",
+    "load_settings",
+]

@@ -1,0 +1,56 @@
+"""Build the aiohttp application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import redis.asyncio as aioredis
+import structlog
+from aiohttp import web
+
+from actors.app import build_broker
+from config import Settings
+from gateway import health, tasks
+from gateway.context import AppContext
+from gateway.metrics import GatewayMetrics
+from gateway.problems import problem_middleware
+from state import StateStore
+
+log = structlog.get_logger(__name__)
+
+# Socket timeouts keep a request from hanging on a Redis that stopped answering.
+_REDIS_TIMEOUT_S = 5.0
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Return the gateway application for these settings (Redis must be configured)."""
+    if not settings.redis_url:
+        raise ValueError("settings.redis_url is required")
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[problem_middleware])
+    app["settings"] = settings
+    app.add_routes(tasks.routes)
+    app.add_routes(health.routes)
+    app.cleanup_ctx.append(_resources)
+    return app
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    settings: Settings = app["settings"]
+    client = aioredis.Redis.from_url(
+        settings.redis_url or "",
+        socket_timeout=_REDIS_TIMEOUT_S,
+        socket_connect_timeout=_REDIS_TIMEOUT_S,
+        health_check_interval=30,
+    )
+    broker, _lifecycle = build_broker(settings)
+    app["ctx"] = AppContext(
+        settings=settings,
+        redis=client,
+        store=StateStore(client, settings.state_ttl_s),
+        broker=broker,
+        metrics=GatewayMetrics(),
+    )
+    log.info("gateway_started", host=settings.host, port=settings.port)
+    yield
+    broker.close()
+    await client.aclose()

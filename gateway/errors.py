@@ -1,0 +1,17 @@
+"""The gateway's own errors (everything else it maps comes from the packages it calls)."""
+
+
+class GatewayError(Exception):
+    """Base of errors raised by the gateway itself."""
+
+
+class BadRequest(GatewayError):
+    """Raised when the request body is not valid JSON or not the expected shape."""
+
+
+class UnknownTask(GatewayError):
+    """Raised when ``task_name`` is not in the registry."""
+
+
+class Unavailable(GatewayError):
+    """Raised when a dependency (Redis, the broker) does not answer."""

@@ -1,0 +1,56 @@
+"""Liveness, readiness, the task catalogue and ``/metrics``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from actors.registry import REGISTRY, TaskSpec
+from gateway.context import AppContext
+from gateway.tasks import json_response
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    """Answer 200 while the process is up."""
+    return json_response({"status": "ok"})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    """Answer 200 when Redis answers, else 503 (a problem document, via the error table)."""
+    ctx: AppContext = request.app["ctx"]
+    await ctx.redis.ping()
+    return json_response({"status": "ready", "redis": "ok"})
+
+
+def task_type(spec: TaskSpec, ctx: AppContext) -> dict[str, Any]:
+    """Describe one task for clients."""
+    (input_schema, output_schema), defs = msgspec.json.schema_components([spec.input_type, spec.output_type])
+    return {
+        "task_name": spec.name,
+        "description": spec.description,
+        "queue": spec.queue,
+        "uses_gpu": spec.uses_gpu(ctx.settings),
+        "input_schema": {**input_schema, "$defs": defs},
+        "output_fields": [f.encode_name for f in msgspec.structs.fields(spec.output_type)],
+        "output_schema": {**output_schema, "$defs": defs},
+    }
+
+
+@routes.get("/v1/task-types")
+async def task_types(request: web.Request) -> web.Response:
+    """List every registered task with its input schema, output fields, queue and GPU use."""
+    ctx: AppContext = request.app["ctx"]
+    return json_response({"task_types": [task_type(spec, ctx) for spec in REGISTRY.values()]})
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    """Expose Prometheus metrics."""
+    ctx: AppContext = request.app["ctx"]
+    return web.Response(body=ctx.metrics.render(), headers={"Content-Type": ctx.metrics.content_type})

@@ -1,0 +1,112 @@
+"""RFC 9457 problem documents: one table maps exception types to status and slug."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import dramatiq.errors
+import msgspec
+import redis.exceptions
+import structlog
+from aiohttp import web
+
+from actors.validation import InvalidInput
+from gateway.errors import BadRequest, UnknownTask, Unavailable
+from state import IllegalTransition, StageFinished, StageNotTerminal, TaskConflict, TaskNotFound
+
+PROBLEM_JSON = "application/problem+json"
+RETRY_AFTER_S = 5
+
+log = structlog.get_logger(__name__)
+
+
+class FieldError(msgspec.Struct, kw_only=True):
+    """One invalid field: a JSON path into the request and what is wrong with it."""
+
+    pointer: str
+    detail: str
+
+
+class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """An RFC 9457 problem document."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+
+
+# exception type -> (HTTP status, slug, title); the first match in order wins.
+ERROR_TABLE: list[tuple[type[BaseException], int, str, str]] = [
+    (InvalidInput, 422, "invalid-input", "The input does not match the task's schema"),
+    (UnknownTask, 422, "unknown-task", "Unknown task_name"),
+    (BadRequest, 400, "bad-request", "The request body is not valid"),
+    (TaskNotFound, 404, "not-found", "No such task"),
+    (TaskConflict, 409, "conflict", "The task_id is already used with other input"),
+    (StageNotTerminal, 409, "not-finished", "The task has not finished"),
+    (StageFinished, 409, "already-finished", "The task has already finished"),
+    (IllegalTransition, 409, "illegal-transition", "The task cannot change that way now"),
+    (Unavailable, 503, "unavailable", "A dependency is unavailable"),
+    (redis.exceptions.ConnectionError, 503, "redis-unavailable", "Redis is unavailable"),
+    (redis.exceptions.TimeoutError, 503, "redis-unavailable", "Redis is unavailable"),
+    (dramatiq.errors.ConnectionError, 503, "broker-unavailable", "The message broker is unavailable"),
+]
+
+_encoder = msgspec.json.Encoder()
+
+
+def problem_response(status: int, slug: str, title: str, detail: str | None, instance: str | None,
+                     errors: list[FieldError] | None = None, headers: dict[str, str] | None = None) -> web.Response:
+    """Render a problem document."""
+    body = Problem(type=f"urn:taskgate:problem:{slug}", title=title, status=status, detail=detail,
+                   instance=instance, errors=errors)
+    return web.Response(status=status, body=_encoder.encode(body), content_type=PROBLEM_JSON, headers=headers)
+
+
+def _from_exception(exc: BaseException, path: str) -> web.Response | None:
+    for kind, status, slug, title in ERROR_TABLE:
+        if isinstance(exc, kind):
+            errors = [FieldError(pointer=exc.pointer, detail=str(exc))] if isinstance(exc, InvalidInput) else None
+            headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
+            detail = str(exc) if status != 503 else f"{title}: retry later"
+            return problem_response(status, slug, title, detail, path, errors, headers)
+    return None
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn every error into a problem document; unmapped exceptions are logged and answered 500."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        slug = exc.reason.lower().replace(" ", "-")
+        detail = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else None
+        if exc.status == 413:
+            detail = f"the body is larger than the limit of {request.app['settings'].max_body_bytes} bytes"
+        elif exc.status == 405:
+            detail = f"{request.method} is not allowed here; use {exc.headers.get('Allow', 'another method')}"
+        elif exc.status == 404:
+            detail = f"no route for {request.path}"
+        headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
+        return problem_response(exc.status, slug, exc.reason, detail, request.path, headers=headers)
+    except Exception as exc:  # noqa: BLE001  (the outer guard: mapped, or logged and a bare 500)
+        mapped = _from_exception(exc, request.path)
+        if mapped is not None:
+            if mapped.status >= 500:
+                log.warning("dependency_unavailable", error=str(exc), path=request.path)
+            return mapped
+        log.exception("request_failed", path=request.path, method=request.method)
+        return problem_response(500, "internal-error", "Internal Server Error", None, request.path)
+
+
+def problem_schema() -> dict[str, Any]:
+    """Return the JSON Schema of problem documents (for the API description)."""
+    return msgspec.json.schema(Problem)

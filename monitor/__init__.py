@@ -1,0 +1,1 @@
+"""The monitor: heartbeats, tiered timeouts, lock health and recovery."""

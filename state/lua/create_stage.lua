@@ -1,0 +1,37 @@
+-- Create a stage of a workflow, idempotently.
+-- KEYS[1] workflow_state:{workflow_id} (hash)
+-- KEYS[2] index of all workflows (zset, score = created_at ms)
+-- KEYS[3] index of workflows by task_name (zset)
+-- ARGV[1] task_name
+-- ARGV[2] input hash (sha256 of task_name + input_data)
+-- ARGV[3] stage record JSON (status PENDING)
+-- ARGV[4] workflow meta JSON (used only when the workflow is new)
+-- ARGV[5] ttl in ms
+-- ARGV[6] now in ms
+-- ARGV[7] workflow_id
+-- returns {"created"} | {"exists"} | {"conflict"}
+local name = ARGV[1]
+local existing = redis.call('HGET', KEYS[1], 'hash:' .. name)
+if existing then
+  if existing == ARGV[2] then
+    return {'exists'}
+  end
+  return {'conflict'}
+end
+if redis.call('HEXISTS', KEYS[1], 'meta') == 0 then
+  redis.call('HSET', KEYS[1], 'meta', ARGV[4])
+end
+redis.call('HSET', KEYS[1],
+  'stage:' .. name, ARGV[3],
+  'status:' .. name, 'PENDING',
+  'rev:' .. name, 1,
+  'hash:' .. name, ARGV[2],
+  'latest', name)
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+local now = tonumber(ARGV[6])
+local horizon = now - tonumber(ARGV[5])
+redis.call('ZADD', KEYS[2], now, ARGV[7])
+redis.call('ZADD', KEYS[3], now, ARGV[7])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', horizon)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', horizon)
+return {'created'}

@@ -1,0 +1,33 @@
+-- Replace a stage record if nobody changed it since it was read (compare-and-set on its revision).
+-- KEYS[1] workflow_state:{workflow_id} (hash)
+-- KEYS[2] optional: gpu_lock:{device}:holders (zset token -> expiry ms); the commit is fenced on it
+-- ARGV[1] task_name
+-- ARGV[2] expected revision
+-- ARGV[3] new status
+-- ARGV[4] new stage record JSON
+-- ARGV[5] ttl in ms
+-- ARGV[6] optional: lease token that must still hold KEYS[2]
+-- returns {1, new_rev} | {0, current_rev} on a lost race | {-1} no such stage | {-2} lease not held
+local name = ARGV[1]
+local rev = redis.call('HGET', KEYS[1], 'rev:' .. name)
+if not rev then
+  return {-1}
+end
+if rev ~= ARGV[2] then
+  return {0, tonumber(rev)}
+end
+if KEYS[2] and ARGV[6] then
+  local expiry = redis.call('ZSCORE', KEYS[2], ARGV[6])
+  local t = redis.call('TIME')
+  local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  if (not expiry) or tonumber(expiry) <= now_ms then
+    return {-2}
+  end
+end
+local new_rev = tonumber(rev) + 1
+redis.call('HSET', KEYS[1], 'stage:' .. name, ARGV[4], 'status:' .. name, ARGV[3], 'rev:' .. name, new_rev)
+if ARGV[3] ~= 'RUNNING' and ARGV[3] ~= 'PENDING' then
+  redis.call('HDEL', KEYS[1], 'progress:' .. name)
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return {1, new_rev}

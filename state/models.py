@@ -1,0 +1,134 @@
+"""msgspec Structs for the task request, stage records and the workflow context."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import msgspec
+
+TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+TaskId = Annotated[str, msgspec.Meta(pattern=TASK_ID_PATTERN, description="Letters, digits, '.', '_', '-'")]
+TaskName = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+CallbackUrl = Annotated[str, msgspec.Meta(min_length=8, max_length=2048, pattern=r"^https?://")]
+
+
+class TaskRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The body of ``POST /v1/tasks``."""
+
+    task_name: TaskName
+    input_data: dict[str, Any] = msgspec.field(default_factory=dict)
+    task_id: TaskId | None = None
+    callback: CallbackUrl | None = None
+
+
+class StageError(msgspec.Struct, kw_only=True):
+    """Why a stage failed: an exception type and a message for humans (no traceback)."""
+
+    type: str
+    message: str
+
+
+class StageRecord(msgspec.Struct, kw_only=True):
+    """One stage of a workflow as stored in Redis (times are integer milliseconds)."""
+
+    task_name: str
+    status: str
+    input_data: dict[str, Any]
+    input_hash: str
+    created_at_ms: int
+    output: dict[str, Any] | None = None
+    error: StageError | None = None
+    started_at_ms: int | None = None
+    finished_at_ms: int | None = None
+    updated_at_ms: int | None = None
+    attempts: int = 0
+    gpu: dict[str, Any] | None = None
+    events: list[dict[str, Any]] = msgspec.field(default_factory=list)
+
+
+class WorkflowMeta(msgspec.Struct, kw_only=True):
+    """Workflow-wide fields written once, when the first stage is created."""
+
+    workflow_id: str
+    created_at_ms: int
+    input_params: dict[str, Any]
+    shared_storage_path: str
+    callback: str | None = None
+
+
+class Workflow(msgspec.Struct, kw_only=True):
+    """A workflow read back from Redis: its meta, stages in creation order, live progress."""
+
+    meta: WorkflowMeta
+    stages: dict[str, StageRecord]
+    progress: dict[str, float]
+    cancel_requested: frozenset[str]
+    latest: str
+
+    @property
+    def latest_stage(self) -> StageRecord:
+        """Return the most recently created stage, which the workflow's status follows."""
+        return self.stages[self.latest]
+
+
+def now_ms() -> int:
+    """Return the wall-clock time in integer milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+def iso_ms(value_ms: int | None) -> str | None:
+    """Render milliseconds since the epoch as an ISO-8601 UTC string."""
+    if value_ms is None:
+        return None
+    return datetime.fromtimestamp(value_ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+
+
+_encoder = msgspec.json.Encoder(order="sorted")
+
+
+def input_hash(task_name: str, input_data: dict[str, Any]) -> str:
+    """Return a stable digest of a stage's task_name and input, for idempotent submits."""
+    return hashlib.sha256(_encoder.encode([task_name, input_data])).hexdigest()
+
+
+def stage_view(stage: StageRecord, progress: float | None) -> dict[str, Any]:
+    """Render a stage for clients."""
+    duration = None
+    if stage.started_at_ms is not None and stage.finished_at_ms is not None:
+        duration = round((stage.finished_at_ms - stage.started_at_ms) / 1000, 3)
+    return {
+        "status": stage.status,
+        "input_data": stage.input_data,
+        "output": stage.output,
+        "error": msgspec.to_builtins(stage.error) if stage.error else None,
+        "progress": 1.0 if stage.status == "SUCCESS" else progress,
+        "attempts": stage.attempts,
+        "gpu": stage.gpu,
+        "events": stage.events,
+        "created_at": iso_ms(stage.created_at_ms),
+        "started_at": iso_ms(stage.started_at_ms),
+        "finished_at": iso_ms(stage.finished_at_ms),
+        "duration_s": duration,
+    }
+
+
+def workflow_view(wf: Workflow) -> dict[str, Any]:
+    """Render the workflow context the way ``GET /v1/tasks/{task_id}`` shows it."""
+    latest = wf.latest_stage
+    updated = max((s.updated_at_ms or s.created_at_ms) for s in wf.stages.values())
+    return {
+        "workflow_id": wf.meta.workflow_id,
+        "task_id": wf.meta.workflow_id,
+        "task_name": latest.task_name,
+        "status": latest.status,
+        "input_params": wf.meta.input_params,
+        "shared_storage_path": wf.meta.shared_storage_path,
+        "callback": wf.meta.callback,
+        "stages": {name: stage_view(s, wf.progress.get(name)) for name, s in wf.stages.items()},
+        "error": msgspec.to_builtins(latest.error) if latest.error else None,
+        "created_at": iso_ms(wf.meta.created_at_ms),
+        "updated_at": iso_ms(updated),
+    }

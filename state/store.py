@@ -1,0 +1,242 @@
+"""The workflow store: every read and write of ``workflow_state:{workflow_id}`` goes through here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import redis.asyncio as aioredis
+
+from config import keys
+from state.errors import ConcurrentUpdate, LeaseNotHeld, StageFinished, TaskConflict, TaskNotFound
+from state.models import StageRecord, Workflow, WorkflowMeta, input_hash, now_ms
+from state.transitions import Status, check_transition, is_terminal
+
+_LUA_DIR = Path(__file__).with_name("lua")
+_MAX_CAS_ATTEMPTS = 50
+
+_stage_decoder = msgspec.json.Decoder(StageRecord)
+_meta_decoder = msgspec.json.Decoder(WorkflowMeta)
+_encoder = msgspec.json.Encoder()
+
+
+class CreateOutcome(StrEnum):
+    """What ``create_stage`` did."""
+
+    CREATED = "created"
+    EXISTS = "exists"
+
+
+@dataclass(frozen=True)
+class Fence:
+    """A GPU lease a stage commit is conditional on."""
+
+    holders_key: str
+    token: str
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def parse_workflow(raw: dict[bytes, bytes]) -> Workflow | None:
+    """Build a ``Workflow`` from the fields of its hash, or None when the hash is empty."""
+    if not raw or b"meta" not in raw:
+        return None
+    stages: dict[str, StageRecord] = {}
+    progress: dict[str, float] = {}
+    cancel: set[str] = set()
+    for field, value in raw.items():
+        kind, _, name = _text(field).partition(":")
+        if kind == "stage":
+            stages[name] = _stage_decoder.decode(value)
+        elif kind == "progress":
+            progress[name] = float(value)
+        elif kind == "cancel":
+            cancel.add(name)
+    if not stages:
+        return None
+    ordered = dict(sorted(stages.items(), key=lambda item: item[1].created_at_ms))
+    return Workflow(
+        meta=_meta_decoder.decode(raw[b"meta"]),
+        stages=ordered,
+        progress=progress,
+        cancel_requested=frozenset(cancel),
+        latest=_text(raw[b"latest"]),
+    )
+
+
+class StateStore:
+    """Asynchronous access to workflow state; scripts are registered once per client."""
+
+    def __init__(self, client: aioredis.Redis, ttl_s: int) -> None:
+        self.client = client
+        self.ttl_ms = ttl_s * 1000
+        self._create = client.register_script((_LUA_DIR / "create_stage.lua").read_text())
+        self._update = client.register_script((_LUA_DIR / "update_stage.lua").read_text())
+
+    async def create_stage(
+        self,
+        workflow_id: str,
+        task_name: str,
+        input_data: dict[str, Any],
+        callback: str | None = None,
+    ) -> CreateOutcome:
+        """Create a PENDING stage, or find the identical one that already exists.
+
+        Raises:
+            TaskConflict: the stage exists with different input.
+        """
+        created = now_ms()
+        digest = input_hash(task_name, input_data)
+        stage = StageRecord(
+            task_name=task_name,
+            status=Status.PENDING,
+            input_data=input_data,
+            input_hash=digest,
+            created_at_ms=created,
+            updated_at_ms=created,
+        )
+        meta = WorkflowMeta(
+            workflow_id=workflow_id,
+            created_at_ms=created,
+            input_params=input_data,
+            shared_storage_path=f"workflows/{workflow_id}",
+            callback=callback,
+        )
+        reply = await self._create(
+            keys=[keys.workflow_state(workflow_id), keys.TASK_INDEX, keys.task_index_by_name(task_name)],
+            args=[task_name, digest, _encoder.encode(stage), _encoder.encode(meta), self.ttl_ms, created, workflow_id],
+        )
+        outcome = _text(reply[0])
+        if outcome == "conflict":
+            raise TaskConflict(
+                f"task {workflow_id!r} already has a {task_name!r} stage with different input_data; "
+                "use a new task_id to run it again"
+            )
+        return CreateOutcome(outcome)
+
+    async def get(self, workflow_id: str) -> Workflow:
+        """Return a workflow.
+
+        Raises:
+            TaskNotFound: no workflow has this id (or it expired).
+        """
+        wf = parse_workflow(await self.client.hgetall(keys.workflow_state(workflow_id)))
+        if wf is None:
+            raise TaskNotFound(f"no task with id {workflow_id!r}")
+        return wf
+
+    async def get_stage(self, workflow_id: str, task_name: str) -> tuple[StageRecord, int]:
+        """Return a stage and its revision.
+
+        Raises:
+            TaskNotFound: the workflow or stage does not exist.
+        """
+        key = keys.workflow_state(workflow_id)
+        raw, rev = await self.client.hmget(key, [f"stage:{task_name}", f"rev:{task_name}"])
+        if raw is None or rev is None:
+            raise TaskNotFound(f"task {workflow_id!r} has no {task_name!r} stage")
+        return _stage_decoder.decode(raw), int(rev)
+
+    async def update_stage(
+        self,
+        workflow_id: str,
+        task_name: str,
+        change: Callable[[StageRecord], StageRecord],
+        fence: Fence | None = None,
+    ) -> StageRecord:
+        """Apply ``change`` to a stage atomically, retrying when another writer got there first.
+
+        ``change`` gets the current record and returns the new one; a status change is checked
+        against the table of legal transitions, and the commit can be fenced on a GPU lease.
+
+        Raises:
+            TaskNotFound: the stage does not exist.
+            IllegalTransition: ``change`` asked for a move the table forbids.
+            LeaseNotHeld: ``fence`` names a lease that is no longer held.
+            ConcurrentUpdate: the stage kept changing for too many attempts.
+        """
+        key = keys.workflow_state(workflow_id)
+        for _ in range(_MAX_CAS_ATTEMPTS):
+            current, rev = await self.get_stage(workflow_id, task_name)
+            new = change(msgspec.structs.replace(current))
+            if new.status != current.status or new.status == Status.RUNNING:
+                check_transition(current.status, new.status)
+            new.updated_at_ms = now_ms()
+            script_keys = [key] + ([fence.holders_key] if fence else [])
+            args: list[Any] = [task_name, rev, new.status, _encoder.encode(new), self.ttl_ms]
+            if fence:
+                args.append(fence.token)
+            reply = await self._update(keys=script_keys, args=args)
+            code = int(reply[0])
+            if code == 1:
+                return new
+            if code == -1:
+                raise TaskNotFound(f"task {workflow_id!r} has no {task_name!r} stage")
+            if code == -2:
+                raise LeaseNotHeld(f"the GPU lease of {task_name!r} was lost; its result is not committed")
+        raise ConcurrentUpdate(f"stage {task_name!r} of {workflow_id!r} kept changing")
+
+    async def set_progress(self, workflow_id: str, task_name: str, fraction: float) -> None:
+        """Record a running stage's progress (0..1)."""
+        key = keys.workflow_state(workflow_id)
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.hset(key, f"progress:{task_name}", f"{max(0.0, min(1.0, fraction)):.4f}")
+            pipe.pexpire(key, self.ttl_ms)
+            await pipe.execute()
+
+    async def request_cancel(self, workflow_id: str) -> StageRecord:
+        """Cancel the latest stage: a pending one ends now, a running one is asked to stop.
+
+        Raises:
+            TaskNotFound: no such workflow.
+            StageFinished: the latest stage already ended.
+        """
+        wf = await self.get(workflow_id)
+        name = wf.latest
+        key = keys.workflow_state(workflow_id)
+        await self.client.hset(key, f"cancel:{name}", now_ms())
+
+        def cancel_pending(stage: StageRecord) -> StageRecord:
+            if is_terminal(stage.status):
+                raise StageFinished(f"task {workflow_id!r} already ended as {stage.status}")
+            if stage.status == Status.PENDING:
+                stage.status = Status.CANCELLED
+                stage.finished_at_ms = now_ms()
+                stage.error = None
+            return stage
+
+        return await self.update_stage(workflow_id, name, cancel_pending)
+
+    async def cancel_requested(self, workflow_id: str, task_name: str) -> bool:
+        """Return whether someone asked this stage to stop."""
+        return bool(await self.client.hexists(keys.workflow_state(workflow_id), f"cancel:{task_name}"))
+
+    async def list_recent(self, task_name: str | None, status: str | None, limit: int) -> list[Workflow]:
+        """Return recent workflows, newest first, from the index (no key scans)."""
+        index = keys.task_index_by_name(task_name) if task_name else keys.TASK_INDEX
+        found: list[Workflow] = []
+        start, page = 0, max(limit * 2, 50)
+        horizon = now_ms() - self.ttl_ms
+        while len(found) < limit and start < 20 * page:
+            ids = await self.client.zrevrangebyscore(index, "+inf", horizon, start=start, num=page)
+            if not ids:
+                break
+            async with self.client.pipeline(transaction=False) as pipe:
+                for wid in ids:
+                    pipe.hgetall(keys.workflow_state(_text(wid)))
+                raws = await pipe.execute()
+            for raw in raws:
+                wf = parse_workflow(raw)
+                if wf and (status is None or wf.latest_stage.status == status):
+                    found.append(wf)
+            start += page
+        return found[:limit]
+
+
+__all__ = ["CreateOutcome", "Fence", "LeaseNotHeld", "StateStore", "parse_workflow"]

@@ -1,0 +1,1 @@
+"""The whole system from one command: ``python -m taskgate run`` (what ``make run`` calls)."""
