@@ -1,0 +1,40 @@
+import msgspec
+
+from actors.app import build_broker
+from actors.registry import QUEUES, REGISTRY
+from config import load_settings
+
+
+def test_every_registered_task_is_a_declared_actor_on_its_queue() -> None:
+    broker, _ = build_broker(load_settings({"TASKGATE_REDIS_URL": "redis://127.0.0.1:1/0"}))
+    try:
+        assert set(broker.actors) == set(REGISTRY)
+        for name, spec in REGISTRY.items():
+            assert broker.get_actor(name).queue_name == spec.queue
+            assert spec.queue in QUEUES
+    finally:
+        broker.close()
+
+
+def test_task_names_are_namespaced_by_their_service_queue() -> None:
+    for name, spec in REGISTRY.items():
+        assert name.split(".")[0] == spec.queue, name
+
+
+def test_input_structs_forbid_unknown_fields() -> None:
+    for spec in REGISTRY.values():
+        assert spec.input_type.__struct_config__.forbid_unknown_fields, spec.name
+        assert issubclass(spec.output_type, msgspec.Struct)
+
+
+def test_the_gateway_never_imports_heavy_engines() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, gateway.app; "
+        "heavy = [m for m in ('torch', 'onnxruntime', 'faster_whisper', 'rapidocr', 'pyannote', 'ctranslate2', 'openai')"
+        " if m in sys.modules]; print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -1,0 +1,92 @@
+from pathlib import Path
+
+import pytest
+
+from config import ConfigError, load_settings
+
+
+def test_defaults_follow_the_design() -> None:
+    settings = load_settings({})
+    assert settings.port == 8788
+    assert settings.state_ttl_s == 7 * 24 * 3600
+    assert settings.gpu_lock_monitor.timeout_levels.warning == 1800
+    assert settings.gpu_lock_monitor.timeout_levels.hard_timeout == 7200
+    assert [d.index for d in settings.gpu_lock.device_list] == [0]
+
+
+def test_environment_overrides_nested_keys_with_typed_values() -> None:
+    settings = load_settings(
+        {"TASKGATE_PORT": "9000", "TASKGATE_GPU_LOCK__POLL_INTERVAL": "0.2", "TASKGATE_GPU_LOCK__DEVICES": "[0, 1]"}
+    )
+    assert settings.port == 9000
+    assert settings.gpu_lock.poll_interval == 0.2
+    assert [d.index for d in settings.gpu_lock.device_list] == [0, 1]
+
+
+def test_yaml_file_is_read_and_environment_wins(tmp_path: Path) -> None:
+    config = tmp_path / "taskgate.yml"
+    config.write_text(
+        "gpu_lock:\n  max_wait_time: 60\ngpu_lock_monitor:\n  timeout_levels: {warning: 10, soft_timeout: 20,"
+        " hard_timeout: 30}\n  heartbeat: {interval: 2, timeout: 9}\nport: 7000\n"
+    )
+    settings = load_settings({"TASKGATE_CONFIG": str(config), "TASKGATE_PORT": "7100"})
+    assert settings.gpu_lock.max_wait_time == 60
+    assert settings.gpu_lock_monitor.timeout_levels.soft_timeout == 20
+    assert settings.gpu_lock_monitor.heartbeat.timeout == 9
+    assert settings.port == 7100
+
+
+def test_unknown_key_stops_start_up_naming_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "taskgate.yml"
+    config.write_text("gpu_lock:\n  poll_intervall: 1\n")
+    with pytest.raises(ConfigError, match=r"poll_intervall.*\$\.gpu_lock"):
+        load_settings({"TASKGATE_CONFIG": str(config)})
+
+
+def test_bad_value_stops_start_up_naming_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"\$\.gpu_lock\.poll_interval"):
+        load_settings({"TASKGATE_GPU_LOCK__POLL_INTERVAL": "-1"})
+
+
+def test_tiers_out_of_order_are_refused() -> None:
+    with pytest.raises(ConfigError, match="warning <= soft_timeout <= hard_timeout"):
+        load_settings({"TASKGATE_GPU_LOCK_MONITOR__TIMEOUT_LEVELS__WARNING": "9000"})
+
+
+def test_unreadable_config_file_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_settings({"TASKGATE_CONFIG": str(tmp_path / "missing.yml")})
+
+
+def test_example_config_documents_a_valid_configuration() -> None:
+    example = Path(__file__).resolve().parents[2] / "deploy" / "config.example.yml"
+    settings = load_settings({"TASKGATE_CONFIG": str(example)})
+    assert settings.gpu_lock.poll_interval > 0
+
+
+def _missing_keys(struct_type: type, document: dict, prefix: str = "") -> list[str]:
+    import msgspec
+
+    missing = []
+    for field in msgspec.structs.fields(struct_type):
+        path = f"{prefix}{field.encode_name}"
+        if field.encode_name not in document:
+            missing.append(path)
+            continue
+        nested = field.type
+        if isinstance(nested, type) and issubclass(nested, msgspec.Struct) and isinstance(document[field.encode_name], dict):
+            missing += _missing_keys(nested, document[field.encode_name], path + ".")
+    return missing
+
+
+def test_example_config_documents_every_key() -> None:
+    import typing
+
+    import yaml
+
+    from config.settings import Settings
+
+    example = Path(__file__).resolve().parents[2] / "deploy" / "config.example.yml"
+    document = yaml.safe_load(example.read_text())
+    typing.get_type_hints(Settings)
+    assert _missing_keys(Settings, document) == []
