@@ -1,0 +1,116 @@
+-- KEYS[1] fencing counter (also hands out queue sequence numbers), KEYS[2] waiter deadlines
+--   (zset id -> ms), KEYS[3] waiter info (hash id -> JSON) (the caller's wake list is named from its id,
+--   like every wake list: see hand_over in lib.lua),
+-- KEYS[4..] three per candidate device, in the request's device order: holders (zset token -> expiry ms),
+--   holder info (hash token -> JSON), stats (hash); then every device's queue (zset id -> seq), the
+--   candidates' first, in the same order
+-- ARGV[1] lease token (its first 16 characters are the waiter id), ARGV[2] waiter seq (0: not queued yet),
+-- ARGV[3] waiter ttl ms (retry within this or count as dead), ARGV[4] owner JSON object
+--   (task_id, task_name, host, pid), ARGV[5] waited ms, ARGV[6] the request, space-separated integers:
+--   lease ttl ms, lock timeout ms, claim window ms, requested device (-1: any), then index and capacity
+--   of each candidate device (one argument instead of many: each costs the client and the server)
+-- returns, space-separated (one string parses faster than an array on the client):
+--         '1 device fencing_token expiry_ms now_ms granted_ms' when the caller holds a lease;
+--         '0 seq earliest_holder_expiry_ms now_ms' (expiry 0: no lease held) when the caller is queued
+-- Slots freed here (expired leases) go straight to the first live waiters (see hand_over in lib.lua).
+-- A caller not yet queued takes a slot only if one is left once the queue is served, so it never
+-- barges ahead of a waiter; among such devices the one with the most free slots wins (lowest index on
+-- ties). A queued caller takes its slot when it comes first, or finds the one handed to it since its
+-- last try, which it extends to a full TTL.
+
+local now = now_ms()
+local token, seq = ARGV[1], tonumber(ARGV[2])
+local waiter = string.sub(token, 1, 16)
+local waited_ms = tonumber(ARGV[5])
+local request = {}
+for value in string.gmatch(ARGV[6], '%S+') do
+  request[#request + 1] = tonumber(value)
+end
+local ttl_ms, lock_timeout_ms, requested = request[1], request[2], request[4]
+local candidates = (#request - 4) / 2
+local g = grant_context(KEYS[1], KEYS[2], KEYS[3], 4 + 3 * candidates, request[3])
+local devices = {}
+for i = 1, candidates do
+  local k = 1 + 3 * i
+  devices[i] = device(request[3 + 2 * i], request[4 + 2 * i], KEYS[k], KEYS[k + 1], KEYS[k + 2], g.queues[i])
+end
+
+local function take(d)
+  local fencing = redis.call('INCR', KEYS[1])
+  local lock_deadline = now + lock_timeout_ms
+  local expiry = math.min(now + ttl_ms, lock_deadline)
+  redis.call('ZADD', d.holders, expiry, token)
+  redis.call('HSET', d.info, token, holder_json(ARGV[4], now, fencing, lock_deadline, waited_ms))
+  observe(d.stats, 'wait_seconds', waited_ms)
+  if seq > 0 then
+    unqueue(g, waiter)
+    redis.call('DEL', WAKE_PREFIX .. waiter)
+  end
+  return string.format('1 %d %d %d %d %d', d.index, fencing, expiry, now, now)
+end
+
+local function enqueue()
+  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), waiter)
+  local info = string.sub(ARGV[4], 1, -2) .. string.format(
+    ',"since_ms":%d,"device":%d,"lock_timeout_ms":%d,"token":"%s"}', now, requested, lock_timeout_ms, token)
+  redis.call('HSETNX', KEYS[3], waiter, info)
+  for _, d in ipairs(devices) do
+    redis.call('ZADD', d.waiters, seq, waiter)
+  end
+end
+
+if seq > 0 then
+  -- A slot handed to the caller while it was not blocked in BLPOP: claim it now.
+  for _, d in ipairs(devices) do
+    local expiry = redis.call('ZSCORE', d.holders, token)
+    if expiry and tonumber(expiry) > now then
+      local holder = cjson.decode(redis.call('HGET', d.info, token))
+      expiry = math.min(now + ttl_ms, holder.lock_deadline_ms)
+      redis.call('ZADD', d.holders, 'XX', expiry, token)
+      redis.call('DEL', WAKE_PREFIX .. waiter)
+      return string.format('1 %d %d %d %d %d', d.index, holder.fencing_token, expiry, now, holder.since_ms)
+    end
+  end
+  enqueue()
+end
+
+local out = nil
+for _, d in ipairs(devices) do
+  local dropped, held = purge_holders(d, now)
+  local owed = false
+  d.free = d.capacity - held
+  -- Every script that frees a slot serves the queue at once, so a slot already free has no live waiter
+  -- owed it: a newcomer reads the queue only when this purge freed slots.
+  if seq > 0 or dropped > 0 then
+    d.free, owed = fill(g, d, d.free, now, out == nil and seq > 0 and waiter or nil)
+  end
+  if owed then
+    out = take(d)
+    d.free = fill(g, d, d.free - 1, now, nil)
+  end
+end
+if out then
+  return out
+end
+
+if seq == 0 then
+  local best = nil
+  for _, d in ipairs(devices) do
+    if d.free > 0 and (best == nil or d.free > best.free) then
+      best = d
+    end
+  end
+  if best then
+    return take(best)
+  end
+  seq = redis.call('INCR', KEYS[1])
+  enqueue()
+end
+local next_expiry = 0
+for _, d in ipairs(devices) do -- read after the hand-overs above, whose claim windows may end first
+  local first = redis.call('ZRANGE', d.holders, 0, 0, 'WITHSCORES')[2]
+  if first and (next_expiry == 0 or tonumber(first) < next_expiry) then
+    next_expiry = tonumber(first)
+  end
+end
+return string.format('0 %d %d %d', seq, next_expiry, now)
