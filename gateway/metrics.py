@@ -1,15 +1,182 @@
-"""Prometheus metrics of the gateway process (base units; bounded labels)."""
+"""Prometheus metrics (base units; bounded labels): this gateway's counters plus figures read from Redis.
+
+Worker-side figures (task outcomes and run times, queue waits, lease waits and holds, heartbeats,
+tier events, workers alive) live in Redis, written by the lifecycle, the lock, the sidecar and the
+monitor; ``metrics_middleware`` reads them in two round trips when ``/metrics`` is scraped.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
-from actors.registry import REGISTRY
+import redis.asyncio as aioredis
+import structlog
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+from redis.exceptions import RedisError
+
+from actors.registry import QUEUES, REGISTRY
+from config import Settings, keys
+from gateway.monitor_views import LIVE
+from gpu_lock import GpuLockStatus, aread_status
+from state.task_metrics import TaskFigures, TaskHistogram, parse_figures
+
+log = structlog.get_logger(__name__)
+
+_GPU_COUNTERS = {
+    "acquisitions_total": "Leases granted.",
+    "timeouts_total": "Waits for a lease that ran out of max_wait_time.",
+    "expired_total": "Leases that expired without being renewed or released.",
+    "force_releases_total": "Leases force-released by the monitor or an operator.",
+}
+
+
+class _Snapshot:
+    """Figures read from Redis at the last scrape."""
+
+    def __init__(self) -> None:
+        self.redis_up = False
+        self.tasks: TaskFigures | None = None
+        self.locks: GpuLockStatus | None = None
+        self.queue_depth: dict[str, int] = {}
+        self.running = 0
+        self.tier_events: dict[str, int] = {}
+        self.oldest_heartbeat_s = 0.0
+        self.dead_heartbeats = 0
+        self.workers_alive = 0
+        self.leader = False
+
+
+class _RedisCollector(Collector):
+    """Yield the snapshot's figures as metric families."""
+
+    def __init__(self, snapshot: _Snapshot) -> None:
+        self.snap = snapshot
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield every family; only ``taskgate_redis_up`` when Redis did not answer."""
+        snap = self.snap
+        yield _gauge("taskgate_redis_up", "1 when Redis answered at this scrape.", {(): int(snap.redis_up)})
+        if not snap.redis_up:
+            return
+        yield from _task_families(snap.tasks)
+        yield _gauge(
+            "taskgate_queue_depth",
+            "Messages waiting in each queue.",
+            {(q,): n for q, n in snap.queue_depth.items()},
+            ["queue"],
+        )
+        yield _gauge("taskgate_tasks_running", "Stages running now (tracked by the monitor).", {(): snap.running})
+        yield _counter(
+            "taskgate_timeout_tier_events",
+            "Monitor events by tier (warning, soft, hard, dead, lease).",
+            {(t,): n for t, n in snap.tier_events.items()},
+            ["tier"],
+        )
+        yield _gauge(
+            "taskgate_heartbeat_oldest_age_seconds",
+            "Age of the oldest heartbeat of a running stage.",
+            {(): snap.oldest_heartbeat_s},
+        )
+        yield _gauge(
+            "taskgate_heartbeats_dead",
+            "Running stages whose heartbeat is older than the timeout.",
+            {(): snap.dead_heartbeats},
+        )
+        yield _gauge(
+            "taskgate_workers_alive", "Worker processes seen alive by their sidecar.", {(): snap.workers_alive}
+        )
+        yield _gauge(
+            "taskgate_monitor_leader_present", "1 when a monitor holds the leader lease.", {(): int(snap.leader)}
+        )
+        if snap.locks is not None:
+            yield from _lock_families(snap.locks)
+
+
+def _gauge(name: str, doc: str, values: dict[tuple[str, ...], float], labels: list[str] | None = None) -> Metric:
+    family = GaugeMetricFamily(name, doc, labels=labels or [])
+    for label_values, value in values.items():
+        family.add_metric(list(label_values), value)
+    return family
+
+
+def _counter(name: str, doc: str, values: dict[tuple[str, ...], float], labels: list[str] | None = None) -> Metric:
+    family = CounterMetricFamily(name, doc, labels=labels or [])
+    for label_values, value in values.items():
+        family.add_metric(list(label_values), value)
+    return family
+
+
+def _histogram(name: str, doc: str, label: str, values: dict[str, TaskHistogram]) -> Metric:
+    family = HistogramMetricFamily(name, doc, labels=[label])
+    for label_value, hist in values.items():
+        family.add_metric([label_value], [(le, float(n)) for le, n in hist.buckets], hist.sum_s)
+    return family
+
+
+def _task_families(tasks: TaskFigures | None) -> Iterator[Metric]:
+    if tasks is None:
+        return
+    yield _counter(
+        "taskgate_tasks_finished",
+        "Stages that ended, by task_name and outcome.",
+        {(t, o): n for (t, o), n in tasks.finished.items()},
+        ["task_name", "outcome"],
+    )
+    yield _histogram(
+        "taskgate_task_run_seconds",
+        "Run time of finished stages.",
+        "task_name",
+        tasks.histograms.get("run_seconds", {}),
+    )
+    yield _histogram(
+        "taskgate_task_queue_wait_seconds",
+        "Time from queued to started.",
+        "task_name",
+        tasks.histograms.get("queue_wait_seconds", {}),
+    )
+
+
+def _lock_families(locks: GpuLockStatus) -> Iterator[Metric]:
+    for name, doc in _GPU_COUNTERS.items():
+        yield _counter(
+            f"taskgate_gpu_lease_{name.removesuffix('_total')}",
+            doc,
+            {(str(d.device),): d.counters.get(name, 0) for d in locks.devices},
+            ["gpu"],
+        )
+    yield _gauge(
+        "taskgate_gpu_lease_holders",
+        "Leases held now.",
+        {(str(d.device),): len(d.holders) for d in locks.devices},
+        ["gpu"],
+    )
+    yield _gauge(
+        "taskgate_gpu_lease_oldest_age_seconds",
+        "Age of the oldest lease held (0 when free).",
+        {(str(d.device),): max((h.age_s for h in d.holders), default=0.0) for d in locks.devices},
+        ["gpu"],
+    )
+    yield _gauge(
+        "taskgate_gpu_lease_waiters",
+        "Callers waiting for a lease.",
+        {(str(d.device),): len(d.waiters) for d in locks.devices},
+        ["gpu"],
+    )
+    for kind in ("wait", "hold"):
+        family = HistogramMetricFamily(f"taskgate_gpu_lease_{kind}_seconds", f"Lease {kind} times.", labels=["gpu"])
+        for d in locks.devices:
+            hist = d.wait_seconds if kind == "wait" else d.hold_seconds
+            family.add_metric([str(d.device)], [(le, float(n)) for le, n in hist.buckets], hist.sum_s)
+        yield family
 
 
 class GatewayMetrics:
-    """Counters kept by this gateway; Redis-backed figures are added by collectors."""
+    """Counters kept by this gateway, and the Redis figures refreshed at each scrape."""
 
     content_type = CONTENT_TYPE_LATEST
 
@@ -20,11 +187,74 @@ class GatewayMetrics:
         )
         for name in REGISTRY:
             self.tasks_submitted.labels(task_name=name)
+        self.snapshot = _Snapshot()
+        self.registry.register(_RedisCollector(self.snapshot))
 
     def submitted(self, task_name: str) -> None:
         """Count one accepted submit."""
         self.tasks_submitted.labels(task_name=task_name).inc()
 
+    async def refresh(self, client: aioredis.Redis, settings: Settings) -> None:
+        """Read the Redis figures for the next ``render`` (``taskgate_redis_up`` 0 when Redis fails)."""
+        try:
+            self._adopt(await _read(client, settings), await aread_status(client, settings.gpu_lock))
+        except (RedisError, OSError) as exc:
+            log.warning("metrics_redis_unavailable", error=str(exc))
+            self.snapshot.redis_up = False
+
+    def _adopt(self, raw: list[Any], locks: GpuLockStatus) -> None:
+        snap = self.snapshot
+        seconds, micros = raw[0]
+        now_ms = int(seconds) * 1000 + int(micros) // 1000
+        snap.tasks = parse_figures(raw[1])
+        snap.queue_depth = {q: int(n) for q, n in zip(QUEUES, raw[2 : 2 + len(QUEUES)], strict=True)}
+        rest = raw[2 + len(QUEUES) :]
+        snap.running = int(rest[0])
+        stats = {_text(k): _text(v) for k, v in rest[1].items()}
+        snap.tier_events = {k.split(":", 1)[1]: int(v) for k, v in stats.items() if k.startswith("tier_events_total:")}
+        oldest = rest[2]
+        snap.oldest_heartbeat_s = max(0.0, (now_ms - oldest[0][1]) / 1000) if oldest else 0.0
+        snap.dead_heartbeats = int(rest[3])
+        snap.workers_alive = int(rest[4])
+        snap.leader = bool(rest[5])
+        snap.locks = locks
+        snap.redis_up = True
+
     def render(self) -> bytes:
         """Return the text exposition."""
         return generate_latest(self.registry)
+
+
+async def _read(client: aioredis.Redis, settings: Settings) -> list[Any]:
+    seconds, _micros = await client.time()
+    now_ms = int(seconds) * 1000 + int(_micros) // 1000
+    timeout_ms = int(settings.gpu_lock_monitor.heartbeat.timeout * 1000)
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.time()
+        pipe.hgetall(keys.TASK_METRICS)
+        for queue in QUEUES:
+            pipe.llen(f"{keys.DRAMATIQ_NAMESPACE}:{queue}")
+        pipe.hlen(keys.RUNS)
+        pipe.hgetall(keys.MONITOR_STATS)
+        pipe.zrange(keys.RUN_HEARTBEATS, 0, 0, withscores=True)
+        pipe.zcount(keys.RUN_HEARTBEATS, "-inf", now_ms - timeout_ms)
+        pipe.zcount(keys.WORKERS, now_ms - timeout_ms, "+inf")
+        pipe.exists(keys.MONITOR_LEADER)
+        return list(await pipe.execute())
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refresh the Redis figures right before ``/metrics`` renders them."""
+    if request.path == "/metrics" and "ctx" in request.app:
+        ctx = request.app["ctx"]
+        live = request.app.get(LIVE)
+        await ctx.metrics.refresh(ctx.redis, live.current if live else ctx.settings)
+    return await handler(request)

@@ -1,0 +1,156 @@
+"""``/v1/monitor/*``: GPU leases, heartbeats, timeouts, statistics, health and live settings (admin scope).
+
+``monitor_ctx`` also runs the monitor coroutine inside the gateway while ``gpu_lock_monitor.enabled``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import msgspec
+from aiohttp import web
+
+from actors.validation import InvalidInput
+from config import ConfigError, Settings
+from config.live import LiveSettings
+from gateway.auth import ADMIN, require_scope
+from gateway.context import AppContext
+from gateway.monitor_views import LIVE, health_report, heartbeats_view, lock_view, statistics_view, timeouts_view
+from gateway.tasks import json_response
+from gpu_lock import AsyncGpuLock, UnknownDevice
+from monitor import Monitor, broker_enqueue
+
+routes = web.RouteTableDef()
+MONITOR_TASK = web.AppKey("monitor_task", asyncio.Task)
+
+# Every monitor route needs the admin scope; these two change something.
+MUTATING_ROUTES = (("POST", "/v1/monitor/gpu-locks/{device}/release"), ("PUT", "/v1/monitor/config"))
+
+
+class ReleaseRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Body of ``POST /v1/monitor/gpu-locks/{device}/release``."""
+
+    fencing_token: Annotated[int, msgspec.Meta(ge=1)]
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)] = "released by an operator"
+
+
+def _decode(body: bytes, kind: type[Any]) -> Any:
+    try:
+        return msgspec.json.decode(body or b"{}", type=kind)
+    except msgspec.ValidationError as exc:
+        raise InvalidInput(str(exc), "$") from None
+    except msgspec.DecodeError as exc:
+        raise InvalidInput(f"the body is not valid JSON: {exc}", "$") from None
+
+
+async def _settings(request: web.Request) -> tuple[AppContext, Settings]:
+    ctx: AppContext = request.app["ctx"]
+    return ctx, await request.app[LIVE].refresh(ctx.redis)
+
+
+@routes.get("/v1/monitor/gpu-locks")
+@require_scope(ADMIN)
+async def gpu_locks(request: web.Request) -> web.Response:
+    """Per device: holders (age, TTL left, fencing token), waiters, and recent force releases."""
+    ctx, settings = await _settings(request)
+    return json_response(await lock_view(ctx.redis, settings))
+
+
+@routes.post("/v1/monitor/gpu-locks/{device}/release")
+@require_scope(ADMIN)
+async def release_lease(request: web.Request) -> web.Response:
+    """Force-release the lease with the given fencing token; recorded in the lock's force-release log."""
+    ctx, settings = await _settings(request)
+    req: ReleaseRequest = _decode(await request.read(), ReleaseRequest)
+    try:
+        device = int(request.match_info["device"])
+        released = await AsyncGpuLock(ctx.redis, settings.gpu_lock).force_release(device, req.fencing_token, req.reason)
+    except (ValueError, UnknownDevice):
+        raise web.HTTPNotFound(text=f"no GPU device {request.match_info['device']!r} in gpu_lock.devices") from None
+    if not released:
+        raise web.HTTPConflict(text=f"no lease on device {device} carries fencing token {req.fencing_token}")
+    return json_response({"released": True, "device": device, "fencing_token": req.fencing_token, "reason": req.reason})
+
+
+@routes.get("/v1/monitor/heartbeats")
+@require_scope(ADMIN)
+async def heartbeats(request: web.Request) -> web.Response:
+    """Running stages with their last heartbeat and progress, split into alive and dead."""
+    ctx, settings = await _settings(request)
+    return json_response(await heartbeats_view(ctx.redis, settings))
+
+
+@routes.get("/v1/monitor/timeouts")
+@require_scope(ADMIN)
+async def timeouts(request: web.Request) -> web.Response:
+    """Tier settings (defaults and per task_name) and recent tier events."""
+    ctx, settings = await _settings(request)
+    return json_response(await timeouts_view(ctx.redis, settings))
+
+
+@routes.get("/v1/monitor/statistics")
+@require_scope(ADMIN)
+async def statistics(request: web.Request) -> web.Response:
+    """Lock success rate, timeouts, wait and hold times (with history), task outcomes, monitor counters."""
+    ctx, settings = await _settings(request)
+    return json_response(await statistics_view(ctx.redis, settings))
+
+
+@routes.get("/v1/monitor/health")
+@require_scope(ADMIN)
+async def health(request: web.Request) -> web.Response:
+    """Overall status with the issues found: 200 when ok or degraded, 503 when critical."""
+    ctx, settings = await _settings(request)
+    report = await health_report(ctx.redis, settings)
+    return json_response(report, 503 if report["status"] == "critical" else 200)
+
+
+@routes.get("/v1/monitor/config")
+@require_scope(ADMIN)
+async def get_config(request: web.Request) -> web.Response:
+    """The live ``gpu_lock`` and ``gpu_lock_monitor`` sections, the stored overrides and their version."""
+    _ctx, settings = await _settings(request)
+    return json_response(_config_view(request.app[LIVE], settings))
+
+
+@routes.put("/v1/monitor/config")
+@require_scope(ADMIN)
+async def put_config(request: web.Request) -> web.Response:
+    """Change ``gpu_lock``/``gpu_lock_monitor`` keys; every process picks the change up without a restart."""
+    ctx: AppContext = request.app["ctx"]
+    patch = _decode(await request.read(), dict[str, Any])
+    live = request.app[LIVE]
+    try:
+        settings = await live.update(ctx.redis, patch)
+    except ConfigError as exc:
+        section = str(exc).split(":", 1)[0]
+        raise InvalidInput(str(exc), f"$.{section}") from None
+    return json_response(_config_view(live, settings))
+
+
+def _config_view(live: LiveSettings, settings: Settings) -> dict[str, Any]:
+    return {
+        "version": live.version,
+        "gpu_lock": msgspec.to_builtins(settings.gpu_lock),
+        "gpu_lock_monitor": msgspec.to_builtins(settings.gpu_lock_monitor),
+        "overrides": live.overrides,
+    }
+
+
+async def monitor_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Keep live settings for the routes and run the monitor in this process while enabled."""
+    ctx: AppContext = app["ctx"]
+    app[LIVE] = LiveSettings(ctx.settings)
+    task = None
+    if ctx.settings.gpu_lock_monitor.enabled:
+        monitor = Monitor(ctx.redis, ctx.settings, broker_enqueue(ctx.broker))
+        task = asyncio.create_task(monitor.run(), name="monitor")
+        app[MONITOR_TASK] = task
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

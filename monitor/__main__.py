@@ -1,0 +1,45 @@
+"""Run the monitor alone: ``python -m monitor`` (it leads only while it holds the leader lease)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+import redis.asyncio as aioredis
+
+from config import ConfigError, Settings, configure_logging, load_settings
+from monitor.dispatch import broker_enqueue
+from monitor.loop import Monitor
+
+
+async def _serve(settings: Settings) -> None:
+    from actors.app import build_broker  # noqa: PLC0415  (declares the actors the re-queue sends to)
+
+    broker, _lifecycle = build_broker(settings)
+    client = aioredis.Redis.from_url(settings.redis_url or "", socket_timeout=5, socket_connect_timeout=5)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await Monitor(client, settings, broker_enqueue(broker)).run(stop)
+    finally:
+        broker.close()
+        await client.aclose()
+
+
+def main() -> None:
+    """Load settings and run the monitor until SIGTERM or SIGINT."""
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        sys.exit(f"taskgate monitor: {exc}")
+    if not settings.redis_url:
+        sys.exit("taskgate monitor: TASKGATE_REDIS_URL is not set")
+    configure_logging(settings.log_format, settings.log_level)
+    asyncio.run(_serve(settings))
+
+
+if __name__ == "__main__":
+    main()

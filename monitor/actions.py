@@ -1,0 +1,164 @@
+"""What each tier does to a run: warn, ask to stop, or stop for real and recover.
+
+Hard tier and dead heartbeat share one recovery: the stage ends FAILED with the reason (or, for a
+dead worker, goes back to PENDING under a new message once), the run is forgotten, the GPU lease is
+force-released by its fencing token, and for the hard tier the host's sidecar is told to SIGKILL the
+worker process. The CAS on the stage comes first: if the worker committed in between, nothing is killed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import redis.asyncio as aioredis
+
+from config import Settings, keys
+from gpu_lock import AsyncGpuLock, GpuLockError
+from monitor import journal
+from monitor.errors import StageNotRunning
+from state import IllegalTransition, StageError, StageRecord, StateStore, Status, TaskNotFound, now_ms
+from state.batch import update_stages
+from state.tracking import REQUEUED_EVENT, AsyncTracker, RunInfo
+
+# Sends a new message for a stage: (workflow_id, task_name, message_id).
+Enqueue = Callable[[str, str, str], Awaitable[None]]
+# A kill order nobody took (its host is gone) disappears after this.
+KILL_ORDER_TTL_S = 3600
+
+_encoder = msgspec.json.Encoder()
+
+
+@dataclass
+class Actions:
+    """The monitor's hands: the store, the tracker, the lock and a way to re-queue."""
+
+    client: aioredis.Redis
+    store: StateStore
+    tracker: AsyncTracker
+    enqueue: Enqueue | None
+
+    async def mark_tier(self, tier: str, due: list[tuple[RunInfo, float]]) -> None:
+        """Warning or soft tier for several runs at once: a stage entry, a counter, a log event each.
+
+        The soft tier also asks each stage to stop: the same cooperative cancel as ``DELETE /v1/tasks/{id}``.
+        """
+        if not due:
+            return
+        if tier == "soft":
+            await self.store.request_stage_cancels([(run.workflow_id, run.task_name) for run, _ in due])
+        at = now_ms()
+        changes = [
+            (
+                run.workflow_id,
+                run.task_name,
+                _with_event(
+                    {
+                        "type": "timeout",
+                        "tier": tier,
+                        "at_ms": at,
+                        "run_time_s": round(age_s, 3),
+                        "limit_s": run.limits_s[tier],
+                    }
+                ),
+            )
+            for run, age_s in due
+        ]
+        await update_stages(self.store, changes)  # a stage that ended meanwhile gets no entry
+        await self.tracker.done_with_tier(tier, [run.run_id for run, _ in due])
+        await journal.record(
+            self.client,
+            *(journal.event_for(tier, run, _tier_detail(tier, run, age_s), action=tier) for run, age_s in due),
+        )
+
+    async def stop_hard(self, run: RunInfo, run_time_s: float, settings: Settings) -> None:
+        """Hard tier: fail the stage, free the lease, kill the worker process."""
+        limit = run.limits_s["hard"]
+        reason = f"stopped by the monitor: ran {run_time_s:.1f} s, past the hard timeout of {limit:g} s"
+        ended = await self._end(run, StageError(type="HardTimeout", message=reason))
+        await self.tracker.forget([run.run_id])
+        await self._release_lease(run, reason, settings)
+        if ended:
+            await self._order_kill(run, reason)
+        action = "killed" if ended else "already_finished"
+        await journal.record(self.client, journal.event_for("hard", run, reason, action=action))
+
+    async def recover_dead(self, run: RunInfo, settings: Settings) -> None:
+        """Dead heartbeat: free the lease, then re-queue the stage once or fail it."""
+        timeout_s = settings.gpu_lock_monitor.heartbeat.timeout
+        reason = f"the worker process {run.pid} on {run.host} is gone (no heartbeat within {timeout_s:g} s)"
+        message_id = uuid.uuid4().hex
+        requeue = settings.gpu_lock_monitor.requeue_dead_tasks and self.enqueue is not None
+        action = "requeued" if requeue and await self._back_to_pending(run, reason, message_id) else ""
+        if not action:
+            action = "failed" if await self._end(run, StageError(type="WorkerLost", message=reason)) else "none"
+        await self.tracker.forget([run.run_id])
+        await self._release_lease(run, reason, settings)
+        if action == "requeued" and self.enqueue is not None:
+            await self.enqueue(run.workflow_id, run.task_name, message_id)
+        await journal.record(self.client, journal.event_for("dead", run, reason, action=action))
+
+    async def _end(self, run: RunInfo, error: StageError) -> bool:
+        def fail(stage: StageRecord) -> StageRecord:
+            if stage.status != Status.RUNNING:
+                raise StageNotRunning(stage.status)
+            stage.status = Status.FAILED
+            stage.error = error
+            stage.finished_at_ms = now_ms()
+            return stage
+
+        try:
+            await self.store.update_stage(run.workflow_id, run.task_name, fail)
+        except (StageNotRunning, TaskNotFound, IllegalTransition):
+            return False
+        return True
+
+    async def _back_to_pending(self, run: RunInfo, reason: str, message_id: str) -> bool:
+        def requeue(stage: StageRecord) -> StageRecord:
+            if stage.status != Status.RUNNING or any(e.get("type") == REQUEUED_EVENT for e in stage.events):
+                raise StageNotRunning(stage.status)
+            stage.status = Status.PENDING
+            stage.events.append({"type": REQUEUED_EVENT, "at_ms": now_ms(), "message_id": message_id, "reason": reason})
+            return stage
+
+        try:
+            await self.store.update_stage(run.workflow_id, run.task_name, requeue)
+        except (StageNotRunning, TaskNotFound, IllegalTransition):
+            return False
+        return True
+
+    async def _release_lease(self, run: RunInfo, reason: str, settings: Settings) -> None:
+        if run.gpu_device is None or run.fencing_token is None:
+            return
+        try:
+            lock = AsyncGpuLock(self.client, settings.gpu_lock)
+            await lock.force_release(run.gpu_device, run.fencing_token, reason)
+        except GpuLockError as exc:
+            await journal.record(self.client, journal.event_for("lease", run, f"not released: {exc}"))
+
+    async def _order_kill(self, run: RunInfo, reason: str) -> None:
+        order = {"pid": run.pid, "run_id": run.run_id, "reason": reason}
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.rpush(keys.kill_orders(run.host), _encoder.encode(order))
+            pipe.expire(keys.kill_orders(run.host), KILL_ORDER_TTL_S)
+            await pipe.execute()
+
+
+def _with_event(event: dict[str, Any]) -> Callable[[StageRecord], StageRecord | None]:
+    def add(stage: StageRecord) -> StageRecord | None:
+        if stage.status != Status.RUNNING:
+            return None
+        stage.events.append(event)
+        return stage
+
+    return add
+
+
+def _tier_detail(tier: str, run: RunInfo, age_s: float) -> str:
+    limit = run.limits_s[tier]
+    if tier == "soft":
+        return f"running for {age_s:.1f} s, past the soft timeout of {limit:g} s: asked to stop"
+    return f"running for {age_s:.1f} s, past the warning tier of {limit:g} s"

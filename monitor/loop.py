@@ -1,0 +1,135 @@
+"""The monitor coroutine: take the leader lease, then one pass per ``monitor_interval``.
+
+A pass reads only what is due (one script over the heads of the heartbeat and deadline sorted sets)
+and the lock's holders, so its cost does not grow with the number of healthy runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import time
+
+import msgspec
+import redis.asyncio as aioredis
+import structlog
+from redis.exceptions import RedisError
+
+from config import Settings, keys
+from config.live import LiveSettings
+from monitor.actions import Actions, Enqueue
+from monitor.leader import Leader, lease_ms
+from monitor.locks import LockHealth
+from state import StateStore
+from state.tracking import AsyncTracker, RunInfo
+
+log = structlog.get_logger(__name__)
+
+# Runs acted on per list and pass; more wait for the next pass.
+MAX_PER_PASS = 100
+
+
+class PassReport(msgspec.Struct, kw_only=True):
+    """What one pass did."""
+
+    now_ms: int
+    dead: int = 0
+    hard: int = 0
+    soft: int = 0
+    warning: int = 0
+    leases_released: int = 0
+    duration_s: float = 0.0
+
+
+class Monitor:
+    """Watch heartbeats, tiers and leases; act only while holding the leader lease."""
+
+    def __init__(
+        self, client: aioredis.Redis, settings: Settings, enqueue: Enqueue | None, identity: str | None = None
+    ) -> None:
+        self.client = client
+        self.live = LiveSettings(settings)
+        self.store = StateStore(client, settings.state_ttl_s)
+        self.tracker = AsyncTracker(client)
+        self.actions = Actions(client, self.store, self.tracker, enqueue)
+        self.locks = LockHealth(client, self.store)
+        self.leader = Leader(client, identity or f"{socket.gethostname()}:{os.getpid()}")
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Run until ``stop`` is set (or the task is cancelled); give the lease up on the way out."""
+        stop = stop or asyncio.Event()
+        log.info("monitor_started", token=self.leader.token)
+        try:
+            while not stop.is_set():
+                interval_s = await self.turn()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=interval_s)
+        finally:
+            with contextlib.suppress(RedisError, OSError):
+                await asyncio.shield(self.leader.resign())
+            log.info("monitor_stopped", token=self.leader.token)
+
+    async def turn(self) -> float:
+        """Refresh settings, hold or seek the lease, pass if leading; return the seconds to the next turn."""
+        settings = self.live.current
+        try:
+            settings = await self.live.refresh(self.client)
+            if not settings.gpu_lock_monitor.enabled:
+                await self.leader.resign()
+            elif await self.leader.hold(lease_ms(settings.gpu_lock_monitor.monitor_interval)):
+                await self.pass_once(settings)
+        except Exception:  # the per-pass guard: a failed pass is logged, the next one runs)
+            log.exception("monitor_pass_failed")
+        return settings.gpu_lock_monitor.monitor_interval
+
+    async def pass_once(self, settings: Settings) -> PassReport:
+        """Act on dead heartbeats, hard, soft and warning tiers, and unhealthy leases."""
+        started = time.perf_counter()
+        timeout_ms = int(settings.gpu_lock_monitor.heartbeat.timeout * 1000)
+        due = await self.tracker.due(timeout_ms, MAX_PER_PASS)
+        report = PassReport(now_ms=due.now_ms)
+        wanted = {*due.dead, *due.hard, *due.soft, *due.warning}
+        runs = await self.tracker.runs(sorted(wanted)) if wanted else {}
+        if stale := [rid for rid in wanted if rid not in runs]:
+            await self.tracker.forget(stale)
+        stopped = set(due.dead) | set(due.hard)
+        jobs = [self.actions.recover_dead(runs[rid], settings) for rid in due.dead if rid in runs]
+        jobs += [
+            self.actions.stop_hard(runs[rid], _age(runs[rid], due.now_ms), settings)
+            for rid in due.hard
+            if rid in runs and rid not in due.dead
+        ]
+        for tier, ids in (("soft", due.soft), ("warning", due.warning)):
+            chosen = [(runs[rid], _age(runs[rid], due.now_ms)) for rid in ids if rid in runs and rid not in stopped]
+            jobs.append(self.actions.mark_tier(tier, chosen))
+        await asyncio.gather(*jobs)
+        report.dead = sum(rid in runs for rid in due.dead)
+        report.hard = sum(rid in runs and rid not in due.dead for rid in due.hard)
+        report.soft = sum(rid in runs and rid not in stopped for rid in due.soft)
+        report.warning = sum(rid in runs and rid not in stopped for rid in due.warning)
+        report.leases_released = await self.locks.check(settings)
+        report.duration_s = time.perf_counter() - started
+        await self._count_pass(report, timeout_ms)
+        return report
+
+    async def _count_pass(self, report: PassReport, timeout_ms: int) -> None:
+        async with self.client.pipeline(transaction=False) as pipe:
+            # Workers silent for ten heartbeat timeouts are forgotten (the metric counts recent ones only).
+            pipe.zremrangebyscore(keys.WORKERS, "-inf", report.now_ms - 10 * timeout_ms)
+            pipe.hincrby(keys.MONITOR_STATS, "passes_total", 1)
+            pipe.hset(
+                keys.MONITOR_STATS,
+                mapping={
+                    "last_pass_ms": report.now_ms,
+                    "last_pass_duration_s": f"{report.duration_s:.6f}",
+                    "leader": self.leader.token,
+                },
+            )
+            await pipe.execute()
+
+
+def _age(run: RunInfo, now_ms: int) -> float:
+    """Return how long a run has been running, in seconds (by the clock that set its deadlines)."""
+    return max(0.0, (now_ms - run.started_ms) / 1000)

@@ -1,0 +1,157 @@
+"""``python -m taskgate worker``: Dramatiq worker pools under a supervisor that runs the host's sidecar.
+
+Each worker process is its own single-process Dramatiq pool (``dramatiq --processes 1``): Dramatiq's
+main process stops the whole pool when one of its workers dies, so with one worker per pool a
+process killed by the monitor's hard tier takes nobody else's loaded models with it. A pool that
+exits is started again at once (with a backoff when it keeps dying young). The sidecar thread
+(``actors.sidecar``) heartbeats every run on this host and executes kill orders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import psutil
+import redis
+import structlog
+
+from actors.sidecar import Sidecar
+from config import ConfigError, configure_logging, load_settings
+from config.live import LiveSettings
+
+log = structlog.get_logger(__name__)
+
+_BACKOFF_S = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0)
+# A pool that ran this long before exiting restarts at once; younger ones back off.
+_HEALTHY_UPTIME_S = 10.0
+_STOP_GRACE_S = 30.0
+_WATCH_EVERY_S = 0.1
+
+
+def pool_command(threads: int, queues: list[str] | None) -> list[str]:
+    """Return the command of one single-process Dramatiq pool."""
+    args = [sys.executable, "-m", "dramatiq", "actors.app:setup", "--processes", "1", "--threads", str(threads)]
+    return args + (["--queues", *queues] if queues else [])
+
+
+class Pool:
+    """One Dramatiq pool: its process, start time and restart count."""
+
+    def __init__(self, index: int, args: list[str]) -> None:
+        self.index = index
+        self.args = args
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.started = 0.0
+        self.restarts = 0
+        self.due = 0.0
+
+    def start(self) -> None:
+        """Start (or restart) the pool process."""
+        self.proc = subprocess.Popen(self.args)
+        self.started = time.monotonic()
+        log.info("worker_pool_started", pool=self.index, pid=self.proc.pid, restarts=self.restarts)
+
+    def worker_pids(self) -> list[int]:
+        """Return the pids of the pool's worker processes (children of Dramatiq's main process)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return []
+        try:
+            return [child.pid for child in psutil.Process(self.proc.pid).children()]
+        except psutil.NoSuchProcess:
+            return []
+
+
+class Supervisor:
+    """Keep ``count`` pools running and the sidecar heartbeating until stopped."""
+
+    def __init__(self, pools: list[Pool], sidecar: Sidecar) -> None:
+        self.pools = pools
+        self.sidecar = sidecar
+        self.stop_event = threading.Event()
+
+    def worker_pids(self) -> list[int]:
+        """Return every worker process pid of every pool."""
+        return [pid for pool in self.pools for pid in pool.worker_pids()]
+
+    def _check(self, pool: Pool) -> None:
+        if pool.proc is None or pool.proc.poll() is None:
+            return
+        if pool.due == 0.0:
+            uptime = time.monotonic() - pool.started
+            pool.restarts = 0 if uptime >= _HEALTHY_UPTIME_S else pool.restarts + 1
+            delay = _BACKOFF_S[min(pool.restarts, len(_BACKOFF_S) - 1)]
+            log.warning("worker_pool_exited", pool=pool.index, code=pool.proc.returncode, restart_in_s=delay)
+            pool.due = time.monotonic() + delay
+            self.sidecar.poke()
+        if time.monotonic() >= pool.due:
+            pool.due = 0.0
+            pool.start()
+
+    def run(self) -> None:
+        """Start the pools and the sidecar; restart pools that exit until ``stop_event`` is set."""
+        for pool in self.pools:
+            pool.start()
+        beat = threading.Thread(target=self.sidecar.run, args=(self.stop_event,), name="sidecar", daemon=True)
+        beat.start()
+        while not self.stop_event.wait(_WATCH_EVERY_S):
+            for pool in self.pools:
+                self._check(pool)
+        self._stop_pools()
+        beat.join(timeout=5)
+
+    def _stop_pools(self) -> None:
+        running = [p.proc for p in self.pools if p.proc is not None and p.proc.poll() is None]
+        for proc in running:
+            proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + _STOP_GRACE_S
+        for proc in running:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="taskgate worker", description=__doc__.splitlines()[0])
+    parser.add_argument("--processes", type=int, default=None, help="worker processes (default: settings)")
+    parser.add_argument("--threads", type=int, default=None, help="threads per process (default: settings)")
+    parser.add_argument("--queues", nargs="*", default=None, help="queues to serve (default: all)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    """Run the worker supervisor in the foreground until SIGTERM or SIGINT; return the exit code."""
+    args = _parse(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"taskgate: {exc}", file=sys.stderr)
+        return 2
+    if not settings.redis_url:
+        print("taskgate: TASKGATE_REDIS_URL is not set: workers need the Redis the gateway uses", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_format, settings.log_level)
+    command = pool_command(args.threads or settings.worker_threads, args.queues)
+    pools = [Pool(i, command) for i in range(args.processes or settings.worker_processes)]
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5)
+    supervisor = Supervisor(pools, Sidecar(client, LiveSettings(settings), socket.gethostname(), list))
+    supervisor.sidecar.worker_pids = supervisor.worker_pids
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        supervisor.stop_event.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    log.info("worker_supervisor_started", pools=len(pools), pid=os.getpid())
+    supervisor.run()
+    client.close()
+    log.info("worker_supervisor_stopped")
+    return 0
