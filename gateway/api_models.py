@@ -1,0 +1,128 @@
+"""Structs that describe the gateway's JSON answers, for the OpenAPI document (the tests hold them to it)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+from actors.webhook_events import CallbackStatus
+from state import StageError
+
+StatusName = Literal["PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"]
+
+
+class StageView(msgspec.Struct, kw_only=True):
+    """One stage of a task: status, input, output or error, progress and timings."""
+
+    status: StatusName
+    input_data: dict[str, Any]
+    output: dict[str, Any] | None
+    error: StageError | None
+    progress: float | None
+    attempts: int
+    gpu: dict[str, Any] | None
+    events: list[dict[str, Any]]
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    duration_s: float | None
+    callback_status: CallbackStatus | None = None
+
+
+class TaskView(msgspec.Struct, kw_only=True):
+    """A task (workflow) with every stage; its status is its latest stage's."""
+
+    workflow_id: str
+    task_id: str
+    task_name: str
+    status: StatusName
+    input_params: dict[str, Any]
+    shared_storage_path: str
+    callback: str | None
+    callback_status: CallbackStatus | None
+    stages: dict[str, StageView]
+    error: StageError | None
+    created_at: str | None
+    updated_at: str | None
+
+
+class TaskSummary(msgspec.Struct, kw_only=True):
+    """A line of the task list."""
+
+    task_id: str
+    task_name: str
+    status: StatusName
+    created_at: str | None
+    updated_at: str | None
+    error: StageError | None
+
+
+class TaskList(msgspec.Struct, kw_only=True):
+    """Recent tasks, newest first."""
+
+    tasks: list[TaskSummary]
+
+
+class TaskResult(msgspec.Struct, kw_only=True):
+    """The latest stage's outcome once it has ended."""
+
+    task_id: str
+    task_name: str
+    status: StatusName
+    output: dict[str, Any] | None
+    error: StageError | None
+
+
+class TaskType(msgspec.Struct, kw_only=True):
+    """One registered task: its input schema, output fields, queue and GPU use."""
+
+    task_name: str
+    description: str
+    queue: str
+    uses_gpu: bool
+    input_schema: dict[str, Any]
+    output_fields: list[str]
+    output_schema: dict[str, Any]
+
+
+class TaskTypes(msgspec.Struct, kw_only=True):
+    """The task catalogue."""
+
+    task_types: list[TaskType]
+
+
+class FileInfo(msgspec.Struct, kw_only=True):
+    """A file in the storage root."""
+
+    path: str
+    size_bytes: int
+    modified_at: str | None
+
+
+class FileList(msgspec.Struct, kw_only=True):
+    """Files under a prefix; ``truncated`` when there were more than ``limit``."""
+
+    files: list[FileInfo]
+    truncated: bool
+
+
+class Uploaded(msgspec.Struct, kw_only=True):
+    """A stored upload: where it is, its size and SHA-256."""
+
+    path: str
+    size_bytes: int
+    sha256: str
+
+
+class Health(msgspec.Struct, kw_only=True):
+    """Liveness answer."""
+
+    status: Literal["ok"]
+
+
+class Ready(msgspec.Struct, kw_only=True):
+    """Readiness answer."""
+
+    status: Literal["ready"]
+    redis: Literal["ok"]

@@ -1,0 +1,202 @@
+"""The documented operations of the OpenAPI document, by (method, path), and its building blocks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.problems import PROBLEM_JSON
+
+REF = "#/components/schemas/{name}"
+Operations = dict[tuple[str, str], dict[str, Any]]
+
+PROBLEMS = {
+    "400": "The request is malformed",
+    "401": "No valid API key was sent",
+    "403": "The key lacks the needed scope",
+    "404": "Not found",
+    "409": "Conflicts with the current state",
+    "413": "Too large",
+    "422": "A field is invalid (`errors` points at it)",
+    "503": "A dependency is down; retry after `Retry-After`",
+}
+
+
+def ref(name: str) -> dict[str, str]:
+    """Return a ``$ref`` to a component schema."""
+    return {"$ref": REF.format(name=name)}
+
+
+def json_doc(schema: dict[str, Any], description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return a JSON response object."""
+    out: dict[str, Any] = {"description": description, "content": {"application/json": {"schema": schema}}}
+    if headers:
+        out["headers"] = headers
+    return out
+
+
+def problem_doc(description: str) -> dict[str, Any]:
+    """Return a problem-document response object."""
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": ref("Problem")}}}
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+def path_param(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return a required path parameter."""
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": schema or {"type": "string"},
+        "description": description,
+    }
+
+
+_LOCATION = {"Location": {"schema": {"type": "string"}, "description": "Where to read the resource"}}
+_TASK_ID = path_param("task_id", "The task id", {"type": "string", "minLength": 1})
+_FILE_PATH = path_param("path", "A path inside the storage root", {"type": "string", "minLength": 1})
+
+
+def _task_operations(task_request: dict[str, Any]) -> Operations:
+    view = json_doc(ref("TaskView"), "The task")
+    status_enum = {"type": "string", "enum": ["PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"]}
+    return {
+        ("post", "/v1/tasks"): {
+            "tags": ["tasks"],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": task_request}}},
+            "responses": {
+                "202": json_doc(ref("TaskView"), "Created and queued", _LOCATION),
+                "200": json_doc(ref("TaskView"), "The identical stage already exists", _LOCATION),
+                "400": None,
+                "409": None,
+                "413": None,
+                "422": None,
+                "503": None,
+            },
+        },
+        ("get", "/v1/tasks"): {
+            "tags": ["tasks"],
+            "parameters": [
+                _query("status", status_enum, "Only tasks whose latest stage has this status"),
+                _query("task_name", {"type": "string"}, "Only tasks with a stage of this task_name"),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "At most this many"),
+            ],
+            "responses": {"200": json_doc(ref("TaskList"), "Recent tasks"), "400": None},
+        },
+        ("get", "/v1/tasks/{task_id}"): {
+            "tags": ["tasks"],
+            "parameters": [_TASK_ID],
+            "responses": {"200": view, "404": None},
+        },
+        ("delete", "/v1/tasks/{task_id}"): {
+            "tags": ["tasks"],
+            "parameters": [_TASK_ID],
+            "responses": {
+                "200": json_doc(ref("TaskView"), "Cancelled (it was pending)"),
+                "202": json_doc(ref("TaskView"), "Asked to stop (it is running)"),
+                "404": None,
+                "409": None,
+            },
+        },
+        ("get", "/v1/tasks/{task_id}/result"): {
+            "tags": ["tasks"],
+            "parameters": [_TASK_ID],
+            "responses": {"200": json_doc(ref("TaskResult"), "The outcome"), "404": None, "409": None},
+        },
+        ("post", "/v1/tasks/{task_id}/callback/redeliver"): {
+            "tags": ["webhooks"],
+            "parameters": [_TASK_ID],
+            "responses": {"202": view, "400": None, "404": None, "409": None, "503": None},
+        },
+        ("get", "/v1/task-types"): {"tags": ["tasks"], "responses": {"200": json_doc(ref("TaskTypes"), "Every task")}},
+    }
+
+
+def _file_operations() -> Operations:
+    upload = {
+        "type": "object",
+        "required": ["file"],
+        "properties": {
+            "file": {"type": "string", "format": "binary", "description": "The content (streamed to disk)"},
+            "path": {"type": "string", "description": "Target path; default uploads/<filename>"},
+            "overwrite": {"type": "boolean", "description": "Replace an existing file (else 409)"},
+        },
+    }
+    return {
+        ("post", "/v1/files"): {
+            "tags": ["files"],
+            "parameters": [
+                _query("path", {"type": "string"}, "Target path (or a form field)"),
+                _query("overwrite", {"type": "boolean"}, "Replace an existing file"),
+            ],
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": upload}}},
+            "responses": {
+                "201": json_doc(ref("Uploaded"), "Stored", _LOCATION),
+                "400": None,
+                "409": None,
+                "413": None,
+                "422": None,
+            },
+        },
+        ("get", "/v1/files"): {
+            "tags": ["files"],
+            "parameters": [
+                _query("prefix", {"type": "string"}, "Only paths that start with this"),
+                _query("limit", {"type": "integer", "minimum": 1}, "At most this many (files.list_max)"),
+            ],
+            "responses": {"200": json_doc(ref("FileList"), "Matching files"), "422": None},
+        },
+        ("get", "/v1/files/{path}"): {
+            "tags": ["files"],
+            "parameters": [_FILE_PATH],
+            "responses": {
+                "200": {
+                    "description": "The content",
+                    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                },
+                "206": {"description": "The requested range", "content": {"*/*": {"schema": {"type": "string"}}}},
+                "304": {"description": "Not modified"},
+                "404": None,
+                "416": None,
+                "422": None,
+            },
+        },
+        ("delete", "/v1/files/{path}"): {
+            "tags": ["files"],
+            "parameters": [_FILE_PATH],
+            "responses": {"204": {"description": "Deleted"}, "404": None, "422": None},
+        },
+    }
+
+
+def _service_operations() -> Operations:
+    return {
+        ("get", "/healthz"): {"tags": ["health"], "responses": {"200": json_doc(ref("Health"), "Up")}},
+        ("get", "/readyz"): {"tags": ["health"], "responses": {"200": json_doc(ref("Ready"), "Ready"), "503": None}},
+        ("get", "/metrics"): {
+            "tags": ["health"],
+            "responses": {
+                "200": {
+                    "description": "Prometheus text exposition",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            },
+        },
+        ("get", "/openapi.json"): {
+            "tags": ["docs"],
+            "responses": {"200": json_doc({"type": "object"}, "This document")},
+        },
+        ("get", "/docs"): {
+            "tags": ["docs"],
+            "responses": {
+                "200": {"description": "The API page", "content": {"text/html": {"schema": {"type": "string"}}}}
+            },
+        },
+    }
+
+
+def operations(task_request: dict[str, Any]) -> Operations:
+    """Return every documented operation; ``None`` responses are problem documents."""
+    return {**_task_operations(task_request), **_file_operations(), **_service_operations()}

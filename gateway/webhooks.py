@@ -1,0 +1,65 @@
+"""The gateway's part of webhooks: the outbox dispatcher in the background and manual redelivery."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from actors.validation import InvalidInput
+from actors.webhook_events import Delivery
+from actors.webhook_outbox import OutboxDispatcher, delivery_message
+from config import Settings
+from config.netpolicy import NetPolicy, UrlRefused
+from gateway.context import AppContext
+from gateway.errors import BadRequest
+from state import StageNotTerminal, is_terminal, workflow_view
+from state.models import now_ms
+
+routes = web.RouteTableDef()
+
+
+async def outbox_dispatcher(app: web.Application) -> AsyncIterator[None]:
+    """Run the outbox dispatcher for the life of the application (after ``ctx`` exists)."""
+    ctx: AppContext = app["ctx"]
+    dispatcher = OutboxDispatcher(ctx.redis, ctx.broker, ctx.settings)
+    job = asyncio.create_task(dispatcher.run_forever(), name="webhook-outbox")
+    yield
+    job.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await job
+
+
+@routes.post("/v1/tasks/{task_id}/callback/redeliver")
+async def redeliver(request: web.Request) -> web.Response:
+    """Send the latest stage's event to the callback URL again (same event_id, new attempts)."""
+    from gateway.tasks import json_response  # noqa: PLC0415  (tasks imports nothing from here)
+
+    ctx: AppContext = request.app["ctx"]
+    wf = await ctx.store.get(request.match_info["task_id"])
+    stage = wf.latest_stage
+    if wf.meta.callback is None:
+        raise BadRequest(f"task {wf.meta.workflow_id!r} has no callback URL to deliver to")
+    if not is_terminal(stage.status):
+        raise StageNotTerminal(f"task {wf.meta.workflow_id!r} is {stage.status}; its event is sent when it ends")
+    delivery = Delivery(
+        workflow_id=wf.meta.workflow_id, task_name=stage.task_name, status=stage.status, chain=f"redeliver-{now_ms()}"
+    )
+    await asyncio.to_thread(ctx.broker.enqueue, delivery_message(delivery))
+    return json_response(workflow_view(wf), 202)
+
+
+def check_callback(settings: Settings, url: str | None) -> None:
+    """Refuse a callback URL the network policy would never let us reach (checked again at send time).
+
+    Raises:
+        InvalidInput: the URL is malformed, or names a denied host or address.
+    """
+    if url is None:
+        return
+    try:
+        NetPolicy(settings.network_policy).check_url(url)
+    except UrlRefused as exc:
+        raise InvalidInput(str(exc), "$.callback") from None

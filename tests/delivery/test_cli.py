@@ -1,0 +1,125 @@
+"""The ``taskgate`` CLI driven as a subprocess against a live gateway and worker."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.delivery.test_auth import ADMIN_KEY, USER_KEY, keyed_env
+from tests.harness import ROOT, System
+from tests.media import make_video
+
+
+@pytest.fixture
+def cli_system(make_system: Callable[..., System]) -> System:
+    system = make_system(keyed_env())
+    system.start_worker(queues=["system", "ffmpeg"])
+    system.start_gateway()
+    return system
+
+
+def taskgate(
+    system: System | None, *args: str, key: str | None = ADMIN_KEY, cwd: Path = ROOT, url: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TASKGATE_")}
+    env["TASKGATE_URL"] = url or (system.base_url if system else "http://127.0.0.1:9")
+    if key:
+        env["TASKGATE_API_KEY"] = key
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "taskgate", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_submit_wait_shows_progress_and_outputs_and_exit_codes_follow_the_outcome(cli_system: System) -> None:
+    make_video(cli_system.share_dir / "v.mp4", seconds=1.0)
+    done = taskgate(
+        cli_system,
+        "submit",
+        "ffmpeg.extract_audio",
+        "video_path=v.mp4",
+        "sample_rate=8000",
+        "--task-id",
+        "cli-1",
+        "--wait",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "audio_path: workflows/cli-1/ffmpeg.extract_audio/audio.wav" in done.stdout
+    assert "sample_rate: 8000" in done.stdout
+    assert "100.0% SUCCESS" in done.stderr
+    assert "[" in done.stderr
+
+    failed = taskgate(cli_system, "--json", "submit", "ffmpeg.probe", "media_path=nope.mp4", "--wait")
+    assert failed.returncode == 1
+    record = json.loads(failed.stdout)
+    assert record["status"] == "FAILED"
+    assert record["error"]["type"] == "InputFileError"
+    assert failed.stderr == ""  # --json: no progress bar
+
+    status = taskgate(cli_system, "--json", "status", "cli-1")
+    assert status.returncode == 0
+    assert json.loads(status.stdout)["task_id"] == "cli-1"
+    listed = taskgate(cli_system, "--json", "tasks", "--status", "SUCCESS")
+    assert [t["task_id"] for t in json.loads(listed.stdout)["tasks"]] == ["cli-1"]
+    queued = taskgate(cli_system, "submit", "system.ping", "--task-id", "cli-2")
+    assert queued.returncode == 0
+    assert "submitted cli-2" in queued.stdout
+
+
+def test_error_exit_codes(cli_system: System) -> None:
+    assert taskgate(cli_system, "status", "no-such-task").returncode == 3
+    assert taskgate(cli_system, "tasks", key=None).returncode == 4
+    assert taskgate(cli_system, "tasks", key="wrong").returncode == 4
+    assert taskgate(cli_system, "submit", "no.such_task").returncode == 2
+    assert taskgate(cli_system, "submit", "system.ping", "not-a-pair").returncode == 2
+    assert taskgate(cli_system, "frobnicate").returncode == 2
+    unreachable = taskgate(None, "tasks")
+    assert unreachable.returncode == 5
+    assert "cannot reach" in unreachable.stderr
+    assert taskgate(cli_system, "cancel", "no-such-task").returncode == 3
+
+
+def test_upload_download_round_trip_and_no_silent_overwrite(cli_system: System, tmp_path: Path) -> None:
+    source = tmp_path / "payload.bin"
+    source.write_bytes(os.urandom(3 * 1024 * 1024 + 17))
+    up = taskgate(cli_system, "--json", "upload", str(source), "in/payload.bin", key=USER_KEY)
+    assert up.returncode == 0, up.stderr
+    assert json.loads(up.stdout)["sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
+    assert taskgate(cli_system, "upload", str(source), "in/payload.bin", key=USER_KEY).returncode == 2
+    assert taskgate(cli_system, "upload", str(source), "in/payload.bin", "--overwrite", key=USER_KEY).returncode == 0
+
+    down = taskgate(cli_system, "download", "in/payload.bin", str(tmp_path / "back.bin"), key=USER_KEY)
+    assert down.returncode == 0, down.stderr
+    assert (tmp_path / "back.bin").read_bytes() == source.read_bytes()
+    default_name = taskgate(cli_system, "download", "in/payload.bin", key=USER_KEY, cwd=tmp_path)
+    assert default_name.returncode == 0
+    assert (tmp_path / "payload.bin").exists()
+    assert taskgate(cli_system, "download", "in/missing.bin", str(tmp_path / "x"), key=USER_KEY).returncode == 3
+    assert not (tmp_path / "x").exists()
+
+
+def test_hash_key_prints_an_entry_the_gateway_accepts() -> None:
+    out = taskgate(None, "--json", "hash-key", "--name", "ci", "--scope", "admin")
+    data = json.loads(out.stdout)
+    assert data["api_key"]["key_sha256"] == hashlib.sha256(data["key"].encode()).hexdigest()
+    assert data["api_key"]["scopes"] == ["admin"]
+    assert data["api_key"]["name"] == "ci"
+
+
+def test_locks_reads_the_monitor(cli_system: System) -> None:
+    out = taskgate(cli_system, "--json", "locks")
+    assert out.returncode == 0, out.stderr
+    assert isinstance(json.loads(out.stdout), dict)
