@@ -2,6 +2,8 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
+# The CPU build of torch lies on this project's machines' disk; other versions download several GB.
+TORCH_VERSION ?= 2.13.0
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg requirements/*.txt 2>/dev/null | cksum | cut -d' ' -f1)
 
 .PHONY: install run test lint bench fmt clean
@@ -10,7 +12,9 @@ install: $(STAMP) ## Create .venv with the project, its engines and the test too
 $(STAMP):
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "torch==$(TORCH_VERSION)"
 	$(BIN)/python -m pip install -q -r requirements/install.txt
+	$(BIN)/python -m actors.engines.torchaudio_cpu
 	rm -f $(VENV)/.installed-* && touch $@
 
 run: install ## Run the whole system (embedded Redis unless TASKGATE_REDIS_URL is set)

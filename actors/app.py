@@ -14,6 +14,7 @@ from actors.broker import WakingRedisBroker
 from actors.errors import TaskError
 from actors.lifecycle import Lifecycle
 from actors.registry import REGISTRY, TaskSpec
+from actors.webhooks import declare_webhook_actor
 from config import Settings, configure_logging, load_settings
 
 log = structlog.get_logger(__name__)
@@ -28,13 +29,14 @@ def _actor_fn(spec: TaskSpec, lifecycle: Lifecycle) -> Any:
             raise RuntimeError(f"{spec.name} runs only inside a taskgate worker")
         try:
             output = spec.body(active.run, active.params)
-            active.output = msgspec.to_builtins(output)
-            return {**context, "status": "SUCCESS", "output": active.output}
         except TaskError as exc:
             active.error = exc
-        except Exception as exc:  # noqa: BLE001  (recorded on the stage; traceback to the log)
+        except Exception as exc:
             log.exception("stage_crashed")
             active.error = exc
+        else:
+            active.output = msgspec.to_builtins(output)
+            return {**context, "status": "SUCCESS", "output": active.output}
         return {**context, "status": "FAILED", "error": str(active.error)}
 
     run_stage.__name__ = spec.name.replace(".", "_")
@@ -45,7 +47,7 @@ def _actor_fn(spec: TaskSpec, lifecycle: Lifecycle) -> Any:
 def build_broker(settings: Settings) -> tuple[WakingRedisBroker, Lifecycle]:
     """Create the broker with taskgate's middleware and declare every registered actor."""
     lifecycle = Lifecycle(settings)
-    broker = WakingRedisBroker(
+    broker = WakingRedisBroker(  # type: ignore[no-untyped-call]
         url=settings.redis_url,
         middleware=[AsyncIO(), lifecycle],
         heartbeat_timeout=int(settings.broker_heartbeat_timeout_s * 1000),
@@ -60,6 +62,7 @@ def build_broker(settings: Settings) -> tuple[WakingRedisBroker, Lifecycle]:
             priority=0,
             options={},
         )
+    declare_webhook_actor(broker, settings)
     dramatiq.set_broker(broker)
     return broker, lifecycle
 

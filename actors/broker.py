@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import redis
+from dramatiq.broker import MessageProxy
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.common import compute_backoff
 from dramatiq.message import Message
-from dramatiq.broker import MessageProxy
 
 from config import keys
-
-_WAKE_TOKENS_KEPT = 16
 
 
 class _WakingConsumer(_RedisConsumer):  # type: ignore[misc]
@@ -39,12 +37,14 @@ class _WakingConsumer(_RedisConsumer):  # type: ignore[misc]
                         # Idle: block on the wake-up list (a release of backoff polling), bounded by
                         # the usual backoff so maintenance and shutdown still run.
                         self.misses, backoff_ms = compute_backoff(self.misses, max_backoff=self.timeout)
-                        self.broker.client.blpop([keys.broker_wake(self.queue_name)], timeout=max(backoff_ms, 10) / 1000)
+                        self.broker.client.blpop(
+                            [keys.broker_wake(self.queue_name)], timeout=max(backoff_ms, 10) / 1000
+                        )
                         return None
         except redis.ConnectionError as exc:
             from dramatiq.errors import ConnectionClosed  # noqa: PLC0415
 
-            raise ConnectionClosed(exc) from None
+            raise ConnectionClosed(exc) from None  # type: ignore[no-untyped-call]
 
 
 class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
@@ -52,14 +52,14 @@ class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
 
     def do_enqueue(self, queue_name: str, *args: Any) -> Any:
         """Enqueue through Dramatiq's script, then wake one idle consumer of that queue."""
-        result = self._dispatch("enqueue")(queue_name, *args)
+        result = self._dispatch("enqueue")(queue_name, *args)  # type: ignore[no-untyped-call]
         wake = keys.broker_wake(queue_name)
         with self.client.pipeline(transaction=False) as pipe:
             pipe.lpush(wake, 1)
-            pipe.ltrim(wake, 0, _WAKE_TOKENS_KEPT - 1)
+            pipe.ltrim(wake, 0, keys.BROKER_WAKE_KEPT - 1)
             pipe.execute()
         return result
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> _WakingConsumer:
         """Return a consumer that waits on the queue's wake-up list when idle."""
-        return _WakingConsumer(self, queue_name, prefetch, timeout)
+        return _WakingConsumer(self, queue_name, prefetch, timeout)  # type: ignore[no-untyped-call]

@@ -8,7 +8,7 @@ import socket
 import threading
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import dramatiq
 import msgspec
@@ -16,29 +16,34 @@ import redis
 import redis.asyncio as aioredis
 import structlog
 from dramatiq.asyncio import get_event_loop_thread
+from dramatiq.broker import MessageProxy
 from dramatiq.middleware import Middleware, SkipMessage
 
 from actors.errors import InputError, TaskCancelled, TransientError
 from actors.gpu import GpuSession
+from actors.heartbeat import RunTracking, superseded
 from actors.registry import REGISTRY, TaskSpec
 from actors.runtime import TaskRun
 from actors.validation import decode_input
 from config import Settings
+from config.live import LiveSettings
 from state import (
+    BrokenReference,
     DependencyNotReady,
     Fence,
     IllegalTransition,
     LeaseNotHeld,
-    ReferenceError_,
     StageError,
     StageRecord,
     StateStore,
     Status,
     TaskNotFound,
+    Workflow,
     is_terminal,
     now_ms,
 )
 from state.references import resolve
+from state.tracking import RunInfo, SyncTracker
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
@@ -56,6 +61,8 @@ class _Active:
     gpu: GpuSession | None = None
     error: BaseException | None = None
     output: dict[str, Any] | None = field(default=None)
+    tracked: RunInfo | None = None
+    known: tuple[StageRecord, int] | None = None
 
 
 class Lifecycle(Middleware):  # type: ignore[misc]
@@ -67,6 +74,8 @@ class Lifecycle(Middleware):  # type: ignore[misc]
         self._local = threading.local()
         self._store: StateStore | None = None
         self._sync_redis: redis.Redis | None = None
+        self._tracking: RunTracking | None = None
+        self.live = LiveSettings(settings)
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -85,21 +94,45 @@ class Lifecycle(Middleware):  # type: ignore[misc]
             self._sync_redis = redis.Redis.from_url(self.settings.redis_url or "redis://127.0.0.1:6379/0")
         return self._sync_redis
 
+    @property
+    def tracking(self) -> RunTracking:
+        """Return the monitor's run tracking, created in this process on first use (fork-safe)."""
+        if self._tracking is None:
+            self._tracking = RunTracking(SyncTracker(self.sync_redis), self.host, os.getpid())
+        return self._tracking
+
+    def _refresh_settings(self) -> None:
+        """Adopt settings changed through ``PUT /v1/monitor/config`` (one cheap read per stage)."""
+        try:
+            self.settings = self.live.refresh_sync(self.sync_redis)
+        except redis.RedisError as exc:
+            log.warning("live_settings_not_read", error=str(exc))
+
     def run_async(self, coro: Awaitable[T]) -> T:
         """Run a store coroutine on Dramatiq's event loop thread and return its result."""
-        return get_event_loop_thread().run_coroutine(coro)  # type: ignore[no-any-return]
+        loop_thread = get_event_loop_thread()
+        if loop_thread is None:
+            raise RuntimeError("the AsyncIO middleware must run before the lifecycle")
+        return loop_thread.run_coroutine(coro)
 
     @property
     def active(self) -> _Active | None:
         """Return the stage this worker thread is running, if any."""
         return getattr(self._local, "active", None)
 
-    def _update(self, wid: str, name: str, change: Any, fence: Fence | None = None) -> StageRecord:
-        return self.run_async(self.store.update_stage(wid, name, change, fence))
+    def _update(
+        self, wid: str, name: str, change: Any, fence: Fence | None = None, active: _Active | None = None
+    ) -> StageRecord:
+        """Change a stage; with ``active``, start from the revision this run last wrote (no extra read)."""
+        known = active.known if active else None
+        new, rev = self.run_async(self.store.update_stage_at(wid, name, change, fence, known))
+        if active:
+            active.known = (new, rev)
+        return new
 
     # -- hooks --------------------------------------------------------------------------------------
 
-    def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+    def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         """Start a stage: resolve its input, mark it RUNNING and take a GPU lease if it needs one."""
         spec = REGISTRY.get(message.actor_name)
         if spec is None:
@@ -107,17 +140,22 @@ class Lifecycle(Middleware):  # type: ignore[misc]
         context = message.args[0]
         wid, name = context["workflow_id"], context["task_name"]
         structlog.contextvars.bind_contextvars(task_id=wid, task_name=name)
+        self._refresh_settings()
         try:
-            stage, _rev = self.run_async(self.store.get_stage(wid, name))
-        except TaskNotFound:
+            workflow = self.run_async(self.store.get(wid))
+            stage, rev = workflow.stages[name], workflow.revisions[name]
+        except (TaskNotFound, KeyError):
             log.warning("stage_missing", reason="expired or deleted")
             self._skip()
         if is_terminal(stage.status):
             log.info("stage_already_finished", status=stage.status)
             self._skip()
-        params = self._prepare_input(broker, message, spec, wid, name, stage)
+        if superseded(stage, message.message_id):
+            log.info("stage_message_superseded", message_id=message.message_id)
+            self._skip()
+        params = self._prepare_input(broker, message, spec, workflow, stage)
         try:
-            started = self._update(wid, name, _start)
+            started, rev = self.run_async(self.store.update_stage_at(wid, name, _start, known=(stage, rev)))
         except IllegalTransition as exc:
             log.info("stage_not_started", reason=str(exc))
             self._skip()
@@ -130,25 +168,25 @@ class Lifecycle(Middleware):  # type: ignore[misc]
             run_async=self.run_async,
             attempt=started.attempts,
         )
-        active = _Active(spec=spec, run=run, params=params)
+        active = _Active(spec=spec, run=run, params=params, known=(started, rev))
+        active.tracked = self.tracking.track(started, wid, self.settings, message.message_id, self.live.version)
         self._local.active = active
         if spec.uses_gpu(self.settings, params):
             self._take_gpu(active)
 
     def _prepare_input(
-        self, broker: dramatiq.Broker, message: dramatiq.Message, spec: TaskSpec, wid: str, name: str, stage: StageRecord
+        self, broker: dramatiq.Broker, message: MessageProxy, spec: TaskSpec, workflow: Workflow, stage: StageRecord
     ) -> msgspec.Struct:
+        wid, name = workflow.meta.workflow_id, stage.task_name
         try:
-            workflow = self.run_async(self.store.get(wid))
             return decode_input(spec, resolve(stage.input_data, workflow.stages))
         except DependencyNotReady as exc:
             log.info("stage_waiting_for_dependency", reason=str(exc))
             broker.enqueue(message.copy(), delay=_DEPENDENCY_RETRY_MS)
             self._skip()
-        except (ReferenceError_, InputError) as exc:
+        except (BrokenReference, InputError) as exc:
             self._finish(wid, name, Status.FAILED, error=exc)
             self._skip()
-        raise AssertionError("unreachable")
 
     def _take_gpu(self, active: _Active) -> None:
         session = GpuSession(self.sync_redis, self.settings, active.run, host=self.host, pid=os.getpid())
@@ -156,16 +194,20 @@ class Lifecycle(Middleware):  # type: ignore[misc]
             session.acquire()
         except Exception as exc:  # noqa: BLE001  (any failure to get a lease fails the stage with its message)
             self._finish(active.run.workflow_id, active.run.task_name, Status.FAILED, error=exc)
+            self.tracking.untrack(active.tracked)
             self._local.active = None
             self._skip()
         active.gpu = session
         active.run.gpu_device = session.device
-        self._update(active.run.workflow_id, active.run.task_name, lambda s: _with_gpu(s, session.record()))
+        self.tracking.note_gpu(active.tracked, session.device, session.lease.fencing_token)
+        self._update(
+            active.run.workflow_id, active.run.task_name, lambda s: _with_gpu(s, session.record()), active=active
+        )
 
     def after_process_message(
         self,
         broker: dramatiq.Broker,
-        message: dramatiq.Message,
+        message: MessageProxy,
         *,
         result: Any = None,
         exception: BaseException | None = None,
@@ -189,9 +231,10 @@ class Lifecycle(Middleware):  # type: ignore[misc]
         finally:
             if active.gpu:
                 active.gpu.release()
+            self.tracking.untrack(active.tracked)
             structlog.contextvars.unbind_contextvars("task_id", "task_name")
 
-    def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+    def after_skip_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         """Forget a skipped message's log context."""
         structlog.contextvars.unbind_contextvars("task_id", "task_name")
 
@@ -212,9 +255,9 @@ class Lifecycle(Middleware):  # type: ignore[misc]
             return stage
 
         try:
-            self._update(run.workflow_id, run.task_name, succeed, fence)
+            self._update(run.workflow_id, run.task_name, succeed, fence, active=active)
         except LeaseNotHeld as exc:
-            log.error("stage_result_discarded", reason=str(exc))
+            log.error("stage_result_discarded", reason=str(exc))  # noqa: TRY400  (an expected condition)
             self._finish(run.workflow_id, run.task_name, Status.FAILED, error=exc, gpu=active.gpu)
             return
         except IllegalTransition as exc:
@@ -222,7 +265,7 @@ class Lifecycle(Middleware):  # type: ignore[misc]
             return
         log.info("stage_succeeded")
 
-    def _retry(self, broker: dramatiq.Broker, message: dramatiq.Message, active: _Active, error: BaseException) -> None:
+    def _retry(self, broker: dramatiq.Broker, message: MessageProxy, active: _Active, error: BaseException) -> None:
         s = self.settings
         delay_s = min(s.retry_max_backoff_s, s.retry_min_backoff_s * 2 ** (active.run.attempt - 1))
         delay_ms = int(delay_s * 1000 * random.uniform(0.8, 1.2))
@@ -262,7 +305,7 @@ class Lifecycle(Middleware):  # type: ignore[misc]
         log.warning(event, error_type=record.type, error=record.message)
 
     @staticmethod
-    def _skip() -> None:
+    def _skip() -> NoReturn:
         raise SkipMessage()
 
 

@@ -13,7 +13,7 @@ from config import Settings
 if TYPE_CHECKING:
     from actors.runtime import TaskRun
 
-QUEUES = ("system", "ffmpeg", "faster_whisper", "pyannote_audio", "paddleocr", "llm", "subtitles")
+QUEUES = ("system", "ffmpeg", "faster_whisper", "pyannote_audio", "paddleocr", "llm", "subtitles", "webhooks")
 
 In = TypeVar("In", bound=msgspec.Struct)
 Out = TypeVar("Out", bound=msgspec.Struct)

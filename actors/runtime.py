@@ -58,9 +58,17 @@ class TaskRun:
     def input_path(self, value: str, *, folder: bool = False) -> Path:
         """Resolve an input path inside the storage root and check that it exists.
 
+        An http(s) URL is downloaded into the stage folder first (see ``actors.downloads.fetch_input``).
+
         Raises:
             InputFileError: the path leaves the root, does not exist or cannot be read.
         """
+        if value.startswith(("http://", "https://")):
+            if folder:
+                raise InputFileError(f"{value[:200]!r}: a URL cannot stand for an input folder")
+            from actors.downloads import fetch_input  # noqa: PLC0415  (aiohttp only for URL inputs)
+
+            return fetch_input(self, value)
         try:
             path = resolve_in_root(self.root, value)
         except PathOutsideRoot as exc:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import subprocess
 import sys
 import time
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -26,7 +28,10 @@ class SleepInput(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Input of ``system.sleep``: how long, and how the time is spent."""
 
     seconds: Annotated[float, msgspec.Meta(ge=0, le=86400)]
-    mode: Literal["python", "subprocess"] = "python"
+    mode: Literal["python", "subprocess", "subprocess_blocking", "c"] = "python"
+    # Diagnostics of the monitor's tiers: "subprocess_blocking" waits on a child without checkpoints,
+    # "c" sleeps inside a C call that holds the GIL (no Python thread of the process runs meanwhile).
+    gpu: bool = False
 
 
 class SleepOutput(msgspec.Struct, kw_only=True):
@@ -41,11 +46,37 @@ def ping(run: TaskRun, params: PingInput) -> PingOutput:
     return PingOutput(pong=True)
 
 
-@task("system.sleep", queue="system", input=SleepInput, output=SleepOutput)
+def _sleep_gpu(_settings: Any, params: SleepInput | None) -> bool:
+    """GPU rule of ``system.sleep``: a lease only when the input asks for one."""
+    return bool(params is not None and params.gpu)
+
+
+def _sleep_holding_gil(seconds: float) -> None:
+    # PyDLL calls keep the GIL (CDLL would release it): libc's usleep blocks every thread of the process.
+    libc = ctypes.PyDLL(None)
+    libc.usleep.argtypes = [ctypes.c_uint]
+    remaining_us = int(seconds * 1_000_000)
+    while remaining_us > 0:
+        step = min(remaining_us, 900_000)  # usleep takes less than a second per call
+        libc.usleep(step)
+        remaining_us -= step
+
+
+def _sleep_in_child(run: TaskRun, seconds: float) -> None:
+    child = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({seconds})"])
+    (run.output_dir / "child.pid").write_text(str(child.pid))
+    child.wait()
+
+
+@task("system.sleep", queue="system", input=SleepInput, output=SleepOutput, gpu=_sleep_gpu)
 def sleep(run: TaskRun, params: SleepInput) -> SleepOutput:
     """Spend ``seconds`` in Python (checkpointing and reporting progress) or in a child process."""
     started = time.monotonic()
-    if params.mode == "subprocess":
+    if params.mode == "c":
+        _sleep_holding_gil(params.seconds)
+    elif params.mode == "subprocess_blocking":
+        _sleep_in_child(run, params.seconds)
+    elif params.mode == "subprocess":
         run.run_subprocess([sys.executable, "-c", f"import time; time.sleep({params.seconds})"], what="sleep")
     else:
         while (elapsed := time.monotonic() - started) < params.seconds:

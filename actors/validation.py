@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Any
@@ -10,13 +11,16 @@ import msgspec
 
 from actors.errors import InputError
 from actors.registry import TaskSpec
+from config.netpolicy import UrlRefused, check_url_syntax
 from state import PathOutsideRoot
 from state.references import find_references, is_reference
 from state.storage import resolve_in_root
 
 PATH_MARK = "storage_path"
 # A storage-root path (relative, or absolute inside the root).
-StoragePath = msgspec.Meta(min_length=1, max_length=4096, extra={PATH_MARK: True}, description="Path inside the storage root")
+StoragePath = msgspec.Meta(
+    min_length=1, max_length=4096, extra={PATH_MARK: True}, description="Path inside the storage root"
+)
 
 _AT = re.compile(r"`\$(.*?)`")
 
@@ -37,7 +41,8 @@ def _invalid(exc: msgspec.ValidationError, prefix: str = "") -> InvalidInput:
     return InvalidInput(message, pointer)
 
 
-def path_fields(input_type: type[msgspec.Struct]) -> list[str]:
+@functools.cache
+def path_fields(input_type: type[msgspec.Struct]) -> tuple[str, ...]:
     """Return the names of the fields that hold storage-root paths (possibly optional)."""
     names = []
     for field in msgspec.inspect.type_info(input_type).fields:  # type: ignore[attr-defined]
@@ -45,7 +50,7 @@ def path_fields(input_type: type[msgspec.Struct]) -> list[str]:
         for option in options:
             if isinstance(option, msgspec.inspect.Metadata) and (option.extra or {}).get(PATH_MARK):
                 names.append(field.encode_name)
-    return names
+    return tuple(names)
 
 
 def decode_input(spec: TaskSpec, data: dict[str, Any]) -> msgspec.Struct:
@@ -68,7 +73,12 @@ def check_paths(spec: TaskSpec, data: dict[str, Any], root: Path) -> None:
     """
     for name in path_fields(spec.input_type):
         value = data.get(name)
-        if isinstance(value, str) and not find_references(value) and not value.startswith(("http://", "https://")):
+        if isinstance(value, str) and value.startswith(("http://", "https://")):
+            try:
+                check_url_syntax(value)
+            except UrlRefused as exc:
+                raise InvalidInput(str(exc), f"$.input_data.{name}") from None
+        elif isinstance(value, str) and not find_references(value):
             try:
                 resolve_in_root(root, value)
             except PathOutsideRoot as exc:

@@ -24,16 +24,16 @@ GPU_WAITERS = "gpu_lock:{device}:waiters"
 GPU_WAITER_DEADLINES = "gpu_lock:waiters:deadlines"
 # hash: waiter id -> waiter JSON (task_id, task_name, host, pid, since_ms, device; -1 = any).
 GPU_WAITER_INFO = "gpu_lock:waiters:info"
-GPU_WAITER_SEQ = "gpu_lock:waiters:seq"
-# list: one push wakes the waiter blocked in BLPOP on it.
+# list: one push wakes the waiter blocked in BLPOP on it (lib.lua spells this prefix too).
 GPU_WAKE = "gpu_lock:wake:{waiter_id}"
-# counter: every grant on any device takes the next value (the fencing token).
+# counter: every grant on any device takes the next value (the fencing token); queue places too.
 GPU_FENCING = "gpu_lock:fencing"
-# hash: counters (*_total) and histogram buckets (*_seconds_bucket:<le>, _sum, _count).
+# hash: counters (*_total), histogram buckets (*_seconds_bucket:<le>, le in seconds) and sums (*_ms_sum).
 GPU_STATS = "gpu_lock:{device}:stats"
 GPU_ANY_DEVICE = "any"
 # list: JSON record of each force release, newest first, capped.
 GPU_FORCE_RELEASES = "gpu_lock:force_releases"
+
 
 def workflow_state(workflow_id: str) -> str:
     """Return the key of a workflow's state hash."""
@@ -44,8 +44,20 @@ def task_index_by_name(task_name: str) -> str:
     """Return the key of the per-task-name index."""
     return TASK_INDEX_BY_NAME.format(task_name=task_name)
 
+
 # Broker wake-up lists: an enqueue pushes a token so an idle consumer wakes at once.
 BROKER_WAKE = "taskgate:wake:{queue}"
+BROKER_WAKE_KEPT = 16
+
+
+def dramatiq_queue(queue: str) -> str:
+    """Return the list of message ids of a Dramatiq queue (RedisBroker's layout)."""
+    return f"{DRAMATIQ_NAMESPACE}:{queue}"
+
+
+def dramatiq_messages(queue: str) -> str:
+    """Return the hash of message id -> encoded message of a Dramatiq queue."""
+    return f"{DRAMATIQ_NAMESPACE}:{queue}.msgs"
 
 
 def broker_wake(queue: str) -> str:
@@ -56,3 +68,56 @@ def broker_wake(queue: str) -> str:
 def gpu_holders(device: int) -> str:
     """Return the key of a GPU's holders zset (lease token -> expiry ms)."""
     return GPU_HOLDERS.format(device=device)
+
+
+# Monitor (monitor/, state/tracking.py). A run is one stage on one worker: run id "{workflow_id}|{task_name}".
+# hash: run id -> run JSON (workflow_id, task_name, host, pid, started_ms, attempt, message_id, gpu device/fencing).
+RUNS = "taskgate:runs"
+# zset: run id -> last heartbeat ms (server TIME); 0 = its process is known to be gone.
+RUN_HEARTBEATS = "taskgate:runs:heartbeats"
+# hash: run id -> last heartbeat JSON (at_ms, progress, alive).
+RUN_BEATS = "taskgate:runs:beats"
+# zset per tier (warning, soft, hard): run id -> deadline ms. A pass reads only the due head of each.
+RUN_DEADLINES = "taskgate:runs:deadline:{tier}"
+# hash per host: run id -> pid, what that host's sidecar heartbeats.
+RUN_HOST = "taskgate:runs:host:{host}"
+# list per host: kill orders (JSON: pid, run_id, reason) that host's sidecar executes.
+KILL_ORDERS = "taskgate:kill:{host}"
+# zset: "{host}:{pid}" of each worker process -> last time its sidecar saw it alive (ms).
+WORKERS = "taskgate:workers"
+# string: the monitor leader's token; its PX is the leader lease.
+MONITOR_LEADER = "taskgate:monitor:leader"
+# hash: monitor counters (tier_events_total:<tier>, recoveries_total:<kind>, passes_total, last_pass_*).
+MONITOR_STATS = "taskgate:monitor:stats"
+# list: recent tier events and recoveries (JSON), newest first, capped.
+MONITOR_EVENTS = "taskgate:monitor:events"
+# list: periodic snapshots of the lock statistics (JSON), newest first, capped.
+MONITOR_HISTORY = "taskgate:monitor:history"
+# hash: task counters and histograms written on stage transitions (finished_total:<task>:<outcome>,
+# run_seconds_bucket:<task>:<le>, run_seconds_sum:<task>, ..., queue_wait_seconds_...).
+TASK_METRICS = "taskgate:metrics:tasks"
+# Dynamic settings: JSON of overrides of the gpu_lock and gpu_lock_monitor sections, and its version.
+CONFIG_OVERRIDES = "taskgate:config:overrides"
+CONFIG_VERSION = "taskgate:config:version"
+
+
+def run_deadlines(tier: str) -> str:
+    """Return the deadline zset of a timeout tier."""
+    return RUN_DEADLINES.format(tier=tier)
+
+
+def run_host(host: str) -> str:
+    """Return the hash of runs on one host."""
+    return RUN_HOST.format(host=host)
+
+
+def kill_orders(host: str) -> str:
+    """Return the kill-order list of one host."""
+    return KILL_ORDERS.format(host=host)
+
+
+# Webhooks (actors/webhooks.py). zset: "workflow_id\ntask_name\nstatus" of each stage end that has a callback
+# -> ms at which a dispatcher may (re)claim it; update_stage.lua adds, the dispatcher removes after enqueueing.
+WEBHOOK_OUTBOX = "taskgate:webhooks:outbox"
+# Field of a workflow_state hash holding one stage's delivery state (CallbackStatus JSON).
+CALLBACK_FIELD = "callback:{task_name}"

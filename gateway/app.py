@@ -10,9 +10,9 @@ from aiohttp import web
 
 from actors.app import build_broker
 from config import Settings
-from gateway import health, tasks
+from gateway import auth, docs, files, health, monitor_routes, tasks, webhooks
 from gateway.context import AppContext
-from gateway.metrics import GatewayMetrics
+from gateway.metrics import GatewayMetrics, metrics_middleware
 from gateway.problems import problem_middleware
 from state import StateStore
 
@@ -30,7 +30,16 @@ def create_app(settings: Settings) -> web.Application:
     app["settings"] = settings
     app.add_routes(tasks.routes)
     app.add_routes(health.routes)
+    app.add_routes(files.routes)
+    app.add_routes(webhooks.routes)
+    app.add_routes(docs.routes)
+    app.add_routes(monitor_routes.routes)
+    auth.install(app, settings)
+    app.middlewares.append(metrics_middleware)
     app.cleanup_ctx.append(_resources)
+    app.cleanup_ctx.append(webhooks.outbox_dispatcher)
+    # The monitor runs in the gateway unless gpu_lock_monitor.enabled is false (then: python -m monitor).
+    app.cleanup_ctx.append(monitor_routes.monitor_ctx)
     return app
 
 

@@ -12,7 +12,7 @@ import structlog
 from aiohttp import web
 
 from actors.validation import InvalidInput
-from gateway.errors import BadRequest, UnknownTask, Unavailable
+from gateway.errors import BadRequest, Unavailable, UnknownTask
 from state import IllegalTransition, StageFinished, StageNotTerminal, TaskConflict, TaskNotFound
 
 PROBLEM_JSON = "application/problem+json"
@@ -52,17 +52,25 @@ ERROR_TABLE: list[tuple[type[BaseException], int, str, str]] = [
     (Unavailable, 503, "unavailable", "A dependency is unavailable"),
     (redis.exceptions.ConnectionError, 503, "redis-unavailable", "Redis is unavailable"),
     (redis.exceptions.TimeoutError, 503, "redis-unavailable", "Redis is unavailable"),
-    (dramatiq.errors.ConnectionError, 503, "broker-unavailable", "The message broker is unavailable"),
+    (dramatiq.errors.BrokerConnectionError, 503, "broker-unavailable", "The message broker is unavailable"),
 ]
 
 _encoder = msgspec.json.Encoder()
 
 
-def problem_response(status: int, slug: str, title: str, detail: str | None, instance: str | None,
-                     errors: list[FieldError] | None = None, headers: dict[str, str] | None = None) -> web.Response:
+def problem_response(  # noqa: PLR0917  (mirrors the RFC 9457 members)
+    status: int,
+    slug: str,
+    title: str,
+    detail: str | None,
+    instance: str | None,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
     """Render a problem document."""
-    body = Problem(type=f"urn:taskgate:problem:{slug}", title=title, status=status, detail=detail,
-                   instance=instance, errors=errors)
+    body = Problem(
+        type=f"urn:taskgate:problem:{slug}", title=title, status=status, detail=detail, instance=instance, errors=errors
+    )
     return web.Response(status=status, body=_encoder.encode(body), content_type=PROBLEM_JSON, headers=headers)
 
 
@@ -97,7 +105,7 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             detail = f"no route for {request.path}"
         headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
         return problem_response(exc.status, slug, exc.reason, detail, request.path, headers=headers)
-    except Exception as exc:  # noqa: BLE001  (the outer guard: mapped, or logged and a bare 500)
+    except Exception as exc:
         mapped = _from_exception(exc, request.path)
         if mapped is not None:
             if mapped.status >= 500:

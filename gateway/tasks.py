@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
@@ -14,7 +13,8 @@ from actors.registry import REGISTRY
 from actors.validation import validate_submit
 from gateway.context import AppContext
 from gateway.errors import BadRequest, UnknownTask
-from state import CreateOutcome, StageNotTerminal, Status, TaskRequest, is_terminal, workflow_view
+from gateway.webhooks import check_callback
+from state import CreateOutcome, QueuedMessage, StageNotTerminal, Status, TaskRequest, is_terminal, workflow_view
 from state.references import find_references
 
 routes = web.RouteTableDef()
@@ -51,24 +51,24 @@ async def submit_task(request: web.Request) -> web.Response:
     if spec is None:
         raise UnknownTask(f"unknown task_name {req.task_name!r}; GET /v1/task-types lists the tasks")
     validate_submit(spec, req.input_data, ctx.settings.share_root)
+    check_callback(ctx.settings, req.callback)
     workflow_id = req.task_id or uuid.uuid4().hex
     for name in find_references(req.input_data):
         if name == req.task_name:
             raise BadRequest(f"a stage cannot refer to its own output ({name})")
-    outcome = await ctx.store.create_stage(workflow_id, req.task_name, req.input_data, req.callback)
+    message: dramatiq.Message[Any] = dramatiq.Message(
+        queue_name=spec.queue,
+        actor_name=spec.name,
+        args=({"workflow_id": workflow_id, "task_name": spec.name},),
+        kwargs={},
+        options={"redis_message_id": str(uuid.uuid4())},
+    )
+    queued = QueuedMessage(queue=spec.queue, message_id=message.options["redis_message_id"], payload=message.encode())
+    outcome, workflow = await ctx.store.create_stage(workflow_id, req.task_name, req.input_data, req.callback, queued)
     if outcome is CreateOutcome.CREATED:
-        message = dramatiq.Message(
-            queue_name=spec.queue,
-            actor_name=spec.name,
-            args=({"workflow_id": workflow_id, "task_name": spec.name},),
-            kwargs={},
-            options={},
-        )
-        await asyncio.to_thread(ctx.broker.enqueue, message)
         ctx.metrics.submitted(spec.name)
-    view = workflow_view(await ctx.store.get(workflow_id))
     status = 202 if outcome is CreateOutcome.CREATED else 200
-    return json_response(view, status, headers={"Location": f"/v1/tasks/{workflow_id}"})
+    return json_response(workflow_view(workflow), status, headers={"Location": f"/v1/tasks/{workflow_id}"})
 
 
 @routes.get("/v1/tasks/{task_id}")
@@ -88,8 +88,13 @@ async def get_result(request: web.Request) -> web.Response:
         raise StageNotTerminal(f"task {wf.meta.workflow_id!r} is {stage.status}; poll GET /v1/tasks/{{task_id}}")
     error = msgspec.to_builtins(stage.error) if stage.error else None
     return json_response(
-        {"task_id": wf.meta.workflow_id, "task_name": wf.latest, "status": stage.status,
-         "output": stage.output, "error": error}
+        {
+            "task_id": wf.meta.workflow_id,
+            "task_name": wf.latest,
+            "status": stage.status,
+            "output": stage.output,
+            "error": error,
+        }
     )
 
 

@@ -1,12 +1,12 @@
 """Workflow state in Redis: models, legal transitions, references, path rules and the store."""
 
 from state.errors import (
+    BrokenReference,
     ConcurrentUpdate,
     DependencyNotReady,
     IllegalTransition,
     LeaseNotHeld,
     PathOutsideRoot,
-    ReferenceError_,
     StageFinished,
     StageNotTerminal,
     StateError,
@@ -14,11 +14,12 @@ from state.errors import (
     TaskNotFound,
 )
 from state.models import StageError, StageRecord, TaskRequest, Workflow, WorkflowMeta, now_ms, workflow_view
-from state.store import CreateOutcome, Fence, StateStore
+from state.store import CreateOutcome, Fence, QueuedMessage, StateStore
 from state.transitions import TERMINAL, Status, check_transition, is_terminal
 
 __all__ = [
     "TERMINAL",
+    "BrokenReference",
     "ConcurrentUpdate",
     "CreateOutcome",
     "DependencyNotReady",
@@ -26,7 +27,7 @@ __all__ = [
     "IllegalTransition",
     "LeaseNotHeld",
     "PathOutsideRoot",
-    "ReferenceError_",
+    "QueuedMessage",
     "StageError",
     "StageFinished",
     "StageNotTerminal",

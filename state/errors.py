@@ -42,7 +42,7 @@ class PathOutsideRoot(StateError):
     """Raised when a path leaves the storage root or is otherwise not allowed."""
 
 
-class ReferenceError_(StateError):
+class BrokenReference(StateError):
     """Raised when a ``${{ stages.<task>.output.<field> }}`` reference cannot be resolved."""
 
 

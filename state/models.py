@@ -67,6 +67,8 @@ class Workflow(msgspec.Struct, kw_only=True):
     progress: dict[str, float]
     cancel_requested: frozenset[str]
     latest: str
+    callbacks: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    revisions: dict[str, int] = msgspec.field(default_factory=dict)
 
     @property
     def latest_stage(self) -> StageRecord:
@@ -127,7 +129,11 @@ def workflow_view(wf: Workflow) -> dict[str, Any]:
         "input_params": wf.meta.input_params,
         "shared_storage_path": wf.meta.shared_storage_path,
         "callback": wf.meta.callback,
-        "stages": {name: stage_view(s, wf.progress.get(name)) for name, s in wf.stages.items()},
+        "callback_status": wf.callbacks.get(wf.latest),
+        "stages": {
+            name: {**stage_view(s, wf.progress.get(name)), "callback_status": wf.callbacks.get(name)}
+            for name, s in wf.stages.items()
+        },
         "error": msgspec.to_builtins(latest.error) if latest.error else None,
         "created_at": iso_ms(wf.meta.created_at_ms),
         "updated_at": iso_ms(updated),

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from state.errors import DependencyNotReady, ReferenceError_
+from state.errors import BrokenReference, DependencyNotReady
 from state.models import StageRecord
 from state.transitions import Status
 
@@ -32,11 +32,11 @@ def is_reference(value: Any) -> bool:
 def _lookup(stages: Mapping[str, StageRecord], task_name: str, path: str) -> Any:
     stage = stages.get(task_name)
     if stage is None:
-        raise ReferenceError_(f"no stage {task_name!r} in this workflow")
+        raise BrokenReference(f"no stage {task_name!r} in this workflow")
     if stage.status in (Status.PENDING, Status.RUNNING):
         raise DependencyNotReady(f"stage {task_name!r} is {stage.status}")
     if stage.status != Status.SUCCESS or stage.output is None:
-        raise ReferenceError_(f"stage {task_name!r} ended {stage.status}; its output is not available")
+        raise BrokenReference(f"stage {task_name!r} ended {stage.status}; its output is not available")
     node: Any = stage.output
     for part in path.strip(".").split("."):
         if isinstance(node, Mapping) and part in node:
@@ -44,7 +44,7 @@ def _lookup(stages: Mapping[str, StageRecord], task_name: str, path: str) -> Any
         elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
             node = node[int(part)]
         else:
-            raise ReferenceError_(f"stage {task_name!r} has no output field {path.strip('.')!r}")
+            raise BrokenReference(f"stage {task_name!r} has no output field {path.strip('.')!r}")
     return node
 
 
@@ -56,7 +56,7 @@ def resolve(value: Any, stages: Mapping[str, StageRecord]) -> Any:
 
     Raises:
         DependencyNotReady: a referenced stage has not finished yet.
-        ReferenceError_: a referenced stage or field does not exist, or the stage did not succeed.
+        BrokenReference: a referenced stage or field does not exist, or the stage did not succeed.
     """
     if isinstance(value, str):
         whole = REFERENCE.fullmatch(value.strip())

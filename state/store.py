@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from config import keys
 from state.errors import ConcurrentUpdate, LeaseNotHeld, StageFinished, TaskConflict, TaskNotFound
 from state.models import StageRecord, Workflow, WorkflowMeta, input_hash, now_ms
+from state.task_metrics import queue_transition
 from state.transitions import Status, check_transition, is_terminal
 
 _LUA_DIR = Path(__file__).with_name("lua")
@@ -32,6 +33,15 @@ class CreateOutcome(StrEnum):
 
 
 @dataclass(frozen=True)
+class QueuedMessage:
+    """A Dramatiq message to queue atomically with a new stage (encoded by the caller)."""
+
+    queue: str
+    message_id: str
+    payload: bytes
+
+
+@dataclass(frozen=True)
 class Fence:
     """A GPU lease a stage commit is conditional on."""
 
@@ -43,17 +53,23 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def parse_workflow(raw: dict[bytes, bytes]) -> Workflow | None:
+def parse_workflow(raw: Mapping[Any, Any]) -> Workflow | None:
     """Build a ``Workflow`` from the fields of its hash, or None when the hash is empty."""
     if not raw or b"meta" not in raw:
         return None
     stages: dict[str, StageRecord] = {}
     progress: dict[str, float] = {}
     cancel: set[str] = set()
+    callbacks: dict[str, dict[str, Any]] = {}
+    revisions: dict[str, int] = {}
     for field, value in raw.items():
         kind, _, name = _text(field).partition(":")
         if kind == "stage":
             stages[name] = _stage_decoder.decode(value)
+        elif kind == "callback":
+            callbacks[name] = msgspec.json.decode(value)
+        elif kind == "rev":
+            revisions[name] = int(value)
         elif kind == "progress":
             progress[name] = float(value)
         elif kind == "cancel":
@@ -67,6 +83,8 @@ def parse_workflow(raw: dict[bytes, bytes]) -> Workflow | None:
         progress=progress,
         cancel_requested=frozenset(cancel),
         latest=_text(raw[b"latest"]),
+        callbacks=callbacks,
+        revisions=revisions,
     )
 
 
@@ -85,8 +103,11 @@ class StateStore:
         task_name: str,
         input_data: dict[str, Any],
         callback: str | None = None,
-    ) -> CreateOutcome:
-        """Create a PENDING stage, or find the identical one that already exists.
+        message: QueuedMessage | None = None,
+    ) -> tuple[CreateOutcome, Workflow]:
+        """Create a PENDING stage (queueing ``message`` atomically with it), or find the identical one.
+
+        Returns what happened and the workflow as it now is, in one round trip.
 
         Raises:
             TaskConflict: the stage exists with different input.
@@ -108,17 +129,35 @@ class StateStore:
             shared_storage_path=f"workflows/{workflow_id}",
             callback=callback,
         )
-        reply = await self._create(
-            keys=[keys.workflow_state(workflow_id), keys.TASK_INDEX, keys.task_index_by_name(task_name)],
-            args=[task_name, digest, _encoder.encode(stage), _encoder.encode(meta), self.ttl_ms, created, workflow_id],
-        )
+        script_keys = [keys.workflow_state(workflow_id), keys.TASK_INDEX, keys.task_index_by_name(task_name)]
+        args: list[Any] = [
+            task_name,
+            digest,
+            _encoder.encode(stage),
+            _encoder.encode(meta),
+            self.ttl_ms,
+            created,
+            workflow_id,
+        ]
+        if message is not None:
+            script_keys += [
+                keys.dramatiq_queue(message.queue),
+                keys.dramatiq_messages(message.queue),
+                keys.broker_wake(message.queue),
+            ]
+            args += [message.message_id, message.payload, keys.BROKER_WAKE_KEPT]
+        reply = await self._create(keys=script_keys, args=args)
         outcome = _text(reply[0])
         if outcome == "conflict":
             raise TaskConflict(
                 f"task {workflow_id!r} already has a {task_name!r} stage with different input_data; "
                 "use a new task_id to run it again"
             )
-        return CreateOutcome(outcome)
+        flat = reply[1]
+        workflow = parse_workflow(dict(zip(flat[::2], flat[1::2], strict=True)))
+        if workflow is None:  # pragma: no cover  (the script just wrote it)
+            raise TaskNotFound(f"task {workflow_id!r} vanished while it was created")
+        return CreateOutcome(outcome), workflow
 
     async def get(self, workflow_id: str) -> Workflow:
         """Return a workflow.
@@ -150,7 +189,22 @@ class StateStore:
         change: Callable[[StageRecord], StageRecord],
         fence: Fence | None = None,
     ) -> StageRecord:
+        """Apply ``change`` to a stage atomically (see ``update_stage_at``); return the new record."""
+        new, _rev = await self.update_stage_at(workflow_id, task_name, change, fence)
+        return new
+
+    async def update_stage_at(
+        self,
+        workflow_id: str,
+        task_name: str,
+        change: Callable[[StageRecord], StageRecord],
+        fence: Fence | None = None,
+        known: tuple[StageRecord, int] | None = None,
+    ) -> tuple[StageRecord, int]:
         """Apply ``change`` to a stage atomically, retrying when another writer got there first.
+
+        ``known`` is the record and revision the caller last saw: when still current, no read is needed.
+        Returns the new record and its revision.
 
         ``change`` gets the current record and returns the new one; a status change is checked
         against the table of legal transitions, and the commit can be fenced on a GPU lease.
@@ -163,24 +217,46 @@ class StateStore:
         """
         key = keys.workflow_state(workflow_id)
         for _ in range(_MAX_CAS_ATTEMPTS):
-            current, rev = await self.get_stage(workflow_id, task_name)
+            current, rev = known if known is not None else await self.get_stage(workflow_id, task_name)
+            known = None
             new = change(msgspec.structs.replace(current))
             if new.status != current.status or new.status == Status.RUNNING:
                 check_transition(current.status, new.status)
             new.updated_at_ms = now_ms()
-            script_keys = [key] + ([fence.holders_key] if fence else [])
-            args: list[Any] = [task_name, rev, new.status, _encoder.encode(new), self.ttl_ms]
-            if fence:
-                args.append(fence.token)
-            reply = await self._update(keys=script_keys, args=args)
+            reply = await self.cas(key, task_name, rev, new, fence=fence)
             code = int(reply[0])
             if code == 1:
-                return new
+                if new.status != current.status:
+                    await self.transitioned(workflow_id, current, new)
+                return new, int(reply[1])
             if code == -1:
                 raise TaskNotFound(f"task {workflow_id!r} has no {task_name!r} stage")
             if code == -2:
                 raise LeaseNotHeld(f"the GPU lease of {task_name!r} was lost; its result is not committed")
         raise ConcurrentUpdate(f"stage {task_name!r} of {workflow_id!r} kept changing")
+
+    def cas(
+        self, key: str, task_name: str, rev: int, new: StageRecord, *, fence: Fence | None = None, client: Any = None
+    ) -> Any:
+        """Return the compare-and-set script call for one stage (awaitable, or queued on ``client``, a pipeline)."""
+        script_keys = [key, keys.WEBHOOK_OUTBOX] + ([fence.holders_key] if fence else [])
+        args: list[Any] = [task_name, rev, new.status, _encoder.encode(new), self.ttl_ms]
+        if fence:
+            args.append(fence.token)
+        return self._update(keys=script_keys, args=args, client=client)
+
+    async def transitioned(self, workflow_id: str, old: StageRecord, new: StageRecord) -> None:
+        """Keep task metrics and the monitor's run tracking in step with a status change."""
+        async with self.client.pipeline(transaction=True) as pipe:
+            if queue_transition(pipe, workflow_id, old, new):
+                await pipe.execute()
+
+    async def request_stage_cancels(self, stages: list[tuple[str, str]]) -> None:
+        """Ask running stages ``(workflow_id, task_name)`` to stop at their next checkpoint (the soft tier)."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for workflow_id, task_name in stages:
+                pipe.hset(keys.workflow_state(workflow_id), f"cancel:{task_name}", now_ms())
+            await pipe.execute()
 
     async def set_progress(self, workflow_id: str, task_name: str, fraction: float) -> None:
         """Record a running stage's progress (0..1)."""
@@ -213,6 +289,14 @@ class StateStore:
 
         return await self.update_stage(workflow_id, name, cancel_pending)
 
+    async def set_callback_status(self, workflow_id: str, task_name: str, status_json: bytes) -> None:
+        """Record a stage's webhook delivery state (a field of its own, so it never races stage CAS)."""
+        key = keys.workflow_state(workflow_id)
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.hset(key, keys.CALLBACK_FIELD.format(task_name=task_name), status_json)
+            pipe.pexpire(key, self.ttl_ms)
+            await pipe.execute()
+
     async def cancel_requested(self, workflow_id: str, task_name: str) -> bool:
         """Return whether someone asked this stage to stop."""
         return bool(await self.client.hexists(keys.workflow_state(workflow_id), f"cancel:{task_name}"))
@@ -229,7 +313,7 @@ class StateStore:
                 break
             async with self.client.pipeline(transaction=False) as pipe:
                 for wid in ids:
-                    pipe.hgetall(keys.workflow_state(_text(wid)))
+                    pipe.hgetall(keys.workflow_state(_text(wid)))  # type: ignore[arg-type]
                 raws = await pipe.execute()
             for raw in raws:
                 wf = parse_workflow(raw)
@@ -239,4 +323,4 @@ class StateStore:
         return found[:limit]
 
 
-__all__ = ["CreateOutcome", "Fence", "LeaseNotHeld", "StateStore", "parse_workflow"]
+__all__ = ["CreateOutcome", "Fence", "LeaseNotHeld", "QueuedMessage", "StateStore", "parse_workflow"]

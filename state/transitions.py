@@ -23,9 +23,7 @@ TERMINAL = frozenset({Status.SUCCESS, Status.FAILED, Status.CANCELLED})
 # RUNNING -> PENDING: a transient failure waits for its retry.
 LEGAL: dict[Status, frozenset[Status]] = {
     Status.PENDING: frozenset({Status.RUNNING, Status.CANCELLED, Status.FAILED}),
-    Status.RUNNING: frozenset(
-        {Status.RUNNING, Status.PENDING, Status.SUCCESS, Status.FAILED, Status.CANCELLED}
-    ),
+    Status.RUNNING: frozenset({Status.RUNNING, Status.PENDING, Status.SUCCESS, Status.FAILED, Status.CANCELLED}),
     Status.SUCCESS: frozenset(),
     Status.FAILED: frozenset(),
     Status.CANCELLED: frozenset(),

@@ -1,4 +1,4 @@
-"""``python -m taskgate run``: the whole system in the foreground."""
+"""``taskgate run``: the whole system in the foreground; ``worker``: supervised worker pools; else the client CLI."""
 
 from __future__ import annotations
 
@@ -12,7 +12,13 @@ def main() -> None:
     args = sys.argv[1:]
     if args[:1] == ["run"]:
         sys.exit(run())
-    sys.exit("usage: python -m taskgate run")
+    if args[:1] == ["worker"]:
+        from taskgate.worker import main as worker_main  # noqa: PLC0415  (only the worker needs psutil)
+
+        sys.exit(worker_main(args[1:]))
+    from taskgate.cli import main as cli_main  # noqa: PLC0415
+
+    sys.exit(cli_main(args))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import structlog
 
+from actors.registry import QUEUES
+from actors.webhook_outbox import WEBHOOK_QUEUE
 from config import ConfigError, Settings, configure_logging, load_settings
 from config.embedded_redis import EmbeddedRedis
 
@@ -21,9 +23,20 @@ _RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 10.0)
 
 
 def worker_command(settings: Settings, queues: list[str] | None = None) -> list[str]:
-    """Return the command that runs a Dramatiq worker pool for ``queues`` (all when None)."""
-    args = [sys.executable, "-m", "dramatiq", "actors.app:setup",
-            "--processes", str(settings.worker_processes), "--threads", str(settings.worker_threads)]
+    """Return the command that runs the supervised worker pools for ``queues`` (all when None).
+
+    ``taskgate worker`` restarts a pool whose process the monitor killed and runs the host's sidecar.
+    """
+    args = [
+        sys.executable,
+        "-m",
+        "taskgate",
+        "worker",
+        "--processes",
+        str(settings.worker_processes),
+        "--threads",
+        str(settings.worker_threads),
+    ]
     if queues:
         args += ["--queues", *queues]
     return args
@@ -95,7 +108,10 @@ def run() -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    supervisor.start("workers", worker_command(settings))
+    # Webhooks get their own pool so a slow receiver never holds an engine worker's thread.
+    engine_queues = [q for q in QUEUES if q != WEBHOOK_QUEUE]
+    supervisor.start("workers", worker_command(settings, engine_queues))
+    supervisor.start("webhooks", worker_command(settings, [WEBHOOK_QUEUE]))
     supervisor.start("gateway", [sys.executable, "-m", "gateway"])
     log.info("taskgate_running", url=f"http://{settings.host}:{settings.port}", share_dir=str(settings.share_root))
     try:

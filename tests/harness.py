@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -32,8 +33,9 @@ def wait_until(predicate: Callable[[], Any], timeout_s: float = 10.0, interval_s
         time.sleep(interval_s)
 
 
-async def async_wait_until(predicate: Callable[[], Any], timeout_s: float = 10.0, interval_s: float = 0.02,
-                           what: str = "") -> Any:
+async def async_wait_until(
+    predicate: Callable[[], Any], timeout_s: float = 10.0, interval_s: float = 0.02, what: str = ""
+) -> Any:
     """Poll an async ``predicate`` until it returns something truthy."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -43,6 +45,11 @@ async def async_wait_until(predicate: Callable[[], Any], timeout_s: float = 10.0
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what or predicate}")
         await asyncio.sleep(interval_s)
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
+    return [int(p) for p in out.stdout.split()]
 
 
 class System:
@@ -66,8 +73,9 @@ class System:
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         with (self.log_dir / f"{name}.log").open("ab") as log:
-            proc = subprocess.Popen(args, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                args, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         self.procs[name] = proc
         return proc
 
@@ -77,7 +85,7 @@ class System:
         wait_until(self._healthy, timeout_s=30, what="gateway /healthz")
 
     def _healthy(self) -> bool:
-        import urllib.request  # noqa: PLC0415
+        import urllib.request
 
         if self.procs["gateway"].poll() is not None:
             raise AssertionError(f"gateway exited: {self.logs('gateway')[-2000:]}")
@@ -87,28 +95,38 @@ class System:
         except OSError:
             return False
 
-    def start_worker(self, name: str = "worker", queues: list[str] | None = None, processes: int = 1,
-                     threads: int = 2) -> subprocess.Popen[bytes]:
-        """Start a Dramatiq worker pool (all queues unless given)."""
-        args = [sys.executable, "-m", "dramatiq", "actors.app:setup", "--processes", str(processes),
-                "--threads", str(threads)]
+    def start_worker(
+        self,
+        name: str = "worker",
+        queues: list[str] | None = None,
+        processes: int = 1,
+        threads: int = 2,
+        supervised: bool = True,
+    ) -> subprocess.Popen[bytes]:
+        """Start worker processes for ``queues`` (all unless given).
+
+        Supervised (the default, what ``make run`` does): ``taskgate worker`` runs one Dramatiq pool per
+        process, restarts a pool whose process dies and runs the host's heartbeat/kill sidecar.
+        Unsupervised: a bare ``dramatiq`` pool, without heartbeats.
+        """
+        entry = ["taskgate", "worker"] if supervised else ["dramatiq", "actors.app:setup"]
+        args = [sys.executable, "-m", *entry, "--processes", str(processes), "--threads", str(threads)]
         if queues:
             args += ["--queues", *queues]
         return self._spawn(name, args)
 
     def worker_pids(self, name: str = "worker") -> list[int]:
-        """Return the pids of a pool's worker processes (children of the dramatiq main process)."""
-        parent = self.procs[name].pid
-        out = subprocess.run(["pgrep", "-P", str(parent)], capture_output=True, text=True, check=False)
-        return [int(p) for p in out.stdout.split()]
+        """Return the pids of the worker processes (children of each dramatiq main process)."""
+        parents = [self.procs[name].pid]
+        if "taskgate" in self.procs[name].args:  # supervised: the dramatiq main processes are one level down
+            parents = [pid for parent in parents for pid in _children(parent)]
+        return [pid for parent in parents for pid in _children(parent)]
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         """Send ``sig`` to a process group and wait for it to end."""
         proc = self.procs.pop(name)
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
         proc.wait(timeout=30)
 
     def logs(self, name: str) -> str:
@@ -128,10 +146,8 @@ class System:
             except subprocess.TimeoutExpired:
                 self.procs[name].kill()
                 self.procs[name].wait()
-            try:  # anything the leader left behind in its group
+            with contextlib.suppress(ProcessLookupError):  # anything the leader left behind in its group
                 os.killpg(self.procs[name].pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.procs.clear()
 
 
@@ -151,8 +167,9 @@ class Client:
                 body = await resp.json(content_type=None)
             return resp.status, body, dict(resp.headers)
 
-    async def submit(self, task_name: str, input_data: dict[str, Any], task_id: str | None = None,
-                     **extra: Any) -> dict[str, Any]:
+    async def submit(
+        self, task_name: str, input_data: dict[str, Any], task_id: str | None = None, **extra: Any
+    ) -> dict[str, Any]:
         """Submit a task and return its body; fail unless the gateway accepted it."""
         payload: dict[str, Any] = {"task_name": task_name, "input_data": input_data, **extra}
         if task_id:
@@ -167,8 +184,9 @@ class Client:
         assert status == 200, body
         return dict(body)
 
-    async def wait(self, task_id: str, timeout_s: float = 60.0, stage: str | None = None,
-                   statuses: set[str] = TERMINAL) -> dict[str, Any]:
+    async def wait(
+        self, task_id: str, timeout_s: float = 60.0, stage: str | None = None, statuses: set[str] = TERMINAL
+    ) -> dict[str, Any]:
         """Poll a task (or one stage) until it reaches one of ``statuses``; return the record."""
 
         async def reached() -> dict[str, Any] | None:

@@ -39,19 +39,23 @@ def probe(path: Path, shown_as: str) -> dict[str, Any]:
         with av.open(str(path)) as container:
             streams = []
             for stream in container.streams:
+                codec: Any = stream.codec_context  # PyAV types the video/audio attributes on subclasses only
                 entry: dict[str, Any] = {
                     "index": stream.index,
                     "type": stream.type,
-                    "codec": stream.codec_context.name if stream.codec_context else None,
+                    "codec": codec.name if codec else None,
                     "duration_s": float(stream.duration * stream.time_base)
                     if stream.duration is not None and stream.time_base is not None
                     else None,
                 }
                 if stream.type == "video":
-                    entry.update(width=stream.codec_context.width, height=stream.codec_context.height,
-                                 fps=float(stream.average_rate) if stream.average_rate else None)
+                    entry.update(
+                        width=codec.width,
+                        height=codec.height,
+                        fps=float(stream.average_rate) if stream.average_rate else None,
+                    )
                 elif stream.type == "audio":
-                    entry.update(sample_rate=stream.codec_context.sample_rate, channels=stream.codec_context.channels)
+                    entry.update(sample_rate=codec.sample_rate, channels=codec.channels)
                 streams.append(entry)
             duration = container.duration / 1_000_000 if container.duration is not None else None
             if duration is None:

@@ -12,7 +12,7 @@ from actors.errors import InputFileError
 
 
 class Cue(msgspec.Struct, kw_only=True):
-    """One timed subtitle: start and end in seconds, text (lines joined by ``\\n``), optional speaker."""
+    """One timed subtitle: start and end in seconds, text (lines joined by newlines), optional speaker."""
 
     start_s: float
     end_s: float
@@ -83,10 +83,14 @@ def parse_vtt(text: str) -> list[Cue]:
 
 def cues_from_segments(data: Any) -> list[Cue]:
     """Read cues from segments JSON: a list, or an object with ``segments`` or ``cues``."""
-    items = data.get("segments", data.get("cues", [])) if isinstance(data, dict) else data
+    items: Any = data.get("segments", data.get("cues", [])) if isinstance(data, dict) else data
     return [
-        Cue(start_s=float(s.get("start", s.get("start_s", 0.0))), end_s=float(s.get("end", s.get("end_s", 0.0))),
-            text=str(s.get("text", "")).strip(), speaker=s.get("speaker"))
+        Cue(
+            start_s=float(s.get("start", s.get("start_s", 0.0))),
+            end_s=float(s.get("end", s.get("end_s", 0.0))),
+            text=str(s.get("text", "")).strip(),
+            speaker=s.get("speaker"),
+        )
         for s in items
     ]
 
@@ -170,3 +174,18 @@ def cues_json(cues: list[Cue]) -> bytes:
 
 
 WRITERS = {"srt": to_srt, "vtt": to_vtt, "ass": to_ass}
+
+
+def write_cues(path: Path, cues: list[Cue]) -> None:
+    """Write cues in the format named by the path's extension (``.srt``, ``.vtt``, ``.ass``, ``.json``).
+
+    Raises:
+        ValueError: the extension names no format.
+    """
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix == "json":
+        path.write_bytes(cues_json(cues))
+    elif suffix in WRITERS:
+        path.write_text(WRITERS[suffix](cues), encoding="utf-8")
+    else:
+        raise ValueError(f"no subtitle writer for {path.name!r}")

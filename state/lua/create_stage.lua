@@ -1,7 +1,11 @@
--- Create a stage of a workflow, idempotently.
+-- Create a stage of a workflow idempotently and, when it is new, queue its Dramatiq message in the same
+-- atomic step (so an accepted stage always has its message).
 -- KEYS[1] workflow_state:{workflow_id} (hash)
 -- KEYS[2] index of all workflows (zset, score = created_at ms)
 -- KEYS[3] index of workflows by task_name (zset)
+-- KEYS[4] optional: the Dramatiq queue list (dramatiq:{queue})
+-- KEYS[5] optional: the Dramatiq queue's message hash (dramatiq:{queue}.msgs)
+-- KEYS[6] optional: the queue's wake-up list (taskgate:wake:{queue})
 -- ARGV[1] task_name
 -- ARGV[2] input hash (sha256 of task_name + input_data)
 -- ARGV[3] stage record JSON (status PENDING)
@@ -9,14 +13,17 @@
 -- ARGV[5] ttl in ms
 -- ARGV[6] now in ms
 -- ARGV[7] workflow_id
--- returns {"created"} | {"exists"} | {"conflict"}
+-- ARGV[8] optional: Dramatiq redis message id
+-- ARGV[9] optional: encoded Dramatiq message
+-- ARGV[10] optional: wake-up tokens kept
+-- returns {"created" | "exists" | "conflict", HGETALL of KEYS[1] as a flat list}
 local name = ARGV[1]
 local existing = redis.call('HGET', KEYS[1], 'hash:' .. name)
 if existing then
   if existing == ARGV[2] then
-    return {'exists'}
+    return {'exists', redis.call('HGETALL', KEYS[1])}
   end
-  return {'conflict'}
+  return {'conflict', {}}
 end
 if redis.call('HEXISTS', KEYS[1], 'meta') == 0 then
   redis.call('HSET', KEYS[1], 'meta', ARGV[4])
@@ -34,4 +41,11 @@ redis.call('ZADD', KEYS[2], now, ARGV[7])
 redis.call('ZADD', KEYS[3], now, ARGV[7])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', horizon)
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', horizon)
-return {'created'}
+if KEYS[4] then
+  -- What Dramatiq's RedisBroker enqueue does (dispatch.lua "enqueue"), plus a wake-up token.
+  redis.call('HSET', KEYS[5], ARGV[8], ARGV[9])
+  redis.call('RPUSH', KEYS[4], ARGV[8])
+  redis.call('LPUSH', KEYS[6], 1)
+  redis.call('LTRIM', KEYS[6], 0, tonumber(ARGV[10]) - 1)
+end
+return {'created', redis.call('HGETALL', KEYS[1])}

@@ -1,12 +1,15 @@
 -- Replace a stage record if nobody changed it since it was read (compare-and-set on its revision).
+-- A move to a terminal status of a workflow with a callback also adds the stage end to the webhook
+-- outbox, in the same atomic step, so the event survives any crash after the commit.
 -- KEYS[1] workflow_state:{workflow_id} (hash)
--- KEYS[2] optional: gpu_lock:{device}:holders (zset token -> expiry ms); the commit is fenced on it
+-- KEYS[2] webhook outbox (zset "workflow_id\ntask_name\nstatus" -> ms it becomes due)
+-- KEYS[3] optional: gpu_lock:{device}:holders (zset token -> expiry ms); the commit is fenced on it
 -- ARGV[1] task_name
 -- ARGV[2] expected revision
 -- ARGV[3] new status
 -- ARGV[4] new stage record JSON
 -- ARGV[5] ttl in ms
--- ARGV[6] optional: lease token that must still hold KEYS[2]
+-- ARGV[6] optional: lease token that must still hold KEYS[3]
 -- returns {1, new_rev} | {0, current_rev} on a lost race | {-1} no such stage | {-2} lease not held
 local name = ARGV[1]
 local rev = redis.call('HGET', KEYS[1], 'rev:' .. name)
@@ -16,10 +19,10 @@ end
 if rev ~= ARGV[2] then
   return {0, tonumber(rev)}
 end
-if KEYS[2] and ARGV[6] then
-  local expiry = redis.call('ZSCORE', KEYS[2], ARGV[6])
-  local t = redis.call('TIME')
-  local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if KEYS[3] and ARGV[6] then
+  local expiry = redis.call('ZSCORE', KEYS[3], ARGV[6])
   if (not expiry) or tonumber(expiry) <= now_ms then
     return {-2}
   end
@@ -28,6 +31,13 @@ local new_rev = tonumber(rev) + 1
 redis.call('HSET', KEYS[1], 'stage:' .. name, ARGV[4], 'status:' .. name, ARGV[3], 'rev:' .. name, new_rev)
 if ARGV[3] ~= 'RUNNING' and ARGV[3] ~= 'PENDING' then
   redis.call('HDEL', KEYS[1], 'progress:' .. name)
+  local meta = redis.call('HGET', KEYS[1], 'meta')
+  if meta then
+    local decoded = cjson.decode(meta)
+    if type(decoded.callback) == 'string' and decoded.callback ~= '' then
+      redis.call('ZADD', KEYS[2], 'NX', now_ms, decoded.workflow_id .. '\n' .. name .. '\n' .. ARGV[3])
+    end
+  end
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return {1, new_rev}

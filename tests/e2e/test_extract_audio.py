@@ -25,7 +25,9 @@ async def test_extract_audio_ends_success_with_a_16khz_mono_wav(system: System, 
         assert wav.getnchannels() == 1
         assert abs(wav.getnframes() / 16000 - 2.0) < 0.1
     assert abs(output["duration_s"] - 2.0) < 0.1
-    assert stage["started_at"] and stage["finished_at"] and stage["duration_s"] >= 0
+    assert stage["started_at"]
+    assert stage["finished_at"]
+    assert stage["duration_s"] >= 0
     assert stage["attempts"] == 1
 
 

@@ -75,8 +75,9 @@ async def test_unknown_task_name_is_422(gw: Client) -> None:
     ],
 )
 async def test_invalid_input_is_422_with_the_field_path(gw: Client, input_data: dict, pointer: str) -> None:
-    body = await expect_problem(gw, 422, "POST", "/v1/tasks",
-                                json={"task_name": "ffmpeg.extract_audio", "input_data": input_data})
+    body = await expect_problem(
+        gw, 422, "POST", "/v1/tasks", json={"task_name": "ffmpeg.extract_audio", "input_data": input_data}
+    )
     assert body["errors"][0]["pointer"] == pointer
 
 
@@ -84,15 +85,17 @@ async def test_symlink_leaving_the_root_is_422(gw: Client, gateway_only: System,
     link = gateway_only.share_dir / "out"
     link.unlink(missing_ok=True)
     link.symlink_to(tmp_path)
-    body = await expect_problem(gw, 422, "POST", "/v1/tasks",
-                                json={"task_name": "ffmpeg.probe", "input_data": {"media_path": "out/x.mp4"}})
+    body = await expect_problem(
+        gw, 422, "POST", "/v1/tasks", json={"task_name": "ffmpeg.probe", "input_data": {"media_path": "out/x.mp4"}}
+    )
     assert "symlink" in body["detail"]
 
 
 @pytest.mark.parametrize("task_id", ["-leading-dash", "has space", "x" * 129, "slash/inside", ""])
 async def test_bad_task_id_is_422(gw: Client, task_id: str) -> None:
-    body = await expect_problem(gw, 422, "POST", "/v1/tasks",
-                                json={"task_name": "system.ping", "task_id": task_id, "input_data": {}})
+    body = await expect_problem(
+        gw, 422, "POST", "/v1/tasks", json={"task_name": "system.ping", "task_id": task_id, "input_data": {}}
+    )
     assert body["errors"][0]["pointer"] == "$.task_id"
 
 
@@ -110,8 +113,13 @@ async def test_two_concurrent_identical_submits_create_one_task(gw: Client, redi
 
 async def test_same_id_same_task_other_input_is_409(gw: Client) -> None:
     await gw.submit("ffmpeg.probe", {"media_path": "a.mp4"}, task_id="t409")
-    body = await expect_problem(gw, 409, "POST", "/v1/tasks",
-                                json={"task_name": "ffmpeg.probe", "task_id": "t409", "input_data": {"media_path": "b"}})
+    body = await expect_problem(
+        gw,
+        409,
+        "POST",
+        "/v1/tasks",
+        json={"task_name": "ffmpeg.probe", "task_id": "t409", "input_data": {"media_path": "b"}},
+    )
     assert "different input_data" in body["detail"]
 
 

@@ -8,6 +8,7 @@ import redis.asyncio as aioredis
 from state import (
     CreateOutcome,
     IllegalTransition,
+    QueuedMessage,
     StageFinished,
     StageRecord,
     StateStore,
@@ -34,9 +35,21 @@ def set_status(status: Status):
 
 
 async def test_identical_creates_racing_create_exactly_once(store: StateStore) -> None:
-    outcomes = await asyncio.gather(*(store.create_stage("w1", "system.ping", {"a": 1}) for _ in range(25)))
+    results = await asyncio.gather(*(store.create_stage("w1", "system.ping", {"a": 1}) for _ in range(25)))
+    outcomes = [outcome for outcome, _ in results]
     assert outcomes.count(CreateOutcome.CREATED) == 1
     assert outcomes.count(CreateOutcome.EXISTS) == 24
+    assert all(wf.latest_stage.input_data == {"a": 1} for _, wf in results)
+
+
+async def test_a_new_stage_and_its_message_are_queued_together(store: StateStore, aredis) -> None:
+    message = QueuedMessage(queue="system", message_id="m-1", payload=b"{}")
+    outcome, _ = await store.create_stage("w1", "system.ping", {}, message=message)
+    again, _ = await store.create_stage("w1", "system.ping", {}, message=QueuedMessage("system", "m-2", b"{}"))
+    assert (outcome, again) == (CreateOutcome.CREATED, CreateOutcome.EXISTS)
+    assert await aredis.lrange("dramatiq:system", 0, -1) == [b"m-1"]
+    assert await aredis.hkeys("dramatiq:system.msgs") == [b"m-1"]
+    assert await aredis.llen("taskgate:wake:system") == 1
 
 
 async def test_same_task_with_other_input_conflicts(store: StateStore) -> None:

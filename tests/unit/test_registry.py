@@ -8,7 +8,8 @@ from config import load_settings
 def test_every_registered_task_is_a_declared_actor_on_its_queue() -> None:
     broker, _ = build_broker(load_settings({"TASKGATE_REDIS_URL": "redis://127.0.0.1:1/0"}))
     try:
-        assert set(broker.actors) == set(REGISTRY)
+        platform_actors = {name for name in broker.actors if name.startswith("taskgate.")}
+        assert set(broker.actors) - platform_actors == set(REGISTRY)
         for name, spec in REGISTRY.items():
             assert broker.get_actor(name).queue_name == spec.queue
             assert spec.queue in QUEUES
@@ -31,10 +32,7 @@ def test_the_gateway_never_imports_heavy_engines() -> None:
     import subprocess
     import sys
 
-    code = (
-        "import sys, gateway.app; "
-        "heavy = [m for m in ('torch', 'onnxruntime', 'faster_whisper', 'rapidocr', 'pyannote', 'ctranslate2', 'openai')"
-        " if m in sys.modules]; print(','.join(heavy))"
-    )
+    heavy = ("torch", "onnxruntime", "faster_whisper", "rapidocr", "pyannote", "ctranslate2", "openai")
+    code = f"import sys, gateway.app; print(','.join(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

@@ -74,7 +74,11 @@ def _missing_keys(struct_type: type, document: dict, prefix: str = "") -> list[s
             missing.append(path)
             continue
         nested = field.type
-        if isinstance(nested, type) and issubclass(nested, msgspec.Struct) and isinstance(document[field.encode_name], dict):
+        if (
+            isinstance(nested, type)
+            and issubclass(nested, msgspec.Struct)
+            and isinstance(document[field.encode_name], dict)
+        ):
             missing += _missing_keys(nested, document[field.encode_name], path + ".")
     return missing
 

@@ -1,0 +1,223 @@
+"""Issue 2 benchmarks: gateway submit rate, end-to-end throughput and idle latency, each with a baseline.
+
+Run: .venv/bin/python bench/bench_gateway.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import redis
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from config.embedded_redis import EmbeddedRedis, free_port
+from tests.harness import System, wait_until
+
+ROOT = Path(__file__).resolve().parents[1]
+CONCURRENCY = 32
+BARE_SERVER = """
+import sys
+from aiohttp import web
+async def ok(request):
+    await request.read()
+    return web.json_response({"ok": True})
+app = web.Application()
+app.router.add_post("/v1/tasks", ok)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+"""
+
+
+async def hammer(url: str, total: int, body: dict) -> float:
+    """POST ``body`` ``total`` times with CONCURRENCY in flight; return requests per second."""
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as session:
+        remaining = iter(range(total))
+
+        async def one_worker() -> None:
+            for _ in remaining:
+                async with session.post(url, json=body) as resp:
+                    await resp.read()
+                    assert resp.status in (200, 202), resp.status
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one_worker() for _ in range(CONCURRENCY)))
+        return total / (time.perf_counter() - started)
+
+
+def wait_http(url: str) -> None:
+    import urllib.request
+
+    def up() -> bool:
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310  (a loopback http URL we built)
+                return True
+        except OSError as exc:
+            return "HTTP Error" in str(exc)
+
+    wait_until(up, timeout_s=30, what=url)
+
+
+def bench_submit_rate(system: System, total: int) -> tuple[float, float]:
+    port = free_port()
+    bare = subprocess.Popen([sys.executable, "-c", BARE_SERVER, str(port)])
+    try:
+        wait_http(f"http://127.0.0.1:{port}/v1/tasks")
+        asyncio.run(hammer(f"http://127.0.0.1:{port}/v1/tasks", 300, {}))  # warm-up
+        bare_rate = asyncio.run(hammer(f"http://127.0.0.1:{port}/v1/tasks", total, {"task_name": "system.ping"}))
+    finally:
+        bare.terminate()
+        bare.wait()
+    body = {"task_name": "system.ping", "input_data": {}}
+    asyncio.run(hammer(f"{system.base_url}/v1/tasks", 300, body))
+    ours = asyncio.run(hammer(f"{system.base_url}/v1/tasks", total, body))
+    return ours, bare_rate
+
+
+def bench_bare_dramatiq(url: str, total: int, log_dir: Path) -> float:
+    client = redis.Redis.from_url(url)
+    env = {**os.environ, "BENCH_REDIS_URL": url, "PYTHONPATH": str(ROOT)}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "dramatiq", "bench.bare_dramatiq", "--processes", "1", "--threads", "8"],
+        env=env,
+        cwd=ROOT,
+        stdout=(log_dir / "bare.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        sys.path.insert(0, str(ROOT))
+        os.environ["BENCH_REDIS_URL"] = url
+        from bench import bare_dramatiq
+
+        bare_dramatiq.noop.send(-1)
+        wait_until(lambda: client.get("bench:bare:done") == b"1", timeout_s=30, what="bare warm-up")
+        client.delete("bench:bare:done")
+        started = time.perf_counter()
+        for i in range(total):
+            bare_dramatiq.noop.send(i)
+        wait_until(lambda: int(client.get("bench:bare:done") or 0) >= total, timeout_s=300, interval_s=0.005)
+        return total / (time.perf_counter() - started)
+    finally:
+        worker.terminate()
+        worker.wait()
+
+
+def count_done(client: redis.Redis, ids: list[str]) -> int:
+    with client.pipeline(transaction=False) as pipe:
+        for task_id in ids:
+            pipe.hget(f"workflow_state:{task_id}", "status:system.ping")
+        return sum(1 for status in pipe.execute() if status == b"SUCCESS")
+
+
+def bench_end_to_end(system: System, url: str, total: int) -> float:
+    client = redis.Redis.from_url(url)
+    ids = [f"e2e-{i}" for i in range(total)]
+
+    async def submit_all() -> None:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as session:
+            pending = iter(ids)
+
+            async def one() -> None:
+                for task_id in pending:
+                    body = {"task_name": "system.ping", "task_id": task_id, "input_data": {}}
+                    async with session.post(f"{system.base_url}/v1/tasks", json=body) as resp:
+                        await resp.read()
+
+            await asyncio.gather(*(one() for _ in range(CONCURRENCY)))
+
+    started = time.perf_counter()
+    asyncio.run(submit_all())
+    wait_until(lambda: count_done(client, ids) == total, timeout_s=300, interval_s=0.005)
+    return total / (time.perf_counter() - started)
+
+
+def bench_latency(system: System, url: str, rounds: int) -> tuple[list[float], list[float]]:
+    client = redis.Redis.from_url(url)
+    server_side, observed = [], []
+
+    async def run() -> None:
+        async with aiohttp.ClientSession() as session:
+            for i in range(rounds):
+                await asyncio.sleep(0.3)  # let the worker go idle, so its polling backoff would show
+                task_id = f"lat-{i}"
+                started = time.perf_counter()
+                async with session.post(
+                    f"{system.base_url}/v1/tasks",
+                    json={"task_name": "system.ping", "task_id": task_id, "input_data": {}},
+                ):
+                    pass
+                while client.hget(f"workflow_state:{task_id}", "status:system.ping") != b"SUCCESS":  # noqa: ASYNC110
+                    await asyncio.sleep(0.001)
+                observed.append((time.perf_counter() - started) * 1000)
+                async with session.get(f"{system.base_url}/v1/tasks/{task_id}") as resp:
+                    stage = (await resp.json())["stages"]["system.ping"]
+                from datetime import datetime
+
+                created = datetime.fromisoformat(stage["created_at"])
+                finished = datetime.fromisoformat(stage["finished_at"])
+                server_side.append((finished - created).total_seconds() * 1000)
+
+    asyncio.run(run())
+    return server_side, observed
+
+
+def main() -> int:
+    results: list[tuple[str, bool]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        server = EmbeddedRedis(tmp_path / "redis", persist=False)
+        server.start()
+        try:
+            share = tmp_path / "share"
+            share.mkdir()
+            system = System(
+                server.url,
+                share,
+                tmp_path,
+                {"TASKGATE_GPU_LOCK_MONITOR__ENABLED": "false", "TASKGATE_LOG_LEVEL": "warning"},
+            )
+            system.start_gateway()
+            ours, bare = bench_submit_rate(system, 3000)
+            ratio = ours / bare
+            print(
+                f"gateway submit: {ours:.0f} req/s vs bare aiohttp {bare:.0f} req/s -> ratio {ratio:.2f} "
+                f"(target >= 0.15): {'PASS' if ratio >= 0.15 else 'FAIL'}"
+            )
+            results.append(("submit", ratio >= 0.15))
+            redis.Redis.from_url(server.url).flushall()
+
+            bare_e2e = bench_bare_dramatiq(server.url, 2000, tmp_path)
+            system.start_worker(processes=1, threads=8)
+            wait_until(system.worker_pids, timeout_s=30, what="worker processes")
+            bench_end_to_end(system, server.url, 50)  # warm-up
+            ours_e2e = bench_end_to_end(system, server.url, 2000)
+            ratio = ours_e2e / bare_e2e
+            print(
+                f"end to end: {ours_e2e:.0f} tasks/s (HTTP submit -> SUCCESS) vs bare Dramatiq {bare_e2e:.0f} "
+                f"msgs/s -> ratio {ratio:.2f} (target >= 0.75): {'PASS' if ratio >= 0.75 else 'FAIL'}"
+            )
+            results.append(("e2e", ratio >= 0.75))
+
+            server_side, observed = bench_latency(system, server.url, 40)
+            p50 = statistics.median(server_side)
+            print(
+                f"idle latency submit -> SUCCESS: p50 {p50:.1f} ms server-side (created_at -> finished_at), "
+                f"p50 {statistics.median(observed):.1f} ms observed by the client, "
+                f"max {max(observed):.1f} ms (target p50 <= 50 ms): {'PASS' if p50 <= 50 else 'FAIL'}"
+            )
+            results.append(("latency", p50 <= 50))
+            system.stop()
+        finally:
+            server.stop()
+    return 0 if all(ok for _, ok in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
