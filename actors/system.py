@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from actors.registry import task
+from actors.registry import always, task
 from actors.runtime import TaskRun
 
 
@@ -84,3 +84,27 @@ def sleep(run: TaskRun, params: SleepInput) -> SleepOutput:
             run.progress(elapsed / params.seconds if params.seconds else 1.0)
             time.sleep(min(0.05, params.seconds - elapsed))
     return SleepOutput(slept_s=round(time.monotonic() - started, 3))
+
+
+class GpuHoldInput(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Input of ``system.gpu_hold``: how long to hold a GPU lease."""
+
+    seconds: Annotated[float, msgspec.Meta(ge=0, le=86400)]
+
+
+class GpuHoldOutput(msgspec.Struct, kw_only=True):
+    """Output of ``system.gpu_hold``: the device held and for how long."""
+
+    device: int | None
+    held_s: float
+
+
+@task("system.gpu_hold", queue="system", input=GpuHoldInput, output=GpuHoldOutput, gpu=always)
+def gpu_hold(run: TaskRun, params: GpuHoldInput) -> GpuHoldOutput:
+    """Take a GPU lease and hold it for ``seconds`` (lock-health checks and benchmarks); cancellable."""
+    started = time.monotonic()
+    while (elapsed := time.monotonic() - started) < params.seconds:
+        run.checkpoint()
+        run.progress(elapsed / params.seconds)
+        time.sleep(min(0.05, params.seconds - elapsed))
+    return GpuHoldOutput(device=run.gpu_device, held_s=round(time.monotonic() - started, 3))

@@ -85,7 +85,7 @@ def iso_ms(value_ms: int | None) -> str | None:
     """Render milliseconds since the epoch as an ISO-8601 UTC string."""
     if value_ms is None:
         return None
-    return datetime.fromtimestamp(value_ms / 1000, tz=UTC).isoformat(timespec="milliseconds")
+    return datetime.fromtimestamp(value_ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 _encoder = msgspec.json.Encoder(order="sorted")
