@@ -54,8 +54,27 @@ def talk_video(share_dir: Path) -> Path:
     target = share_dir / "videos" / "talk.mp4"
     target.parent.mkdir()
     subprocess.run(
-        [ffmpeg(), "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=160x120:rate=10",
-         "-i", str(TWO_VOICES), "-shortest", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", str(target)],
+        [
+            ffmpeg(),
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=160x120:rate=10",
+            "-i",
+            str(TWO_VOICES),
+            "-shortest",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            str(target),
+        ],
         check=True,
     )
     return target
