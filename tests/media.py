@@ -14,6 +14,11 @@ def ffmpeg() -> str:
     return ffmpeg_binary(FfmpegSettings())
 
 
+def run_ffmpeg(*args: str) -> None:
+    """Run ffmpeg quietly with ``args``, overwriting outputs; fail the test if it fails."""
+    subprocess.run([ffmpeg(), "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
+
+
 def make_video(
     path: Path,
     seconds: float = 2.0,
@@ -25,21 +30,10 @@ def make_video(
 ) -> Path:
     """Write a test-pattern video with a sine tone."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    args = [
-        ffmpeg(),
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-        f"testsrc=duration={seconds}:size={size}:rate=25",
-    ]
+    args = ["-f", "lavfi", "-i", f"testsrc=duration={seconds}:size={size}:rate=25"]
     if audio:
         args += ["-f", "lavfi", "-i", f"sine=frequency={tone_hz}:duration={seconds}", "-c:a", "aac"]
-    args += ["-c:v", codec, "-pix_fmt", "yuv420p", "-shortest", str(path)]
-    subprocess.run(args, check=True)
+    run_ffmpeg(*args, "-c:v", codec, "-pix_fmt", "yuv420p", "-shortest", str(path))
     return path
 
 

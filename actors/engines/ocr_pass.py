@@ -3,7 +3,8 @@
 A crop's signature is the mask of its bright pixels (burnt-in subtitles are white or yellow), max-pooled
 into 4x4 cells so that compression noise and one-pixel jitter do not count as a change. A crop whose mask
 differs from the last crop the engine read by less than ``CHANGE_THRESHOLD`` of the text cells shows the
-same subtitle: it takes that crop's text without another engine call.
+same subtitle: it takes that crop's text without another engine call. A crop with (almost) no bright
+cells carries no subtitle at all: it reads as empty text, also without an engine call.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ BRIGHT_LUMA = 200
 CELL_PX = 4
 CHANGE_THRESHOLD = 0.12
 _MIN_TEXT_CELLS = 12
+# Fewer bright cells than this is no text: a glyph of the smallest readable subtitle covers more.
+BLANK_CELLS = 3
 
 
 class FrameText(msgspec.Struct, kw_only=True):
@@ -91,7 +94,9 @@ def ocr_frames(
     for index, (path, time_s) in enumerate(frames):
         mask = text_mask(load_luma(path)) if dedup else None
         fresh = mask is None or anchor is None or not same_text(anchor, mask)
-        if fresh:  # only crops whose text changed are decoded in colour and read
+        if fresh and mask is not None and int(mask.sum()) < BLANK_CELLS:
+            text, score, anchor, fresh = "", 0.0, mask, False  # no subtitle on screen: nothing to read
+        elif fresh:  # only crops whose text changed are decoded in colour and read
             lines = engine.read(load_rgb(path))
             calls += 1
             text = join_lines(lines)

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from tests.harness import Client, System
-from tests.media import ffmpeg, make_subtitled_video
+from tests.media import make_subtitled_video, run_ffmpeg
 
 LINES = [(0.5, 2.0, "Hello from the first line"), (2.5, 4.0, "A second line of text")]
 
@@ -135,28 +135,19 @@ def _corrupt(root: Path) -> str:
 
 
 def _zero_length(root: Path) -> str:
-    import subprocess
 
     target = root / "bad" / "zero.mp4"
     target.parent.mkdir(exist_ok=True)
-    subprocess.run(
-        [
-            ffmpeg(),
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=duration=1:size=320x240:rate=25",
-            "-frames:v",
-            "0",
-            "-c:v",
-            "libx264",
-            str(target),
-        ],
-        check=True,
+    run_ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=duration=1:size=320x240:rate=25",
+        "-frames:v",
+        "0",
+        "-c:v",
+        "libx264",
+        str(target),
     )
     return "bad/zero.mp4"
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import wave
 from typing import Any
 
 import pytest
 
 from tests.harness import Client, System
-from tests.media import ffmpeg
+from tests.media import run_ffmpeg
 
 
 @pytest.fixture(scope="module")
@@ -18,24 +17,16 @@ def audio(media_system: System) -> str:
     """A 6 s mono 16 kHz tone under the storage root."""
     target = media_system.share_dir / "audio" / "tone.wav"
     target.parent.mkdir(parents=True)
-    subprocess.run(
-        [
-            ffmpeg(),
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440:duration=6",
-            "-ac",
-            "1",
-            "-ar",
-            "16000",
-            str(target),
-        ],
-        check=True,
+    run_ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:duration=6",
+        "-ac",
+        "1",
+        "-ar",
+        "16000",
+        str(target),
     )
     return "audio/tone.wav"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 from actors.engines.subtitle_formats import parse_srt
 from tests.harness import Client, System
 from tests.language.fake_llm import FakeLlm
-from tests.media import ffmpeg
+from tests.media import run_ffmpeg
 from tests.speech.audio import TWO_VOICES
 
 STAGES = [
@@ -53,29 +52,21 @@ def talk_video(share_dir: Path) -> Path:
     """A test-pattern video whose sound is two voices taking turns."""
     target = share_dir / "videos" / "talk.mp4"
     target.parent.mkdir()
-    subprocess.run(
-        [
-            ffmpeg(),
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=160x120:rate=10",
-            "-i",
-            str(TWO_VOICES),
-            "-shortest",
-            "-c:v",
-            "libx264",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            str(target),
-        ],
-        check=True,
+    run_ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=160x120:rate=10",
+        "-i",
+        str(TWO_VOICES),
+        "-shortest",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        str(target),
     )
     return target
 
