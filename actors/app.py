@@ -21,7 +21,11 @@ log = structlog.get_logger(__name__)
 
 
 def _actor_fn(spec: TaskSpec, lifecycle: Lifecycle) -> Any:
-    """Return the actor for ``spec``: it takes the task context and returns it updated."""
+    """Return the actor function for ``spec``: it runs the stage on the task context it is given.
+
+    ``run_stage`` is the design's standard interface (context in, updated context out); the lifecycle
+    middleware commits what it produced.
+    """
 
     def run_stage(context: dict[str, Any]) -> dict[str, Any]:
         active = lifecycle.active
@@ -39,9 +43,13 @@ def _actor_fn(spec: TaskSpec, lifecycle: Lifecycle) -> Any:
             return {**context, "status": "SUCCESS", "output": active.output}
         return {**context, "status": "FAILED", "error": str(active.error)}
 
-    run_stage.__name__ = spec.name.replace(".", "_")
-    run_stage.__qualname__ = run_stage.__name__
-    return run_stage
+    def perform(context: dict[str, Any]) -> None:
+        # The lifecycle commits the updated context; returning it to Dramatiq would only make it warn
+        # (once per message) that no results backend stores it.
+        run_stage(context)
+
+    perform.__name__ = perform.__qualname__ = spec.name.replace(".", "_")
+    return perform
 
 
 def build_broker(settings: Settings) -> tuple[WakingRedisBroker, Lifecycle]:
