@@ -187,21 +187,38 @@ def cmd_hash_key(api: Api | None, out: Output, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _connection_options() -> argparse.ArgumentParser:
+    """Return the options every gateway command takes, before or after the command's name."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--url", default=argparse.SUPPRESS, help="gateway URL")
+    common.add_argument("--key", default=argparse.SUPPRESS, help="API key (or TASKGATE_API_KEY)")
+    common.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="machine output (JSON, no progress bar)"
+    )
+    common.add_argument("--http-timeout", type=float, default=argparse.SUPPRESS, help="seconds per HTTP call")
+    return common
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of every sub-command."""
+    common = _connection_options()
     parser = argparse.ArgumentParser(
         prog="taskgate",
         description="Drive a taskgate gateway from a terminal.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[_connection_options()],  # its own copy: set_defaults below changes the actions it holds
     )
-    parser.add_argument("--url", default=os.environ.get("TASKGATE_URL", DEFAULT_URL), help="gateway URL")
-    parser.add_argument("--key", default=os.environ.get("TASKGATE_API_KEY"), help="API key (or TASKGATE_API_KEY)")
-    parser.add_argument("--json", action="store_true", help="machine output (JSON on stdout, no progress bar)")
-    parser.add_argument("--http-timeout", type=float, default=30.0, help="seconds per HTTP call")
+    parser.set_defaults(
+        url=os.environ.get("TASKGATE_URL", DEFAULT_URL),
+        key=os.environ.get("TASKGATE_API_KEY"),
+        json=False,
+        http_timeout=30.0,
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser(
         "submit",
+        parents=[common],
         help="submit a task: taskgate submit TASK_NAME key=value ...",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -214,24 +231,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=0, help="with --wait: give up after this many seconds")
     p.set_defaults(run=cmd_submit)
     for name, fn, helptext in (("status", cmd_status, "show a task"), ("cancel", cmd_cancel, "cancel a task")):
-        p = sub.add_parser(name, help=helptext)
+        p = sub.add_parser(name, help=helptext, parents=[common])
         p.add_argument("task_id")
         p.set_defaults(run=fn)
-    p = sub.add_parser("tasks", help="list recent tasks")
+    p = sub.add_parser("tasks", help="list recent tasks", parents=[common])
     p.add_argument("--status", choices=sorted(TERMINAL | {"PENDING", "RUNNING"}))
     p.add_argument("--task-name")
     p.add_argument("--limit", type=int)
     p.set_defaults(run=cmd_tasks)
-    p = sub.add_parser("upload", help="upload FILE to PATH in the storage root (default uploads/<name>)")
+    p = sub.add_parser(
+        "upload", help="upload FILE to PATH in the storage root (default uploads/<name>)", parents=[common]
+    )
     p.add_argument("file")
     p.add_argument("path", nargs="?")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(run=cmd_upload)
-    p = sub.add_parser("download", help="download PATH from the storage root to FILE")
+    p = sub.add_parser("download", help="download PATH from the storage root to FILE", parents=[common])
     p.add_argument("path")
     p.add_argument("file", nargs="?")
     p.set_defaults(run=cmd_download)
-    sub.add_parser("locks", help="show GPU leases").set_defaults(run=cmd_locks)
+    sub.add_parser("locks", help="show GPU leases", parents=[common]).set_defaults(run=cmd_locks)
     p = sub.add_parser("hash-key", help="print the auth.api_keys entry of a key (a new key when none given)")
     p.add_argument("key", nargs="?")
     p.add_argument("--name", default="client")

@@ -123,3 +123,13 @@ def test_locks_reads_the_monitor(cli_system: System) -> None:
     out = taskgate(cli_system, "--json", "locks")
     assert out.returncode == 0, out.stderr
     assert isinstance(json.loads(out.stdout), dict)
+
+
+def test_connection_options_work_before_or_after_the_command() -> None:
+    from taskgate.cli import build_parser
+
+    parser = build_parser()
+    before = parser.parse_args(["--json", "--url", "http://gw:1", "status", "t1"])
+    after = parser.parse_args(["status", "t1", "--json", "--url", "http://gw:1"])
+    assert (before.json, before.url) == (after.json, after.url) == (True, "http://gw:1")
+    assert parser.parse_args(["tasks"]).json is False
