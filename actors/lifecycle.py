@@ -224,7 +224,10 @@ class Lifecycle(Middleware):  # type: ignore[misc]
                 self._commit_success(active)
             elif isinstance(error, TaskCancelled):
                 self._finish(run.workflow_id, run.task_name, Status.CANCELLED, error=error, gpu=active.gpu)
-            elif isinstance(error, TransientError) and run.attempt <= self.settings.max_retries:
+            elif (
+                isinstance(error, TransientError)
+                and run.attempt <= self.settings.retry_policy(run.task_name).max_retries
+            ):
                 self._retry(broker, message, active, error)
             else:
                 self._finish(run.workflow_id, run.task_name, Status.FAILED, error=error, gpu=active.gpu)
@@ -266,8 +269,8 @@ class Lifecycle(Middleware):  # type: ignore[misc]
         log.info("stage_succeeded")
 
     def _retry(self, broker: dramatiq.Broker, message: MessageProxy, active: _Active, error: BaseException) -> None:
-        s = self.settings
-        delay_s = min(s.retry_max_backoff_s, s.retry_min_backoff_s * 2 ** (active.run.attempt - 1))
+        policy = self.settings.retry_policy(active.run.task_name)
+        delay_s = min(policy.max_backoff_s, policy.min_backoff_s * 2 ** (active.run.attempt - 1))
         delay_ms = int(delay_s * 1000 * random.uniform(0.8, 1.2))
 
         def back_to_pending(stage: StageRecord) -> StageRecord:

@@ -245,6 +245,14 @@ class FilesSettings(_Section):
     list_max: PositiveInt = 1000
 
 
+class RetryPolicy(_Section):
+    """How a stage that failed with a transient error is retried."""
+
+    max_retries: Annotated[int, msgspec.Meta(ge=0)] = 3
+    min_backoff_s: PositiveSeconds = 1.0
+    max_backoff_s: PositiveSeconds = 60.0
+
+
 class Settings(_Section):
     """Every setting of a taskgate process."""
 
@@ -264,6 +272,7 @@ class Settings(_Section):
     broker_maintenance_chance: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 1000
     retry_min_backoff_s: PositiveSeconds = 1.0
     retry_max_backoff_s: PositiveSeconds = 60.0
+    task_retries: dict[str, RetryPolicy] = msgspec.field(default_factory=dict)
     gpu_lock: GpuLockSettings = msgspec.field(default_factory=GpuLockSettings)
     gpu_lock_monitor: GpuLockMonitorSettings = msgspec.field(default_factory=GpuLockMonitorSettings)
     ffmpeg: FfmpegSettings = msgspec.field(default_factory=FfmpegSettings)
@@ -275,6 +284,13 @@ class Settings(_Section):
     network_policy: NetworkPolicySettings = msgspec.field(default_factory=NetworkPolicySettings)
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
     files: FilesSettings = msgspec.field(default_factory=FilesSettings)
+
+    def retry_policy(self, task_name: str) -> RetryPolicy:
+        """Return the retry policy of ``task_name``: its override, else the top-level defaults."""
+        default = RetryPolicy(
+            max_retries=self.max_retries, min_backoff_s=self.retry_min_backoff_s, max_backoff_s=self.retry_max_backoff_s
+        )
+        return self.task_retries.get(task_name, default)
 
     @property
     def share_root(self) -> Path:

@@ -94,3 +94,15 @@ def test_example_config_documents_every_key() -> None:
     document = yaml.safe_load(example.read_text())
     typing.get_type_hints(Settings)
     assert _missing_keys(Settings, document) == []
+
+
+def test_retry_policy_per_task_overrides_the_defaults() -> None:
+    settings = load_settings(
+        {
+            "TASKGATE_MAX_RETRIES": "2",
+            "TASKGATE_TASK_RETRIES": "{llm.translate_subtitles: {max_retries: 6, min_backoff_s: 5}}",
+        }
+    )
+    assert settings.retry_policy("system.ping").max_retries == 2
+    override = settings.retry_policy("llm.translate_subtitles")
+    assert (override.max_retries, override.min_backoff_s, override.max_backoff_s) == (6, 5.0, 60.0)
