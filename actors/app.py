@@ -15,7 +15,7 @@ from actors.errors import TaskError
 from actors.lifecycle import Lifecycle
 from actors.registry import REGISTRY, TaskSpec
 from actors.webhooks import declare_webhook_actor
-from config import Settings, configure_logging, load_settings
+from config import ConfigError, Settings, configure_logging, load_settings
 
 log = structlog.get_logger(__name__)
 
@@ -52,8 +52,29 @@ def _actor_fn(spec: TaskSpec, lifecycle: Lifecycle) -> Any:
     return perform
 
 
+def check_task_names(settings: Settings) -> None:
+    """Check that per-task settings name registered tasks.
+
+    Raises:
+        ConfigError: a ``task_retries`` or ``task_timeout_levels`` key is not a registered task_name.
+    """
+    sections: dict[str, set[str]] = {
+        "task_retries": set(settings.task_retries),
+        "gpu_lock_monitor.task_timeout_levels": set(settings.gpu_lock_monitor.task_timeout_levels),
+    }
+    for section, names in sections.items():
+        unknown = sorted(names - set(REGISTRY))
+        if unknown:
+            raise ConfigError(f"{section}: unknown task_name {unknown[0]!r}; GET /v1/task-types lists the tasks")
+
+
 def build_broker(settings: Settings) -> tuple[WakingRedisBroker, Lifecycle]:
-    """Create the broker with taskgate's middleware and declare every registered actor."""
+    """Create the broker with taskgate's middleware and declare every registered actor.
+
+    Raises:
+        ConfigError: per-task settings name a task that does not exist.
+    """
+    check_task_names(settings)
     lifecycle = Lifecycle(settings)
     broker = WakingRedisBroker(  # type: ignore[no-untyped-call]
         url=settings.redis_url,
@@ -77,7 +98,11 @@ def build_broker(settings: Settings) -> tuple[WakingRedisBroker, Lifecycle]:
 
 def setup() -> None:
     """Entry point for ``dramatiq actors.app:setup``: settings, logging, broker and actors."""
-    settings = load_settings()
+    try:
+        settings = load_settings()
+        check_task_names(settings)
+    except ConfigError as exc:
+        raise SystemExit(f"taskgate: {exc}") from None
     if not settings.redis_url:
         raise SystemExit("TASKGATE_REDIS_URL is not set: workers need the Redis the gateway uses")
     configure_logging(settings.log_format, settings.log_level)

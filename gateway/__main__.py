@@ -6,6 +6,7 @@ import sys
 
 from aiohttp import web
 
+from actors.app import check_task_names
 from config import ConfigError, configure_logging, load_settings
 from gateway.app import create_app
 
@@ -14,6 +15,7 @@ def main() -> None:
     """Load settings and serve until interrupted."""
     try:
         settings = load_settings()
+        check_task_names(settings)
     except ConfigError as exc:
         sys.exit(f"taskgate: {exc}")
     configure_logging(settings.log_format, settings.log_level)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import structlog
 
+from actors.app import check_task_names
 from actors.registry import QUEUES
 from actors.webhook_outbox import WEBHOOK_QUEUE
 from config import ConfigError, Settings, configure_logging, load_settings
@@ -88,6 +89,7 @@ def run() -> int:
     """Run the whole system in the foreground until Ctrl-C; return the exit code."""
     try:
         settings = load_settings()
+        check_task_names(settings)
     except ConfigError as exc:
         print(f"taskgate: {exc}", file=sys.stderr)
         return 2

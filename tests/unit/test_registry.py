@@ -36,3 +36,17 @@ def test_the_gateway_never_imports_heavy_engines() -> None:
     code = f"import sys, gateway.app; print(','.join(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_per_task_settings_must_name_registered_tasks() -> None:
+    import pytest
+
+    from actors.app import check_task_names
+    from config import ConfigError
+
+    check_task_names(load_settings({"TASKGATE_TASK_RETRIES": "{system.ping: {max_retries: 1}}"}))
+    with pytest.raises(ConfigError, match=r"task_retries: unknown task_name 'system\.pong'"):
+        check_task_names(load_settings({"TASKGATE_TASK_RETRIES": "{system.pong: {max_retries: 1}}"}))
+    levels = "{nope.task: {warning: 1, soft_timeout: 2, hard_timeout: 3}}"
+    with pytest.raises(ConfigError, match=r"task_timeout_levels: unknown task_name 'nope\.task'"):
+        check_task_names(load_settings({"TASKGATE_GPU_LOCK_MONITOR__TASK_TIMEOUT_LEVELS": levels}))
