@@ -13,9 +13,10 @@ from typing import Annotated, Any
 import msgspec
 from aiohttp import web
 
+from actors.app import check_task_names
 from actors.validation import InvalidInput
 from config import ConfigError, Settings
-from config.live import LiveSettings
+from config.live import LiveSettings, apply_overrides, merge_overrides
 from gateway.auth import ADMIN, require_scope
 from gateway.context import AppContext
 from gateway.monitor_views import LIVE, health_report, heartbeats_view, lock_view, statistics_view, timeouts_view
@@ -124,6 +125,7 @@ async def put_config(request: web.Request) -> web.Response:
     patch = _decode(await request.read(), dict[str, Any])
     live = request.app[LIVE]
     try:
+        check_task_names(apply_overrides(live.base, merge_overrides(live.overrides, patch)))
         settings = await live.update(ctx.redis, patch)
     except ConfigError as exc:
         section = str(exc).split(":", 1)[0]

@@ -102,6 +102,10 @@ async def test_put_config_changes_a_poll_interval_and_a_tier_that_a_running_work
         status, body, _ = await client.request("PUT", "/v1/monitor/config", json=bad)
         assert status == 422, body
         assert body["errors"][0]["pointer"] == "$.gpu_lock_monitor"
+        unknown = {"gpu_lock_monitor": {"task_timeout_levels": {"no.such_task": {"warning": 1}}}}
+        status, body, _ = await client.request("PUT", "/v1/monitor/config", json=unknown)
+        assert status == 422, body
+        assert body["errors"][0]["pointer"] == "$.gpu_lock_monitor.task_timeout_levels"
         change = {
             "gpu_lock": {"poll_interval": 3.0, "max_poll_interval": 3.0, "exponential_backoff": False, "jitter": 0},
             "gpu_lock_monitor": {
