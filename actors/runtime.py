@@ -132,15 +132,15 @@ class TaskRun:
         with self._lock:
             self._children.add(child)
         try:
-            reader = threading.Thread(target=lambda: setattr(child, "_out", child.communicate()), daemon=True)
-            reader.start()
-            while reader.is_alive():
-                reader.join(timeout=_CANCEL_CHECK_EVERY_S)
-                if reader.is_alive() and self.cancel_requested():
-                    child.kill()
-                    reader.join()
-                    raise TaskCancelled("cancelled on request")
-            stdout, stderr = child._out  # type: ignore[attr-defined]
+            while True:
+                try:  # communicate() may be retried after a timeout without losing output
+                    stdout, stderr = child.communicate(timeout=_CANCEL_CHECK_EVERY_S)
+                    break
+                except subprocess.TimeoutExpired:
+                    if self.cancel_requested():
+                        child.kill()
+                        child.communicate()
+                        raise TaskCancelled("cancelled on request") from None
         finally:
             with self._lock:
                 self._children.discard(child)
