@@ -12,6 +12,7 @@ import msgspec
 import redis.asyncio as aioredis
 
 from config import keys
+from state.effects import Effects
 from state.errors import ConcurrentUpdate, LeaseNotHeld, StageFinished, TaskConflict, TaskNotFound
 from state.models import StageRecord, Workflow, WorkflowMeta, input_hash, now_ms
 from state.task_metrics import queue_transition
@@ -223,11 +224,12 @@ class StateStore:
             if new.status != current.status or new.status == Status.RUNNING:
                 check_transition(current.status, new.status)
             new.updated_at_ms = now_ms()
-            reply = await self.cas(key, task_name, rev, new, fence=fence)
+            effects = Effects(first_key=4)
+            if new.status != current.status:
+                queue_transition(effects, workflow_id, current, new)
+            reply = await self.cas(key, task_name, rev, new, fence=fence, effects=effects)
             code = int(reply[0])
             if code == 1:
-                if new.status != current.status:
-                    await self.transitioned(workflow_id, current, new)
                 return new, int(reply[1])
             if code == -1:
                 raise TaskNotFound(f"task {workflow_id!r} has no {task_name!r} stage")
@@ -236,13 +238,25 @@ class StateStore:
         raise ConcurrentUpdate(f"stage {task_name!r} of {workflow_id!r} kept changing")
 
     def cas(
-        self, key: str, task_name: str, rev: int, new: StageRecord, *, fence: Fence | None = None, client: Any = None
+        self,
+        key: str,
+        task_name: str,
+        rev: int,
+        new: StageRecord,
+        *,
+        fence: Fence | None = None,
+        effects: Effects | None = None,
+        client: Any = None,
     ) -> Any:
-        """Return the compare-and-set script call for one stage (awaitable, or queued on ``client``, a pipeline)."""
-        script_keys = [key, keys.WEBHOOK_OUTBOX] + ([fence.holders_key] if fence else [])
-        args: list[Any] = [task_name, rev, new.status, _encoder.encode(new), self.ttl_ms]
-        if fence:
-            args.append(fence.token)
+        """Return the compare-and-set script call for one stage (awaitable, or queued on ``client``, a pipeline).
+
+        ``effects`` are applied in the same script, only if the update is made.
+        """
+        script_keys = [key, keys.WEBHOOK_OUTBOX, fence.holders_key if fence else key]
+        args: list[Any] = [task_name, rev, new.status, _encoder.encode(new), self.ttl_ms, fence.token if fence else ""]
+        if effects is not None and effects.ops:
+            script_keys += effects.keys
+            args.append(effects.encode())
         return self._update(keys=script_keys, args=args, client=client)
 
     async def transitioned(self, workflow_id: str, old: StageRecord, new: StageRecord) -> None:

@@ -4,12 +4,16 @@
 -- KEYS[1] workflow_state:{workflow_id} (hash)
 -- KEYS[2] webhook outbox (zset "workflow_id\ntask_name\nstatus" -> ms it becomes due)
 -- KEYS[3] optional: gpu_lock:{device}:holders (zset token -> expiry ms); the commit is fenced on it
+--         (any key when ARGV[6] is empty)
+-- KEYS[4...] optional: the keys that ARGV[7]'s commands name by index
 -- ARGV[1] task_name
 -- ARGV[2] expected revision
 -- ARGV[3] new status
 -- ARGV[4] new stage record JSON
 -- ARGV[5] ttl in ms
--- ARGV[6] optional: lease token that must still hold KEYS[3]
+-- ARGV[6] optional: lease token that must still hold KEYS[3] ('' for no fence)
+-- ARGV[7] optional: JSON list of [command, key index, args...] applied only when the update is made;
+--         commands: HINCRBY, HINCRBYFLOAT, HDEL, ZREM (state/effects.py records them)
 -- returns {1, new_rev} | {0, current_rev} on a lost race | {-1} no such stage | {-2} lease not held
 local name = ARGV[1]
 local rev = redis.call('HGET', KEYS[1], 'rev:' .. name)
@@ -21,7 +25,7 @@ if rev ~= ARGV[2] then
 end
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if KEYS[3] and ARGV[6] then
+if KEYS[3] and ARGV[6] and ARGV[6] ~= '' then
   local expiry = redis.call('ZSCORE', KEYS[3], ARGV[6])
   if (not expiry) or tonumber(expiry) <= now_ms then
     return {-2}
@@ -37,6 +41,15 @@ if ARGV[3] ~= 'RUNNING' and ARGV[3] ~= 'PENDING' then
     if type(decoded.callback) == 'string' and decoded.callback ~= '' then
       redis.call('ZADD', KEYS[2], 'NX', now_ms, decoded.workflow_id .. '\n' .. name .. '\n' .. ARGV[3])
     end
+  end
+end
+if ARGV[7] and ARGV[7] ~= '' then
+  local allowed = {HINCRBY = true, HINCRBYFLOAT = true, HDEL = true, ZREM = true}
+  for _, op in ipairs(cjson.decode(ARGV[7])) do
+    if not allowed[op[1]] then
+      return redis.error_reply('update_stage: command not allowed in effects: ' .. tostring(op[1]))
+    end
+    redis.call(op[1], KEYS[op[2]], unpack(op, 3))
   end
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])

@@ -141,3 +141,34 @@ async def test_progress_is_clamped_and_dropped_when_the_stage_ends(store: StateS
     assert (await store.get("w1")).progress["system.ping"] == 1.0
     await store.update_stage("w1", "system.ping", set_status(Status.FAILED))
     assert "system.ping" not in (await store.get("w1")).progress
+
+
+async def test_task_figures_change_with_the_transition_and_only_when_it_is_made(store: StateStore, aredis) -> None:
+    from state import Fence, LeaseNotHeld
+
+    await store.create_stage("w1", "system.ping", {})
+
+    def start(stage: StageRecord) -> StageRecord:
+        stage.status = Status.RUNNING
+        stage.started_at_ms = stage.created_at_ms + 250
+        return stage
+
+    await store.update_stage("w1", "system.ping", start)
+    figures = await aredis.hgetall("taskgate:metrics:tasks")
+    assert figures[b"queue_wait_seconds_count:system.ping"] == b"1"
+    assert figures[b"queue_wait_seconds_bucket:system.ping:0.5"] == b"1"
+
+    def succeed(stage: StageRecord) -> StageRecord:
+        stage.status = Status.SUCCESS
+        stage.finished_at_ms = (stage.started_at_ms or 0) + 1500
+        return stage
+
+    with pytest.raises(LeaseNotHeld):
+        await store.update_stage("w1", "system.ping", succeed, fence=Fence("gpu_lock:0:holders", "gone"))
+    assert b"finished_total:system.ping:success" not in await aredis.hgetall("taskgate:metrics:tasks")
+
+    await store.update_stage("w1", "system.ping", succeed)
+    figures = await aredis.hgetall("taskgate:metrics:tasks")
+    assert figures[b"finished_total:system.ping:success"] == b"1"
+    assert figures[b"run_seconds_bucket:system.ping:2.5"] == b"1"
+    assert float(figures[b"run_seconds_sum:system.ping"]) == pytest.approx(1.5)

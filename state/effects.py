@@ -1,0 +1,49 @@
+"""Writes that commit together with a stage's compare-and-set, or not at all.
+
+``Effects`` offers the pipeline methods the bookkeeping code uses (``hincrby``, ``hincrbyfloat``, ``hdel``,
+``zrem``), so ``queue_transition`` can fill it as it fills a pipeline; ``update_stage.lua`` applies the recorded
+commands only when the compare-and-set succeeds. That keeps task metrics and run tracking in step with the
+status in one round trip.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+_encoder = msgspec.json.Encoder()
+
+
+class Effects:
+    """Commands recorded for the CAS script; keys are passed through KEYS, starting at ``first_key``."""
+
+    def __init__(self, first_key: int) -> None:
+        self.first_key = first_key
+        self.keys: list[str] = []
+        self.ops: list[list[Any]] = []
+
+    def _index(self, key: str) -> int:
+        if key not in self.keys:
+            self.keys.append(key)
+        return self.first_key + self.keys.index(key)
+
+    def hincrby(self, key: str, field: str, amount: int) -> None:
+        """Record HINCRBY."""
+        self.ops.append(["HINCRBY", self._index(key), field, amount])
+
+    def hincrbyfloat(self, key: str, field: str, amount: float) -> None:
+        """Record HINCRBYFLOAT."""
+        self.ops.append(["HINCRBYFLOAT", self._index(key), field, repr(float(amount))])
+
+    def hdel(self, key: str, *fields: str) -> None:
+        """Record HDEL."""
+        self.ops.append(["HDEL", self._index(key), *fields])
+
+    def zrem(self, key: str, *members: str) -> None:
+        """Record ZREM."""
+        self.ops.append(["ZREM", self._index(key), *members])
+
+    def encode(self) -> bytes:
+        """Return the recorded commands as the script's JSON argument (empty when none)."""
+        return _encoder.encode(self.ops) if self.ops else b""
