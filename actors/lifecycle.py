@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import socket
@@ -25,7 +26,7 @@ from actors.heartbeat import RunTracking, superseded
 from actors.registry import REGISTRY, TaskSpec
 from actors.runtime import TaskRun
 from actors.validation import decode_input
-from config import Settings
+from config import Settings, keys
 from config.live import LiveSettings
 from state import (
     BrokenReference,
@@ -42,8 +43,9 @@ from state import (
     is_terminal,
     now_ms,
 )
+from state.effects import Effects
 from state.references import resolve
-from state.tracking import RunInfo, SyncTracker
+from state.tracking import RunInfo, SyncTracker, run_id
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
@@ -63,6 +65,7 @@ class _Active:
     output: dict[str, Any] | None = field(default=None)
     tracked: RunInfo | None = None
     known: tuple[StageRecord, int] | None = None
+    untracked: bool = False
 
 
 class Lifecycle(Middleware):  # type: ignore[misc]
@@ -123,12 +126,21 @@ class Lifecycle(Middleware):  # type: ignore[misc]
     def _update(
         self, wid: str, name: str, change: Any, fence: Fence | None = None, active: _Active | None = None
     ) -> StageRecord:
-        """Change a stage; with ``active``, start from the revision this run last wrote (no extra read)."""
+        """Change a stage; with ``active``, start from the revision this run last wrote (no extra read).
+
+        With ``active``, a change that ends the run also stops tracking it on this host in the same script.
+        """
         known = active.known if active else None
-        new, rev = self.run_async(self.store.update_stage_at(wid, name, change, fence, known))
+        also = functools.partial(self._untrack_with, wid) if active and active.tracked else None
+        new, rev = self.run_async(self.store.update_stage_at(wid, name, change, fence=fence, known=known, also=also))
         if active:
             active.known = (new, rev)
+            active.untracked = active.untracked or (also is not None and new.status != Status.RUNNING)
         return new
+
+    def _untrack_with(self, wid: str, effects: Effects, new: StageRecord) -> None:
+        if new.status != Status.RUNNING:  # the transition's bookkeeping already forgets the run itself
+            effects.hdel(keys.run_host(self.host), run_id(wid, new.task_name))
 
     # -- hooks --------------------------------------------------------------------------------------
 
@@ -223,18 +235,21 @@ class Lifecycle(Middleware):  # type: ignore[misc]
             if error is None:
                 self._commit_success(active)
             elif isinstance(error, TaskCancelled):
-                self._finish(run.workflow_id, run.task_name, Status.CANCELLED, error=error, gpu=active.gpu)
+                self._finish(
+                    run.workflow_id, run.task_name, Status.CANCELLED, error=error, gpu=active.gpu, active=active
+                )
             elif (
                 isinstance(error, TransientError)
                 and run.attempt <= self.settings.retry_policy(run.task_name).max_retries
             ):
                 self._retry(broker, message, active, error)
             else:
-                self._finish(run.workflow_id, run.task_name, Status.FAILED, error=error, gpu=active.gpu)
+                self._finish(run.workflow_id, run.task_name, Status.FAILED, error=error, gpu=active.gpu, active=active)
         finally:
             if active.gpu:
                 active.gpu.release()
-            self.tracking.untrack(active.tracked)
+            if not active.untracked:
+                self.tracking.untrack(active.tracked)
             structlog.contextvars.unbind_contextvars("task_id", "task_name")
 
     def after_skip_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
@@ -279,14 +294,21 @@ class Lifecycle(Middleware):  # type: ignore[misc]
             return stage
 
         try:
-            self._update(active.run.workflow_id, active.run.task_name, back_to_pending)
+            self._update(active.run.workflow_id, active.run.task_name, back_to_pending, active=active)
         except IllegalTransition:
             return
         log.warning("stage_retrying", error=str(error), delay_ms=delay_ms, attempt=active.run.attempt)
         broker.enqueue(message.copy(), delay=delay_ms)
 
     def _finish(
-        self, wid: str, name: str, status: Status, *, error: BaseException, gpu: GpuSession | None = None
+        self,
+        wid: str,
+        name: str,
+        status: Status,
+        *,
+        error: BaseException,
+        gpu: GpuSession | None = None,
+        active: _Active | None = None,
     ) -> None:
         record = _error_of(error)
         gpu_record = gpu.record(released=True) if gpu else None
@@ -300,7 +322,7 @@ class Lifecycle(Middleware):  # type: ignore[misc]
             return stage
 
         try:
-            self._update(wid, name, end)
+            self._update(wid, name, end, active=active)
         except IllegalTransition as exc:
             log.warning("stage_end_not_recorded", reason=str(exc), status=status)
             return

@@ -191,7 +191,7 @@ class StateStore:
         fence: Fence | None = None,
     ) -> StageRecord:
         """Apply ``change`` to a stage atomically (see ``update_stage_at``); return the new record."""
-        new, _rev = await self.update_stage_at(workflow_id, task_name, change, fence)
+        new, _rev = await self.update_stage_at(workflow_id, task_name, change, fence=fence)
         return new
 
     async def update_stage_at(
@@ -199,12 +199,15 @@ class StateStore:
         workflow_id: str,
         task_name: str,
         change: Callable[[StageRecord], StageRecord],
+        *,
         fence: Fence | None = None,
         known: tuple[StageRecord, int] | None = None,
+        also: Callable[[Effects, StageRecord], None] | None = None,
     ) -> tuple[StageRecord, int]:
         """Apply ``change`` to a stage atomically, retrying when another writer got there first.
 
         ``known`` is the record and revision the caller last saw: when still current, no read is needed.
+        ``also`` may add writes that commit with the update (it gets the effects and the new record).
         Returns the new record and its revision.
 
         ``change`` gets the current record and returns the new one; a status change is checked
@@ -227,6 +230,8 @@ class StateStore:
             effects = Effects(first_key=4)
             if new.status != current.status:
                 queue_transition(effects, workflow_id, current, new)
+            if also is not None:
+                also(effects, new)
             reply = await self.cas(key, task_name, rev, new, fence=fence, effects=effects)
             code = int(reply[0])
             if code == 1:
