@@ -32,11 +32,11 @@ class RunTracking:
         self.host = host
         self.pid = pid
 
-    def track(
+    def run_info(
         self, stage: StageRecord, workflow_id: str, settings: Settings, message_id: str, config_version: int
-    ) -> RunInfo | None:
-        """Track a started stage; return its record (None when Redis refused)."""
-        info = RunInfo(
+    ) -> RunInfo:
+        """Return the record that tracks a started stage on this host and process."""
+        return RunInfo(
             workflow_id=workflow_id,
             task_name=stage.task_name,
             host=self.host,
@@ -47,12 +47,6 @@ class RunTracking:
             config_version=config_version,
             limits_s=limits_for(settings, stage.task_name),
         )
-        try:
-            self.tracker.start(info)
-        except RedisError as exc:
-            log.warning("run_not_tracked", error=str(exc))
-            return None
-        return info
 
     def note_gpu(self, info: RunInfo | None, device: int | None, fencing_token: int | None) -> None:
         """Record the run's GPU lease, so a recovery can force-release it by its fencing token."""

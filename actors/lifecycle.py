@@ -45,7 +45,7 @@ from state import (
 )
 from state.effects import Effects
 from state.references import resolve
-from state.tracking import RunInfo, SyncTracker, run_id
+from state.tracking import RunInfo, SyncTracker, queue_start, run_id
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
@@ -166,8 +166,16 @@ class Lifecycle(Middleware):  # type: ignore[misc]
             log.info("stage_message_superseded", message_id=message.message_id)
             self._skip()
         params = self._prepare_input(broker, message, spec, workflow, stage)
+        tracked: list[RunInfo] = []
+
+        def track_with(effects: Effects, new: StageRecord) -> None:  # the run is tracked in the same script
+            tracked[:] = [self.tracking.run_info(new, wid, self.settings, message.message_id, self.live.version)]
+            queue_start(effects, tracked[0])
+
         try:
-            started, rev = self.run_async(self.store.update_stage_at(wid, name, _start, known=(stage, rev)))
+            started, rev = self.run_async(
+                self.store.update_stage_at(wid, name, _start, known=(stage, rev), also=track_with)
+            )
         except IllegalTransition as exc:
             log.info("stage_not_started", reason=str(exc))
             self._skip()
@@ -181,7 +189,7 @@ class Lifecycle(Middleware):  # type: ignore[misc]
             attempt=started.attempts,
         )
         active = _Active(spec=spec, run=run, params=params, known=(started, rev))
-        active.tracked = self.tracking.track(started, wid, self.settings, message.message_id, self.live.version)
+        active.tracked = tracked[0]
         self._local.active = active
         if spec.uses_gpu(self.settings, params):
             self._take_gpu(active)

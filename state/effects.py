@@ -1,9 +1,10 @@
 """Writes that commit together with a stage's compare-and-set, or not at all.
 
-``Effects`` offers the pipeline methods the bookkeeping code uses (``hincrby``, ``hincrbyfloat``, ``hdel``,
-``zrem``), so ``queue_transition`` can fill it as it fills a pipeline; ``update_stage.lua`` applies the recorded
-commands only when the compare-and-set succeeds. That keeps task metrics and run tracking in step with the
-status in one round trip.
+``Effects`` offers the pipeline methods the bookkeeping code uses (``hincrby``, ``hincrbyfloat``, ``hset``,
+``hdel``, ``zrem``, plus ``zadd_after`` for deadlines on the server's clock), so ``queue_transition`` and
+``queue_start`` fill it as they would fill a pipeline; ``update_stage.lua`` applies the recorded commands only
+when the compare-and-set succeeds. Task metrics and run tracking stay in step with the status, in one round
+trip.
 """
 
 from __future__ import annotations
@@ -35,6 +36,14 @@ class Effects:
     def hincrbyfloat(self, key: str, field: str, amount: float) -> None:
         """Record HINCRBYFLOAT."""
         self.ops.append(["HINCRBYFLOAT", self._index(key), field, repr(float(amount))])
+
+    def hset(self, key: str, field: str, value: str | bytes | int) -> None:
+        """Record HSET of one field."""
+        self.ops.append(["HSET", self._index(key), field, value.decode() if isinstance(value, bytes) else value])
+
+    def zadd_after(self, key: str, offset_ms: int, member: str) -> None:
+        """Record ZADD with score = the server's now (ms) + ``offset_ms``."""
+        self.ops.append(["ZADD_AFTER", self._index(key), offset_ms, member])
 
     def hdel(self, key: str, *fields: str) -> None:
         """Record HDEL."""

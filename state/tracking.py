@@ -87,6 +87,15 @@ def _deadline_keys() -> list[str]:
     return [keys.run_deadlines(tier) for tier in TIERS]
 
 
+def queue_start(effects: Any, info: RunInfo) -> None:
+    """Record what ``run_start.lua`` does, as effects of the stage's move to RUNNING."""
+    effects.hset(keys.RUNS, info.run_id, _encoder.encode(info))
+    effects.zadd_after(keys.RUN_HEARTBEATS, 0, info.run_id)
+    for tier, key in zip(TIERS, _deadline_keys(), strict=True):
+        effects.zadd_after(key, int(info.limits_s[tier] * 1000), info.run_id)
+    effects.hset(keys.run_host(info.host), info.run_id, info.pid)
+
+
 def queue_forget(pipe: Any, ids: list[str]) -> None:
     """Queue the commands that stop tracking ``ids`` (sync or async pipeline)."""
     if not ids:
@@ -209,5 +218,6 @@ __all__ = [
     "decode_run",
     "limits_for",
     "queue_forget",
+    "queue_start",
     "run_id",
 ]

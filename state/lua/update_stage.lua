@@ -13,7 +13,8 @@
 -- ARGV[5] ttl in ms
 -- ARGV[6] optional: lease token that must still hold KEYS[3] ('' for no fence)
 -- ARGV[7] optional: JSON list of [command, key index, args...] applied only when the update is made;
---         commands: HINCRBY, HINCRBYFLOAT, HDEL, ZREM (state/effects.py records them)
+--         commands: HINCRBY, HINCRBYFLOAT, HSET, HDEL, ZREM, and ZADD_AFTER (ZADD with score = server
+--         now ms + the given offset); state/effects.py records them
 -- returns {1, new_rev} | {0, current_rev} on a lost race | {-1} no such stage | {-2} lease not held
 local name = ARGV[1]
 local rev = redis.call('HGET', KEYS[1], 'rev:' .. name)
@@ -44,12 +45,15 @@ if ARGV[3] ~= 'RUNNING' and ARGV[3] ~= 'PENDING' then
   end
 end
 if ARGV[7] and ARGV[7] ~= '' then
-  local allowed = {HINCRBY = true, HINCRBYFLOAT = true, HDEL = true, ZREM = true}
+  local allowed = {HINCRBY = true, HINCRBYFLOAT = true, HSET = true, HDEL = true, ZREM = true}
   for _, op in ipairs(cjson.decode(ARGV[7])) do
-    if not allowed[op[1]] then
+    if op[1] == 'ZADD_AFTER' then
+      redis.call('ZADD', KEYS[op[2]], now_ms + tonumber(op[3]), op[4])
+    elseif allowed[op[1]] then
+      redis.call(op[1], KEYS[op[2]], unpack(op, 3))
+    else
       return redis.error_reply('update_stage: command not allowed in effects: ' .. tostring(op[1]))
     end
-    redis.call(op[1], KEYS[op[2]], unpack(op, 3))
   end
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
