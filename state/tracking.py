@@ -1,8 +1,8 @@
 """Runs the monitor watches: who runs which stage where, heartbeats, and per-tier deadlines in sorted sets.
 
-A run is one stage on one worker process, id ``{workflow_id}|{task_name}``. The worker's lifecycle
-tracks it when the stage starts (``SyncTracker.start``) and the store forgets it when the stage leaves
-RUNNING (``queue_forget``). A host's sidecar heartbeats its runs (``SyncTracker.beat``); the monitor
+A run is one stage on one worker process, id ``{workflow_id}|{task_name}``. The CAS script that moves a
+stage to RUNNING also tracks its run (``queue_start``, as effects), and the one that moves it on forgets it
+(``queue_forget``). A host's sidecar heartbeats its runs (``SyncTracker.beat``); the monitor
 reads only what is due (``AsyncTracker.due``), so a pass costs the same for 10 or 100,000 healthy runs.
 """
 
@@ -88,7 +88,11 @@ def _deadline_keys() -> list[str]:
 
 
 def queue_start(effects: Any, info: RunInfo) -> None:
-    """Record what ``run_start.lua`` does, as effects of the stage's move to RUNNING."""
+    """Track a started run as effects of its move to RUNNING.
+
+    Its record, a first heartbeat, one deadline per tier (server time plus the tier's limit), and its entry in
+    the host's runs.
+    """
     effects.hset(keys.RUNS, info.run_id, _encoder.encode(info))
     effects.zadd_after(keys.RUN_HEARTBEATS, 0, info.run_id)
     for tier, key in zip(TIERS, _deadline_keys(), strict=True):
@@ -112,14 +116,7 @@ class SyncTracker:
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
-        self._start = client.register_script((_LUA_DIR / "run_start.lua").read_text())
         self._beat = client.register_script((_LUA_DIR / "beat.lua").read_text())
-
-    def start(self, info: RunInfo) -> int:
-        """Track a started run with a first heartbeat and its deadlines; return the server's now ms."""
-        limits = [int(info.limits_s[tier] * 1000) for tier in TIERS]
-        script_keys = [keys.RUNS, keys.RUN_HEARTBEATS, *_deadline_keys(), keys.run_host(info.host)]
-        return int(self._start(keys=script_keys, args=[info.run_id, _encoder.encode(info), *limits, info.pid]))
 
     def note_gpu(self, info: RunInfo) -> None:
         """Rewrite a tracked run's record (after its GPU lease was granted)."""
