@@ -17,9 +17,8 @@ from actors.engines.frames import (
     keyframe_times,
     video_info,
 )
-from actors.engines.media import ffmpeg_binary, input_args, probe
+from actors.engines.media import ffmpeg_binary, input_args, probe, probe_audio
 from actors.engines.subtitle_formats import read_cues
-from actors.errors import InputFileError
 from actors.registry import task
 from actors.runtime import TaskRun
 from actors.validation import StoragePath
@@ -64,9 +63,7 @@ _CODECS = {"wav": ["-c:a", "pcm_s16le"], "flac": ["-c:a", "flac"], "mp3": ["-c:a
 def extract_audio(run: TaskRun, params: ExtractAudioInput) -> ExtractAudioOutput:
     """Extract a video's audio track as mono 16 kHz WAV (or as asked)."""
     source = run.input_path(params.video_path)
-    info = probe(source, params.video_path)
-    if not any(s["type"] == "audio" for s in info["streams"]):
-        raise InputFileError(f"{params.video_path!r} has no audio stream")
+    probe_audio(source, params.video_path)
     target = run.output_dir / f"audio.{params.format}"
     run.checkpoint()
     run.run_subprocess(
@@ -207,9 +204,7 @@ class SplitAudioOutput(msgspec.Struct, kw_only=True):
 def split_audio_segments(run: TaskRun, params: SplitAudioInput) -> SplitAudioOutput:
     """Cut audio into WAV segments along subtitle cues, grouped to between min and max duration."""
     source = run.input_path(params.audio_path)
-    info = probe(source, params.audio_path)
-    if not any(s["type"] == "audio" for s in info["streams"]):
-        raise InputFileError(f"{params.audio_path!r} has no audio stream")
+    info = probe_audio(source, params.audio_path)
     cues = read_cues(run.input_path(params.subtitle_path), params.subtitle_path)
     plan = plan_segments(
         cues,

@@ -63,3 +63,15 @@ def probe(path: Path, shown_as: str) -> dict[str, Any]:
             return {"duration_s": round(duration, 3), "format": container.format.name, "streams": streams}
     except av.error.FFmpegError as exc:
         raise InputFileError(f"{shown_as!r} is not a media file ffmpeg can read: {exc}") from None
+
+
+def probe_audio(path: Path, shown_as: str) -> dict[str, Any]:
+    """Probe a media file that must carry sound; return what ``probe`` returns.
+
+    Raises:
+        InputFileError: it is not media ffmpeg can read, or it has no audio stream.
+    """
+    info = probe(path, shown_as)
+    if not any(s["type"] == "audio" for s in info["streams"]):
+        raise InputFileError(f"{shown_as!r} has no audio stream")
+    return info
