@@ -1,13 +1,25 @@
-"""The Lua scripts: read from ``gpu_lock/lua`` on first use, registered once per client."""
+"""The Lua scripts: read from ``gpu_lock/lua`` on first use, called by SHA on one client.
+
+The callers send ``EVALSHA`` (the sync one through the lock's ``Channel``) and load the script only when Redis
+answers ``NOSCRIPT`` (a restarted or other server). redis-py's ``Script`` does the same, with pipeline
+checks and argument copies on every call that a lock taken per task pays for twice.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Sequence
 from functools import cache
 from importlib.resources import files
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-S = TypeVar("S")
+from redis.asyncio import Redis as AsyncRedis
+from redis.exceptions import NoScriptError
+
+from gpu_lock.channel import Channel
+
+Arg = str | int | bytes
+C = TypeVar("C", "SyncScript", "AsyncScript")
 
 
 @cache
@@ -17,12 +29,64 @@ def script_source(name: str) -> str:
     return (lua / "lib.lua").read_text("utf-8") + "\n" + (lua / f"{name}.lua").read_text("utf-8")
 
 
-class Scripts(Generic[S]):
-    """The registered scripts of one client (EVALSHA, with a NOSCRIPT fallback to EVAL)."""
+class _Script:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()  # noqa: S324 (Redis names scripts by SHA-1)
 
-    def __init__(self, register: Callable[[str], S]) -> None:
-        self.acquire = register(script_source("acquire"))
-        self.renew = register(script_source("renew"))
-        self.release = register(script_source("release"))
-        self.force_release = register(script_source("force_release"))
-        self.leave = register(script_source("leave"))
+
+class SyncScript(_Script):
+    """One script on a synchronous client, sent through the lock's ``Channel``."""
+
+    def __init__(self, channel: Channel, source: str) -> None:
+        super().__init__(source)
+        self.channel = channel
+
+    def __call__(self, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
+        """Run the script and return its reply."""
+        try:
+            return self.channel.execute("EVALSHA", self.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            self.channel.execute("SCRIPT", "LOAD", self.source)
+            return self.channel.execute("EVALSHA", self.sha, len(keys), *keys, *args)
+
+
+class AsyncScript(_Script):
+    """One script on an asyncio client."""
+
+    def __init__(self, client: AsyncRedis, source: str) -> None:
+        super().__init__(source)
+        self.client = client
+
+    async def __call__(self, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
+        """Run the script and return its reply."""
+        try:
+            return await self.client.execute_command(  # type: ignore[no-untyped-call]
+                "EVALSHA", self.sha, len(keys), *keys, *args
+            )
+        except NoScriptError:
+            await self.client.script_load(self.source)
+            return await self.client.execute_command(  # type: ignore[no-untyped-call]
+                "EVALSHA", self.sha, len(keys), *keys, *args
+            )
+
+
+class Scripts(Generic[C]):
+    """Every gpu_lock script on one client."""
+
+    def __init__(self, make: Callable[[str], C]) -> None:
+        self.acquire: C = make(script_source("acquire"))
+        self.renew: C = make(script_source("renew"))
+        self.release: C = make(script_source("release"))
+        self.force_release: C = make(script_source("force_release"))
+        self.leave: C = make(script_source("leave"))
+
+
+def sync_scripts(channel: Channel) -> Scripts[SyncScript]:
+    """Return the scripts called through a synchronous client's channel."""
+    return Scripts(lambda source: SyncScript(channel, source))
+
+
+def async_scripts(client: AsyncRedis) -> Scripts[AsyncScript]:
+    """Return the scripts called on an asyncio client."""
+    return Scripts(lambda source: AsyncScript(client, source))

@@ -12,12 +12,13 @@ from redis.exceptions import RedisError
 
 from config.settings import GpuLockSettings
 from gpu_lock import events
+from gpu_lock.channel import Channel
 from gpu_lock.errors import LeaseLost
 from gpu_lock.layout import Layout
 from gpu_lock.lease import HolderInfo, Lease
 from gpu_lock.renewal import OnLost, RenewalThread
 from gpu_lock.replies import Granted, parse_acquire, parse_outcome
-from gpu_lock.scripts import Scripts
+from gpu_lock.scripts import sync_scripts
 from gpu_lock.waiting import Attempt, block_limit_s
 
 
@@ -30,7 +31,8 @@ class GpuLock:
         self.redis = redis
         self.settings = settings or GpuLockSettings()
         self.layout = Layout(self.settings)
-        self._scripts = Scripts(redis.register_script)
+        self._channel = Channel(redis)
+        self._scripts = sync_scripts(self._channel)
         self._rng = rng
         self._block_limit_s = block_limit_s(redis.connection_pool.connection_kwargs.get("socket_timeout"))
 
@@ -53,7 +55,7 @@ class GpuLock:
                     self._leave(attempt, timed_out=True)
                     raise events.timed_out(attempt)
                 sent = time.monotonic()
-                handed_over = attempt.after_wait(self.redis.blpop([attempt.wake_key], wait_s), sent)
+                handed_over = attempt.after_wait(self._channel.execute("BLPOP", attempt.wake_key, wait_s), sent)
                 if handed_over is not None:
                     return events.acquired(handed_over)
         finally:

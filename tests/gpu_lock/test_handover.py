@@ -8,18 +8,18 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 import redis
-from redis.commands.core import Script
 
 from gpu_lock import GpuLock, Lease, LockWaitTimeout, read_status
+from gpu_lock.channel import Channel
 from gpu_lock.layout import CLAIM_WINDOW_MS
 from gpu_lock.replies import Granted, Queued, parse_acquire
-from gpu_lock.scripts import Scripts
+from gpu_lock.scripts import Scripts, SyncScript, sync_scripts
 from gpu_lock.waiting import Attempt
 from tests.gpu_lock import procs
 from tests.gpu_lock.helpers import holders, owner, queued, server_ms, settings, to_builtins, wait_until
 
 
-def _queue(lock: GpuLock, scripts: Scripts[Script], name: str) -> Attempt:
+def _queue(lock: GpuLock, scripts: Scripts[SyncScript], name: str) -> Attempt:
     """Queue a waiter by one acquire try, as ``acquire`` does before it blocks."""
     attempt = Attempt(lock.layout, owner(name), 0, 10.0)
     queued_reply = parse_acquire(scripts.acquire(keys=attempt.keys, args=attempt.args()))
@@ -103,7 +103,7 @@ def test_waiter_killed_after_its_slot_was_handed_over_holds_it_only_for_the_clai
 
 def test_waiter_not_blocked_when_its_slot_arrived_claims_it_on_its_next_try(redis_client: redis.Redis) -> None:
     lock = GpuLock(redis_client, settings(lease_ttl=30.0))
-    scripts = Scripts(redis_client.register_script)
+    scripts = sync_scripts(Channel(redis_client))
     holder = lock.acquire(owner("holder"))
     attempt = _queue(lock, scripts, "late")
     lock.release(holder)
@@ -117,7 +117,7 @@ def test_waiter_not_blocked_when_its_slot_arrived_claims_it_on_its_next_try(redi
 
 def test_waiter_that_gives_up_as_its_slot_arrives_passes_it_to_the_next(redis_client: redis.Redis) -> None:
     lock = GpuLock(redis_client, settings())
-    scripts = Scripts(redis_client.register_script)
+    scripts = sync_scripts(Channel(redis_client))
     holder = lock.acquire(owner("holder"))
     quitter, next_one = _queue(lock, scripts, "quitter"), _queue(lock, scripts, "next")
     lock.release(holder)

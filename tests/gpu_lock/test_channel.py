@@ -1,0 +1,84 @@
+"""The lock's own connections: reused, reconnected when the server dropped them, never shared after a fork."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+
+import pytest
+import redis
+
+from gpu_lock import GpuLock
+from gpu_lock.channel import Channel
+from tests.gpu_lock.helpers import owner, settings
+
+
+def test_connections_are_kept_and_reused(redis_client: redis.Redis) -> None:
+    lock = GpuLock(redis_client, settings())
+    for _ in range(20):
+        lock.release(lock.acquire(owner("reuse")))
+    names = [c for c in redis_client.client_list() if c["cmd"] in {"evalsha", "client|list"}]
+    # One connection does the lock's work; the other is this listing's own.
+    assert len(names) == 2
+
+
+def test_script_flushed_on_the_server_is_loaded_again(redis_client: redis.Redis) -> None:
+    lock = GpuLock(redis_client, settings())
+    lock.release(lock.acquire(owner("before")))
+    redis_client.script_flush()
+    lease = lock.acquire(owner("after"))
+    assert lease.fencing_token == 2
+    lock.release(lease)
+
+
+def test_connection_killed_while_idle_is_replaced_before_use(redis_client: redis.Redis) -> None:
+    lock = GpuLock(redis_client, settings())
+    lock.release(lock.acquire(owner("first")))
+    killed = redis_client.client_kill_filter(_type="normal", skipme=True)
+    assert killed >= 1
+    lease = lock.acquire(owner("second"))  # no ConnectionError: the dead connection was noticed idle
+    lock.release(lease)
+    assert lease.fencing_token == 2
+
+
+def test_error_reply_leaves_the_connection_usable(redis_client: redis.Redis) -> None:
+    channel = Channel(redis_client)
+    with pytest.raises(redis.ResponseError, match="unknown command"):
+        channel.execute("NO_SUCH_COMMAND")
+    assert channel.execute("PING") in {b"PONG", "PONG", True}
+
+
+def test_failed_command_discards_its_connection(redis_client: redis.Redis) -> None:
+    channel = Channel(redis.Redis(connection_pool=_pool_with_timeout(redis_client, 0.1)))
+    with pytest.raises(redis.TimeoutError):
+        channel.execute("BLPOP", "never-pushed", 0.3)  # the reply comes after the socket timeout
+    time.sleep(0.4)
+    # A reused connection would now read the BLPOP's late nil reply instead of this command's.
+    assert channel.execute("ECHO", "mine") in {b"mine", "mine"}
+
+
+def _pool_with_timeout(client: redis.Redis, timeout_s: float) -> redis.ConnectionPool:
+    kwargs = dict(client.connection_pool.connection_kwargs)
+    kwargs["socket_timeout"] = timeout_s
+    return redis.ConnectionPool(**kwargs)
+
+
+def _child(lock: GpuLock, out: multiprocessing.Queue[int]) -> None:
+    lease = lock.acquire(owner("child"))
+    lock.release(lease)
+    out.put(lease.fencing_token)
+
+
+def test_forked_child_opens_its_own_connections(redis_client: redis.Redis) -> None:
+    lock = GpuLock(redis_client, settings())
+    lock.release(lock.acquire(owner("parent")))
+    ctx = multiprocessing.get_context("fork")
+    out: multiprocessing.Queue[int] = ctx.Queue()
+    child = ctx.Process(target=_child, args=(lock, out))
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0
+    assert out.get(timeout=5) == 2
+    lease = lock.acquire(owner("parent-again"))  # the parent's connection was not disturbed by the child
+    lock.release(lease)
+    assert lease.fencing_token == 3
