@@ -109,11 +109,33 @@ def bench_bare_dramatiq(url: str, total: int, log_dir: Path) -> float:
         worker.wait()
 
 
-def count_done(client: redis.Redis, ids: list[str]) -> int:
-    with client.pipeline(transaction=False) as pipe:
-        for task_id in ids:
-            pipe.hget(f"workflow_state:{task_id}", "status:system.ping")
-        return sum(1 for status in pipe.execute() if status == b"SUCCESS")
+class Completion:
+    """Tell when every task has reached SUCCESS, reading only the oldest few still pending per poll.
+
+    The queue is first in, first out, so tasks finish roughly in submission order: checking a window of
+    the oldest pending ids keeps each poll to a handful of reads, about what the baseline's single GET
+    costs, instead of re-reading thousands of records every few milliseconds on the CPUs being measured.
+    """
+
+    WINDOW = 64
+
+    def __init__(self, client: redis.Redis, ids: list[str]) -> None:
+        self.client = client
+        self.pending = list(reversed(ids))  # the oldest at the end: pop() is cheap
+
+    def all_done(self) -> bool:
+        while self.pending:
+            window = self.pending[-self.WINDOW :]
+            with self.client.pipeline(transaction=False) as pipe:
+                for task_id in window:
+                    pipe.hget(f"workflow_state:{task_id}", "status:system.ping")
+                statuses = pipe.execute()
+            still = [task_id for task_id, status in zip(window, statuses, strict=True) if status != b"SUCCESS"]
+            del self.pending[-self.WINDOW :]
+            self.pending.extend(still)
+            if still:
+                return False
+        return True
 
 
 def bench_end_to_end(system: System, url: str, total: int) -> float:
@@ -134,7 +156,7 @@ def bench_end_to_end(system: System, url: str, total: int) -> float:
 
     started = time.perf_counter()
     asyncio.run(submit_all())
-    wait_until(lambda: count_done(client, ids) == total, timeout_s=300, interval_s=0.005)
+    wait_until(Completion(client, ids).all_done, timeout_s=300, interval_s=0.005)
     return total / (time.perf_counter() - started)
 
 

@@ -1,8 +1,8 @@
 """The Lua scripts: read from ``gpu_lock/lua`` on first use, called by SHA on one client.
 
-The callers send ``EVALSHA`` (the sync one through the lock's ``Channel``) and load the script only when Redis
-answers ``NOSCRIPT`` (a restarted or other server). redis-py's ``Script`` does the same, with pipeline
-checks and argument copies on every call that a lock taken per task pays for twice.
+The callers send ``EVALSHA`` (the sync lock through its ``config.redis_channel.Channel``) and load the
+script only when Redis answers ``NOSCRIPT`` (a restarted or other server). redis-py's ``Script`` does
+the same, with pipeline checks and argument copies on every call that a lock taken per task pays for twice.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import Any, Generic, TypeVar
 from redis.asyncio import Redis as AsyncRedis
 from redis.exceptions import NoScriptError
 
-from gpu_lock.channel import Channel
+from config.redis_channel import Channel, ChannelScript
 
 Arg = str | int | bytes
-C = TypeVar("C", "SyncScript", "AsyncScript")
+C = TypeVar("C", ChannelScript, "AsyncScript")
 
 
 @cache
@@ -29,34 +29,13 @@ def script_source(name: str) -> str:
     return (lua / "lib.lua").read_text("utf-8") + "\n" + (lua / f"{name}.lua").read_text("utf-8")
 
 
-class _Script:
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.sha = hashlib.sha1(source.encode()).hexdigest()  # noqa: S324 (Redis names scripts by SHA-1)
-
-
-class SyncScript(_Script):
-    """One script on a synchronous client, sent through the lock's ``Channel``."""
-
-    def __init__(self, channel: Channel, source: str) -> None:
-        super().__init__(source)
-        self.channel = channel
-
-    def __call__(self, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
-        """Run the script and return its reply."""
-        try:
-            return self.channel.execute("EVALSHA", self.sha, len(keys), *keys, *args)
-        except NoScriptError:
-            self.channel.execute("SCRIPT", "LOAD", self.source)
-            return self.channel.execute("EVALSHA", self.sha, len(keys), *keys, *args)
-
-
-class AsyncScript(_Script):
+class AsyncScript:
     """One script on an asyncio client."""
 
     def __init__(self, client: AsyncRedis, source: str) -> None:
-        super().__init__(source)
         self.client = client
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()  # noqa: S324 (Redis names scripts by SHA-1)
 
     async def __call__(self, keys: Sequence[Arg], args: Sequence[Arg]) -> Any:
         """Run the script and return its reply."""
@@ -82,9 +61,9 @@ class Scripts(Generic[C]):
         self.leave: C = make(script_source("leave"))
 
 
-def sync_scripts(channel: Channel) -> Scripts[SyncScript]:
+def sync_scripts(channel: Channel) -> Scripts[ChannelScript]:
     """Return the scripts called through a synchronous client's channel."""
-    return Scripts(lambda source: SyncScript(channel, source))
+    return Scripts(lambda source: ChannelScript(channel, source))
 
 
 def async_scripts(client: AsyncRedis) -> Scripts[AsyncScript]:

@@ -10,9 +10,9 @@ from contextlib import contextmanager
 from redis import Redis
 from redis.exceptions import RedisError
 
+from config.redis_channel import Channel
 from config.settings import GpuLockSettings
 from gpu_lock import events
-from gpu_lock.channel import Channel
 from gpu_lock.errors import LeaseLost
 from gpu_lock.layout import Layout
 from gpu_lock.lease import HolderInfo, Lease

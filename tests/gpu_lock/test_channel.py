@@ -8,8 +8,8 @@ import time
 import pytest
 import redis
 
+from config.redis_channel import Channel
 from gpu_lock import GpuLock
-from gpu_lock.channel import Channel
 from tests.gpu_lock.helpers import owner, settings
 
 
