@@ -28,6 +28,7 @@ from actors.runtime import TaskRun
 from actors.validation import decode_input
 from config import Settings, keys
 from config.live import LiveSettings
+from config.redis_channel import Channel
 from state import (
     BrokenReference,
     DependencyNotReady,
@@ -45,6 +46,7 @@ from state import (
 )
 from state.effects import Effects
 from state.references import resolve
+from state.sync_store import SyncStageStore
 from state.tracking import RunInfo, SyncTracker, queue_start, run_id
 
 T = TypeVar("T")
@@ -76,6 +78,7 @@ class Lifecycle(Middleware):  # type: ignore[misc]
         self.host = socket.gethostname()
         self._local = threading.local()
         self._store: StateStore | None = None
+        self._sync_store: SyncStageStore | None = None
         self._sync_redis: redis.Redis | None = None
         self._tracking: RunTracking | None = None
         self.live = LiveSettings(settings)
@@ -89,6 +92,13 @@ class Lifecycle(Middleware):  # type: ignore[misc]
             client = aioredis.Redis.from_url(self.settings.redis_url or "redis://127.0.0.1:6379/0")
             self._store = StateStore(client, self.settings.state_ttl_s)
         return self._store
+
+    @property
+    def sync_store(self) -> SyncStageStore:
+        """Return the store the hooks use from worker threads, created on first use (fork-safe channel)."""
+        if self._sync_store is None:
+            self._sync_store = SyncStageStore(Channel(self.sync_redis), self.settings.state_ttl_s)
+        return self._sync_store
 
     @property
     def sync_redis(self) -> redis.Redis:
@@ -107,7 +117,7 @@ class Lifecycle(Middleware):  # type: ignore[misc]
     def _refresh_settings(self) -> None:
         """Adopt settings changed through ``PUT /v1/monitor/config`` (one cheap read per stage)."""
         try:
-            self.settings = self.live.refresh_sync(self.sync_redis)
+            self.settings = self.live.refresh_sync(self.sync_store.channel)
         except redis.RedisError as exc:
             log.warning("live_settings_not_read", error=str(exc))
 
@@ -132,7 +142,7 @@ class Lifecycle(Middleware):  # type: ignore[misc]
         """
         known = active.known if active else None
         also = functools.partial(self._untrack_with, wid) if active and active.tracked else None
-        new, rev = self.run_async(self.store.update_stage_at(wid, name, change, fence=fence, known=known, also=also))
+        new, rev = self.sync_store.update_stage_at(wid, name, change, fence=fence, known=known, also=also)
         if active:
             active.known = (new, rev)
             active.untracked = active.untracked or (also is not None and new.status != Status.RUNNING)
@@ -154,7 +164,7 @@ class Lifecycle(Middleware):  # type: ignore[misc]
         structlog.contextvars.bind_contextvars(task_id=wid, task_name=name)
         self._refresh_settings()
         try:
-            workflow = self.run_async(self.store.get(wid))
+            workflow = self.sync_store.get(wid)
             stage, rev = workflow.stages[name], workflow.revisions[name]
         except (TaskNotFound, KeyError):
             log.warning("stage_missing", reason="expired or deleted")
@@ -173,9 +183,7 @@ class Lifecycle(Middleware):  # type: ignore[misc]
             queue_start(effects, tracked[0])
 
         try:
-            started, rev = self.run_async(
-                self.store.update_stage_at(wid, name, _start, known=(stage, rev), also=track_with)
-            )
+            started, rev = self.sync_store.update_stage_at(wid, name, _start, known=(stage, rev), also=track_with)
         except IllegalTransition as exc:
             log.info("stage_not_started", reason=str(exc))
             self._skip()

@@ -52,6 +52,42 @@ async def hammer(url: str, total: int, body: dict) -> float:
         return total / (time.perf_counter() - started)
 
 
+def tree_cpu_s(root: int) -> float:
+    """Return the user+system CPU seconds used so far by ``root`` and every process below it (Linux /proc)."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
+    tree, grew = {root}, True
+    while grew:
+        below = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= below
+        grew = bool(below)
+    return sum(ticks.get(pid, 0) for pid in tree) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU used per task by named process trees between ``start`` and ``per_task``."""
+
+    def __init__(self, roots: dict[str, int]) -> None:
+        self.roots = roots
+        self.before: dict[str, float] = {}
+
+    def start(self) -> None:
+        self.before = {name: tree_cpu_s(pid) for name, pid in self.roots.items()}
+
+    def per_task_ms(self, tasks: int) -> str:
+        used = {name: (tree_cpu_s(pid) - self.before[name]) * 1000 / tasks for name, pid in self.roots.items()}
+        return ", ".join(f"{name} {ms:.2f}" for name, ms in used.items()) + f" (total {sum(used.values()):.2f})"
+
+
 def wait_http(url: str) -> None:
     import urllib.request
 
@@ -81,7 +117,7 @@ def bench_submit_rate(system: System, total: int) -> tuple[float, float]:
     return ours, bare_rate
 
 
-def bench_bare_dramatiq(url: str, total: int, log_dir: Path) -> float:
+def bench_bare_dramatiq(url: str, total: int, log_dir: Path, redis_pid: int) -> float:
     client = redis.Redis.from_url(url)
     env = {**os.environ, "BENCH_REDIS_URL": url, "PYTHONPATH": str(ROOT)}
     worker = subprocess.Popen(
@@ -99,11 +135,15 @@ def bench_bare_dramatiq(url: str, total: int, log_dir: Path) -> float:
         bare_dramatiq.noop.send(-1)
         wait_until(lambda: client.get("bench:bare:done") == b"1", timeout_s=30, what="bare warm-up")
         client.delete("bench:bare:done")
+        meter = CpuMeter({"worker": worker.pid, "redis": redis_pid, "sender": os.getpid()})
+        meter.start()
         started = time.perf_counter()
         for i in range(total):
             bare_dramatiq.noop.send(i)
         wait_until(lambda: int(client.get("bench:bare:done") or 0) >= total, timeout_s=300, interval_s=0.005)
-        return total / (time.perf_counter() - started)
+        rate = total / (time.perf_counter() - started)
+        print(f"  bare Dramatiq CPU ms per message: {meter.per_task_ms(total)}")
+        return rate
     finally:
         worker.terminate()
         worker.wait()
@@ -138,7 +178,7 @@ class Completion:
         return True
 
 
-def bench_end_to_end(system: System, url: str, total: int) -> float:
+def bench_end_to_end(system: System, url: str, total: int, meter: CpuMeter | None = None) -> float:
     client = redis.Redis.from_url(url)
     ids = [f"e2e-{i}" for i in range(total)]
 
@@ -154,10 +194,15 @@ def bench_end_to_end(system: System, url: str, total: int) -> float:
 
             await asyncio.gather(*(one() for _ in range(CONCURRENCY)))
 
+    if meter:
+        meter.start()
     started = time.perf_counter()
     asyncio.run(submit_all())
     wait_until(Completion(client, ids).all_done, timeout_s=300, interval_s=0.005)
-    return total / (time.perf_counter() - started)
+    rate = total / (time.perf_counter() - started)
+    if meter:
+        print(f"  taskgate CPU ms per task: {meter.per_task_ms(total)}")
+    return rate
 
 
 def bench_latency(system: System, url: str, rounds: int) -> tuple[list[float], list[float]]:
@@ -215,11 +260,14 @@ def main() -> int:
             results.append(("submit", ratio >= 0.15))
             redis.Redis.from_url(server.url).flushall()
 
-            bare_e2e = bench_bare_dramatiq(server.url, 2000, tmp_path)
+            redis_pid = server.process.pid if server.process else 0
+            bare_e2e = bench_bare_dramatiq(server.url, 2000, tmp_path, redis_pid)
             system.start_worker(processes=1, threads=8)
             wait_until(system.worker_pids, timeout_s=30, what="worker processes")
             bench_end_to_end(system, server.url, 50)  # warm-up
-            ours_e2e = bench_end_to_end(system, server.url, 2000)
+            roots = {"worker": system.procs["worker"].pid, "gateway": system.procs["gateway"].pid}
+            meter = CpuMeter({**roots, "redis": redis_pid, "client": os.getpid()})
+            ours_e2e = bench_end_to_end(system, server.url, 2000, meter)
             ratio = ours_e2e / bare_e2e
             print(
                 f"end to end: {ours_e2e:.0f} tasks/s (HTTP submit -> SUCCESS) vs bare Dramatiq {bare_e2e:.0f} "

@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 
 from config import keys
 from config.errors import ConfigError
+from config.redis_channel import Channel
 from config.settings import GpuLockMonitorSettings, GpuLockSettings, Settings, _merge
 
 LIVE_SECTIONS: dict[str, type[msgspec.Struct]] = {
@@ -76,9 +77,12 @@ class LiveSettings:
             self.version, self.overrides = number, overrides
         return self.current
 
-    def refresh_sync(self, client: redis.Redis) -> Settings:
-        """Return the current settings, reading Redis (one MGET)."""
-        version, raw = client.mget([keys.CONFIG_VERSION, keys.CONFIG_OVERRIDES])
+    def refresh_sync(self, client: redis.Redis | Channel) -> Settings:
+        """Return the current settings, reading Redis (one MGET; a worker's hot path passes its ``Channel``)."""
+        if isinstance(client, Channel):
+            version, raw = client.execute("MGET", keys.CONFIG_VERSION, keys.CONFIG_OVERRIDES)
+        else:
+            version, raw = client.mget([keys.CONFIG_VERSION, keys.CONFIG_OVERRIDES])
         return self._adopt(version, raw)
 
     async def refresh(self, client: aioredis.Redis) -> Settings:

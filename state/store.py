@@ -19,7 +19,8 @@ from state.task_metrics import queue_transition
 from state.transitions import Status, check_transition, is_terminal
 
 _LUA_DIR = Path(__file__).with_name("lua")
-_MAX_CAS_ATTEMPTS = 50
+UPDATE_STAGE_LUA = _LUA_DIR / "update_stage.lua"
+MAX_CAS_ATTEMPTS = 50
 
 _stage_decoder = msgspec.json.Decoder(StageRecord)
 _meta_decoder = msgspec.json.Decoder(WorkflowMeta)
@@ -89,6 +90,74 @@ def parse_workflow(raw: Mapping[Any, Any]) -> Workflow | None:
     )
 
 
+def stage_fields(task_name: str) -> list[str]:
+    """Return the hash fields that hold a stage's record and its revision."""
+    return [f"stage:{task_name}", f"rev:{task_name}"]
+
+
+def parse_stage(workflow_id: str, task_name: str, raw: Any, rev: Any) -> tuple[StageRecord, int]:
+    """Build a stage and its revision from their two fields.
+
+    Raises:
+        TaskNotFound: either field is missing.
+    """
+    if raw is None or rev is None:
+        raise TaskNotFound(f"task {workflow_id!r} has no {task_name!r} stage")
+    return _stage_decoder.decode(raw), int(rev)
+
+
+def prepare_change(
+    workflow_id: str,
+    current: StageRecord,
+    change: Callable[[StageRecord], StageRecord],
+    also: Callable[[Effects, StageRecord], None] | None,
+) -> tuple[StageRecord, Effects]:
+    """Apply ``change`` to a copy of ``current``; return the new record and the writes that commit with it.
+
+    Raises:
+        IllegalTransition: ``change`` asked for a move the table forbids.
+    """
+    new = change(msgspec.structs.replace(current))
+    if new.status != current.status or new.status == Status.RUNNING:
+        check_transition(current.status, new.status)
+    new.updated_at_ms = now_ms()
+    effects = Effects(first_key=4)
+    if new.status != current.status:
+        queue_transition(effects, workflow_id, current, new)
+    if also is not None:
+        also(effects, new)
+    return new, effects
+
+
+def cas_call(
+    key: str, task_name: str, rev: int, new: StageRecord, *, ttl_ms: int, fence: Fence | None, effects: Effects | None
+) -> tuple[list[str], list[Any]]:
+    """Return the KEYS and ARGV of ``update_stage.lua`` for one stage."""
+    script_keys = [key, keys.WEBHOOK_OUTBOX, fence.holders_key if fence else key]
+    args: list[Any] = [task_name, rev, new.status, _encoder.encode(new), ttl_ms, fence.token if fence else ""]
+    if effects is not None and effects.ops:
+        script_keys += effects.keys
+        args.append(effects.encode())
+    return script_keys, args
+
+
+def cas_outcome(reply: Any, workflow_id: str, task_name: str) -> int | None:
+    """Return the new revision of a committed update, or None when another writer got there first.
+
+    Raises:
+        TaskNotFound: the stage does not exist.
+        LeaseNotHeld: the fencing GPU lease is no longer held.
+    """
+    code = int(reply[0])
+    if code == 1:
+        return int(reply[1])
+    if code == -1:
+        raise TaskNotFound(f"task {workflow_id!r} has no {task_name!r} stage")
+    if code == -2:
+        raise LeaseNotHeld(f"the GPU lease of {task_name!r} was lost; its result is not committed")
+    return None
+
+
 class StateStore:
     """Asynchronous access to workflow state; scripts are registered once per client."""
 
@@ -96,7 +165,7 @@ class StateStore:
         self.client = client
         self.ttl_ms = ttl_s * 1000
         self._create = client.register_script((_LUA_DIR / "create_stage.lua").read_text())
-        self._update = client.register_script((_LUA_DIR / "update_stage.lua").read_text())
+        self._update = client.register_script(UPDATE_STAGE_LUA.read_text())
 
     async def create_stage(
         self,
@@ -177,11 +246,8 @@ class StateStore:
         Raises:
             TaskNotFound: the workflow or stage does not exist.
         """
-        key = keys.workflow_state(workflow_id)
-        raw, rev = await self.client.hmget(key, [f"stage:{task_name}", f"rev:{task_name}"])
-        if raw is None or rev is None:
-            raise TaskNotFound(f"task {workflow_id!r} has no {task_name!r} stage")
-        return _stage_decoder.decode(raw), int(rev)
+        raw, rev = await self.client.hmget(keys.workflow_state(workflow_id), stage_fields(task_name))
+        return parse_stage(workflow_id, task_name, raw, rev)
 
     async def update_stage(
         self,
@@ -220,26 +286,15 @@ class StateStore:
             ConcurrentUpdate: the stage kept changing for too many attempts.
         """
         key = keys.workflow_state(workflow_id)
-        for _ in range(_MAX_CAS_ATTEMPTS):
+        for _ in range(MAX_CAS_ATTEMPTS):
             current, rev = known if known is not None else await self.get_stage(workflow_id, task_name)
             known = None
-            new = change(msgspec.structs.replace(current))
-            if new.status != current.status or new.status == Status.RUNNING:
-                check_transition(current.status, new.status)
-            new.updated_at_ms = now_ms()
-            effects = Effects(first_key=4)
-            if new.status != current.status:
-                queue_transition(effects, workflow_id, current, new)
-            if also is not None:
-                also(effects, new)
-            reply = await self.cas(key, task_name, rev, new, fence=fence, effects=effects)
-            code = int(reply[0])
-            if code == 1:
-                return new, int(reply[1])
-            if code == -1:
-                raise TaskNotFound(f"task {workflow_id!r} has no {task_name!r} stage")
-            if code == -2:
-                raise LeaseNotHeld(f"the GPU lease of {task_name!r} was lost; its result is not committed")
+            new, effects = prepare_change(workflow_id, current, change, also)
+            committed = cas_outcome(
+                await self.cas(key, task_name, rev, new, fence=fence, effects=effects), workflow_id, task_name
+            )
+            if committed is not None:
+                return new, committed
         raise ConcurrentUpdate(f"stage {task_name!r} of {workflow_id!r} kept changing")
 
     def cas(
@@ -257,11 +312,7 @@ class StateStore:
 
         ``effects`` are applied in the same script, only if the update is made.
         """
-        script_keys = [key, keys.WEBHOOK_OUTBOX, fence.holders_key if fence else key]
-        args: list[Any] = [task_name, rev, new.status, _encoder.encode(new), self.ttl_ms, fence.token if fence else ""]
-        if effects is not None and effects.ops:
-            script_keys += effects.keys
-            args.append(effects.encode())
+        script_keys, args = cas_call(key, task_name, rev, new, ttl_ms=self.ttl_ms, fence=fence, effects=effects)
         return self._update(keys=script_keys, args=args, client=client)
 
     async def transitioned(self, workflow_id: str, old: StageRecord, new: StageRecord) -> None:
