@@ -6,6 +6,7 @@ Run: .venv/bin/python bench/bench_gateway.py
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import statistics
 import subprocess
@@ -24,6 +25,9 @@ from tests.harness import System, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 CONCURRENCY = 32
+E2E_ROUNDS = 3
+E2E_TASKS = 2000
+_RUNS = itertools.count()
 BARE_SERVER = """
 import sys
 from aiohttp import web
@@ -52,8 +56,11 @@ async def hammer(url: str, total: int, body: dict) -> float:
         return total / (time.perf_counter() - started)
 
 
-def tree_cpu_s(root: int) -> float:
-    """Return the user+system CPU seconds used so far by ``root`` and every process below it (Linux /proc)."""
+def tree_cpu_s(root: int, *, alone: bool = False) -> float:
+    """Return the user+system CPU seconds used so far by ``root`` and every process below it (Linux /proc).
+
+    With ``alone``, only ``root`` itself: the bench process is the parent of the systems it measures.
+    """
     parents: dict[int, int] = {}
     ticks: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
@@ -65,7 +72,7 @@ def tree_cpu_s(root: int) -> float:
             continue
         parents[int(entry.name)] = int(fields[1])
         ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
-    tree, grew = {root}, True
+    tree, grew = {root}, not alone
     while grew:
         below = {pid for pid, parent in parents.items() if parent in tree} - tree
         tree |= below
@@ -74,18 +81,27 @@ def tree_cpu_s(root: int) -> float:
 
 
 class CpuMeter:
-    """CPU used per task by named process trees between ``start`` and ``per_task``."""
+    """CPU used per task by named process trees (and this process alone) between ``start`` and ``per_task``."""
 
-    def __init__(self, roots: dict[str, int]) -> None:
+    def __init__(self, roots: dict[str, int], self_name: str) -> None:
         self.roots = roots
+        self.self_name = self_name
         self.before: dict[str, float] = {}
 
+    def _now(self) -> dict[str, float]:
+        return {**{name: tree_cpu_s(pid) for name, pid in self.roots.items()}, self.self_name: _own_cpu_s()}
+
     def start(self) -> None:
-        self.before = {name: tree_cpu_s(pid) for name, pid in self.roots.items()}
+        self.before = self._now()
 
     def per_task_ms(self, tasks: int) -> str:
-        used = {name: (tree_cpu_s(pid) - self.before[name]) * 1000 / tasks for name, pid in self.roots.items()}
+        used = {name: (cpu_s - self.before[name]) * 1000 / tasks for name, cpu_s in self._now().items()}
         return ", ".join(f"{name} {ms:.2f}" for name, ms in used.items()) + f" (total {sum(used.values()):.2f})"
+
+
+def _own_cpu_s() -> float:
+    times = os.times()
+    return times.user + times.system
 
 
 def wait_http(url: str) -> None:
@@ -117,36 +133,44 @@ def bench_submit_rate(system: System, total: int) -> tuple[float, float]:
     return ours, bare_rate
 
 
-def bench_bare_dramatiq(url: str, total: int, log_dir: Path, redis_pid: int) -> float:
-    client = redis.Redis.from_url(url)
-    env = {**os.environ, "BENCH_REDIS_URL": url, "PYTHONPATH": str(ROOT)}
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "dramatiq", "bench.bare_dramatiq", "--processes", "1", "--threads", "8"],
-        env=env,
-        cwd=ROOT,
-        stdout=(log_dir / "bare.log").open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    try:
+class BareDramatiq:
+    """The baseline: a plain Dramatiq worker (1 process, 8 threads) and ``send`` from this process."""
+
+    def __init__(self, url: str, log_dir: Path, redis_pid: int) -> None:
+        self.client = redis.Redis.from_url(url)
+        self.redis_pid = redis_pid
+        env = {**os.environ, "BENCH_REDIS_URL": url, "PYTHONPATH": str(ROOT)}
+        self.worker = subprocess.Popen(
+            [sys.executable, "-m", "dramatiq", "bench.bare_dramatiq", "--processes", "1", "--threads", "8"],
+            env=env,
+            cwd=ROOT,
+            stdout=(log_dir / "bare.log").open("wb"),
+            stderr=subprocess.STDOUT,
+        )
         sys.path.insert(0, str(ROOT))
         os.environ["BENCH_REDIS_URL"] = url
-        from bench import bare_dramatiq
+        from bench import bare_dramatiq  # reads BENCH_REDIS_URL at import
 
-        bare_dramatiq.noop.send(-1)
-        wait_until(lambda: client.get("bench:bare:done") == b"1", timeout_s=30, what="bare warm-up")
-        client.delete("bench:bare:done")
-        meter = CpuMeter({"worker": worker.pid, "redis": redis_pid, "sender": os.getpid()})
+        self.actor = bare_dramatiq.noop
+        self.run(1)  # warm-up: the worker is up and has its connections
+
+    def run(self, total: int, *, report: bool = False) -> float:
+        """Send ``total`` messages and return messages per second until the last one is processed."""
+        self.client.delete("bench:bare:done")
+        meter = CpuMeter({"worker": self.worker.pid, "redis": self.redis_pid}, "sender")
         meter.start()
         started = time.perf_counter()
         for i in range(total):
-            bare_dramatiq.noop.send(i)
-        wait_until(lambda: int(client.get("bench:bare:done") or 0) >= total, timeout_s=300, interval_s=0.005)
+            self.actor.send(i)
+        wait_until(lambda: int(self.client.get("bench:bare:done") or 0) >= total, timeout_s=300, interval_s=0.005)
         rate = total / (time.perf_counter() - started)
-        print(f"  bare Dramatiq CPU ms per message: {meter.per_task_ms(total)}")
+        if report:
+            print(f"  bare Dramatiq {rate:5.0f} msgs/s; CPU ms per message: {meter.per_task_ms(total)}")
         return rate
-    finally:
-        worker.terminate()
-        worker.wait()
+
+    def stop(self) -> None:
+        self.worker.terminate()
+        self.worker.wait()
 
 
 class Completion:
@@ -180,7 +204,8 @@ class Completion:
 
 def bench_end_to_end(system: System, url: str, total: int, meter: CpuMeter | None = None) -> float:
     client = redis.Redis.from_url(url)
-    ids = [f"e2e-{i}" for i in range(total)]
+    run = next(_RUNS)
+    ids = [f"e2e-{run}-{i}" for i in range(total)]  # new ids each run: a repeat would be a replay
 
     async def submit_all() -> None:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as session:
@@ -201,7 +226,7 @@ def bench_end_to_end(system: System, url: str, total: int, meter: CpuMeter | Non
     wait_until(Completion(client, ids).all_done, timeout_s=300, interval_s=0.005)
     rate = total / (time.perf_counter() - started)
     if meter:
-        print(f"  taskgate CPU ms per task: {meter.per_task_ms(total)}")
+        print(f"  taskgate      {rate:5.0f} tasks/s; CPU ms per task: {meter.per_task_ms(total)}")
     return rate
 
 
@@ -261,17 +286,24 @@ def main() -> int:
             redis.Redis.from_url(server.url).flushall()
 
             redis_pid = server.process.pid if server.process else 0
-            bare_e2e = bench_bare_dramatiq(server.url, 2000, tmp_path, redis_pid)
+            bare_system = BareDramatiq(server.url, tmp_path, redis_pid)
             system.start_worker(processes=1, threads=8)
             wait_until(system.worker_pids, timeout_s=30, what="worker processes")
             bench_end_to_end(system, server.url, 50)  # warm-up
             roots = {"worker": system.procs["worker"].pid, "gateway": system.procs["gateway"].pid}
-            meter = CpuMeter({**roots, "redis": redis_pid, "client": os.getpid()})
-            ours_e2e = bench_end_to_end(system, server.url, 2000, meter)
+            meter = CpuMeter({**roots, "redis": redis_pid}, "client")
+            # Alternate the two, best of each: a shared 2-core machine moves single runs by +-25 %.
+            bare_runs, ours_runs = [], []
+            for _ in range(E2E_ROUNDS):
+                bare_runs.append(bare_system.run(E2E_TASKS, report=True))
+                ours_runs.append(bench_end_to_end(system, server.url, E2E_TASKS, meter))
+            bare_system.stop()
+            bare_e2e, ours_e2e = max(bare_runs), max(ours_runs)
             ratio = ours_e2e / bare_e2e
             print(
-                f"end to end: {ours_e2e:.0f} tasks/s (HTTP submit -> SUCCESS) vs bare Dramatiq {bare_e2e:.0f} "
-                f"msgs/s -> ratio {ratio:.2f} (target >= 0.75): {'PASS' if ratio >= 0.75 else 'FAIL'}"
+                f"end to end (best of {E2E_ROUNDS} alternating runs of {E2E_TASKS}): {ours_e2e:.0f} tasks/s "
+                f"(HTTP submit -> SUCCESS) vs bare Dramatiq {bare_e2e:.0f} msgs/s -> ratio {ratio:.2f} "
+                f"(target >= 0.75): {'PASS' if ratio >= 0.75 else 'FAIL'}"
             )
             results.append(("e2e", ratio >= 0.75))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -294,8 +295,13 @@ class Settings(_Section):
 
     @property
     def share_root(self) -> Path:
-        """Return the storage root as an absolute, resolved path."""
-        return Path(self.share_dir).expanduser().resolve()
+        """Return the storage root as an absolute, resolved path (resolved once per process: every submit asks)."""
+        return _resolved_dir(self.share_dir)
+
+
+@functools.cache
+def _resolved_dir(path: str) -> Path:
+    return Path(path).expanduser().resolve()
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import msgspec
 import redis.asyncio as aioredis
 
 from config import keys
+from config.redis_channel import AsyncChannel, AsyncChannelScript
 from state.effects import Effects
 from state.errors import ConcurrentUpdate, LeaseNotHeld, StageFinished, TaskConflict, TaskNotFound
 from state.models import StageRecord, Workflow, WorkflowMeta, input_hash, now_ms
@@ -90,6 +91,13 @@ def parse_workflow(raw: Mapping[Any, Any]) -> Workflow | None:
     )
 
 
+def as_mapping(reply: Any) -> dict[Any, Any]:
+    """Return a raw HGETALL reply as a dict (RESP2 sends a flat list, RESP3 a map)."""
+    if isinstance(reply, dict):
+        return reply
+    return dict(zip(reply[::2], reply[1::2], strict=True))
+
+
 def stage_fields(task_name: str) -> list[str]:
     """Return the hash fields that hold a stage's record and its revision."""
     return [f"stage:{task_name}", f"rev:{task_name}"]
@@ -164,7 +172,8 @@ class StateStore:
     def __init__(self, client: aioredis.Redis, ttl_s: int) -> None:
         self.client = client
         self.ttl_ms = ttl_s * 1000
-        self._create = client.register_script((_LUA_DIR / "create_stage.lua").read_text())
+        self._channel = AsyncChannel(client)  # the submit and read hot paths; the rest use the client
+        self._create = AsyncChannelScript(self._channel, (_LUA_DIR / "create_stage.lua").read_text())
         self._update = client.register_script(UPDATE_STAGE_LUA.read_text())
 
     async def create_stage(
@@ -216,7 +225,7 @@ class StateStore:
                 keys.broker_wake(message.queue),
             ]
             args += [message.message_id, message.payload, keys.BROKER_WAKE_KEPT]
-        reply = await self._create(keys=script_keys, args=args)
+        reply = await self._create(script_keys, args)
         outcome = _text(reply[0])
         if outcome == "conflict":
             raise TaskConflict(
@@ -235,7 +244,7 @@ class StateStore:
         Raises:
             TaskNotFound: no workflow has this id (or it expired).
         """
-        wf = parse_workflow(await self.client.hgetall(keys.workflow_state(workflow_id)))
+        wf = parse_workflow(as_mapping(await self._channel.execute("HGETALL", keys.workflow_state(workflow_id))))
         if wf is None:
             raise TaskNotFound(f"no task with id {workflow_id!r}")
         return wf

@@ -9,7 +9,6 @@ Lua script and the same rules (``prepare_change``, ``cas_call`` and ``cas_outcom
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from config import keys
 from config.redis_channel import Channel, ChannelScript
@@ -20,6 +19,7 @@ from state.store import (
     MAX_CAS_ATTEMPTS,
     UPDATE_STAGE_LUA,
     Fence,
+    as_mapping,
     cas_call,
     cas_outcome,
     parse_stage,
@@ -27,13 +27,6 @@ from state.store import (
     prepare_change,
     stage_fields,
 )
-
-
-def _as_mapping(reply: Any) -> dict[Any, Any]:
-    """Return an HGETALL reply as a dict (RESP2 sends a flat list, RESP3 a map)."""
-    if isinstance(reply, dict):
-        return reply
-    return dict(zip(reply[::2], reply[1::2], strict=True))
 
 
 class SyncStageStore:
@@ -50,7 +43,7 @@ class SyncStageStore:
         Raises:
             TaskNotFound: no workflow has this id (or it expired).
         """
-        workflow = parse_workflow(_as_mapping(self.channel.execute("HGETALL", keys.workflow_state(workflow_id))))
+        workflow = parse_workflow(as_mapping(self.channel.execute("HGETALL", keys.workflow_state(workflow_id))))
         if workflow is None:
             raise TaskNotFound(f"no task with id {workflow_id!r}")
         return workflow
