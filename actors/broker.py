@@ -5,14 +5,36 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import dramatiq
+import msgspec
 import redis
 from dramatiq.broker import MessageProxy
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.common import compute_backoff, current_millis
+from dramatiq.encoder import JSONEncoder
+from dramatiq.errors import DecodeError
 from dramatiq.message import Message
 
 from config import keys
 from config.redis_channel import Channel, ChannelScript
+
+_json_decoder = msgspec.json.Decoder()
+
+
+def decode_message(data: bytes) -> Message[Any]:
+    """Decode a queued message as ``Message.decode`` does, with msgspec when Dramatiq's JSON encoder is in use.
+
+    Raises:
+        DecodeError: the data is not a message.
+    """
+    if type(dramatiq.get_encoder()) is not JSONEncoder:
+        return Message.decode(data)
+    try:
+        fields = _json_decoder.decode(data)
+        fields["args"] = tuple(fields["args"])
+        return Message(**fields)
+    except Exception as exc:
+        raise DecodeError("Failed to decode message.", data, exc) from exc  # type: ignore[no-untyped-call]
 
 
 class _WakingConsumer(_RedisConsumer):  # type: ignore[misc]
@@ -26,7 +48,7 @@ class _WakingConsumer(_RedisConsumer):  # type: ignore[misc]
                     if data is None:
                         continue
                     self.misses = 0
-                    message = Message.decode(data)
+                    message = decode_message(data)
                     self.queued_message_ids.add(message.message_id)
                     return MessageProxy(message)
                 except IndexError:
@@ -39,8 +61,8 @@ class _WakingConsumer(_RedisConsumer):  # type: ignore[misc]
                         # Idle: block on the wake-up list (a release of backoff polling), bounded by
                         # the usual backoff so maintenance and shutdown still run.
                         self.misses, backoff_ms = compute_backoff(self.misses, max_backoff=self.timeout)
-                        self.broker.client.blpop(
-                            [keys.broker_wake(self.queue_name)], timeout=max(backoff_ms, 10) / 1000
+                        self.broker.channel.execute(
+                            "BLPOP", keys.broker_wake(self.queue_name), max(backoff_ms, 10) / 1000
                         )
                         return None
         except redis.ConnectionError as exc:
@@ -57,14 +79,22 @@ class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
     handling of a message.
     """
 
+    _channel: Channel | None = None
     _channel_script: ChannelScript | None = None
+
+    @property
+    def channel(self) -> Channel:
+        """Return the broker's ``Channel`` (created on first use; it opens its own connections after a fork)."""
+        if self._channel is None:
+            self._channel = Channel(self.client)
+        return self._channel
 
     def _dispatch(self, command: str) -> Callable[..., Any]:
         """Return a caller of Dramatiq's dispatch script for ``command``, with the arguments Dramatiq sends."""
         if self._channel_script is None:
             source = self.scripts["dispatch"].script
             text = source.decode() if isinstance(source, bytes) else str(source)
-            self._channel_script = ChannelScript(Channel(self.client), text)
+            self._channel_script = ChannelScript(self.channel, text)
         script, namespace = self._channel_script, [self.namespace]
 
         def do_dispatch(queue_name: str, *args: Any) -> Any:

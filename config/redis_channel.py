@@ -27,9 +27,8 @@ from redis.exceptions import NoScriptError, ResponseError
 class Channel:
     """Send commands on connections taken from ``client``'s pool once and kept for this channel.
 
-    Thread-safe: each call takes an idle connection (or a new one from the pool) for itself. An idle
-    connection the server has closed (a restart, a ``CLIENT KILL``) is reconnected before use, as the
-    pool does; one that failed mid-command is disconnected and handed back to the pool, never reused.
+    Thread-safe: each call takes an idle connection (or a new one from the pool) for itself. One that
+    failed mid-command is disconnected and handed back to the pool, never reused.
     After a fork the child starts with no connections of its own.
     """
 
@@ -40,8 +39,21 @@ class Channel:
         self._lock = threading.Lock()
 
     def execute(self, *args: Any) -> Any:
-        """Send one command and return its raw reply (error replies raise ``ResponseError``)."""
-        conn = self._take()
+        """Send one command and return its raw reply (error replies raise ``ResponseError``).
+
+        A kept connection the server has closed meanwhile (a restart, a timeout, ``CLIENT KILL``) fails
+        on first use; the command is sent once more on a new connection, as redis-py's default retry
+        would. Checking each kept connection before use instead would cost a poll per command.
+        """
+        conn, kept = self._take()
+        try:
+            return self._send(conn, args)
+        except (RedisConnectionError, OSError):
+            if not kept:
+                raise
+        return self._send(self._pool.get_connection(), args)
+
+    def _send(self, conn: Connection, args: tuple[Any, ...]) -> Any:
         try:
             conn.send_command(*args)  # type: ignore[no-untyped-call]
             reply = conn.read_response()
@@ -63,22 +75,16 @@ class Channel:
             for conn in idle:
                 self._pool.release(conn)
 
-    def _take(self) -> Connection:
+    def _take(self) -> tuple[Connection, bool]:
+        """Return a connection and whether it was kept from an earlier call."""
         if self._pid != os.getpid():
             with self._lock:  # forked: the parent's sockets are not ours to use
                 if self._pid != os.getpid():
                     self._idle, self._pid = [], os.getpid()
         try:
-            conn = self._idle.pop()  # list.pop and append are atomic: no lock on the hot path
+            return self._idle.pop(), True  # list.pop and append are atomic: no lock on the hot path
         except IndexError:
-            return self._pool.get_connection()
-        try:
-            stale = conn.can_read()  # an idle connection with bytes or EOF waiting: the server closed it
-        except (OSError, RedisConnectionError):
-            stale = True
-        if stale:
-            conn.disconnect()  # type: ignore[no-untyped-call]  # send_command connects it again
-        return conn
+            return self._pool.get_connection(), False
 
 
 class ChannelScript:
@@ -111,8 +117,21 @@ class AsyncChannel:
         self._idle: list[AsyncConnection] = []
 
     async def execute(self, *args: Any) -> Any:
-        """Send one command and return its raw reply (error replies raise ``ResponseError``)."""
-        conn = await self._take()
+        """Send one command and return its raw reply; see ``Channel.execute``."""
+        try:
+            conn = self._idle.pop()
+        except IndexError:
+            return await self._send(await self._fresh(), args)
+        try:
+            return await self._send(conn, args)
+        except (RedisConnectionError, OSError):
+            return await self._send(await self._fresh(), args)  # the server closed it while it was kept
+
+    async def _fresh(self) -> AsyncConnection:
+        conn: AsyncConnection = await self._pool.get_connection()  # type: ignore[no-untyped-call]
+        return conn
+
+    async def _send(self, conn: AsyncConnection, args: tuple[Any, ...]) -> Any:
         try:
             await conn.send_command(*args)
             reply = await conn.read_response()
@@ -131,20 +150,6 @@ class AsyncChannel:
         idle, self._idle = self._idle, []
         for conn in idle:
             await self._pool.release(conn)
-
-    async def _take(self) -> AsyncConnection:
-        try:
-            conn = self._idle.pop()
-        except IndexError:
-            fresh: AsyncConnection = await self._pool.get_connection()  # type: ignore[no-untyped-call]
-            return fresh
-        try:
-            stale = await conn.can_read()  # bytes or EOF waiting on an idle connection: the server closed it
-        except (OSError, RedisConnectionError):
-            stale = True
-        if stale:
-            await conn.disconnect()  # send_command connects it again
-        return conn
 
 
 class AsyncChannelScript:

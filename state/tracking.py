@@ -8,6 +8,7 @@ reads only what is due (``AsyncTracker.due``), so a pass costs the same for 10 o
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +84,9 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _deadline_keys() -> list[str]:
-    return [keys.run_deadlines(tier) for tier in TIERS]
+@functools.cache
+def _deadline_keys() -> tuple[str, ...]:
+    return tuple(keys.run_deadlines(tier) for tier in TIERS)
 
 
 def queue_start(effects: Any, info: RunInfo) -> None:

@@ -1,0 +1,63 @@
+"""The lean Redis channels the hot paths use: replies, reuse, dropped connections, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from config.redis_channel import AsyncChannel, AsyncChannelScript, Channel, ChannelScript
+
+ECHO_KEYS = "return {KEYS[1], ARGV[1]}"
+
+
+def test_sync_channel_retries_once_on_a_connection_the_server_closed(redis_client: redis.Redis) -> None:
+    channel = Channel(redis_client)
+    own_id = channel.execute("CLIENT", "ID")
+    assert redis_client.client_kill_filter(_id=own_id) == 1
+    assert channel.execute("ECHO", "after") == b"after"  # sent again on a new connection
+    assert channel.execute("CLIENT", "ID") != own_id
+
+
+def test_sync_channel_does_not_retry_a_fresh_connection(redis_url: str) -> None:
+    dead = redis.Redis.from_url(redis_url.replace(redis_url.rsplit(":", 1)[1], "1/0"))  # nothing listens on :1
+    with pytest.raises(redis.ConnectionError):
+        Channel(dead).execute("PING")
+
+
+def test_sync_script_is_loaded_again_after_a_flush(redis_client: redis.Redis) -> None:
+    script = ChannelScript(Channel(redis_client), ECHO_KEYS)
+    assert script(["k"], ["v"]) == [b"k", b"v"]
+    redis_client.script_flush()
+    assert script(["k2"], ["v2"]) == [b"k2", b"v2"]
+
+
+async def test_async_channel_retries_once_on_a_connection_the_server_closed(aredis: aioredis.Redis) -> None:
+    channel = AsyncChannel(aredis)
+    own_id = await channel.execute("CLIENT", "ID")
+    assert await aredis.client_kill_filter(_id=own_id) == 1
+    assert await channel.execute("ECHO", "after") == b"after"
+    assert await channel.execute("CLIENT", "ID") != own_id
+
+
+async def test_async_script_is_loaded_again_after_a_flush(aredis: aioredis.Redis) -> None:
+    script = AsyncChannelScript(AsyncChannel(aredis), ECHO_KEYS)
+    assert await script(["k"], ["v"]) == [b"k", b"v"]
+    await aredis.script_flush()
+    assert await script(["k2"], ["v2"]) == [b"k2", b"v2"]
+
+
+async def test_async_call_cancelled_mid_reply_never_hands_its_reply_to_the_next_call(
+    aredis: aioredis.Redis,
+) -> None:
+    channel = AsyncChannel(aredis)
+    waiting = asyncio.ensure_future(channel.execute("BLPOP", "channel-test", 5))
+    await asyncio.sleep(0.1)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await aredis.rpush("channel-test", "late")  # the cancelled BLPOP's connection was closed: nobody pops this
+    assert await channel.execute("ECHO", "mine") == b"mine"
+    assert await aredis.lrange("channel-test", 0, -1) == [b"late"]
