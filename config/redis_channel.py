@@ -17,6 +17,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from redis import Redis
+
+try:
+    import hiredis
+except ImportError:  # pragma: no cover  (an optional speed-up of redis-py)
+    hiredis = None  # type: ignore[assignment]
 from redis.asyncio import Redis as AsyncRedis
 from redis.asyncio.connection import AbstractConnection as AsyncConnection
 from redis.connection import Connection
@@ -133,7 +138,7 @@ class AsyncChannel:
 
     async def _send(self, conn: AsyncConnection, args: tuple[Any, ...]) -> Any:
         try:
-            await conn.send_command(*args)
+            await conn.send_packed_command(_pack(conn, args), check_health=False)
             reply = await conn.read_response()
         except ResponseError:
             self._idle.append(conn)
@@ -150,6 +155,17 @@ class AsyncChannel:
         idle, self._idle = self._idle, []
         for conn in idle:
             await self._pool.release(conn)
+
+
+def _pack(conn: AsyncConnection, args: tuple[Any, ...]) -> bytes | list[bytes]:
+    """Pack a command with hiredis when it is installed (redis.asyncio packs in Python)."""
+    if hiredis is not None:
+        try:
+            return bytes(hiredis.pack_command(args))
+        except TypeError:
+            pass  # an argument type hiredis does not take: let redis-py encode it
+    packed: list[bytes] = conn.pack_command(*args)
+    return packed
 
 
 class AsyncChannelScript:

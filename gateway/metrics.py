@@ -185,14 +185,14 @@ class GatewayMetrics:
         self.tasks_submitted = Counter(
             "taskgate_tasks_submitted_total", "Tasks accepted by POST /v1/tasks.", ["task_name"], registry=self.registry
         )
-        for name in REGISTRY:
-            self.tasks_submitted.labels(task_name=name)
+        self._submitted = {name: self.tasks_submitted.labels(task_name=name) for name in REGISTRY}
         self.snapshot = _Snapshot()
         self.registry.register(_RedisCollector(self.snapshot))
 
     def submitted(self, task_name: str) -> None:
         """Count one accepted submit."""
-        self.tasks_submitted.labels(task_name=task_name).inc()
+        child = self._submitted.get(task_name) or self.tasks_submitted.labels(task_name=task_name)
+        child.inc()
 
     async def refresh(self, client: aioredis.Redis, settings: Settings) -> None:
         """Read the Redis figures for the next ``render`` (``taskgate_redis_up`` 0 when Redis fails)."""

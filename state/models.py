@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from datetime import UTC, datetime
@@ -82,10 +83,17 @@ def now_ms() -> int:
 
 
 def iso_ms(value_ms: int | None) -> str | None:
-    """Render milliseconds since the epoch as an ISO-8601 UTC string."""
+    """Render milliseconds since the epoch as an ISO-8601 UTC string (``2026-11-29T10:00:00.123Z``)."""
     if value_ms is None:
         return None
-    return datetime.fromtimestamp(value_ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    seconds, millis = divmod(value_ms, 1000)
+    return f"{_iso_second(seconds)}.{millis:03d}Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_second(seconds: int) -> str:
+    """Return the date and time of an epoch second; every view renders several times of recent seconds."""
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 _encoder = msgspec.json.Encoder(order="sorted")
