@@ -114,10 +114,10 @@ class Lifecycle(Middleware):  # type: ignore[misc]
             self._tracking = RunTracking(SyncTracker(self.sync_redis), self.host, os.getpid())
         return self._tracking
 
-    def _refresh_settings(self) -> None:
-        """Adopt settings changed through ``PUT /v1/monitor/config`` (one cheap read per stage)."""
+    def _adopt_settings(self, version: bytes | None) -> None:
+        """Adopt settings changed through ``PUT /v1/monitor/config`` (their version is read with each workflow)."""
         try:
-            self.settings = self.live.refresh_sync(self.sync_store.channel)
+            self.settings = self.live.adopt_version(version, self.sync_store.channel)
         except redis.RedisError as exc:
             log.warning("live_settings_not_read", error=str(exc))
 
@@ -162,9 +162,9 @@ class Lifecycle(Middleware):  # type: ignore[misc]
         context = message.args[0]
         wid, name = context["workflow_id"], context["task_name"]
         structlog.contextvars.bind_contextvars(task_id=wid, task_name=name)
-        self._refresh_settings()
         try:
-            workflow = self.sync_store.get(wid)
+            workflow, version = self.sync_store.get_with(wid, ("GET", keys.CONFIG_VERSION))
+            self._adopt_settings(version)
             stage, rev = workflow.stages[name], workflow.revisions[name]
         except (TaskNotFound, KeyError):
             log.warning("stage_missing", reason="expired or deleted")

@@ -77,6 +77,15 @@ class LiveSettings:
             self.version, self.overrides = number, overrides
         return self.current
 
+    def adopt_version(self, version: bytes | str | None, channel: Channel) -> Settings:
+        """Return the current settings given the stored version (read by the caller with other commands).
+
+        The overrides are read only when the version differs from the one adopted last.
+        """
+        if int(version or 0) == self.version:
+            return self.current
+        return self.refresh_sync(channel)
+
     def refresh_sync(self, client: redis.Redis | Channel) -> Settings:
         """Return the current settings, reading Redis (one MGET; a worker's hot path passes its ``Channel``)."""
         if isinstance(client, Channel):

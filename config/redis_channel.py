@@ -58,6 +58,35 @@ class Channel:
                 raise
         return self._send(self._pool.get_connection(), args)
 
+    def execute_many(self, *commands: tuple[Any, ...]) -> list[Any]:
+        """Send several commands in one write and return their raw replies in order (a pipeline, no MULTI).
+
+        An error reply is returned in its place as a ``ResponseError`` instance, not raised.
+        """
+        conn, kept = self._take()
+        try:
+            return self._send_many(conn, commands)
+        except (RedisConnectionError, OSError):
+            if not kept:
+                raise
+        return self._send_many(self._pool.get_connection(), commands)
+
+    def _send_many(self, conn: Connection, commands: tuple[tuple[Any, ...], ...]) -> list[Any]:
+        replies: list[Any] = []
+        try:
+            conn.send_packed_command(conn.pack_commands(commands), check_health=False)  # type: ignore[no-untyped-call]
+            for _ in commands:
+                try:
+                    replies.append(conn.read_response())
+                except ResponseError as exc:
+                    replies.append(exc)
+        except BaseException:
+            conn.disconnect()  # type: ignore[no-untyped-call]
+            self._pool.release(conn)
+            raise
+        self._idle.append(conn)
+        return replies
+
     def _send(self, conn: Connection, args: tuple[Any, ...]) -> Any:
         try:
             conn.send_command(*args)  # type: ignore[no-untyped-call]

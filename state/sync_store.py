@@ -9,6 +9,9 @@ Lua script and the same rules (``prepare_change``, ``cas_call`` and ``cas_outcom
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
+
+from redis.exceptions import ResponseError
 
 from config import keys
 from config.redis_channel import Channel, ChannelScript
@@ -47,6 +50,21 @@ class SyncStageStore:
         if workflow is None:
             raise TaskNotFound(f"no task with id {workflow_id!r}")
         return workflow
+
+    def get_with(self, workflow_id: str, command: tuple[Any, ...]) -> tuple[Workflow, Any]:
+        """Return a workflow and the raw reply of ``command``, sent in the same round trip.
+
+        Raises:
+            TaskNotFound: no workflow has this id (or it expired).
+            ResponseError: Redis refused ``command``.
+        """
+        raw, extra = self.channel.execute_many(("HGETALL", keys.workflow_state(workflow_id)), command)
+        if isinstance(extra, ResponseError):
+            raise extra
+        workflow = parse_workflow(as_mapping(raw))
+        if workflow is None:
+            raise TaskNotFound(f"no task with id {workflow_id!r}")
+        return workflow, extra
 
     def get_stage(self, workflow_id: str, task_name: str) -> tuple[StageRecord, int]:
         """Return a stage and its revision.

@@ -61,3 +61,13 @@ async def test_async_call_cancelled_mid_reply_never_hands_its_reply_to_the_next_
     await aredis.rpush("channel-test", "late")  # the cancelled BLPOP's connection was closed: nobody pops this
     assert await channel.execute("ECHO", "mine") == b"mine"
     assert await aredis.lrange("channel-test", 0, -1) == [b"late"]
+
+
+def test_sync_pipeline_returns_replies_in_order_with_errors_in_place(redis_client: redis.Redis) -> None:
+    channel = Channel(redis_client)
+    redis_client.set("text", "x")
+    replies = channel.execute_many(("SET", "n", 1), ("INCR", "text"), ("INCR", "n"))
+    assert replies[0] is True or replies[0] == b"OK"
+    assert isinstance(replies[1], redis.ResponseError)
+    assert replies[2] == 2
+    assert channel.execute("GET", "n") == b"2"  # the connection is clean after an error in the middle
