@@ -4,16 +4,14 @@
 ``hdel``, ``zrem``, plus ``zadd_after`` for deadlines on the server's clock), so ``queue_transition`` and
 ``queue_start`` fill it as they would fill a pipeline; ``update_stage.lua`` applies the recorded commands only
 when the compare-and-set succeeds. Task metrics and run tracking stay in step with the status, in one round
-trip.
+trip. The commands travel as plain script arguments (``count``, then per command ``name, key index, number
+of arguments, arguments...``): Lua reads them without a JSON decode, which cost the script more than the
+commands themselves.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-import msgspec
-
-_encoder = msgspec.json.Encoder()
 
 
 class Effects:
@@ -53,6 +51,9 @@ class Effects:
         """Record ZREM."""
         self.ops.append(["ZREM", self._index(key), *members])
 
-    def encode(self) -> bytes:
-        """Return the recorded commands as the script's JSON argument (empty when none)."""
-        return _encoder.encode(self.ops) if self.ops else b""
+    def args(self) -> list[Any]:
+        """Return the recorded commands as the script's trailing arguments (``[0]`` when none)."""
+        flat: list[Any] = [len(self.ops)]
+        for name, index, *rest in self.ops:
+            flat += [name, index, len(rest), *rest]
+        return flat

@@ -145,7 +145,7 @@ def cas_call(
     args: list[Any] = [task_name, rev, new.status, _encoder.encode(new), ttl_ms, fence.token if fence else ""]
     if effects is not None and effects.ops:
         script_keys += effects.keys
-        args.append(effects.encode())
+        args += effects.args()
     return script_keys, args
 
 

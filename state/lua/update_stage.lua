@@ -12,9 +12,10 @@
 -- ARGV[4] new stage record JSON
 -- ARGV[5] ttl in ms
 -- ARGV[6] optional: lease token that must still hold KEYS[3] ('' for no fence)
--- ARGV[7] optional: JSON list of [command, key index, args...] applied only when the update is made;
---         commands: HINCRBY, HINCRBYFLOAT, HSET, HDEL, ZREM, and ZADD_AFTER (ZADD with score = server
---         now ms + the given offset); state/effects.py records them
+-- ARGV[7] optional: the number of commands that follow, applied only when the update is made; each is
+--         name, key index (into KEYS), n, then n arguments. Commands: HINCRBY, HINCRBYFLOAT, HSET, HDEL,
+--         ZREM, and ZADD_AFTER (ZADD with score = server now ms + the given offset); state/effects.py
+--         records them
 -- returns {1, new_rev} | {0, current_rev} on a lost race | {-1} no such stage | {-2} lease not held
 local name = ARGV[1]
 local rev = redis.call('HGET', KEYS[1], 'rev:' .. name)
@@ -44,16 +45,19 @@ if ARGV[3] ~= 'RUNNING' and ARGV[3] ~= 'PENDING' then
     end
   end
 end
-if ARGV[7] and ARGV[7] ~= '' then
+if ARGV[7] then
   local allowed = {HINCRBY = true, HINCRBYFLOAT = true, HSET = true, HDEL = true, ZREM = true}
-  for _, op in ipairs(cjson.decode(ARGV[7])) do
-    if op[1] == 'ZADD_AFTER' then
-      redis.call('ZADD', KEYS[op[2]], now_ms + tonumber(op[3]), op[4])
-    elseif allowed[op[1]] then
-      redis.call(op[1], KEYS[op[2]], unpack(op, 3))
+  local i = 8
+  for _ = 1, tonumber(ARGV[7]) do
+    local command, key, n = ARGV[i], KEYS[tonumber(ARGV[i + 1])], tonumber(ARGV[i + 2])
+    if command == 'ZADD_AFTER' then
+      redis.call('ZADD', key, now_ms + tonumber(ARGV[i + 3]), ARGV[i + 4])
+    elseif allowed[command] then
+      redis.call(command, key, unpack(ARGV, i + 3, i + 2 + n))
     else
-      return redis.error_reply('update_stage: command not allowed in effects: ' .. tostring(op[1]))
+      return redis.error_reply('update_stage: command not allowed in effects: ' .. tostring(command))
     end
+    i = i + 3 + n
   end
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
