@@ -44,6 +44,7 @@ WAITERS = 8
 HOLD_S = 0.020
 ROUNDS = {"taskgate": 40, "polling": 4, "redis_lock": 25, "ring": 40}  # per waiter; polling is slow by design
 UNCONTENDED_PAIRS = 3000
+UNCONTENDED_ROUNDS = 5  # alternating, best of each: single rounds move by +-20 % on a shared machine
 RELEASE_IF_OWNER = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
 Hold = tuple[int, int, int]  # waiter, acquired_ns, released_ns
@@ -132,7 +133,7 @@ def contend(kind: str, url: str) -> dict[str, float]:
 
 
 def uncontended(url: str) -> tuple[float, float]:
-    """Return acquire+release pairs per second for the lease lock and for redis-py's Lock (best of 3)."""
+    """Return acquire+release pairs per second for the lease lock and for redis-py's Lock (best of 5, alternating)."""
     client = redis.Redis.from_url(url)
     lock = GpuLock(client, GpuLockSettings(lease_ttl=30.0))
     owner = HolderInfo(task_id="bench", task_name="bench")
@@ -146,7 +147,7 @@ def uncontended(url: str) -> tuple[float, float]:
         rlock.release()
 
     best = {ours: 0.0, theirs: 0.0}
-    for _ in range(3):
+    for _ in range(UNCONTENDED_ROUNDS):
         for pair in (ours, theirs):
             started = time.perf_counter()
             for _ in range(UNCONTENDED_PAIRS):
