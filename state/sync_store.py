@@ -40,17 +40,6 @@ class SyncStageStore:
         self.ttl_ms = ttl_s * 1000
         self._update = ChannelScript(channel, UPDATE_STAGE_LUA.read_text())
 
-    def get(self, workflow_id: str) -> Workflow:
-        """Return a workflow.
-
-        Raises:
-            TaskNotFound: no workflow has this id (or it expired).
-        """
-        workflow = parse_workflow(as_mapping(self.channel.execute("HGETALL", keys.workflow_state(workflow_id))))
-        if workflow is None:
-            raise TaskNotFound(f"no task with id {workflow_id!r}")
-        return workflow
-
     def get_with(self, workflow_id: str, command: tuple[Any, ...]) -> tuple[Workflow, Any]:
         """Return a workflow and the raw reply of ``command``, sent in the same round trip.
 

@@ -1,0 +1,85 @@
+"""The worker's synchronous store: the same compare-and-set as ``StateStore``, from a worker thread."""
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+
+from config import keys
+from config.redis_channel import Channel
+from state import IllegalTransition, StageRecord, StateStore, Status, TaskNotFound
+from state.effects import Effects
+from state.sync_store import SyncStageStore
+
+TTL_S = 3600
+
+
+def set_status(status: Status):
+    def change(stage: StageRecord) -> StageRecord:
+        stage.status = status
+        return stage
+
+    return change
+
+
+@pytest.fixture
+def sync_store(redis_client: redis.Redis) -> SyncStageStore:
+    return SyncStageStore(Channel(redis_client), TTL_S)
+
+
+async def test_workflow_and_another_reply_come_in_one_round_trip(
+    aredis: aioredis.Redis, sync_store: SyncStageStore, redis_client: redis.Redis
+) -> None:
+    await StateStore(aredis, TTL_S).create_stage("w1", "system.ping", {"a": 1})
+    redis_client.set(keys.CONFIG_VERSION, 7)
+    workflow, version = sync_store.get_with("w1", ("GET", keys.CONFIG_VERSION))
+    assert workflow.stages["system.ping"].input_data == {"a": 1}
+    assert version == b"7"
+    with pytest.raises(TaskNotFound):
+        sync_store.get_with("nope", ("GET", keys.CONFIG_VERSION))
+
+
+async def test_stale_known_revision_is_read_again_and_the_change_applied_to_the_current_record(
+    aredis: aioredis.Redis, sync_store: SyncStageStore
+) -> None:
+    store = StateStore(aredis, TTL_S)
+    await store.create_stage("w1", "system.ping", {})
+    known = sync_store.get_stage("w1", "system.ping")
+    await store.update_stage("w1", "system.ping", set_status(Status.RUNNING))  # another writer moves it on
+
+    seen: list[Status] = []
+
+    def cancel(stage: StageRecord) -> StageRecord:
+        seen.append(stage.status)
+        stage.status = Status.CANCELLED
+        return stage
+
+    new, rev = sync_store.update_stage_at("w1", "system.ping", cancel, known=known)
+    assert seen == [Status.PENDING, Status.RUNNING]  # tried on the stale record, then on the current one
+    assert (new.status, rev) == (Status.CANCELLED, 3)
+    assert (await store.get("w1")).latest_stage.status == Status.CANCELLED
+
+
+async def test_effects_commit_once_with_the_change_and_never_without_it(
+    aredis: aioredis.Redis, sync_store: SyncStageStore, redis_client: redis.Redis
+) -> None:
+    store = StateStore(aredis, TTL_S)
+    await store.create_stage("w1", "system.ping", {})
+    stale = sync_store.get_stage("w1", "system.ping")
+    await store.update_stage("w1", "system.ping", set_status(Status.RUNNING))
+
+    def also(effects: Effects, _new: StageRecord) -> None:
+        effects.hset("test:effects", "field", "value")
+        effects.hincrby("test:effects", "count", 2)
+        effects.hdel("test:effects", "gone", "also-gone")
+        effects.zadd_after("test:deadlines", 60_000, "w1")
+
+    redis_client.hset("test:effects", mapping={"gone": 1, "also-gone": 1})
+    # The first attempt loses the race (stale revision): its effects must not run; the retry's run once.
+    sync_store.update_stage_at("w1", "system.ping", set_status(Status.CANCELLED), known=stale, also=also)
+    assert redis_client.hgetall("test:effects") == {b"field": b"value", b"count": b"2"}
+    assert redis_client.zscore("test:deadlines", "w1") > redis_client.time()[0] * 1000
+
+    redis_client.delete("test:effects", "test:deadlines")
+    with pytest.raises(IllegalTransition):
+        sync_store.update_stage_at("w1", "system.ping", set_status(Status.RUNNING), also=also)
+    assert redis_client.exists("test:effects", "test:deadlines") == 0
