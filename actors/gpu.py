@@ -41,6 +41,7 @@ class GpuSession:
         from gpu_lock import GpuLock, HolderInfo  # noqa: PLC0415  (keeps worker start-up light)
 
         lock = GpuLock(self.client, self.settings.gpu_lock)
+        self._stack.callback(lock.close)  # runs last: after the lease is released and renewal stopped
         owner = HolderInfo(task_id=self.run.workflow_id, task_name=self.run.task_name, host=self.host, pid=self.pid)
         self.lease = self._stack.enter_context(lock.hold(owner, on_lost=self._on_lost))
         log.info("gpu_lease_taken", device=self.lease.device, fencing_token=self.lease.fencing_token)

@@ -14,13 +14,14 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 from redis.asyncio.connection import AbstractConnection as AsyncConnection
-from redis.connection import Connection
+from redis.connection import Connection, ConnectionPool
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 
@@ -35,7 +36,8 @@ class Channel:
 
     Thread-safe: each call takes an idle connection (or a new one from the pool) for itself. One that
     failed mid-command is disconnected and handed back to the pool, never reused.
-    After a fork the child starts with no connections of its own.
+    After a fork the child starts with no connections of its own. ``close`` (or garbage collection of
+    the channel) gives the kept connections back to the pool.
     """
 
     def __init__(self, client: Redis) -> None:
@@ -43,6 +45,7 @@ class Channel:
         self._idle: list[Connection] = []
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        self._finalizer = weakref.finalize(self, _give_back, self._pool, self._idle, self._pid)
 
     def execute(self, *args: Any) -> Any:
         """Send one command and return its raw reply (error replies raise ``ResponseError``).
@@ -103,23 +106,33 @@ class Channel:
         return reply
 
     def close(self) -> None:
-        """Give every idle connection back to the pool."""
-        with self._lock:
-            idle, self._idle = self._idle, []
-        if self._pid == os.getpid():
-            for conn in idle:
-                self._pool.release(conn)
+        """Give every idle connection back to the pool (the channel stays usable: it takes new ones)."""
+        _give_back(self._pool, self._idle, self._pid)
 
     def _take(self) -> tuple[Connection, bool]:
         """Return a connection and whether it was kept from an earlier call."""
         if self._pid != os.getpid():
             with self._lock:  # forked: the parent's sockets are not ours to use
                 if self._pid != os.getpid():
+                    self._finalizer.detach()
                     self._idle, self._pid = [], os.getpid()
+                    self._finalizer = weakref.finalize(self, _give_back, self._pool, self._idle, self._pid)
         try:
             return self._idle.pop(), True  # list.pop and append are atomic: no lock on the hot path
         except IndexError:
             return self._pool.get_connection(), False
+
+
+def _give_back(pool: ConnectionPool, idle: list[Connection], owner_pid: int) -> None:
+    """Release kept connections to their pool (in the process that took them; a fork's child has none)."""
+    if owner_pid != os.getpid():
+        return
+    while True:
+        try:
+            conn = idle.pop()  # atomic: a call running on another thread never gets a released connection
+        except IndexError:
+            return
+        pool.release(conn)
 
 
 class ChannelScript:

@@ -62,6 +62,10 @@ class GpuLock:
             if attempt.queued:
                 self._leave(attempt, timed_out=False)
 
+    def close(self) -> None:
+        """Give this lock's kept connections back to the client's pool (a lock made per task should)."""
+        self._channel.close()
+
     def renew(self, lease: Lease) -> None:
         """Extend the lease by one TTL (never past ``lock_timeout`` from its grant).
 

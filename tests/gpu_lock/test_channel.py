@@ -80,3 +80,15 @@ def test_forked_child_opens_its_own_connections(redis_client: redis.Redis) -> No
     lease = lock.acquire(owner("parent-again"))  # the parent's connection was not disturbed by the child
     lock.release(lease)
     assert lease.fencing_token == 3
+
+
+def test_a_dropped_or_closed_lock_gives_its_connections_back(redis_client: redis.Redis) -> None:
+    pool = redis_client.connection_pool
+    for _ in range(5):  # as a worker does: one lock per GPU task
+        lock = GpuLock(redis_client, settings())
+        lock.release(lock.acquire(owner("per-task")))
+        lock.close()
+    for _ in range(5):
+        GpuLock(redis_client, settings()).release(GpuLock(redis_client, settings()).acquire(owner("dropped")))
+    assert len(pool._in_use_connections) == 0
+    assert len(pool._available_connections) <= 2
