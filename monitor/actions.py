@@ -75,12 +75,16 @@ class Actions:
         )
 
     async def stop_hard(self, run: RunInfo, run_time_s: float, settings: Settings) -> None:
-        """Hard tier: fail the stage, free the lease, kill the worker process."""
+        """Hard tier: free the lease, fail the stage, kill the worker process.
+
+        The lease goes first, so a client that sees the stage ended also sees the GPU free (and a late
+        commit of the run is refused by its fence either way).
+        """
         limit = run.limits_s["hard"]
         reason = f"stopped by the monitor: ran {run_time_s:.1f} s, past the hard timeout of {limit:g} s"
+        await self._release_lease(run, reason, settings)
         ended = await self._end(run, StageError(type="HardTimeout", message=reason))
         await self.tracker.forget([run.run_id])
-        await self._release_lease(run, reason, settings)
         if ended:
             await self._order_kill(run, reason)
         action = "killed" if ended else "already_finished"
@@ -92,11 +96,11 @@ class Actions:
         reason = f"the worker process {run.pid} on {run.host} is gone (no heartbeat within {timeout_s:g} s)"
         message_id = uuid.uuid4().hex
         requeue = settings.gpu_lock_monitor.requeue_dead_tasks and self.enqueue is not None
+        await self._release_lease(run, reason, settings)  # first: a stage seen ended implies the GPU is free
         action = "requeued" if requeue and await self._back_to_pending(run, reason, message_id) else ""
         if not action:
             action = "failed" if await self._end(run, StageError(type="WorkerLost", message=reason)) else "none"
         await self.tracker.forget([run.run_id])
-        await self._release_lease(run, reason, settings)
         if action == "requeued" and self.enqueue is not None:
             await self.enqueue(run.workflow_id, run.task_name, message_id)
         await journal.record(self.client, journal.event_for("dead", run, reason, action=action))
