@@ -18,7 +18,7 @@ from config.redis_channel import Channel, ChannelScript
 from state.effects import Effects
 from state.errors import ConcurrentUpdate, TaskNotFound
 from state.models import StageRecord, Workflow
-from state.store import (
+from state.records import (
     MAX_CAS_ATTEMPTS,
     UPDATE_STAGE_LUA,
     Fence,

@@ -1,0 +1,152 @@
+"""What the async and the sync store share, without I/O: parsing the hash, and one stage's compare-and-set.
+
+``StateStore`` (asyncio, the gateway and the monitor) and ``SyncStageStore`` (a worker thread) send these
+through different clients; the rules (legal transitions, effects that commit with the change, fencing) and
+the Lua script are the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from config import keys
+from state.effects import Effects
+from state.errors import LeaseNotHeld, TaskNotFound
+from state.models import StageRecord, Workflow, WorkflowMeta, now_ms
+from state.task_metrics import queue_transition
+from state.transitions import Status, check_transition
+
+UPDATE_STAGE_LUA = Path(__file__).with_name("lua") / "update_stage.lua"
+MAX_CAS_ATTEMPTS = 50
+
+_stage_decoder = msgspec.json.Decoder(StageRecord)
+_meta_decoder = msgspec.json.Decoder(WorkflowMeta)
+_encoder = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True)
+class Fence:
+    """A GPU lease a stage commit is conditional on."""
+
+    holders_key: str
+    token: str
+
+
+def text(value: bytes | str) -> str:
+    """Return a reply value as ``str`` whether the client decodes responses or not."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def parse_workflow(raw: Mapping[Any, Any]) -> Workflow | None:
+    """Build a ``Workflow`` from the fields of its hash, or None when the hash is empty."""
+    if not raw or b"meta" not in raw:
+        return None
+    stages: dict[str, StageRecord] = {}
+    progress: dict[str, float] = {}
+    cancel: set[str] = set()
+    callbacks: dict[str, dict[str, Any]] = {}
+    revisions: dict[str, int] = {}
+    for field, value in raw.items():
+        kind, _, name = text(field).partition(":")
+        if kind == "stage":
+            stages[name] = _stage_decoder.decode(value)
+        elif kind == "callback":
+            callbacks[name] = msgspec.json.decode(value)
+        elif kind == "rev":
+            revisions[name] = int(value)
+        elif kind == "progress":
+            progress[name] = float(value)
+        elif kind == "cancel":
+            cancel.add(name)
+    if not stages:
+        return None
+    ordered = dict(sorted(stages.items(), key=lambda item: item[1].created_at_ms))
+    return Workflow(
+        meta=_meta_decoder.decode(raw[b"meta"]),
+        stages=ordered,
+        progress=progress,
+        cancel_requested=frozenset(cancel),
+        latest=text(raw[b"latest"]),
+        callbacks=callbacks,
+        revisions=revisions,
+    )
+
+
+def as_mapping(reply: Any) -> dict[Any, Any]:
+    """Return a raw HGETALL reply as a dict (RESP2 sends a flat list, RESP3 a map)."""
+    if isinstance(reply, dict):
+        return reply
+    return dict(zip(reply[::2], reply[1::2], strict=True))
+
+
+def stage_fields(task_name: str) -> list[str]:
+    """Return the hash fields that hold a stage's record and its revision."""
+    return [f"stage:{task_name}", f"rev:{task_name}"]
+
+
+def parse_stage(workflow_id: str, task_name: str, raw: Any, rev: Any) -> tuple[StageRecord, int]:
+    """Build a stage and its revision from their two fields.
+
+    Raises:
+        TaskNotFound: either field is missing.
+    """
+    if raw is None or rev is None:
+        raise TaskNotFound(f"task {workflow_id!r} has no {task_name!r} stage")
+    return _stage_decoder.decode(raw), int(rev)
+
+
+def prepare_change(
+    workflow_id: str,
+    current: StageRecord,
+    change: Callable[[StageRecord], StageRecord],
+    also: Callable[[Effects, StageRecord], None] | None,
+) -> tuple[StageRecord, Effects]:
+    """Apply ``change`` to a copy of ``current``; return the new record and the writes that commit with it.
+
+    Raises:
+        IllegalTransition: ``change`` asked for a move the table forbids.
+    """
+    new = change(msgspec.structs.replace(current))
+    if new.status != current.status or new.status == Status.RUNNING:
+        check_transition(current.status, new.status)
+    new.updated_at_ms = now_ms()
+    effects = Effects(first_key=4)
+    if new.status != current.status:
+        queue_transition(effects, workflow_id, current, new)
+    if also is not None:
+        also(effects, new)
+    return new, effects
+
+
+def cas_call(
+    key: str, task_name: str, rev: int, new: StageRecord, *, ttl_ms: int, fence: Fence | None, effects: Effects | None
+) -> tuple[list[str], list[Any]]:
+    """Return the KEYS and ARGV of ``update_stage.lua`` for one stage."""
+    script_keys = [key, keys.WEBHOOK_OUTBOX, fence.holders_key if fence else key]
+    args: list[Any] = [task_name, rev, new.status, _encoder.encode(new), ttl_ms, fence.token if fence else ""]
+    if effects is not None and effects.ops:
+        script_keys += effects.keys
+        args += effects.args()
+    return script_keys, args
+
+
+def cas_outcome(reply: Any, workflow_id: str, task_name: str) -> int | None:
+    """Return the new revision of a committed update, or None when another writer got there first.
+
+    Raises:
+        TaskNotFound: the stage does not exist.
+        LeaseNotHeld: the fencing GPU lease is no longer held.
+    """
+    code = int(reply[0])
+    if code == 1:
+        return int(reply[1])
+    if code == -1:
+        raise TaskNotFound(f"task {workflow_id!r} has no {task_name!r} stage")
+    if code == -2:
+        raise LeaseNotHeld(f"the GPU lease of {task_name!r} was lost; its result is not committed")
+    return None
