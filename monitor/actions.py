@@ -17,7 +17,7 @@ import msgspec
 import redis.asyncio as aioredis
 
 from config import Settings, keys
-from gpu_lock import AsyncGpuLock, GpuLockError
+from gpu_lock import AsyncGpuLock, GpuLockError, aread_status
 from monitor import journal
 from monitor.errors import StageNotRunning
 from state import IllegalTransition, StageError, StageRecord, StateStore, Status, TaskNotFound, now_ms
@@ -135,13 +135,29 @@ class Actions:
         return True
 
     async def _release_lease(self, run: RunInfo, reason: str, settings: Settings) -> None:
-        if run.gpu_device is None or run.fencing_token is None:
-            return
-        try:
-            lock = AsyncGpuLock(self.client, settings.gpu_lock)
-            await lock.force_release(run.gpu_device, run.fencing_token, reason)
-        except GpuLockError as exc:
-            await journal.record(self.client, journal.event_for("lease", run, f"not released: {exc}"))
+        """Force-release the run's lease: by the fencing token its record names, or else by its holder identity.
+
+        A worker can die after its lease is granted and before its run record names the lease; the
+        lock's own holder info (task, host, pid) still identifies it, so it is not left to its TTL.
+        """
+        lock = AsyncGpuLock(self.client, settings.gpu_lock)
+        leases = [(run.gpu_device, run.fencing_token)] if run.gpu_device is not None else []
+        if not leases or run.fencing_token is None:
+            status = await aread_status(self.client, settings.gpu_lock)
+            leases = [
+                (device.device, holder.fencing_token)
+                for device in status.devices
+                for holder in device.holders
+                if (holder.task_id, holder.task_name, holder.host, holder.pid)
+                == (run.workflow_id, run.task_name, run.host, run.pid)
+            ]
+        for device, fencing_token in leases:
+            if fencing_token is None:
+                continue
+            try:
+                await lock.force_release(device, fencing_token, reason)
+            except GpuLockError as exc:
+                await journal.record(self.client, journal.event_for("lease", run, f"not released: {exc}"))
 
     async def _order_kill(self, run: RunInfo, reason: str) -> None:
         order = {"pid": run.pid, "run_id": run.run_id, "reason": reason}
