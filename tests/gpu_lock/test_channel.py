@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import multiprocessing
-import time
 
-import pytest
 import redis
 
-from config.redis_channel import Channel
 from gpu_lock import GpuLock
 from tests.gpu_lock.helpers import owner, settings
 
@@ -37,28 +34,6 @@ def test_connection_killed_while_idle_is_replaced_before_use(redis_client: redis
     lease = lock.acquire(owner("second"))  # no ConnectionError: the dead connection was noticed idle
     lock.release(lease)
     assert lease.fencing_token == 2
-
-
-def test_error_reply_leaves_the_connection_usable(redis_client: redis.Redis) -> None:
-    channel = Channel(redis_client)
-    with pytest.raises(redis.ResponseError, match="unknown command"):
-        channel.execute("NO_SUCH_COMMAND")
-    assert channel.execute("PING") in {b"PONG", "PONG", True}
-
-
-def test_failed_command_discards_its_connection(redis_client: redis.Redis) -> None:
-    channel = Channel(redis.Redis(connection_pool=_pool_with_timeout(redis_client, 0.1)))
-    with pytest.raises(redis.TimeoutError):
-        channel.execute("BLPOP", "never-pushed", 0.3)  # the reply comes after the socket timeout
-    time.sleep(0.4)
-    # A reused connection would now read the BLPOP's late nil reply instead of this command's.
-    assert channel.execute("ECHO", "mine") in {b"mine", "mine"}
-
-
-def _pool_with_timeout(client: redis.Redis, timeout_s: float) -> redis.ConnectionPool:
-    kwargs = dict(client.connection_pool.connection_kwargs)
-    kwargs["socket_timeout"] = timeout_s
-    return redis.ConnectionPool(**kwargs)
 
 
 def _child(lock: GpuLock, out: multiprocessing.Queue[int]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 import redis
@@ -71,3 +72,25 @@ def test_sync_pipeline_returns_replies_in_order_with_errors_in_place(redis_clien
     assert isinstance(replies[1], redis.ResponseError)
     assert replies[2] == 2
     assert channel.execute("GET", "n") == b"2"  # the connection is clean after an error in the middle
+
+
+def test_error_reply_leaves_the_connection_usable(redis_client: redis.Redis) -> None:
+    channel = Channel(redis_client)
+    with pytest.raises(redis.ResponseError, match="unknown command"):
+        channel.execute("NO_SUCH_COMMAND")
+    assert channel.execute("PING") in {b"PONG", "PONG", True}
+
+
+def test_failed_command_discards_its_connection(redis_client: redis.Redis) -> None:
+    channel = Channel(redis.Redis(connection_pool=_pool_with_timeout(redis_client, 0.1)))
+    with pytest.raises(redis.TimeoutError):
+        channel.execute("BLPOP", "never-pushed", 0.3)  # the reply comes after the socket timeout
+    time.sleep(0.4)
+    # A reused connection would now read the BLPOP's late nil reply instead of this command's.
+    assert channel.execute("ECHO", "mine") in {b"mine", "mine"}
+
+
+def _pool_with_timeout(client: redis.Redis, timeout_s: float) -> redis.ConnectionPool:
+    kwargs = dict(client.connection_pool.connection_kwargs)
+    kwargs["socket_timeout"] = timeout_s
+    return redis.ConnectionPool(**kwargs)
