@@ -14,7 +14,7 @@ $(STAMP):
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "torch==$(TORCH_VERSION)"
 	$(BIN)/python -m pip install -q -r requirements/install.txt
-	$(BIN)/python -m actors.engines.torchaudio_cpu
+	$(BIN)/python -m taskgate.torchaudio_cpu
 	rm -f $(VENV)/.installed-* && touch $@
 
 run: install ## Run the whole system (embedded Redis unless TASKGATE_REDIS_URL is set)

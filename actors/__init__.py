@@ -1,1 +1,1 @@
-"""Dramatiq actors: one module per service, all registered in ``actors.registry``."""
+"""Dramatiq actors: worker plumbing (``actors.worker``), one package per service, and the task registry."""

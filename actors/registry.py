@@ -1,94 +1,18 @@
-"""The one registry of tasks: task_name -> input Struct, output Struct, queue, GPU use and body."""
+"""The one registry of tasks: importing it registers every service's tasks.
 
-from __future__ import annotations
+Each service is a package (``actors/<service>/``) whose ``tasks`` module declares its tasks with
+``actors.spec.task``; this module imports them all, so ``REGISTRY`` is complete once it is imported.
+"""
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from actors.faster_whisper import tasks as faster_whisper
+from actors.ffmpeg import tasks as ffmpeg
+from actors.llm import tasks as llm
+from actors.paddleocr import tasks as paddleocr
+from actors.pyannote_audio import tasks as pyannote_audio
+from actors.spec import QUEUES, REGISTRY, TaskSpec, always, get_spec, never, task
+from actors.subtitles import tasks as subtitles
+from actors.system import tasks as system
 
-import msgspec
+SERVICES = (ffmpeg, system, llm, subtitles, paddleocr, faster_whisper, pyannote_audio)
 
-from config import Settings
-
-if TYPE_CHECKING:
-    from actors.runtime import TaskRun
-
-QUEUES = ("system", "ffmpeg", "faster_whisper", "pyannote_audio", "paddleocr", "llm", "subtitles", "webhooks")
-
-In = TypeVar("In", bound=msgspec.Struct)
-Out = TypeVar("Out", bound=msgspec.Struct)
-Body = Callable[["TaskRun", Any], msgspec.Struct]
-GpuRule = Callable[[Settings, Any], bool]
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """Everything the platform knows about one task_name."""
-
-    name: str
-    queue: str
-    input_type: type[msgspec.Struct]
-    output_type: type[msgspec.Struct]
-    body: Body
-    gpu_rule: GpuRule
-    description: str
-
-    def uses_gpu(self, settings: Settings, params: Any = None) -> bool:
-        """Return whether a run of this task takes a GPU lease under these settings."""
-        return self.gpu_rule(settings, params)
-
-
-REGISTRY: dict[str, TaskSpec] = {}
-
-
-def never(_settings: Settings, _params: Any) -> bool:
-    """GPU rule of CPU-only tasks."""
-    return False
-
-
-def always(_settings: Settings, _params: Any) -> bool:
-    """GPU rule of tasks that always hold a lease."""
-    return True
-
-
-def task(
-    name: str,
-    *,
-    queue: str,
-    input: type[In],  # noqa: A002  (the registry's vocabulary)
-    output: type[Out],
-    gpu: GpuRule = never,
-) -> Callable[[Callable[[TaskRun, In], Out]], Callable[[TaskRun, In], Out]]:
-    """Register a task body under ``name``; the lifecycle runs it on ``queue``'s workers.
-
-    Raises:
-        ValueError: the name is taken or the queue is unknown.
-    """
-    if queue not in QUEUES:
-        raise ValueError(f"unknown queue {queue!r} for {name!r}")
-
-    def register(body: Callable[[TaskRun, In], Out]) -> Callable[[TaskRun, In], Out]:
-        if name in REGISTRY:
-            raise ValueError(f"task {name!r} is registered twice")
-        doc = (body.__doc__ or "").strip().splitlines()
-        REGISTRY[name] = TaskSpec(
-            name=name,
-            queue=queue,
-            input_type=input,
-            output_type=output,
-            body=body,
-            gpu_rule=gpu,
-            description=doc[0] if doc else name,
-        )
-        return body
-
-    return register
-
-
-def get_spec(name: str) -> TaskSpec:
-    """Return the spec of a registered task.
-
-    Raises:
-        KeyError: no task has this name.
-    """
-    return REGISTRY[name]
+__all__ = ["QUEUES", "REGISTRY", "SERVICES", "TaskSpec", "always", "get_spec", "never", "task"]

@@ -10,8 +10,8 @@ from typing import Any
 import msgspec
 
 from actors.errors import InputError
-from actors.registry import TaskSpec
-from config.netpolicy import UrlRefused, check_url_syntax
+from actors.spec import TaskSpec
+from actors.webhooks.netpolicy import UrlRefused, check_url_syntax
 from state import PathOutsideRoot
 from state.references import find_references, is_reference
 from state.storage import resolve_in_root

@@ -21,7 +21,7 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from config.embedded_redis import EmbeddedRedis, free_port
+from taskgate.embedded_redis import EmbeddedRedis, free_port
 from tests.harness import System, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]

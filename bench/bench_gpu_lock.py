@@ -35,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import itertools
 
-from config.embedded_redis import EmbeddedRedis
 from config.logging import configure_logging
 from config.settings import GpuLockSettings
 from gpu_lock import GpuLock, HolderInfo
+from taskgate.embedded_redis import EmbeddedRedis
 
 WAITERS = 8
 HOLD_S = 0.020

@@ -22,11 +22,11 @@ import structlog
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from config import Settings, configure_logging, keys
-from config.embedded_redis import EmbeddedRedis
 from monitor import Monitor
 from state import StateStore, Status
 from state.models import StageRecord
 from state.tracking import RunInfo
+from taskgate.embedded_redis import EmbeddedRedis
 
 OVERDUE = 10
 PASSES = 40

@@ -21,8 +21,8 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from actors.engines.subtitle_formats import parse_srt
-from config.embedded_redis import EmbeddedRedis
+from actors.subtitles.formats import parse_srt
+from taskgate.embedded_redis import EmbeddedRedis
 from tests.harness import Client, System
 from tests.media import make_subtitled_video
 

@@ -19,11 +19,11 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from actors.engines.pcm import decode_mono
-from actors.engines.whisper import Options, transcribe
-from actors.engines.whisper_models import ModelCache, model_key, resolve_model
-from config.embedded_redis import EmbeddedRedis
+from actors.faster_whisper.engine import Options, transcribe
+from actors.faster_whisper.models import ModelCache, model_key, resolve_model
+from actors.ffmpeg.pcm import decode_mono
 from config.settings import WhisperSettings
+from taskgate.embedded_redis import EmbeddedRedis
 from tests.harness import Client, System
 from tests.speech.audio import long_speech
 

@@ -6,7 +6,7 @@ import sys
 
 from aiohttp import web
 
-from actors.app import check_task_names
+from actors.worker.app import check_task_names
 from config import ConfigError, configure_logging, load_settings
 from gateway.app import create_app
 

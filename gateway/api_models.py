@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from actors.webhook_events import CallbackStatus
+from actors.webhooks.events import CallbackStatus
 from state import StageError
 
 StatusName = Literal["PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"]

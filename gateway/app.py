@@ -8,7 +8,7 @@ import redis.asyncio as aioredis
 import structlog
 from aiohttp import web
 
-from actors.app import build_broker
+from actors.worker.app import build_broker
 from config import Settings
 from gateway import auth, docs, files, health, monitor_routes, tasks, webhooks
 from gateway.context import AppContext

@@ -13,16 +13,16 @@ from typing import Annotated, Any
 import msgspec
 from aiohttp import web
 
-from actors.app import check_task_names
 from actors.validation import InvalidInput
+from actors.worker.app import check_task_names
 from config import ConfigError, Settings
-from config.live import LiveSettings, apply_overrides, merge_overrides
 from gateway.auth import ADMIN, require_scope
 from gateway.context import AppContext
 from gateway.monitor_views import LIVE, health_report, heartbeats_view, lock_view, statistics_view, timeouts_view
 from gateway.tasks import json_response
 from gpu_lock import AsyncGpuLock, UnknownDevice
 from monitor import Monitor, broker_enqueue
+from state.live import LiveSettings, apply_overrides, merge_overrides
 
 routes = web.RouteTableDef()
 MONITOR_TASK = web.AppKey("monitor_task", asyncio.Task)

@@ -9,9 +9,9 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from config import Settings, keys
-from config.live import LiveSettings
 from gpu_lock import GpuLockStatus, aread_status
 from monitor import current_leader, recent_events
+from state.live import LiveSettings
 from state.task_metrics import parse_figures
 from state.tracking import AsyncTracker
 

@@ -10,7 +10,7 @@ import msgspec
 from aiohttp import web
 
 from actors.registry import REGISTRY
-from actors.webhook_events import WebhookEvent
+from actors.webhooks.events import WebhookEvent
 from config import Settings
 from gateway import api_models as m
 from gateway.auth import SCOPE_ATTR, KeyRing

@@ -9,9 +9,9 @@ import dramatiq
 import msgspec
 from aiohttp import web
 
-from actors.broker import encode_message
 from actors.registry import REGISTRY
 from actors.validation import validate_submit
+from actors.worker.broker import encode_message
 from gateway.context import AppContext
 from gateway.errors import BadRequest, UnknownTask
 from gateway.webhooks import check_callback

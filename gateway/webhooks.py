@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from actors.validation import InvalidInput
-from actors.webhook_events import Delivery
-from actors.webhook_outbox import OutboxDispatcher, delivery_message
+from actors.webhooks.events import Delivery
+from actors.webhooks.netpolicy import NetPolicy, UrlRefused
+from actors.webhooks.outbox import OutboxDispatcher, delivery_message
 from config import Settings
-from config.netpolicy import NetPolicy, UrlRefused
 from gateway.context import AppContext
 from gateway.errors import BadRequest
 from state import StageNotTerminal, is_terminal, workflow_view

@@ -1,6 +1,6 @@
 """The Lua scripts: read from ``gpu_lock/lua`` on first use, called by SHA on one client.
 
-The callers send ``EVALSHA`` (the sync lock through its ``config.redis_channel.Channel``) and load the
+The callers send ``EVALSHA`` (the sync lock through its ``redis_io.channel.Channel``) and load the
 script only when Redis answers ``NOSCRIPT`` (a restarted or other server). redis-py's ``Script`` does
 the same, with pipeline checks and argument copies on every call that a lock taken per task pays for twice.
 """
@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 from redis.asyncio import Redis as AsyncRedis
 from redis.exceptions import NoScriptError
 
-from config.redis_channel import Channel, ChannelScript
+from redis_io.channel import Channel, ChannelScript
 
 Arg = str | int | bytes
 C = TypeVar("C", ChannelScript, "AsyncScript")

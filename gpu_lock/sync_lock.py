@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from redis import Redis
 from redis.exceptions import RedisError
 
-from config.redis_channel import Channel
 from config.settings import GpuLockSettings
 from gpu_lock import events
 from gpu_lock.errors import LeaseLost
@@ -20,6 +19,7 @@ from gpu_lock.renewal import OnLost, RenewalThread
 from gpu_lock.replies import Granted, parse_acquire, parse_outcome
 from gpu_lock.scripts import sync_scripts
 from gpu_lock.waiting import Attempt, block_limit_s
+from redis_io.channel import Channel
 
 
 class GpuLock:

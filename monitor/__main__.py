@@ -14,7 +14,7 @@ from monitor.loop import Monitor
 
 
 async def _serve(settings: Settings) -> None:
-    from actors.app import build_broker  # noqa: PLC0415  (declares the actors the re-queue sends to)
+    from actors.worker.app import build_broker  # noqa: PLC0415  (declares the actors the re-queue sends to)
 
     broker, _lifecycle = build_broker(settings)
     client = aioredis.Redis.from_url(settings.redis_url or "", socket_timeout=5, socket_connect_timeout=5)

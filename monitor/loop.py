@@ -18,11 +18,11 @@ import structlog
 from redis.exceptions import RedisError
 
 from config import Settings, keys
-from config.live import LiveSettings
 from monitor.actions import Actions, Enqueue
 from monitor.leader import Leader, lease_ms
 from monitor.locks import LockHealth
 from state import StateStore
+from state.live import LiveSettings
 from state.tracking import AsyncTracker, RunInfo
 
 log = structlog.get_logger(__name__)

@@ -12,7 +12,7 @@ import msgspec
 import redis.asyncio as aioredis
 
 from config import keys
-from config.redis_channel import AsyncChannel, AsyncChannelScript
+from redis_io.channel import AsyncChannel, AsyncChannelScript
 from state.effects import Effects
 from state.errors import ConcurrentUpdate, LeaseNotHeld, StageFinished, TaskConflict, TaskNotFound
 from state.models import StageRecord, Workflow, WorkflowMeta, input_hash, now_ms

@@ -14,7 +14,7 @@ from typing import Any
 from redis.exceptions import ResponseError
 
 from config import keys
-from config.redis_channel import Channel, ChannelScript
+from redis_io.channel import Channel, ChannelScript
 from state.effects import Effects
 from state.errors import ConcurrentUpdate, TaskNotFound
 from state.models import StageRecord, Workflow

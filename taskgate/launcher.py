@@ -11,11 +11,11 @@ from pathlib import Path
 
 import structlog
 
-from actors.app import check_task_names
 from actors.registry import QUEUES
-from actors.webhook_outbox import WEBHOOK_QUEUE
+from actors.webhooks.outbox import WEBHOOK_QUEUE
+from actors.worker.app import check_task_names
 from config import ConfigError, Settings, configure_logging, load_settings
-from config.embedded_redis import EmbeddedRedis
+from taskgate.embedded_redis import EmbeddedRedis
 
 log = structlog.get_logger(__name__)
 

@@ -4,7 +4,7 @@ Each worker process is its own single-process Dramatiq pool (``dramatiq --proces
 main process stops the whole pool when one of its workers dies, so with one worker per pool a
 process killed by the monitor's hard tier takes nobody else's loaded models with it. A pool that
 exits is started again at once (with a backoff when it keeps dying young). The sidecar thread
-(``actors.sidecar``) heartbeats every run on this host and executes kill orders.
+(``actors.worker.sidecar``) heartbeats every run on this host and executes kill orders.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import psutil
 import redis
 import structlog
 
-from actors.sidecar import Sidecar
+from actors.worker.sidecar import Sidecar
 from config import ConfigError, configure_logging, load_settings
-from config.live import LiveSettings
+from state.live import LiveSettings
 
 log = structlog.get_logger(__name__)
 
@@ -37,7 +37,7 @@ _WATCH_EVERY_S = 0.1
 
 def pool_command(threads: int, queues: list[str] | None) -> list[str]:
     """Return the command of one single-process Dramatiq pool."""
-    args = [sys.executable, "-m", "dramatiq", "actors.app:setup", "--processes", "1", "--threads", str(threads)]
+    args = [sys.executable, "-m", "dramatiq", "actors.worker.app:setup", "--processes", "1", "--threads", str(threads)]
     return args + (["--queues", *queues] if queues else [])
 
 

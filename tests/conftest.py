@@ -9,7 +9,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from config.embedded_redis import EmbeddedRedis
+from taskgate.embedded_redis import EmbeddedRedis
 
 
 @pytest.fixture(scope="session")

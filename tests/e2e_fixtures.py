@@ -8,7 +8,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from config.embedded_redis import EmbeddedRedis
+from taskgate.embedded_redis import EmbeddedRedis
 from tests.harness import Client, System
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from config.embedded_redis import free_port
+from taskgate.embedded_redis import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 TERMINAL = {"SUCCESS", "FAILED", "CANCELLED"}
@@ -109,7 +109,7 @@ class System:
         process, restarts a pool whose process dies and runs the host's heartbeat/kill sidecar.
         Unsupervised: a bare ``dramatiq`` pool, without heartbeats.
         """
-        entry = ["taskgate", "worker"] if supervised else ["dramatiq", "actors.app:setup"]
+        entry = ["taskgate", "worker"] if supervised else ["dramatiq", "actors.worker.app:setup"]
         args = [sys.executable, "-m", *entry, "--processes", str(processes), "--threads", str(threads)]
         if queues:
             args += ["--queues", *queues]

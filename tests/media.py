@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from actors.engines.media import ffmpeg_binary
+from actors.ffmpeg.media import ffmpeg_binary
 from config.settings import FfmpegSettings
 
 

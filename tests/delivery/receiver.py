@@ -9,8 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
-from actors.webhook_events import verify
-from config.embedded_redis import free_port
+from actors.webhooks.events import verify
+from taskgate.embedded_redis import free_port
 
 SECRET = "whsec_" + "dGFza2dhdGUtdGVzdC1zZWNyZXQtMzItYnl0ZXMhIQ=="
 

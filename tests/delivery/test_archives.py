@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from actors.engines.archives import safe_extract
 from actors.errors import InputFileError
+from actors.worker.archives import safe_extract
 
 
 def _zip(path: Path, entries: dict[str, bytes]) -> Path:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from actors.webhooks import post_event
-from config.netpolicy import NetPolicy, UrlRefused, check_url_syntax
+from actors.webhooks.actor import post_event
+from actors.webhooks.netpolicy import NetPolicy, UrlRefused, check_url_syntax
 from config.settings import NetworkPolicySettings
 from tests.delivery.receiver import Receiver
 
@@ -86,7 +86,7 @@ async def test_resolved_addresses_are_checked_at_send_time(receiver: Receiver) -
 
 
 async def test_network_errors_are_retryable() -> None:
-    from config.embedded_redis import free_port
+    from taskgate.embedded_redis import free_port
 
     outcome = await post_event(f"http://127.0.0.1:{free_port()}/", b"{}", {}, 5, DEFAULT)
     assert outcome.status_code is None

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiohttp
 
-import actors.services  # noqa: F401  (registers every task)
+import actors.registry  # noqa: F401  (registers every task)
 from actors.registry import REGISTRY
 from tests.delivery.test_auth import ADMIN_KEY, keyed_env
 from tests.harness import Client, System

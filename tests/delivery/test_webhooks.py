@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import aiohttp
 
-from actors.webhook_events import event_id
+from actors.webhooks.events import event_id
 from state import StageError, StateStore, Status, now_ms
 from tests.delivery.conftest import FAST_WEBHOOKS, webhooks_idle
 from tests.delivery.receiver import Receiver

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import aiohttp
 
-from config.embedded_redis import EmbeddedRedis
+from taskgate.embedded_redis import EmbeddedRedis
 from tests.harness import Client, System, async_wait_until
 
 

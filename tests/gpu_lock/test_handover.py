@@ -9,12 +9,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import pytest
 import redis
 
-from config.redis_channel import Channel, ChannelScript
 from gpu_lock import GpuLock, Lease, LockWaitTimeout, read_status
 from gpu_lock.layout import CLAIM_WINDOW_MS
 from gpu_lock.replies import Granted, Queued, parse_acquire
 from gpu_lock.scripts import Scripts, sync_scripts
 from gpu_lock.waiting import Attempt
+from redis_io.channel import Channel, ChannelScript
 from tests.gpu_lock import procs
 from tests.gpu_lock.helpers import holders, owner, queued, server_ms, settings, to_builtins, wait_until
 

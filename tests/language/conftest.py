@@ -8,7 +8,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from config.embedded_redis import EmbeddedRedis, free_port
+from taskgate.embedded_redis import EmbeddedRedis, free_port
 from tests.harness import Client, System
 from tests.language.fake_llm import FakeLlm
 

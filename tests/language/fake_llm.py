@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from config.embedded_redis import free_port
+from taskgate.embedded_redis import free_port
 
 _NUMBERED = re.compile(r"^(\d+)\| (.*)$")
 Reply = tuple[int, Any, dict[str, str]]

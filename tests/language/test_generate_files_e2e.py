@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from actors.engines.subtitle_formats import parse_srt, parse_vtt
+from actors.subtitles.formats import parse_srt, parse_vtt
 from tests.harness import Client
 
 SENTENCE = "good morning everyone the meeting moves to Friday thanks for telling us Friday works for me"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from actors.engines.subtitle_formats import Cue, parse_srt, parse_vtt, to_srt, to_vtt
+from actors.subtitles.formats import Cue, parse_srt, parse_vtt, to_srt, to_vtt
 from tests.harness import Client, System
 from tests.language.conftest import FAKE_KEY, OPENAI_KEY
 from tests.language.fake_llm import FakeLlm, Seen, answer

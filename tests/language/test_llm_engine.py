@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from actors.engines.llm_client import ChatClient, resolve_endpoint, retry_after_s
-from actors.engines.llm_lines import CHARS_PER_TOKEN, estimate_tokens, parse_answer, plan_chunks, request_text
 from actors.errors import EngineUnavailable, InputError, TransientError
+from actors.llm.client import ChatClient, resolve_endpoint, retry_after_s
+from actors.llm.lines import CHARS_PER_TOKEN, estimate_tokens, parse_answer, plan_chunks, request_text
 from config.settings import LlmProvider, LlmSettings
 from tests.language.fake_llm import FakeLlm, Seen, completion
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from actors.engines.subtitle_layout import Layout, Segment, Turn, Word, build_cues, line_count, wrap_balanced
+from actors.subtitles.layout import Layout, Segment, Turn, Word, build_cues, line_count, wrap_balanced
 
 LAYOUT = Layout(max_chars_per_line=42, max_lines=2, max_duration_s=7.0)
 LONG_TEXT = (

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import aiohttp
 import pytest
 
-from config.embedded_redis import EmbeddedRedis
+from taskgate.embedded_redis import EmbeddedRedis
 from tests.harness import Client, System
 from tests.media_tasks.shared_system import shared_system
 

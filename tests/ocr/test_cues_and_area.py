@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from actors.engines.cue_merge import frames_to_cues
-from actors.engines.ocr_pass import FrameText
-from actors.engines.subtitle_area import find_band
+from actors.paddleocr.cue_merge import frames_to_cues
+from actors.paddleocr.ocr_pass import FrameText
+from actors.paddleocr.subtitle_area import find_band
 
 
 def frames(texts: list[str], step: float = 0.1) -> list[FrameText]:

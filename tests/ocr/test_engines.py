@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from actors.engines.ocr import TextLine, engine_key, get_engine, join_lines
-from actors.engines.ocr_pass import same_text, text_mask
 from actors.errors import EngineUnavailable
+from actors.paddleocr.engine import TextLine, engine_key, get_engine, join_lines
+from actors.paddleocr.ocr_pass import same_text, text_mask
 from config.settings import OcrSettings
 
 

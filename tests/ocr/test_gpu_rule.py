@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import aiohttp
 
-import actors.services  # noqa: F401  (registers every task)
+import actors.registry  # noqa: F401  (registers every task)
 from actors.registry import get_spec
 from config.settings import OcrSettings, Settings
 from tests.harness import Client, System

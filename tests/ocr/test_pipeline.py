@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from actors.engines.subtitle_formats import parse_srt
+from actors.subtitles.formats import parse_srt
 from tests.harness import Client, System
 from tests.media import make_subtitled_video
 from tests.ocr.conftest import LINES

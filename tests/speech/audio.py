@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from actors.engines.pcm import SAMPLE_RATE, decode_mono
+from actors.ffmpeg.pcm import SAMPLE_RATE, decode_mono
 
 DATA = Path(__file__).resolve().parent / "clips"
 MEETING = DATA / "meeting.ogg"  # "Good morning everyone. The budget meeting is moved to Friday afternoon. ..."

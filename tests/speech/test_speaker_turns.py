@@ -7,8 +7,9 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from actors.engines.diarization import pipeline_source
-from actors.engines.speaker_turns import (
+from actors.errors import EngineUnavailable, InputFileError
+from actors.pyannote_audio.engine import pipeline_source
+from actors.pyannote_audio.turns import (
     DiarizationFile,
     Limits,
     Turn,
@@ -16,9 +17,8 @@ from actors.engines.speaker_turns import (
     read_diarization,
     summarise,
 )
-from actors.engines.torchaudio_cpu import PARKED, fix
-from actors.errors import EngineUnavailable, InputFileError
 from config.settings import PyannoteSettings
+from taskgate.torchaudio_cpu import PARKED, fix
 
 LIMITS = Limits(min_segment_s=0.2, max_segment_s=10.0, min_speakers=1, max_speakers=2)
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from actors.engines.pcm import decode_mono
-from actors.engines.whisper import Options, Transcript, transcribe
-from actors.engines.whisper_models import ModelCache, bundled_models, model_key, resolve_model
 from actors.errors import EngineUnavailable, InputError, InputFileError
+from actors.faster_whisper.engine import Options, Transcript, transcribe
+from actors.faster_whisper.models import ModelCache, bundled_models, model_key, resolve_model
+from actors.ffmpeg.pcm import decode_mono
 from config.settings import WhisperSettings
 from tests.speech.audio import MEETING
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from actors.engines.subtitle_formats import parse_srt
+from actors.subtitles.formats import parse_srt
 from tests.harness import Client, System
 from tests.language.fake_llm import FakeLlm
 from tests.media import run_ffmpeg

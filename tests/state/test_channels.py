@@ -9,7 +9,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from config.redis_channel import AsyncChannel, AsyncChannelScript, Channel, ChannelScript
+from redis_io.channel import AsyncChannel, AsyncChannelScript, Channel, ChannelScript
 
 ECHO_KEYS = "return {KEYS[1], ARGV[1]}"
 

@@ -5,7 +5,7 @@ import redis
 import redis.asyncio as aioredis
 
 from config import keys
-from config.redis_channel import Channel
+from redis_io.channel import Channel
 from state import IllegalTransition, StageRecord, StateStore, Status, TaskNotFound
 from state.effects import Effects
 from state.sync_store import SyncStageStore

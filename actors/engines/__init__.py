@@ -1,1 +1,0 @@
-"""Small adapters around engines; heavy libraries are imported lazily inside them."""

@@ -1,0 +1,1 @@
+"""``faster_whisper.*`` service: speech to text with word timestamps."""

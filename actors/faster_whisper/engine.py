@@ -1,0 +1,135 @@
+"""faster-whisper: transcribe mono 16 kHz samples with a cached model, segment by segment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
+
+import msgspec
+
+from actors.errors import InputError
+from actors.ffmpeg.pcm import SAMPLE_RATE
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+
+class Word(msgspec.Struct, kw_only=True):
+    """One recognised word and its times in seconds."""
+
+    word: str
+    start: float
+    end: float
+    probability: float
+
+
+class Segment(msgspec.Struct, kw_only=True):
+    """One transcribed segment; ``words`` is empty without word timestamps."""
+
+    id: int
+    start: float
+    end: float
+    text: str
+    words: list[Word]
+    avg_logprob: float
+    no_speech_prob: float
+
+
+class Transcript(msgspec.Struct, kw_only=True):
+    """The segments file: what was said, when, in which language."""
+
+    language: str
+    language_probability: float
+    duration_s: float
+    task: str
+    model: str
+    segments: list[Segment]
+
+
+class Options(msgspec.Struct, kw_only=True):
+    """Per-request decoding options (the task input's, minus paths and model)."""
+
+    language: str | None = None
+    task: Literal["transcribe", "translate"] = "transcribe"
+    word_timestamps: bool = True
+    vad_filter: bool = True
+    beam_size: int = 5
+    initial_prompt: str | None = None
+
+
+def check_options(model: Any, options: Options, shown_as: str) -> None:
+    """Refuse options the model cannot honour.
+
+    Raises:
+        InputError: the language is unknown to the model, or an English-only model was asked to translate.
+    """
+    multilingual = bool(model.model.is_multilingual)
+    if options.language is not None and options.language not in model.supported_languages:
+        if multilingual:
+            raise InputError(f"language {options.language!r} is not a Whisper language code (e.g. 'en', 'fr', 'de')")
+        raise InputError(
+            f"model {shown_as!r} is English-only: language must be 'en' or omitted, not {options.language!r}; "
+            "use a multilingual model (e.g. 'small') for other languages"
+        )
+    if options.task == "translate" and not multilingual:
+        raise InputError(
+            f"model {shown_as!r} is English-only and cannot translate; use a multilingual model (e.g. 'small')"
+        )
+
+
+def _word(w: Any) -> Word:
+    return Word(
+        word=w.word,
+        start=round(float(w.start), 3),
+        end=round(float(w.end), 3),
+        probability=round(float(w.probability), 4),
+    )
+
+
+def transcribe(
+    model: Any,
+    audio: npt.NDArray[np.float32],
+    options: Options,
+    shown_as: str,
+    on_segment: Callable[[float], None] | None = None,
+) -> Transcript:
+    """Transcribe ``audio`` (mono, 16 kHz); ``on_segment`` gets each segment's end time in seconds.
+
+    Raises:
+        InputError: the options cannot be honoured by this model.
+        TaskCancelled: raised by ``on_segment`` to stop early.
+    """
+    check_options(model, options, shown_as)
+    pieces, info = model.transcribe(
+        audio,
+        language=options.language,
+        task=options.task,
+        beam_size=options.beam_size,
+        word_timestamps=options.word_timestamps,
+        vad_filter=options.vad_filter,
+        initial_prompt=options.initial_prompt,
+    )
+    segments: list[Segment] = []
+    for piece in pieces:
+        segments.append(
+            Segment(
+                id=len(segments),
+                start=round(float(piece.start), 3),
+                end=round(float(piece.end), 3),
+                text=piece.text.strip(),
+                words=[_word(w) for w in piece.words or ()],
+                avg_logprob=round(float(piece.avg_logprob), 4),
+                no_speech_prob=round(float(piece.no_speech_prob), 4),
+            )
+        )
+        if on_segment is not None:
+            on_segment(float(piece.end))
+    return Transcript(
+        language=info.language,
+        language_probability=round(float(info.language_probability), 4),
+        duration_s=round(audio.shape[0] / SAMPLE_RATE, 3),
+        task=options.task,
+        model=shown_as,
+        segments=segments,
+    )

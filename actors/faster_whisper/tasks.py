@@ -1,0 +1,117 @@
+"""``faster_whisper.*`` tasks: speech to text with word timestamps."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any, Literal
+
+import msgspec
+import structlog
+
+from actors.faster_whisper.engine import Options, transcribe
+from actors.faster_whisper.models import MODELS, effective_device, model_key, resolve_model
+from actors.ffmpeg.pcm import SAMPLE_RATE, decode_mono
+from actors.spec import task
+from actors.validation import StoragePath
+from actors.worker.runtime import TaskRun
+from config import Settings
+
+log = structlog.get_logger(__name__)
+
+_PROGRESS_STEP = 0.01
+
+# Whisper's codes are two letters, plus "haw" and "yue"; the model checks the exact list at run time
+LanguageCode = Annotated[str, msgspec.Meta(pattern="^[a-z]{2,3}$", description="Whisper language code, e.g. 'en'")]
+
+
+class TranscribeInput(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Input of ``faster_whisper.transcribe_audio``."""
+
+    audio_path: Annotated[str, StoragePath]
+    model: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)] | None = None
+    language: LanguageCode | None = None
+    task: Literal["transcribe", "translate"] = "transcribe"
+    word_timestamps: bool = True
+    vad_filter: bool = True
+    beam_size: Annotated[int, msgspec.Meta(ge=1, le=20)] = 5
+    initial_prompt: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+
+
+class TranscribeOutput(msgspec.Struct, kw_only=True):
+    """Output of ``faster_whisper.transcribe_audio``; ``model_cache`` says whether this task loaded the model."""
+
+    segments_file: str
+    language: str
+    language_probability: float
+    audio_duration_s: float
+    segments_count: int
+    model: str
+    model_cache: Literal["loaded", "reused"]
+    transcribe_s: float
+
+
+def uses_gpu(settings: Settings, _params: Any) -> bool:
+    """Take the GPU lease when faster-whisper runs on cuda."""
+    return effective_device(settings.faster_whisper) == "cuda"
+
+
+@task(
+    "faster_whisper.transcribe_audio",
+    queue="faster_whisper",
+    input=TranscribeInput,
+    output=TranscribeOutput,
+    gpu=uses_gpu,
+)
+def transcribe_audio(run: TaskRun, params: TranscribeInput) -> TranscribeOutput:
+    """Transcribe (or translate to English) an audio file into segments with word timestamps."""
+    source = run.input_path(params.audio_path)
+    settings = run.settings.faster_whisper
+    model_source, shown_as = resolve_model(params.model, settings, run.root)
+    audio = decode_mono(source, params.audio_path)
+    duration_s = audio.shape[0] / SAMPLE_RATE
+    run.checkpoint()
+    model, loaded = MODELS.get(model_key(model_source, settings, run.gpu_device), settings)
+    run.checkpoint()
+
+    written = [0.0]
+
+    def on_segment(end_s: float) -> None:
+        # segments arrive in bursts, one burst per 30 s window: write each step of 1 % or more at once,
+        # so that a burst's last segment is not lost to the runtime's write throttle
+        fraction = min(1.0, end_s / duration_s) if duration_s else 1.0
+        if fraction - written[0] >= _PROGRESS_STEP:
+            written[0] = fraction
+            run.progress(fraction, force=True)
+        run.checkpoint()
+
+    options = Options(
+        language=params.language,
+        task=params.task,
+        word_timestamps=params.word_timestamps,
+        vad_filter=params.vad_filter,
+        beam_size=params.beam_size,
+        initial_prompt=params.initial_prompt,
+    )
+    started = time.perf_counter()
+    transcript = transcribe(model, audio, options, shown_as, on_segment)
+    elapsed_s = time.perf_counter() - started
+    target = run.output_dir / "segments.json"
+    target.write_bytes(msgspec.json.encode(transcript))
+    log.info(
+        "transcribed",
+        model=shown_as,
+        audio_s=round(duration_s, 3),
+        transcribe_s=round(elapsed_s, 3),
+        segments=len(transcript.segments),
+        language=transcript.language,
+    )
+    return TranscribeOutput(
+        segments_file=run.rel(target),
+        language=transcript.language,
+        language_probability=transcript.language_probability,
+        audio_duration_s=transcript.duration_s,
+        segments_count=len(transcript.segments),
+        model=shown_as,
+        model_cache="loaded" if loaded else "reused",
+        transcribe_s=round(elapsed_s, 3),
+    )

@@ -1,0 +1,1 @@
+"""``ffmpeg.*`` service: audio extraction, probing, keyframes, subtitle crops and audio segments."""

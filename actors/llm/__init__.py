@@ -1,0 +1,1 @@
+"""``llm.*`` service: proofread and translate subtitles through any OpenAI-compatible endpoint."""

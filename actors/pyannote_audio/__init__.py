@@ -1,0 +1,1 @@
+"""``pyannote_audio.*`` service: who speaks when, and reading diarization files back."""

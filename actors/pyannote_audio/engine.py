@@ -1,0 +1,178 @@
+"""pyannote.audio: load the configured diarization pipeline once per process and run it on samples."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from actors.errors import EngineFailed, EngineUnavailable
+from actors.ffmpeg.pcm import SAMPLE_RATE
+from actors.pyannote_audio.turns import DiarizationFile, Turn, speakers_of
+from config.settings import PyannoteSettings
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+log = structlog.get_logger(__name__)
+
+_HOW_TO = (
+    "set pyannote.pipeline (TASKGATE_PYANNOTE__PIPELINE) to a local pipeline folder with a config.yaml, "
+    "or to a hub name such as pyannote/speaker-diarization-community-1 with a token in $HF_TOKEN on a host "
+    "with network"
+)
+# the share of progress each pipeline step ends at (embeddings are most of the work)
+_STEP_END = {"segmentation": 0.3, "speaker_counting": 0.35, "embeddings": 0.95, "discrete_diarization": 1.0}
+_STEP_START = {"segmentation": 0.0, "speaker_counting": 0.3, "embeddings": 0.35, "discrete_diarization": 0.95}
+
+Hook = Callable[[float], None]
+
+
+def pipeline_source(settings: PyannoteSettings) -> tuple[str, str | None]:
+    """Return ``(checkpoint, token)``: a local folder with ``config.yaml``, or a hub name and its token.
+
+    Raises:
+        EngineUnavailable: nothing is configured, the folder has no config.yaml, or a hub name has no token.
+    """
+    name = settings.pipeline
+    if not name:
+        raise EngineUnavailable(f"no diarization pipeline is configured: {_HOW_TO}")
+    folder = Path(name).expanduser()
+    if folder.is_dir():
+        if not (folder / "config.yaml").is_file():
+            raise EngineUnavailable(f"pipeline folder {name!r} has no config.yaml: {_HOW_TO}")
+        return str(folder), None
+    if folder.is_absolute() or name.startswith("."):
+        raise EngineUnavailable(f"pipeline folder {name!r} does not exist: {_HOW_TO}")
+    token = os.environ.get(settings.token_env)
+    if not token:
+        raise EngineUnavailable(f"pipeline {name!r} is on the hub and ${settings.token_env} is not set: {_HOW_TO}")
+    return name, token
+
+
+def _import_pipeline_class(settings: PyannoteSettings) -> Any:
+    os.environ["PYANNOTE_METRICS_ENABLED"] = "1" if settings.telemetry else "0"
+    try:
+        with warnings.catch_warnings():
+            # samples are passed in memory: pyannote's file decoder (torchcodec) is never used
+            warnings.filterwarnings("ignore", message=r"\s*torchcodec is not installed correctly")
+            from pyannote.audio import Pipeline  # noqa: PLC0415
+    except ImportError as exc:
+        raise EngineUnavailable(
+            f"pyannote.audio is not installed ({exc}): pip install 'taskgate[diarization]'"
+        ) from None
+    except OSError as exc:  # a native library that does not match torch
+        raise EngineUnavailable(
+            f"pyannote.audio cannot load its native libraries ({exc}); with a CPU-only torch run "
+            "`python -m taskgate.torchaudio_cpu`"
+        ) from None
+    return Pipeline
+
+
+class PipelineCache:
+    """Pipelines loaded in this process, keyed by (checkpoint, device); runs on one pipeline are serial."""
+
+    def __init__(self) -> None:
+        self._pipelines: dict[tuple[str, str], Any] = {}
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def lock(self, key: tuple[str, str]) -> threading.Lock:
+        """Return the lock that serialises loading and running the pipeline under ``key``."""
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def get(self, key: tuple[str, str], settings: PyannoteSettings, token: str | None) -> tuple[Any, bool]:
+        """Return ``(pipeline, loaded_now)``; call with ``lock(key)`` held.
+
+        Raises:
+            EngineUnavailable: pyannote is missing or the pipeline cannot be loaded.
+        """
+        pipeline = self._pipelines.get(key)
+        if pipeline is not None:
+            return pipeline, False
+        pipeline = _load(key, settings, token)
+        self._pipelines[key] = pipeline
+        return pipeline, True
+
+
+def _load(key: tuple[str, str], settings: PyannoteSettings, token: str | None) -> Any:
+    pipeline_class = _import_pipeline_class(settings)
+    import torch  # noqa: PLC0415
+
+    started = time.perf_counter()
+    checkpoint, device = key
+    try:
+        pipeline = pipeline_class.from_pretrained(checkpoint, token=token, cache_dir=settings.cache_dir)
+        if pipeline is None:
+            raise EngineUnavailable(f"pipeline {checkpoint!r} could not be downloaded (gated?): {_HOW_TO}")
+        pipeline.to(torch.device(device))
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        raise EngineUnavailable(f"cannot load diarization pipeline {checkpoint!r}: {exc}; {_HOW_TO}") from None
+    log.info(
+        "model_loaded",
+        engine="pyannote",
+        pipeline=checkpoint,
+        device=device,
+        load_s=round(time.perf_counter() - started, 3),
+        pid=os.getpid(),
+    )
+    return pipeline
+
+
+def _turns(annotation: Any, duration_s: float) -> list[Turn]:
+    turns = []
+    for segment, _track, label in annotation.itertracks(yield_label=True):
+        start, end = max(0.0, float(segment.start)), min(duration_s, float(segment.end))
+        if end > start:
+            turns.append(Turn(speaker=str(label), start=round(start, 3), end=round(end, 3)))
+    return turns
+
+
+def diarize(
+    pipeline: Any,
+    audio: npt.NDArray[np.float32],
+    speakers: dict[str, int],
+    on_progress: Hook | None = None,
+) -> DiarizationFile:
+    """Diarize mono 16 kHz samples; ``speakers`` holds num_speakers / min_speakers / max_speakers.
+
+    Raises:
+        EngineFailed: the pipeline raised on this audio.
+        TaskCancelled: raised by ``on_progress`` to stop early.
+    """
+    import torch  # noqa: PLC0415
+
+    def hook(
+        step: str, _artefact: Any, file: Any = None, total: int | None = None, completed: int | None = None
+    ) -> None:
+        if on_progress is not None and step in _STEP_END:
+            # pyannote counts batch items in ``completed``: it can pass ``total``
+            share = min(1.0, completed / total) if total and completed is not None else 1.0
+            on_progress(_STEP_START[step] + share * (_STEP_END[step] - _STEP_START[step]))
+
+    duration_s = audio.shape[0] / SAMPLE_RATE
+    waveform = {"waveform": torch.from_numpy(audio).unsqueeze(0), "sample_rate": SAMPLE_RATE}
+    try:
+        result = pipeline(waveform, hook=hook, **speakers)
+    except (RuntimeError, ValueError, IndexError) as exc:
+        raise EngineFailed(f"diarization failed: {exc}") from None
+    annotation = getattr(result, "speaker_diarization", result)
+    exclusive = getattr(result, "exclusive_speaker_diarization", None)
+    turns = _turns(annotation, duration_s)
+    return DiarizationFile(
+        segments=turns,
+        speakers=speakers_of(turns),
+        duration_s=round(duration_s, 3),
+        exclusive_segments=_turns(exclusive, duration_s) if exclusive is not None else [],
+    )
+
+
+PIPELINES = PipelineCache()

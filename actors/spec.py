@@ -1,0 +1,94 @@
+"""Task specs and the `task` decorator that fills the registry (`actors.registry` imports every service)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import msgspec
+
+from config import Settings
+
+if TYPE_CHECKING:
+    from actors.worker.runtime import TaskRun
+
+QUEUES = ("system", "ffmpeg", "faster_whisper", "pyannote_audio", "paddleocr", "llm", "subtitles", "webhooks")
+
+In = TypeVar("In", bound=msgspec.Struct)
+Out = TypeVar("Out", bound=msgspec.Struct)
+Body = Callable[["TaskRun", Any], msgspec.Struct]
+GpuRule = Callable[[Settings, Any], bool]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Everything the platform knows about one task_name."""
+
+    name: str
+    queue: str
+    input_type: type[msgspec.Struct]
+    output_type: type[msgspec.Struct]
+    body: Body
+    gpu_rule: GpuRule
+    description: str
+
+    def uses_gpu(self, settings: Settings, params: Any = None) -> bool:
+        """Return whether a run of this task takes a GPU lease under these settings."""
+        return self.gpu_rule(settings, params)
+
+
+REGISTRY: dict[str, TaskSpec] = {}
+
+
+def never(_settings: Settings, _params: Any) -> bool:
+    """GPU rule of CPU-only tasks."""
+    return False
+
+
+def always(_settings: Settings, _params: Any) -> bool:
+    """GPU rule of tasks that always hold a lease."""
+    return True
+
+
+def task(
+    name: str,
+    *,
+    queue: str,
+    input: type[In],  # noqa: A002  (the registry's vocabulary)
+    output: type[Out],
+    gpu: GpuRule = never,
+) -> Callable[[Callable[[TaskRun, In], Out]], Callable[[TaskRun, In], Out]]:
+    """Register a task body under ``name``; the lifecycle runs it on ``queue``'s workers.
+
+    Raises:
+        ValueError: the name is taken or the queue is unknown.
+    """
+    if queue not in QUEUES:
+        raise ValueError(f"unknown queue {queue!r} for {name!r}")
+
+    def register(body: Callable[[TaskRun, In], Out]) -> Callable[[TaskRun, In], Out]:
+        if name in REGISTRY:
+            raise ValueError(f"task {name!r} is registered twice")
+        doc = (body.__doc__ or "").strip().splitlines()
+        REGISTRY[name] = TaskSpec(
+            name=name,
+            queue=queue,
+            input_type=input,
+            output_type=output,
+            body=body,
+            gpu_rule=gpu,
+            description=doc[0] if doc else name,
+        )
+        return body
+
+    return register
+
+
+def get_spec(name: str) -> TaskSpec:
+    """Return the spec of a registered task.
+
+    Raises:
+        KeyError: no task has this name.
+    """
+    return REGISTRY[name]

@@ -1,0 +1,1 @@
+"""``subtitles.*`` service: subtitle files from transcription segments (and speaker turns)."""

@@ -1,0 +1,1 @@
+"""``system.*`` service: no engine; for health checks, diagnostics and benchmarks."""

@@ -1,0 +1,1 @@
+"""Webhook delivery: signed events, the outbox, the delivery actor and the outbound-URL policy."""

@@ -1,0 +1,74 @@
+"""Move stage ends from the webhook outbox to the ``webhooks`` queue (at least once, claims time out)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import dramatiq
+import msgspec
+import redis.asyncio as aioredis
+import structlog
+
+from actors.webhooks.events import Delivery
+from config import Settings, keys
+
+WEBHOOK_ACTOR = "taskgate.webhook"
+WEBHOOK_QUEUE = "webhooks"
+_CLAIM_BATCH = 100
+_CLAIM_SCRIPT = (Path(__file__).with_name("lua") / "claim_outbox.lua").read_text()
+
+log = structlog.get_logger(__name__)
+
+
+def delivery_message(delivery: Delivery) -> dramatiq.Message[Any]:
+    """Return the webhook actor's message for ``delivery``."""
+    return dramatiq.Message(
+        queue_name=WEBHOOK_QUEUE,
+        actor_name=WEBHOOK_ACTOR,
+        args=(msgspec.to_builtins(delivery),),
+        kwargs={},
+        options={},
+    )
+
+
+def parse_entry(entry: bytes | str) -> Delivery:
+    """Turn an outbox entry (workflow_id, task_name, status on three lines) into its first delivery try."""
+    text = entry.decode() if isinstance(entry, bytes) else entry
+    workflow_id, task_name, status = text.split("\n", 2)
+    return Delivery(workflow_id=workflow_id, task_name=task_name, status=status)
+
+
+class OutboxDispatcher:
+    """Claim due outbox entries, enqueue one delivery each, then drop them from the outbox."""
+
+    def __init__(self, client: aioredis.Redis, broker: dramatiq.Broker, settings: Settings) -> None:
+        self.client = client
+        self.broker = broker
+        self.claim_ms = int(settings.webhooks.claim_timeout_s * 1000)
+        self.interval_s = settings.webhooks.dispatch_interval_s
+        self._claim = client.register_script(_CLAIM_SCRIPT)
+
+    async def dispatch_due(self) -> int:
+        """Enqueue every due entry; return how many were enqueued."""
+        entries = await self._claim(keys=[keys.WEBHOOK_OUTBOX], args=[self.claim_ms, _CLAIM_BATCH])
+        for entry in entries:
+            delivery = parse_entry(entry)
+            await asyncio.to_thread(self.broker.enqueue, delivery_message(delivery))
+            await self.client.zrem(keys.WEBHOOK_OUTBOX, entry)
+            log.info(
+                "webhook_dispatched", task_id=delivery.workflow_id, task_name=delivery.task_name, status=delivery.status
+            )
+        return len(entries)
+
+    async def run_forever(self) -> None:
+        """Dispatch every ``dispatch_interval_s`` (at once again after a full batch) until cancelled."""
+        while True:
+            try:
+                count = await self.dispatch_due()
+            except (OSError, aioredis.RedisError, dramatiq.errors.BrokerConnectionError) as exc:
+                log.warning("webhook_dispatch_failed", error=str(exc))
+                count = 0
+            if count < _CLAIM_BATCH:
+                await asyncio.sleep(self.interval_s)

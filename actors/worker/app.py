@@ -1,0 +1,109 @@
+"""Build the broker, declare one Dramatiq actor per registered task, and boot workers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dramatiq
+import msgspec
+import structlog
+from dramatiq.middleware import AsyncIO
+
+import actors.registry  # noqa: F401  (registers every task)
+from actors.errors import TaskError
+from actors.registry import REGISTRY, TaskSpec
+from actors.webhooks.actor import declare_webhook_actor
+from actors.worker.broker import WakingRedisBroker
+from actors.worker.lifecycle import Lifecycle
+from config import ConfigError, Settings, configure_logging, load_settings
+
+log = structlog.get_logger(__name__)
+
+
+def _actor_fn(spec: TaskSpec, lifecycle: Lifecycle) -> Any:
+    """Return the actor function for ``spec``: it runs the stage on the task context it is given.
+
+    ``run_stage`` is the design's standard interface (context in, updated context out); the lifecycle
+    middleware commits what it produced.
+    """
+
+    def run_stage(context: dict[str, Any]) -> dict[str, Any]:
+        active = lifecycle.active
+        if active is None:  # called outside a worker (a direct call in a shell)
+            raise RuntimeError(f"{spec.name} runs only inside a taskgate worker")
+        try:
+            output = spec.body(active.run, active.params)
+        except TaskError as exc:
+            active.error = exc
+        except Exception as exc:
+            log.exception("stage_crashed")
+            active.error = exc
+        else:
+            active.output = msgspec.to_builtins(output)
+            return {**context, "status": "SUCCESS", "output": active.output}
+        return {**context, "status": "FAILED", "error": str(active.error)}
+
+    def perform(context: dict[str, Any]) -> None:
+        # The lifecycle commits the updated context; returning it to Dramatiq would only make it warn
+        # (once per message) that no results backend stores it.
+        run_stage(context)
+
+    perform.__name__ = perform.__qualname__ = spec.name.replace(".", "_")
+    return perform
+
+
+def check_task_names(settings: Settings) -> None:
+    """Check that per-task settings name registered tasks.
+
+    Raises:
+        ConfigError: a ``task_retries`` or ``task_timeout_levels`` key is not a registered task_name.
+    """
+    sections: dict[str, set[str]] = {
+        "task_retries": set(settings.task_retries),
+        "gpu_lock_monitor.task_timeout_levels": set(settings.gpu_lock_monitor.task_timeout_levels),
+    }
+    for section, names in sections.items():
+        unknown = sorted(names - set(REGISTRY))
+        if unknown:
+            raise ConfigError(f"{section}: unknown task_name {unknown[0]!r}; GET /v1/task-types lists the tasks")
+
+
+def build_broker(settings: Settings) -> tuple[WakingRedisBroker, Lifecycle]:
+    """Create the broker with taskgate's middleware and declare every registered actor.
+
+    Raises:
+        ConfigError: per-task settings name a task that does not exist.
+    """
+    check_task_names(settings)
+    lifecycle = Lifecycle(settings)
+    broker = WakingRedisBroker(  # type: ignore[no-untyped-call]
+        url=settings.redis_url,
+        middleware=[AsyncIO(), lifecycle],
+        heartbeat_timeout=int(settings.broker_heartbeat_timeout_s * 1000),
+        maintenance_chance=settings.broker_maintenance_chance,
+    )
+    for spec in REGISTRY.values():
+        dramatiq.Actor(
+            _actor_fn(spec, lifecycle),
+            broker=broker,
+            actor_name=spec.name,
+            queue_name=spec.queue,
+            priority=0,
+            options={},
+        )
+    declare_webhook_actor(broker, settings)
+    dramatiq.set_broker(broker)
+    return broker, lifecycle
+
+
+def setup() -> None:
+    """Entry point for ``dramatiq actors.worker.app:setup``: settings, logging, broker and actors."""
+    try:
+        settings = load_settings()
+        check_task_names(settings)
+    except ConfigError as exc:
+        raise SystemExit(f"taskgate: {exc}") from None
+    if not settings.redis_url:
+        raise SystemExit("TASKGATE_REDIS_URL is not set: workers need the Redis the gateway uses")
+    configure_logging(settings.log_format, settings.log_level)
+    build_broker(settings)

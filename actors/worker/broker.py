@@ -1,0 +1,142 @@
+"""A Redis broker whose idle consumers wake the moment a message is enqueued."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import dramatiq
+import msgspec
+import redis
+from dramatiq.broker import MessageProxy
+from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
+from dramatiq.common import compute_backoff, current_millis
+from dramatiq.encoder import JSONEncoder
+from dramatiq.errors import DecodeError
+from dramatiq.message import Message
+
+from config import keys
+from redis_io.channel import Channel, ChannelScript
+
+_json_decoder = msgspec.json.Decoder()
+_json_encoder = msgspec.json.Encoder()
+
+
+def encode_message(message: Message[Any]) -> bytes:
+    """Encode a message as ``Message.encode`` does, with msgspec at a sixth of the cost.
+
+    The same compact JSON, byte for byte, except that text outside ASCII is written as UTF-8 rather than
+    as escape sequences; any JSON decoder, Dramatiq's included, reads both the same.
+    """
+    if type(dramatiq.get_encoder()) is not JSONEncoder:
+        return message.encode()
+    return _json_encoder.encode(message.asdict())
+
+
+def decode_message(data: bytes) -> Message[Any]:
+    """Decode a queued message as ``Message.decode`` does, with msgspec when Dramatiq's JSON encoder is in use.
+
+    Raises:
+        DecodeError: the data is not a message.
+    """
+    if type(dramatiq.get_encoder()) is not JSONEncoder:
+        return Message.decode(data)
+    try:
+        fields = _json_decoder.decode(data)
+        fields["args"] = tuple(fields["args"])
+        return Message(**fields)
+    except Exception as exc:
+        raise DecodeError("Failed to decode message.", data, exc) from exc  # type: ignore[no-untyped-call]
+
+
+class _WakingConsumer(_RedisConsumer):  # type: ignore[misc]
+    """Fetch like Dramatiq's consumer, but wait on a wake-up list instead of sleeping."""
+
+    def __next__(self) -> MessageProxy | None:
+        try:
+            while True:
+                try:
+                    data = self.message_cache.pop(0)
+                    if data is None:
+                        continue
+                    self.misses = 0
+                    message = decode_message(data)
+                    self.queued_message_ids.add(message.message_id)
+                    return MessageProxy(message)
+                except IndexError:
+                    messages = []
+                    if self.outstanding_message_count < self.prefetch:
+                        self.message_cache = messages = self.broker.do_fetch(
+                            self.queue_name, self.prefetch - self.outstanding_message_count
+                        )
+                    if not messages:
+                        # Idle: block on the wake-up list (a release of backoff polling), bounded by
+                        # the usual backoff so maintenance and shutdown still run.
+                        self.misses, backoff_ms = compute_backoff(self.misses, max_backoff=self.timeout)
+                        self.broker.channel.execute(
+                            "BLPOP", keys.broker_wake(self.queue_name), max(backoff_ms, 10) / 1000
+                        )
+                        return None
+        except redis.ConnectionError as exc:
+            from dramatiq.errors import ConnectionClosed  # noqa: PLC0415
+
+            raise ConnectionClosed(exc) from None  # type: ignore[no-untyped-call]
+
+
+class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
+    """``RedisBroker`` plus a wake-up token per enqueue, so latency is not the idle poll interval.
+
+    Its dispatch script (fetch, ack, nack, enqueue, maintenance) goes over a ``Channel``: the ack of every
+    message otherwise pays redis-py's per-command wrapping, as much CPU as the rest of Dramatiq's
+    handling of a message.
+    """
+
+    _channel: Channel | None = None
+    _channel_script: ChannelScript | None = None
+
+    @property
+    def channel(self) -> Channel:
+        """Return the broker's ``Channel`` (created on first use; it opens its own connections after a fork)."""
+        if self._channel is None:
+            self._channel = Channel(self.client)
+        return self._channel
+
+    def _dispatch(self, command: str) -> Callable[..., Any]:
+        """Return a caller of Dramatiq's dispatch script for ``command``, with the arguments Dramatiq sends."""
+        if self._channel_script is None:
+            source = self.scripts["dispatch"].script
+            text = source.decode() if isinstance(source, bytes) else str(source)
+            self._channel_script = ChannelScript(self.channel, text)
+        script, namespace = self._channel_script, [self.namespace]
+
+        def do_dispatch(queue_name: str, *args: Any) -> Any:
+            return script(
+                namespace,
+                [
+                    command,
+                    current_millis(),
+                    queue_name,
+                    self.broker_id,
+                    self.heartbeat_timeout,
+                    self.dead_message_ttl,
+                    self._should_do_maintenance(command),
+                    self._max_unpack_size(),  # type: ignore[no-untyped-call]
+                    *args,
+                ],
+            )
+
+        return do_dispatch
+
+    def do_enqueue(self, queue_name: str, *args: Any) -> Any:
+        """Enqueue through Dramatiq's script, then wake one idle consumer of that queue."""
+        result = self._dispatch("enqueue")(queue_name, *args)  # type: ignore[no-untyped-call]
+        wake = keys.broker_wake(queue_name)
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.lpush(wake, 1)
+            pipe.ltrim(wake, 0, keys.BROKER_WAKE_KEPT - 1)
+            pipe.execute()
+        return result
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> _WakingConsumer:
+        """Return a consumer that waits on the queue's wake-up list when idle."""
+        return _WakingConsumer(self, queue_name, prefetch, timeout)  # type: ignore[no-untyped-call]

@@ -1,0 +1,367 @@
+"""The lifecycle middleware: every stage moves PENDING -> RUNNING -> SUCCESS | FAILED | CANCELLED here."""
+
+from __future__ import annotations
+
+import functools
+import os
+import random
+import socket
+import threading
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any, NoReturn, TypeVar
+
+import dramatiq
+import msgspec
+import redis
+import redis.asyncio as aioredis
+import structlog
+from dramatiq.asyncio import get_event_loop_thread
+from dramatiq.broker import MessageProxy
+from dramatiq.middleware import Middleware, SkipMessage
+
+from actors.errors import InputError, TaskCancelled, TransientError
+from actors.registry import REGISTRY, TaskSpec
+from actors.validation import decode_input
+from actors.worker.gpu import GpuSession
+from actors.worker.heartbeat import RunTracking, superseded
+from actors.worker.runtime import TaskRun
+from config import Settings, keys
+from redis_io.channel import Channel
+from state import (
+    BrokenReference,
+    DependencyNotReady,
+    Fence,
+    IllegalTransition,
+    LeaseNotHeld,
+    StageError,
+    StageRecord,
+    StateStore,
+    Status,
+    TaskNotFound,
+    Workflow,
+    is_terminal,
+    now_ms,
+)
+from state.effects import Effects
+from state.live import LiveSettings
+from state.references import resolve
+from state.sync_store import SyncStageStore
+from state.tracking import RunInfo, SyncTracker, queue_start, run_id
+
+T = TypeVar("T")
+log = structlog.get_logger(__name__)
+
+_DEPENDENCY_RETRY_MS = 500
+
+
+@dataclass
+class _Active:
+    """What the middleware keeps between a message's hooks (same worker thread)."""
+
+    spec: TaskSpec
+    run: TaskRun
+    params: msgspec.Struct
+    gpu: GpuSession | None = None
+    error: BaseException | None = None
+    output: dict[str, Any] | None = field(default=None)
+    tracked: RunInfo | None = None
+    known: tuple[StageRecord, int] | None = None
+    untracked: bool = False
+
+
+class Lifecycle(Middleware):  # type: ignore[misc]
+    """Move stages through their statuses around each actor call; actor bodies never write status."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.host = socket.gethostname()
+        self._local = threading.local()
+        self._store: StateStore | None = None
+        self._sync_store: SyncStageStore | None = None
+        self._sync_redis: redis.Redis | None = None
+        self._tracking: RunTracking | None = None
+        self.live = LiveSettings(settings)
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    @property
+    def store(self) -> StateStore:
+        """Return the store, created in this process on first use (fork-safe)."""
+        if self._store is None:
+            client = aioredis.Redis.from_url(self.settings.redis_url or "redis://127.0.0.1:6379/0")
+            self._store = StateStore(client, self.settings.state_ttl_s)
+        return self._store
+
+    @property
+    def sync_store(self) -> SyncStageStore:
+        """Return the store the hooks use from worker threads, created on first use (fork-safe channel)."""
+        if self._sync_store is None:
+            self._sync_store = SyncStageStore(Channel(self.sync_redis), self.settings.state_ttl_s)
+        return self._sync_store
+
+    @property
+    def sync_redis(self) -> redis.Redis:
+        """Return a synchronous client for the GPU lease lock, created on first use."""
+        if self._sync_redis is None:
+            self._sync_redis = redis.Redis.from_url(self.settings.redis_url or "redis://127.0.0.1:6379/0")
+        return self._sync_redis
+
+    @property
+    def tracking(self) -> RunTracking:
+        """Return the monitor's run tracking, created in this process on first use (fork-safe)."""
+        if self._tracking is None:
+            self._tracking = RunTracking(SyncTracker(self.sync_redis), self.host, os.getpid())
+        return self._tracking
+
+    def _adopt_settings(self, version: bytes | None) -> None:
+        """Adopt settings changed through ``PUT /v1/monitor/config`` (their version is read with each workflow)."""
+        try:
+            self.settings = self.live.adopt_version(version, self.sync_store.channel)
+        except redis.RedisError as exc:
+            log.warning("live_settings_not_read", error=str(exc))
+
+    def run_async(self, coro: Awaitable[T]) -> T:
+        """Run a store coroutine on Dramatiq's event loop thread and return its result."""
+        loop_thread = get_event_loop_thread()
+        if loop_thread is None:
+            raise RuntimeError("the AsyncIO middleware must run before the lifecycle")
+        return loop_thread.run_coroutine(coro)
+
+    @property
+    def active(self) -> _Active | None:
+        """Return the stage this worker thread is running, if any."""
+        return getattr(self._local, "active", None)
+
+    def _update(
+        self, wid: str, name: str, change: Any, fence: Fence | None = None, active: _Active | None = None
+    ) -> StageRecord:
+        """Change a stage; with ``active``, start from the revision this run last wrote (no extra read).
+
+        With ``active``, a change that ends the run also stops tracking it on this host in the same script.
+        """
+        known = active.known if active else None
+        also = functools.partial(self._untrack_with, wid) if active and active.tracked else None
+        new, rev = self.sync_store.update_stage_at(wid, name, change, fence=fence, known=known, also=also)
+        if active:
+            active.known = (new, rev)
+            active.untracked = active.untracked or (also is not None and new.status != Status.RUNNING)
+        return new
+
+    def _untrack_with(self, wid: str, effects: Effects, new: StageRecord) -> None:
+        if new.status != Status.RUNNING:  # the transition's bookkeeping already forgets the run itself
+            effects.hdel(keys.run_host(self.host), run_id(wid, new.task_name))
+
+    # -- hooks --------------------------------------------------------------------------------------
+
+    def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
+        """Start a stage: resolve its input, mark it RUNNING and take a GPU lease if it needs one."""
+        spec = REGISTRY.get(message.actor_name)
+        if spec is None:
+            return
+        context = message.args[0]
+        wid, name = context["workflow_id"], context["task_name"]
+        structlog.contextvars.bind_contextvars(task_id=wid, task_name=name)
+        try:
+            workflow, version = self.sync_store.get_with(wid, ("GET", keys.CONFIG_VERSION))
+            self._adopt_settings(version)
+            stage, rev = workflow.stages[name], workflow.revisions[name]
+        except (TaskNotFound, KeyError):
+            log.warning("stage_missing", reason="expired or deleted")
+            self._skip()
+        if is_terminal(stage.status):
+            log.info("stage_already_finished", status=stage.status)
+            self._skip()
+        if superseded(stage, message.message_id):
+            log.info("stage_message_superseded", message_id=message.message_id)
+            self._skip()
+        params = self._prepare_input(broker, message, spec, workflow, stage)
+        tracked: list[RunInfo] = []
+
+        def track_with(effects: Effects, new: StageRecord) -> None:  # the run is tracked in the same script
+            tracked[:] = [self.tracking.run_info(new, wid, self.settings, message.message_id, self.live.version)]
+            queue_start(effects, tracked[0])
+
+        try:
+            started, rev = self.sync_store.update_stage_at(wid, name, _start, known=(stage, rev), also=track_with)
+        except IllegalTransition as exc:
+            log.info("stage_not_started", reason=str(exc))
+            self._skip()
+        log.info("stage_started", attempt=started.attempts, queue=spec.queue)
+        run = TaskRun(
+            workflow_id=wid,
+            task_name=name,
+            settings=self.settings,
+            store=self.store,
+            run_async=self.run_async,
+            attempt=started.attempts,
+        )
+        active = _Active(spec=spec, run=run, params=params, known=(started, rev))
+        active.tracked = tracked[0]
+        self._local.active = active
+        if spec.uses_gpu(self.settings, params):
+            self._take_gpu(active)
+
+    def _prepare_input(
+        self, broker: dramatiq.Broker, message: MessageProxy, spec: TaskSpec, workflow: Workflow, stage: StageRecord
+    ) -> msgspec.Struct:
+        wid, name = workflow.meta.workflow_id, stage.task_name
+        try:
+            return decode_input(spec, resolve(stage.input_data, workflow.stages))
+        except DependencyNotReady as exc:
+            log.info("stage_waiting_for_dependency", reason=str(exc))
+            broker.enqueue(message.copy(), delay=_DEPENDENCY_RETRY_MS)
+            self._skip()
+        except (BrokenReference, InputError) as exc:
+            self._finish(wid, name, Status.FAILED, error=exc)
+            self._skip()
+
+    def _take_gpu(self, active: _Active) -> None:
+        session = GpuSession(self.sync_redis, self.settings, active.run, host=self.host, pid=os.getpid())
+        try:
+            session.acquire()
+        except Exception as exc:  # noqa: BLE001  (any failure to get a lease fails the stage with its message)
+            self._finish(active.run.workflow_id, active.run.task_name, Status.FAILED, error=exc)
+            self.tracking.untrack(active.tracked)
+            self._local.active = None
+            self._skip()
+        active.gpu = session
+        active.run.gpu_device = session.device
+        self.tracking.note_gpu(active.tracked, session.device, session.lease.fencing_token)
+        self._update(
+            active.run.workflow_id, active.run.task_name, lambda s: _with_gpu(s, session.record()), active=active
+        )
+
+    def after_process_message(
+        self,
+        broker: dramatiq.Broker,
+        message: MessageProxy,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        """End a stage: commit its output (fenced on its GPU lease), or record why it failed."""
+        active = self.active
+        if active is None or message.actor_name not in REGISTRY:
+            return
+        self._local.active = None
+        run = active.run
+        error = active.error or exception
+        try:
+            if error is None:
+                self._commit_success(active)
+            elif isinstance(error, TaskCancelled):
+                self._finish(
+                    run.workflow_id, run.task_name, Status.CANCELLED, error=error, gpu=active.gpu, active=active
+                )
+            elif (
+                isinstance(error, TransientError)
+                and run.attempt <= self.settings.retry_policy(run.task_name).max_retries
+            ):
+                self._retry(broker, message, active, error)
+            else:
+                self._finish(run.workflow_id, run.task_name, Status.FAILED, error=error, gpu=active.gpu, active=active)
+        finally:
+            if active.gpu:
+                active.gpu.release()
+            if not active.untracked:
+                self.tracking.untrack(active.tracked)
+            structlog.contextvars.unbind_contextvars("task_id", "task_name")
+
+    def after_skip_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
+        """Forget a skipped message's log context."""
+        structlog.contextvars.unbind_contextvars("task_id", "task_name")
+
+    # -- endings ------------------------------------------------------------------------------------
+
+    def _commit_success(self, active: _Active) -> None:
+        run = active.run
+        fence = active.gpu.fence() if active.gpu else None
+        gpu_record = active.gpu.record(released=True) if active.gpu else None
+
+        def succeed(stage: StageRecord) -> StageRecord:
+            stage.status = Status.SUCCESS
+            stage.output = active.output
+            stage.error = None
+            stage.finished_at_ms = now_ms()
+            if gpu_record:
+                stage.gpu = gpu_record
+            return stage
+
+        try:
+            self._update(run.workflow_id, run.task_name, succeed, fence, active=active)
+        except LeaseNotHeld as exc:
+            log.error("stage_result_discarded", reason=str(exc))  # noqa: TRY400  (an expected condition)
+            self._finish(run.workflow_id, run.task_name, Status.FAILED, error=exc, gpu=active.gpu)
+            return
+        except IllegalTransition as exc:
+            log.warning("stage_result_discarded", reason=str(exc))
+            return
+        log.info("stage_succeeded")
+
+    def _retry(self, broker: dramatiq.Broker, message: MessageProxy, active: _Active, error: BaseException) -> None:
+        policy = self.settings.retry_policy(active.run.task_name)
+        delay_s = min(policy.max_backoff_s, policy.min_backoff_s * 2 ** (active.run.attempt - 1))
+        delay_ms = int(delay_s * 1000 * random.uniform(0.8, 1.2))
+
+        def back_to_pending(stage: StageRecord) -> StageRecord:
+            stage.status = Status.PENDING
+            stage.events.append({"type": "retry", "at_ms": now_ms(), "error": _error_of(error).message})
+            return stage
+
+        try:
+            self._update(active.run.workflow_id, active.run.task_name, back_to_pending, active=active)
+        except IllegalTransition:
+            return
+        log.warning("stage_retrying", error=str(error), delay_ms=delay_ms, attempt=active.run.attempt)
+        broker.enqueue(message.copy(), delay=delay_ms)
+
+    def _finish(
+        self,
+        wid: str,
+        name: str,
+        status: Status,
+        *,
+        error: BaseException,
+        gpu: GpuSession | None = None,
+        active: _Active | None = None,
+    ) -> None:
+        record = _error_of(error)
+        gpu_record = gpu.record(released=True) if gpu else None
+
+        def end(stage: StageRecord) -> StageRecord:
+            stage.status = status
+            stage.error = record
+            stage.finished_at_ms = now_ms()
+            if gpu_record:
+                stage.gpu = gpu_record
+            return stage
+
+        try:
+            self._update(wid, name, end, active=active)
+        except IllegalTransition as exc:
+            log.warning("stage_end_not_recorded", reason=str(exc), status=status)
+            return
+        event = "stage_cancelled" if status == Status.CANCELLED else "stage_failed"
+        log.warning(event, error_type=record.type, error=record.message)
+
+    @staticmethod
+    def _skip() -> NoReturn:
+        raise SkipMessage()
+
+
+def _start(stage: StageRecord) -> StageRecord:
+    stage.status = Status.RUNNING
+    stage.attempts += 1
+    stage.started_at_ms = now_ms()
+    stage.error = None
+    return stage
+
+
+def _with_gpu(stage: StageRecord, record: dict[str, Any]) -> StageRecord:
+    stage.gpu = record
+    return stage
+
+
+def _error_of(error: BaseException) -> StageError:
+    return StageError(type=type(error).__name__, message=str(error) or type(error).__name__)

@@ -1,0 +1,152 @@
+"""What a task body sees of the platform while it runs: paths, progress, cancellation, subprocesses."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import structlog
+
+from actors.errors import EngineFailed, InputFileError, TaskCancelled
+from config import Settings
+from state import PathOutsideRoot, StateStore
+from state.storage import relative_to_root, resolve_in_root
+
+T = TypeVar("T")
+Runner = Callable[[Awaitable[Any]], Any]
+
+log = structlog.get_logger(__name__)
+
+_PROGRESS_EVERY_S = 0.5
+_CANCEL_CHECK_EVERY_S = 0.25
+
+
+@dataclass
+class TaskRun:
+    """One run of one stage; handed to the task body with its decoded input."""
+
+    workflow_id: str
+    task_name: str
+    settings: Settings
+    store: StateStore
+    run_async: Runner
+    attempt: int = 1
+    gpu_device: int | None = None
+    _last_progress: float = field(default=0.0, repr=False)
+    _last_cancel_check: float = field(default=0.0, repr=False)
+    _cancelled: bool = field(default=False, repr=False)
+    _children: set[subprocess.Popen[bytes]] = field(default_factory=set, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def root(self) -> Path:
+        """Return the storage root."""
+        return self.settings.share_root
+
+    @property
+    def output_dir(self) -> Path:
+        """Return (creating it) this stage's output folder, ``{root}/workflows/{id}/{task_name}``."""
+        out = self.root / "workflows" / self.workflow_id / self.task_name
+        out.mkdir(parents=True, exist_ok=True)
+        return out
+
+    def input_path(self, value: str, *, folder: bool = False) -> Path:
+        """Resolve an input path inside the storage root and check that it exists.
+
+        An http(s) URL is downloaded into the stage folder first (see ``actors.worker.downloads.fetch_input``).
+
+        Raises:
+            InputFileError: the path leaves the root, does not exist or cannot be read.
+        """
+        if value.startswith(("http://", "https://")):
+            if folder:
+                raise InputFileError(f"{value[:200]!r}: a URL cannot stand for an input folder")
+            from actors.worker.downloads import fetch_input  # noqa: PLC0415  (aiohttp only for URL inputs)
+
+            return fetch_input(self, value)
+        try:
+            path = resolve_in_root(self.root, value)
+        except PathOutsideRoot as exc:
+            raise InputFileError(str(exc)) from None
+        if folder and not path.is_dir():
+            raise InputFileError(f"input folder {value!r} does not exist in the storage root")
+        if not folder and not path.is_file():
+            raise InputFileError(f"input file {value!r} does not exist in the storage root")
+        try:
+            if not folder:
+                with path.open("rb") as handle:
+                    handle.read(1)
+        except OSError as exc:
+            raise InputFileError(f"input file {value!r} cannot be read: {exc.strerror}") from None
+        return path
+
+    def rel(self, path: Path) -> str:
+        """Return ``path`` relative to the storage root, the form outputs use."""
+        return relative_to_root(self.root, path)
+
+    def progress(self, fraction: float, *, force: bool = False) -> None:
+        """Report progress (0..1); writes are throttled to one every half second."""
+        now = time.monotonic()
+        if force or now - self._last_progress >= _PROGRESS_EVERY_S:
+            self._last_progress = now
+            self.run_async(self.store.set_progress(self.workflow_id, self.task_name, fraction))
+
+    def cancel_requested(self) -> bool:
+        """Return whether the stage was asked to stop (reads Redis at most every 0.25 s)."""
+        now = time.monotonic()
+        if not self._cancelled and now - self._last_cancel_check >= _CANCEL_CHECK_EVERY_S:
+            self._last_cancel_check = now
+            self._cancelled = bool(self.run_async(self.store.cancel_requested(self.workflow_id, self.task_name)))
+        return self._cancelled
+
+    def stop(self) -> None:
+        """Mark the run as cancelled and stop its child processes (lease lost, soft timeout)."""
+        self._cancelled = True
+        with self._lock:
+            for child in self._children:
+                if child.poll() is None:
+                    child.kill()
+
+    def checkpoint(self) -> None:
+        """Stop here if the stage was asked to stop.
+
+        Raises:
+            TaskCancelled: a cancel was requested.
+        """
+        if self.cancel_requested():
+            raise TaskCancelled("cancelled on request")
+
+    def run_subprocess(self, args: Sequence[str], *, what: str) -> subprocess.CompletedProcess[bytes]:
+        """Run a child process that a cancel can stop; return it when it exits 0.
+
+        Raises:
+            TaskCancelled: a cancel was requested while it ran (the child is killed).
+            EngineFailed: the child exited non-zero; the message has the end of its stderr.
+        """
+        child = subprocess.Popen(list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        with self._lock:
+            self._children.add(child)
+        try:
+            while True:
+                try:  # communicate() may be retried after a timeout without losing output
+                    stdout, stderr = child.communicate(timeout=_CANCEL_CHECK_EVERY_S)
+                    break
+                except subprocess.TimeoutExpired:
+                    if self.cancel_requested():
+                        child.kill()
+                        child.communicate()
+                        raise TaskCancelled("cancelled on request") from None
+        finally:
+            with self._lock:
+                self._children.discard(child)
+        if self._cancelled:
+            raise TaskCancelled("cancelled on request")
+        if child.returncode != 0:
+            tail = stderr.decode(errors="replace").strip().splitlines()[-3:]
+            raise EngineFailed(f"{what} failed (exit {child.returncode}): {' | '.join(tail) or 'no output'}")
+        return subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr)

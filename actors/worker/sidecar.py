@@ -1,0 +1,122 @@
+"""The per-host sidecar: heartbeats for every tracked run whose process lives, and kill orders executed.
+
+It runs in ``taskgate worker`` (the supervisor of the Dramatiq pools), outside the worker processes,
+so a task blocked in C code that holds the GIL still shows alive while its process lives, and shows
+dead (heartbeat 0) as soon as its process is gone. The monitor's hard tier writes kill orders to
+``taskgate:kill:{host}``; the sidecar SIGKILLs the worker process and its children (an ffmpeg, a
+``sleep``), and the supervisor restarts the pool.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+import psutil
+import redis
+import structlog
+
+from config import keys
+from state.live import LiveSettings
+from state.tracking import SyncTracker
+
+log = structlog.get_logger(__name__)
+
+# Longest wait for a kill order before the loop looks at heartbeats and settings again.
+KILL_POLL_S = 0.25
+_RETRY_AFTER_ERROR_S = 1.0
+
+
+class KillOrder(msgspec.Struct, kw_only=True):
+    """An order from the monitor to kill one worker process on this host."""
+
+    pid: int
+    run_id: str
+    reason: str
+
+
+def process_alive(pid: int) -> bool:
+    """Return whether ``pid`` runs (a zombie counts as gone)."""
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def kill_tree(pid: int) -> list[int]:
+    """SIGKILL ``pid`` and every process below it; return the pids that were killed."""
+    try:
+        root = psutil.Process(pid)
+        family = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+    killed = []
+    for proc in family:
+        try:
+            proc.kill()
+            killed.append(proc.pid)
+        except psutil.NoSuchProcess:
+            continue
+    return killed
+
+
+class Sidecar:
+    """Heartbeat this host's runs every ``heartbeat.interval`` and execute kill orders at once."""
+
+    def __init__(
+        self, client: redis.Redis, live: LiveSettings, host: str, worker_pids: Callable[[], list[int]]
+    ) -> None:
+        self.client = client
+        self.live = live
+        self.host = host
+        self.worker_pids = worker_pids
+        self.tracker = SyncTracker(client)
+        self._poked = threading.Event()
+
+    def poke(self) -> None:
+        """Heartbeat at the next turn (a worker process just exited)."""
+        self._poked.set()
+
+    def beat(self) -> int:
+        """Heartbeat every run tracked on this host; return how many."""
+        runs = {rid: process_alive(pid) for rid, pid in self.tracker.host_runs(self.host).items()}
+        workers = [f"{self.host}:{pid}" for pid in self.worker_pids()]
+        self.tracker.beat(self.host, runs, workers)
+        return len(runs)
+
+    def execute(self, raw: bytes | str) -> None:
+        """Carry out one kill order, then heartbeat so the killed runs show dead at once."""
+        try:
+            order = msgspec.json.decode(raw, type=KillOrder)
+        except msgspec.DecodeError as exc:
+            log.exception("kill_order_invalid", error=str(exc))
+            return
+        killed = kill_tree(order.pid)
+        log.warning("worker_killed", pid=order.pid, run_id=order.run_id, reason=order.reason, killed=killed)
+        self.beat()
+
+    def turn(self, wait_s: float) -> None:
+        """Wait up to ``wait_s`` for a kill order and execute every one queued."""
+        found: Any = self.client.blpop([keys.kill_orders(self.host)], timeout=max(wait_s, 0.01))
+        raw: Any = None if found is None else found[1]
+        while raw is not None:
+            self.execute(raw)
+            raw = self.client.lpop(keys.kill_orders(self.host))
+
+    def run(self, stop: threading.Event) -> None:
+        """Loop until ``stop`` is set; Redis errors are logged and retried."""
+        next_beat = 0.0
+        while not stop.is_set():
+            try:
+                interval_s = self.live.refresh_sync(self.client).gpu_lock_monitor.heartbeat.interval
+                if self._poked.is_set() or time.monotonic() >= next_beat:
+                    self._poked.clear()
+                    self.beat()
+                    next_beat = time.monotonic() + interval_s
+                self.turn(min(KILL_POLL_S, max(0.0, next_beat - time.monotonic())))
+            except redis.RedisError as exc:
+                log.warning("sidecar_redis_error", error=str(exc))
+                stop.wait(_RETRY_AFTER_ERROR_S)
