@@ -20,6 +20,7 @@ from gpu_lock.renewal import OnLost, renew_forever
 from gpu_lock.replies import Granted, parse_acquire, parse_outcome
 from gpu_lock.scripts import async_scripts
 from gpu_lock.waiting import Attempt, block_limit_s
+from redis_io import AsyncChannel
 
 
 class AsyncGpuLock:
@@ -31,7 +32,7 @@ class AsyncGpuLock:
         self.redis = redis
         self.settings = settings or GpuLockSettings()
         self.layout = Layout(self.settings)
-        self._scripts = async_scripts(redis)
+        self._scripts = async_scripts(AsyncChannel(redis))
         self._rng = rng
         self._block_limit_s = block_limit_s(redis.connection_pool.connection_kwargs.get("socket_timeout"))
 

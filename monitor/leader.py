@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 
 import redis.asyncio as aioredis
 
 from config import keys
+from redis_io import AsyncChannel, LuaScript, text
 
-_LUA_DIR = Path(__file__).with_name("lua")
+_HOLD = LuaScript.load("monitor", "leader")
+_RESIGN = LuaScript.load("monitor", "resign")
 # The lease spans this many monitor intervals, so a leader that misses one pass keeps it.
 LEASE_INTERVALS = 3
 MIN_LEASE_S = 1.0
@@ -26,23 +27,22 @@ class Leader:
     def __init__(self, client: aioredis.Redis, identity: str) -> None:
         self.client = client
         self.token = f"{identity}:{secrets.token_hex(4)}"
-        self._hold = client.register_script((_LUA_DIR / "leader.lua").read_text())
-        self._resign = client.register_script((_LUA_DIR / "resign.lua").read_text())
+        self._channel = AsyncChannel(client)
         self.leading = False
 
     async def hold(self, lease_ms_: int) -> bool:
         """Take or renew the lease; return whether this monitor leads."""
-        self.leading = bool(await self._hold(keys=[keys.MONITOR_LEADER], args=[self.token, lease_ms_]))
+        self.leading = bool(await _HOLD.run(self._channel, [keys.MONITOR_LEADER], [self.token, lease_ms_]))
         return self.leading
 
     async def resign(self) -> None:
         """Give the lease up so another monitor takes over at its next try."""
         if self.leading:
-            await self._resign(keys=[keys.MONITOR_LEADER], args=[self.token])
+            await _RESIGN.run(self._channel, [keys.MONITOR_LEADER], [self.token])
         self.leading = False
 
 
 async def current_leader(client: aioredis.Redis) -> str | None:
     """Return the token of the monitor that leads now, if any."""
     raw = await client.get(keys.MONITOR_LEADER)
-    return raw.decode() if isinstance(raw, bytes) else raw
+    return None if raw is None else text(raw)

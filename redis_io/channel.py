@@ -11,11 +11,9 @@ through ``redis.asyncio`` from a worker thread (``run_coroutine`` on Dramatiq's 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 import weakref
-from collections.abc import Sequence
 from typing import Any
 
 from redis import Redis
@@ -23,7 +21,7 @@ from redis.asyncio import Redis as AsyncRedis
 from redis.asyncio.connection import AbstractConnection as AsyncConnection
 from redis.connection import Connection, ConnectionPool
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import ResponseError
 
 try:
     import hiredis
@@ -135,23 +133,6 @@ def _give_back(pool: ConnectionPool, idle: list[Connection], owner_pid: int) -> 
         pool.release(conn)
 
 
-class ChannelScript:
-    """A Lua script called by SHA through a ``Channel``, loaded again when Redis answers ``NOSCRIPT``."""
-
-    def __init__(self, channel: Channel, source: str) -> None:
-        self.channel = channel
-        self.source = source
-        self.sha = hashlib.sha1(source.encode()).hexdigest()  # noqa: S324 (Redis names scripts by SHA-1)
-
-    def __call__(self, keys: Sequence[str | bytes], args: Sequence[Any]) -> Any:
-        """Run the script and return its raw reply."""
-        try:
-            return self.channel.execute("EVALSHA", self.sha, len(keys), *keys, *args)
-        except NoScriptError:
-            self.channel.execute("SCRIPT", "LOAD", self.source)
-            return self.channel.execute("EVALSHA", self.sha, len(keys), *keys, *args)
-
-
 class AsyncChannel:
     """``Channel`` for asyncio code: connections kept from an asyncio client's pool, on one event loop.
 
@@ -174,6 +155,33 @@ class AsyncChannel:
             return await self._send(conn, args)
         except (RedisConnectionError, OSError):
             return await self._send(await self._fresh(), args)  # the server closed it while it was kept
+
+    async def execute_many(self, *commands: tuple[Any, ...]) -> list[Any]:
+        """Send several commands in one write; see ``Channel.execute_many`` (error replies stay in place)."""
+        try:
+            conn = self._idle.pop()
+        except IndexError:
+            return await self._send_many(await self._fresh(), commands)
+        try:
+            return await self._send_many(conn, commands)
+        except (RedisConnectionError, OSError):
+            return await self._send_many(await self._fresh(), commands)
+
+    async def _send_many(self, conn: AsyncConnection, commands: tuple[tuple[Any, ...], ...]) -> list[Any]:
+        replies: list[Any] = []
+        try:
+            await conn.send_packed_command(b"".join(_packed(conn, args) for args in commands), check_health=False)
+            for _ in commands:
+                try:
+                    replies.append(await conn.read_response())
+                except ResponseError as exc:
+                    replies.append(exc)
+        except BaseException:
+            await conn.disconnect(nowait=True)
+            await self._pool.release(conn)
+            raise
+        self._idle.append(conn)
+        return replies
 
     async def _fresh(self) -> AsyncConnection:
         conn: AsyncConnection = await self._pool.get_connection()  # type: ignore[no-untyped-call]
@@ -200,6 +208,12 @@ class AsyncChannel:
             await self._pool.release(conn)
 
 
+def _packed(conn: AsyncConnection, args: tuple[Any, ...]) -> bytes:
+    """Return one command packed as bytes (for a batch in one write)."""
+    packed = _pack(conn, args)
+    return packed if isinstance(packed, bytes) else b"".join(packed)
+
+
 def _pack(conn: AsyncConnection, args: tuple[Any, ...]) -> bytes | list[bytes]:
     """Pack a command with hiredis when it is installed (redis.asyncio packs in Python)."""
     if hiredis is not None:
@@ -209,20 +223,3 @@ def _pack(conn: AsyncConnection, args: tuple[Any, ...]) -> bytes | list[bytes]:
             pass  # an argument type hiredis does not take: let redis-py encode it
     packed: list[bytes] = conn.pack_command(*args)
     return packed
-
-
-class AsyncChannelScript:
-    """A Lua script called by SHA through an ``AsyncChannel``, loaded again on ``NOSCRIPT``."""
-
-    def __init__(self, channel: AsyncChannel, source: str) -> None:
-        self.channel = channel
-        self.source = source
-        self.sha = hashlib.sha1(source.encode()).hexdigest()  # noqa: S324 (Redis names scripts by SHA-1)
-
-    async def __call__(self, keys: Sequence[str | bytes], args: Sequence[Any]) -> Any:
-        """Run the script and return its raw reply."""
-        try:
-            return await self.channel.execute("EVALSHA", self.sha, len(keys), *keys, *args)
-        except NoScriptError:
-            await self.channel.execute("SCRIPT", "LOAD", self.source)
-            return await self.channel.execute("EVALSHA", self.sha, len(keys), *keys, *args)

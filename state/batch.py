@@ -8,9 +8,9 @@ import msgspec
 
 from config import keys
 from state.errors import StateError
-from state.models import StageRecord, now_ms
+from state.models import StageRecord
+from state.records import UPDATE_STAGE, cas_call, prepare_change, stage_fields
 from state.store import StateStore
-from state.transitions import Status, check_transition
 
 # A change returns the new record, or None to leave the stage as it is.
 Change = Callable[[StageRecord], StageRecord | None]
@@ -18,56 +18,59 @@ Change = Callable[[StageRecord], StageRecord | None]
 _decoder = msgspec.json.Decoder(StageRecord)
 
 
-async def update_stages(store: StateStore, changes: list[tuple[str, str, Change]]) -> list[StageRecord | None]:
-    """Apply each ``(workflow_id, task_name, change)`` like ``StateStore.update_stage``, batched.
-
-    Reads every stage in one pipeline and writes every change in another (each write is the same
-    compare-and-set); a stage that changed in between is retried alone. Returns the new record per
-    change, or None where the stage is missing, the change declined or the transition is illegal.
-    """
-    async with store.client.pipeline(transaction=False) as pipe:
-        for wid, name, _ in changes:
-            pipe.hmget(keys.workflow_state(wid), [f"stage:{name}", f"rev:{name}"])
-        raws = await pipe.execute()
-    results: list[StageRecord | None] = [None] * len(changes)
-    written: list[tuple[int, StageRecord, StageRecord]] = []
-    async with store.client.pipeline(transaction=False) as pipe:
-        for i, ((wid, name, change), (raw, rev)) in enumerate(zip(changes, raws, strict=True)):
-            if raw is None or rev is None:
-                continue
-            current = _decoder.decode(raw)
-            new = change(msgspec.structs.replace(current))
-            if new is None:
-                continue
-            if new.status != current.status or new.status == Status.RUNNING:
-                check_transition(current.status, new.status)
-            new.updated_at_ms = now_ms()
-            await store.cas(keys.workflow_state(wid), name, int(rev), new, client=pipe)  # queues the EVALSHA
-            written.append((i, current, new))
-        replies = await pipe.execute() if written else []
-    for (i, current, new), reply in zip(written, replies, strict=True):
-        wid, name, change = changes[i]
-        if int(reply[0]) == 1:
-            results[i] = new
-            if new.status != current.status:
-                await store.transitioned(wid, current, new)
-        elif int(reply[0]) == 0:
-            results[i] = await _alone(store, wid, name, change)
-    return results
-
-
 class _Declined(StateError):
-    """Raised inside a retried change that now leaves the stage as it is."""
+    """Raised inside a change that leaves the stage as it is."""
 
 
-async def _alone(store: StateStore, wid: str, name: str, change: Change) -> StageRecord | None:
+def _declining(name: str, change: Change) -> Callable[[StageRecord], StageRecord]:
     def apply(stage: StageRecord) -> StageRecord:
         new = change(stage)
         if new is None:
             raise _Declined(name)
         return new
 
+    return apply
+
+
+async def update_stages(store: StateStore, changes: list[tuple[str, str, Change]]) -> list[StageRecord | None]:
+    """Apply each ``(workflow_id, task_name, change)`` like ``StateStore.update_stage``, batched.
+
+    Reads every stage in one round trip and writes every change in another, each write the stores' own
+    compare-and-set (``prepare_change`` + ``update_stage.lua``), so its bookkeeping (task figures, run
+    tracking) commits in the same atomic step; a stage that changed in between is retried alone. Returns
+    the new record per change, or None where the stage is missing, the change declined or the transition
+    is illegal.
+    """
+    reads = [("HMGET", keys.workflow_state(wid), *stage_fields(name)) for wid, name, _ in changes]
+    raws = await store.channel.execute_many(*reads)
+    results: list[StageRecord | None] = [None] * len(changes)
+    written: list[tuple[int, StageRecord]] = []
+    calls = []
+    for i, ((wid, name, change), (raw, rev)) in enumerate(zip(changes, raws, strict=True)):
+        if raw is None or rev is None:
+            continue
+        try:
+            new, effects = prepare_change(wid, _decoder.decode(raw), _declining(name, change), None)
+        except StateError:  # declined, or an illegal move
+            continue
+        calls.append(
+            cas_call(keys.workflow_state(wid), name, int(rev), new, ttl_ms=store.ttl_ms, fence=None, effects=effects)
+        )
+        written.append((i, new))
+    replies = await UPDATE_STAGE.run_many(store.channel, calls) if calls else []
+    for (i, new), reply in zip(written, replies, strict=True):
+        if isinstance(reply, Exception):
+            raise reply
+        if int(reply[0]) == 1:
+            results[i] = new
+        elif int(reply[0]) == 0:
+            wid, name, change = changes[i]
+            results[i] = await _alone(store, wid, name, change)
+    return results
+
+
+async def _alone(store: StateStore, wid: str, name: str, change: Change) -> StageRecord | None:
     try:
-        return await store.update_stage(wid, name, apply)
+        return await store.update_stage(wid, name, _declining(name, change))
     except StateError:  # declined, gone, or an illegal move now
         return None

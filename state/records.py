@@ -9,19 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from config import keys
+from redis_io import LuaScript, text
 from state.effects import Effects
 from state.errors import LeaseNotHeld, TaskNotFound
 from state.models import StageRecord, Workflow, WorkflowMeta, now_ms
 from state.task_metrics import queue_transition
 from state.transitions import Status, check_transition
 
-UPDATE_STAGE_LUA = Path(__file__).with_name("lua") / "update_stage.lua"
+UPDATE_STAGE = LuaScript.load("state", "update_stage")
 MAX_CAS_ATTEMPTS = 50
 
 _stage_decoder = msgspec.json.Decoder(StageRecord)
@@ -35,11 +35,6 @@ class Fence:
 
     holders_key: str
     token: str
-
-
-def text(value: bytes | str) -> str:
-    """Return a reply value as ``str`` whether the client decodes responses or not."""
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def parse_workflow(raw: Mapping[Any, Any]) -> Workflow | None:
@@ -75,13 +70,6 @@ def parse_workflow(raw: Mapping[Any, Any]) -> Workflow | None:
         callbacks=callbacks,
         revisions=revisions,
     )
-
-
-def as_mapping(reply: Any) -> dict[Any, Any]:
-    """Return a raw HGETALL reply as a dict (RESP2 sends a flat list, RESP3 a map)."""
-    if isinstance(reply, dict):
-        return reply
-    return dict(zip(reply[::2], reply[1::2], strict=True))
 
 
 def stage_fields(task_name: str) -> list[str]:

@@ -5,34 +5,30 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
 
 from config import keys
-from redis_io.channel import AsyncChannel, AsyncChannelScript
+from redis_io import AsyncChannel, LuaScript, as_mapping, text
 from state.effects import Effects
 from state.errors import ConcurrentUpdate, LeaseNotHeld, StageFinished, TaskConflict, TaskNotFound
 from state.models import StageRecord, Workflow, WorkflowMeta, input_hash, now_ms
 from state.records import (
     MAX_CAS_ATTEMPTS,
-    UPDATE_STAGE_LUA,
+    UPDATE_STAGE,
     Fence,
-    as_mapping,
     cas_call,
     cas_outcome,
     parse_stage,
     parse_workflow,
     prepare_change,
     stage_fields,
-    text,
 )
-from state.task_metrics import queue_transition
 from state.transitions import Status, is_terminal
 
-_LUA_DIR = Path(__file__).with_name("lua")
+_CREATE_STAGE = LuaScript.load("state", "create_stage")
 _encoder = msgspec.json.Encoder()
 
 
@@ -58,9 +54,7 @@ class StateStore:
     def __init__(self, client: aioredis.Redis, ttl_s: int) -> None:
         self.client = client
         self.ttl_ms = ttl_s * 1000
-        self._channel = AsyncChannel(client)  # the submit and read hot paths; the rest use the client
-        self._create = AsyncChannelScript(self._channel, (_LUA_DIR / "create_stage.lua").read_text())
-        self._update = client.register_script(UPDATE_STAGE_LUA.read_text())
+        self.channel = AsyncChannel(client)  # the submit, read and compare-and-set paths; the rest use the client
 
     async def create_stage(
         self,
@@ -111,7 +105,7 @@ class StateStore:
                 keys.broker_wake(message.queue),
             ]
             args += [message.message_id, message.payload, keys.BROKER_WAKE_KEPT]
-        reply = await self._create(script_keys, args)
+        reply = await _CREATE_STAGE.run(self.channel, script_keys, args)
         outcome = text(reply[0])
         if outcome == "conflict":
             raise TaskConflict(
@@ -130,7 +124,7 @@ class StateStore:
         Raises:
             TaskNotFound: no workflow has this id (or it expired).
         """
-        wf = parse_workflow(as_mapping(await self._channel.execute("HGETALL", keys.workflow_state(workflow_id))))
+        wf = parse_workflow(as_mapping(await self.channel.execute("HGETALL", keys.workflow_state(workflow_id))))
         if wf is None:
             raise TaskNotFound(f"no task with id {workflow_id!r}")
         return wf
@@ -192,7 +186,7 @@ class StateStore:
                 return new, committed
         raise ConcurrentUpdate(f"stage {task_name!r} of {workflow_id!r} kept changing")
 
-    def cas(
+    async def cas(
         self,
         key: str,
         task_name: str,
@@ -201,20 +195,13 @@ class StateStore:
         *,
         fence: Fence | None = None,
         effects: Effects | None = None,
-        client: Any = None,
     ) -> Any:
-        """Return the compare-and-set script call for one stage (awaitable, or queued on ``client``, a pipeline).
+        """Run the compare-and-set script for one stage and return its raw reply.
 
         ``effects`` are applied in the same script, only if the update is made.
         """
         script_keys, args = cas_call(key, task_name, rev, new, ttl_ms=self.ttl_ms, fence=fence, effects=effects)
-        return self._update(keys=script_keys, args=args, client=client)
-
-    async def transitioned(self, workflow_id: str, old: StageRecord, new: StageRecord) -> None:
-        """Keep task metrics and the monitor's run tracking in step with a status change."""
-        async with self.client.pipeline(transaction=True) as pipe:
-            if queue_transition(pipe, workflow_id, old, new):
-                await pipe.execute()
+        return await UPDATE_STAGE.run(self.channel, script_keys, args)
 
     async def request_stage_cancels(self, stages: list[tuple[str, str]]) -> None:
         """Ask running stages ``(workflow_id, task_name)`` to stop at their next checkpoint (the soft tier)."""

@@ -14,15 +14,14 @@ from typing import Any
 from redis.exceptions import ResponseError
 
 from config import keys
-from redis_io.channel import Channel, ChannelScript
+from redis_io import Channel, as_mapping
 from state.effects import Effects
 from state.errors import ConcurrentUpdate, TaskNotFound
 from state.models import StageRecord, Workflow
 from state.records import (
     MAX_CAS_ATTEMPTS,
-    UPDATE_STAGE_LUA,
+    UPDATE_STAGE,
     Fence,
-    as_mapping,
     cas_call,
     cas_outcome,
     parse_stage,
@@ -38,7 +37,7 @@ class SyncStageStore:
     def __init__(self, channel: Channel, ttl_s: int) -> None:
         self.channel = channel
         self.ttl_ms = ttl_s * 1000
-        self._update = ChannelScript(channel, UPDATE_STAGE_LUA.read_text())
+        self._update = UPDATE_STAGE
 
     def get_with(self, workflow_id: str, command: tuple[Any, ...]) -> tuple[Workflow, Any]:
         """Return a workflow and the raw reply of ``command``, sent in the same round trip.
@@ -88,7 +87,7 @@ class SyncStageStore:
             known = None
             new, effects = prepare_change(workflow_id, current, change, also)
             script_keys, args = cas_call(key, task_name, rev, new, ttl_ms=self.ttl_ms, fence=fence, effects=effects)
-            committed = cas_outcome(self._update(script_keys, args), workflow_id, task_name)
+            committed = cas_outcome(self._update(self.channel, script_keys, args), workflow_id, task_name)
             if committed is not None:
                 return new, committed
         raise ConcurrentUpdate(f"stage {task_name!r} of {workflow_id!r} kept changing")

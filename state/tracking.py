@@ -9,7 +9,6 @@ reads only what is due (``AsyncTracker.due``), so a pass costs the same for 10 o
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -17,11 +16,13 @@ import redis
 import redis.asyncio as aioredis
 
 from config import Settings, keys
+from redis_io import AsyncChannel, Channel, LuaScript, text
 
 TIERS = ("warning", "soft", "hard")
 # The stage event the monitor adds when it re-queues a dead worker's stage under a new message.
 REQUEUED_EVENT = "requeued"
-_LUA_DIR = Path(__file__).with_name("lua")
+_BEAT = LuaScript.load("state", "beat")
+_DUE = LuaScript.load("state", "due")
 
 
 class RunInfo(msgspec.Struct, kw_only=True):
@@ -80,10 +81,6 @@ def limits_for(settings: Settings, task_name: str) -> dict[str, float]:
     return dict(zip(TIERS, (levels.warning, levels.soft_timeout, levels.hard_timeout), strict=True))
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 @functools.cache
 def _deadline_keys() -> tuple[str, ...]:
     return tuple(keys.run_deadlines(tier) for tier in TIERS)
@@ -118,7 +115,7 @@ class SyncTracker:
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
-        self._beat = client.register_script((_LUA_DIR / "beat.lua").read_text())
+        self._channel = Channel(client)
 
     def note_gpu(self, info: RunInfo) -> None:
         """Rewrite a tracked run's record (after its GPU lease was granted)."""
@@ -133,7 +130,7 @@ class SyncTracker:
 
     def host_runs(self, host: str) -> dict[str, int]:
         """Return the runs tracked on ``host``: run id -> pid."""
-        return {_text(k): int(v) for k, v in self.client.hgetall(keys.run_host(host)).items()}
+        return {text(k): int(v) for k, v in self.client.hgetall(keys.run_host(host)).items()}
 
     def beat(self, host: str, runs: dict[str, bool], workers: list[str]) -> int:
         """Heartbeat ``runs`` (run id -> process alive) and ``workers`` ("host:pid"); return now ms."""
@@ -144,7 +141,7 @@ class SyncTracker:
             args += [rid, 1 if alive else 0, task_name]
             wf_keys.append(keys.workflow_state(workflow_id))
         script_keys = [keys.RUNS, keys.RUN_HEARTBEATS, keys.RUN_BEATS, keys.run_host(host), keys.WORKERS, *wf_keys]
-        return int(self._beat(keys=script_keys, args=[*args, *workers]))
+        return int(_BEAT(self._channel, script_keys, [*args, *workers]))
 
 
 class AsyncTracker:
@@ -152,18 +149,18 @@ class AsyncTracker:
 
     def __init__(self, client: aioredis.Redis) -> None:
         self.client = client
-        self._due = client.register_script((_LUA_DIR / "due.lua").read_text())
+        self._channel = AsyncChannel(client)
 
     async def due(self, heartbeat_timeout_ms: int, limit: int) -> Due:
         """Return the runs whose heartbeat is dead or whose tier deadline has passed (at most ``limit`` each)."""
         script_keys = [keys.RUN_HEARTBEATS, *_deadline_keys()]
-        now, dead, hard, soft, warning = await self._due(keys=script_keys, args=[heartbeat_timeout_ms, limit])
+        now, dead, hard, soft, warning = await _DUE.run(self._channel, script_keys, [heartbeat_timeout_ms, limit])
         return Due(
             now_ms=int(now),
-            dead=[_text(i) for i in dead],
-            hard=[_text(i) for i in hard],
-            soft=[_text(i) for i in soft],
-            warning=[_text(i) for i in warning],
+            dead=[text(i) for i in dead],
+            hard=[text(i) for i in hard],
+            soft=[text(i) for i in soft],
+            warning=[text(i) for i in warning],
         )
 
     async def runs(self, ids: list[str]) -> dict[str, RunInfo]:
@@ -187,7 +184,7 @@ class AsyncTracker:
     async def snapshot(self, limit: int) -> list[tuple[RunInfo, float, Beat | None]]:
         """Return up to ``limit`` tracked runs, oldest heartbeat first, with heartbeat ms and last beat."""
         scored: list[Any] = await self.client.zrange(keys.RUN_HEARTBEATS, 0, limit - 1, withscores=True)
-        ids = [_text(m) for m, _ in scored]
+        ids = [text(m) for m, _ in scored]
         if not ids:
             return []
         async with self.client.pipeline(transaction=False) as pipe:

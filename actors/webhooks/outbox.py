@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import dramatiq
@@ -13,11 +12,12 @@ import structlog
 
 from actors.webhooks.events import Delivery
 from config import Settings, keys
+from redis_io import AsyncChannel, LuaScript, text
 
 WEBHOOK_ACTOR = "taskgate.webhook"
 WEBHOOK_QUEUE = "webhooks"
 _CLAIM_BATCH = 100
-_CLAIM_SCRIPT = (Path(__file__).with_name("lua") / "claim_outbox.lua").read_text()
+_CLAIM = LuaScript.load("actors.webhooks", "claim_outbox")
 
 log = structlog.get_logger(__name__)
 
@@ -35,8 +35,8 @@ def delivery_message(delivery: Delivery) -> dramatiq.Message[Any]:
 
 def parse_entry(entry: bytes | str) -> Delivery:
     """Turn an outbox entry (workflow_id, task_name, status on three lines) into its first delivery try."""
-    text = entry.decode() if isinstance(entry, bytes) else entry
-    workflow_id, task_name, status = text.split("\n", 2)
+    entry_text = text(entry)
+    workflow_id, task_name, status = entry_text.split("\n", 2)
     return Delivery(workflow_id=workflow_id, task_name=task_name, status=status)
 
 
@@ -48,11 +48,11 @@ class OutboxDispatcher:
         self.broker = broker
         self.claim_ms = int(settings.webhooks.claim_timeout_s * 1000)
         self.interval_s = settings.webhooks.dispatch_interval_s
-        self._claim = client.register_script(_CLAIM_SCRIPT)
+        self._channel = AsyncChannel(client)
 
     async def dispatch_due(self) -> int:
         """Enqueue every due entry; return how many were enqueued."""
-        entries = await self._claim(keys=[keys.WEBHOOK_OUTBOX], args=[self.claim_ms, _CLAIM_BATCH])
+        entries = await _CLAIM.run(self._channel, [keys.WEBHOOK_OUTBOX], [self.claim_ms, _CLAIM_BATCH])
         for entry in entries:
             delivery = parse_entry(entry)
             await asyncio.to_thread(self.broker.enqueue, delivery_message(delivery))

@@ -9,14 +9,14 @@ import dramatiq
 import msgspec
 import redis
 from dramatiq.broker import MessageProxy
-from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
-from dramatiq.common import compute_backoff, current_millis
+from dramatiq.common import compute_backoff
 from dramatiq.encoder import JSONEncoder
 from dramatiq.errors import DecodeError
 from dramatiq.message import Message
 
+from actors.worker.dramatiq_internals import RedisBroker, RedisConsumer, dispatch_args, dispatch_source
 from config import keys
-from redis_io.channel import Channel, ChannelScript
+from redis_io import Channel, LuaScript
 
 _json_decoder = msgspec.json.Decoder()
 _json_encoder = msgspec.json.Encoder()
@@ -49,7 +49,7 @@ def decode_message(data: bytes) -> Message[Any]:
         raise DecodeError("Failed to decode message.", data, exc) from exc  # type: ignore[no-untyped-call]
 
 
-class _WakingConsumer(_RedisConsumer):  # type: ignore[misc]
+class _WakingConsumer(RedisConsumer):  # type: ignore[misc]
     """Fetch like Dramatiq's consumer, but wait on a wake-up list instead of sleeping."""
 
     def __next__(self) -> MessageProxy | None:
@@ -92,7 +92,7 @@ class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
     """
 
     _channel: Channel | None = None
-    _channel_script: ChannelScript | None = None
+    _dispatch_script: LuaScript | None = None
 
     @property
     def channel(self) -> Channel:
@@ -103,27 +103,12 @@ class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
 
     def _dispatch(self, command: str) -> Callable[..., Any]:
         """Return a caller of Dramatiq's dispatch script for ``command``, with the arguments Dramatiq sends."""
-        if self._channel_script is None:
-            source = self.scripts["dispatch"].script
-            text = source.decode() if isinstance(source, bytes) else str(source)
-            self._channel_script = ChannelScript(self.channel, text)
-        script, namespace = self._channel_script, [self.namespace]
+        if self._dispatch_script is None:
+            self._dispatch_script = LuaScript(dispatch_source(self))
+        script, channel, namespace = self._dispatch_script, self.channel, [self.namespace]
 
         def do_dispatch(queue_name: str, *args: Any) -> Any:
-            return script(
-                namespace,
-                [
-                    command,
-                    current_millis(),
-                    queue_name,
-                    self.broker_id,
-                    self.heartbeat_timeout,
-                    self.dead_message_ttl,
-                    self._should_do_maintenance(command),
-                    self._max_unpack_size(),  # type: ignore[no-untyped-call]
-                    *args,
-                ],
-            )
+            return script(channel, namespace, dispatch_args(self, command, queue_name, *args))
 
         return do_dispatch
 

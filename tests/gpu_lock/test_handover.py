@@ -14,12 +14,12 @@ from gpu_lock.layout import CLAIM_WINDOW_MS
 from gpu_lock.replies import Granted, Queued, parse_acquire
 from gpu_lock.scripts import Scripts, sync_scripts
 from gpu_lock.waiting import Attempt
-from redis_io.channel import Channel, ChannelScript
+from redis_io.channel import Channel
 from tests.gpu_lock import procs
 from tests.gpu_lock.helpers import holders, owner, queued, server_ms, settings, to_builtins, wait_until
 
 
-def _queue(lock: GpuLock, scripts: Scripts[ChannelScript], name: str) -> Attempt:
+def _queue(lock: GpuLock, scripts: Scripts, name: str) -> Attempt:
     """Queue a waiter by one acquire try, as ``acquire`` does before it blocks."""
     attempt = Attempt(lock.layout, owner(name), 0, 10.0)
     queued_reply = parse_acquire(scripts.acquire(keys=attempt.keys, args=attempt.args()))

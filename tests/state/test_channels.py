@@ -9,7 +9,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from redis_io.channel import AsyncChannel, AsyncChannelScript, Channel, ChannelScript
+from redis_io import AsyncChannel, Channel, LuaScript
 
 ECHO_KEYS = "return {KEYS[1], ARGV[1]}"
 
@@ -29,10 +29,10 @@ def test_sync_channel_does_not_retry_a_fresh_connection(redis_url: str) -> None:
 
 
 def test_sync_script_is_loaded_again_after_a_flush(redis_client: redis.Redis) -> None:
-    script = ChannelScript(Channel(redis_client), ECHO_KEYS)
-    assert script(["k"], ["v"]) == [b"k", b"v"]
+    script, channel = LuaScript(ECHO_KEYS), Channel(redis_client)
+    assert script(channel, ["k"], ["v"]) == [b"k", b"v"]
     redis_client.script_flush()
-    assert script(["k2"], ["v2"]) == [b"k2", b"v2"]
+    assert script(channel, ["k2"], ["v2"]) == [b"k2", b"v2"]
 
 
 async def test_async_channel_retries_once_on_a_connection_the_server_closed(aredis: aioredis.Redis) -> None:
@@ -44,10 +44,25 @@ async def test_async_channel_retries_once_on_a_connection_the_server_closed(ared
 
 
 async def test_async_script_is_loaded_again_after_a_flush(aredis: aioredis.Redis) -> None:
-    script = AsyncChannelScript(AsyncChannel(aredis), ECHO_KEYS)
-    assert await script(["k"], ["v"]) == [b"k", b"v"]
+    script, channel = LuaScript(ECHO_KEYS), AsyncChannel(aredis)
+    assert await script.run(channel, ["k"], ["v"]) == [b"k", b"v"]
     await aredis.script_flush()
-    assert await script(["k2"], ["v2"]) == [b"k2", b"v2"]
+    assert await script.run(channel, ["k2"], ["v2"]) == [b"k2", b"v2"]
+
+
+async def test_async_script_batch_keeps_error_replies_in_place_and_reloads_after_a_flush(
+    aredis: aioredis.Redis,
+) -> None:
+    script, channel = (
+        LuaScript("if ARGV[1] == 'bad' then return redis.error_reply('no') end return ARGV[1]"),
+        AsyncChannel(aredis),
+    )
+    await aredis.script_flush()
+    replies = await script.run_many(channel, [([], ["a"]), ([], ["bad"]), ([], ["c"])])
+    assert replies[0] == b"a"
+    assert replies[2] == b"c"
+    assert isinstance(replies[1], redis.ResponseError)
+    assert await channel.execute_many(("ECHO", "x"), ("ECHO", "y")) == [b"x", b"y"]
 
 
 async def test_async_call_cancelled_mid_reply_never_hands_its_reply_to_the_next_call(
