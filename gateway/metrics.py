@@ -23,6 +23,7 @@ from actors.registry import QUEUES, REGISTRY
 from config import Settings, keys
 from gateway.monitor_views import LIVE
 from gpu_lock import GpuLockStatus, aread_status
+from redis_io import text
 from state.task_metrics import TaskFigures, TaskHistogram, parse_figures
 
 log = structlog.get_logger(__name__)
@@ -210,7 +211,7 @@ class GatewayMetrics:
         snap.queue_depth = {q: int(n) for q, n in zip(QUEUES, raw[2 : 2 + len(QUEUES)], strict=True)}
         rest = raw[2 + len(QUEUES) :]
         snap.running = int(rest[0])
-        stats = {_text(k): _text(v) for k, v in rest[1].items()}
+        stats = {text(k): text(v) for k, v in rest[1].items()}
         snap.tier_events = {k.split(":", 1)[1]: int(v) for k, v in stats.items() if k.startswith("tier_events_total:")}
         oldest = rest[2]
         snap.oldest_heartbeat_s = max(0.0, (now_ms - oldest[0][1]) / 1000) if oldest else 0.0
@@ -241,10 +242,6 @@ async def _read(client: aioredis.Redis, settings: Settings) -> list[Any]:
         pipe.zcount(keys.WORKERS, now_ms - timeout_ms, "+inf")
         pipe.exists(keys.MONITOR_LEADER)
         return list(await pipe.execute())
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -11,6 +11,7 @@ from aiohttp import web
 from config import Settings, keys
 from gpu_lock import GpuLockStatus, aread_status
 from monitor import current_leader, recent_events
+from redis_io import text
 from state.live import LiveSettings
 from state.task_metrics import parse_figures
 from state.tracking import AsyncTracker
@@ -122,7 +123,7 @@ async def statistics_view(client: aioredis.Redis, settings: Settings) -> dict[st
             "finished": [{"task_name": t, "outcome": o, "count": n} for (t, o), n in sorted(tasks.finished.items())],
             "mean_run_s": {t: h.sum_s / h.count for t, h in run_times.items() if h.count},
         },
-        "monitor": {_text(k): _text(v) for k, v in raw_stats.items()},
+        "monitor": {text(k): text(v) for k, v in raw_stats.items()},
         "history": [msgspec.json.decode(raw) for raw in history],
     }
 
@@ -162,7 +163,3 @@ async def health_report(client: aioredis.Redis, settings: Settings) -> dict[str,
 
 def _issue(severity: str, code: str, detail: str) -> dict[str, Any]:
     return {"severity": severity, "code": code, "detail": detail}
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from gpu_lock.errors import LeaseExpired, LeaseLost, LockTimeoutExceeded, NotLeaseHolder
 
@@ -18,11 +18,6 @@ _REFUSALS: dict[int, tuple[type[LeaseLost], str]] = {
     EXPIRED: (LeaseExpired, "expired before it was renewed"),
     LOCK_TIMEOUT: (LockTimeoutExceeded, "was held for lock_timeout; renewal refused"),
 }
-
-
-def text(value: Any) -> str:
-    """Return a reply value as ``str`` whether the client decodes responses or not."""
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class Granted(NamedTuple):

@@ -13,7 +13,7 @@ from config import keys
 from config.settings import GpuLockSettings
 from gpu_lock.layout import Layout, device_keys
 from gpu_lock.lease import from_ms, iso_utc
-from gpu_lock.replies import text
+from redis_io import text, text_map
 
 # Histogram bounds in seconds; lib.lua's BUCKETS must list the same values (a test checks).
 BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200)
@@ -112,10 +112,6 @@ def _queue(pipe: Any, layout: Layout) -> None:
     pipe.lrange(keys.GPU_FORCE_RELEASES, 0, -1)
 
 
-def _strmap(raw: dict[Any, Any]) -> dict[str, str]:
-    return {text(k): text(v) for k, v in raw.items()}
-
-
 def _histogram(stats: dict[str, str], name: str) -> Histogram:
     running = 0
     buckets: list[tuple[str, int]] = []
@@ -179,11 +175,11 @@ def _parse(results: list[Any], layout: Layout) -> GpuLockStatus:
     now_ms = int(seconds) * 1000 + int(micros) // 1000
     tail = results[1 + 4 * len(layout.all_devices) :]
     deadlines = {text(m): s for m, s in tail[0]}
-    waiter_info = _strmap(tail[1])
+    waiter_info = text_map(tail[1])
     devices = []
     for i, index in enumerate(layout.all_devices):
         zset, info, queue, raw_stats = results[1 + 4 * i : 5 + 4 * i]
-        stats = _strmap(raw_stats)
+        stats = text_map(raw_stats)
         wait, hold = _histogram(stats, "wait_seconds"), _histogram(stats, "hold_seconds")
         counters = {name: int(stats.get(name, 0)) for name in COUNTERS}
         ended_otherwise = counters["expired_total"] + counters["force_releases_total"]
@@ -191,7 +187,7 @@ def _parse(results: list[Any], layout: Layout) -> GpuLockStatus:
             DeviceStatus(
                 device=index,
                 capacity=layout.capacity[index],
-                holders=_holders(zset, _strmap(info), now_ms),
+                holders=_holders(zset, text_map(info), now_ms),
                 waiters=_waiters(queue, deadlines, waiter_info, now_ms),
                 counters={"acquisitions_total": wait.count, "releases_total": hold.count - ended_otherwise} | counters,
                 wait_seconds=wait,
