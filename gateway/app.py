@@ -11,7 +11,7 @@ from aiohttp import web
 from actors.worker.app import build_broker
 from config import Settings
 from gateway import auth, docs, files, health, monitor_routes, tasks, webhooks
-from gateway.context import AppContext
+from gateway.context import CTX, SETTINGS, AppContext
 from gateway.metrics import GatewayMetrics, metrics_middleware
 from gateway.problems import problem_middleware
 from state import StateStore
@@ -27,7 +27,7 @@ def create_app(settings: Settings) -> web.Application:
     if not settings.redis_url:
         raise ValueError("settings.redis_url is required")
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[problem_middleware])
-    app["settings"] = settings
+    app[SETTINGS] = settings
     app.add_routes(tasks.routes)
     app.add_routes(health.routes)
     app.add_routes(files.routes)
@@ -44,7 +44,7 @@ def create_app(settings: Settings) -> web.Application:
 
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
-    settings: Settings = app["settings"]
+    settings: Settings = app[SETTINGS]
     client = aioredis.Redis.from_url(
         settings.redis_url or "",
         socket_timeout=_REDIS_TIMEOUT_S,
@@ -52,7 +52,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         health_check_interval=30,
     )
     broker, _lifecycle = build_broker(settings)
-    app["ctx"] = AppContext(
+    app[CTX] = AppContext(
         settings=settings,
         redis=client,
         store=StateStore(client, settings.state_ttl_s),

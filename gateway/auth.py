@@ -17,7 +17,6 @@ from config import Settings
 from gateway.problems import Handler, problem_response
 
 SCOPE_ATTR = "__taskgate_scope__"
-PRINCIPAL = "taskgate_principal"
 USER, ADMIN = "user", "admin"
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -55,6 +54,7 @@ class Principal:
 
 
 OPEN = Principal(name="open", scopes=frozenset({USER, ADMIN}))
+PRINCIPAL = web.RequestKey("taskgate_principal", Principal)
 
 
 class KeyRing:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
+from aiohttp import web
 from dramatiq import Broker
 
 from config import Settings
-from gateway.metrics import GatewayMetrics
 from state import StateStore
+
+if TYPE_CHECKING:  # gateway.metrics reads the context in its middleware
+    from gateway.metrics import GatewayMetrics
 
 
 @dataclass
@@ -21,3 +25,12 @@ class AppContext:
     store: StateStore
     broker: Broker
     metrics: GatewayMetrics
+
+
+CTX = web.AppKey("ctx", AppContext)
+SETTINGS = web.AppKey("settings", Settings)
+
+
+def context(request: web.Request) -> AppContext:
+    """Return the application's shared resources."""
+    return request.app[CTX]

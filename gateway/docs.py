@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.context import SETTINGS
 from gateway.openapi import build_document
 
 routes = web.RouteTableDef()
@@ -22,7 +23,7 @@ _METHODS = ("get", "post", "put", "patch", "delete")
 def _document(app: web.Application) -> dict[str, Any]:
     """Build the document on first use (every route is registered by then) and keep it."""
     if _DOCUMENT not in app:
-        app[_DOCUMENT] = build_document(app, app["settings"])
+        app[_DOCUMENT] = build_document(app, app[SETTINGS])
     return app[_DOCUMENT]
 
 

@@ -13,5 +13,5 @@ class UnknownTask(GatewayError):
     """Raised when ``task_name`` is not in the registry."""
 
 
-class Unavailable(GatewayError):
-    """Raised when a dependency (Redis, the broker) does not answer."""
+class LeaseNotFound(GatewayError):
+    """Raised when no lease on a device carries the fencing token a force release names."""

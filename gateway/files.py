@@ -17,9 +17,10 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from actors.validation import InvalidInput
 from gateway.auth import ADMIN, require_scope
-from gateway.context import AppContext
+from gateway.context import AppContext, context
 from gateway.errors import BadRequest
 from gateway.problems import problem_response
+from gateway.responses import json_response
 from state import PathOutsideRoot
 from state.models import iso_ms
 from state.storage import relative_to_root, resolve_in_root
@@ -37,7 +38,7 @@ class _TooLarge(Exception):
 
 
 def _ctx(request: web.Request) -> AppContext:
-    ctx: AppContext = request.app["ctx"]
+    ctx = context(request)
     return ctx
 
 
@@ -108,7 +109,6 @@ async def upload(request: web.Request) -> web.Response:
             spool.unlink()
     rel = relative_to_root(root, target)
     body = {"path": rel, "size_bytes": size, "sha256": digest}
-    from gateway.tasks import json_response  # noqa: PLC0415
 
     return json_response(body, 201, headers={"Location": "/v1/files/" + urllib.parse.quote(rel)})
 
@@ -195,8 +195,6 @@ async def delete(request: web.Request) -> web.Response:
 @routes.get("/v1/files")
 async def list_files(request: web.Request) -> web.Response:
     """List files whose path starts with ``prefix``, folder by folder in name order, at most ``limit``."""
-    from gateway.tasks import json_response  # noqa: PLC0415
-
     ctx = _ctx(request)
     prefix = request.query.get("prefix", "")
     try:

@@ -8,8 +8,8 @@ import msgspec
 from aiohttp import web
 
 from actors.registry import REGISTRY, TaskSpec
-from gateway.context import AppContext
-from gateway.tasks import json_response
+from gateway.context import AppContext, context
+from gateway.responses import json_response
 
 routes = web.RouteTableDef()
 
@@ -23,7 +23,7 @@ async def healthz(request: web.Request) -> web.Response:
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
     """Answer 200 when Redis answers, else 503 (a problem document, via the error table)."""
-    ctx: AppContext = request.app["ctx"]
+    ctx = context(request)
     await ctx.redis.ping()
     return json_response({"status": "ready", "redis": "ok"})
 
@@ -45,12 +45,12 @@ def task_type(spec: TaskSpec, ctx: AppContext) -> dict[str, Any]:
 @routes.get("/v1/task-types")
 async def task_types(request: web.Request) -> web.Response:
     """List every registered task with its input schema, output fields, queue and GPU use."""
-    ctx: AppContext = request.app["ctx"]
+    ctx = context(request)
     return json_response({"task_types": [task_type(spec, ctx) for spec in REGISTRY.values()]})
 
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
     """Expose Prometheus metrics."""
-    ctx: AppContext = request.app["ctx"]
+    ctx = context(request)
     return web.Response(body=ctx.metrics.render(), headers={"Content-Type": ctx.metrics.content_type})

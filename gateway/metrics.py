@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 
 from actors.registry import QUEUES, REGISTRY
 from config import Settings, keys
+from gateway.context import CTX
 from gateway.monitor_views import LIVE
 from gpu_lock import GpuLockStatus, aread_status
 from redis_io import text
@@ -250,8 +251,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @web.middleware
 async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refresh the Redis figures right before ``/metrics`` renders them."""
-    if request.path == "/metrics" and "ctx" in request.app:
-        ctx = request.app["ctx"]
+    if request.path == "/metrics" and CTX in request.app:
+        ctx = request.app[CTX]
         live = request.app.get(LIVE)
         await ctx.metrics.refresh(ctx.redis, live.current if live else ctx.settings)
     return await handler(request)

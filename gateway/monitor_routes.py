@@ -17,10 +17,11 @@ from actors.validation import InvalidInput
 from actors.worker.app import check_task_names
 from config import ConfigError, Settings
 from gateway.auth import ADMIN, require_scope
-from gateway.context import AppContext
+from gateway.context import CTX, AppContext, context
+from gateway.errors import LeaseNotFound
 from gateway.monitor_views import LIVE, health_report, heartbeats_view, lock_view, statistics_view, timeouts_view
-from gateway.tasks import json_response
-from gpu_lock import AsyncGpuLock, UnknownDevice
+from gateway.responses import json_response
+from gpu_lock import AsyncGpuLock
 from monitor import Monitor, broker_enqueue
 from state.live import LiveSettings, apply_overrides, merge_overrides
 
@@ -48,7 +49,7 @@ def _decode(body: bytes, kind: type[Any]) -> Any:
 
 
 async def _settings(request: web.Request) -> tuple[AppContext, Settings]:
-    ctx: AppContext = request.app["ctx"]
+    ctx = context(request)
     return ctx, await request.app[LIVE].refresh(ctx.redis)
 
 
@@ -60,19 +61,15 @@ async def gpu_locks(request: web.Request) -> web.Response:
     return json_response(await lock_view(ctx.redis, settings))
 
 
-@routes.post("/v1/monitor/gpu-locks/{device}/release")
+@routes.post(r"/v1/monitor/gpu-locks/{device:\d+}/release")
 @require_scope(ADMIN)
 async def release_lease(request: web.Request) -> web.Response:
     """Force-release the lease with the given fencing token; recorded in the lock's force-release log."""
     ctx, settings = await _settings(request)
     req: ReleaseRequest = _decode(await request.read(), ReleaseRequest)
-    try:
-        device = int(request.match_info["device"])
-        released = await AsyncGpuLock(ctx.redis, settings.gpu_lock).force_release(device, req.fencing_token, req.reason)
-    except (ValueError, UnknownDevice):
-        raise web.HTTPNotFound(text=f"no GPU device {request.match_info['device']!r} in gpu_lock.devices") from None
-    if not released:
-        raise web.HTTPConflict(text=f"no lease on device {device} carries fencing token {req.fencing_token}")
+    device = int(request.match_info["device"])
+    if not await AsyncGpuLock(ctx.redis, settings.gpu_lock).force_release(device, req.fencing_token, req.reason):
+        raise LeaseNotFound(f"no lease on device {device} carries fencing token {req.fencing_token}")
     return json_response({"released": True, "device": device, "fencing_token": req.fencing_token, "reason": req.reason})
 
 
@@ -121,7 +118,7 @@ async def get_config(request: web.Request) -> web.Response:
 @require_scope(ADMIN)
 async def put_config(request: web.Request) -> web.Response:
     """Change ``gpu_lock``/``gpu_lock_monitor`` keys; every process picks the change up without a restart."""
-    ctx: AppContext = request.app["ctx"]
+    ctx = context(request)
     patch = _decode(await request.read(), dict[str, Any])
     live = request.app[LIVE]
     try:
@@ -144,7 +141,7 @@ def _config_view(live: LiveSettings, settings: Settings) -> dict[str, Any]:
 
 async def monitor_ctx(app: web.Application) -> AsyncIterator[None]:
     """Keep live settings for the routes and run the monitor in this process while enabled."""
-    ctx: AppContext = app["ctx"]
+    ctx = app[CTX]
     app[LIVE] = LiveSettings(ctx.settings)
     task = None
     if ctx.settings.gpu_lock_monitor.enabled:

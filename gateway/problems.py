@@ -12,7 +12,9 @@ import structlog
 from aiohttp import web
 
 from actors.validation import InvalidInput
-from gateway.errors import BadRequest, Unavailable, UnknownTask
+from gateway.context import SETTINGS
+from gateway.errors import BadRequest, LeaseNotFound, UnknownTask
+from gpu_lock import UnknownDevice
 from state import IllegalTransition, StageFinished, StageNotTerminal, TaskConflict, TaskNotFound
 
 PROBLEM_JSON = "application/problem+json"
@@ -49,7 +51,8 @@ ERROR_TABLE: list[tuple[type[BaseException], int, str, str]] = [
     (StageNotTerminal, 409, "not-finished", "The task has not finished"),
     (StageFinished, 409, "already-finished", "The task has already finished"),
     (IllegalTransition, 409, "illegal-transition", "The task cannot change that way now"),
-    (Unavailable, 503, "unavailable", "A dependency is unavailable"),
+    (UnknownDevice, 404, "unknown-device", "No such GPU device"),
+    (LeaseNotFound, 409, "lease-not-found", "No lease carries that fencing token"),
     (redis.exceptions.ConnectionError, 503, "redis-unavailable", "Redis is unavailable"),
     (redis.exceptions.TimeoutError, 503, "redis-unavailable", "Redis is unavailable"),
     (dramatiq.errors.BrokerConnectionError, 503, "broker-unavailable", "The message broker is unavailable"),
@@ -98,7 +101,7 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         slug = exc.reason.lower().replace(" ", "-")
         detail = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else None
         if exc.status == 413:
-            detail = f"the body is larger than the limit of {request.app['settings'].max_body_bytes} bytes"
+            detail = f"the body is larger than the limit of {request.app[SETTINGS].max_body_bytes} bytes"
         elif exc.status == 405:
             detail = f"{request.method} is not allowed here; use {exc.headers.get('Allow', 'another method')}"
         elif exc.status == 404:

@@ -5,17 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import dramatiq
 import msgspec
 from aiohttp import web
 
 from actors.registry import REGISTRY
 from actors.validation import validate_submit
-from actors.worker.broker import encode_message
-from gateway.context import AppContext
+from actors.worker.broker import stage_message
+from gateway.context import context
 from gateway.errors import BadRequest, UnknownTask
+from gateway.responses import json_response
 from gateway.webhooks import check_callback
-from state import CreateOutcome, QueuedMessage, StageNotTerminal, Status, TaskRequest, is_terminal, workflow_view
+from state import CreateOutcome, StageNotTerminal, Status, TaskRequest, is_terminal, workflow_view
 from state.references import find_references
 
 routes = web.RouteTableDef()
@@ -23,11 +23,6 @@ routes = web.RouteTableDef()
 _request_decoder = msgspec.json.Decoder(TaskRequest)
 _encoder = msgspec.json.Encoder()
 _LIST_MAX = 500
-
-
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    """Encode ``data`` with msgspec."""
-    return web.Response(body=_encoder.encode(data), status=status, content_type="application/json", headers=headers)
 
 
 def _decode_request(body: bytes) -> TaskRequest:
@@ -46,7 +41,7 @@ def _decode_request(body: bytes) -> TaskRequest:
 @routes.post("/v1/tasks")
 async def submit_task(request: web.Request) -> web.Response:
     """Create a task (or a new stage of an existing workflow) and queue it."""
-    ctx: AppContext = request.app["ctx"]
+    ctx = context(request)
     req = _decode_request(await request.read())
     spec = REGISTRY.get(req.task_name)
     if spec is None:
@@ -57,16 +52,7 @@ async def submit_task(request: web.Request) -> web.Response:
     for name in find_references(req.input_data):
         if name == req.task_name:
             raise BadRequest(f"a stage cannot refer to its own output ({name})")
-    message: dramatiq.Message[Any] = dramatiq.Message(
-        queue_name=spec.queue,
-        actor_name=spec.name,
-        args=({"workflow_id": workflow_id, "task_name": spec.name},),
-        kwargs={},
-        options={"redis_message_id": str(uuid.uuid4())},
-    )
-    queued = QueuedMessage(
-        queue=spec.queue, message_id=message.options["redis_message_id"], payload=encode_message(message)
-    )
+    queued = stage_message(spec.queue, spec.name, workflow_id)
     outcome, workflow = await ctx.store.create_stage(workflow_id, req.task_name, req.input_data, req.callback, queued)
     if outcome is CreateOutcome.CREATED:
         ctx.metrics.submitted(spec.name)
@@ -77,14 +63,14 @@ async def submit_task(request: web.Request) -> web.Response:
 @routes.get("/v1/tasks/{task_id}")
 async def get_task(request: web.Request) -> web.Response:
     """Return the workflow context of a task."""
-    ctx: AppContext = request.app["ctx"]
+    ctx = context(request)
     return json_response(workflow_view(await ctx.store.get(request.match_info["task_id"])))
 
 
 @routes.get("/v1/tasks/{task_id}/result")
 async def get_result(request: web.Request) -> web.Response:
     """Return the latest stage's output once it has ended."""
-    ctx: AppContext = request.app["ctx"]
+    ctx = context(request)
     wf = await ctx.store.get(request.match_info["task_id"])
     stage = wf.latest_stage
     if not is_terminal(stage.status):
@@ -104,7 +90,7 @@ async def get_result(request: web.Request) -> web.Response:
 @routes.delete("/v1/tasks/{task_id}")
 async def cancel_task(request: web.Request) -> web.Response:
     """Cancel a task: a pending one ends now, a running one stops at its next checkpoint."""
-    ctx: AppContext = request.app["ctx"]
+    ctx = context(request)
     task_id = request.match_info["task_id"]
     await ctx.store.request_cancel(task_id)
     view = workflow_view(await ctx.store.get(task_id))
@@ -114,7 +100,7 @@ async def cancel_task(request: web.Request) -> web.Response:
 @routes.get("/v1/tasks")
 async def list_tasks(request: web.Request) -> web.Response:
     """List recent tasks, newest first, filtered by status and task_name."""
-    ctx: AppContext = request.app["ctx"]
+    ctx = context(request)
     status = request.query.get("status")
     if status is not None and status not in Status.__members__:
         raise BadRequest(f"status must be one of {', '.join(Status.__members__)}")

@@ -13,8 +13,9 @@ from actors.webhooks.events import Delivery
 from actors.webhooks.netpolicy import NetPolicy, UrlRefused
 from actors.webhooks.outbox import OutboxDispatcher, delivery_message
 from config import Settings
-from gateway.context import AppContext
+from gateway.context import CTX, context
 from gateway.errors import BadRequest
+from gateway.responses import json_response
 from state import StageNotTerminal, is_terminal, workflow_view
 from state.models import now_ms
 
@@ -23,7 +24,7 @@ routes = web.RouteTableDef()
 
 async def outbox_dispatcher(app: web.Application) -> AsyncIterator[None]:
     """Run the outbox dispatcher for the life of the application (after ``ctx`` exists)."""
-    ctx: AppContext = app["ctx"]
+    ctx = app[CTX]
     dispatcher = OutboxDispatcher(ctx.redis, ctx.broker, ctx.settings)
     job = asyncio.create_task(dispatcher.run_forever(), name="webhook-outbox")
     yield
@@ -35,9 +36,7 @@ async def outbox_dispatcher(app: web.Application) -> AsyncIterator[None]:
 @routes.post("/v1/tasks/{task_id}/callback/redeliver")
 async def redeliver(request: web.Request) -> web.Response:
     """Send the latest stage's event to the callback URL again (same event_id, new attempts)."""
-    from gateway.tasks import json_response  # noqa: PLC0415  (tasks imports nothing from here)
-
-    ctx: AppContext = request.app["ctx"]
+    ctx = context(request)
     wf = await ctx.store.get(request.match_info["task_id"])
     stage = wf.latest_stage
     if wf.meta.callback is None:

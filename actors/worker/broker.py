@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ from dramatiq.message import Message
 from actors.worker.dramatiq_internals import RedisBroker, RedisConsumer, dispatch_args, dispatch_source
 from config import keys
 from redis_io import Channel, LuaScript
+from state import QueuedMessage
 
 _json_decoder = msgspec.json.Decoder()
 _json_encoder = msgspec.json.Encoder()
@@ -31,6 +33,22 @@ def encode_message(message: Message[Any]) -> bytes:
     if type(dramatiq.get_encoder()) is not JSONEncoder:
         return message.encode()
     return _json_encoder.encode(message.asdict())
+
+
+def stage_message(queue: str, task_name: str, workflow_id: str) -> QueuedMessage:
+    """Return the Dramatiq message that runs stage ``task_name`` of ``workflow_id``, encoded for the submit script.
+
+    The message id is chosen here, as ``RedisBroker.enqueue`` would, because the submit script queues the
+    message itself (``state/lua/create_stage.lua``) in the same atomic step that creates the stage.
+    """
+    message: Message[Any] = Message(
+        queue_name=queue,
+        actor_name=task_name,
+        args=({"workflow_id": workflow_id, "task_name": task_name},),
+        kwargs={},
+        options={"redis_message_id": str(uuid.uuid4())},
+    )
+    return QueuedMessage(queue=queue, message_id=message.options["redis_message_id"], payload=encode_message(message))
 
 
 def decode_message(data: bytes) -> Message[Any]:
