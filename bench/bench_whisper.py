@@ -20,8 +20,9 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from actors.faster_whisper.engine import Options, transcribe
-from actors.faster_whisper.models import ModelCache, model_key, resolve_model
+from actors.faster_whisper.models import load_model, model_key, resolve_model
 from actors.ffmpeg.pcm import decode_mono
+from actors.worker.warm import WarmModels
 from config.settings import WhisperSettings
 from taskgate.embedded_redis import EmbeddedRedis
 from tests.harness import Client, System
@@ -36,7 +37,7 @@ def pure_inference(clip: Path, runs: int) -> list[float]:
     """Return the seconds of each direct adapter call (decode + transcribe) on a loaded model."""
     settings = WhisperSettings()
     source, shown = resolve_model(None, settings, clip.parent)
-    model, _ = ModelCache().get(model_key(source, settings, None), settings)
+    model, _ = load_model(model_key(source, settings, None), settings, WarmModels())
     times = []
     for _ in range(runs):
         started = time.perf_counter()

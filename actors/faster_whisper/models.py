@@ -8,10 +8,7 @@ A request's ``model`` is a faster-whisper size name (``tiny.en``, ``small``...),
 
 from __future__ import annotations
 
-import os
 import re
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ from typing import Any
 import structlog
 
 from actors.errors import EngineUnavailable, InputError, TaskError
+from actors.worker.warm import WARM, WarmModels
 from config.settings import WhisperSettings
 from state import PathOutsideRoot
 from state.storage import resolve_in_root
@@ -154,34 +152,13 @@ def _requested_model(name: str, root: Path) -> str:
     )
 
 
-class ModelCache:
-    """Models loaded in this process, one per key; concurrent first uses of a key load it once."""
+def load_model(key: ModelKey, settings: WhisperSettings, warm: WarmModels = WARM) -> tuple[Any, bool]:
+    """Return ``(model, loaded_now)``: the process's warm model for ``key``, loaded on first use.
 
-    def __init__(self) -> None:
-        self._models: dict[ModelKey, Any] = {}
-        self._locks: dict[ModelKey, threading.Lock] = {}
-        self._guard = threading.Lock()
-
-    def get(self, key: ModelKey, settings: WhisperSettings) -> tuple[Any, bool]:
-        """Return ``(model, loaded_now)``: the cached model, or one loaded now.
-
-        Raises:
-            EngineUnavailable: faster-whisper is not installed or the model cannot be had here.
-        """
-        with self._guard:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
-            model = self._models.get(key)
-            if model is not None:
-                return model, False
-            model = _load(key, settings)
-            self._models[key] = model
-            return model, True
-
-    def clear(self) -> None:
-        """Forget every loaded model (frees memory once no task holds them)."""
-        with self._guard:
-            self._models.clear()
+    Raises:
+        EngineUnavailable: faster-whisper is not installed or the model cannot be had here.
+    """
+    return warm.get("faster_whisper", key, lambda: _load(key, settings))
 
 
 def _load(key: ModelKey, settings: WhisperSettings) -> Any:
@@ -189,7 +166,6 @@ def _load(key: ModelKey, settings: WhisperSettings) -> Any:
         from faster_whisper import WhisperModel  # noqa: PLC0415
     except ImportError as exc:
         raise EngineUnavailable(f"faster-whisper is not installed ({exc}): pip install 'taskgate[whisper]'") from None
-    started = time.perf_counter()
     try:
         model = WhisperModel(
             key.source,
@@ -204,17 +180,4 @@ def _load(key: ModelKey, settings: WhisperSettings) -> Any:
         raise EngineUnavailable(
             f"cannot load faster-whisper model {key.source!r} on {key.device}: {exc}; {_HOW_TO}"
         ) from None
-    log.info(
-        "model_loaded",
-        engine="faster_whisper",
-        model=key.source,
-        device=key.device,
-        device_index=key.device_index,
-        compute_type=key.compute_type,
-        load_s=round(time.perf_counter() - started, 3),
-        pid=os.getpid(),
-    )
     return model
-
-
-MODELS = ModelCache()

@@ -9,7 +9,7 @@ import msgspec
 import structlog
 
 from actors.faster_whisper.engine import Options, transcribe
-from actors.faster_whisper.models import MODELS, effective_device, model_key, resolve_model
+from actors.faster_whisper.models import effective_device, load_model, model_key, resolve_model
 from actors.ffmpeg.pcm import SAMPLE_RATE, decode_mono
 from actors.spec import task
 from actors.validation import StoragePath
@@ -70,7 +70,7 @@ def transcribe_audio(run: TaskRun, params: TranscribeInput) -> TranscribeOutput:
     audio = decode_mono(source, params.audio_path)
     duration_s = audio.shape[0] / SAMPLE_RATE
     run.checkpoint()
-    model, loaded = MODELS.get(model_key(model_source, settings, run.gpu_device), settings)
+    model, loaded = load_model(model_key(model_source, settings, run.gpu_device), settings)
     run.checkpoint()
 
     written = [0.0]

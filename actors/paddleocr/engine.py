@@ -6,7 +6,6 @@ Engines are imported lazily and loaded once per worker process, keyed by engine,
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
@@ -15,6 +14,7 @@ import msgspec
 import structlog
 
 from actors.errors import EngineFailed, EngineUnavailable
+from actors.worker.warm import WARM
 from config.settings import OcrSettings
 
 if TYPE_CHECKING:
@@ -191,8 +191,6 @@ class PaddleOcr:
 
 
 _LOADERS: dict[str, type[RapidOcr] | type[PaddleOcr]] = {"rapidocr": RapidOcr, "paddleocr": PaddleOcr}
-_CACHE: dict[EngineKey, OcrEngine] = {}
-_CACHE_LOCK = threading.Lock()
 
 
 def engine_key(settings: OcrSettings, engine: str | None, language: str | None, gpu_index: int | None) -> EngineKey:
@@ -208,26 +206,13 @@ def engine_key(settings: OcrSettings, engine: str | None, language: str | None, 
 
 
 def get_engine(key: EngineKey) -> OcrEngine:
-    """Return the engine for ``key``, loading it on first use in this process.
+    """Return the engine for ``key``, loading it on first use in this process (``actors.worker.warm``).
 
     Raises:
         EngineUnavailable: the engine or its models are not installed; the message says how to provide them.
     """
-    with _CACHE_LOCK:
-        cached = _CACHE.get(key)
-        if cached is None:
-            started = time.monotonic()
-            cached = _LOADERS[key.engine](key)
-            _CACHE[key] = cached
-            log.info(
-                "ocr_engine_loaded",
-                engine=key.engine,
-                device=key.device,
-                gpu=key.gpu_index,
-                language=key.language,
-                load_s=round(time.monotonic() - started, 3),
-            )
-        return cached
+    engine, _loaded = WARM.get("ocr", key, lambda: _LOADERS[key.engine](key))
+    return engine
 
 
 def load_rgb(path: Path, mode: str = "RGB") -> np.ndarray:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +13,7 @@ import structlog
 from actors.errors import EngineFailed, EngineUnavailable
 from actors.ffmpeg.pcm import SAMPLE_RATE
 from actors.pyannote_audio.turns import DiarizationFile, Turn, speakers_of
+from actors.worker.warm import WARM
 from config.settings import PyannoteSettings
 
 if TYPE_CHECKING:
@@ -76,38 +75,21 @@ def _import_pipeline_class(settings: PyannoteSettings) -> Any:
     return Pipeline
 
 
-class PipelineCache:
-    """Pipelines loaded in this process, keyed by (checkpoint, device); runs on one pipeline are serial."""
+def load_pipeline(key: tuple[str, str], settings: PyannoteSettings, token: str | None) -> tuple[Any, bool]:
+    """Return ``(pipeline, loaded_now)`` for ``(checkpoint, device)``, warm in this process after its first use.
 
-    def __init__(self) -> None:
-        self._pipelines: dict[tuple[str, str], Any] = {}
-        self._locks: dict[tuple[str, str], threading.Lock] = {}
-        self._guard = threading.Lock()
+    Runs on one pipeline are serial: hold ``WARM.run_lock("pyannote", key)`` around each.
 
-    def lock(self, key: tuple[str, str]) -> threading.Lock:
-        """Return the lock that serialises loading and running the pipeline under ``key``."""
-        with self._guard:
-            return self._locks.setdefault(key, threading.Lock())
-
-    def get(self, key: tuple[str, str], settings: PyannoteSettings, token: str | None) -> tuple[Any, bool]:
-        """Return ``(pipeline, loaded_now)``; call with ``lock(key)`` held.
-
-        Raises:
-            EngineUnavailable: pyannote is missing or the pipeline cannot be loaded.
-        """
-        pipeline = self._pipelines.get(key)
-        if pipeline is not None:
-            return pipeline, False
-        pipeline = _load(key, settings, token)
-        self._pipelines[key] = pipeline
-        return pipeline, True
+    Raises:
+        EngineUnavailable: pyannote is missing or the pipeline cannot be loaded.
+    """
+    return WARM.get("pyannote", key, lambda: _load(key, settings, token))
 
 
 def _load(key: tuple[str, str], settings: PyannoteSettings, token: str | None) -> Any:
     pipeline_class = _import_pipeline_class(settings)
     import torch  # noqa: PLC0415
 
-    started = time.perf_counter()
     checkpoint, device = key
     try:
         pipeline = pipeline_class.from_pretrained(checkpoint, token=token, cache_dir=settings.cache_dir)
@@ -116,14 +98,6 @@ def _load(key: tuple[str, str], settings: PyannoteSettings, token: str | None) -
         pipeline.to(torch.device(device))
     except (OSError, ValueError, RuntimeError, KeyError) as exc:
         raise EngineUnavailable(f"cannot load diarization pipeline {checkpoint!r}: {exc}; {_HOW_TO}") from None
-    log.info(
-        "model_loaded",
-        engine="pyannote",
-        pipeline=checkpoint,
-        device=device,
-        load_s=round(time.perf_counter() - started, 3),
-        pid=os.getpid(),
-    )
     return pipeline
 
 
@@ -173,6 +147,3 @@ def diarize(
         duration_s=round(duration_s, 3),
         exclusive_segments=_turns(exclusive, duration_s) if exclusive is not None else [],
     )
-
-
-PIPELINES = PipelineCache()

@@ -9,7 +9,7 @@ import structlog
 
 from actors.errors import InputError
 from actors.ffmpeg.pcm import decode_mono
-from actors.pyannote_audio.engine import PIPELINES, diarize, pipeline_source
+from actors.pyannote_audio.engine import diarize, load_pipeline, pipeline_source
 from actors.pyannote_audio.turns import (
     Limits,
     Problem,
@@ -22,6 +22,7 @@ from actors.pyannote_audio.turns import (
 from actors.spec import task
 from actors.validation import StoragePath
 from actors.worker.runtime import TaskRun
+from actors.worker.warm import WARM
 from config import Settings
 
 log = structlog.get_logger(__name__)
@@ -118,8 +119,8 @@ def diarize_speakers(run: TaskRun, params: DiarizeInput) -> DiarizeOutput:
         run.checkpoint()
 
     key = (checkpoint, device)
-    with PIPELINES.lock(key):
-        pipeline, loaded = PIPELINES.get(key, settings, token)
+    with WARM.run_lock("pyannote", key):
+        pipeline, loaded = load_pipeline(key, settings, token)
         run.checkpoint()
         result = diarize(pipeline, audio, speakers, on_progress)
     target = run.output_dir / "diarization.json"

@@ -8,8 +8,9 @@ import pytest
 
 from actors.errors import EngineUnavailable, InputError, InputFileError
 from actors.faster_whisper.engine import Options, Transcript, transcribe
-from actors.faster_whisper.models import ModelCache, bundled_models, model_key, resolve_model
+from actors.faster_whisper.models import bundled_models, load_model, model_key, resolve_model
 from actors.ffmpeg.pcm import decode_mono
+from actors.worker.warm import WarmModels
 from config.settings import WhisperSettings
 from tests.speech.audio import MEETING
 
@@ -19,7 +20,7 @@ CPU = WhisperSettings()
 @pytest.fixture(scope="module")
 def tiny_en() -> object:
     source, _ = resolve_model(None, CPU, Path("/nonexistent"))
-    model, _loaded = ModelCache().get(model_key(source, CPU, None), CPU)
+    model, _loaded = load_model(model_key(source, CPU, None), CPU, WarmModels())
     return model
 
 
@@ -135,19 +136,19 @@ def test_size_name_that_is_not_downloadable_says_how_to_provide_a_model(tmp_path
     settings = WhisperSettings(download_root=str(tmp_path / "models"), local_files_only=True)
     source, _ = resolve_model("small", settings, tmp_path)
     with pytest.raises(EngineUnavailable, match=r"set faster_whisper\.model"):
-        ModelCache().get(model_key(source, settings, None), settings)
+        load_model(model_key(source, settings, None), settings, WarmModels())
 
 
 def test_cache_loads_a_key_once_and_a_new_compute_type_again() -> None:
-    cache = ModelCache()
+    cache = WarmModels()
     source = bundled_models()["tiny.en"]
-    first, loaded = cache.get(model_key(source, CPU, None), CPU)
-    again, loaded_again = cache.get(model_key(source, CPU, None), CPU)
+    first, loaded = load_model(model_key(source, CPU, None), CPU, cache)
+    again, loaded_again = load_model(model_key(source, CPU, None), CPU, cache)
     assert (loaded, loaded_again) == (True, False)
     assert again is first
     other = WhisperSettings(compute_type="float32")
     assert model_key(source, CPU, None).compute_type == "int8"
-    third, loaded_third = cache.get(model_key(source, other, None), other)
+    third, loaded_third = load_model(model_key(source, other, None), other, cache)
     assert loaded_third
     assert third is not first
 
