@@ -20,9 +20,9 @@ from config import Settings, keys
 from gpu_lock import AsyncGpuLock, GpuLockError, aread_status
 from monitor import journal
 from monitor.errors import StageNotRunning
-from state import IllegalTransition, StageError, StageRecord, StateStore, Status, TaskNotFound, now_ms
+from state import IllegalTransition, StageError, StageRecord, StateStore, Status, TaskNotFound, changes, now_ms
 from state.batch import update_stages
-from state.tracking import REQUEUED_EVENT, AsyncTracker, RunInfo
+from state.tracking import AsyncTracker, RunInfo
 
 # Sends a new message for a stage: (workflow_id, task_name, message_id).
 Enqueue = Callable[[str, str, str], Awaitable[None]]
@@ -109,10 +109,7 @@ class Actions:
         def fail(stage: StageRecord) -> StageRecord:
             if stage.status != Status.RUNNING:
                 raise StageNotRunning(stage.status)
-            stage.status = Status.FAILED
-            stage.error = error
-            stage.finished_at_ms = now_ms()
-            return stage
+            return changes.fail(stage, error)
 
         try:
             await self.store.update_stage(run.workflow_id, run.task_name, fail)
@@ -122,11 +119,9 @@ class Actions:
 
     async def _back_to_pending(self, run: RunInfo, reason: str, message_id: str) -> bool:
         def requeue(stage: StageRecord) -> StageRecord:
-            if stage.status != Status.RUNNING or any(e.get("type") == REQUEUED_EVENT for e in stage.events):
+            if stage.status != Status.RUNNING or changes.was_requeued(stage):
                 raise StageNotRunning(stage.status)
-            stage.status = Status.PENDING
-            stage.events.append({"type": REQUEUED_EVENT, "at_ms": now_ms(), "message_id": message_id, "reason": reason})
-            return stage
+            return changes.requeue(stage, reason, message_id)
 
         try:
             await self.store.update_stage(run.workflow_id, run.task_name, requeue)

@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 
 from config import keys
 from redis_io import AsyncChannel, LuaScript, as_mapping, text
+from state import changes
 from state.effects import Effects
 from state.errors import ConcurrentUpdate, LeaseNotHeld, StageFinished, TaskConflict, TaskNotFound
 from state.models import StageRecord, Workflow, WorkflowMeta, input_hash, now_ms
@@ -233,11 +234,7 @@ class StateStore:
         def cancel_pending(stage: StageRecord) -> StageRecord:
             if is_terminal(stage.status):
                 raise StageFinished(f"task {workflow_id!r} already ended as {stage.status}")
-            if stage.status == Status.PENDING:
-                stage.status = Status.CANCELLED
-                stage.finished_at_ms = now_ms()
-                stage.error = None
-            return stage
+            return changes.cancel_pending(stage) if stage.status == Status.PENDING else stage
 
         return await self.update_stage(workflow_id, name, cancel_pending)
 

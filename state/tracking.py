@@ -17,10 +17,10 @@ import redis.asyncio as aioredis
 
 from config import Settings, keys
 from redis_io import AsyncChannel, Channel, LuaScript, text
+from state.changes import REQUEUED_EVENT  # re-exported: the event the monitor adds when it re-queues
 
 TIERS = ("warning", "soft", "hard")
-# The stage event the monitor adds when it re-queues a dead worker's stage under a new message.
-REQUEUED_EVENT = "requeued"
+
 _BEAT = LuaScript.load("state", "beat")
 _DUE = LuaScript.load("state", "due")
 

@@ -13,7 +13,8 @@ from redis.exceptions import RedisError
 
 from config import Settings
 from state import StageRecord
-from state.tracking import REQUEUED_EVENT, RunInfo, SyncTracker, limits_for
+from state.changes import REQUEUED_EVENT
+from state.tracking import RunInfo, SyncTracker, limits_for
 
 log = structlog.get_logger(__name__)
 

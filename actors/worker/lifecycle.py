@@ -40,8 +40,8 @@ from state import (
     Status,
     TaskNotFound,
     Workflow,
+    changes,
     is_terminal,
-    now_ms,
 )
 from state.effects import Effects
 from state.live import LiveSettings
@@ -183,7 +183,9 @@ class Lifecycle(Middleware):  # type: ignore[misc]
             queue_start(effects, tracked[0])
 
         try:
-            started, rev = self.sync_store.update_stage_at(wid, name, _start, known=(stage, rev), also=track_with)
+            started, rev = self.sync_store.update_stage_at(
+                wid, name, changes.start, known=(stage, rev), also=track_with
+            )
         except IllegalTransition as exc:
             log.info("stage_not_started", reason=str(exc))
             self._skip()
@@ -229,7 +231,10 @@ class Lifecycle(Middleware):  # type: ignore[misc]
         active.run.gpu_device = session.device
         self.tracking.note_gpu(active.tracked, session.device, session.lease.fencing_token)
         self._update(
-            active.run.workflow_id, active.run.task_name, lambda s: _with_gpu(s, session.record()), active=active
+            active.run.workflow_id,
+            active.run.task_name,
+            functools.partial(changes.note_gpu, gpu=session.record()),
+            active=active,
         )
 
     def after_process_message(
@@ -279,17 +284,14 @@ class Lifecycle(Middleware):  # type: ignore[misc]
         fence = active.gpu.fence() if active.gpu else None
         gpu_record = active.gpu.record(released=True) if active.gpu else None
 
-        def succeed(stage: StageRecord) -> StageRecord:
-            stage.status = Status.SUCCESS
-            stage.output = active.output
-            stage.error = None
-            stage.finished_at_ms = now_ms()
-            if gpu_record:
-                stage.gpu = gpu_record
-            return stage
-
         try:
-            self._update(run.workflow_id, run.task_name, succeed, fence, active=active)
+            self._update(
+                run.workflow_id,
+                run.task_name,
+                functools.partial(changes.succeed, output=active.output, gpu=gpu_record),
+                fence,
+                active=active,
+            )
         except LeaseNotHeld as exc:
             log.error("stage_result_discarded", reason=str(exc))  # noqa: TRY400  (an expected condition)
             self._finish(run.workflow_id, run.task_name, Status.FAILED, error=exc, gpu=active.gpu)
@@ -304,11 +306,7 @@ class Lifecycle(Middleware):  # type: ignore[misc]
         delay_s = min(policy.max_backoff_s, policy.min_backoff_s * 2 ** (active.run.attempt - 1))
         delay_ms = int(delay_s * 1000 * random.uniform(0.8, 1.2))
 
-        def back_to_pending(stage: StageRecord) -> StageRecord:
-            stage.status = Status.PENDING
-            stage.events.append({"type": "retry", "at_ms": now_ms(), "error": _error_of(error).message})
-            return stage
-
+        back_to_pending = functools.partial(changes.retry, error_message=_error_of(error).message)
         try:
             self._update(active.run.workflow_id, active.run.task_name, back_to_pending, active=active)
         except IllegalTransition:
@@ -329,16 +327,10 @@ class Lifecycle(Middleware):  # type: ignore[misc]
         record = _error_of(error)
         gpu_record = gpu.record(released=True) if gpu else None
 
-        def end(stage: StageRecord) -> StageRecord:
-            stage.status = status
-            stage.error = record
-            stage.finished_at_ms = now_ms()
-            if gpu_record:
-                stage.gpu = gpu_record
-            return stage
-
         try:
-            self._update(wid, name, end, active=active)
+            self._update(
+                wid, name, functools.partial(changes.end, status=status, error=record, gpu=gpu_record), active=active
+            )
         except IllegalTransition as exc:
             log.warning("stage_end_not_recorded", reason=str(exc), status=status)
             return
@@ -348,19 +340,6 @@ class Lifecycle(Middleware):  # type: ignore[misc]
     @staticmethod
     def _skip() -> NoReturn:
         raise SkipMessage()
-
-
-def _start(stage: StageRecord) -> StageRecord:
-    stage.status = Status.RUNNING
-    stage.attempts += 1
-    stage.started_at_ms = now_ms()
-    stage.error = None
-    return stage
-
-
-def _with_gpu(stage: StageRecord, record: dict[str, Any]) -> StageRecord:
-    stage.gpu = record
-    return stage
 
 
 def _error_of(error: BaseException) -> StageError:

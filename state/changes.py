@@ -1,0 +1,89 @@
+"""Every stage change, by name: the only code that writes a stage's status and its companions.
+
+Each change takes the current record (a copy, inside the stores' compare-and-set) and returns the new one;
+the stores check the move against ``state.transitions.LEGAL`` and commit it atomically. The lifecycle, the
+monitor and the stores call these instead of setting ``status``, ``finished_at_ms`` and friends by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from state.models import StageError, StageRecord, now_ms
+from state.transitions import Status
+
+REQUEUED_EVENT = "requeued"
+RETRY_EVENT = "retry"
+
+
+def start(stage: StageRecord) -> StageRecord:
+    """Mark a stage RUNNING for one more attempt (a redelivered message re-runs it into the same record)."""
+    stage.status = Status.RUNNING
+    stage.attempts += 1
+    stage.started_at_ms = now_ms()
+    stage.error = None
+    return stage
+
+
+def note_gpu(stage: StageRecord, gpu: dict[str, Any]) -> StageRecord:
+    """Record the GPU lease a running stage holds."""
+    stage.gpu = gpu
+    return stage
+
+
+def succeed(stage: StageRecord, output: dict[str, Any] | None, gpu: dict[str, Any] | None = None) -> StageRecord:
+    """End a stage SUCCESS with its output (and the lease it held, released)."""
+    stage.status = Status.SUCCESS
+    stage.output = output
+    stage.error = None
+    stage.finished_at_ms = now_ms()
+    if gpu:
+        stage.gpu = gpu
+    return stage
+
+
+def end(stage: StageRecord, status: Status, error: StageError, gpu: dict[str, Any] | None = None) -> StageRecord:
+    """End a stage FAILED or CANCELLED with the error that ended it (and the lease it held, released)."""
+    stage.status = status
+    stage.error = error
+    stage.finished_at_ms = now_ms()
+    if gpu:
+        stage.gpu = gpu
+    return stage
+
+
+def fail(stage: StageRecord, error: StageError, gpu: dict[str, Any] | None = None) -> StageRecord:
+    """End a stage FAILED."""
+    return end(stage, Status.FAILED, error, gpu)
+
+
+def lease_lost(stage: StageRecord, error: StageError, gpu: dict[str, Any]) -> StageRecord:
+    """End a stage FAILED because its GPU lease ended before its result could be committed (fenced out)."""
+    return end(stage, Status.FAILED, error, {**gpu, "lease_lost": True})
+
+
+def cancel_pending(stage: StageRecord) -> StageRecord:
+    """End a stage that has not started CANCELLED (a running one is asked to stop instead)."""
+    stage.status = Status.CANCELLED
+    stage.finished_at_ms = now_ms()
+    stage.error = None
+    return stage
+
+
+def retry(stage: StageRecord, error_message: str) -> StageRecord:
+    """Send a running stage back to PENDING to wait for its retry, noting why."""
+    stage.status = Status.PENDING
+    stage.events.append({"type": RETRY_EVENT, "at_ms": now_ms(), "error": error_message})
+    return stage
+
+
+def requeue(stage: StageRecord, reason: str, message_id: str) -> StageRecord:
+    """Send a stage whose worker died back to PENDING, under the message that will run it again."""
+    stage.status = Status.PENDING
+    stage.events.append({"type": REQUEUED_EVENT, "at_ms": now_ms(), "message_id": message_id, "reason": reason})
+    return stage
+
+
+def was_requeued(stage: StageRecord) -> bool:
+    """Return whether the monitor has already re-queued this stage once."""
+    return any(e.get("type") == REQUEUED_EVENT for e in stage.events)
