@@ -19,7 +19,7 @@ from gpu_lock.lease import HolderInfo, Lease
 from gpu_lock.renewal import OnLost, renew_forever
 from gpu_lock.replies import Granted, parse_acquire, parse_outcome
 from gpu_lock.scripts import async_scripts
-from gpu_lock.waiting import Attempt, block_limit_s
+from gpu_lock.waiting import Attempt, block_limit_s, socket_timeout_of
 from redis_io import AsyncChannel
 
 
@@ -34,7 +34,7 @@ class AsyncGpuLock:
         self.layout = Layout(self.settings)
         self._scripts = async_scripts(AsyncChannel(redis))
         self._rng = rng
-        self._block_limit_s = block_limit_s(redis.connection_pool.connection_kwargs.get("socket_timeout"))
+        self._block_limit_s = block_limit_s(socket_timeout_of(redis.connection_pool))
 
     async def acquire(self, owner: HolderInfo, device: int | None = None, max_wait_time: float | None = None) -> Lease:
         """Wait for a lease on ``device`` (or any device) and return it.

@@ -18,7 +18,7 @@ from gpu_lock.lease import HolderInfo, Lease
 from gpu_lock.renewal import OnLost, RenewalThread
 from gpu_lock.replies import Granted, parse_acquire, parse_outcome
 from gpu_lock.scripts import sync_scripts
-from gpu_lock.waiting import Attempt, block_limit_s
+from gpu_lock.waiting import Attempt, block_limit_s, socket_timeout_of
 from redis_io.channel import Channel
 
 
@@ -34,7 +34,7 @@ class GpuLock:
         self._channel = Channel(redis)
         self._scripts = sync_scripts(self._channel)
         self._rng = rng
-        self._block_limit_s = block_limit_s(redis.connection_pool.connection_kwargs.get("socket_timeout"))
+        self._block_limit_s = block_limit_s(socket_timeout_of(redis.connection_pool))
 
     def acquire(self, owner: HolderInfo, device: int | None = None, max_wait_time: float | None = None) -> Lease:
         """Wait for a lease on ``device`` (or any device) and return it.

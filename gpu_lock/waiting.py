@@ -7,6 +7,7 @@ import secrets
 import time
 from collections.abc import Sequence
 from functools import cached_property
+from typing import Any
 
 import msgspec
 
@@ -25,6 +26,18 @@ EXPIRY_SLACK_S = 0.002
 MIN_WAIT_S = 0.002
 # A BLPOP must return this long before the client's socket timeout would fire.
 SOCKET_MARGIN_S = 0.5
+
+
+def socket_timeout_of(pool: Any) -> object:
+    """Return the socket timeout a client's connections get: the pool's setting, else the connection default.
+
+    ``Redis.from_url`` leaves the timeout out of ``connection_kwargs`` unless the URL names it, and
+    redis-py 8 gives connections a 5 s default: a BLPOP longer than that would fail with a TimeoutError.
+    """
+    kwargs = pool.connection_kwargs
+    if "socket_timeout" in kwargs:
+        return kwargs["socket_timeout"]
+    return getattr(pool.connection_class(**kwargs), "socket_timeout", None)  # builds, does not connect
 
 
 def block_limit_s(socket_timeout: object) -> float | None:

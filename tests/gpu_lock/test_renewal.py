@@ -8,7 +8,16 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from gpu_lock import AsyncGpuLock, GpuLock, Lease, LeaseLost, LockTimeoutExceeded, aread_status, read_status
+from gpu_lock import (
+    AsyncGpuLock,
+    GpuLock,
+    Lease,
+    LeaseExpired,
+    LeaseLost,
+    LockTimeoutExceeded,
+    aread_status,
+    read_status,
+)
 from tests.gpu_lock.helpers import async_wait_until, holders, owner, server_ms, settings, wait_until
 
 TTL_S = 0.6
@@ -112,3 +121,51 @@ async def test_async_hold_renews_and_releases(aredis: aioredis.Redis) -> None:
 async def _expiry_passed(client: aioredis.Redis, moment_ms: float) -> bool:
     seconds, micros = await client.time()
     return int(seconds) * 1000 + int(micros) // 1000 > moment_ms
+
+
+def test_holder_learns_its_lease_ran_out_while_a_renewal_waits_on_a_silent_redis(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    # A partition holds a renewal for the client's socket timeout (5 s by default); the lease expires on
+    # the server after one TTL and another holder may get it, so the holder must be told by then.
+    client = redis.Redis.from_url(redis_url)
+    lock = GpuLock(client, settings(lease_ttl=TTL_S))
+    told: list[Lease] = []
+    held: list[Lease] = []
+
+    def work() -> None:
+        with lock.hold(owner("cut-off"), on_lost=told.append) as lease:
+            held.append(lease)
+            redis_client.execute_command("CLIENT", "PAUSE", 10_000, "WRITE")  # scripts (renewals) now wait
+            try:
+                wait_until(lease.lost.is_set, timeout_s=3, what="the lease lost while its renewal waits")
+            finally:
+                redis_client.execute_command("CLIENT", "UNPAUSE")
+
+    with pytest.raises(LeaseExpired):
+        work()
+    assert told == held
+    lock.close()
+    client.close()
+
+
+async def test_async_holder_learns_its_lease_ran_out_while_a_renewal_waits_on_a_silent_redis(
+    redis_url: str, aredis: aioredis.Redis
+) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    lock = AsyncGpuLock(client, settings(lease_ttl=TTL_S))
+    told: list[Lease] = []
+
+    async def work() -> None:
+        async with lock.hold(owner("async-cut-off"), on_lost=told.append):
+            await aredis.execute_command("CLIENT", "PAUSE", 10_000, "WRITE")
+            try:
+                async with asyncio.timeout(3):
+                    await asyncio.Event().wait()  # engine work: only the lost lease's cancellation stops it
+            finally:
+                await aredis.execute_command("CLIENT", "UNPAUSE")
+
+    with pytest.raises(LeaseExpired):
+        await work()
+    assert len(told) == 1
+    await client.aclose()

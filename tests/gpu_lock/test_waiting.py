@@ -12,7 +12,7 @@ from gpu_lock import GpuLock, LockWaitTimeout, read_status
 from gpu_lock.backoff import Backoff
 from gpu_lock.layout import Layout
 from gpu_lock.replies import Queued
-from gpu_lock.waiting import EXPIRY_SLACK_S, MIN_WAIT_S, Attempt, block_limit_s
+from gpu_lock.waiting import EXPIRY_SLACK_S, MIN_WAIT_S, Attempt, block_limit_s, socket_timeout_of
 from tests.gpu_lock.helpers import owner, queued, settings
 
 
@@ -93,3 +93,16 @@ def test_waits_stay_inside_the_clients_socket_timeout(redis_url: str) -> None:
     with pytest.raises(LockWaitTimeout):
         lock.acquire(owner("waiter"), max_wait_time=1.0)
     client.close()
+
+
+def test_a_url_without_a_socket_timeout_gets_the_connections_default_as_the_wait_limit(redis_url: str) -> None:
+    # redis-py 8 gives every connection a 5 s socket timeout that from_url does not write into the pool's
+    # kwargs; a waiter that ignored it failed with "Timeout reading from socket" once its poll passed 5 s.
+    client = redis.Redis.from_url(redis_url)
+    connection = client.connection_pool.get_connection()
+    try:
+        assert socket_timeout_of(client.connection_pool) == connection.socket_timeout
+        assert GpuLock(client, settings())._block_limit_s == block_limit_s(connection.socket_timeout)
+    finally:
+        client.connection_pool.release(connection)
+        client.close()
