@@ -22,6 +22,17 @@ class IllegalTransition(StateError):
         self.new = new
 
 
+class StaleAttempt(IllegalTransition):
+    """Raised when a run would end a stage that has moved on without it (re-queued, or run again elsewhere)."""
+
+    def __init__(self, attempt: int, status: str, attempts: int) -> None:
+        StateError.__init__(
+            self, f"attempt {attempt} no longer owns the stage (now {status}, attempt {attempts}): its end is dropped"
+        )
+        self.old = status
+        self.new = status
+
+
 class StageNotTerminal(StateError):
     """Raised when a result is asked for while the stage is still pending or running."""
 

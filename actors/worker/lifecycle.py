@@ -36,6 +36,7 @@ from state import (
     LeaseNotHeld,
     StageError,
     StageRecord,
+    StaleAttempt,
     StateStore,
     Status,
     TaskNotFound,
@@ -134,12 +135,28 @@ class Lifecycle(Middleware):  # type: ignore[misc]
         return getattr(self._local, "active", None)
 
     def _update(
-        self, wid: str, name: str, change: Any, fence: Fence | None = None, active: _Active | None = None
+        self,
+        wid: str,
+        name: str,
+        change: Any,
+        fence: Fence | None = None,
+        *,
+        active: _Active | None = None,
+        attempt: int | None = None,
+        owned_only: bool = True,
     ) -> StageRecord:
         """Change a stage; with ``active``, start from the revision this run last wrote (no extra read).
 
-        With ``active``, a change that ends the run also stops tracking it on this host in the same script.
+        With ``active`` (or ``attempt``) and ``owned_only``, the change applies only while the stage is still
+        RUNNING this run's attempt: a run cut off from Redis whose stage the monitor re-queued meanwhile must
+        not end it (``StaleAttempt``). A result commit passes ``owned_only=False``: its GPU fence refuses a
+        cut-off holder, and a CPU result is a valid result whichever attempt produced it.
+        With ``active``, a change that ends the run also stops tracking it on this host in
+        the same script.
         """
+        attempt = active.run.attempt if active and attempt is None else attempt
+        if attempt is not None and owned_only:
+            change = functools.partial(_owned_by, attempt, change)
         known = active.known if active else None
         also = functools.partial(self._untrack_with, wid) if active and active.tracked else None
         new, rev = self.sync_store.update_stage_at(wid, name, change, fence=fence, known=known, also=also)
@@ -223,7 +240,9 @@ class Lifecycle(Middleware):  # type: ignore[misc]
         try:
             session.acquire()
         except Exception as exc:  # noqa: BLE001  (any failure to get a lease fails the stage with its message)
-            self._finish(active.run.workflow_id, active.run.task_name, Status.FAILED, error=exc)
+            self._finish(
+                active.run.workflow_id, active.run.task_name, Status.FAILED, error=exc, attempt=active.run.attempt
+            )
             self.tracking.untrack(active.tracked)
             self._local.active = None
             self._skip()
@@ -291,10 +310,11 @@ class Lifecycle(Middleware):  # type: ignore[misc]
                 functools.partial(changes.succeed, output=active.output, gpu=gpu_record),
                 fence,
                 active=active,
+                owned_only=False,
             )
         except LeaseNotHeld as exc:
             log.error("stage_result_discarded", reason=str(exc))  # noqa: TRY400  (an expected condition)
-            self._finish(run.workflow_id, run.task_name, Status.FAILED, error=exc, gpu=active.gpu)
+            self._finish(run.workflow_id, run.task_name, Status.FAILED, error=exc, gpu=active.gpu, attempt=run.attempt)
             return
         except IllegalTransition as exc:
             log.warning("stage_result_discarded", reason=str(exc))
@@ -323,13 +343,18 @@ class Lifecycle(Middleware):  # type: ignore[misc]
         error: BaseException,
         gpu: GpuSession | None = None,
         active: _Active | None = None,
+        attempt: int | None = None,
     ) -> None:
         record = _error_of(error)
         gpu_record = gpu.record(released=True) if gpu else None
 
         try:
             self._update(
-                wid, name, functools.partial(changes.end, status=status, error=record, gpu=gpu_record), active=active
+                wid,
+                name,
+                functools.partial(changes.end, status=status, error=record, gpu=gpu_record),
+                active=active,
+                attempt=attempt,
             )
         except IllegalTransition as exc:
             log.warning("stage_end_not_recorded", reason=str(exc), status=status)
@@ -340,6 +365,13 @@ class Lifecycle(Middleware):  # type: ignore[misc]
     @staticmethod
     def _skip() -> NoReturn:
         raise SkipMessage()
+
+
+def _owned_by(attempt: int, change: Any, stage: StageRecord) -> StageRecord:
+    if stage.status != Status.RUNNING or stage.attempts != attempt:
+        raise StaleAttempt(attempt, stage.status, stage.attempts)
+    new: StageRecord = change(stage)
+    return new
 
 
 def _error_of(error: BaseException) -> StageError:

@@ -140,13 +140,6 @@ def test_every_task_submitted_during_the_partition_finished_and_the_healed_host_
     assert ran_on_holder & set(AFTER)  # the other host was busy with the re-queued task
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the cut-off attempt's late end (FAILED, LeaseNotHeld) is written over the stage the monitor "
-    "re-queued, although another host runs its second attempt; that attempt's SUCCESS is then refused "
-    "(FAILED to SUCCESS) and the task ends FAILED: actors/worker/lifecycle.py ends a stage without checking "
-    "that the attempt ending it is still the stage's latest.",
-)
 def test_the_requeued_attempt_on_the_other_host_finishes_the_cut_off_task(
     partition: Partition, cluster: Cluster
 ) -> None:
