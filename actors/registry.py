@@ -12,7 +12,8 @@ from actors.pyannote_audio import tasks as pyannote_audio
 from actors.spec import QUEUES, REGISTRY, TaskSpec, always, get_spec, never, task
 from actors.subtitles import tasks as subtitles
 from actors.system import tasks as system
+from actors.tts import tasks as tts
 
-SERVICES = (ffmpeg, system, llm, subtitles, paddleocr, faster_whisper, pyannote_audio)
+SERVICES = (ffmpeg, system, llm, subtitles, paddleocr, faster_whisper, pyannote_audio, tts)
 
 __all__ = ["QUEUES", "REGISTRY", "SERVICES", "TaskSpec", "always", "get_spec", "never", "task"]
