@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 import wave
 
 from tests.harness import Client, System
+from tests.speech.audio import MEETING
 
 SPEAK = "tts.synthesize"
 HEAR = "faster_whisper.transcribe_audio"
@@ -92,3 +94,16 @@ async def test_bad_input_is_refused_at_submit_with_the_field_and_the_voices(voic
         assert headers["Content-Type"].startswith("application/problem+json")
         assert body["errors"][0]["pointer"] == pointer, body
         assert detail in body["detail"], body
+
+
+async def test_the_cloning_engine_without_a_server_fails_naming_the_setting(
+    voice_system: System, voice_client: Client
+) -> None:
+    (voice_system.share_dir / "refs").mkdir(exist_ok=True)
+    shutil.copy(MEETING, voice_system.share_dir / "refs" / "me.ogg")
+    await voice_client.submit(SPEAK, {"text": "Hello.", "reference_audio": "refs/me.ogg"}, task_id="no-sovits")
+    record = await voice_client.wait("no-sovits", timeout_s=60)
+    assert record["status"] == "FAILED", record
+    assert record["error"]["type"] == "EngineUnavailable"
+    assert "tts.gpt_sovits.url" in record["error"]["message"]
+    assert not (voice_system.share_dir / "workflows" / "no-sovits" / SPEAK / "speech.wav").exists()
