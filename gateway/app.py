@@ -35,6 +35,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(docs.routes)
     app.add_routes(monitor_routes.routes)
     app.add_routes(voices.routes)
+    app.on_startup.append(voices.warm_catalogue)
     auth.install(app, settings)
     app.middlewares.append(metrics_middleware)
     app.cleanup_ctx.append(_resources)

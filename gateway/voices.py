@@ -8,11 +8,16 @@ import msgspec
 from aiohttp import web
 
 from actors.tts.choice import engine_name
-from actors.tts.voices import catalogue, default_voice
+from actors.tts.voices import catalogue, default_voice, packaged_voices
 from gateway.context import AppContext
 from gateway.tasks import json_response
 
 routes = web.RouteTableDef()
+
+
+async def warm_catalogue(app: web.Application) -> None:
+    """Read the installed voice packages in the background (submit checks then never wait for it)."""
+    asyncio.get_running_loop().run_in_executor(None, packaged_voices)  # cached once read
 
 
 @routes.get("/v1/tts/voices")

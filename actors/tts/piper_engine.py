@@ -42,6 +42,17 @@ def effective_device(settings: TtsSettings) -> str:
     return settings.device
 
 
+def engine_errors() -> tuple[type[Exception], ...]:
+    """Return what loading or running a voice raises.
+
+    OS and value errors, and onnxruntime's own error classes (they derive from Exception, not RuntimeError).
+    """
+    from onnxruntime.capi import onnxruntime_pybind11_state as state  # noqa: PLC0415
+
+    own = tuple(v for v in vars(state).values() if isinstance(v, type) and issubclass(v, Exception))
+    return (OSError, ValueError, KeyError, RuntimeError, *own)
+
+
 def _load(key: PiperKey) -> Any:
     try:
         import onnxruntime  # noqa: PLC0415
@@ -59,7 +70,7 @@ def _load(key: PiperKey) -> Any:
     try:
         config = PiperConfig.from_dict(json.loads(Path(f"{key.model_path}.json").read_text(encoding="utf-8")))
         session = onnxruntime.InferenceSession(key.model_path, providers=providers)
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+    except engine_errors() as exc:
         raise EngineUnavailable(f"cannot load Piper voice {key.model_path!r} on {key.device}: {exc}") from None
     voice = PiperVoice(session=session, config=config)
     log.info(
@@ -116,7 +127,7 @@ class PiperEngine:
         config = SynthesisConfig(speaker_id=speaker_id, length_scale=model.config.length_scale / speed)
         try:
             chunks = [chunk.audio_float_array for chunk in model.synthesize(text, config)]
-        except (RuntimeError, ValueError, KeyError) as exc:
+        except engine_errors() as exc:
             raise EngineFailed(f"Piper failed on {text[:80]!r}: {exc}") from None
         samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, dtype=np.float32)
         return Speech(samples=samples, sample_rate=int(model.config.sample_rate))
