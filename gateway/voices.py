@@ -16,7 +16,7 @@ routes = web.RouteTableDef()
 
 
 async def warm_catalogue(app: web.Application) -> None:
-    """Read the installed voice packages in the background (submit checks then never wait for it)."""
+    """Read the installed voice packages in the background, so that the first submit rarely waits for it."""
     asyncio.get_running_loop().run_in_executor(None, packaged_voices)  # cached once read
 
 

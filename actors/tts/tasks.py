@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 import structlog
 
-from actors.errors import EngineFailed, InputError
+from actors.errors import EngineFailed, InputError, InputFileError
 from actors.spec import task
 from actors.subtitles.formats import read_cues
 from actors.tts.audio import save, trim_silence
@@ -150,6 +150,8 @@ def _lines(run: TaskRun, engine: SpeechEngine, params: SynthesizeSubtitlesInput)
     cues = sorted(
         read_cues(run.input_path(params.subtitle_path), params.subtitle_path, strict=True), key=lambda c: c.start_s
     )
+    if not cues:
+        raise InputFileError(f"{params.subtitle_path!r} has no cues to speak")
     mapped = params.voices or {}
     choices: dict[str | None, VoiceChoice] = {}
     lines = []
