@@ -13,12 +13,24 @@ from config import Settings
 if TYPE_CHECKING:
     from actors.worker.runtime import TaskRun
 
-QUEUES = ("system", "ffmpeg", "faster_whisper", "pyannote_audio", "paddleocr", "llm", "subtitles", "webhooks")
+QUEUES = (
+    "system",
+    "ffmpeg",
+    "faster_whisper",
+    "pyannote_audio",
+    "paddleocr",
+    "llm",
+    "subtitles",
+    "tts",
+    "webhooks",
+)
 
 In = TypeVar("In", bound=msgspec.Struct)
 Out = TypeVar("Out", bound=msgspec.Struct)
 Body = Callable[["TaskRun", Any], msgspec.Struct]
 GpuRule = Callable[[Settings, Any], bool]
+# Checks at submit that need settings (e.g. a voice that must exist); raises InvalidInput. Gets the raw input_data.
+SubmitCheck = Callable[[Settings, dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -32,6 +44,7 @@ class TaskSpec:
     body: Body
     gpu_rule: GpuRule
     description: str
+    check: SubmitCheck | None = None
 
     def uses_gpu(self, settings: Settings, params: Any = None) -> bool:
         """Return whether a run of this task takes a GPU lease under these settings."""
@@ -58,8 +71,11 @@ def task(
     input: type[In],  # noqa: A002  (the registry's vocabulary)
     output: type[Out],
     gpu: GpuRule = never,
+    check: SubmitCheck | None = None,
 ) -> Callable[[Callable[[TaskRun, In], Out]], Callable[[TaskRun, In], Out]]:
     """Register a task body under ``name``; the lifecycle runs it on ``queue``'s workers.
+
+    ``check``, when given, runs at submit after the input matched its Struct (the gateway's settings).
 
     Raises:
         ValueError: the name is taken or the queue is unknown.
@@ -79,6 +95,7 @@ def task(
             body=body,
             gpu_rule=gpu,
             description=doc[0] if doc else name,
+            check=check,
         )
         return body
 

@@ -12,6 +12,7 @@ import msgspec
 from actors.errors import InputError
 from actors.spec import TaskSpec
 from actors.webhooks.netpolicy import UrlRefused, check_url_syntax
+from config import Settings
 from state import PathOutsideRoot
 from state.references import find_references, is_reference
 from state.storage import resolve_in_root
@@ -85,8 +86,10 @@ def check_paths(spec: TaskSpec, data: dict[str, Any], root: Path) -> None:
                 raise InvalidInput(str(exc), f"$.input_data.{name}") from None
 
 
-def validate_submit(spec: TaskSpec, data: dict[str, Any], root: Path) -> None:
+def validate_submit(spec: TaskSpec, data: dict[str, Any], settings: Settings) -> None:
     """Validate ``input_data`` at submit; fields that are whole references are checked at start.
+
+    The task's own ``check`` runs last (it sees the raw input and skips the references in it).
 
     Raises:
         InvalidInput: the input cannot be run as given.
@@ -110,7 +113,9 @@ def validate_submit(spec: TaskSpec, data: dict[str, Any], root: Path) -> None:
         missing = [n for n, f in known.items() if f.required and n not in data]
         if missing:
             raise InvalidInput(f"Object missing required field `{missing[0]}`", "$.input_data")
-    check_paths(spec, data, root)
+    check_paths(spec, data, settings.share_root)
+    if spec.check is not None:
+        spec.check(settings, data)
 
 
 def _field_type(struct: type[msgspec.Struct], name: str, annotation: Any) -> Any:

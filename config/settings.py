@@ -12,6 +12,7 @@ import msgspec
 import yaml
 
 from config.errors import ConfigError
+from config.voice import TtsSettings
 
 PositiveSeconds = Annotated[float, msgspec.Meta(gt=0)]
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
@@ -281,6 +282,7 @@ class Settings(_Section):
     pyannote: PyannoteSettings = msgspec.field(default_factory=PyannoteSettings)
     ocr: OcrSettings = msgspec.field(default_factory=OcrSettings)
     llm: LlmSettings = msgspec.field(default_factory=LlmSettings)
+    tts: TtsSettings = msgspec.field(default_factory=TtsSettings)
     webhooks: WebhookSettings = msgspec.field(default_factory=WebhookSettings)
     network_policy: NetworkPolicySettings = msgspec.field(default_factory=NetworkPolicySettings)
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)

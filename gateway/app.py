@@ -10,7 +10,7 @@ from aiohttp import web
 
 from actors.worker.app import build_broker
 from config import Settings
-from gateway import auth, docs, files, health, monitor_routes, tasks, webhooks
+from gateway import auth, docs, files, health, monitor_routes, tasks, voices, webhooks
 from gateway.context import CTX, SETTINGS, AppContext
 from gateway.metrics import GatewayMetrics, metrics_middleware
 from gateway.problems import problem_middleware
@@ -34,6 +34,8 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(webhooks.routes)
     app.add_routes(docs.routes)
     app.add_routes(monitor_routes.routes)
+    app.add_routes(voices.routes)
+    app.on_startup.append(voices.warm_catalogue)
     auth.install(app, settings)
     app.middlewares.append(metrics_middleware)
     app.cleanup_ctx.append(_resources)

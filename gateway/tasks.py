@@ -46,7 +46,7 @@ async def submit_task(request: web.Request) -> web.Response:
     spec = REGISTRY.get(req.task_name)
     if spec is None:
         raise UnknownTask(f"unknown task_name {req.task_name!r}; GET /v1/task-types lists the tasks")
-    validate_submit(spec, req.input_data, ctx.settings.share_root)
+    validate_submit(spec, req.input_data, ctx.settings)
     check_callback(ctx.settings, req.callback)
     workflow_id = req.task_id or uuid.uuid4().hex
     for name in find_references(req.input_data):

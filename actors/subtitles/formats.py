@@ -1,4 +1,4 @@
-"""Subtitle cues and their file formats: SRT, WebVTT, ASS (write) and SRT, WebVTT, segments JSON (read)."""
+"""Subtitle cues and their file formats: SRT, WebVTT, ASS and segments JSON (read and write)."""
 
 from __future__ import annotations
 
@@ -47,26 +47,65 @@ def _ass_timestamp(seconds: float) -> str:
     return f"{h:d}:{m:02d}:{s:02d}.{cs:02d}"
 
 
-def parse_srt(text: str) -> list[Cue]:
-    """Parse SRT text into cues (a ``Speaker: `` prefix is kept in the text)."""
+def _blocks(text: str) -> list[tuple[int, list[str]]]:
+    """Return the blank-line separated blocks of ``text`` with the 1-based number of their first line."""
+    blocks: list[tuple[int, list[str]]] = []
+    current: list[str] = []
+    first = 0
+    for number, line in enumerate(text.lstrip("\ufeff").splitlines(), start=1):
+        if line.strip():
+            if not current:
+                first = number
+            current.append(line)
+        elif current:
+            blocks.append((first, current))
+            current = []
+    if current:
+        blocks.append((first, current))
+    return blocks
+
+
+def _bad_line(number: int, line: str, expected: str) -> ValueError:
+    return ValueError(f"line {number}: expected {expected}, got {line.strip()[:80]!r}")
+
+
+def parse_srt(text: str, *, strict: bool = False) -> list[Cue]:
+    """Parse SRT text into cues (a ``Speaker: `` prefix is kept in the text).
+
+    Lenient by default (blocks without a timing line are skipped); ``strict`` refuses them.
+
+    Raises:
+        ValueError: (strict) a block has no timing line or ends before it starts; the message names the line.
+    """
     cues = []
-    for block in re.split(r"\r?\n\s*\r?\n", text.strip().lstrip("\ufeff")):
-        lines = block.splitlines()
+    for first, lines in _blocks(text):
         for i, line in enumerate(lines[:2]):
             match = _SRT_TIMING.match(line)
             if match:
                 g = match.groups()
-                body = "\n".join(lines[i + 1 :]).strip()
-                cues.append(Cue(start_s=_seconds(*g[:4]), end_s=_seconds(*g[4:]), text=body))
+                cue = Cue(start_s=_seconds(*g[:4]), end_s=_seconds(*g[4:]), text="\n".join(lines[i + 1 :]).strip())
+                if strict and cue.end_s < cue.start_s:
+                    raise _bad_line(first + i, line, "an end time after the start time")
+                cues.append(cue)
                 break
+        else:
+            if strict:
+                at = 1 if len(lines) > 1 and lines[0].strip().isdigit() else 0
+                raise _bad_line(first + at, lines[at], "a timing line 'HH:MM:SS,mmm --> HH:MM:SS,mmm'")
     return cues
 
 
-def parse_vtt(text: str) -> list[Cue]:
-    """Parse WebVTT text into cues (``<v Speaker>`` voice tags become the speaker)."""
+_VTT_SKIP = ("WEBVTT", "NOTE", "STYLE", "REGION")
+
+
+def parse_vtt(text: str, *, strict: bool = False) -> list[Cue]:
+    """Parse WebVTT text into cues (``<v Speaker>`` voice tags become the speaker).
+
+    Raises:
+        ValueError: (strict) a cue block has no timing line; the message names the line.
+    """
     cues = []
-    for block in re.split(r"\r?\n\s*\r?\n", text.strip().lstrip("\ufeff")):
-        lines = block.splitlines()
+    for first, lines in _blocks(text):
         for i, line in enumerate(lines[:2]):
             match = _VTT_TIMING.match(line)
             if match:
@@ -78,6 +117,53 @@ def parse_vtt(text: str) -> list[Cue]:
                     speaker, body = voice.group(1).strip(), voice.group(2).replace("</v>", "").strip()
                 cues.append(Cue(start_s=_seconds(*g[:4]), end_s=_seconds(*g[4:]), text=body, speaker=speaker))
                 break
+        else:
+            if strict and not lines[0].strip().startswith(_VTT_SKIP):
+                raise _bad_line(first, lines[0], "a timing line 'HH:MM:SS.mmm --> HH:MM:SS.mmm'")
+    return cues
+
+
+_ASS_TIME = re.compile(r"^\s*(\d+):(\d{2}):(\d{2})\.(\d{1,3})\s*$")
+_ASS_OVERRIDE = re.compile(r"\{[^}]*\}")
+
+
+def _ass_seconds(value: str, number: int, line: str) -> float:
+    match = _ASS_TIME.match(value)
+    if not match:
+        raise _bad_line(number, line, "an ASS time 'H:MM:SS.cc'")
+    h, m, sec, frac = match.groups()
+    return int(h) * 3600 + int(m) * 60 + int(sec) + int(frac) / float(10 ** len(frac))
+
+
+def parse_ass(text: str) -> list[Cue]:
+    """Parse the ``Dialogue`` lines of Advanced SubStation Alpha (the Name field is the speaker).
+
+    Raises:
+        ValueError: a Dialogue line comes before the Events ``Format`` line or has bad times; names the line.
+    """
+    fields: list[str] | None = None
+    cues = []
+    for number, line in enumerate(text.lstrip("\ufeff").splitlines(), start=1):
+        key, _, rest = line.partition(":")
+        names = [f.strip() for f in rest.split(",")]
+        if key.strip() == "Format" and fields is None and "Text" in names:
+            fields = names
+        elif key.strip() == "Dialogue":
+            if fields is None:
+                raise _bad_line(number, line, "the [Events] Format line before Dialogue lines")
+            values = dict(zip(fields, rest.strip().split(",", len(fields) - 1), strict=False))
+            if "Text" not in values:
+                raise _bad_line(number, line, f"{len(fields)} comma-separated fields")
+            body = _ASS_OVERRIDE.sub("", values["Text"]).replace("\\N", "\n").replace("\\n", "\n").strip()
+            start = _ass_seconds(values.get("Start", ""), number, line)
+            cues.append(
+                Cue(
+                    start_s=start,
+                    end_s=_ass_seconds(values.get("End", ""), number, line),
+                    text=body,
+                    speaker=values.get("Name", "").strip() or None,
+                )
+            )
     return cues
 
 
@@ -95,23 +181,27 @@ def cues_from_segments(data: Any) -> list[Cue]:
     ]
 
 
-def read_cues(path: Path, shown_as: str) -> list[Cue]:
-    """Read a subtitle file by its extension (``.srt``, ``.vtt``, ``.json``).
+def read_cues(path: Path, shown_as: str, *, strict: bool = False) -> list[Cue]:
+    """Read a subtitle file by its extension (``.srt``, ``.vtt``, ``.ass``/``.ssa``, ``.json``).
+
+    ``strict`` refuses SRT and WebVTT blocks without a timing line instead of skipping them.
 
     Raises:
-        InputFileError: the extension is unknown or the file cannot be parsed.
+        InputFileError: the extension is unknown or the file cannot be parsed (naming the line when it can).
     """
     suffix = path.suffix.lower()
     try:
         text = path.read_text(encoding="utf-8-sig")
         if suffix == ".srt":
-            cues = parse_srt(text)
+            cues = parse_srt(text, strict=strict)
         elif suffix == ".vtt":
-            cues = parse_vtt(text)
+            cues = parse_vtt(text, strict=strict)
+        elif suffix in (".ass", ".ssa"):
+            cues = parse_ass(text)
         elif suffix == ".json":
             cues = cues_from_segments(msgspec.json.decode(text))
         else:
-            raise InputFileError(f"{shown_as!r}: unknown subtitle format {suffix!r}; use .srt, .vtt or .json")
+            raise InputFileError(f"{shown_as!r}: unknown subtitle format {suffix!r}; use .srt, .vtt, .ass or .json")
     except (UnicodeDecodeError, msgspec.DecodeError, AttributeError, TypeError, ValueError) as exc:
         raise InputFileError(f"{shown_as!r} cannot be parsed as {suffix[1:] or 'subtitles'}: {exc}") from None
     if text.strip() and not cues:

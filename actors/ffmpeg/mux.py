@@ -1,0 +1,112 @@
+"""``ffmpeg.mux_audio``: put a new audio track (a dub) on a video without re-encoding the picture.
+
+The output is exactly as long as the video: a shorter track is padded with silence, a longer one is
+trimmed at the video's end. ``replace`` drops the original sound, ``mix`` keeps it under the new track at
+``original_volume``, ``add_track`` keeps every original track and adds the new one (tagged ``language``,
+not the default track).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+import structlog
+
+from actors.errors import InputFileError
+from actors.ffmpeg.media import ffmpeg_binary, probe, probe_audio
+from actors.spec import task
+from actors.validation import StoragePath
+from actors.worker.runtime import TaskRun
+
+log = structlog.get_logger(__name__)
+
+Mode = Literal["replace", "mix", "add_track"]
+# Containers the output keeps; anything else is written as Matroska, which takes any video codec.
+_CONTAINERS = {".mp4": "aac", ".m4v": "aac", ".mov": "aac", ".mkv": "aac", ".webm": "libopus"}
+
+
+class MuxAudioInput(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Input of ``ffmpeg.mux_audio``."""
+
+    video_path: Annotated[str, StoragePath]
+    audio_path: Annotated[str, StoragePath]
+    mode: Mode = "replace"
+    original_volume: Annotated[float, msgspec.Meta(ge=0.0, le=4.0)] = 0.2
+    # three letters: MP4 drops two-letter codes
+    language: Annotated[str, msgspec.Meta(pattern="^[a-z]{3}$", description="ISO 639-2 code: fra, eng, deu")] | None = (
+        None
+    )
+
+
+class MuxAudioOutput(msgspec.Struct, kw_only=True):
+    """Output of ``ffmpeg.mux_audio``."""
+
+    video_path: str
+    duration_s: float
+
+
+def _video_duration(info: dict[str, Any], shown_as: str) -> float:
+    videos = [s for s in info["streams"] if s["type"] == "video"]
+    if not videos:
+        raise InputFileError(f"{shown_as!r} has no video stream")
+    duration = videos[0]["duration_s"] or info["duration_s"]
+    if not duration:
+        raise InputFileError(f"{shown_as!r}: the video's duration is unknown")
+    return float(duration)
+
+
+def _filters(mode: Mode, duration_s: float, volume: float) -> str:
+    # apad + atrim: the new track is exactly as long as the video, whichever way it differs
+    fit = f"apad=whole_dur={duration_s:.3f},atrim=end={duration_s:.3f}"
+    if mode != "mix":
+        return f"[1:a:0]{fit}[dub]"
+    return (
+        f"[0:a:0]volume={volume:.3f},{fit}[orig];[1:a:0]{fit}[new];"
+        "[orig][new]amix=inputs=2:duration=first:normalize=0[dub]"
+    )
+
+
+def mux_args(params: MuxAudioInput, video: Path, audio: Path, target: Path, info: dict[str, Any]) -> list[str]:
+    """Return the ffmpeg arguments (after the binary) that write ``target``."""
+    duration_s = _video_duration(info, params.video_path)
+    kept = sum(1 for s in info["streams"] if s["type"] == "audio") if params.mode == "add_track" else 0
+    codec = _CONTAINERS.get(target.suffix.lower(), "aac")
+    args = ["-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", str(video), "-i", str(audio)]
+    args += ["-filter_complex", _filters(params.mode, duration_s, params.original_volume), "-map", "0:v"]
+    if kept:
+        args += ["-map", "0:a"]
+    args += ["-map", "[dub]", "-map_metadata", "0", "-c:v", "copy", "-c:a", "copy", f"-c:a:{kept}", codec]
+    args += [f"-b:a:{kept}", "160k"]
+    if params.language:
+        args += [f"-metadata:s:a:{kept}", f"language={params.language}"]
+    if kept:
+        args += [f"-disposition:a:{kept}", "0"]
+    return [*args, str(target)]
+
+
+@task("ffmpeg.mux_audio", queue="ffmpeg", input=MuxAudioInput, output=MuxAudioOutput)
+def mux_audio(run: TaskRun, params: MuxAudioInput) -> MuxAudioOutput:
+    """Put an audio track on a video (replace, mix under, or add a track); the picture is copied as is."""
+    video = run.input_path(params.video_path)
+    audio = run.input_path(params.audio_path)
+    info = probe(video, params.video_path)
+    _video_duration(info, params.video_path)
+    probe_audio(audio, params.audio_path)
+    if params.mode == "mix" and not any(s["type"] == "audio" for s in info["streams"]):
+        raise InputFileError(f"{params.video_path!r} has no sound to mix under the new track; use mode replace")
+    suffix = video.suffix.lower() if video.suffix.lower() in _CONTAINERS else ".mkv"
+    target = run.output_dir / f"dubbed{suffix}"
+    partial = target.with_name(f".dubbed.partial{suffix}")
+    run.checkpoint()
+    try:
+        run.run_subprocess(
+            [ffmpeg_binary(run.settings.ffmpeg), *mux_args(params, video, audio, partial, info)], what="ffmpeg mux"
+        )
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    out = probe(target, run.rel(target))
+    log.info("audio_muxed", mode=params.mode, duration_s=out["duration_s"], language=params.language)
+    return MuxAudioOutput(video_path=run.rel(target), duration_s=out["duration_s"])
