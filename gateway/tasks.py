@@ -92,9 +92,9 @@ async def cancel_task(request: web.Request) -> web.Response:
     """Cancel a task: a pending one ends now, a running one stops at its next checkpoint."""
     ctx = context(request)
     task_id = request.match_info["task_id"]
-    await ctx.store.request_cancel(task_id)
+    stage = await ctx.store.request_cancel(task_id)
     view = workflow_view(await ctx.store.get(task_id))
-    return json_response(view, 202 if view["status"] != Status.CANCELLED else 200)
+    return json_response(view, 200 if stage.status == Status.CANCELLED else 202)
 
 
 @routes.get("/v1/tasks")

@@ -9,7 +9,7 @@ import msgspec
 from config import keys
 from state.errors import StateError
 from state.models import StageRecord
-from state.records import UPDATE_STAGE, cas_call, prepare_change, stage_fields
+from state.records import UPDATE_STAGE, cas_call, has_waiters, prepare_change, stage_fields
 from state.store import StateStore
 
 # A change returns the new record, or None to leave the stage as it is.
@@ -63,6 +63,8 @@ async def update_stages(store: StateStore, changes: list[tuple[str, str, Change]
             raise reply
         if int(reply[0]) == 1:
             results[i] = new
+            if has_waiters(reply):
+                await store.hand_over(changes[i][0], changes[i][1])
         elif int(reply[0]) == 0:
             wid, name, change = changes[i]
             results[i] = await _alone(store, wid, name, change)

@@ -59,3 +59,7 @@ class BrokenReference(StateError):
 
 class DependencyNotReady(StateError):
     """Raised when a referenced stage exists but has not finished yet."""
+
+    def __init__(self, message: str, task_name: str) -> None:
+        super().__init__(message)
+        self.task_name = task_name

@@ -22,6 +22,8 @@ from state.task_metrics import queue_transition
 from state.transitions import Status, check_transition
 
 UPDATE_STAGE = LuaScript.load("state", "update_stage")
+PARK_WAITER = LuaScript.load("state", "park_waiter")
+HAND_OVER = LuaScript.load("state", "hand_over")
 MAX_CAS_ATTEMPTS = 50
 
 _stage_decoder = msgspec.json.Decoder(StageRecord)
@@ -121,6 +123,32 @@ def cas_call(
         script_keys += effects.keys
         args += effects.args()
     return script_keys, args
+
+
+def waiter_entry(queue: str, message_id: str, payload: bytes) -> bytes:
+    """Return a parked message as ``park_waiter.lua`` stores it (encoded messages hold no tab or newline)."""
+    return b"\t".join((queue.encode(), message_id.encode(), payload))
+
+
+def park_call(key: str, awaited: str, entry: bytes) -> tuple[list[str], list[Any]]:
+    """Return the KEYS and ARGV of ``park_waiter.lua``."""
+    return [key], [awaited, entry]
+
+
+def hand_over_call(key: str, ended: str, parked: bytes) -> tuple[list[str], list[Any]]:
+    """Return the KEYS and ARGV of ``hand_over.lua`` for the entries ``parked`` on stage ``ended``."""
+    script_keys, args = [key], [ended, parked, keys.BROKER_WAKE_KEPT]
+    for line in parked.split(b"\n"):
+        queue, message_id, payload = line.split(b"\t", 2)
+        name = queue.decode()
+        script_keys += [keys.dramatiq_queue(name), keys.dramatiq_messages(name), keys.broker_wake(name)]
+        args += [message_id, payload]
+    return script_keys, args
+
+
+def has_waiters(reply: Any) -> bool:
+    """Return whether a committed ``update_stage.lua`` ended a stage that messages are parked on."""
+    return len(reply) > 2 and int(reply[2]) == 1
 
 
 def cas_outcome(reply: Any, workflow_id: str, task_name: str) -> int | None:

@@ -14,14 +14,17 @@ from config import keys
 from redis_io import AsyncChannel, LuaScript, as_mapping, text
 from state import changes
 from state.effects import Effects
-from state.errors import ConcurrentUpdate, LeaseNotHeld, StageFinished, TaskConflict, TaskNotFound
+from state.errors import ConcurrentUpdate, LeaseNotHeld, StageFinished, StateError, TaskConflict, TaskNotFound
 from state.models import StageRecord, Workflow, WorkflowMeta, input_hash, now_ms
 from state.records import (
+    HAND_OVER,
     MAX_CAS_ATTEMPTS,
     UPDATE_STAGE,
     Fence,
     cas_call,
     cas_outcome,
+    hand_over_call,
+    has_waiters,
     parse_stage,
     parse_workflow,
     prepare_change,
@@ -31,6 +34,14 @@ from state.transitions import Status, is_terminal
 
 _CREATE_STAGE = LuaScript.load("state", "create_stage")
 _encoder = msgspec.json.Encoder()
+
+
+class _LeftAlone(StateError):
+    """Raised inside a change that leaves the stage as it is."""
+
+    def __init__(self, stage: StageRecord) -> None:
+        super().__init__(stage.status)
+        self.stage = stage
 
 
 class CreateOutcome(StrEnum):
@@ -180,12 +191,25 @@ class StateStore:
             current, rev = known if known is not None else await self.get_stage(workflow_id, task_name)
             known = None
             new, effects = prepare_change(workflow_id, current, change, also)
-            committed = cas_outcome(
-                await self.cas(key, task_name, rev, new, fence=fence, effects=effects), workflow_id, task_name
-            )
+            reply = await self.cas(key, task_name, rev, new, fence=fence, effects=effects)
+            committed = cas_outcome(reply, workflow_id, task_name)
             if committed is not None:
+                if has_waiters(reply):
+                    await self.hand_over(workflow_id, task_name)
                 return new, committed
         raise ConcurrentUpdate(f"stage {task_name!r} of {workflow_id!r} kept changing")
+
+    async def hand_over(self, workflow_id: str, ended: str) -> int:
+        """Queue the messages parked on stage ``ended`` (it has just ended); return how many."""
+        key = keys.workflow_state(workflow_id)
+        for _ in range(MAX_CAS_ATTEMPTS):
+            parked = await self.channel.execute("HGET", key, f"waiters:{ended}")
+            if parked is None:
+                return 0
+            queued = int(await HAND_OVER.run(self.channel, *hand_over_call(key, ended, parked)))
+            if queued >= 0:
+                return queued
+        raise ConcurrentUpdate(f"the waiters of {ended!r} of {workflow_id!r} kept changing")
 
     async def cas(
         self,
@@ -222,21 +246,31 @@ class StateStore:
     async def request_cancel(self, workflow_id: str) -> StageRecord:
         """Cancel the latest stage: a pending one ends now, a running one is asked to stop.
 
+        Returns the stage as the cancel left it: CANCELLED when it had not started, else as it was when
+        asked (it stops at its next checkpoint; by the time the caller reads it again it may have ended).
+
         Raises:
             TaskNotFound: no such workflow.
             StageFinished: the latest stage already ended.
         """
         wf = await self.get(workflow_id)
         name = wf.latest
-        key = keys.workflow_state(workflow_id)
-        await self.client.hset(key, f"cancel:{name}", now_ms())
+        stage = wf.stages[name]
+        if is_terminal(stage.status):
+            raise StageFinished(f"task {workflow_id!r} already ended as {stage.status}")
+        await self.client.hset(keys.workflow_state(workflow_id), f"cancel:{name}", now_ms())
+        if stage.status != Status.PENDING:
+            return stage
 
-        def cancel_pending(stage: StageRecord) -> StageRecord:
-            if is_terminal(stage.status):
-                raise StageFinished(f"task {workflow_id!r} already ended as {stage.status}")
-            return changes.cancel_pending(stage) if stage.status == Status.PENDING else stage
+        def end_pending(current: StageRecord) -> StageRecord:
+            if current.status != Status.PENDING:  # it started meanwhile: the flag stops it
+                raise _LeftAlone(current)
+            return changes.cancel_pending(current)
 
-        return await self.update_stage(workflow_id, name, cancel_pending)
+        try:
+            return await self.update_stage(workflow_id, name, end_pending)
+        except _LeftAlone as exc:
+            return exc.stage
 
     async def set_callback_status(self, workflow_id: str, task_name: str, status_json: bytes) -> None:
         """Record a stage's webhook delivery state (a field of its own, so it never races stage CAS)."""

@@ -19,11 +19,16 @@ from state.effects import Effects
 from state.errors import ConcurrentUpdate, TaskNotFound
 from state.models import StageRecord, Workflow
 from state.records import (
+    HAND_OVER,
     MAX_CAS_ATTEMPTS,
+    PARK_WAITER,
     UPDATE_STAGE,
     Fence,
     cas_call,
     cas_outcome,
+    hand_over_call,
+    has_waiters,
+    park_call,
     parse_stage,
     parse_workflow,
     prepare_change,
@@ -87,7 +92,27 @@ class SyncStageStore:
             known = None
             new, effects = prepare_change(workflow_id, current, change, also)
             script_keys, args = cas_call(key, task_name, rev, new, ttl_ms=self.ttl_ms, fence=fence, effects=effects)
-            committed = cas_outcome(self._update(self.channel, script_keys, args), workflow_id, task_name)
+            reply = self._update(self.channel, script_keys, args)
+            committed = cas_outcome(reply, workflow_id, task_name)
             if committed is not None:
+                if has_waiters(reply):
+                    self.hand_over(workflow_id, task_name)
                 return new, committed
         raise ConcurrentUpdate(f"stage {task_name!r} of {workflow_id!r} kept changing")
+
+    def park(self, workflow_id: str, awaited: str, entry: bytes) -> bool:
+        """Park a waiting stage's message on ``awaited``; False when that stage has ended (run it now)."""
+        script_keys, args = park_call(keys.workflow_state(workflow_id), awaited, entry)
+        return bool(PARK_WAITER(self.channel, script_keys, args))
+
+    def hand_over(self, workflow_id: str, ended: str) -> int:
+        """Queue the messages parked on stage ``ended`` (it has just ended); return how many."""
+        key = keys.workflow_state(workflow_id)
+        for _ in range(MAX_CAS_ATTEMPTS):
+            parked = self.channel.execute("HGET", key, f"waiters:{ended}")
+            if parked is None:
+                return 0
+            queued = int(HAND_OVER(self.channel, *hand_over_call(key, ended, parked)))
+            if queued >= 0:
+                return queued
+        raise ConcurrentUpdate(f"the waiters of {ended!r} of {workflow_id!r} kept changing")

@@ -7,6 +7,7 @@ import os
 import random
 import socket
 import threading
+import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
@@ -23,6 +24,7 @@ from dramatiq.middleware import Middleware, SkipMessage
 from actors.errors import InputError, TaskCancelled, TransientError
 from actors.registry import REGISTRY, TaskSpec
 from actors.validation import decode_input
+from actors.worker.broker import encode_message
 from actors.worker.gpu import GpuSession
 from actors.worker.heartbeat import RunTracking, superseded
 from actors.worker.runtime import TaskRun
@@ -46,14 +48,13 @@ from state import (
 )
 from state.effects import Effects
 from state.live import LiveSettings
+from state.records import waiter_entry
 from state.references import resolve
 from state.sync_store import SyncStageStore
 from state.tracking import RunInfo, SyncTracker, queue_start, run_id
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
-
-_DEPENDENCY_RETRY_MS = 500
 
 
 @dataclass
@@ -228,12 +229,20 @@ class Lifecycle(Middleware):  # type: ignore[misc]
         try:
             return decode_input(spec, resolve(stage.input_data, workflow.stages))
         except DependencyNotReady as exc:
-            log.info("stage_waiting_for_dependency", reason=str(exc))
-            broker.enqueue(message.copy(), delay=_DEPENDENCY_RETRY_MS)
+            self._park(broker, message, wid, exc)
             self._skip()
         except (BrokenReference, InputError) as exc:
             self._finish(wid, name, Status.FAILED, error=exc)
             self._skip()
+
+    def _park(self, broker: dramatiq.Broker, message: MessageProxy, wid: str, waiting: DependencyNotReady) -> None:
+        """Park the message on the stage it waits for; that stage's ending queues it (no polling)."""
+        again = message.copy(options={"redis_message_id": str(uuid.uuid4())})
+        entry = waiter_entry(message.queue_name, again.options["redis_message_id"], encode_message(again))
+        if self.sync_store.park(wid, waiting.task_name, entry):
+            log.info("stage_waiting_for_dependency", reason=str(waiting), awaited=waiting.task_name)
+        else:  # it ended between our read and the park: run now
+            broker.enqueue(message.copy())
 
     def _take_gpu(self, active: _Active) -> None:
         session = GpuSession(self.sync_redis, self.settings, active.run, host=self.host, pid=os.getpid())

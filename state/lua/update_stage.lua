@@ -16,7 +16,8 @@
 --         name, key index (into KEYS), n, then n arguments. Commands: HINCRBY, HINCRBYFLOAT, HSET, HDEL,
 --         ZREM, and ZADD_AFTER (ZADD with score = server now ms + the given offset); state/effects.py
 --         records them
--- returns {1, new_rev} | {0, current_rev} on a lost race | {-1} no such stage | {-2} lease not held
+-- returns {1, new_rev, waiting} | {0, current_rev} on a lost race | {-1} no such stage | {-2} lease not held;
+--         waiting is 1 when the update ended the stage and messages are parked on it (park_waiter.lua)
 local name = ARGV[1]
 local rev = redis.call('HGET', KEYS[1], 'rev:' .. name)
 if not rev then
@@ -34,9 +35,11 @@ if KEYS[3] and ARGV[6] and ARGV[6] ~= '' then
   end
 end
 local new_rev = tonumber(rev) + 1
+local waiting = 0
 redis.call('HSET', KEYS[1], 'stage:' .. name, ARGV[4], 'status:' .. name, ARGV[3], 'rev:' .. name, new_rev)
 if ARGV[3] ~= 'RUNNING' and ARGV[3] ~= 'PENDING' then
   redis.call('HDEL', KEYS[1], 'progress:' .. name)
+  waiting = redis.call('HEXISTS', KEYS[1], 'waiters:' .. name)
   local meta = redis.call('HGET', KEYS[1], 'meta')
   if meta then
     local decoded = cjson.decode(meta)
@@ -61,4 +64,4 @@ if ARGV[7] then
   end
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
-return {1, new_rev}
+return {1, new_rev, waiting}

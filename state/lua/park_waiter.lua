@@ -1,0 +1,15 @@
+-- Park a stage's message on the stage it waits for, unless that stage has ended meanwhile.
+-- The ending of the awaited stage hands every parked message to its queue (hand_over.lua), so a waiter
+-- starts the moment its input exists instead of polling for it.
+-- KEYS[1] workflow_state:{workflow_id} (hash)
+-- ARGV[1] the awaited stage's task_name
+-- ARGV[2] the entry: queue, Dramatiq redis message id and encoded message, tab-separated
+-- returns 1 parked | 0 the awaited stage has ended (or is gone): run the waiter now
+local status = redis.call('HGET', KEYS[1], 'status:' .. ARGV[1])
+if status ~= 'PENDING' and status ~= 'RUNNING' then
+  return 0
+end
+local field = 'waiters:' .. ARGV[1]
+local parked = redis.call('HGET', KEYS[1], field)
+redis.call('HSET', KEYS[1], field, parked and (parked .. '\n' .. ARGV[2]) or ARGV[2])
+return 1
