@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 from dramatiq import Broker
 
 from config import Settings
 from gateway.metrics import GatewayMetrics
+from gateway.workers import WorkerDirectory
 from state import StateStore
 
 
@@ -21,3 +22,4 @@ class AppContext:
     store: StateStore
     broker: Broker
     metrics: GatewayMetrics
+    workers: WorkerDirectory = field(default_factory=WorkerDirectory)

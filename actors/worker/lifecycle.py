@@ -9,6 +9,7 @@ import socket
 import threading
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import dramatiq
@@ -46,6 +47,7 @@ from state import (
 from state.effects import Effects
 from state.live import LiveSettings
 from state.references import resolve
+from state.storage import public_message
 from state.sync_store import SyncStageStore
 from state.tracking import RunInfo, SyncTracker, queue_start, run_id
 
@@ -304,9 +306,11 @@ class Lifecycle(Middleware):  # type: ignore[misc]
         delay_s = min(policy.max_backoff_s, policy.min_backoff_s * 2 ** (active.run.attempt - 1))
         delay_ms = int(delay_s * 1000 * random.uniform(0.8, 1.2))
 
+        reason = _error_of(error, self.settings.share_root).message
+
         def back_to_pending(stage: StageRecord) -> StageRecord:
             stage.status = Status.PENDING
-            stage.events.append({"type": "retry", "at_ms": now_ms(), "error": _error_of(error).message})
+            stage.events.append({"type": "retry", "at_ms": now_ms(), "error": reason})
             return stage
 
         try:
@@ -326,7 +330,7 @@ class Lifecycle(Middleware):  # type: ignore[misc]
         gpu: GpuSession | None = None,
         active: _Active | None = None,
     ) -> None:
-        record = _error_of(error)
+        record = _error_of(error, self.settings.share_root)
         gpu_record = gpu.record(released=True) if gpu else None
 
         def end(stage: StageRecord) -> StageRecord:
@@ -363,5 +367,6 @@ def _with_gpu(stage: StageRecord, record: dict[str, Any]) -> StageRecord:
     return stage
 
 
-def _error_of(error: BaseException) -> StageError:
-    return StageError(type=type(error).__name__, message=str(error) or type(error).__name__)
+def _error_of(error: BaseException, root: Path) -> StageError:
+    """Return the error as clients see it: no server paths outside the storage root's view, no errno numbers."""
+    return StageError(type=type(error).__name__, message=public_message(str(error) or type(error).__name__, root))

@@ -9,6 +9,7 @@ dead (heartbeat 0) as soon as its process is gone. The monitor's hard tier write
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -21,7 +22,7 @@ import structlog
 
 from config import keys
 from state.live import LiveSettings
-from state.tracking import SyncTracker
+from state.tracking import SupervisorInfo, SyncTracker
 
 log = structlog.get_logger(__name__)
 
@@ -67,12 +68,18 @@ class Sidecar:
     """Heartbeat this host's runs every ``heartbeat.interval`` and execute kill orders at once."""
 
     def __init__(
-        self, client: redis.Redis, live: LiveSettings, host: str, worker_pids: Callable[[], list[int]]
+        self,
+        client: redis.Redis,
+        live: LiveSettings,
+        host: str,
+        worker_pids: Callable[[], list[int]],
+        served: SupervisorInfo | None = None,
     ) -> None:
         self.client = client
         self.live = live
         self.host = host
         self.worker_pids = worker_pids
+        self.served = served
         self.tracker = SyncTracker(client)
         self._poked = threading.Event()
 
@@ -84,7 +91,9 @@ class Sidecar:
         """Heartbeat every run tracked on this host; return how many."""
         runs = {rid: process_alive(pid) for rid, pid in self.tracker.host_runs(self.host).items()}
         workers = [f"{self.host}:{pid}" for pid in self.worker_pids()]
-        self.tracker.beat(self.host, runs, workers)
+        now_ms = self.tracker.beat(self.host, runs, workers)
+        if self.served is not None:  # what GET /v1/task-types shows: queues with a live worker, engines ready
+            self.tracker.report_supervisor(f"{self.host}:{os.getpid()}", self.served, now_ms)
         return len(runs)
 
     def execute(self, raw: bytes | str) -> None:

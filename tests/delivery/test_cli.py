@@ -62,7 +62,8 @@ def test_submit_wait_shows_progress_and_outputs_and_exit_codes_follow_the_outcom
     assert "100.0% SUCCESS" in done.stderr
     assert "[" in done.stderr
 
-    failed = taskgate(cli_system, "--json", "submit", "ffmpeg.probe", "media_path=nope.mp4", "--wait")
+    (cli_system.share_dir / "notes.mp4").write_text("not a video")
+    failed = taskgate(cli_system, "--json", "submit", "ffmpeg.probe", "media_path=notes.mp4", "--wait")
     assert failed.returncode == 1
     record = json.loads(failed.stdout)
     assert record["status"] == "FAILED"
