@@ -38,10 +38,16 @@ class InvalidInput(InputError):
         self.pointer = pointer
 
 
+def closest(name: str, known: list[str]) -> str | None:
+    """Return the known name ``name`` was most likely meant to be, if any is close."""
+    found = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
 def unknown_field(name: str, known: list[str], pointer: str) -> InvalidInput:
     """Return the error for an unknown field: the closest known name, and every allowed one."""
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    hint = f"; did you mean `{close[0]}`?" if close else ""
+    close = closest(name, known)
+    hint = f"; did you mean `{close}`?" if close else ""
     return InvalidInput(
         f"unknown field `{name}` at `{pointer}`{hint} Allowed fields: {', '.join(known)}", f"{pointer}.{name}"
     )

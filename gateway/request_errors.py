@@ -6,7 +6,7 @@ import re
 
 import msgspec
 
-from actors.validation import InvalidInput, unknown_field
+from actors.validation import InvalidInput, closest, unknown_field
 from state import TaskRequest
 
 _UNKNOWN_TOP = re.compile(r"^Object contains unknown field `([^`]*)`$")
@@ -22,6 +22,7 @@ def request_error(exc: msgspec.ValidationError, body: bytes) -> InvalidInput:
         at = _AT.search(text)
         return InvalidInput(text, at.group(1) if at else "$")
     error = unknown_field(unknown.group(1), _FIELDS, "$")
-    if "did you mean `input_data`" in str(error) and b'"input_data"' not in body:
+    # `input` (or another near miss) for `input_data`: say what is missing, not only what is extra.
+    if closest(unknown.group(1), _FIELDS) == "input_data" and b'"input_data"' not in body:
         return InvalidInput(f"`input_data` is missing; {error}", "$.input_data")
     return error
