@@ -114,7 +114,7 @@ def decode_input(spec: TaskSpec, data: dict[str, Any]) -> msgspec.Struct:
         raise _invalid(exc, spec.input_type) from None
 
 
-def literal_paths(spec: TaskSpec, data: dict[str, Any]) -> dict[str, str]:
+def _literal_paths(spec: TaskSpec, data: dict[str, Any]) -> dict[str, str]:
     """Return the path fields whose value is a plain storage path (not a URL, not a reference)."""
     found = {}
     for name in path_fields(spec.input_type):
@@ -124,10 +124,10 @@ def literal_paths(spec: TaskSpec, data: dict[str, Any]) -> dict[str, str]:
     return found
 
 
-def check_paths(spec: TaskSpec, data: dict[str, Any], root: Path, *, must_exist: bool = False) -> None:
-    """Refuse path fields that leave the storage root (references are checked when they resolve).
+def check_paths(spec: TaskSpec, data: dict[str, Any], root: Path) -> None:
+    """Refuse path fields that leave the storage root or name nothing (references are checked when they resolve).
 
-    With ``must_exist`` a plain path must also name a file or folder that is there now.
+    It touches the file system (realpath, stat): call it off the event loop.
 
     Raises:
         InvalidInput: a path uses ``..``, leaves the root through a symlink, is absolute elsewhere, or is missing.
@@ -139,10 +139,10 @@ def check_paths(spec: TaskSpec, data: dict[str, Any], root: Path, *, must_exist:
                 check_url_syntax(value)
             except UrlRefused as exc:
                 raise InvalidInput(str(exc), f"$.input_data.{name}") from None
-    for name, value in literal_paths(spec, data).items():
+    for name, value in _literal_paths(spec, data).items():
         try:
             path = resolve_in_root(root, value)
-            missing = must_exist and not path.exists()
+            missing = not path.exists()
         except PathOutsideRoot as exc:
             raise InvalidInput(str(exc), f"$.input_data.{name}") from None
         except OSError as exc:  # a name too long for the file system, a path through a file

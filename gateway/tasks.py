@@ -51,7 +51,7 @@ async def submit_task(request: web.Request) -> web.Response:
         raise UnknownTask(f"unknown task_name {req.task_name!r}; GET /v1/task-types lists the tasks")
     validate_submit(spec, req.input_data)
     if path_fields(spec.input_type):  # stat and realpath: off the event loop (the root may be a network share)
-        await asyncio.to_thread(check_paths, spec, req.input_data, ctx.settings.share_root, must_exist=True)
+        await asyncio.to_thread(check_paths, spec, req.input_data, ctx.settings.share_root)
     check_callback(ctx.settings, req.callback)
     workflow_id = req.task_id or uuid.uuid4().hex
     for name in find_references(req.input_data):
