@@ -42,8 +42,9 @@ def workflow_dir(root: Path, workflow_id: str, task_name: str) -> Path:
     return out
 
 
-def public_message(text: str, root: Path) -> str:
+def public_message(text: str, root: Path | None = None) -> str:
     """Return an error message fit for clients: storage-root paths made relative, raw errno numbers dropped."""
-    for prefix in sorted({str(root.resolve()), str(root.absolute())}, key=len, reverse=True):
+    prefixes = {str(root.resolve()), str(root.absolute())} if root is not None else set()
+    for prefix in sorted(prefixes, key=len, reverse=True):
         text = text.replace(prefix + "/", "").replace(prefix, "<storage root>")
     return _ERRNO.sub("", text)
