@@ -23,8 +23,8 @@ def _checked(source: str) -> bool:
 
 
 def unchanged(source: str, line: str) -> bool:
-    """Return whether a translated line came back as its source (case and spacing aside)."""
-    return _checked(source) and _norm(source) == _norm(line)
+    """Return whether a translated line came back as its source (case and spacing aside), or empty."""
+    return _checked(source) and _norm(line) in (_norm(source), "")
 
 
 def unrelated(source: str, line: str) -> bool:

@@ -129,7 +129,9 @@ def proofread_subtitles(run: TaskRun, params: ProofreadInput) -> ProofreadOutput
     enforce(off, len(cues), ratio, "unrelated to their cue", "llm.max_unrelated_ratio")
     kept = set(off)
     fixed = [
-        c if i in kept else Cue(start_s=c.start_s, end_s=c.end_s, text="\n".join(_pieces(line)), speaker=c.speaker)
+        c
+        if i in kept or not _pieces(line)
+        else Cue(start_s=c.start_s, end_s=c.end_s, text="\n".join(_pieces(line)), speaker=c.speaker)
         for i, (c, line) in enumerate(zip(cues, lines, strict=True), start=1)
     ]
     changed = sum(" ".join(a.text.split()) != " ".join(b.text.split()) for a, b in zip(cues, fixed, strict=True))
@@ -146,6 +148,7 @@ def translate_subtitles(run: TaskRun, params: TranslateInput) -> TranslateOutput
     note = f"are not translated; translate every line into {params.target_language}"
     job = LineJob(system=system, verb="translate", suspect=unchanged, suspect_note=note)
     cues, lines = _rewrite(run, params, job)
+    lines = [line if _pieces(line) else text for line, text in zip(lines, job.texts, strict=True)]  # never a blank cue
     same = suspect_cues(job.texts, lines, "unchanged")
     ratio = run.settings.llm.max_unchanged_ratio if params.max_unchanged_ratio is None else params.max_unchanged_ratio
     enforce(same, len(cues), ratio, f"unchanged (not in {params.target_language})", "llm.max_unchanged_ratio")
