@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from actors.subtitles.formats import parse_srt
 from taskgate.demo_media import sample_video, voice_name
 from taskgate.embedded_redis import EmbeddedRedis, free_port
 from taskgate.http_client import Api, CliError
@@ -71,6 +72,9 @@ def _report(record: dict[str, Any], share: Path) -> int:
         for key, value in stage["output"].items():
             if isinstance(value, str) and (share / value).is_file():
                 print(f"  {name} {key}: {(share / value).resolve()}")
+            if key == "srt_path":  # what was heard, and what was read off the frames
+                texts = [" ".join(c.text.split()) for c in parse_srt((share / value).read_text())]
+                print(f"    text: {' / '.join(texts)}")
     return 1 if failed else 0
 
 
