@@ -249,7 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", action="store_true", help="follow the task with a progress bar; print its outputs")
     p.add_argument("--timeout", type=float, default=0, help="with --wait: give up after this many seconds")
     p.set_defaults(run=cmd_submit)
-    for name, fn, helptext in (("status", cmd_status, "show a task"), ("cancel", cmd_cancel, "cancel a task")):
+    for name, fn, helptext in (
+        ("status", cmd_status, "show a task and every stage (exit 1 when FAILED or CANCELLED)"),
+        ("cancel", cmd_cancel, "cancel a task"),
+    ):
         p = sub.add_parser(name, help=helptext, parents=[common])
         p.add_argument("task_id")
         p.set_defaults(run=fn)
