@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg requirements/*.txt 2>/dev/null | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint bench fmt clean
+.PHONY: install run test demo lint bench fmt clean
 
 install: $(STAMP) ## Create .venv with the project, its engines and the test tools
 $(STAMP):
@@ -14,6 +14,7 @@ $(STAMP):
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "torch==$(TORCH_VERSION)"
 	$(BIN)/python -m pip install -q -r requirements/install.txt
+	$(BIN)/python -m pip install -q --no-deps -r requirements/no-deps.txt
 	$(BIN)/python -m taskgate.torchaudio_cpu
 	rm -f $(VENV)/.installed-* && touch $@
 
@@ -22,6 +23,9 @@ run: install ## Run the whole system (embedded Redis unless TASKGATE_REDIS_URL i
 
 test: install ## Run the test suite against real Redis, workers, ffmpeg and engines
 	$(BIN)/python -m pytest
+
+demo: install ## A video made here (speech, burnt-in subtitles) through audio, transcript, subtitles and OCR
+	$(BIN)/python -m taskgate.demo
 
 lint: install ## ruff and mypy (the gate CI runs)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy

@@ -85,6 +85,10 @@ RUN_HOST = "taskgate:runs:host:{host}"
 KILL_ORDERS = "taskgate:kill:{host}"
 # zset: "{host}:{pid}" of each worker process -> last time its sidecar saw it alive (ms).
 WORKERS = "taskgate:workers"
+# zset: "{host}:{pid}" of each worker supervisor -> its last heartbeat (server ms); hash: the same members ->
+# JSON {queues, engines: {queue: "" when ready, else what is missing}} (state/tracking.py, GET /v1/task-types).
+SUPERVISORS = "taskgate:supervisors"
+SUPERVISOR_INFO = "taskgate:supervisors:info"
 # string: the monitor leader's token; its PX is the leader lease.
 MONITOR_LEADER = "taskgate:monitor:leader"
 # hash: monitor counters (tier_events_total:<tier>, recoveries_total:<kind>, passes_total, last_pass_*).

@@ -163,6 +163,9 @@ class LlmSettings(_Section):
     # an answer with the wrong number of lines is asked again this many times before the stage fails
     reask_attempts: Annotated[int, msgspec.Meta(ge=0, le=10)] = 2
     temperature: Annotated[float, msgspec.Meta(ge=0.0, le=2.0)] = 0.2
+    # share of cues a translation may return unchanged, or a proofread unrecognisable, before the stage fails
+    max_unchanged_ratio: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.5
+    max_unrelated_ratio: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.2
 
 
 class NetworkPolicySettings(_Section):

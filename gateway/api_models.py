@@ -45,6 +45,8 @@ class TaskView(msgspec.Struct, kw_only=True):
     error: StageError | None
     created_at: str | None
     updated_at: str | None
+    # on a submit only: e.g. no live worker serves the task's queue (the task is queued all the same)
+    warnings: list[str] | None = None
 
 
 class TaskSummary(msgspec.Struct, kw_only=True):
@@ -56,6 +58,8 @@ class TaskSummary(msgspec.Struct, kw_only=True):
     created_at: str | None
     updated_at: str | None
     error: StageError | None
+    # with ?task_name=: that stage's name and status (the row shows the latest stage)
+    matched_stage: dict[str, str] | None = None
 
 
 class TaskList(msgspec.Struct, kw_only=True):
@@ -75,7 +79,7 @@ class TaskResult(msgspec.Struct, kw_only=True):
 
 
 class TaskType(msgspec.Struct, kw_only=True):
-    """One registered task: its input schema, output fields, queue and GPU use."""
+    """One registered task: its input schema, output fields, queue, GPU use, live workers and engine state."""
 
     task_name: str
     description: str
@@ -84,6 +88,10 @@ class TaskType(msgspec.Struct, kw_only=True):
     input_schema: dict[str, Any]
     output_fields: list[str]
     output_schema: dict[str, Any]
+    worker_alive: bool
+    # null while no worker is alive; false when a live worker reports its engine unconfigured (engine_problem)
+    engine_ready: bool | None
+    engine_problem: str | None
 
 
 class TaskTypes(msgspec.Struct, kw_only=True):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
@@ -10,6 +10,7 @@ from aiohttp import web
 from dramatiq import Broker
 
 from config import Settings
+from gateway.workers import WorkerDirectory
 from state import StateStore
 
 if TYPE_CHECKING:  # gateway.metrics reads the context in its middleware
@@ -25,6 +26,7 @@ class AppContext:
     store: StateStore
     broker: Broker
     metrics: GatewayMetrics
+    workers: WorkerDirectory = field(default_factory=WorkerDirectory)
 
 
 CTX = web.AppKey("ctx", AppContext)

@@ -9,6 +9,10 @@ class BadRequest(GatewayError):
     """Raised when the request body is not valid JSON or not the expected shape."""
 
 
+class BadQuery(GatewayError):
+    """Raised when a query-string parameter is not valid."""
+
+
 class UnknownTask(GatewayError):
     """Raised when ``task_name`` is not in the registry."""
 

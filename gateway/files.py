@@ -18,7 +18,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from actors.validation import InvalidInput
 from gateway.auth import ADMIN, require_scope
 from gateway.context import AppContext, context
-from gateway.errors import BadRequest
+from gateway.errors import BadQuery, BadRequest
 from gateway.problems import problem_response
 from gateway.responses import json_response
 from state import PathOutsideRoot
@@ -200,9 +200,9 @@ async def list_files(request: web.Request) -> web.Response:
     try:
         limit = int(request.query.get("limit", str(ctx.settings.files.list_max)))
     except ValueError:
-        raise InvalidInput("limit must be an integer", "$.limit") from None
+        raise BadQuery("limit must be an integer") from None
     if not 1 <= limit <= ctx.settings.files.list_max:
-        raise InvalidInput(f"limit must be between 1 and {ctx.settings.files.list_max}", "$.limit")
+        raise BadQuery(f"limit must be between 1 and {ctx.settings.files.list_max}")
     root = ctx.settings.share_root
     folder = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
     start = resolve_file_path(root, folder, "$.prefix") if folder else root

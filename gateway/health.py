@@ -10,6 +10,7 @@ from aiohttp import web
 from actors.registry import REGISTRY, TaskSpec
 from gateway.context import AppContext, context
 from gateway.responses import json_response
+from gateway.workers import QueueWorkers
 
 routes = web.RouteTableDef()
 
@@ -28,8 +29,8 @@ async def readyz(request: web.Request) -> web.Response:
     return json_response({"status": "ready", "redis": "ok"})
 
 
-def task_type(spec: TaskSpec, ctx: AppContext) -> dict[str, Any]:
-    """Describe one task for clients."""
+def task_type(spec: TaskSpec, ctx: AppContext, workers: dict[str, QueueWorkers]) -> dict[str, Any]:
+    """Describe one task for clients, with whether a live worker serves its queue and its engine is ready."""
     (input_schema, output_schema), defs = msgspec.json.schema_components([spec.input_type, spec.output_type])
     return {
         "task_name": spec.name,
@@ -39,14 +40,16 @@ def task_type(spec: TaskSpec, ctx: AppContext) -> dict[str, Any]:
         "input_schema": {**input_schema, "$defs": defs},
         "output_fields": [f.encode_name for f in msgspec.structs.fields(spec.output_type)],
         "output_schema": {**output_schema, "$defs": defs},
+        **workers.get(spec.queue, QueueWorkers()).view(),
     }
 
 
 @routes.get("/v1/task-types")
 async def task_types(request: web.Request) -> web.Response:
-    """List every registered task with its input schema, output fields, queue and GPU use."""
+    """List every registered task: input schema, output fields, queue, GPU use, live workers and engine state."""
     ctx = context(request)
-    return json_response({"task_types": [task_type(spec, ctx) for spec in REGISTRY.values()]})
+    workers = await ctx.workers.get(ctx.redis, ctx.settings)
+    return json_response({"task_types": [task_type(spec, ctx, workers) for spec in REGISTRY.values()]})
 
 
 @routes.get("/metrics")

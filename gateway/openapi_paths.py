@@ -146,7 +146,7 @@ def _file_operations() -> Operations:
                 _query("prefix", {"type": "string"}, "Only paths that start with this"),
                 _query("limit", {"type": "integer", "minimum": 1}, "At most this many (files.list_max)"),
             ],
-            "responses": {"200": json_doc(ref("FileList"), "Matching files"), "422": None},
+            "responses": {"200": json_doc(ref("FileList"), "Matching files"), "400": None, "422": None},
         },
         ("get", "/v1/files/{path}"): {
             "tags": ["files"],

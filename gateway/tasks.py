@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -9,10 +10,11 @@ import msgspec
 from aiohttp import web
 
 from actors.registry import REGISTRY
-from actors.validation import validate_submit
+from actors.validation import check_io, path_fields, validate_submit
 from actors.worker.broker import stage_message
 from gateway.context import context
-from gateway.errors import BadRequest, UnknownTask
+from gateway.errors import BadQuery, BadRequest, UnknownTask
+from gateway.request_errors import request_error
 from gateway.responses import json_response
 from gateway.webhooks import check_callback
 from state import CreateOutcome, StageNotTerminal, Status, TaskRequest, is_terminal, workflow_view
@@ -29,11 +31,7 @@ def _decode_request(body: bytes) -> TaskRequest:
     try:
         return _request_decoder.decode(body)
     except msgspec.ValidationError as exc:
-        from actors.validation import InvalidInput  # noqa: PLC0415
-
-        text = str(exc)
-        pointer = text.rsplit("`", 2)[-2] if text.count("`") >= 2 else "$"
-        raise InvalidInput(text, pointer) from None
+        raise request_error(exc, body) from None
     except msgspec.DecodeError as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
 
@@ -46,7 +44,9 @@ async def submit_task(request: web.Request) -> web.Response:
     spec = REGISTRY.get(req.task_name)
     if spec is None:
         raise UnknownTask(f"unknown task_name {req.task_name!r}; GET /v1/task-types lists the tasks")
-    validate_submit(spec, req.input_data, ctx.settings)
+    validate_submit(spec, req.input_data)
+    if path_fields(spec.input_type) or spec.check is not None:  # stat, realpath, voice files: off the event loop
+        await asyncio.to_thread(check_io, spec, req.input_data, ctx.settings)
     check_callback(ctx.settings, req.callback)
     workflow_id = req.task_id or uuid.uuid4().hex
     for name in find_references(req.input_data):
@@ -57,7 +57,10 @@ async def submit_task(request: web.Request) -> web.Response:
     if outcome is CreateOutcome.CREATED:
         ctx.metrics.submitted(spec.name)
     status = 202 if outcome is CreateOutcome.CREATED else 200
-    return json_response(workflow_view(workflow), status, headers={"Location": f"/v1/tasks/{workflow_id}"})
+    view = workflow_view(workflow)
+    if warnings := await ctx.workers.warnings(ctx.redis, ctx.settings, spec.queue):
+        view["warnings"] = warnings  # accepted all the same: queues are durable
+    return json_response(view, status, headers={"Location": f"/v1/tasks/{workflow_id}"})
 
 
 @routes.get("/v1/tasks/{task_id}")
@@ -99,22 +102,25 @@ async def cancel_task(request: web.Request) -> web.Response:
 
 @routes.get("/v1/tasks")
 async def list_tasks(request: web.Request) -> web.Response:
-    """List recent tasks, newest first, filtered by status and task_name."""
+    """List recent tasks, newest first; ``task_name`` picks workflows with that stage, ``status`` filters on it."""
     ctx = context(request)
     status = request.query.get("status")
     if status is not None and status not in Status.__members__:
-        raise BadRequest(f"status must be one of {', '.join(Status.__members__)}")
+        raise BadQuery(f"status must be one of {', '.join(Status.__members__)}")
     task_name = request.query.get("task_name")
     try:
         limit = int(request.query.get("limit", "50"))
     except ValueError:
-        raise BadRequest("limit must be an integer") from None
+        raise BadQuery("limit must be an integer") from None
     if not 1 <= limit <= _LIST_MAX:
-        raise BadRequest(f"limit must be between 1 and {_LIST_MAX}")
+        raise BadQuery(f"limit must be between 1 and {_LIST_MAX}")
     found = await ctx.store.list_recent(task_name, status, limit)
-    return json_response({"tasks": [_summary(wf) for wf in map(workflow_view, found)]})
+    return json_response({"tasks": [_summary(workflow_view(wf), task_name) for wf in found]})
 
 
-def _summary(view: dict[str, Any]) -> dict[str, Any]:
+def _summary(view: dict[str, Any], task_name: str | None) -> dict[str, Any]:
     keep = ("task_id", "task_name", "status", "created_at", "updated_at", "error")
-    return {k: view[k] for k in keep}
+    summary = {k: view[k] for k in keep}
+    if task_name:  # the row shows the latest stage; say which stage the filter matched, and how it stands
+        summary["matched_stage"] = {"task_name": task_name, "status": view["stages"][task_name]["status"]}
+    return summary

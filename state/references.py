@@ -11,6 +11,9 @@ from state.models import StageRecord
 from state.transitions import Status
 
 REFERENCE = re.compile(r"\$\{\{\s*stages\.([A-Za-z0-9_.-]+?)\.output((?:\.[A-Za-z0-9_-]+)+)\s*\}\}")
+SYNTAX = "${{ stages.<task_name>.output.<field> }}"
+# Anything written like a reference: `${{`, then up to the closing braces (or the end of the text).
+_LOOKS_LIKE = re.compile(r"\$\{\{.*?(?:\}\}|$)", re.DOTALL)
 
 
 def find_references(value: Any) -> set[str]:
@@ -27,6 +30,14 @@ def find_references(value: Any) -> set[str]:
 def is_reference(value: Any) -> bool:
     """Return whether ``value`` is exactly one reference (and so may stand for any type)."""
     return isinstance(value, str) and REFERENCE.fullmatch(value.strip()) is not None
+
+
+def malformed_reference(value: str) -> str | None:
+    """Return the first ``${{ ... }}`` in ``value`` that is not a valid reference, if any."""
+    for match in _LOOKS_LIKE.finditer(value):
+        if REFERENCE.fullmatch(match.group(0)) is None:
+            return match.group(0)
+    return None
 
 
 def _lookup(stages: Mapping[str, StageRecord], task_name: str, path: str) -> Any:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path, PurePosixPath
 
 from state.errors import PathOutsideRoot
+
+_ERRNO = re.compile(r"\[Errno -?\d+\]\s*")
 
 
 def resolve_in_root(root: Path, value: str) -> Path:
@@ -23,7 +26,7 @@ def resolve_in_root(root: Path, value: str) -> Path:
     resolved = candidate.resolve()
     if resolved != root and root not in resolved.parents:
         where = "leaves the storage root through a symlink" if not pure.is_absolute() else "is outside the storage root"
-        raise PathOutsideRoot(f"{value!r} {where} ({root})")
+        raise PathOutsideRoot(f"{value!r} {where}")
     return resolved
 
 
@@ -37,3 +40,11 @@ def workflow_dir(root: Path, workflow_id: str, task_name: str) -> Path:
     out = root.resolve() / "workflows" / workflow_id / task_name
     out.mkdir(parents=True, exist_ok=True)
     return out
+
+
+def public_message(text: str, root: Path | None = None) -> str:
+    """Return an error message fit for clients: storage-root paths made relative, raw errno numbers dropped."""
+    prefixes = {str(root.resolve()), str(root.absolute())} if root is not None else set()
+    for prefix in sorted(prefixes, key=len, reverse=True):
+        text = text.replace(prefix + "/", "").replace(prefix, "<storage root>")
+    return _ERRNO.sub("", text)

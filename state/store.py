@@ -285,7 +285,10 @@ class StateStore:
         return bool(await self.client.hexists(keys.workflow_state(workflow_id), f"cancel:{task_name}"))
 
     async def list_recent(self, task_name: str | None, status: str | None, limit: int) -> list[Workflow]:
-        """Return recent workflows, newest first, from the index (no key scans)."""
+        """Return recent workflows, newest first, from the index (no key scans).
+
+        ``status`` filters on the ``task_name`` stage when one is given, else on the workflow's status.
+        """
         index = keys.task_index_by_name(task_name) if task_name else keys.TASK_INDEX
         found: list[Workflow] = []
         start, page = 0, max(limit * 2, 50)
@@ -300,7 +303,9 @@ class StateStore:
                 raws = await pipe.execute()
             for raw in raws:
                 wf = parse_workflow(raw)
-                if wf and (status is None or wf.latest_stage.status == status):
+                # with a task_name, the status asked for is that stage's; else the workflow's (its latest stage's)
+                stage = (wf.stages.get(task_name) if task_name else wf.latest_stage) if wf else None
+                if wf and stage and (status is None or stage.status == status):
                     found.append(wf)
             start += page
         return found[:limit]

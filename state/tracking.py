@@ -64,7 +64,17 @@ class Due(msgspec.Struct, kw_only=True):
     warning: list[str]
 
 
+class SupervisorInfo(msgspec.Struct, kw_only=True):
+    """What one worker supervisor serves: its queues, and per queue what its engine lacks ("" when ready)."""
+
+    queues: list[str]
+    engines: dict[str, str]
+
+
+# A supervisor silent this long is forgotten (its entry only answers "not alive" before that).
+_SUPERVISOR_KEEP_MS = 24 * 3600 * 1000
 _run_decoder = msgspec.json.Decoder(RunInfo)
+_supervisor_decoder = msgspec.json.Decoder(SupervisorInfo)
 _beat_decoder = msgspec.json.Decoder(Beat)
 _encoder = msgspec.json.Encoder()
 
@@ -143,6 +153,18 @@ class SyncTracker:
         script_keys = [keys.RUNS, keys.RUN_HEARTBEATS, keys.RUN_BEATS, keys.run_host(host), keys.WORKERS, *wf_keys]
         return int(_BEAT(self._channel, script_keys, [*args, *workers]))
 
+    def report_supervisor(self, member: str, info: SupervisorInfo, now_ms: int) -> None:
+        """Note a worker supervisor alive at ``now_ms`` (server time) with what it serves; drop day-old ones."""
+        old: Any = self.client.zrangebyscore(keys.SUPERVISORS, "-inf", now_ms - _SUPERVISOR_KEEP_MS)
+        stale = [text(m) for m in old]
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.zadd(keys.SUPERVISORS, {member: now_ms})
+            pipe.hset(keys.SUPERVISOR_INFO, member, _encoder.encode(info))
+            if stale:
+                pipe.zrem(keys.SUPERVISORS, *stale)
+                pipe.hdel(keys.SUPERVISOR_INFO, *stale)
+            pipe.execute()
+
 
 class AsyncTracker:
     """The monitor and gateway side: what is due, run records, heartbeats."""
@@ -197,6 +219,16 @@ class AsyncTracker:
                 found.append((_run_decoder.decode(raw), float(score), _beat_decoder.decode(beat) if beat else None))
         return found
 
+    async def live_supervisors(self, timeout_ms: int) -> list[SupervisorInfo]:
+        """Return what every worker supervisor heartbeating within ``timeout_ms`` serves."""
+        now_s, now_us = await self.client.time()
+        since = int(now_s) * 1000 + int(now_us) // 1000 - timeout_ms
+        members: Any = await self.client.zrangebyscore(keys.SUPERVISORS, since, "+inf")
+        if not members:
+            return []
+        raws = await self.client.hmget(keys.SUPERVISOR_INFO, members)
+        return [_supervisor_decoder.decode(raw) for raw in raws if raw is not None]
+
 
 def decode_run(raw: bytes) -> RunInfo:
     """Decode a run record."""
@@ -210,6 +242,7 @@ __all__ = [
     "Beat",
     "Due",
     "RunInfo",
+    "SupervisorInfo",
     "SyncTracker",
     "decode_run",
     "limits_for",

@@ -14,7 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from taskgate.cli_views import locks_text, status_text, tasks_text
 from taskgate.http_client import EXIT_OK, EXIT_TASK_FAILED, EXIT_USAGE, Api, CliError
+from taskgate.pipeline import read_pipeline
 
 DEFAULT_URL = "http://127.0.0.1:8788"
 TERMINAL = {"SUCCESS", "FAILED", "CANCELLED"}
@@ -24,8 +26,9 @@ EXIT_WAIT = 6
 
 EPILOG = """\
 environment: TASKGATE_URL (gateway URL, default http://127.0.0.1:8788), TASKGATE_API_KEY (API key).
-exit codes: 0 success | 1 the task FAILED or was CANCELLED | 2 usage or input refused (400/409/413/422)
-            | 3 not found | 4 no key, wrong key or missing scope (401/403) | 5 gateway unreachable or 5xx
+exit codes: 0 success | 1 the task FAILED or was CANCELLED (submit --wait, status)
+            | 2 usage or input refused (400/409/413/422) | 3 not found
+            | 4 no key, wrong key or missing scope (401/403) | 5 gateway unreachable or 5xx
             | 6 --wait gave up after --timeout seconds
 """
 
@@ -89,16 +92,30 @@ def _exit_for(record: dict[str, Any]) -> int:
     return EXIT_TASK_FAILED if record["status"] in ("FAILED", "CANCELLED") else EXIT_OK
 
 
-def cmd_submit(api: Api, out: Output, args: argparse.Namespace) -> int:
-    """Submit a task; with ``--wait`` follow it to the end."""
+def _bodies(args: argparse.Namespace) -> list[dict[str, Any]]:
+    if bool(args.file) == bool(args.task_name):
+        raise CliError("give a TASK_NAME with key=value inputs, or --file PIPELINE.yaml (not both)", EXIT_USAGE)
+    if args.file:
+        if args.input:
+            raise CliError("key=value inputs go into the pipeline file's stages, not after --file", EXIT_USAGE)
+        return read_pipeline(Path(args.file), args.task_id, args.callback)
     body: dict[str, Any] = {"task_name": args.task_name, "input_data": _pairs(args.input)}
     if args.task_id:
         body["task_id"] = args.task_id
     if args.callback:
         body["callback"] = args.callback
-    record = api.call("POST", "/v1/tasks", body)
+    return [body]
+
+
+def cmd_submit(api: Api, out: Output, args: argparse.Namespace) -> int:
+    """Submit a task (or a pipeline file's stages under one task_id); with ``--wait`` follow it to the end."""
+    record: dict[str, Any] = {}
+    for body in _bodies(args):
+        record = api.call("POST", "/v1/tasks", body)
+        for warning in record.get("warnings") or []:
+            print(f"taskgate: warning: {warning}", file=sys.stderr)
     if not args.wait:
-        out.emit(record, lambda r: f"submitted {r['task_id']} ({r['status']})")
+        out.emit(record, lambda r: f"submitted {r['task_id']} ({r['status']}; stages: {', '.join(r['stages'])})")
         return EXIT_OK
     started = time.monotonic()
     deadline = started + args.timeout if args.timeout else None
@@ -119,23 +136,17 @@ def cmd_submit(api: Api, out: Output, args: argparse.Namespace) -> int:
 
 
 def cmd_status(api: Api, out: Output, args: argparse.Namespace) -> int:
-    """Show a task."""
+    """Show a task with every stage; the exit code follows its status, as with ``submit --wait``."""
     record = api.call("GET", f"/v1/tasks/{urllib.parse.quote(args.task_id)}")
-    out.emit(record, _task_text)
-    return EXIT_OK
+    out.emit(record, status_text)
+    return _exit_for(record)
 
 
 def cmd_tasks(api: Api, out: Output, args: argparse.Namespace) -> int:
     """List recent tasks."""
     query = {k: v for k, v in (("status", args.status), ("task_name", args.task_name), ("limit", args.limit)) if v}
     found = api.call("GET", "/v1/tasks?" + urllib.parse.urlencode(query))
-    out.emit(
-        found,
-        lambda d: (
-            "\n".join(f"{t['task_id']}  {t['status']:<9}  {t['task_name']}  {t['created_at']}" for t in d["tasks"])
-            or "no tasks"
-        ),
-    )
+    out.emit(found, tasks_text)
     return EXIT_OK
 
 
@@ -151,7 +162,12 @@ def cmd_upload(api: Api, out: Output, args: argparse.Namespace) -> int:
     source = Path(args.file)
     if not source.is_file():
         raise CliError(f"{source} is not a file", EXIT_USAGE)
-    stored = api.upload(source, args.path, args.overwrite)
+    try:
+        stored = api.upload(source, args.path, args.overwrite)
+    except CliError as exc:
+        if exc.http_status == 409:
+            raise CliError(f"{exc}; with taskgate: pass --overwrite to replace it", exc.code, 409) from None
+        raise
     out.emit(stored, lambda s: f"{s['path']}  {s['size_bytes']} bytes  sha256 {s['sha256']}")
     return EXIT_OK
 
@@ -159,6 +175,8 @@ def cmd_upload(api: Api, out: Output, args: argparse.Namespace) -> int:
 def cmd_download(api: Api, out: Output, args: argparse.Namespace) -> int:
     """Download a file from the storage root."""
     dest = Path(args.file or Path(args.path).name)
+    if dest.exists() and not args.force:
+        raise CliError(f"{dest} exists; pass --force to overwrite it", EXIT_USAGE)
     size = api.download(args.path, dest)
     out.emit({"path": args.path, "file": str(dest), "size_bytes": size}, lambda d: f"{d['file']}  {size} bytes")
     return EXIT_OK
@@ -167,7 +185,7 @@ def cmd_download(api: Api, out: Output, args: argparse.Namespace) -> int:
 def cmd_locks(api: Api, out: Output, args: argparse.Namespace) -> int:
     """Show the GPU leases (holder, age, waiters)."""
     locks = api.call("GET", "/v1/monitor/gpu-locks")
-    out.emit(locks, lambda d: json.dumps(d, indent=2))
+    out.emit(locks, locks_text)
     return EXIT_OK
 
 
@@ -219,18 +237,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "submit",
         parents=[common],
-        help="submit a task: taskgate submit TASK_NAME key=value ...",
+        help="submit a task: taskgate submit TASK_NAME key=value ... | taskgate submit --file pipeline.yaml",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("task_name")
+    p.add_argument("task_name", nargs="?")
     p.add_argument("input", nargs="*", help="input_data as key=value (values are JSON when they parse)")
+    p.add_argument("--file", help="a pipeline YAML file: stages submitted in order under one task_id")
     p.add_argument("--task-id")
     p.add_argument("--callback", help="URL to POST the signed event to when the task ends")
     p.add_argument("--wait", action="store_true", help="follow the task with a progress bar; print its outputs")
     p.add_argument("--timeout", type=float, default=0, help="with --wait: give up after this many seconds")
     p.set_defaults(run=cmd_submit)
-    for name, fn, helptext in (("status", cmd_status, "show a task"), ("cancel", cmd_cancel, "cancel a task")):
+    for name, fn, helptext in (
+        ("status", cmd_status, "show a task and every stage (exit 1 when FAILED or CANCELLED)"),
+        ("cancel", cmd_cancel, "cancel a task"),
+    ):
         p = sub.add_parser(name, help=helptext, parents=[common])
         p.add_argument("task_id")
         p.set_defaults(run=fn)
@@ -249,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("download", help="download PATH from the storage root to FILE", parents=[common])
     p.add_argument("path")
     p.add_argument("file", nargs="?")
+    p.add_argument("--force", action="store_true", help="overwrite FILE when it exists")
     p.set_defaults(run=cmd_download)
     sub.add_parser("locks", help="show GPU leases", parents=[common]).set_defaults(run=cmd_locks)
     p = sub.add_parser("hash-key", help="print the auth.api_keys entry of a key (a new key when none given)")

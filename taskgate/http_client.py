@@ -20,9 +20,10 @@ _CHUNK_BYTES = 1024 * 1024
 class CliError(Exception):
     """Raised when a call fails; carries the exit code a script can test."""
 
-    def __init__(self, message: str, code: int) -> None:
+    def __init__(self, message: str, code: int, http_status: int | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.http_status = http_status
 
 
 def _exit_code(status: int) -> int:
@@ -51,7 +52,7 @@ class Api:
         try:
             return urllib.request.urlopen(request, timeout=self.timeout_s)  # noqa: S310  (http(s) base URL)
         except urllib.error.HTTPError as exc:
-            raise CliError(_problem_text(exc), _exit_code(exc.code)) from None
+            raise CliError(_problem_text(exc), _exit_code(exc.code), exc.code) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise CliError(f"cannot reach the gateway at {self.base_url}: {reason}", EXIT_SERVER) from None

@@ -22,9 +22,12 @@ import psutil
 import redis
 import structlog
 
+from actors.spec import QUEUES
+from actors.worker.engines import engine_problems
 from actors.worker.sidecar import Sidecar
 from config import ConfigError, configure_logging, load_settings
 from state.live import LiveSettings
+from state.tracking import SupervisorInfo
 
 log = structlog.get_logger(__name__)
 
@@ -142,7 +145,10 @@ def main(argv: list[str]) -> int:
     command = pool_command(args.threads or settings.worker_threads, args.queues)
     pools = [Pool(i, command) for i in range(args.processes or settings.worker_processes)]
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5)
-    supervisor = Supervisor(pools, Sidecar(client, LiveSettings(settings), socket.gethostname(), list))
+    queues = args.queues or list(QUEUES)
+    served = SupervisorInfo(queues=queues, engines=engine_problems(settings, queues))
+    sidecar = Sidecar(client, LiveSettings(settings), socket.gethostname(), list, served)
+    supervisor = Supervisor(pools, sidecar)
     supervisor.sidecar.worker_pids = supervisor.worker_pids
 
     def on_signal(_signum: int, _frame: object) -> None:

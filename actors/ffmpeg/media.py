@@ -22,6 +22,11 @@ def ffmpeg_binary(settings: FfmpegSettings) -> str:
     return str(imageio_ffmpeg.get_ffmpeg_exe())
 
 
+def av_reason(exc: Exception) -> str:
+    """Return what went wrong in a PyAV error, without its errno number or the file's absolute path."""
+    return str(getattr(exc, "strerror", None) or type(exc).__name__)
+
+
 def input_args(settings: FfmpegSettings) -> list[str]:
     """Return the arguments that go before ``-i`` (hardware decoding when configured)."""
     return ["-hwaccel", settings.hwaccel] if settings.hwaccel else []
@@ -62,7 +67,7 @@ def probe(path: Path, shown_as: str) -> dict[str, Any]:
                 duration = max((s["duration_s"] or 0.0 for s in streams), default=0.0)
             return {"duration_s": round(duration, 3), "format": container.format.name, "streams": streams}
     except av.error.FFmpegError as exc:
-        raise InputFileError(f"{shown_as!r} is not a media file ffmpeg can read: {exc}") from None
+        raise InputFileError(f"{shown_as!r} is not a media file ffmpeg can read: {av_reason(exc)}") from None
 
 
 def probe_audio(path: Path, shown_as: str) -> dict[str, Any]:

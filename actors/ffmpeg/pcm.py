@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from actors.errors import InputFileError
+from actors.ffmpeg.media import av_reason
 
 if TYPE_CHECKING:
     import numpy as np
@@ -33,7 +34,7 @@ def decode_mono(path: Path, shown_as: str, sample_rate: int = SAMPLE_RATE) -> np
                 chunks.extend(out.to_ndarray() for out in resampler.resample(frame))
             chunks.extend(out.to_ndarray() for out in resampler.resample(None))
     except av.error.FFmpegError as exc:
-        raise InputFileError(f"{shown_as!r} is not a media file ffmpeg can read: {exc}") from None
+        raise InputFileError(f"{shown_as!r} is not a media file ffmpeg can read: {av_reason(exc)}") from None
     if not chunks:
         return np.zeros(0, dtype=np.float32)
     return np.ascontiguousarray(np.concatenate(chunks, axis=1)[0], dtype=np.float32)

@@ -6,7 +6,7 @@ import asyncio
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 
@@ -107,12 +107,32 @@ def parse_answer(answer: str, expected: int) -> tuple[list[str] | None, int]:
 
 @dataclass
 class LineJob:
-    """One rewrite: the system prompt, the lines, and how progress and cancellation are reported."""
+    """One rewrite: the system prompt, the lines, and how progress and cancellation are reported.
+
+    ``suspect`` tells a well-formed answer line that is still wrong for the job (a translation equal to its
+    source); such lines are asked again with ``suspect_note`` and the answer with the fewest is kept.
+    """
 
     system: str
     verb: str
-    texts: list[str]
-    on_chunk_done: Callable[[int, int], None]
+    texts: list[str] = field(default_factory=list)
+    on_chunk_done: Callable[[int, int], None] = lambda _done, _total: None
+    suspect: Callable[[str, str], bool] = lambda _source, _line: False
+    suspect_note: str = ""
+
+    def suspects(self, start: int, lines: list[str]) -> list[int]:
+        """Return the 1-based numbers, within a chunk starting at ``start``, of suspect answer lines."""
+        return [i for i, line in enumerate(lines, start=1) if self.suspect(self.texts[start + i - 1], line)]
+
+
+def _reask(chunk: Chunk, count: int, suspects: list[int], job: LineJob) -> str:
+    if not suspects:
+        return (
+            f"Your answer had {count} numbered lines; it must have exactly "
+            f"{chunk.size}, numbered 1 to {chunk.size}, one per line. Answer again."
+        )
+    numbers = ", ".join(map(str, suspects))
+    return f"Lines {numbers} {job.suspect_note}. Answer again with all {chunk.size} lines, numbered 1 to {chunk.size}."
 
 
 async def _ask_chunk(client: ChatClient, job: LineJob, chunk: Chunk, reask_attempts: int) -> list[str]:
@@ -120,21 +140,25 @@ async def _ask_chunk(client: ChatClient, job: LineJob, chunk: Chunk, reask_attem
         {"role": "system", "content": job.system},
         {"role": "user", "content": request_text(chunk, job.texts, job.verb)},
     ]
-    count = 0
+    count, best, best_suspects = 0, None, chunk.size + 1
     for ask in range(reask_attempts + 1):
         answer = await client.complete(messages)
         lines, count = parse_answer(answer, chunk.size)
-        if lines is not None:
+        suspects = job.suspects(chunk.start, lines) if lines is not None else []
+        if lines is not None and len(suspects) < best_suspects:
+            best, best_suspects = lines, len(suspects)
+        if lines is not None and not suspects:
             return lines
-        log.warning("llm_answer_line_count_wrong", chunk=chunk.span(), expected=chunk.size, got=count, ask=ask + 1)
+        if lines is None:
+            log.warning("llm_answer_line_count_wrong", chunk=chunk.span(), expected=chunk.size, got=count, ask=ask + 1)
+        else:
+            log.warning("llm_answer_lines_suspect", chunk=chunk.span(), lines=suspects, ask=ask + 1)
         messages += [
             {"role": "assistant", "content": answer},
-            {
-                "role": "user",
-                "content": f"Your answer had {count} numbered lines; it must have exactly "
-                f"{chunk.size}, numbered 1 to {chunk.size}, one per line. Answer again.",
-            },
+            {"role": "user", "content": _reask(chunk, count, suspects, job)},
         ]
+    if best is not None:
+        return best
     raise EngineFailed(
         f"the model answered {count} lines instead of {chunk.size} for {chunk.span()}, {reask_attempts + 1} "
         "times; try a stronger model or a smaller llm.max_chunk_cues"

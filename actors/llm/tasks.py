@@ -10,6 +10,7 @@ from typing import Annotated
 import msgspec
 import structlog
 
+from actors.llm.checks import enforce, suspect_cues, unchanged, unrelated
 from actors.llm.client import resolve_endpoint
 from actors.llm.lines import BREAK, FORMAT_RULES, LineJob, rewrite_lines
 from actors.spec import task
@@ -23,6 +24,7 @@ log = structlog.get_logger(__name__)
 Language = Annotated[str, msgspec.Meta(min_length=1, max_length=64, description="A language name or code")]
 ModelName = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 ProviderName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, description="A key of llm.providers")]
+Ratio = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 
 # SRT has no speaker field: generate_files writes speakers as a ``SPEAKER_00: `` prefix.
 _SPEAKER_PREFIX = re.compile(r"^((?:SPEAKER|Speaker)[ _]?\d+):\s+")
@@ -37,13 +39,16 @@ class ProofreadInput(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     model: ModelName | None = None
     provider: ProviderName | None = None
     instructions: Annotated[str, msgspec.Meta(max_length=4000)] | None = None
+    # share of cues whose answer may not resemble them (kept as they were) before the stage fails
+    max_unrelated_ratio: Ratio | None = None
 
 
 class ProofreadOutput(msgspec.Struct, kw_only=True):
-    """Output of ``llm.proofread_subtitles``."""
+    """Output of ``llm.proofread_subtitles``; ``unrelated_cues`` kept their text (1-based numbers)."""
 
     subtitle_path: str
     changed_cues: int
+    unrelated_cues: list[int]
 
 
 class TranslateInput(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -55,12 +60,15 @@ class TranslateInput(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     model: ModelName | None = None
     provider: ProviderName | None = None
     max_chars_per_line: Annotated[int, msgspec.Meta(ge=10, le=200)] = 42
+    # share of cues that may come back untranslated before the stage fails (default llm.max_unchanged_ratio)
+    max_unchanged_ratio: Ratio | None = None
 
 
 class TranslateOutput(msgspec.Struct, kw_only=True):
-    """Output of ``llm.translate_subtitles``."""
+    """Output of ``llm.translate_subtitles``; ``unchanged_cues`` came back as their source (1-based numbers)."""
 
     subtitle_path: str
+    unchanged_cues: list[int]
 
 
 def _split_speaker(cue: Cue) -> Cue:
@@ -79,10 +87,8 @@ def _pieces(line: str) -> list[str]:
     return [p for p in _BREAK_SPLIT.split(line) if p]
 
 
-def _rewrite(
-    run: TaskRun, params: ProofreadInput | TranslateInput, system: str, verb: str
-) -> tuple[list[Cue], list[str]]:
-    """Read the input's cues and return them with the model's new line for each."""
+def _rewrite(run: TaskRun, params: ProofreadInput | TranslateInput, job: LineJob) -> tuple[list[Cue], list[str]]:
+    """Read the input's cues and return them with the model's new line for each (``job`` gets their texts)."""
     cues = [_split_speaker(c) for c in read_cues(run.input_path(params.subtitle_path), params.subtitle_path)]
     endpoint = resolve_endpoint(run.settings.llm, params.provider, params.model)
     run.checkpoint()
@@ -91,7 +97,7 @@ def _rewrite(
         run.progress(done / total, force=done == total)
         run.checkpoint()
 
-    job = LineJob(system=system, verb=verb, texts=[_as_line(c.text) for c in cues], on_chunk_done=chunk_done)
+    job.texts, job.on_chunk_done = [_as_line(c.text) for c in cues], chunk_done
     lines = asyncio.run(rewrite_lines(endpoint, run.settings.llm, job))
     log.info("llm_lines_rewritten", cues=len(cues), provider=endpoint.provider, model=endpoint.model)
     return cues, lines
@@ -115,15 +121,23 @@ def proofread_subtitles(run: TaskRun, params: ProofreadInput) -> ProofreadOutput
     )
     if params.instructions:
         system += f"\n\nAdditional instructions: {params.instructions}"
-    cues, lines = _rewrite(run, params, system, "proofread")
+    note = "do not resemble their cue; proofread each line, keeping its wording and language"
+    job = LineJob(system=system, verb="proofread", suspect=unrelated, suspect_note=note)
+    cues, lines = _rewrite(run, params, job)
+    off = suspect_cues(job.texts, lines, "unrelated")
+    ratio = run.settings.llm.max_unrelated_ratio if params.max_unrelated_ratio is None else params.max_unrelated_ratio
+    enforce(off, len(cues), ratio, "unrelated to their cue", "llm.max_unrelated_ratio")
+    kept = set(off)
     fixed = [
-        Cue(start_s=c.start_s, end_s=c.end_s, text="\n".join(_pieces(line)), speaker=c.speaker)
-        for c, line in zip(cues, lines, strict=True)
+        c
+        if i in kept or not _pieces(line)
+        else Cue(start_s=c.start_s, end_s=c.end_s, text="\n".join(_pieces(line)), speaker=c.speaker)
+        for i, (c, line) in enumerate(zip(cues, lines, strict=True), start=1)
     ]
     changed = sum(" ".join(a.text.split()) != " ".join(b.text.split()) for a, b in zip(cues, fixed, strict=True))
     target = _target(run, params.subtitle_path, "proofread")
     write_cues(target, fixed)
-    return ProofreadOutput(subtitle_path=run.rel(target), changed_cues=changed)
+    return ProofreadOutput(subtitle_path=run.rel(target), changed_cues=changed, unrelated_cues=off)
 
 
 @task("llm.translate_subtitles", queue="llm", input=TranslateInput, output=TranslateOutput)
@@ -131,7 +145,13 @@ def translate_subtitles(run: TaskRun, params: TranslateInput) -> TranslateOutput
     """Translate subtitles into another language; cue count and times stay as they are."""
     source = f" from {params.source_language}" if params.source_language else ""
     system = f"You translate subtitles{source} into {params.target_language}. {FORMAT_RULES}"
-    cues, lines = _rewrite(run, params, system, "translate")
+    note = f"are not translated; translate every line into {params.target_language}"
+    job = LineJob(system=system, verb="translate", suspect=unchanged, suspect_note=note)
+    cues, lines = _rewrite(run, params, job)
+    lines = [line if _pieces(line) else text for line, text in zip(lines, job.texts, strict=True)]  # never a blank cue
+    same = suspect_cues(job.texts, lines, "unchanged")
+    ratio = run.settings.llm.max_unchanged_ratio if params.max_unchanged_ratio is None else params.max_unchanged_ratio
+    enforce(same, len(cues), ratio, f"unchanged (not in {params.target_language})", "llm.max_unchanged_ratio")
     width = params.max_chars_per_line
     translated = [
         Cue(
@@ -144,4 +164,4 @@ def translate_subtitles(run: TaskRun, params: TranslateInput) -> TranslateOutput
     ]
     target = _target(run, params.subtitle_path, params.target_language)
     write_cues(target, translated)
-    return TranslateOutput(subtitle_path=run.rel(target))
+    return TranslateOutput(subtitle_path=run.rel(target), unchanged_cues=same)

@@ -29,6 +29,7 @@ from actors.webhooks.outbox import WEBHOOK_ACTOR, WEBHOOK_QUEUE, delivery_messag
 from config import Settings
 from state import StateStore, TaskNotFound, Workflow, is_terminal
 from state.models import iso_ms, now_ms
+from state.storage import public_message
 
 log = structlog.get_logger(__name__)
 
@@ -84,7 +85,7 @@ async def post_event(url: str, body: bytes, headers: dict[str, str], timeout_s: 
     except TimeoutError:
         return Outcome(error=f"timeout after {timeout_s} s")
     except (aiohttp.ClientError, OSError) as exc:
-        return Outcome(error=f"{type(exc).__name__}: {exc}")
+        return Outcome(error=public_message(f"{type(exc).__name__}: {exc}"))  # shown in callback_status
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -10,6 +10,7 @@ import threading
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import dramatiq
@@ -50,6 +51,7 @@ from state.effects import Effects
 from state.live import LiveSettings
 from state.records import waiter_entry
 from state.references import resolve
+from state.storage import public_message
 from state.sync_store import SyncStageStore
 from state.tracking import RunInfo, SyncTracker, queue_start, run_id
 
@@ -335,7 +337,8 @@ class Lifecycle(Middleware):  # type: ignore[misc]
         delay_s = min(policy.max_backoff_s, policy.min_backoff_s * 2 ** (active.run.attempt - 1))
         delay_ms = int(delay_s * 1000 * random.uniform(0.8, 1.2))
 
-        back_to_pending = functools.partial(changes.retry, error_message=_error_of(error).message)
+        reason = _error_of(error, self.settings.share_root).message
+        back_to_pending = functools.partial(changes.retry, error_message=reason)
         try:
             self._update(active.run.workflow_id, active.run.task_name, back_to_pending, active=active)
         except IllegalTransition:
@@ -354,7 +357,7 @@ class Lifecycle(Middleware):  # type: ignore[misc]
         active: _Active | None = None,
         attempt: int | None = None,
     ) -> None:
-        record = _error_of(error)
+        record = _error_of(error, self.settings.share_root)
         gpu_record = gpu.record(released=True) if gpu else None
 
         try:
@@ -383,5 +386,6 @@ def _owned_by(attempt: int, change: Any, stage: StageRecord) -> StageRecord:
     return new
 
 
-def _error_of(error: BaseException) -> StageError:
-    return StageError(type=type(error).__name__, message=str(error) or type(error).__name__)
+def _error_of(error: BaseException, root: Path) -> StageError:
+    """Return the error as clients see it: no server paths outside the storage root's view, no errno numbers."""
+    return StageError(type=type(error).__name__, message=public_message(str(error) or type(error).__name__, root))

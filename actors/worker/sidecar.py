@@ -9,6 +9,7 @@ dead (heartbeat 0) as soon as its process is gone. The monitor's hard tier write
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -21,13 +22,14 @@ import structlog
 
 from config import keys
 from state.live import LiveSettings
-from state.tracking import SyncTracker
+from state.tracking import SupervisorInfo, SyncTracker
 
 log = structlog.get_logger(__name__)
 
 # Longest wait for a kill order before the loop looks at heartbeats and settings again.
 KILL_POLL_S = 0.25
 _RETRY_AFTER_ERROR_S = 1.0
+_STARTING_BEAT_S = 0.5
 
 
 class KillOrder(msgspec.Struct, kw_only=True):
@@ -67,13 +69,20 @@ class Sidecar:
     """Heartbeat this host's runs every ``heartbeat.interval`` and execute kill orders at once."""
 
     def __init__(
-        self, client: redis.Redis, live: LiveSettings, host: str, worker_pids: Callable[[], list[int]]
+        self,
+        client: redis.Redis,
+        live: LiveSettings,
+        host: str,
+        worker_pids: Callable[[], list[int]],
+        served: SupervisorInfo | None = None,
     ) -> None:
         self.client = client
         self.live = live
         self.host = host
         self.worker_pids = worker_pids
+        self.served = served
         self.tracker = SyncTracker(client)
+        self.workers_up = False
         self._poked = threading.Event()
 
     def poke(self) -> None:
@@ -84,7 +93,10 @@ class Sidecar:
         """Heartbeat every run tracked on this host; return how many."""
         runs = {rid: process_alive(pid) for rid, pid in self.tracker.host_runs(self.host).items()}
         workers = [f"{self.host}:{pid}" for pid in self.worker_pids()]
-        self.tracker.beat(self.host, runs, workers)
+        now_ms = self.tracker.beat(self.host, runs, workers)
+        self.workers_up = bool(workers)
+        if self.served is not None and workers:  # GET /v1/task-types: queues with a live worker, engines ready
+            self.tracker.report_supervisor(f"{self.host}:{os.getpid()}", self.served, now_ms)
         return len(runs)
 
     def execute(self, raw: bytes | str) -> None:
@@ -115,7 +127,10 @@ class Sidecar:
                 if self._poked.is_set() or time.monotonic() >= next_beat:
                     self._poked.clear()
                     self.beat()
-                    next_beat = time.monotonic() + interval_s
+                    # until a worker process shows, look again soon: clients learn the queue is served at once
+                    next_beat = time.monotonic() + (
+                        interval_s if self.workers_up else min(interval_s, _STARTING_BEAT_S)
+                    )
                 self.turn(min(KILL_POLL_S, max(0.0, next_beat - time.monotonic())))
             except redis.RedisError as exc:
                 log.warning("sidecar_redis_error", error=str(exc))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.delivery.test_auth import ADMIN_KEY, USER_KEY, keyed_env
-from tests.harness import ROOT, System
+from tests.harness import ROOT, System, wait_until
 from tests.media import make_video
 
 
@@ -62,7 +62,8 @@ def test_submit_wait_shows_progress_and_outputs_and_exit_codes_follow_the_outcom
     assert "100.0% SUCCESS" in done.stderr
     assert "[" in done.stderr
 
-    failed = taskgate(cli_system, "--json", "submit", "ffmpeg.probe", "media_path=nope.mp4", "--wait")
+    (cli_system.share_dir / "notes.mp4").write_text("not a video")
+    failed = taskgate(cli_system, "--json", "submit", "ffmpeg.probe", "media_path=notes.mp4", "--wait")
     assert failed.returncode == 1
     record = json.loads(failed.stdout)
     assert record["status"] == "FAILED"
@@ -104,9 +105,10 @@ def test_upload_download_round_trip_and_no_silent_overwrite(cli_system: System, 
     down = taskgate(cli_system, "download", "in/payload.bin", str(tmp_path / "back.bin"), key=USER_KEY)
     assert down.returncode == 0, down.stderr
     assert (tmp_path / "back.bin").read_bytes() == source.read_bytes()
-    default_name = taskgate(cli_system, "download", "in/payload.bin", key=USER_KEY, cwd=tmp_path)
+    (tmp_path / "dl").mkdir()
+    default_name = taskgate(cli_system, "download", "in/payload.bin", key=USER_KEY, cwd=tmp_path / "dl")
     assert default_name.returncode == 0
-    assert (tmp_path / "payload.bin").exists()
+    assert (tmp_path / "dl" / "payload.bin").exists()
     assert taskgate(cli_system, "download", "in/missing.bin", str(tmp_path / "x"), key=USER_KEY).returncode == 3
     assert not (tmp_path / "x").exists()
 
@@ -133,3 +135,93 @@ def test_connection_options_work_before_or_after_the_command() -> None:
     after = parser.parse_args(["status", "t1", "--json", "--url", "http://gw:1"])
     assert (before.json, before.url) == (after.json, after.url) == (True, "http://gw:1")
     assert parser.parse_args(["tasks"]).json is False
+
+
+PIPELINE = """\
+task_id: piped
+stages:
+  - task_name: ffmpeg.extract_audio
+    input_data: {video_path: talk.mp4, sample_rate: 8000}
+  - task_name: ffmpeg.probe
+    input_data: {media_path: "${{ stages.ffmpeg.extract_audio.output.audio_path }}"}
+"""
+
+
+def columns(line: str) -> list[int]:
+    """Return where each column of a table line starts."""
+    return [i for i, ch in enumerate(line) if ch != " " and (i == 0 or line[i - 2 : i] == "  ")]
+
+
+def test_a_pipeline_file_runs_its_stages_under_one_id_and_status_shows_each_with_its_exit_code(
+    cli_system: System, tmp_path: Path
+) -> None:
+    make_video(cli_system.share_dir / "talk.mp4", seconds=1.0)
+    (tmp_path / "pipeline.yaml").write_text(PIPELINE)
+    done = taskgate(cli_system, "submit", "--file", str(tmp_path / "pipeline.yaml"), "--wait")
+    assert done.returncode == 0, done.stderr
+    assert "duration_s:" in done.stdout  # the last stage's outputs
+
+    status = taskgate(cli_system, "status", "piped")
+    assert status.returncode == 0, status.stderr
+    lines = status.stdout.splitlines()
+    assert lines[0] == "task piped: SUCCESS (latest stage ffmpeg.probe)"
+    assert lines[1].split() == ["STAGE", "STATUS", "PROGRESS", "ATTEMPTS", "DURATION"]
+    assert [line.split()[:2] for line in lines[2:4]] == [
+        ["ffmpeg.extract_audio", "SUCCESS"],
+        ["ffmpeg.probe", "SUCCESS"],
+    ]
+    assert "  audio_path: workflows/piped/ffmpeg.extract_audio/audio.wav" in lines
+
+    (cli_system.share_dir / "notes.mp4").write_text("not a video")
+    taskgate(cli_system, "submit", "ffmpeg.probe", "media_path=notes.mp4", "--task-id", "bad", "--wait")
+    failed = taskgate(cli_system, "status", "bad")
+    assert failed.returncode == 1
+    assert "ffmpeg.probe: error: InputFileError: 'notes.mp4' is not a media file" in failed.stdout
+    taskgate(cli_system, "submit", "system.sleep", "seconds=60", "--task-id", "stopped")
+    taskgate(cli_system, "cancel", "stopped")
+    wait_until(lambda: "CANCELLED" in taskgate(cli_system, "status", "stopped").stdout, 30, 0.2, "the cancel")
+    assert taskgate(cli_system, "status", "stopped").returncode == 1
+
+    no_file = taskgate(cli_system, "submit", "--file", str(tmp_path / "none.yaml"))
+    assert no_file.returncode == 2
+    both = taskgate(cli_system, "submit", "system.ping", "--file", str(tmp_path / "pipeline.yaml"))
+    assert both.returncode == 2
+    assert "not both" in both.stderr
+
+
+def test_tasks_and_locks_print_aligned_tables_with_a_header(cli_system: System) -> None:
+    for i in range(2):
+        assert taskgate(cli_system, "submit", "system.ping", "--task-id", f"table-task-{i}", "--wait").returncode == 0
+    out = taskgate(cli_system, "tasks").stdout.splitlines()
+    assert out[0].split() == ["TASK_ID", "STATUS", "TASK_NAME", "CREATED", "UPDATED"]
+    assert {line.split()[0] for line in out[1:]} == {"table-task-0", "table-task-1"}
+    assert len({tuple(columns(line)) for line in out}) == 1
+
+    filtered = taskgate(cli_system, "tasks", "--task-name", "system.ping").stdout.splitlines()
+    assert filtered[0].split()[-1] == "MATCHED_STAGE"
+    assert filtered[1].split()[-2:] == ["system.ping", "SUCCESS"]
+
+    locks = taskgate(cli_system, "locks")
+    assert locks.returncode == 0, locks.stderr
+    header, *rows = locks.stdout.splitlines()
+    assert header.split() == ["GPU", "LEASES", "HOLDER", "WHERE", "AGE", "TTL_LEFT", "TOKEN", "WAITERS"]
+    assert rows[0].split() == ["0", "0/1", "held", "0"]
+
+
+def test_download_keeps_an_existing_file_without_force_and_upload_conflicts_name_the_flag(
+    cli_system: System, tmp_path: Path
+) -> None:
+    (tmp_path / "a.txt").write_text("first")
+    assert taskgate(cli_system, "upload", str(tmp_path / "a.txt"), "in/a.txt", key=USER_KEY).returncode == 0
+    again = taskgate(cli_system, "upload", str(tmp_path / "a.txt"), "in/a.txt", key=USER_KEY)
+    assert again.returncode == 2
+    assert "pass --overwrite to replace it" in again.stderr
+
+    (tmp_path / "mine.txt").write_text("keep me")
+    kept = taskgate(cli_system, "download", "in/a.txt", str(tmp_path / "mine.txt"), key=USER_KEY)
+    assert kept.returncode == 2
+    assert "pass --force to overwrite it" in kept.stderr
+    assert (tmp_path / "mine.txt").read_text() == "keep me"
+    forced = taskgate(cli_system, "download", "in/a.txt", str(tmp_path / "mine.txt"), "--force", key=USER_KEY)
+    assert forced.returncode == 0, forced.stderr
+    assert (tmp_path / "mine.txt").read_text() == "first"

@@ -97,8 +97,9 @@ async def test_failed_stage_event_carries_the_error_and_a_stage_ended_outside_a_
     system = await _started(make_system)
     async with aiohttp.ClientSession() as session:
         client = Client(session, system.base_url)
+        (system.share_dir / "broken.mp4").write_text("not a video")
         await client.submit(
-            "ffmpeg.probe", {"media_path": "missing.mp4"}, task_id="hook-fail", callback=receiver.url("fail")
+            "ffmpeg.probe", {"media_path": "broken.mp4"}, task_id="hook-fail", callback=receiver.url("fail")
         )
         await async_wait_until(lambda: _delivery_state(client, "hook-fail", "delivered"), 30, 0.05)
         [event] = receiver.events_for("hook-fail")

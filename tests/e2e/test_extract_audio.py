@@ -43,20 +43,24 @@ async def test_submit_answers_202_with_location(system: System, client: Client) 
     assert {s["type"] for s in streams} == {"video", "audio"}
 
 
-async def test_missing_input_file_fails_the_stage_naming_the_file(system: System, client: Client) -> None:
-    await client.submit("ffmpeg.extract_audio", {"video_path": "videos/nope.mp4"}, task_id="missing")
-    record = await client.wait("missing")
-    assert record["status"] == "FAILED"
-    assert record["error"]["type"] == "InputFileError"
-    assert "videos/nope.mp4" in record["error"]["message"]
+async def test_missing_input_file_is_refused_at_submit_naming_the_file(system: System, client: Client) -> None:
+    status, body, _ = await client.request(
+        "POST", "/v1/tasks", json={"task_name": "ffmpeg.extract_audio", "input_data": {"video_path": "videos/nope.mp4"}}
+    )
+    assert status == 422
+    assert body["errors"][0]["pointer"] == "$.input_data.video_path"
+    assert "videos/nope.mp4" in body["detail"]
 
 
-async def test_not_a_video_fails_with_a_clear_message(system: System, client: Client) -> None:
+async def test_not_a_video_fails_with_a_clear_message_and_no_server_path(system: System, client: Client) -> None:
     (system.share_dir / "notes.mp4").write_text("this is not a video")
     await client.submit("ffmpeg.extract_audio", {"video_path": "notes.mp4"}, task_id="bad-media")
     record = await client.wait("bad-media")
     assert record["status"] == "FAILED"
-    assert "not a media file" in record["error"]["message"]
+    message = record["error"]["message"]
+    assert message == "'notes.mp4' is not a media file ffmpeg can read: Invalid data found when processing input"
+    assert str(system.share_dir) not in message
+    assert "Errno" not in message
 
 
 async def test_video_without_audio_fails_saying_so(system: System, client: Client, tmp_path: Path) -> None:

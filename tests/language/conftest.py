@@ -12,6 +12,8 @@ from taskgate.embedded_redis import EmbeddedRedis, free_port
 from tests.harness import Client, System
 from tests.language.fake_llm import FakeLlm
 
+# The real llama.cpp server of test_llm_real_server.py listens here (started by that module only).
+LLAMA_PORT = free_port()
 FAKE_KEY = "sk-fake-provider-secret-0123456789"
 OPENAI_KEY = "sk-default-openai-secret-9876543210"
 
@@ -38,6 +40,8 @@ def lang_system(
         "FAKE_LLM_KEY": FAKE_KEY,
         # a provider nobody listens for, to see connection errors turn into stage retries
         "TASKGATE_LLM__PROVIDERS__DOWN__BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
+        "TASKGATE_LLM__PROVIDERS__LLAMA__BASE_URL": f"http://127.0.0.1:{LLAMA_PORT}/v1",
+        "TASKGATE_LLM__PROVIDERS__LLAMA__MODEL": "smollm2",
         "OPENAI_BASE_URL": fake_llm.url,
         "OPENAI_API_KEY": OPENAI_KEY,
         "TASKGATE_LLM__CONTEXT_TOKENS": "800",

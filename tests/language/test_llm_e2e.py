@@ -8,7 +8,7 @@ from pathlib import Path
 from actors.subtitles.formats import Cue, parse_srt, parse_vtt, to_srt, to_vtt
 from tests.harness import Client, System
 from tests.language.conftest import FAKE_KEY, OPENAI_KEY
-from tests.language.fake_llm import FakeLlm, Seen, answer
+from tests.language.fake_llm import FakeLlm, Seen, answer, completion
 
 CONTEXT_TOKENS = 800  # as configured for the shared system
 MAX_CONCURRENCY = 3
@@ -258,3 +258,74 @@ async def test_generate_files_then_translate_under_one_task_id_through_reference
         (0.0, 2.0, "[fr] Hello everyone."),
         (2.5, 5.0, "[fr] The meeting is on Friday."),
     ]
+
+
+def echo(seen: Seen, _number: int) -> tuple[int, dict, dict]:
+    """Answer every line with its source text, as a model that did not translate."""
+    return 200, completion("\n".join(f"{n}| {text}" for n, text in seen.numbered())), {}
+
+
+async def test_an_untranslated_answer_is_asked_again_and_the_better_answer_kept(
+    lang_client: Client, share: Path, fake_llm: FakeLlm
+) -> None:
+    fake_llm.reset(lambda s, n: echo(s, n) if n == 1 else None)
+    path = write(share / "trsame1" / "a.srt", to_srt(cues(3)))
+
+    await lang_client.submit(
+        "llm.translate_subtitles", {"subtitle_path": path, "target_language": "fr"}, task_id="trsame1"
+    )
+    record = await lang_client.wait("trsame1")
+
+    assert record["status"] == "SUCCESS", record
+    assert record["stages"]["llm.translate_subtitles"]["output"]["unchanged_cues"] == []
+    reask = fake_llm.seen[1].body["messages"][-1]["content"]
+    assert reask == (
+        "Lines 1, 2, 3 are not translated; translate every line into fr. "
+        "Answer again with all 3 lines, numbered 1 to 3."
+    )
+
+
+async def test_a_translation_that_stays_unchanged_fails_past_the_ratio_and_is_reported_below_it(
+    lang_client: Client, share: Path, fake_llm: FakeLlm
+) -> None:
+    fake_llm.reset(echo)
+    path = write(share / "trsame2" / "a.srt", to_srt(cues(3)))
+    data = {"subtitle_path": path, "target_language": "fr"}
+
+    await lang_client.submit("llm.translate_subtitles", data, task_id="trsame2")
+    await lang_client.submit("llm.translate_subtitles", {**data, "max_unchanged_ratio": 1.0}, task_id="trsame3")
+    failed, reported = await lang_client.wait("trsame2"), await lang_client.wait("trsame3")
+
+    assert failed["status"] == "FAILED"
+    assert failed["error"]["type"] == "EngineFailed"
+    assert failed["error"]["message"] == (
+        "3 of 3 cues came back unchanged (not in fr) (cues 1, 2, 3) after re-asks, more than "
+        "llm.max_unchanged_ratio (0.5) allows; try a stronger model, or pass a higher max_unchanged_ratio"
+    )
+    assert reported["status"] == "SUCCESS", reported
+    assert reported["stages"]["llm.translate_subtitles"]["output"]["unchanged_cues"] == [1, 2, 3]
+
+
+async def test_a_proofread_line_unlike_its_cue_keeps_the_cue_and_is_reported(
+    lang_client: Client, share: Path, fake_llm: FakeLlm
+) -> None:
+    def one_off(seen: Seen, _number: int) -> tuple[int, dict, dict]:
+        lines = [f"{n}| {'Bonjour à tous, la réunion' if n == 2 else text}" for n, text in seen.numbered()]
+        return 200, completion("\n".join(lines)), {}
+
+    fake_llm.reset(one_off)
+    source = cues(5)
+    path = write(share / "proofoff" / "a.srt", to_srt(source))
+    data = {"subtitle_path": path}
+
+    await lang_client.submit("llm.proofread_subtitles", data, task_id="proofoff")
+    await lang_client.submit("llm.proofread_subtitles", {**data, "max_unrelated_ratio": 0.0}, task_id="proofoff0")
+    kept, failed = await lang_client.wait("proofoff"), await lang_client.wait("proofoff0")
+
+    assert kept["status"] == "SUCCESS", kept
+    out = kept["stages"]["llm.proofread_subtitles"]["output"]
+    assert out["unrelated_cues"] == [2]
+    assert out["changed_cues"] == 0
+    assert [c.text for c in parse_srt((share / out["subtitle_path"]).read_text())] == [c.text for c in source]
+    assert failed["status"] == "FAILED"
+    assert "1 of 5 cues came back unrelated to their cue (cues 2)" in failed["error"]["message"]

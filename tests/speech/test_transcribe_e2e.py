@@ -71,7 +71,6 @@ async def test_options_the_model_cannot_honour_fail_the_stage_saying_why(
         "french": ({"language": "fr"}, "InputError", "English-only"),
         "translate": ({"task": "translate"}, "InputError", "cannot translate"),
         "bad-folder": ({"model": "models/empty"}, "InputError", "lacks model.bin"),
-        "no-file": ({"audio_path": "audio/none.wav"}, "InputFileError", "audio/none.wav"),
     }
     for task_id, (extra, _, _) in cases.items():
         await client.submit(STAGE, {"audio_path": "audio/meeting.ogg", **extra}, task_id=task_id)
