@@ -9,6 +9,14 @@ class BadRequest(GatewayError):
     """Raised when the request body is not valid JSON or not the expected shape."""
 
 
+class BodyTimeout(GatewayError):
+    """Raised when a client does not send the request body within ``http.body_timeout_s``."""
+
+
+class NoCallback(GatewayError):
+    """Raised when a redelivery is asked for a task that has no callback URL."""
+
+
 class UnknownTask(GatewayError):
     """Raised when ``task_name`` is not in the registry."""
 

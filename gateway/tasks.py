@@ -9,10 +9,12 @@ import msgspec
 from aiohttp import web
 
 from actors.registry import REGISTRY
-from actors.validation import validate_submit
+from actors.validation import path_fields, validate_submit
 from actors.worker.broker import stage_message
+from gateway.bodies import decode_json, read_body
 from gateway.context import context
 from gateway.errors import BadRequest, UnknownTask
+from gateway.files import check_input_paths
 from gateway.responses import json_response
 from gateway.webhooks import check_callback
 from state import CreateOutcome, StageNotTerminal, Status, TaskRequest, is_terminal, workflow_view
@@ -20,33 +22,31 @@ from state.references import find_references
 
 routes = web.RouteTableDef()
 
-_request_decoder = msgspec.json.Decoder(TaskRequest)
 _encoder = msgspec.json.Encoder()
 _LIST_MAX = 500
 
 
 def _decode_request(body: bytes) -> TaskRequest:
     try:
-        return _request_decoder.decode(body)
+        return decode_json(body, TaskRequest)
     except msgspec.ValidationError as exc:
         from actors.validation import InvalidInput  # noqa: PLC0415
 
         text = str(exc)
         pointer = text.rsplit("`", 2)[-2] if text.count("`") >= 2 else "$"
         raise InvalidInput(text, pointer) from None
-    except msgspec.DecodeError as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}") from None
 
 
 @routes.post("/v1/tasks")
 async def submit_task(request: web.Request) -> web.Response:
     """Create a task (or a new stage of an existing workflow) and queue it."""
     ctx = context(request)
-    req = _decode_request(await request.read())
+    req = _decode_request(await read_body(request))
     spec = REGISTRY.get(req.task_name)
     if spec is None:
         raise UnknownTask(f"unknown task_name {req.task_name!r}; GET /v1/task-types lists the tasks")
     validate_submit(spec, req.input_data, ctx.settings.share_root)
+    check_input_paths(ctx.settings.share_root, path_fields(spec.input_type), req.input_data)
     check_callback(ctx.settings, req.callback)
     workflow_id = req.task_id or uuid.uuid4().hex
     for name in find_references(req.input_data):
