@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from config import Settings
-from gateway.files import FILE_PATH_PATTERN, max_relative_path_chars
+from gateway.paths import FILE_PATH_PATTERN, max_relative_path_chars
 from gateway.problems import PROBLEM_JSON
 
 REF = "#/components/schemas/{name}"

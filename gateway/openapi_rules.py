@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from actors.validation import path_fields
-from gateway.files import FILE_PATH_PATTERN
+from gateway.paths import FILE_PATH_PATTERN
 
 # An http(s) URL the submit check accepts: a host name (its last label starts with a letter: numeric hosts
 # must be canonical dotted quads, which this pattern leaves out), an optional port, no credentials, no

@@ -14,7 +14,7 @@ from actors.worker.broker import stage_message
 from gateway.bodies import decode_json, read_body
 from gateway.context import context
 from gateway.errors import BadRequest, UnknownTask
-from gateway.files import check_input_paths
+from gateway.paths import check_input_paths
 from gateway.responses import json_response
 from gateway.webhooks import check_callback
 from state import CreateOutcome, StageNotTerminal, Status, TaskRequest, is_terminal, workflow_view
