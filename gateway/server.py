@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from http import HTTPStatus
+from typing import Any
 
 import msgspec
 from aiohttp import web
+from aiohttp.web_request import BaseRequest
 
 from config import Settings
-from gateway.problems import PROBLEM_JSON, RETRY_AFTER_S, Problem
+from gateway.problems import PROBLEM_JSON, RETRY_AFTER_S, Problem, problem_response
 
 # After an answer that left the body unread (413, 408), read and drop the rest for at most this long, so the
 # client gets to read the answer, then close.
@@ -109,11 +112,27 @@ class _Counted(asyncio.Protocol):
         self.inner.connection_lost(exc)
 
 
+class _ProblemHandler(web.RequestHandler):
+    """aiohttp's connection handler, whose parser errors (a malformed request line or header) are problem documents."""
+
+    def handle_error(
+        self, request: BaseRequest, status: int = 500, exc: BaseException | None = None, message: str | None = None
+    ) -> web.StreamResponse:
+        """Log as aiohttp does, answer a problem document and close the connection."""
+        super().handle_error(request, status, exc, message)
+        phrase = HTTPStatus(status).phrase
+        slug = phrase.lower().replace(" ", "-")
+        detail = (message or phrase).splitlines()[0][:200] if status < 500 else None
+        response = problem_response(status, slug, phrase, detail, None)
+        response.force_close()
+        return response
+
+
 class Gate:
     """A protocol factory: aiohttp's handler while fewer than ``max_connections`` are open, else ``_Busy``."""
 
-    def __init__(self, server: web.Server, max_connections: int) -> None:
-        self.server, self.max_connections = server, max_connections
+    def __init__(self, server: web.Server, max_connections: int, handler_options: dict[str, Any]) -> None:
+        self.server, self.max_connections, self.options = server, max_connections, handler_options
         self.open = 0
 
     def __call__(self) -> asyncio.BaseProtocol:
@@ -121,19 +140,19 @@ class Gate:
         if self.open >= self.max_connections:
             return _Busy()
         self.open += 1
-        return _Counted(self.server(), self)
+        handler = _ProblemHandler(self.server, loop=asyncio.get_running_loop(), **self.options)
+        return _Counted(handler, self)
 
 
 async def serve(app: web.Application, settings: Settings) -> None:
     """Serve ``app`` on ``settings.host:port`` until SIGINT or SIGTERM, then shut down cleanly."""
-    runner = web.AppRunner(
-        app,
-        access_log=None,
-        handle_signals=False,
-        keepalive_timeout=settings.http.header_timeout_s,
-        lingering_time=LINGER_S,
-        max_line_size=MAX_LINE_BYTES,
-    )
+    options: dict[str, Any] = {
+        "access_log": None,
+        "keepalive_timeout": settings.http.header_timeout_s,
+        "lingering_time": LINGER_S,
+        "max_line_size": MAX_LINE_BYTES,
+    }
+    runner = web.AppRunner(app, handle_signals=False, **options)
     await runner.setup()
     if runner.server is None:
         raise RuntimeError("the aiohttp runner did not set up a server")
@@ -141,9 +160,8 @@ async def serve(app: web.Application, settings: Settings) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    listener = await loop.create_server(
-        Gate(runner.server, settings.http.max_connections), settings.host, settings.port, reuse_address=True
-    )
+    gate = Gate(runner.server, settings.http.max_connections, options)
+    listener = await loop.create_server(gate, settings.host, settings.port, reuse_address=True)
     try:
         await stop.wait()
     finally:

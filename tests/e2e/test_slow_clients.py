@@ -139,3 +139,13 @@ async def test_connections_over_the_cap_get_503_and_the_gateway_recovers(connect
         return (await raw.answer())[0] == 200
 
     await async_wait_until(healthy, DEADLINE_S, 0.05, "the gateway to serve again once the holders left")
+
+
+async def test_what_the_http_parser_refuses_is_a_problem_document_too(connect) -> None:
+    for request in (b"GET /v1/files/\xc3\xa9 HTTP/1.1\r\nHost: gw\r\n\r\n", b"GET / HTTP/1.1\r\nBad Header\r\n\r\n"):
+        raw = await connect()
+        await raw.send(request)
+        status, headers, body = await raw.answer()
+        assert status == 400, body
+        assert headers["content-type"].startswith("application/problem+json")
+        assert json.loads(body)["status"] == 400
