@@ -18,6 +18,15 @@ PositiveSeconds = Annotated[float, msgspec.Meta(gt=0)]
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 
+# Bounds of the live sections (PUT /v1/monitor/config), in seconds: wide enough for tests and real deployments,
+# narrow enough that no value declares running tasks dead, spins a loop or stalls a waiter for ever.
+PollSeconds = Annotated[float, msgspec.Meta(ge=0.01, le=300.0)]
+WaitSeconds = Annotated[float, msgspec.Meta(ge=0.01, le=7 * 86400.0)]
+LeaseSeconds = Annotated[float, msgspec.Meta(ge=0.1, le=3600.0)]
+TierSeconds = Annotated[float, msgspec.Meta(ge=0.1, le=30 * 86400.0)]
+PassSeconds = Annotated[float, msgspec.Meta(ge=0.05, le=3600.0)]
+HeartbeatTimeoutSeconds = Annotated[float, msgspec.Meta(ge=0.1, le=86400.0)]
+
 ENV_PREFIX = "TASKGATE_"
 CONFIG_ENV = "TASKGATE_CONFIG"
 
@@ -29,22 +38,24 @@ class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class GpuDevice(_Section):
     """One GPU and how many lease holders it takes at once."""
 
-    index: Annotated[int, msgspec.Meta(ge=0)]
-    capacity: PositiveInt = 1
+    index: Annotated[int, msgspec.Meta(ge=0, le=1023)]
+    capacity: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 1
 
 
 class GpuLockSettings(_Section):
     """The design's ``gpu_lock`` section."""
 
-    poll_interval: PositiveSeconds = 0.5
-    max_wait_time: PositiveSeconds = 300.0
-    lock_timeout: PositiveSeconds = 7200.0
+    poll_interval: PollSeconds = 0.5
+    max_wait_time: WaitSeconds = 300.0
+    lock_timeout: TierSeconds = 7200.0
     exponential_backoff: bool = True
-    max_poll_interval: PositiveSeconds = 5.0
-    backoff_factor: Annotated[float, msgspec.Meta(ge=1.0)] = 1.5
+    max_poll_interval: PollSeconds = 5.0
+    backoff_factor: Annotated[float, msgspec.Meta(ge=1.0, le=10.0)] = 1.5
     jitter: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.1
-    lease_ttl: PositiveSeconds = 30.0
-    devices: list[GpuDevice | int] = msgspec.field(default_factory=lambda: [GpuDevice(index=0)])
+    lease_ttl: LeaseSeconds = 30.0
+    devices: Annotated[list[GpuDevice | int], msgspec.Meta(max_length=1024)] = msgspec.field(
+        default_factory=lambda: [GpuDevice(index=0)]
+    )
 
     def __post_init__(self) -> None:
         self.devices = [d if isinstance(d, GpuDevice) else GpuDevice(index=d) for d in self.devices]
@@ -52,6 +63,10 @@ class GpuLockSettings(_Section):
             raise ValueError("gpu_lock.devices must name at least one device")
         if self.max_poll_interval < self.poll_interval:
             raise ValueError("gpu_lock.max_poll_interval must be >= gpu_lock.poll_interval")
+        if self.lease_ttl > self.lock_timeout:
+            raise ValueError(
+                f"gpu_lock.lease_ttl ({self.lease_ttl:g} s) must be <= gpu_lock.lock_timeout ({self.lock_timeout:g} s)"
+            )
 
     @property
     def device_list(self) -> list[GpuDevice]:
@@ -62,9 +77,9 @@ class GpuLockSettings(_Section):
 class TimeoutLevels(_Section):
     """Task run-time tiers, in seconds."""
 
-    warning: PositiveSeconds = 1800.0
-    soft_timeout: PositiveSeconds = 3600.0
-    hard_timeout: PositiveSeconds = 7200.0
+    warning: TierSeconds = 1800.0
+    soft_timeout: TierSeconds = 3600.0
+    hard_timeout: TierSeconds = 7200.0
 
     def __post_init__(self) -> None:
         if not self.warning <= self.soft_timeout <= self.hard_timeout:
@@ -74,14 +89,22 @@ class TimeoutLevels(_Section):
 class HeartbeatSettings(_Section):
     """How often running tasks heartbeat and when a heartbeat counts as dead."""
 
-    interval: PositiveSeconds = 10.0
-    timeout: PositiveSeconds = 60.0
+    interval: PassSeconds = 10.0
+    timeout: HeartbeatTimeoutSeconds = 60.0
+
+    def __post_init__(self) -> None:
+        # One late heartbeat must not make a live task look dead.
+        if self.timeout < 2 * self.interval:
+            raise ValueError(
+                f"heartbeat.timeout ({self.timeout:g} s) must be at least twice "
+                f"heartbeat.interval ({self.interval:g} s)"
+            )
 
 
 class GpuLockMonitorSettings(_Section):
     """The design's ``gpu_lock_monitor`` section."""
 
-    monitor_interval: PositiveSeconds = 5.0
+    monitor_interval: PassSeconds = 5.0
     timeout_levels: TimeoutLevels = msgspec.field(default_factory=TimeoutLevels)
     task_timeout_levels: dict[str, TimeoutLevels] = msgspec.field(default_factory=dict)
     heartbeat: HeartbeatSettings = msgspec.field(default_factory=HeartbeatSettings)
@@ -228,7 +251,7 @@ class ApiKey(_Section):
     """One API key, stored as the SHA-256 of the key (``taskgate hash-key`` prints it)."""
 
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-    key_sha256: Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]
+    key_sha256: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}\Z")]
     scopes: list[Literal["user", "admin"]] = msgspec.field(default_factory=lambda: ["user"])
 
 
@@ -248,6 +271,14 @@ class FilesSettings(_Section):
     max_download_bytes: PositiveInt = 10 * 1024**3
     download_timeout_s: PositiveSeconds = 3600.0
     list_max: PositiveInt = 1000
+
+
+class HttpSettings(_Section):
+    """How long a client may take to send a request to the gateway, and how many may be connected at once."""
+
+    header_timeout_s: PositiveSeconds = 15.0  # request line and headers; also how long an idle connection stays
+    body_timeout_s: PositiveSeconds = 60.0  # a JSON body in full; an upload between two chunks
+    max_connections: PositiveInt = 1000  # more get 503 and are closed
 
 
 class RetryPolicy(_Section):
@@ -290,6 +321,7 @@ class Settings(_Section):
     network_policy: NetworkPolicySettings = msgspec.field(default_factory=NetworkPolicySettings)
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
     files: FilesSettings = msgspec.field(default_factory=FilesSettings)
+    http: HttpSettings = msgspec.field(default_factory=HttpSettings)
 
     def retry_policy(self, task_name: str) -> RetryPolicy:
         """Return the retry policy of ``task_name``: its override, else the top-level defaults."""

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from aiohttp import web
-
 from actors.worker.app import check_task_names
 from config import ConfigError, configure_logging, load_settings
+from gateway import server
 from gateway.app import create_app
 
 
@@ -19,7 +18,7 @@ def main() -> None:
     except ConfigError as exc:
         sys.exit(f"taskgate: {exc}")
     configure_logging(settings.log_format, settings.log_level)
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None, access_log=None)
+    server.run(create_app(settings), settings)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,14 @@ class BadQuery(GatewayError):
     """Raised when a query-string parameter is not valid."""
 
 
+class BodyTimeout(GatewayError):
+    """Raised when a client does not send the request body within ``http.body_timeout_s``."""
+
+
+class NoCallback(GatewayError):
+    """Raised when a redelivery is asked for a task that has no callback URL."""
+
+
 class UnknownTask(GatewayError):
     """Raised when ``task_name`` is not in the registry."""
 

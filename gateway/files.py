@@ -9,8 +9,9 @@ import mimetypes
 import os
 import urllib.parse
 import uuid
+from collections.abc import Awaitable
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -18,16 +19,16 @@ from aiohttp.http_exceptions import HttpProcessingError
 from actors.validation import InvalidInput
 from gateway.auth import ADMIN, require_scope
 from gateway.context import AppContext, context
-from gateway.errors import BadQuery, BadRequest
+from gateway.errors import BadQuery, BadRequest, BodyTimeout
+from gateway.paths import INTERNAL_DIRS, TMP_DIR, resolve_file_path
 from gateway.problems import problem_response
 from gateway.responses import json_response
-from state import PathOutsideRoot
 from state.models import iso_ms
-from state.storage import relative_to_root, resolve_in_root
+from state.storage import relative_to_root
 
 routes = web.RouteTableDef()
+T = TypeVar("T")
 
-TMP_DIR = ".taskgate-tmp"
 _CHUNK_BYTES = 1024 * 1024
 _FIELD_MAX_BYTES = 4096
 _MULTIPART_OVERHEAD_BYTES = 64 * 1024
@@ -40,25 +41,6 @@ class _TooLarge(Exception):
 def _ctx(request: web.Request) -> AppContext:
     ctx = context(request)
     return ctx
-
-
-def resolve_file_path(root: Path, value: str, pointer: str = "$.path") -> Path:
-    """Resolve a client path inside the storage root (the upload spool folder is off limits).
-
-    Raises:
-        InvalidInput: the path leaves the root, is empty, too long or names the spool folder.
-    """
-    if len(value) > 4096 or PurePosixPath(value.lstrip("/")).parts[:1] == (TMP_DIR,):
-        raise InvalidInput(f"{value[:100]!r} is not a path clients may use", pointer)
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise InvalidInput(f"{value[:100]!r} contains control characters", pointer)
-    try:
-        path = resolve_in_root(root, value)
-    except (PathOutsideRoot, OSError, ValueError) as exc:
-        raise InvalidInput(str(exc), pointer) from None
-    if path == root.resolve():
-        raise InvalidInput("give a file path inside the storage root, not the root itself", pointer)
-    return path
 
 
 def _missing(request: web.Request, value: str) -> web.Response:
@@ -80,6 +62,9 @@ async def upload(request: web.Request) -> web.Response:
     if not request.content_type.startswith("multipart/"):
         raise InvalidInput("send the file as multipart/form-data with a 'file' part", "$")
     fields: dict[str, str] = dict(request.query)
+    if "path" in fields:  # refuse a bad target before the body is read
+        resolve_file_path(root, fields["path"])
+    _boolean(fields.get("overwrite", "false"), "$.overwrite")
     spool = root / TMP_DIR / uuid.uuid4().hex
     try:
         try:
@@ -91,9 +76,9 @@ async def upload(request: web.Request) -> web.Response:
         if received is None:
             raise InvalidInput("the form has no 'file' part", "$.file")
         filename, size, digest = received
-        target_value = fields.get("path") or f"uploads/{_safe_name(filename)}"
+        target_value = fields.get("path", f"uploads/{_safe_name(filename)}")
         target = resolve_file_path(root, target_value)
-        overwrite = fields.get("overwrite", "false").lower() in ("1", "true", "yes")
+        overwrite = _boolean(fields.get("overwrite", "false"), "$.overwrite")
         if target.is_dir():
             raise InvalidInput(f"{target_value!r} is a folder; give a file path", "$.path")
         if not await asyncio.to_thread(_place, spool, target, overwrite):
@@ -117,14 +102,15 @@ async def _read_parts(
     request: web.Request, fields: dict[str, str], spool: Path, limit: int
 ) -> tuple[str, int, str] | None:
     reader = await request.multipart()
+    idle_s = _ctx(request).settings.http.body_timeout_s
     received = None
-    while (part := await reader.next()) is not None:
+    while (part := await _in_time(reader.next(), idle_s)) is not None:
         if not isinstance(part, BodyPartReader):
             raise InvalidInput("nested multipart bodies are not supported", "$")
         if part.name == "file" and received is None:
-            received = (part.filename or "upload.bin", *await _spool(part, spool, limit))
+            received = (part.filename or "upload.bin", *await _spool(part, spool, limit, idle_s))
         elif part.name in ("path", "overwrite"):
-            raw = await part.read_chunk(_FIELD_MAX_BYTES + 1)
+            raw = await _in_time(part.read_chunk(_FIELD_MAX_BYTES + 1), idle_s)
             if len(raw) > _FIELD_MAX_BYTES:
                 raise InvalidInput(f"the {part.name!r} field is too long", f"$.{part.name}")
             fields[part.name] = raw.decode(errors="replace")
@@ -133,13 +119,22 @@ async def _read_parts(
     return received
 
 
-async def _spool(part: BodyPartReader, spool: Path, limit: int) -> tuple[int, str]:
+async def _in_time(step: Awaitable[T], idle_s: float) -> T:
+    """Await one read of the body; a client silent for ``idle_s`` gets 408."""
+    try:
+        async with asyncio.timeout(idle_s):
+            return await step
+    except TimeoutError:
+        raise BodyTimeout(f"the upload stalled: nothing arrived for {idle_s:g} s") from None
+
+
+async def _spool(part: BodyPartReader, spool: Path, limit: int, idle_s: float) -> tuple[int, str]:
     """Stream one part to ``spool`` in chunks; return its size and SHA-256."""
     await asyncio.to_thread(spool.parent.mkdir, parents=True, exist_ok=True)
     digest, size = hashlib.sha256(), 0
     handle = await asyncio.to_thread(spool.open, "wb")
     try:
-        while chunk := await part.read_chunk(_CHUNK_BYTES):
+        while chunk := await _in_time(part.read_chunk(_CHUNK_BYTES), idle_s):
             size += len(chunk)
             if size > limit:
                 raise _TooLarge()
@@ -148,6 +143,12 @@ async def _spool(part: BodyPartReader, spool: Path, limit: int) -> tuple[int, st
     finally:
         await asyncio.to_thread(handle.close)
     return size, digest.hexdigest()
+
+
+def _boolean(value: str, pointer: str) -> bool:
+    if value not in ("true", "false"):
+        raise InvalidInput(f"{value[:20]!r} is not a boolean; send true or false", pointer)
+    return value == "true"
 
 
 def _safe_name(filename: str) -> str:
@@ -205,7 +206,10 @@ async def list_files(request: web.Request) -> web.Response:
         raise BadQuery(f"limit must be between 1 and {ctx.settings.files.list_max}")
     root = ctx.settings.share_root
     folder = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
-    start = resolve_file_path(root, folder, "$.prefix") if folder else root
+    try:
+        start = resolve_file_path(root, folder, "$.prefix") if folder else root
+    except InvalidInput:  # no file's path starts with a prefix that names no folder clients may use
+        return json_response({"files": [], "truncated": False})
     files = await asyncio.to_thread(_walk, root, start, prefix, limit + 1)
     return json_response({"files": files[:limit], "truncated": len(files) > limit})
 
@@ -227,7 +231,7 @@ def _walk(root: Path, start: Path, prefix: str, most: int) -> list[dict[str, Any
             stack.pop()
             continue
         rel = Path(entry.path).relative_to(root).as_posix()
-        if rel == TMP_DIR or not (rel.startswith(prefix) or prefix.startswith(rel + "/")):
+        if rel in INTERNAL_DIRS or not (rel.startswith(prefix) or prefix.startswith(rel + "/")):
             continue
         if entry.is_dir(follow_symlinks=False):
             stack.append(iter(_entries(Path(entry.path))))

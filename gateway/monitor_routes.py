@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -15,8 +16,9 @@ from aiohttp import web
 
 from actors.validation import InvalidInput
 from actors.worker.app import check_task_names
-from config import ConfigError, Settings
+from config import ConfigError, GpuLockMonitorSettings, GpuLockSettings, Settings
 from gateway.auth import ADMIN, require_scope
+from gateway.bodies import decode_json, read_body
 from gateway.context import CTX, AppContext, context
 from gateway.errors import LeaseNotFound
 from gateway.monitor_views import LIVE, health_report, heartbeats_view, lock_view, statistics_view, timeouts_view
@@ -26,6 +28,7 @@ from monitor import Monitor, broker_enqueue
 from state.live import LiveSettings, apply_overrides, merge_overrides
 
 routes = web.RouteTableDef()
+_AT_PATH = re.compile(r"- at `\$((?:\.\w+|\[\d+\])*)`\Z")
 MONITOR_TASK = web.AppKey("monitor_task", asyncio.Task)
 
 # Every monitor route needs the admin scope; these two change something.
@@ -35,17 +38,27 @@ MUTATING_ROUTES = (("POST", "/v1/monitor/gpu-locks/{device}/release"), ("PUT", "
 class ReleaseRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Body of ``POST /v1/monitor/gpu-locks/{device}/release``."""
 
-    fencing_token: Annotated[int, msgspec.Meta(ge=1)]
+    fencing_token: Annotated[int, msgspec.Meta(ge=1, le=2**53)]  # a Redis counter, exact in Lua's doubles
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)] = "released by an operator"
+
+
+class LiveConfigPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Body of ``PUT /v1/monitor/config``: keys to change, deep-merged into the stored overrides.
+
+    The merged settings must keep every bound and rule of the settings file (422 names the field otherwise):
+    ``max_poll_interval >= poll_interval``, ``lease_ttl <= lock_timeout``, ``warning <= soft_timeout <=
+    hard_timeout``, ``heartbeat.timeout >= 2 * heartbeat.interval``; ``task_timeout_levels`` keys are task names.
+    """
+
+    gpu_lock: GpuLockSettings | msgspec.UnsetType = msgspec.UNSET
+    gpu_lock_monitor: GpuLockMonitorSettings | msgspec.UnsetType = msgspec.UNSET
 
 
 def _decode(body: bytes, kind: type[Any]) -> Any:
     try:
-        return msgspec.json.decode(body or b"{}", type=kind)
+        return decode_json(body, kind)
     except msgspec.ValidationError as exc:
         raise InvalidInput(str(exc), "$") from None
-    except msgspec.DecodeError as exc:
-        raise InvalidInput(f"the body is not valid JSON: {exc}", "$") from None
 
 
 async def _settings(request: web.Request) -> tuple[AppContext, Settings]:
@@ -66,7 +79,7 @@ async def gpu_locks(request: web.Request) -> web.Response:
 async def release_lease(request: web.Request) -> web.Response:
     """Force-release the lease with the given fencing token; recorded in the lock's force-release log."""
     ctx, settings = await _settings(request)
-    req: ReleaseRequest = _decode(await request.read(), ReleaseRequest)
+    req: ReleaseRequest = _decode(await read_body(request), ReleaseRequest)
     device = int(request.match_info["device"])
     if not await AsyncGpuLock(ctx.redis, settings.gpu_lock).force_release(device, req.fencing_token, req.reason):
         raise LeaseNotFound(f"no lease on device {device} carries fencing token {req.fencing_token}")
@@ -119,15 +132,21 @@ async def get_config(request: web.Request) -> web.Response:
 async def put_config(request: web.Request) -> web.Response:
     """Change ``gpu_lock``/``gpu_lock_monitor`` keys; every process picks the change up without a restart."""
     ctx = context(request)
-    patch = _decode(await request.read(), dict[str, Any])
+    patch = _decode(await read_body(request), dict[str, Any])
     live = request.app[LIVE]
     try:
         check_task_names(apply_overrides(live.base, merge_overrides(live.overrides, patch)))
         settings = await live.update(ctx.redis, patch)
     except ConfigError as exc:
-        section = str(exc).split(":", 1)[0]
-        raise InvalidInput(str(exc), f"$.{section}") from None
+        raise InvalidInput(str(exc), _pointer(str(exc))) from None
     return json_response(_config_view(live, settings))
+
+
+def _pointer(message: str) -> str:
+    """Return the JSON path a settings error names: ``section: ... - at `$.key` `` -> ``$.section.key``."""
+    section = message.split(":", 1)[0]
+    found = _AT_PATH.search(message)
+    return f"$.{section}" + (found.group(1) if found else "")
 
 
 def _config_view(live: LiveSettings, settings: Settings) -> dict[str, Any]:

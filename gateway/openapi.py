@@ -14,7 +14,9 @@ from actors.webhooks.events import WebhookEvent
 from config import Settings
 from gateway import api_models as m
 from gateway.auth import SCOPE_ATTR, KeyRing
+from gateway.monitor_routes import LiveConfigPatch, ReleaseRequest
 from gateway.openapi_paths import PROBLEMS, REF, Operations, json_doc, operations, path_param, problem_doc, ref
+from gateway.openapi_rules import callback_schema, tighten_input
 from gateway.problems import Problem
 from state import TaskRequest
 
@@ -23,6 +25,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _STRUCTS: list[type[msgspec.Struct]] = [
     TaskRequest,
+    ReleaseRequest,
+    LiveConfigPatch,
     Problem,
     WebhookEvent,
     m.TaskView,
@@ -56,11 +60,17 @@ def _rename(node: Any, renamed: dict[str, str]) -> Any:
 
 
 def _task_requests(schemas: dict[str, Any], ref_of: dict[Any, dict[str, str]]) -> dict[str, Any]:
-    """Add one request schema per task (``input_data`` is that task's input) and return the oneOf."""
+    """Add one request schema per task (``input_data`` is that task's input) and return the oneOf.
+
+    ``input_data`` may be left out (it defaults to ``{}``) where the task's input has no required field.
+    """
     base = schemas[ref_of[TaskRequest]["$ref"].rsplit("/", 1)[-1]]["properties"]
+    base["callback"] = callback_schema()
     variants, mapping = [], {}
     for name, spec in sorted(REGISTRY.items()):
         key = "Request_" + re.sub(r"\W", "_", name)
+        input_name = ref_of[spec.input_type]["$ref"].rsplit("/", 1)[-1]
+        tighten_input(spec.input_type.__name__, spec.input_type, schemas[input_name])
         schemas[key] = {
             "type": "object",
             "title": f"{name} request",
@@ -71,7 +81,7 @@ def _task_requests(schemas: dict[str, Any], ref_of: dict[Any, dict[str, str]]) -
                 "task_id": base["task_id"],
                 "callback": base["callback"],
             },
-            "required": ["task_name", "input_data"],
+            "required": ["task_name"] if _accepts_empty(spec.input_type) else ["task_name", "input_data"],
             "additionalProperties": False,
         }
         variants.append(ref(key))
@@ -79,9 +89,19 @@ def _task_requests(schemas: dict[str, Any], ref_of: dict[Any, dict[str, str]]) -
     return {"oneOf": variants, "discriminator": {"propertyName": "task_name", "mapping": mapping}}
 
 
+def _accepts_empty(input_type: type[msgspec.Struct]) -> bool:
+    """Return whether a task runs on ``input_data: {}`` (the default when the field is left out)."""
+    try:
+        msgspec.convert({}, input_type)
+    except msgspec.ValidationError:
+        return False
+    return True
+
+
 def _secure(op: dict[str, Any], handler: Any, path: str, ring: KeyRing) -> dict[str, Any]:
+    """Say what the auth middleware does: nothing without keys, else a key (and a scope) except on open paths."""
     scope = getattr(handler, SCOPE_ATTR, "user")
-    if path in ring.open_paths:
+    if path in ring.open_paths or not ring.enabled:
         op["security"] = []
         return op
     op["security"] = [{"bearerAuth": []}]
@@ -132,7 +152,7 @@ def build_document(app: web.Application, settings: Settings) -> dict[str, Any]:
     types = _STRUCTS + [t for s in REGISTRY.values() for t in (s.input_type, s.output_type)]
     refs, schemas = msgspec.json.schema_components(types, ref_template=REF)
     ref_of = dict(zip(types, refs, strict=True))
-    documented = operations(_task_requests(schemas, ref_of))
+    documented = operations(_task_requests(schemas, ref_of), settings)
     hook = {
         "summary": "A stage ended (SUCCESS, FAILED or CANCELLED) and the task has a callback URL",
         "description": _WEBHOOK_DESCRIPTION,
@@ -155,7 +175,9 @@ def build_document(app: web.Application, settings: Settings) -> dict[str, Any]:
 _DESCRIPTION = (
     "Submit AI media tasks, follow them, move files in and out. Errors are RFC 9457 problem documents "
     "(`application/problem+json`). When API keys are configured every `/v1` endpoint needs "
-    "`Authorization: Bearer <key>`; admin endpoints need the `admin` scope."
+    "`Authorization: Bearer <key>` and admin endpoints the `admin` scope; without keys no endpoint asks for one. "
+    "JSON bodies nest at most 32 levels (400 beyond); text fields that name paths or URLs take no control "
+    "characters."
 )
 _WEBHOOK_DESCRIPTION = (
     "Signed the Standard Webhooks way: `webhook-id` (the event_id, stable across retries), `webhook-timestamp` "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from config import Settings
+from gateway.paths import FILE_PATH_PATTERN, max_relative_path_chars
 from gateway.problems import PROBLEM_JSON
 
 REF = "#/components/schemas/{name}"
@@ -56,7 +58,21 @@ def path_param(name: str, description: str, schema: dict[str, Any] | None = None
 
 _LOCATION = {"Location": {"schema": {"type": "string"}, "description": "Where to read the resource"}}
 _TASK_ID = path_param("task_id", "The task id", {"type": "string", "minLength": 1})
-_FILE_PATH = path_param("path", "A path inside the storage root", {"type": "string", "minLength": 1})
+
+
+def file_path_schema(settings: Settings) -> dict[str, Any]:
+    """Return the schema of a file path of the ``/v1/files`` routes (its length depends on the root's)."""
+    return {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": max_relative_path_chars(settings.share_root),
+        "pattern": FILE_PATH_PATTERN,
+        "description": (
+            "Names separated by single '/', each at most 255 bytes (UTF-8), no control characters, no '.' or '..' "
+            "names, not under .taskgate-tmp, at most PATH_MAX (4096) bytes once joined to the storage root; an "
+            "absolute path inside the storage root works too"
+        ),
+    }
 
 
 def _task_operations(task_request: dict[str, Any]) -> Operations:
@@ -107,29 +123,35 @@ def _task_operations(task_request: dict[str, Any]) -> Operations:
         },
         ("post", "/v1/tasks/{task_id}/callback/redeliver"): {
             "tags": ["webhooks"],
+            "description": "Needs a task that has a callback URL and whose latest stage has ended (409 otherwise).",
             "parameters": [_TASK_ID],
-            "responses": {"202": view, "400": None, "404": None, "409": None, "503": None},
+            "responses": {"202": view, "404": None, "409": None, "503": None},
         },
         ("get", "/v1/task-types"): {"tags": ["tasks"], "responses": {"200": json_doc(ref("TaskTypes"), "Every task")}},
     }
 
 
-def _file_operations() -> Operations:
+def _file_operations(settings: Settings) -> Operations:
+    path_schema = file_path_schema(settings)
+    file_path = path_param("path", "A path inside the storage root", path_schema)
+    list_max = settings.files.list_max
+    target = {**path_schema, "description": "Target path; default uploads/<filename>"}
     upload = {
         "type": "object",
         "required": ["file"],
         "properties": {
             "file": {"type": "string", "format": "binary", "description": "The content (streamed to disk)"},
-            "path": {"type": "string", "description": "Target path; default uploads/<filename>"},
-            "overwrite": {"type": "boolean", "description": "Replace an existing file (else 409)"},
+            "path": target,
+            "overwrite": {"type": "boolean", "description": "Replace an existing file (else 409): true or false"},
         },
+        "additionalProperties": False,
     }
     return {
         ("post", "/v1/files"): {
             "tags": ["files"],
             "parameters": [
-                _query("path", {"type": "string"}, "Target path (or a form field)"),
-                _query("overwrite", {"type": "boolean"}, "Replace an existing file"),
+                _query("path", target, "Target path (or a form field)"),
+                _query("overwrite", {"type": "boolean"}, "Replace an existing file: true or false"),
             ],
             "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": upload}}},
             "responses": {
@@ -144,13 +166,17 @@ def _file_operations() -> Operations:
             "tags": ["files"],
             "parameters": [
                 _query("prefix", {"type": "string"}, "Only paths that start with this"),
-                _query("limit", {"type": "integer", "minimum": 1}, "At most this many (files.list_max)"),
+                _query(
+                    "limit",
+                    {"type": "integer", "minimum": 1, "maximum": list_max, "default": list_max},
+                    "At most this many (files.list_max)",
+                ),
             ],
             "responses": {"200": json_doc(ref("FileList"), "Matching files"), "400": None, "422": None},
         },
         ("get", "/v1/files/{path}"): {
             "tags": ["files"],
-            "parameters": [_FILE_PATH],
+            "parameters": [file_path],
             "responses": {
                 "200": {
                     "description": "The content",
@@ -165,7 +191,7 @@ def _file_operations() -> Operations:
         },
         ("delete", "/v1/files/{path}"): {
             "tags": ["files"],
-            "parameters": [_FILE_PATH],
+            "parameters": [file_path],
             "responses": {"204": {"description": "Deleted"}, "404": None, "422": None},
         },
     }
@@ -197,6 +223,39 @@ def _service_operations() -> Operations:
     }
 
 
-def operations(task_request: dict[str, Any]) -> Operations:
+def _monitor_operations() -> Operations:
+    return {
+        ("post", "/v1/monitor/gpu-locks/{device}/release"): {
+            "tags": ["monitor"],
+            "parameters": [path_param("device", "A GPU index of gpu_lock.devices", {"type": "integer", "minimum": 0})],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": ref("ReleaseRequest")}}},
+            "responses": {
+                "200": json_doc({"type": "object"}, "Released"),
+                "400": None,
+                "404": None,
+                "409": None,
+                "413": None,
+                "422": None,
+            },
+        },
+        ("put", "/v1/monitor/config"): {
+            "tags": ["monitor"],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": ref("LiveConfigPatch")}}},
+            "responses": {
+                "200": json_doc({"type": "object"}, "The live settings after the change"),
+                "400": None,
+                "413": None,
+                "422": None,
+            },
+        },
+    }
+
+
+def operations(task_request: dict[str, Any], settings: Settings) -> Operations:
     """Return every documented operation; ``None`` responses are problem documents."""
-    return {**_task_operations(task_request), **_file_operations(), **_service_operations()}
+    return {
+        **_task_operations(task_request),
+        **_file_operations(settings),
+        **_monitor_operations(),
+        **_service_operations(),
+    }

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from actors.validation import InvalidInput
 from gateway.context import SETTINGS
-from gateway.errors import BadQuery, BadRequest, LeaseNotFound, UnknownTask
+from gateway.errors import BadQuery, BadRequest, BodyTimeout, LeaseNotFound, NoCallback, UnknownTask
 from gpu_lock import UnknownDevice
 from state import IllegalTransition, StageFinished, StageNotTerminal, TaskConflict, TaskNotFound
 
@@ -47,9 +47,11 @@ ERROR_TABLE: list[tuple[type[BaseException], int, str, str]] = [
     (UnknownTask, 422, "unknown-task", "Unknown task_name"),
     (BadRequest, 400, "bad-request", "The request body is not valid"),
     (BadQuery, 400, "bad-query", "A query parameter is not valid"),
+    (BodyTimeout, 408, "request-timeout", "The request body did not arrive in time"),
     (TaskNotFound, 404, "not-found", "No such task"),
     (TaskConflict, 409, "conflict", "The task_id is already used with other input"),
     (StageNotTerminal, 409, "not-finished", "The task has not finished"),
+    (NoCallback, 409, "no-callback", "The task has no callback URL"),
     (StageFinished, 409, "already-finished", "The task has already finished"),
     (IllegalTransition, 409, "illegal-transition", "The task cannot change that way now"),
     (UnknownDevice, 404, "unknown-device", "No such GPU device"),

@@ -9,11 +9,14 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from actors.registry import REGISTRY
+from actors.registry import REGISTRY, TaskSpec
 from actors.validation import check_io, path_fields, validate_submit
 from actors.worker.broker import stage_message
+from config import Settings
+from gateway.bodies import decode_json, read_body
 from gateway.context import context
 from gateway.errors import BadQuery, BadRequest, UnknownTask
+from gateway.paths import check_input_paths
 from gateway.request_errors import request_error
 from gateway.responses import json_response
 from gateway.webhooks import check_callback
@@ -22,31 +25,34 @@ from state.references import find_references
 
 routes = web.RouteTableDef()
 
-_request_decoder = msgspec.json.Decoder(TaskRequest)
 _encoder = msgspec.json.Encoder()
 _LIST_MAX = 500
 
 
 def _decode_request(body: bytes) -> TaskRequest:
     try:
-        return _request_decoder.decode(body)
+        return decode_json(body, TaskRequest)
     except msgspec.ValidationError as exc:
         raise request_error(exc, body) from None
-    except msgspec.DecodeError as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+
+
+def _check_files(spec: TaskSpec, data: dict[str, Any], settings: Settings) -> None:
+    """The submit checks that touch the file system: the path rules of ``/v1/files``, then ``check_io``."""
+    check_input_paths(settings.share_root, path_fields(spec.input_type), data)
+    check_io(spec, data, settings)
 
 
 @routes.post("/v1/tasks")
 async def submit_task(request: web.Request) -> web.Response:
     """Create a task (or a new stage of an existing workflow) and queue it."""
     ctx = context(request)
-    req = _decode_request(await request.read())
+    req = _decode_request(await read_body(request))
     spec = REGISTRY.get(req.task_name)
     if spec is None:
         raise UnknownTask(f"unknown task_name {req.task_name!r}; GET /v1/task-types lists the tasks")
     validate_submit(spec, req.input_data)
-    if path_fields(spec.input_type) or spec.check is not None:  # stat, realpath, voice files: off the event loop
-        await asyncio.to_thread(check_io, spec, req.input_data, ctx.settings)
+    if path_fields(spec.input_type) or spec.check is not None:  # realpath, stat, voice files: off the event loop
+        await asyncio.to_thread(_check_files, spec, req.input_data, ctx.settings)
     check_callback(ctx.settings, req.callback)
     workflow_id = req.task_id or uuid.uuid4().hex
     for name in find_references(req.input_data):

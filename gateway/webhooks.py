@@ -14,7 +14,7 @@ from actors.webhooks.netpolicy import NetPolicy, UrlRefused
 from actors.webhooks.outbox import OutboxDispatcher, delivery_message
 from config import Settings
 from gateway.context import CTX, context
-from gateway.errors import BadRequest
+from gateway.errors import NoCallback
 from gateway.responses import json_response
 from state import StageNotTerminal, is_terminal, workflow_view
 from state.models import now_ms
@@ -40,7 +40,7 @@ async def redeliver(request: web.Request) -> web.Response:
     wf = await ctx.store.get(request.match_info["task_id"])
     stage = wf.latest_stage
     if wf.meta.callback is None:
-        raise BadRequest(f"task {wf.meta.workflow_id!r} has no callback URL to deliver to")
+        raise NoCallback(f"task {wf.meta.workflow_id!r} has no callback URL to deliver to")
     if not is_terminal(stage.status):
         raise StageNotTerminal(f"task {wf.meta.workflow_id!r} is {stage.status}; its event is sent when it ends")
     delivery = Delivery(

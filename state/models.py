@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z"
 TaskId = Annotated[str, msgspec.Meta(pattern=TASK_ID_PATTERN, description="Letters, digits, '.', '_', '-'")]
 TaskName = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 CallbackUrl = Annotated[str, msgspec.Meta(min_length=8, max_length=2048, pattern=r"^https?://")]

@@ -189,16 +189,33 @@ def cmd_locks(api: Api, out: Output, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _key_from_stdin() -> str:
+    """Read a key from standard input: typed without echo on a terminal, else its first line."""
+    if sys.stdin.isatty():
+        import getpass  # noqa: PLC0415
+
+        key = getpass.getpass("key: ")
+    else:
+        key = sys.stdin.readline().rstrip("\r\n")
+    if not key:
+        raise CliError("no key on standard input", EXIT_USAGE)
+    return key
+
+
 def cmd_hash_key(api: Api | None, out: Output, args: argparse.Namespace) -> int:
-    """Print the SHA-256 to put in ``auth.api_keys`` (a new random key when none is given)."""
-    key = args.key or secrets.token_urlsafe(32)
+    """Print the SHA-256 to put in ``auth.api_keys``: of a new random key, or with ``--stdin`` of the key read there.
+
+    The key is never an argument: arguments are visible to every user in the process list.
+    """
+    given = _key_from_stdin() if args.stdin else None
+    key = given or secrets.token_urlsafe(32)
     digest = hashlib.sha256(key.encode()).hexdigest()
     entry = {"name": args.name, "key_sha256": digest, "scopes": args.scope or ["user"]}
-    data = {"key": None if args.key else key, "api_key": entry}
+    data = {"key": None if given else key, "api_key": entry}
     out.emit(
         data,
         lambda d: (
-            (f"key: {key}  (give it to the client; it is not stored)\n" if not args.key else "")
+            (f"key: {key}  (give it to the client; it is not stored)\n" if not given else "")
             + f"auth.api_keys entry: {json.dumps(entry)}"
         ),
     )
@@ -274,8 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite FILE when it exists")
     p.set_defaults(run=cmd_download)
     sub.add_parser("locks", help="show GPU leases", parents=[common]).set_defaults(run=cmd_locks)
-    p = sub.add_parser("hash-key", help="print the auth.api_keys entry of a key (a new key when none given)")
-    p.add_argument("key", nargs="?")
+    p = sub.add_parser("hash-key", help="print the auth.api_keys entry of a new key (or of one read with --stdin)")
+    p.add_argument("--stdin", action="store_true", help="hash the key read from standard input (never an argument)")
     p.add_argument("--name", default="client")
     p.add_argument("--scope", action="append", choices=["user", "admin"])
     p.set_defaults(run=cmd_hash_key)

@@ -40,7 +40,8 @@ _WATCH_EVERY_S = 0.1
 
 def pool_command(threads: int, queues: list[str] | None) -> list[str]:
     """Return the command of one single-process Dramatiq pool."""
-    args = [sys.executable, "-m", "dramatiq", "actors.worker.app:setup", "--processes", "1", "--threads", str(threads)]
+    args = [sys.executable, "-m", "taskgate.pool", "actors.worker.app:setup", "--processes", "1"]
+    args += ["--threads", str(threads)]
     return args + (["--queues", *queues] if queues else [])
 
 

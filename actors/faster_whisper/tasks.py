@@ -21,7 +21,7 @@ log = structlog.get_logger(__name__)
 _PROGRESS_STEP = 0.01
 
 # Whisper's codes are two letters, plus "haw" and "yue"; the model checks the exact list at run time
-LanguageCode = Annotated[str, msgspec.Meta(pattern="^[a-z]{2,3}$", description="Whisper language code, e.g. 'en'")]
+LanguageCode = Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2,3}\Z", description="Whisper language code, e.g. 'en'")]
 
 
 class TranscribeInput(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

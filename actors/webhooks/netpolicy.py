@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,6 +15,8 @@ IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 MAX_URL_LENGTH = 2048
+# A label that URL parsers and inet_aton read as a number: decimal, octal (leading 0) or hex (0x).
+_NUMERIC_LABEL = re.compile(r"0[xX][0-9a-fA-F]*|[0-9]+")
 
 
 class UrlRefused(ValueError):
@@ -28,6 +31,8 @@ def check_url_syntax(url: str) -> str:
     """
     if len(url) > MAX_URL_LENGTH:
         raise UrlRefused(f"the URL is longer than {MAX_URL_LENGTH} characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in url):
+        raise UrlRefused(f"{url[:100]!r} contains a control character")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018  (raises ValueError on a bad port)
@@ -41,7 +46,26 @@ def check_url_syntax(url: str) -> str:
         raise UrlRefused("credentials in the URL are not allowed; use a secret the receiver checks instead")
     if any(c.isspace() for c in url):
         raise UrlRefused(f"{url!r} contains whitespace")
+    _check_numeric_host(parts.hostname)
     return parts.hostname
+
+
+def _check_numeric_host(host: str) -> None:
+    """Refuse IPv4 addresses spelled other than as four decimal numbers (``2130706433``, ``0x7f.1``, ``0177.0.0.1``).
+
+    HTTP clients and resolvers read a host whose last label is a number as an IPv4 address, in decimal, octal or
+    hex and with fewer than four parts; only the canonical dotted quad is checked against the policy as written.
+
+    Raises:
+        UrlRefused: the host would be read as an IPv4 address but is not a canonical dotted quad.
+    """
+    labels = host.rstrip(".").split(".")
+    if not _NUMERIC_LABEL.fullmatch(labels[-1]):
+        return
+    try:
+        ipaddress.IPv4Address(host.rstrip("."))
+    except ValueError:
+        raise UrlRefused(f"{host!r} is an IPv4 address in another form; write it as four decimal numbers") from None
 
 
 def _address(text: str) -> IpAddress | None:

@@ -26,7 +26,12 @@ def cli_system(make_system: Callable[..., System]) -> System:
 
 
 def taskgate(
-    system: System | None, *args: str, key: str | None = ADMIN_KEY, cwd: Path = ROOT, url: str | None = None
+    system: System | None,
+    *args: str,
+    key: str | None = ADMIN_KEY,
+    cwd: Path = ROOT,
+    url: str | None = None,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TASKGATE_")}
     env["TASKGATE_URL"] = url or (system.base_url if system else "http://127.0.0.1:9")
@@ -39,6 +44,7 @@ def taskgate(
         text=True,
         env=env,
         cwd=cwd,
+        input=stdin,
         timeout=120,
         check=False,
     )
@@ -119,6 +125,17 @@ def test_hash_key_prints_an_entry_the_gateway_accepts() -> None:
     assert data["api_key"]["key_sha256"] == hashlib.sha256(data["key"].encode()).hexdigest()
     assert data["api_key"]["scopes"] == ["admin"]
     assert data["api_key"]["name"] == "ci"
+
+
+def test_hash_key_reads_a_given_key_from_stdin_never_from_arguments() -> None:
+    key = "s3cret-key-from-a-vault"
+    out = taskgate(None, "--json", "hash-key", "--stdin", "--name", "ci", stdin=key + "\n")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["key"] is None  # the given key is not echoed
+    assert data["api_key"]["key_sha256"] == hashlib.sha256(key.encode()).hexdigest()
+    assert taskgate(None, "hash-key", key).returncode == 2  # a key on the command line is a usage error
+    assert taskgate(None, "hash-key", "--stdin", stdin="").returncode == 2
 
 
 def test_locks_reads_the_monitor(cli_system: System) -> None:

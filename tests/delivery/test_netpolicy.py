@@ -91,3 +91,28 @@ async def test_network_errors_are_retryable() -> None:
     outcome = await post_event(f"http://127.0.0.1:{free_port()}/", b"{}", {}, 5, DEFAULT)
     assert outcome.status_code is None
     assert outcome.retryable
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://2130706433/",
+        "http://0x7f000001/",
+        "http://0177.0.0.1/",
+        "http://127.1/",
+        "http://0x7f.1/",
+        "http://10.0.0.010/",
+        "http://host.0x10/",
+        "http://example.com/\x00",
+        "http://exa\x00mple.com/",
+        "http://example.com/\x7f",
+    ],
+)
+def test_other_ipv4_spellings_and_control_characters_are_refused(url: str) -> None:
+    with pytest.raises(UrlRefused):
+        check_url_syntax(url)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080/", "http://10.0.0.10/", "http://a1.example/", "http://x.io./"])
+def test_canonical_addresses_and_names_pass_the_syntax_check(url: str) -> None:
+    assert check_url_syntax(url)

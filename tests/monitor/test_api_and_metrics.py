@@ -101,7 +101,7 @@ async def test_put_config_changes_a_poll_interval_and_a_tier_that_a_running_work
         bad = {"gpu_lock_monitor": {"timeout_levels": {"warning": 9, "hard_timeout": 1}}}
         status, body, _ = await client.request("PUT", "/v1/monitor/config", json=bad)
         assert status == 422, body
-        assert body["errors"][0]["pointer"] == "$.gpu_lock_monitor"
+        assert body["errors"][0]["pointer"] == "$.gpu_lock_monitor.timeout_levels"
         unknown = {"gpu_lock_monitor": {"task_timeout_levels": {"no.such_task": {"warning": 1}}}}
         status, body, _ = await client.request("PUT", "/v1/monitor/config", json=unknown)
         assert status == 422, body

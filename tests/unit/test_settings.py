@@ -106,3 +106,43 @@ def test_retry_policy_per_task_overrides_the_defaults() -> None:
     assert settings.retry_policy("system.ping").max_retries == 2
     override = settings.retry_policy("llm.translate_subtitles")
     assert (override.max_retries, override.min_backoff_s, override.max_backoff_s) == (6, 5.0, 60.0)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "field"),
+    [
+        ("GPU_LOCK_MONITOR__HEARTBEAT__INTERVAL", "1e308", r"\$\.gpu_lock_monitor\.heartbeat\.interval"),
+        ("GPU_LOCK__LEASE_TTL", "1e-9", r"\$\.gpu_lock\.lease_ttl"),
+        ("GPU_LOCK__POLL_INTERVAL", "0.001", r"\$\.gpu_lock\.poll_interval"),
+        ("GPU_LOCK__MAX_WAIT_TIME", "1e12", r"\$\.gpu_lock\.max_wait_time"),
+        ("GPU_LOCK__BACKOFF_FACTOR", "1000", r"\$\.gpu_lock\.backoff_factor"),
+        ("GPU_LOCK_MONITOR__MONITOR_INTERVAL", "0", r"\$\.gpu_lock_monitor\.monitor_interval"),
+        ("GPU_LOCK_MONITOR__TIMEOUT_LEVELS__HARD_TIMEOUT", "1e15", r"\$\.gpu_lock_monitor\.timeout_levels"),
+        ("GPU_LOCK__DEVICES", "[{index: 5000}]", r"\$\.gpu_lock\.devices\[0\]\.index"),
+    ],
+)
+def test_live_settings_have_bounds(variable: str, value: str, field: str) -> None:
+    with pytest.raises(ConfigError, match=field):
+        load_settings({f"TASKGATE_{variable}": value})
+
+
+def test_a_heartbeat_timeout_under_two_intervals_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"heartbeat\.timeout .*twice heartbeat\.interval"):
+        load_settings(
+            {
+                "TASKGATE_GPU_LOCK_MONITOR__HEARTBEAT__INTERVAL": "10",
+                "TASKGATE_GPU_LOCK_MONITOR__HEARTBEAT__TIMEOUT": "15",
+            }
+        )
+    settings = load_settings(
+        {
+            "TASKGATE_GPU_LOCK_MONITOR__HEARTBEAT__INTERVAL": "0.2",
+            "TASKGATE_GPU_LOCK_MONITOR__HEARTBEAT__TIMEOUT": "1.5",
+        }
+    )
+    assert settings.gpu_lock_monitor.heartbeat.timeout == 1.5
+
+
+def test_a_lease_ttl_over_the_lock_timeout_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"lease_ttl .* must be <= gpu_lock\.lock_timeout"):
+        load_settings({"TASKGATE_GPU_LOCK__LEASE_TTL": "600", "TASKGATE_GPU_LOCK__LOCK_TIMEOUT": "60"})
