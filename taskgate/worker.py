@@ -25,6 +25,7 @@ import structlog
 from actors.worker.sidecar import Sidecar
 from config import ConfigError, configure_logging, load_settings
 from state.live import LiveSettings
+from taskgate.lifetime import guarded
 
 log = structlog.get_logger(__name__)
 
@@ -37,7 +38,16 @@ _WATCH_EVERY_S = 0.1
 
 def pool_command(threads: int, queues: list[str] | None) -> list[str]:
     """Return the command of one single-process Dramatiq pool."""
-    args = [sys.executable, "-m", "dramatiq", "actors.worker.app:setup", "--processes", "1", "--threads", str(threads)]
+    args = [
+        sys.executable,
+        "-m",
+        "dramatiq",
+        "taskgate.worker_boot:setup",
+        "--processes",
+        "1",
+        "--threads",
+        str(threads),
+    ]
     return args + (["--queues", *queues] if queues else [])
 
 
@@ -53,8 +63,13 @@ class Pool:
         self.due = 0.0
 
     def start(self) -> None:
-        """Start (or restart) the pool process."""
-        self.proc = subprocess.Popen(self.args)
+        """Start (or restart) the pool process.
+
+        In its own process group, so a Ctrl-C reaches only the supervisor, which stops each pool once (a
+        second SIGTERM makes Dramatiq kill its workers without draining). SIGKILLed when the supervisor
+        dies without stopping it, as a crash of the host would: its messages are requeued.
+        """
+        self.proc = subprocess.Popen(guarded(self.args, signal.SIGKILL), process_group=0)
         self.started = time.monotonic()
         log.info("worker_pool_started", pool=self.index, pid=self.proc.pid, restarts=self.restarts)
 

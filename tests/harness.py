@@ -64,6 +64,7 @@ class System:
             **os.environ,
             "TASKGATE_REDIS_URL": redis_url,
             "TASKGATE_SHARE_DIR": str(share_dir),
+            "TASKGATE_DATA_DIR": str(log_dir / "data"),
             "TASKGATE_PORT": str(self.port),
             "TASKGATE_LOG_FORMAT": "json",
             "PYTHONUNBUFFERED": "1",
