@@ -45,6 +45,10 @@ class TaskView(msgspec.Struct, kw_only=True):
     error: StageError | None
     created_at: str | None
     updated_at: str | None
+    # bytes under workflows/{task_id}/ when a stage last ended (null before any did)
+    storage_bytes: int | None = None
+    # when retention removed the workflow's files while its record stayed (storage.retention_s)
+    files_removed_at: str | None = None
 
 
 class TaskSummary(msgspec.Struct, kw_only=True):
