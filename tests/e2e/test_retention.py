@@ -91,3 +91,33 @@ def test_workflow_folders_are_only_ever_under_workflows(tmp_path: Path) -> None:
     assert workflow_folder(tmp_path, "job-1") == tmp_path.resolve() / "workflows" / "job-1"
     for odd in ("", ".", "..", "../uploads", "a/b"):
         assert workflow_folder(tmp_path, odd) is None
+
+
+async def test_with_a_retention_setting_files_go_before_the_record_but_never_while_a_stage_runs(
+    make_system: Callable[..., System],
+) -> None:
+    system = make_system({"TASKGATE_STORAGE__RETENTION_S": "1", "TASKGATE_GPU_LOCK_MONITOR__MONITOR_INTERVAL": "0.2"})
+    system.start_worker(queues=["ffmpeg", "system"])
+    system.start_gateway()
+    make_video(system.share_dir / "uploads" / "in.mp4", seconds=1.0)
+    busy = system.share_dir / "workflows" / "busy"
+    async with aiohttp.ClientSession() as session:
+        client = Client(session, system.base_url)
+        for task_id in ("done", "busy"):
+            await client.submit("ffmpeg.extract_audio", {"video_path": "uploads/in.mp4"}, task_id=task_id)
+            assert (await client.wait(task_id, timeout_s=60))["status"] == "SUCCESS"
+        await client.submit("system.sleep", {"seconds": 30}, task_id="busy")
+        await client.wait("busy", statuses={"RUNNING"})
+
+        record = await async_wait_until(lambda: _files_removed(client, "done"), 20, 0.05, "done's files removed")
+        assert record["status"] == "SUCCESS"
+        assert record["storage_bytes"] == 0
+        assert not (system.share_dir / "workflows" / "done").exists()
+        assert (busy / "ffmpeg.extract_audio" / "audio.wav").is_file()
+        assert (system.share_dir / "uploads" / "in.mp4").is_file()
+        assert (await client.request("DELETE", "/v1/tasks/busy"))[0] == 202
+
+
+async def _files_removed(client: Client, task_id: str) -> dict | None:
+    record = await client.task(task_id)
+    return record if record["files_removed_at"] else None
