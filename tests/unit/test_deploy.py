@@ -40,6 +40,7 @@ def test_every_taskgate_service_shares_the_storage_root_and_reaches_redis() -> N
         if name == "redis":
             continue
         assert "share:/share" in service["volumes"], name
+        assert "data:/data" in service["volumes"], name  # one webhook secret file for every service
         assert "redis" in service["networks"], name
         assert service["environment"]["TASKGATE_SHARE_DIR"] == "/share"
     assert doc["networks"]["redis"]["external"] is True
