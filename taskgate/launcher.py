@@ -150,18 +150,12 @@ def run() -> int:
     try:
         if not settings.redis_url:
             embedded = EmbeddedRedis(settings.data_root / "redis", port=settings.embedded_redis_port)
-            started = time.monotonic()
-            embedded.start(wrap=guarded([]))
+            _start_redis(embedded)
             env["TASKGATE_REDIS_URL"] = embedded.url
-            log.info(
-                "embedded_redis_started",
-                url=embedded.url,
-                data_dir=str(embedded.data_dir),
-                load_s=round(time.monotonic() - started, 3),
-            )
         settings.share_root.mkdir(parents=True, exist_ok=True)
         env.setdefault("TASKGATE_SHARE_DIR", str(settings.share_root))
-        _start_children(supervisor, settings)
+        if not supervisor.stopping:  # a signal during Redis's start stops before any child starts
+            _start_children(supervisor, settings)
         supervisor.watch()
     except ConfigError as exc:
         print(f"taskgate: {exc}", file=sys.stderr)
@@ -174,6 +168,18 @@ def run() -> int:
         lock.release()
         log.info("taskgate_stopped")
     return 0
+
+
+def _start_redis(embedded: EmbeddedRedis) -> None:
+    """Start the embedded Redis (dying with this process) and log how long loading its data took."""
+    started = time.monotonic()
+    embedded.start(wrap=guarded([]))
+    log.info(
+        "embedded_redis_started",
+        url=embedded.url,
+        data_dir=str(embedded.data_dir),
+        load_s=round(time.monotonic() - started, 3),
+    )
 
 
 def _start_children(supervisor: Supervisor, settings: Settings) -> None:
