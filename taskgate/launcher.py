@@ -3,7 +3,8 @@
 Every child runs in its own process group, so a Ctrl-C in the terminal (or a SIGTERM to the group)
 reaches only this process, which stops the gateway first, then the workers (they drain or requeue
 their messages), then Redis. Every child also dies with this process whatever kills it
-(``taskgate.lifetime``), so a SIGKILL leaves nothing running.
+(``taskgate.lifetime``), so a SIGKILL leaves nothing running; Redis's keeper
+(``taskgate.redis_keeper``) then still stops it after the others.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from config import ConfigError, Settings, configure_logging, load_settings
 from config.webhook_secret import secret_path, webhook_secret
 from taskgate.embedded_redis import EmbeddedRedis
 from taskgate.instance import InstanceLock, check_port_free
-from taskgate.lifetime import guarded
+from taskgate.lifetime import STOP_SIGNALS, guarded
+from taskgate.redis_keeper import keeper_command
 
 log = structlog.get_logger(__name__)
 
@@ -128,7 +130,7 @@ def _prepare(settings: Settings) -> InstanceLock:
 
 
 def run() -> int:
-    """Run the whole system in the foreground until SIGINT or SIGTERM; return the exit code."""
+    """Run the whole system in the foreground until SIGINT, SIGTERM or SIGHUP; return the exit code."""
     try:
         settings = load_settings()
         check_task_names(settings)
@@ -145,8 +147,8 @@ def run() -> int:
         log.info("taskgate_stopping", signal=signal.Signals(signum).name)
         supervisor.stopping = True
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, on_signal)
     try:
         if not settings.redis_url:
             embedded = EmbeddedRedis(settings.data_root / "redis", port=settings.embedded_redis_port)
@@ -171,9 +173,9 @@ def run() -> int:
 
 
 def _start_redis(embedded: EmbeddedRedis) -> None:
-    """Start the embedded Redis (dying with this process) and log how long loading its data took."""
+    """Start the embedded Redis under its keeper (it stops last) and log how long loading its data took."""
     started = time.monotonic()
-    embedded.start(wrap=guarded([]))
+    embedded.start(wrap=keeper_command(os.getpid()))
     log.info(
         "embedded_redis_started",
         url=embedded.url,

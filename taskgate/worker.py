@@ -25,7 +25,7 @@ import structlog
 from actors.worker.sidecar import Sidecar
 from config import ConfigError, configure_logging, load_settings
 from state.live import LiveSettings
-from taskgate.lifetime import guarded
+from taskgate.lifetime import STOP_SIGNALS, guarded
 
 log = structlog.get_logger(__name__)
 
@@ -143,7 +143,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str]) -> int:
-    """Run the worker supervisor in the foreground until SIGTERM or SIGINT; return the exit code."""
+    """Run the worker supervisor in the foreground until SIGTERM, SIGINT or SIGHUP; return the exit code."""
     args = _parse(argv)
     try:
         settings = load_settings()
@@ -163,8 +163,8 @@ def main(argv: list[str]) -> int:
     def on_signal(_signum: int, _frame: object) -> None:
         supervisor.stop_event.set()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, on_signal)
     log.info("worker_supervisor_started", pools=len(pools), pid=os.getpid())
     supervisor.run()
     client.close()
