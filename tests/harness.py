@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psutil
 
 from taskgate.embedded_redis import free_port
 
@@ -45,6 +46,15 @@ async def async_wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what or predicate}")
         await asyncio.sleep(interval_s)
+
+
+def all_gone(procs: list[psutil.Process]) -> bool:
+    """Return whether every one of ``procs`` has exited (a zombie counts as gone: it runs nothing)."""
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                return False
+    return True
 
 
 def _children(pid: int) -> list[int]:
@@ -124,11 +134,17 @@ class System:
         return [pid for parent in parents for pid in _children(parent)]
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        """Send ``sig`` to a process group and wait for it to end."""
+        """Send ``sig`` to a process group and wait for it and every process below it to end.
+
+        A supervisor's pools run in process groups of their own and die with it (their parent-death signal):
+        the wait covers them too, so a killed worker is really gone when this returns.
+        """
         proc = self.procs.pop(name)
+        below = psutil.Process(proc.pid).children(recursive=True) if proc.poll() is None else []
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
         proc.wait(timeout=30)
+        wait_until(lambda: all_gone(below), 30, 0.01, f"every process below {name} to exit")
 
     def logs(self, name: str) -> str:
         """Return what a process has logged so far."""

@@ -90,15 +90,6 @@ class Launch:
         self.proc.wait(timeout=30)
 
 
-def all_gone(procs: list[psutil.Process]) -> bool:
-    """Return whether every one of ``procs`` has exited (a zombie counts as gone: it runs nothing)."""
-    for proc in procs:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
-                return False
-    return True
-
-
 def freeze(procs: list[psutil.Process]) -> None:
     """SIGSTOP ``procs``: they hold their place but consume nothing."""
     for proc in procs:

@@ -19,8 +19,8 @@ from aiohttp import web
 from standardwebhooks import Webhook
 
 from taskgate.embedded_redis import free_port
-from tests.e2e.launch import Launch, all_gone, freeze
-from tests.harness import ROOT, Client, async_wait_until, wait_until
+from tests.e2e.launch import Launch, freeze
+from tests.harness import ROOT, Client, all_gone, async_wait_until, wait_until
 
 
 async def _taskgate(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
