@@ -125,3 +125,13 @@ def kill_orders(host: str) -> str:
 WEBHOOK_OUTBOX = "taskgate:webhooks:outbox"
 # Field of a workflow_state hash holding one stage's delivery state (CallbackStatus JSON).
 CALLBACK_FIELD = "callback:{task_name}"
+
+# Storage retention (state/retention.py). zset: workflow_id -> ms of its last known activity; a workflow
+# whose folder workflows/{id}/ may have outlived its record is due once that is older than the retention.
+STORAGE_SWEEP = "taskgate:storage:sweep"
+# hash: workflow_id -> bytes its folder held when last measured (at each stage end); string: their sum.
+STORAGE_BYTES = "taskgate:storage:bytes"
+STORAGE_TOTAL = "taskgate:storage:total_bytes"
+# Field of a workflow_state hash: bytes of the workflow's folder; and when its files were removed (ms).
+STORAGE_BYTES_FIELD = "storage_bytes"
+FILES_REMOVED_FIELD = "files_removed_ms"

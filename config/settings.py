@@ -230,7 +230,12 @@ class NetworkPolicySettings(_Section):
 class WebhookSettings(_Section):
     """Signed callbacks: Standard Webhooks secret (``whsec_<base64>`` or plain text) and retry schedule."""
 
+    # unset: the secret in secret_file, generated on first start
     secret: str | None = None
+    # unset: {data_dir}/webhook_secret
+    secret_file: str | None = None
+    # send events without a signature (only when this says so)
+    unsigned: bool = False
     timeout_s: PositiveSeconds = 10.0
     retry_delays_s: list[Annotated[float, msgspec.Meta(ge=0)]] = msgspec.field(
         default_factory=lambda: [30.0, 120.0, 300.0, 900.0, 2400.0]
@@ -245,6 +250,18 @@ class WebhookSettings(_Section):
             import base64  # noqa: PLC0415
 
             base64.b64decode(self.secret[len("whsec_") :], validate=True)  # binascii.Error is a ValueError
+
+
+class StorageSettings(_Section):
+    """How long a workflow's files under ``workflows/{id}/`` stay on the storage root."""
+
+    # unset: until the workflow's record expires (state_ttl_s after its last change); else this long
+    # after its last change, and never while a stage is pending or running
+    retention_s: PositiveInt | None = None
+    # keep what a stage makes only for its own use (per-line clips, intermediate crops)
+    keep_intermediate: bool = False
+    # how many expired workflows' folders one monitor pass removes at most
+    sweep_batch: PositiveInt = 100
 
 
 class ApiKey(_Section):
@@ -297,6 +314,8 @@ class Settings(_Section):
     port: Port = 8788
     share_dir: str = "./data/share"
     data_dir: str = "./data"
+    # the embedded Redis's port (when redis_url is unset)
+    embedded_redis_port: Port = 6389
     state_ttl_s: PositiveInt = 7 * 24 * 3600
     max_body_bytes: PositiveInt = 1024 * 1024
     log_format: Literal["auto", "json", "console"] = "auto"
@@ -322,6 +341,7 @@ class Settings(_Section):
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
     files: FilesSettings = msgspec.field(default_factory=FilesSettings)
     http: HttpSettings = msgspec.field(default_factory=HttpSettings)
+    storage: StorageSettings = msgspec.field(default_factory=StorageSettings)
 
     def retry_policy(self, task_name: str) -> RetryPolicy:
         """Return the retry policy of ``task_name``: its override, else the top-level defaults."""
@@ -329,6 +349,11 @@ class Settings(_Section):
             max_retries=self.max_retries, min_backoff_s=self.retry_min_backoff_s, max_backoff_s=self.retry_max_backoff_s
         )
         return self.task_retries.get(task_name, default)
+
+    @property
+    def data_root(self) -> Path:
+        """Return the data directory (embedded Redis, the webhook secret, the instance lock) as an absolute path."""
+        return _resolved_dir(self.data_dir)
 
     @property
     def share_root(self) -> Path:

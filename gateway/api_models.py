@@ -47,6 +47,10 @@ class TaskView(msgspec.Struct, kw_only=True):
     updated_at: str | None
     # on a submit only: e.g. no live worker serves the task's queue (the task is queued all the same)
     warnings: list[str] | None = None
+    # bytes under workflows/{task_id}/ when a stage last ended (null before any did)
+    storage_bytes: int | None = None
+    # when retention removed the workflow's files while its record stayed (storage.retention_s)
+    files_removed_at: str | None = None
 
 
 class TaskSummary(msgspec.Struct, kw_only=True):

@@ -51,6 +51,8 @@ class _Snapshot:
         self.dead_heartbeats = 0
         self.workers_alive = 0
         self.leader = False
+        self.storage_bytes = 0
+        self.storage_workflows = 0
 
 
 class _RedisCollector(Collector):
@@ -94,6 +96,16 @@ class _RedisCollector(Collector):
         )
         yield _gauge(
             "taskgate_monitor_leader_present", "1 when a monitor holds the leader lease.", {(): int(snap.leader)}
+        )
+        yield _gauge(
+            "taskgate_storage_bytes",
+            "Bytes under workflows/ on the storage root, as measured when each workflow's stages ended.",
+            {(): snap.storage_bytes},
+        )
+        yield _gauge(
+            "taskgate_storage_workflows",
+            "Workflows whose folder is kept on the storage root.",
+            {(): snap.storage_workflows},
         )
         if snap.locks is not None:
             yield from _lock_families(snap.locks)
@@ -219,6 +231,8 @@ class GatewayMetrics:
         snap.dead_heartbeats = int(rest[3])
         snap.workers_alive = int(rest[4])
         snap.leader = bool(rest[5])
+        snap.storage_bytes = int(rest[6] or 0)
+        snap.storage_workflows = int(rest[7])
         snap.locks = locks
         snap.redis_up = True
 
@@ -242,6 +256,8 @@ async def _read(client: aioredis.Redis, settings: Settings) -> list[Any]:
         pipe.zcount(keys.RUN_HEARTBEATS, "-inf", now_ms - timeout_ms)
         pipe.zcount(keys.WORKERS, now_ms - timeout_ms, "+inf")
         pipe.exists(keys.MONITOR_LEADER)
+        pipe.get(keys.STORAGE_TOTAL)
+        pipe.hlen(keys.STORAGE_BYTES)
         return list(await pipe.execute())
 
 

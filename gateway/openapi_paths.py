@@ -108,10 +108,14 @@ def _task_operations(task_request: dict[str, Any]) -> Operations:
         },
         ("delete", "/v1/tasks/{task_id}"): {
             "tags": ["tasks"],
-            "parameters": [_TASK_ID],
+            "parameters": [
+                _TASK_ID,
+                _query("purge", {"type": "boolean", "default": False}, "Delete a finished task's record and files"),
+            ],
             "responses": {
-                "200": json_doc(ref("TaskView"), "Cancelled (it was pending)"),
+                "200": json_doc(ref("TaskView"), "Cancelled (it was pending), or purged (the record it had)"),
                 "202": json_doc(ref("TaskView"), "Asked to stop (it is running)"),
+                "400": None,
                 "404": None,
                 "409": None,
             },

@@ -22,6 +22,7 @@ from gateway.responses import json_response
 from gateway.webhooks import check_callback
 from state import CreateOutcome, StageNotTerminal, Status, TaskRequest, is_terminal, workflow_view
 from state.references import find_references
+from state.retention import AsyncRetention
 
 routes = web.RouteTableDef()
 
@@ -98,9 +99,18 @@ async def get_result(request: web.Request) -> web.Response:
 
 @routes.delete("/v1/tasks/{task_id}")
 async def cancel_task(request: web.Request) -> web.Response:
-    """Cancel a task: a pending one ends now, a running one stops at its next checkpoint."""
+    """Cancel a task: a pending one ends now, a running one stops at its next checkpoint.
+
+    With ``?purge=true``: delete a finished task's record and its files under ``workflows/{task_id}/``.
+    """
     ctx = context(request)
     task_id = request.match_info["task_id"]
+    purge = request.query.get("purge", "false")
+    if purge not in ("true", "false"):
+        raise BadQuery("purge must be true or false")
+    if purge == "true":
+        purged = await AsyncRetention(ctx.redis).purge(ctx.settings.share_root, task_id)
+        return json_response({**workflow_view(purged), "storage_bytes": 0})
     stage = await ctx.store.request_cancel(task_id)
     view = workflow_view(await ctx.store.get(task_id))
     return json_response(view, 200 if stage.status == Status.CANCELLED else 202)

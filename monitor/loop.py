@@ -23,6 +23,7 @@ from monitor.leader import Leader, lease_ms
 from monitor.locks import LockHealth
 from state import StateStore
 from state.live import LiveSettings
+from state.retention import AsyncRetention
 from state.tracking import AsyncTracker, RunInfo
 
 log = structlog.get_logger(__name__)
@@ -40,6 +41,7 @@ class PassReport(msgspec.Struct, kw_only=True):
     soft: int = 0
     warning: int = 0
     leases_released: int = 0
+    folders_removed: int = 0
     duration_s: float = 0.0
 
 
@@ -55,6 +57,7 @@ class Monitor:
         self.tracker = AsyncTracker(client)
         self.actions = Actions(client, self.store, self.tracker, enqueue)
         self.locks = LockHealth(client, self.store)
+        self.retention = AsyncRetention(client)
         self.leader = Leader(client, identity or f"{socket.gethostname()}:{os.getpid()}")
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
@@ -110,6 +113,7 @@ class Monitor:
         report.soft = sum(rid in runs and rid not in stopped for rid in due.soft)
         report.warning = sum(rid in runs and rid not in stopped for rid in due.warning)
         report.leases_released = await self.locks.check(settings)
+        report.folders_removed = await self.retention.sweep(settings)
         report.duration_s = time.perf_counter() - started
         await self._count_pass(report, timeout_ms)
         return report

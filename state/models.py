@@ -70,6 +70,9 @@ class Workflow(msgspec.Struct, kw_only=True):
     latest: str
     callbacks: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     revisions: dict[str, int] = msgspec.field(default_factory=dict)
+    # bytes under workflows/{id}/ when a stage last ended; when retention removed them (ms)
+    storage_bytes: int | None = None
+    files_removed_ms: int | None = None
 
     @property
     def latest_stage(self) -> StageRecord:
@@ -145,4 +148,6 @@ def workflow_view(wf: Workflow) -> dict[str, Any]:
         "error": msgspec.to_builtins(latest.error) if latest.error else None,
         "created_at": iso_ms(wf.meta.created_at_ms),
         "updated_at": iso_ms(updated),
+        "storage_bytes": wf.storage_bytes,
+        "files_removed_at": iso_ms(wf.files_removed_ms),
     }

@@ -63,6 +63,7 @@ def parse_workflow(raw: Mapping[Any, Any]) -> Workflow | None:
     if not stages:
         return None
     ordered = dict(sorted(stages.items(), key=lambda item: item[1].created_at_ms))
+    size, removed = raw.get(b"storage_bytes"), raw.get(b"files_removed_ms")
     return Workflow(
         meta=_meta_decoder.decode(raw[b"meta"]),
         stages=ordered,
@@ -71,6 +72,8 @@ def parse_workflow(raw: Mapping[Any, Any]) -> Workflow | None:
         latest=text(raw[b"latest"]),
         callbacks=callbacks,
         revisions=revisions,
+        storage_bytes=int(size) if size is not None else None,
+        files_removed_ms=int(removed) if removed is not None else None,
     )
 
 

@@ -100,7 +100,12 @@ class StateStore:
             shared_storage_path=f"workflows/{workflow_id}",
             callback=callback,
         )
-        script_keys = [keys.workflow_state(workflow_id), keys.TASK_INDEX, keys.task_index_by_name(task_name)]
+        script_keys = [
+            keys.workflow_state(workflow_id),
+            keys.TASK_INDEX,
+            keys.task_index_by_name(task_name),
+            keys.STORAGE_SWEEP,
+        ]
         args: list[Any] = [
             task_name,
             digest,

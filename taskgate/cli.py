@@ -222,6 +222,29 @@ def cmd_hash_key(api: Api | None, out: Output, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_webhook_secret(api: Api | None, out: Output, args: argparse.Namespace) -> int:
+    """Print the secret that signs this system's webhook events (what a receiver verifies with)."""
+    from config import ConfigError, load_settings  # noqa: PLC0415  (only this command reads the settings)
+    from config.webhook_secret import secret_path, webhook_secret  # noqa: PLC0415
+
+    try:
+        settings = load_settings()
+        secret = webhook_secret(settings)
+    except ConfigError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+    source = "webhooks.secret" if settings.webhooks.secret else str(secret_path(settings))
+    out.emit({"secret": secret, "source": source}, lambda d: d["secret"] or "(unsigned: webhooks.unsigned is set)")
+    return EXIT_OK
+
+
+def _system_commands(sub: Any) -> None:
+    """Add the commands that run taskgate itself (``__main__`` runs them before this parser sees them)."""
+    sub.add_parser("run", help="run the whole system in the foreground: embedded Redis, workers, gateway")
+    sub.add_parser("worker", help="run supervised worker pools on this host (taskgate worker --help)")
+    p = sub.add_parser("webhook-secret", help="print the secret that signs webhook events (from the settings)")
+    p.set_defaults(run=cmd_webhook_secret)
+
+
 def _connection_options() -> argparse.ArgumentParser:
     """Return the options every gateway command takes, before or after the command's name."""
     common = argparse.ArgumentParser(add_help=False)
@@ -296,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="client")
     p.add_argument("--scope", action="append", choices=["user", "admin"])
     p.set_defaults(run=cmd_hash_key)
+    _system_commands(sub)
     return parser
 
 

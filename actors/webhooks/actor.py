@@ -26,7 +26,8 @@ from actors.webhooks.events import (
 )
 from actors.webhooks.netpolicy import NetPolicy, UrlRefused, policy_connector
 from actors.webhooks.outbox import WEBHOOK_ACTOR, WEBHOOK_QUEUE, delivery_message
-from config import Settings
+from config import ConfigError, Settings
+from config.webhook_secret import webhook_secret
 from state import StateStore, TaskNotFound, Workflow, is_terminal
 from state.models import iso_ms, now_ms
 from state.storage import public_message
@@ -102,7 +103,8 @@ class WebhookSender:
         self.broker = broker
         self.policy = NetPolicy(settings.network_policy)
         self._store: StateStore | None = None
-        self._warned_unsigned = False
+        self._secret: str | None = None
+        self._secret_read = False
 
     @property
     def store(self) -> StateStore:
@@ -118,7 +120,7 @@ class WebhookSender:
         structlog.contextvars.bind_contextvars(task_id=job.workflow_id, task_name=job.task_name)
         try:
             await self._deliver(job)
-        except (TaskNotFound, aioredis.RedisError, OSError) as exc:
+        except (TaskNotFound, aioredis.RedisError, OSError, ConfigError) as exc:
             log.warning("webhook_not_sent", error=str(exc), chain=job.chain, attempt=job.attempt)
         finally:
             structlog.contextvars.unbind_contextvars("task_id", "task_name")
@@ -178,12 +180,13 @@ class WebhookSender:
             "webhook-id": msg_id,
             "webhook-timestamp": str(timestamp),
         }
-        secret = self.settings.webhooks.secret
-        if secret:
-            headers["webhook-signature"] = sign(secret, msg_id, timestamp, body)
-        elif not self._warned_unsigned:
-            self._warned_unsigned = True
-            log.warning("webhook_unsigned", hint="set webhooks.secret (TASKGATE_WEBHOOKS__SECRET) to sign events")
+        if not self._secret_read:  # read once, on the first delivery: the engine pools never need it
+            self._secret = webhook_secret(self.settings, create=True)
+            self._secret_read = True
+            if self._secret is None:
+                log.warning("webhook_unsigned", reason="webhooks.unsigned is set")
+        if self._secret:
+            headers["webhook-signature"] = sign(self._secret, msg_id, timestamp, body)
         return headers
 
     def _next_delay(self, job: Delivery, outcome: Outcome) -> float | None:

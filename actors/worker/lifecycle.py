@@ -51,6 +51,7 @@ from state.effects import Effects
 from state.live import LiveSettings
 from state.records import waiter_entry
 from state.references import resolve
+from state.retention import SyncStorageUsage
 from state.storage import public_message
 from state.sync_store import SyncStageStore
 from state.tracking import RunInfo, SyncTracker, queue_start, run_id
@@ -85,6 +86,7 @@ class Lifecycle(Middleware):  # type: ignore[misc]
         self._sync_store: SyncStageStore | None = None
         self._sync_redis: redis.Redis | None = None
         self._tracking: RunTracking | None = None
+        self._storage: SyncStorageUsage | None = None
         self.live = LiveSettings(settings)
 
     # -- plumbing ---------------------------------------------------------------------------------
@@ -301,7 +303,17 @@ class Lifecycle(Middleware):  # type: ignore[misc]
                 active.gpu.release()
             if not active.untracked:
                 self.tracking.untrack(active.tracked)
+            self._measure_storage(run.workflow_id)
             structlog.contextvars.unbind_contextvars("task_id", "task_name")
+
+    def _measure_storage(self, wid: str) -> None:
+        """Record the bytes the workflow's folder holds now that one of its stages ended."""
+        try:
+            if self._storage is None:
+                self._storage = SyncStorageUsage(self.sync_redis)
+            self._storage.measure(self.settings.share_root, wid)
+        except (OSError, redis.RedisError) as exc:
+            log.warning("storage_not_measured", error=str(exc))
 
     def after_skip_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         """Forget a skipped message's log context."""

@@ -3,9 +3,10 @@
 -- KEYS[1] workflow_state:{workflow_id} (hash)
 -- KEYS[2] index of all workflows (zset, score = created_at ms)
 -- KEYS[3] index of workflows by task_name (zset)
--- KEYS[4] optional: the Dramatiq queue list (dramatiq:{queue})
--- KEYS[5] optional: the Dramatiq queue's message hash (dramatiq:{queue}.msgs)
--- KEYS[6] optional: the queue's wake-up list (taskgate:wake:{queue})
+-- KEYS[4] storage sweep (zset workflow_id -> ms of last activity; its folder is removed once that is old)
+-- KEYS[5] optional: the Dramatiq queue list (dramatiq:{queue})
+-- KEYS[6] optional: the Dramatiq queue's message hash (dramatiq:{queue}.msgs)
+-- KEYS[7] optional: the queue's wake-up list (taskgate:wake:{queue})
 -- ARGV[1] task_name
 -- ARGV[2] input hash (sha256 of task_name + input_data)
 -- ARGV[3] stage record JSON (status PENDING)
@@ -41,11 +42,12 @@ redis.call('ZADD', KEYS[2], now, ARGV[7])
 redis.call('ZADD', KEYS[3], now, ARGV[7])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', horizon)
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', horizon)
-if KEYS[4] then
+redis.call('ZADD', KEYS[4], now, ARGV[7])
+if KEYS[5] then
   -- What Dramatiq's RedisBroker enqueue does (dispatch.lua "enqueue"), plus a wake-up token.
-  redis.call('HSET', KEYS[5], ARGV[8], ARGV[9])
-  redis.call('RPUSH', KEYS[4], ARGV[8])
-  redis.call('LPUSH', KEYS[6], 1)
-  redis.call('LTRIM', KEYS[6], 0, tonumber(ARGV[10]) - 1)
+  redis.call('HSET', KEYS[6], ARGV[8], ARGV[9])
+  redis.call('RPUSH', KEYS[5], ARGV[8])
+  redis.call('LPUSH', KEYS[7], 1)
+  redis.call('LTRIM', KEYS[7], 0, tonumber(ARGV[10]) - 1)
 end
 return {'created', redis.call('HGETALL', KEYS[1])}

@@ -61,6 +61,7 @@ def test_every_taskgate_service_shares_the_storage_root_and_reaches_redis(compos
         if name == "redis":
             continue
         assert "share:/share:rw" in service["volumes"], name
+        assert "data:/data:rw" in service["volumes"], name  # one webhook secret file for every service
         assert "redis" in service["networks"], name
         assert service["environment"]["TASKGATE_SHARE_DIR"] == "/share"
     assert compose["networks"]["redis"]["external"] is True
