@@ -94,7 +94,13 @@ class StateStore:
             shared_storage_path=f"workflows/{workflow_id}",
             callback=callback,
         )
-        script_keys = [keys.workflow_state(workflow_id), keys.TASK_INDEX, keys.task_index_by_name(task_name)]
+        script_keys = [
+            keys.workflow_state(workflow_id),
+            keys.TASK_INDEX,
+            keys.task_index_by_name(task_name),
+            keys.PENDING_STAGES,
+            keys.STAGE_MESSAGES,
+        ]
         args: list[Any] = [
             task_name,
             digest,
@@ -110,7 +116,7 @@ class StateStore:
                 keys.dramatiq_messages(message.queue),
                 keys.broker_wake(message.queue),
             ]
-            args += [message.message_id, message.payload, keys.BROKER_WAKE_KEPT]
+            args += [message.message_id, message.payload, keys.BROKER_WAKE_KEPT, message.queue]
         reply = await self._create(script_keys, args)
         outcome = text(reply[0])
         if outcome == "conflict":

@@ -21,6 +21,8 @@ from config import Settings, keys
 TIERS = ("warning", "soft", "hard")
 # The stage event the monitor adds when it re-queues a dead worker's stage under a new message.
 REQUEUED_EVENT = "requeued"
+# The stage event the monitor adds when it sends a PENDING stage whose message is in no queue again.
+REDELIVERED_EVENT = "redelivered"
 _LUA_DIR = Path(__file__).with_name("lua")
 
 
@@ -45,6 +47,13 @@ class RunInfo(msgspec.Struct, kw_only=True):
         return run_id(self.workflow_id, self.task_name)
 
 
+class ConsumerInfo(msgspec.Struct, kw_only=True):
+    """One Dramatiq worker process as the monitor needs it to put back its unacked messages."""
+
+    broker_id: str
+    queues: list[str]
+
+
 class Beat(msgspec.Struct, kw_only=True):
     """A run's last heartbeat as its sidecar saw it."""
 
@@ -61,6 +70,7 @@ class Due(msgspec.Struct, kw_only=True):
     hard: list[str]
     soft: list[str]
     warning: list[str]
+    dead_workers: list[str] = msgspec.field(default_factory=list)
 
 
 _run_decoder = msgspec.json.Decoder(RunInfo)
@@ -113,12 +123,29 @@ def queue_forget(pipe: Any, ids: list[str]) -> None:
         pipe.zrem(key, *ids)
 
 
+def queue_pending(effects: Any, rid: str, *, pending: bool) -> None:
+    """Keep the index of PENDING stages in step with a move to or from PENDING (as effects of the move).
+
+    A stage entering PENDING is indexed from the server's now; one leaving it is dropped with its message.
+    """
+    if pending:
+        effects.zadd_after(keys.PENDING_STAGES, 0, rid)
+    else:
+        effects.zrem(keys.PENDING_STAGES, rid)
+        effects.hdel(keys.STAGE_MESSAGES, rid)
+
+
 class SyncTracker:
     """The worker side: track a run, note its GPU lease, forget it; the sidecar's heartbeat round."""
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
         self._beat = client.register_script((_LUA_DIR / "beat.lua").read_text())
+
+    def get(self, rid: str) -> RunInfo | None:
+        """Return a tracked run's record, or None when it is not tracked."""
+        raw = self.client.hget(keys.RUNS, rid)
+        return None if raw is None else _run_decoder.decode(raw)
 
     def note_gpu(self, info: RunInfo) -> None:
         """Rewrite a tracked run's record (after its GPU lease was granted)."""
@@ -154,16 +181,22 @@ class AsyncTracker:
         self.client = client
         self._due = client.register_script((_LUA_DIR / "due.lua").read_text())
 
-    async def due(self, heartbeat_timeout_ms: int, limit: int) -> Due:
-        """Return the runs whose heartbeat is dead or whose tier deadline has passed (at most ``limit`` each)."""
-        script_keys = [keys.RUN_HEARTBEATS, *_deadline_keys()]
-        now, dead, hard, soft, warning = await self._due(keys=script_keys, args=[heartbeat_timeout_ms, limit])
+    async def due(self, heartbeat_timeout_ms: int, limit: int, beats_from_ms: int = 0) -> Due:
+        """Return the runs whose heartbeat is dead or whose tier deadline has passed (at most ``limit`` each).
+
+        Also the worker processes whose sidecar saw them gone or went silent. Before ``beats_from_ms`` (server
+        ms) a silent heartbeat is not dead: Redis was unreachable, so nobody could beat.
+        """
+        script_keys = [keys.RUN_HEARTBEATS, *_deadline_keys(), keys.WORKERS]
+        reply = await self._due(keys=script_keys, args=[heartbeat_timeout_ms, limit, beats_from_ms])
+        now, dead, hard, soft, warning, workers = reply
         return Due(
             now_ms=int(now),
             dead=[_text(i) for i in dead],
             hard=[_text(i) for i in hard],
             soft=[_text(i) for i in soft],
             warning=[_text(i) for i in warning],
+            dead_workers=[_text(i) for i in workers],
         )
 
     async def runs(self, ids: list[str]) -> dict[str, RunInfo]:
@@ -207,16 +240,19 @@ def decode_run(raw: bytes) -> RunInfo:
 
 
 __all__ = [
+    "REDELIVERED_EVENT",
     "REQUEUED_EVENT",
     "TIERS",
     "AsyncTracker",
     "Beat",
+    "ConsumerInfo",
     "Due",
     "RunInfo",
     "SyncTracker",
     "decode_run",
     "limits_for",
     "queue_forget",
+    "queue_pending",
     "queue_start",
     "run_id",
 ]

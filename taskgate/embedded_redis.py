@@ -66,7 +66,7 @@ class EmbeddedRedis:
             "--dir",
             str(self.data_dir),
             "--save",
-            "60 1" if self.persist else "",
+            *(("60", "1") if self.persist else ("",)),  # two arguments: one "60 1" would turn saving off
             "--appendonly",
             "no",
             "--protected-mode",

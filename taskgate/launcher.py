@@ -16,6 +16,7 @@ from actors.webhooks.outbox import WEBHOOK_QUEUE
 from actors.worker.app import check_task_names
 from config import ConfigError, Settings, configure_logging, load_settings
 from taskgate.embedded_redis import EmbeddedRedis
+from taskgate.worker import STOP_SIGNALS
 
 log = structlog.get_logger(__name__)
 
@@ -66,6 +67,8 @@ class Supervisor:
                     delay = _RESTART_BACKOFF_S[min(count, len(_RESTART_BACKOFF_S) - 1)]
                     log.warning("process_exited", process=name, code=proc.returncode, restart_in_s=delay)
                     time.sleep(delay)
+                    if self.stopping:  # a stop signal came during the back-off: start nothing new
+                        break
                     self.restarts[name] = count + 1
                     self.start(name, args)
             time.sleep(0.2)
@@ -108,8 +111,8 @@ def run() -> int:
     def on_signal(signum: int, _frame: object) -> None:
         supervisor.stopping = True
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, on_signal)
     # Webhooks get their own pool so a slow receiver never holds an engine worker's thread.
     engine_queues = [q for q in QUEUES if q != WEBHOOK_QUEUE]
     supervisor.start("workers", worker_command(settings, engine_queues))

@@ -10,6 +10,9 @@ exits is started again at once (with a backoff when it keeps dying young). The s
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
+import functools
 import os
 import signal
 import socket
@@ -17,13 +20,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 import psutil
-import redis
 import structlog
 
 from actors.worker.sidecar import Sidecar
 from config import ConfigError, configure_logging, load_settings
+from redis_io.clients import sync_client
 from state.live import LiveSettings
 
 log = structlog.get_logger(__name__)
@@ -33,6 +37,24 @@ _BACKOFF_S = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0)
 _HEALTHY_UPTIME_S = 10.0
 _STOP_GRACE_S = 30.0
 _WATCH_EVERY_S = 0.1
+_PR_SET_PDEATHSIG = 1
+# Each stops the supervisor and, in order, its pools (a terminal's hang-up and quit included).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
+
+
+def _parent_death_signal() -> Callable[[], None] | None:
+    """Return a call that makes the calling (child) process get SIGTERM when its parent dies (Linux), or None.
+
+    Bound here, in the parent: between fork and exec the child may only make this one foreign call.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong]
+    return functools.partial(prctl, _PR_SET_PDEATHSIG, int(signal.SIGTERM))
+
+
+_stop_with_parent = _parent_death_signal()
 
 
 def pool_command(threads: int, queues: list[str] | None) -> list[str]:
@@ -53,8 +75,15 @@ class Pool:
         self.due = 0.0
 
     def start(self) -> None:
-        """Start (or restart) the pool process."""
-        self.proc = subprocess.Popen(self.args)
+        """Start (or restart) the pool process, in a process group of its own.
+
+        A signal to the supervisor's whole group (what systemd and container runtimes send) then reaches
+        the supervisor only, and it stops each pool with one SIGTERM: Dramatiq's main process forwards every
+        signal it gets to its workers, and a worker that gets a second one exits mid-shutdown and can hang.
+        Should the supervisor die without stopping it, the pool gets that one SIGTERM from the kernel.
+        """
+        # preexec_fn: one prctl call bound before the fork (no import, no lock) is safe beside the sidecar thread
+        self.proc = subprocess.Popen(self.args, process_group=0, preexec_fn=_stop_with_parent)  # noqa: PLW1509
         self.started = time.monotonic()
         log.info("worker_pool_started", pool=self.index, pid=self.proc.pid, restarts=self.restarts)
 
@@ -115,7 +144,9 @@ class Supervisor:
             try:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                proc.kill()
+                log.warning("worker_pool_killed", pid=proc.pid, after_s=_STOP_GRACE_S)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)  # the whole pool: its workers too, not only its main
                 proc.wait()
 
 
@@ -128,7 +159,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str]) -> int:
-    """Run the worker supervisor in the foreground until SIGTERM or SIGINT; return the exit code."""
+    """Run the worker supervisor in the foreground until a stop signal; return the exit code."""
     args = _parse(argv)
     try:
         settings = load_settings()
@@ -141,15 +172,15 @@ def main(argv: list[str]) -> int:
     configure_logging(settings.log_format, settings.log_level)
     command = pool_command(args.threads or settings.worker_threads, args.queues)
     pools = [Pool(i, command) for i in range(args.processes or settings.worker_processes)]
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5)
+    client = sync_client(settings.redis_url)
     supervisor = Supervisor(pools, Sidecar(client, LiveSettings(settings), socket.gethostname(), list))
     supervisor.sidecar.worker_pids = supervisor.worker_pids
 
     def on_signal(_signum: int, _frame: object) -> None:
         supervisor.stop_event.set()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, on_signal)
     log.info("worker_supervisor_started", pools=len(pools), pid=os.getpid())
     supervisor.run()
     client.close()

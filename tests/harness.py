@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psutil
 
 from taskgate.embedded_redis import free_port
 
@@ -45,6 +46,14 @@ async def async_wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what or predicate}")
         await asyncio.sleep(interval_s)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Return the pids of every process below ``pid``."""
+    try:
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
 
 
 def _children(pid: int) -> list[int]:
@@ -123,10 +132,18 @@ class System:
         return [pid for parent in parents for pid in _children(parent)]
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        """Send ``sig`` to a process group and wait for it to end."""
+        """Send ``sig`` to a process group and wait for it to end.
+
+        SIGKILL takes every process below it too (worker pools run in process groups of their own): the
+        whole host dies at once.
+        """
         proc = self.procs.pop(name)
+        below = _descendants(proc.pid) if sig == signal.SIGKILL else []
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
+        for pid in below:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
         proc.wait(timeout=30)
 
     def logs(self, name: str) -> str:
@@ -135,7 +152,8 @@ class System:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
-        """Stop every process (SIGTERM, then SIGKILL)."""
+        """Stop every process (SIGTERM, then SIGKILL, for whatever a process left behind too)."""
+        below = {name: _descendants(proc.pid) for name, proc in self.procs.items()}
         for name in list(self.procs):
             proc = self.procs[name]
             if proc.poll() is None:
@@ -148,6 +166,9 @@ class System:
                 self.procs[name].wait()
             with contextlib.suppress(ProcessLookupError):  # anything the leader left behind in its group
                 os.killpg(self.procs[name].pid, signal.SIGKILL)
+            for pid in below[name]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         self.procs.clear()
 
 

@@ -13,14 +13,14 @@ from redis.exceptions import RedisError
 
 from config import Settings
 from state import StageRecord
-from state.tracking import REQUEUED_EVENT, RunInfo, SyncTracker, limits_for
+from state.tracking import REDELIVERED_EVENT, REQUEUED_EVENT, RunInfo, SyncTracker, limits_for
 
 log = structlog.get_logger(__name__)
 
 
 def superseded(stage: StageRecord, message_id: str) -> bool:
-    """Return whether the monitor re-queued this stage under another message (this one is stale)."""
-    requeues = [e for e in stage.events if e.get("type") == REQUEUED_EVENT]
+    """Return whether the monitor re-queued or re-sent this stage under another message (this one is stale)."""
+    requeues = [e for e in stage.events if e.get("type") in (REQUEUED_EVENT, REDELIVERED_EVENT)]
     return bool(requeues) and requeues[-1].get("message_id") != message_id
 
 

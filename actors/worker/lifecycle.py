@@ -14,7 +14,6 @@ from typing import Any, NoReturn, TypeVar
 import dramatiq
 import msgspec
 import redis
-import redis.asyncio as aioredis
 import structlog
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.broker import MessageProxy
@@ -23,25 +22,28 @@ from dramatiq.middleware import Middleware, SkipMessage
 from actors.errors import InputError, TaskCancelled, TransientError
 from actors.registry import REGISTRY, TaskSpec
 from actors.validation import decode_input
+from actors.worker import changes
 from actors.worker.gpu import GpuSession
 from actors.worker.heartbeat import RunTracking, superseded
+from actors.worker.redelivery import own_run, redeliver
 from actors.worker.runtime import TaskRun
 from config import Settings, keys
 from redis_io.channel import Channel
+from redis_io.clients import async_client, sync_client
+from redis_io.errors import RedisUnavailable
+from redis_io.retry import TRANSIENT_ERRORS, ride_out
 from state import (
     BrokenReference,
     DependencyNotReady,
     Fence,
     IllegalTransition,
     LeaseNotHeld,
-    StageError,
     StageRecord,
     StateStore,
     Status,
     TaskNotFound,
     Workflow,
     is_terminal,
-    now_ms,
 )
 from state.effects import Effects
 from state.live import LiveSettings
@@ -89,8 +91,7 @@ class Lifecycle(Middleware):  # type: ignore[misc]
     def store(self) -> StateStore:
         """Return the store, created in this process on first use (fork-safe)."""
         if self._store is None:
-            client = aioredis.Redis.from_url(self.settings.redis_url or "redis://127.0.0.1:6379/0")
-            self._store = StateStore(client, self.settings.state_ttl_s)
+            self._store = StateStore(async_client(self.settings.redis_url), self.settings.state_ttl_s)
         return self._store
 
     @property
@@ -104,7 +105,7 @@ class Lifecycle(Middleware):  # type: ignore[misc]
     def sync_redis(self) -> redis.Redis:
         """Return a synchronous client for the GPU lease lock, created on first use."""
         if self._sync_redis is None:
-            self._sync_redis = redis.Redis.from_url(self.settings.redis_url or "redis://127.0.0.1:6379/0")
+            self._sync_redis = sync_client(self.settings.redis_url)
         return self._sync_redis
 
     @property
@@ -155,13 +156,28 @@ class Lifecycle(Middleware):  # type: ignore[misc]
     # -- hooks --------------------------------------------------------------------------------------
 
     def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
-        """Start a stage: resolve its input, mark it RUNNING and take a GPU lease if it needs one."""
+        """Start a stage: resolve its input, mark it RUNNING and take a GPU lease if it needs one.
+
+        Redis errors are ridden out for ``redis_grace_s``; after that the message is sent again (delayed)
+        rather than lost, and this delivery is skipped.
+        """
         spec = REGISTRY.get(message.actor_name)
         if spec is None:
             return
         context = message.args[0]
+        structlog.contextvars.bind_contextvars(task_id=context["workflow_id"], task_name=context["task_name"])
+        try:
+            ride_out(
+                lambda: self._begin(broker, message, spec), what="stage_start", limit_s=self.settings.redis_grace_s
+            )
+        except RedisUnavailable as exc:
+            self._local.active = None
+            redeliver(broker, message, str(exc))
+            self._skip()
+
+    def _begin(self, broker: dramatiq.Broker, message: MessageProxy, spec: TaskSpec) -> None:
+        context = message.args[0]
         wid, name = context["workflow_id"], context["task_name"]
-        structlog.contextvars.bind_contextvars(task_id=wid, task_name=name)
         try:
             workflow, version = self.sync_store.get_with(wid, ("GET", keys.CONFIG_VERSION))
             self._adopt_settings(version)
@@ -176,17 +192,14 @@ class Lifecycle(Middleware):  # type: ignore[misc]
             log.info("stage_message_superseded", message_id=message.message_id)
             self._skip()
         params = self._prepare_input(broker, message, spec, workflow, stage)
-        tracked: list[RunInfo] = []
-
-        def track_with(effects: Effects, new: StageRecord) -> None:  # the run is tracked in the same script
-            tracked[:] = [self.tracking.run_info(new, wid, self.settings, message.message_id, self.live.version)]
-            queue_start(effects, tracked[0])
-
-        try:
-            started, rev = self.sync_store.update_stage_at(wid, name, _start, known=(stage, rev), also=track_with)
-        except IllegalTransition as exc:
-            log.info("stage_not_started", reason=str(exc))
-            self._skip()
+        mine = own_run(
+            self.tracking.tracker, wid, stage, host=self.host, pid=os.getpid(), message_id=message.message_id
+        )
+        if mine:
+            log.info("stage_start_adopted", attempt=stage.attempts)
+            started, known, tracked = stage, (stage, rev), mine
+        else:
+            started, known, tracked = self._start_run(message, wid, stage, rev)
         log.info("stage_started", attempt=started.attempts, queue=spec.queue)
         run = TaskRun(
             workflow_id=wid,
@@ -196,11 +209,30 @@ class Lifecycle(Middleware):  # type: ignore[misc]
             run_async=self.run_async,
             attempt=started.attempts,
         )
-        active = _Active(spec=spec, run=run, params=params, known=(started, rev))
-        active.tracked = tracked[0]
+        active = _Active(spec=spec, run=run, params=params, known=known)
+        active.tracked = tracked
         self._local.active = active
         if spec.uses_gpu(self.settings, params):
             self._take_gpu(active)
+
+    def _start_run(
+        self, message: MessageProxy, wid: str, stage: StageRecord, rev: int
+    ) -> tuple[StageRecord, tuple[StageRecord, int], RunInfo]:
+        """Move the stage to RUNNING and track its run in the same script; return the record, revision, run."""
+        tracked: list[RunInfo] = []
+
+        def track_with(effects: Effects, new: StageRecord) -> None:  # the run is tracked in the same script
+            tracked[:] = [self.tracking.run_info(new, wid, self.settings, message.message_id, self.live.version)]
+            queue_start(effects, tracked[0])
+
+        try:
+            started, new_rev = self.sync_store.update_stage_at(
+                wid, stage.task_name, changes.start, known=(stage, rev), also=track_with
+            )
+        except IllegalTransition as exc:
+            log.info("stage_not_started", reason=str(exc))
+            self._skip()
+        return started, (started, new_rev), tracked[0]
 
     def _prepare_input(
         self, broker: dramatiq.Broker, message: MessageProxy, spec: TaskSpec, workflow: Workflow, stage: StageRecord
@@ -217,20 +249,30 @@ class Lifecycle(Middleware):  # type: ignore[misc]
             self._skip()
 
     def _take_gpu(self, active: _Active) -> None:
+        """Take the stage's lease; a transient Redis error gives it back and is raised (the start is retried)."""
         session = GpuSession(self.sync_redis, self.settings, active.run, host=self.host, pid=os.getpid())
         try:
             session.acquire()
-        except Exception as exc:  # noqa: BLE001  (any failure to get a lease fails the stage with its message)
+        except TRANSIENT_ERRORS:
+            session.release()
+            raise
+        except Exception as exc:  # noqa: BLE001  (any other failure to get a lease fails the stage with its message)
+            session.release()
             self._finish(active.run.workflow_id, active.run.task_name, Status.FAILED, error=exc)
             self.tracking.untrack(active.tracked)
             self._local.active = None
             self._skip()
         active.gpu = session
         active.run.gpu_device = session.device
-        self.tracking.note_gpu(active.tracked, session.device, session.lease.fencing_token)
-        self._update(
-            active.run.workflow_id, active.run.task_name, lambda s: _with_gpu(s, session.record()), active=active
-        )
+        try:
+            self.tracking.note_gpu(active.tracked, session.device, session.lease.fencing_token)
+            self._update(
+                active.run.workflow_id, active.run.task_name, changes.with_gpu(session.record()), active=active
+            )
+        except TRANSIENT_ERRORS:
+            active.gpu = None
+            session.release()
+            raise
 
     def after_process_message(
         self,
@@ -240,33 +282,52 @@ class Lifecycle(Middleware):  # type: ignore[misc]
         result: Any = None,
         exception: BaseException | None = None,
     ) -> None:
-        """End a stage: commit its output (fenced on its GPU lease), or record why it failed."""
+        """End a stage: commit its output (fenced on its GPU lease), or record why it failed.
+
+        The ending is retried until Redis takes it; the lease is released, the run untracked and the log
+        context unbound whatever happened before.
+        """
         active = self.active
         if active is None or message.actor_name not in REGISTRY:
             return
         self._local.active = None
-        run = active.run
         error = active.error or exception
+        lost = active.gpu.lost if active.gpu else None
+        if lost is not None and not isinstance(error, TransientError):
+            error = lost  # fenced out: the stage fails with why its lease ended, even if the body stopped on it
         try:
-            if error is None:
-                self._commit_success(active)
-            elif isinstance(error, TaskCancelled):
-                self._finish(
-                    run.workflow_id, run.task_name, Status.CANCELLED, error=error, gpu=active.gpu, active=active
-                )
-            elif (
-                isinstance(error, TransientError)
-                and run.attempt <= self.settings.retry_policy(run.task_name).max_retries
-            ):
-                self._retry(broker, message, active, error)
-            else:
-                self._finish(run.workflow_id, run.task_name, Status.FAILED, error=error, gpu=active.gpu, active=active)
+            ride_out(lambda: self._end(broker, message, active, error), what="stage_end")
         finally:
-            if active.gpu:
-                active.gpu.release()
-            if not active.untracked:
-                self.tracking.untrack(active.tracked)
-            structlog.contextvars.unbind_contextvars("task_id", "task_name")
+            try:
+                if active.gpu:
+                    active.gpu.release()
+            finally:
+                if not active.untracked:
+                    self._untrack(active)
+                structlog.contextvars.unbind_contextvars("task_id", "task_name")
+
+    def _end(
+        self, broker: dramatiq.Broker, message: MessageProxy, active: _Active, error: BaseException | None
+    ) -> None:
+        run = active.run
+        if error is None:
+            self._commit_success(active)
+        elif isinstance(error, TaskCancelled):
+            self._finish(run.workflow_id, run.task_name, Status.CANCELLED, error=error, gpu=active.gpu, active=active)
+        elif isinstance(error, TransientError) and run.attempt <= self.settings.retry_policy(run.task_name).max_retries:
+            self._retry(broker, message, active, error)
+        else:
+            self._finish(run.workflow_id, run.task_name, Status.FAILED, error=error, gpu=active.gpu, active=active)
+
+    def _untrack(self, active: _Active) -> None:
+        """Stop tracking the run (left tracked, its sidecar would keep it alive until the hard tier)."""
+        tracked = active.tracked
+        if tracked is None:
+            return
+        try:
+            ride_out(lambda: self.tracking.tracker.end(tracked), what="untrack", limit_s=self.settings.redis_grace_s)
+        except RedisUnavailable as exc:
+            log.warning("run_not_untracked", error=str(exc))
 
     def after_skip_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         """Forget a skipped message's log context."""
@@ -278,18 +339,8 @@ class Lifecycle(Middleware):  # type: ignore[misc]
         run = active.run
         fence = active.gpu.fence() if active.gpu else None
         gpu_record = active.gpu.record(released=True) if active.gpu else None
-
-        def succeed(stage: StageRecord) -> StageRecord:
-            stage.status = Status.SUCCESS
-            stage.output = active.output
-            stage.error = None
-            stage.finished_at_ms = now_ms()
-            if gpu_record:
-                stage.gpu = gpu_record
-            return stage
-
         try:
-            self._update(run.workflow_id, run.task_name, succeed, fence, active=active)
+            self._update(run.workflow_id, run.task_name, changes.succeeded(active.output, gpu_record), fence, active)
         except LeaseNotHeld as exc:
             log.error("stage_result_discarded", reason=str(exc))  # noqa: TRY400  (an expected condition)
             self._finish(run.workflow_id, run.task_name, Status.FAILED, error=exc, gpu=active.gpu)
@@ -303,18 +354,12 @@ class Lifecycle(Middleware):  # type: ignore[misc]
         policy = self.settings.retry_policy(active.run.task_name)
         delay_s = min(policy.max_backoff_s, policy.min_backoff_s * 2 ** (active.run.attempt - 1))
         delay_ms = int(delay_s * 1000 * random.uniform(0.8, 1.2))
-
-        def back_to_pending(stage: StageRecord) -> StageRecord:
-            stage.status = Status.PENDING
-            stage.events.append({"type": "retry", "at_ms": now_ms(), "error": _error_of(error).message})
-            return stage
-
         try:
-            self._update(active.run.workflow_id, active.run.task_name, back_to_pending, active=active)
+            self._update(active.run.workflow_id, active.run.task_name, changes.back_to_pending(error), active=active)
         except IllegalTransition:
             return
         log.warning("stage_retrying", error=str(error), delay_ms=delay_ms, attempt=active.run.attempt)
-        broker.enqueue(message.copy(), delay=delay_ms)
+        ride_out(lambda: broker.enqueue(message.copy(), delay=delay_ms), what="stage_retry_enqueue")
 
     def _finish(
         self,
@@ -326,19 +371,10 @@ class Lifecycle(Middleware):  # type: ignore[misc]
         gpu: GpuSession | None = None,
         active: _Active | None = None,
     ) -> None:
-        record = _error_of(error)
+        record = changes.error_of(error)
         gpu_record = gpu.record(released=True) if gpu else None
-
-        def end(stage: StageRecord) -> StageRecord:
-            stage.status = status
-            stage.error = record
-            stage.finished_at_ms = now_ms()
-            if gpu_record:
-                stage.gpu = gpu_record
-            return stage
-
         try:
-            self._update(wid, name, end, active=active)
+            self._update(wid, name, changes.ended(status, record, gpu_record), active=active)
         except IllegalTransition as exc:
             log.warning("stage_end_not_recorded", reason=str(exc), status=status)
             return
@@ -348,20 +384,3 @@ class Lifecycle(Middleware):  # type: ignore[misc]
     @staticmethod
     def _skip() -> NoReturn:
         raise SkipMessage()
-
-
-def _start(stage: StageRecord) -> StageRecord:
-    stage.status = Status.RUNNING
-    stage.attempts += 1
-    stage.started_at_ms = now_ms()
-    stage.error = None
-    return stage
-
-
-def _with_gpu(stage: StageRecord, record: dict[str, Any]) -> StageRecord:
-    stage.gpu = record
-    return stage
-
-
-def _error_of(error: BaseException) -> StageError:
-    return StageError(type=type(error).__name__, message=str(error) or type(error).__name__)

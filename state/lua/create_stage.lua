@@ -3,9 +3,11 @@
 -- KEYS[1] workflow_state:{workflow_id} (hash)
 -- KEYS[2] index of all workflows (zset, score = created_at ms)
 -- KEYS[3] index of workflows by task_name (zset)
--- KEYS[4] optional: the Dramatiq queue list (dramatiq:{queue})
--- KEYS[5] optional: the Dramatiq queue's message hash (dramatiq:{queue}.msgs)
--- KEYS[6] optional: the queue's wake-up list (taskgate:wake:{queue})
+-- KEYS[4] index of PENDING stages (zset run id -> ms)
+-- KEYS[5] latest message of each stage (hash run id -> "queue\nredis message id")
+-- KEYS[6] optional: the Dramatiq queue list (dramatiq:{queue})
+-- KEYS[7] optional: the Dramatiq queue's message hash (dramatiq:{queue}.msgs)
+-- KEYS[8] optional: the queue's wake-up list (taskgate:wake:{queue})
 -- ARGV[1] task_name
 -- ARGV[2] input hash (sha256 of task_name + input_data)
 -- ARGV[3] stage record JSON (status PENDING)
@@ -16,6 +18,7 @@
 -- ARGV[8] optional: Dramatiq redis message id
 -- ARGV[9] optional: encoded Dramatiq message
 -- ARGV[10] optional: wake-up tokens kept
+-- ARGV[11] optional: the queue's name
 -- returns {"created" | "exists" | "conflict", HGETALL of KEYS[1] as a flat list}
 local name = ARGV[1]
 local existing = redis.call('HGET', KEYS[1], 'hash:' .. name)
@@ -41,11 +44,14 @@ redis.call('ZADD', KEYS[2], now, ARGV[7])
 redis.call('ZADD', KEYS[3], now, ARGV[7])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', horizon)
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', horizon)
-if KEYS[4] then
+local run = ARGV[7] .. '|' .. name
+redis.call('ZADD', KEYS[4], now, run)
+if KEYS[6] then
   -- What Dramatiq's RedisBroker enqueue does (dispatch.lua "enqueue"), plus a wake-up token.
-  redis.call('HSET', KEYS[5], ARGV[8], ARGV[9])
-  redis.call('RPUSH', KEYS[4], ARGV[8])
-  redis.call('LPUSH', KEYS[6], 1)
-  redis.call('LTRIM', KEYS[6], 0, tonumber(ARGV[10]) - 1)
+  redis.call('HSET', KEYS[7], ARGV[8], ARGV[9])
+  redis.call('RPUSH', KEYS[6], ARGV[8])
+  redis.call('LPUSH', KEYS[8], 1)
+  redis.call('LTRIM', KEYS[8], 0, tonumber(ARGV[10]) - 1)
+  redis.call('HSET', KEYS[5], run, ARGV[11] .. '\n' .. ARGV[8])
 end
 return {'created', redis.call('HGETALL', KEYS[1])}
