@@ -74,7 +74,7 @@ class RenewalThread(threading.Thread):
                 if not self._stop_event.is_set():
                     lose(self._lease, exc, self._on_lost)
                 return
-            except RedisError as exc:
+            except (RedisError, OSError) as exc:  # OSError: a socket error from a channel connection
                 log.warning("lease_renew_failed", device=self._lease.device, error=str(exc))
                 delay_s = next_delay_s(self._lease, failed=True)
         if delay_s is None and not self._stop_event.is_set():
