@@ -13,7 +13,7 @@ from dramatiq.broker import MessageProxy
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.common import compute_backoff, current_millis
 from dramatiq.encoder import JSONEncoder
-from dramatiq.errors import DecodeError
+from dramatiq.errors import ConnectionClosed, DecodeError
 from dramatiq.message import Message
 
 from config import keys
@@ -80,8 +80,6 @@ class _WakingConsumer(_RedisConsumer):  # type: ignore[misc]
                         )
                         return None
         except redis.ConnectionError as exc:
-            from dramatiq.errors import ConnectionClosed  # noqa: PLC0415
-
             raise ConnectionClosed(exc) from None  # type: ignore[no-untyped-call]
 
 
@@ -156,5 +154,20 @@ class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
         return result
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> _WakingConsumer:
-        """Return a consumer that waits on the queue's wake-up list when idle."""
+        """Return a consumer that waits on the queue's wake-up list when idle.
+
+        A delay queue's consumer first puts back what this process had fetched from it: after a connection
+        error Dramatiq restarts the consumer with an empty in-memory delay queue, and the messages it held
+        (retries, re-sent starts) would otherwise wait in this process's ack set until the process dies.
+
+        Raises:
+            ConnectionClosed: Redis could not be reached (Dramatiq restarts the consumer).
+        """
+        if queue_name.endswith(".DQ"):
+            try:
+                held = self.channel.execute("SMEMBERS", keys.dramatiq_acks(self.broker_id, queue_name))
+                if held:
+                    self.do_requeue(queue_name, *held)
+            except (redis.RedisError, OSError) as exc:
+                raise ConnectionClosed(exc) from None  # type: ignore[no-untyped-call]
         return _WakingConsumer(self, queue_name, prefetch, timeout)  # type: ignore[no-untyped-call]

@@ -83,6 +83,9 @@ async def test_stages_ride_out_a_redis_outage_and_a_restart_leaves_no_stale_conn
                 await client.submit("system.sleep", {"seconds": 2 if i == 2 else 5}, task_id=task_id)
             for task_id in running:
                 await client.wait(task_id, statuses={"RUNNING"}, timeout_s=30)
+            # A stage waiting for the short one cycles through the delay queue, held in worker memory.
+            waiting = {"seconds": "${{ stages.system.sleep.output.slept_s }}"}
+            await client.submit("system.gpu_hold", waiting, task_id="outage-2")
             own.stop()
             await asyncio.sleep(OUTAGE_S)
             own.start()
@@ -105,6 +108,7 @@ async def test_stages_ride_out_a_redis_outage_and_a_restart_leaves_no_stale_conn
         assert (stage["status"], stage["attempts"], stage["error"]) == ("SUCCESS", 1, None), stage
         assert stage["output"]["slept_s"] >= stage["input_data"]["seconds"]
         assert not [e for e in stage["events"] if e["type"] in ("requeued", "retry")], stage["events"]
+    assert records["outage-2"]["stages"]["system.gpu_hold"]["status"] == "SUCCESS", records["outage-2"]
     report("redis_restart", len(after), later, second_recover_s, "from the first submit after restart to all terminal")
     assert {r["status"] for r in later.values()} == {"SUCCESS"}, {t: r["error"] for t, r in later.items()}
     assert "is gone" not in system.logs("gateway")  # no live worker declared dead
