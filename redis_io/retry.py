@@ -1,9 +1,9 @@
 """Transient Redis failures: which errors pass, and riding them out with backoff.
 
-A refused or dropped connection, a timeout, "max number of clients reached" and a server still loading
-its data after a restart all pass; an error reply does not. Worker-side calls that must not fail a task
-go through ``ride_out``; redis-py clients built by ``redis_io.clients`` also retry each command a few
-times on a fresh connection.
+A refused or dropped connection, a timeout, "max number of clients reached", a server still loading its
+data after a restart, out of memory or read-only all pass; other error replies do not. Worker-side calls
+that must not fail a task go through ``ride_out``; redis-py clients built by ``redis_io.clients`` also
+retry each command a few times on a fresh connection.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TypeVar
 
 import structlog
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError, ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from redis_io.errors import RedisUnavailable
@@ -28,7 +29,15 @@ MAX_WAIT_S = 2.0
 # A failure streak is logged on its first error and then at most once per this many seconds.
 LOG_EVERY_S = 5.0
 
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
+# A full server (maxmemory) and a replica that was just demoted refuse writes until an operator or a
+# failover fixes them: they pass too.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    OSError,
+    OutOfMemoryError,
+    ReadOnlyError,
+)
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 import structlog
+from dramatiq.common import dq_name
 from dramatiq.middleware import Middleware
 
 from config import keys
@@ -35,11 +36,14 @@ def worker_member(pid: int | None = None) -> str:
 
 
 class ConsumerRegistry(Middleware):  # type: ignore[misc]
-    """Record this process's broker id and consumed queues once its worker has booted."""
+    """Record this process's broker id and the queues it will consume, before its consumers fetch anything."""
 
-    def after_worker_boot(self, broker: Any, worker: Any) -> None:
+    def before_worker_boot(self, broker: Any, worker: Any) -> None:
         """Write ``host:pid -> {broker_id, queues}`` (retried while Redis is unreachable)."""
-        info = ConsumerInfo(broker_id=broker.broker_id, queues=sorted(worker.consumers))
+        wanted = worker.consumer_whitelist
+        queues = [q for q in broker.get_declared_queues() if not wanted or q in wanted]
+        queues += [dq_name(q) for q in queues]
+        info = ConsumerInfo(broker_id=broker.broker_id, queues=sorted(queues))
         member, payload = worker_member(), msgspec.json.encode(info)
         try:
             ride_out(
