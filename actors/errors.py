@@ -17,6 +17,10 @@ class TransientError(TaskError):
     """Raised when a failure may pass (a network error, a busy engine); the stage is retried."""
 
 
+class RedisAway(TransientError):
+    """Raised at a checkpoint when Redis has been unreachable for longer than ``redis_grace_s``."""
+
+
 class TaskCancelled(TaskError):
     """Raised at a checkpoint when someone asked the stage to stop."""
 

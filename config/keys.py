@@ -60,6 +60,15 @@ def dramatiq_messages(queue: str) -> str:
     return f"{DRAMATIQ_NAMESPACE}:{queue}.msgs"
 
 
+def dramatiq_acks(broker_id: str, queue: str) -> str:
+    """Return the set of message ids one Dramatiq consumer fetched from ``queue`` and has not acked."""
+    return f"{DRAMATIQ_NAMESPACE}:__acks__.{broker_id}.{queue}"
+
+
+# zset: Dramatiq broker id -> last dispatch ms (Dramatiq's own heartbeats).
+DRAMATIQ_HEARTBEATS = f"{DRAMATIQ_NAMESPACE}:__heartbeats__"
+
+
 def broker_wake(queue: str) -> str:
     """Return the wake-up list of a Dramatiq queue."""
     return BROKER_WAKE.format(queue=queue)
@@ -83,12 +92,19 @@ RUN_DEADLINES = "taskgate:runs:deadline:{tier}"
 RUN_HOST = "taskgate:runs:host:{host}"
 # list per host: kill orders (JSON: pid, run_id, reason) that host's sidecar executes.
 KILL_ORDERS = "taskgate:kill:{host}"
-# zset: "{host}:{pid}" of each worker process -> last time its sidecar saw it alive (ms).
+# zset: "{host}:{pid}" of each worker process -> last time its sidecar saw it alive (ms); 0 = seen gone.
 WORKERS = "taskgate:workers"
 # zset: "{host}:{pid}" of each worker supervisor -> its last heartbeat (server ms); hash: the same members ->
 # JSON {queues, engines: {queue: "" when ready, else what is missing}} (state/tracking.py, GET /v1/task-types).
 SUPERVISORS = "taskgate:supervisors"
 SUPERVISOR_INFO = "taskgate:supervisors:info"
+# hash: "{host}:{pid}" -> JSON {broker_id, queues} of each Dramatiq worker process, so the monitor can put
+# back what a dead one had fetched and not acked (dramatiq:__acks__.{broker_id}.{queue}).
+WORKER_CONSUMERS = "taskgate:workers:consumers"
+# zset: run id of each PENDING stage -> ms since it became PENDING (or was last found to have a message).
+PENDING_STAGES = "taskgate:stages:pending"
+# hash: run id -> "{queue}\n{redis message id}" of the latest message sent for the stage.
+STAGE_MESSAGES = "taskgate:stages:messages"
 # string: the monitor leader's token; its PX is the leader lease.
 MONITOR_LEADER = "taskgate:monitor:leader"
 # hash: monitor counters (tier_events_total:<tier>, recoveries_total:<kind>, passes_total, last_pass_*).

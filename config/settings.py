@@ -109,6 +109,8 @@ class GpuLockMonitorSettings(_Section):
     task_timeout_levels: dict[str, TimeoutLevels] = msgspec.field(default_factory=dict)
     heartbeat: HeartbeatSettings = msgspec.field(default_factory=HeartbeatSettings)
     requeue_dead_tasks: bool = True
+    # a PENDING stage whose message is in no queue this long is sent again (a message lost at start)
+    pending_timeout: PositiveSeconds = 120.0
     enabled: bool = True
 
 
@@ -325,6 +327,8 @@ class Settings(_Section):
     max_retries: Annotated[int, msgspec.Meta(ge=0)] = 3
     broker_heartbeat_timeout_s: PositiveSeconds = 60.0
     broker_maintenance_chance: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 1000
+    # how long a worker rides out an unreachable Redis: a task start retries, a running stage keeps working
+    redis_grace_s: PositiveSeconds = 60.0
     retry_min_backoff_s: PositiveSeconds = 1.0
     retry_max_backoff_s: PositiveSeconds = 60.0
     task_retries: dict[str, RetryPolicy] = msgspec.field(default_factory=dict)

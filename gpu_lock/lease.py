@@ -86,10 +86,14 @@ class Lease:
             raise self.lost_reason or LeaseLost(f"lease {self.fencing_token} on device {self.device} was lost")
 
     def mark_lost(self, reason: LeaseLost) -> None:
-        """Record that the lease is gone; the first reason wins."""
+        """Record that the lease is gone; the first reason wins.
+
+        It ended at its last known expiry (server clock), or now when that is still ahead (a force release),
+        not when a holder that was paused or cut off noticed.
+        """
         if not self.lost.is_set():
             self.lost_reason = reason
-            self.released_at = datetime.now(UTC)
+            self.released_at = from_ms(min(self.expires_at_ms, int(time.time() * 1000)))
             self.lost.set()
 
     def renewed(self, expires_at_ms: int, now_ms: int, sent_monotonic: float) -> None:

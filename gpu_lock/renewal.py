@@ -99,7 +99,7 @@ class RenewalThread(threading.Thread):
             except LeaseLost as exc:
                 self._lose(exc)
                 return
-            except RedisError as exc:
+            except (RedisError, OSError) as exc:  # OSError: a socket error from a channel connection
                 log.warning("lease_renew_failed", device=self._lease.device, error=str(exc))
                 delay_s = next_delay_s(self._lease, failed=True)
             finally:

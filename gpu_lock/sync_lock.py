@@ -132,7 +132,7 @@ class GpuLock:
             self.release(lease)
         except LeaseLost:
             pass  # already marked lost; the caller learns it from lease.check()
-        except RedisError as exc:
+        except (RedisError, OSError) as exc:
             events.release_failed(lease, exc)
 
     def _leave(self, attempt: Attempt, timed_out: bool) -> None:

@@ -7,3 +7,7 @@ class MonitorError(Exception):
 
 class StageNotRunning(MonitorError):
     """Raised when a tier would act on a stage that has already left RUNNING."""
+
+
+class StageNotPending(MonitorError):
+    """Raised when the monitor would send a stage again that has already left PENDING."""

@@ -15,12 +15,16 @@ import time
 import msgspec
 import redis.asyncio as aioredis
 import structlog
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from config import Settings, keys
 from monitor.actions import Actions, Enqueue
 from monitor.leader import Leader, lease_ms
 from monitor.locks import LockHealth
+from monitor.pending import PendingSweep
+from monitor.workers import WorkerRecovery
 from state import StateStore
 from state.live import LiveSettings
 from state.retention import AsyncRetention
@@ -42,6 +46,9 @@ class PassReport(msgspec.Struct, kw_only=True):
     warning: int = 0
     leases_released: int = 0
     folders_removed: int = 0
+    workers_gone: int = 0
+    messages_requeued: int = 0
+    pending_redelivered: int = 0
     duration_s: float = 0.0
 
 
@@ -58,7 +65,13 @@ class Monitor:
         self.actions = Actions(client, self.store, self.tracker, enqueue)
         self.locks = LockHealth(client, self.store)
         self.retention = AsyncRetention(client)
+        self.workers = WorkerRecovery(client)
+        self.pending = PendingSweep(client, self.store, enqueue)
         self.leader = Leader(client, identity or f"{socket.gethostname()}:{os.getpid()}")
+        # After Redis was unreachable, silent heartbeats are not dead until a heartbeat timeout has passed
+        # with Redis back (the sidecars could not beat either): server ms until then, or None when unknown.
+        self._redis_was_away = False
+        self._beats_from_ms = 0
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Run until ``stop`` is set (or the task is cancelled); give the lease up on the way out."""
@@ -83,6 +96,9 @@ class Monitor:
                 await self.leader.resign()
             elif await self.leader.hold(lease_ms(settings.gpu_lock_monitor.monitor_interval)):
                 await self.pass_once(settings)
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            self._redis_was_away = True
+            log.warning("monitor_redis_unreachable", error=str(exc))
         except Exception:  # the per-pass guard: a failed pass is logged, the next one runs)
             log.exception("monitor_pass_failed")
         return settings.gpu_lock_monitor.monitor_interval
@@ -91,7 +107,12 @@ class Monitor:
         """Act on dead heartbeats, hard, soft and warning tiers, and unhealthy leases."""
         started = time.perf_counter()
         timeout_ms = int(settings.gpu_lock_monitor.heartbeat.timeout * 1000)
-        due = await self.tracker.due(timeout_ms, MAX_PER_PASS)
+        due = await self.tracker.due(timeout_ms, MAX_PER_PASS, self._beats_from_ms)
+        if self._redis_was_away:  # first pass with Redis back: give every sidecar a heartbeat timeout to beat
+            self._redis_was_away = False
+            self._beats_from_ms = due.now_ms + timeout_ms
+            log.info("monitor_redis_back", dead_heartbeats_from_ms=self._beats_from_ms)
+            due = await self.tracker.due(timeout_ms, MAX_PER_PASS, self._beats_from_ms)
         report = PassReport(now_ms=due.now_ms)
         wanted = {*due.dead, *due.hard, *due.soft, *due.warning}
         runs = await self.tracker.runs(sorted(wanted)) if wanted else {}
@@ -112,6 +133,9 @@ class Monitor:
         report.hard = sum(rid in runs and rid not in due.dead for rid in due.hard)
         report.soft = sum(rid in runs and rid not in stopped for rid in due.soft)
         report.warning = sum(rid in runs and rid not in stopped for rid in due.warning)
+        report.workers_gone = len(due.dead_workers)  # after their runs: those messages come back superseded
+        report.messages_requeued = await self.workers.recover(due.dead_workers)
+        report.pending_redelivered = await self.pending.check(settings, due.now_ms)
         report.leases_released = await self.locks.check(settings)
         report.folders_removed = await self.retention.sweep(settings)
         report.duration_s = time.perf_counter() - started

@@ -12,7 +12,10 @@ from typing import Any
 from state.models import StageError, StageRecord, now_ms
 from state.transitions import Status
 
+# The stage event the monitor adds when it re-queues a dead worker's stage under a new message.
 REQUEUED_EVENT = "requeued"
+# The stage event the monitor adds when it sends a PENDING stage whose message is in no queue again.
+REDELIVERED_EVENT = "redelivered"
 RETRY_EVENT = "retry"
 
 
@@ -81,6 +84,12 @@ def requeue(stage: StageRecord, reason: str, message_id: str) -> StageRecord:
     """Send a stage whose worker died back to PENDING, under the message that will run it again."""
     stage.status = Status.PENDING
     stage.events.append({"type": REQUEUED_EVENT, "at_ms": now_ms(), "message_id": message_id, "reason": reason})
+    return stage
+
+
+def redeliver(stage: StageRecord, message_id: str) -> StageRecord:
+    """Note the new message a PENDING stage was sent again under (its earlier messages are then skipped)."""
+    stage.events.append({"type": REDELIVERED_EVENT, "at_ms": now_ms(), "message_id": message_id})
     return stage
 
 

@@ -128,24 +128,25 @@ def cas_call(
     return script_keys, args
 
 
-def waiter_entry(queue: str, message_id: str, payload: bytes) -> bytes:
+def waiter_entry(queue: str, task_name: str, message_id: str, payload: bytes) -> bytes:
     """Return a parked message as ``park_waiter.lua`` stores it (encoded messages hold no tab or newline)."""
-    return b"\t".join((queue.encode(), message_id.encode(), payload))
+    return b"\t".join((queue.encode(), task_name.encode(), message_id.encode(), payload))
 
 
 def park_call(key: str, awaited: str, entry: bytes) -> tuple[list[str], list[Any]]:
     """Return the KEYS and ARGV of ``park_waiter.lua``."""
-    return [key], [awaited, entry]
+    return [key], [awaited, entry, entry.split(b"\t", 2)[1]]
 
 
-def hand_over_call(key: str, ended: str, parked: bytes) -> tuple[list[str], list[Any]]:
+def hand_over_call(key: str, workflow_id: str, ended: str, parked: bytes) -> tuple[list[str], list[Any]]:
     """Return the KEYS and ARGV of ``hand_over.lua`` for the entries ``parked`` on stage ``ended``."""
-    script_keys, args = [key], [ended, parked, keys.BROKER_WAKE_KEPT]
+    script_keys = [key, keys.STAGE_MESSAGES]
+    args: list[Any] = [ended, parked, keys.BROKER_WAKE_KEPT, workflow_id]
     for line in parked.split(b"\n"):
-        queue, message_id, payload = line.split(b"\t", 2)
+        queue, task_name, message_id, payload = line.split(b"\t", 3)
         name = queue.decode()
         script_keys += [keys.dramatiq_queue(name), keys.dramatiq_messages(name), keys.broker_wake(name)]
-        args += [message_id, payload]
+        args += [queue, task_name, message_id, payload]
     return script_keys, args
 
 

@@ -105,6 +105,8 @@ class StateStore:
             keys.TASK_INDEX,
             keys.task_index_by_name(task_name),
             keys.STORAGE_SWEEP,
+            keys.PENDING_STAGES,
+            keys.STAGE_MESSAGES,
         ]
         args: list[Any] = [
             task_name,
@@ -121,7 +123,7 @@ class StateStore:
                 keys.dramatiq_messages(message.queue),
                 keys.broker_wake(message.queue),
             ]
-            args += [message.message_id, message.payload, keys.BROKER_WAKE_KEPT]
+            args += [message.message_id, message.payload, keys.BROKER_WAKE_KEPT, message.queue]
         reply = await _CREATE_STAGE.run(self.channel, script_keys, args)
         outcome = text(reply[0])
         if outcome == "conflict":
@@ -211,7 +213,7 @@ class StateStore:
             parked = await self.channel.execute("HGET", key, f"waiters:{ended}")
             if parked is None:
                 return 0
-            queued = int(await HAND_OVER.run(self.channel, *hand_over_call(key, ended, parked)))
+            queued = int(await HAND_OVER.run(self.channel, *hand_over_call(key, workflow_id, ended, parked)))
             if queued >= 0:
                 return queued
         raise ConcurrentUpdate(f"the waiters of {ended!r} of {workflow_id!r} kept changing")

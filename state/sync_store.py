@@ -112,7 +112,7 @@ class SyncStageStore:
             parked = self.channel.execute("HGET", key, f"waiters:{ended}")
             if parked is None:
                 return 0
-            queued = int(HAND_OVER(self.channel, *hand_over_call(key, ended, parked)))
+            queued = int(HAND_OVER(self.channel, *hand_over_call(key, workflow_id, ended, parked)))
             if queued >= 0:
                 return queued
         raise ConcurrentUpdate(f"the waiters of {ended!r} of {workflow_id!r} kept changing")

@@ -13,7 +13,7 @@ import msgspec
 
 from config import keys
 from state.models import StageRecord
-from state.tracking import queue_forget, run_id
+from state.tracking import queue_forget, queue_pending, run_id
 from state.transitions import Status, is_terminal
 
 BUCKETS_S = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200)
@@ -60,8 +60,12 @@ def queue_transition(pipe: Any, workflow_id: str, old: StageRecord, new: StageRe
     if old.status == Status.RUNNING and new.status != Status.RUNNING:
         queue_forget(pipe, [run_id(workflow_id, new.task_name)])
         queued = True
+    if (old.status == Status.PENDING) != (new.status == Status.PENDING):
+        queue_pending(pipe, run_id(workflow_id, new.task_name), pending=new.status == Status.PENDING)
+        queued = True
     if is_terminal(new.status) and not is_terminal(old.status):
         pipe.hincrby(keys.TASK_METRICS, f"finished_total:{new.task_name}:{new.status.lower()}", 1)
+        pipe.hdel(keys.STAGE_MESSAGES, run_id(workflow_id, new.task_name))
         if new.started_at_ms and new.finished_at_ms:
             queue_observe(pipe, "run_seconds", new.task_name, (new.finished_at_ms - new.started_at_ms) / 1000)
         queued = True

@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 
 from config import Settings, keys
 from redis_io import AsyncChannel, Channel, LuaScript, text
-from state.changes import REQUEUED_EVENT  # re-exported: the event the monitor adds when it re-queues
+from state.changes import REDELIVERED_EVENT, REQUEUED_EVENT  # re-exported: the monitor's stage events
 
 TIERS = ("warning", "soft", "hard")
 
@@ -46,6 +46,13 @@ class RunInfo(msgspec.Struct, kw_only=True):
         return run_id(self.workflow_id, self.task_name)
 
 
+class ConsumerInfo(msgspec.Struct, kw_only=True):
+    """One Dramatiq worker process as the monitor needs it to put back its unacked messages."""
+
+    broker_id: str
+    queues: list[str]
+
+
 class Beat(msgspec.Struct, kw_only=True):
     """A run's last heartbeat as its sidecar saw it."""
 
@@ -62,6 +69,7 @@ class Due(msgspec.Struct, kw_only=True):
     hard: list[str]
     soft: list[str]
     warning: list[str]
+    dead_workers: list[str] = msgspec.field(default_factory=list)
 
 
 class SupervisorInfo(msgspec.Struct, kw_only=True):
@@ -120,12 +128,29 @@ def queue_forget(pipe: Any, ids: list[str]) -> None:
         pipe.zrem(key, *ids)
 
 
+def queue_pending(effects: Any, rid: str, *, pending: bool) -> None:
+    """Keep the index of PENDING stages in step with a move to or from PENDING (as effects of the move).
+
+    A stage entering PENDING is indexed from the server's now; one leaving it is dropped with its message.
+    """
+    if pending:
+        effects.zadd_after(keys.PENDING_STAGES, 0, rid)
+    else:
+        effects.zrem(keys.PENDING_STAGES, rid)
+        effects.hdel(keys.STAGE_MESSAGES, rid)
+
+
 class SyncTracker:
     """The worker side: track a run, note its GPU lease, forget it; the sidecar's heartbeat round."""
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
         self._channel = Channel(client)
+
+    def get(self, rid: str) -> RunInfo | None:
+        """Return a tracked run's record, or None when it is not tracked."""
+        raw = self.client.hget(keys.RUNS, rid)
+        return None if raw is None else _run_decoder.decode(raw)
 
     def note_gpu(self, info: RunInfo) -> None:
         """Rewrite a tracked run's record (after its GPU lease was granted)."""
@@ -173,16 +198,22 @@ class AsyncTracker:
         self.client = client
         self._channel = AsyncChannel(client)
 
-    async def due(self, heartbeat_timeout_ms: int, limit: int) -> Due:
-        """Return the runs whose heartbeat is dead or whose tier deadline has passed (at most ``limit`` each)."""
-        script_keys = [keys.RUN_HEARTBEATS, *_deadline_keys()]
-        now, dead, hard, soft, warning = await _DUE.run(self._channel, script_keys, [heartbeat_timeout_ms, limit])
+    async def due(self, heartbeat_timeout_ms: int, limit: int, beats_from_ms: int = 0) -> Due:
+        """Return the runs whose heartbeat is dead or whose tier deadline has passed (at most ``limit`` each).
+
+        Also the worker processes whose sidecar saw them gone or went silent. Before ``beats_from_ms`` (server
+        ms) a silent heartbeat is not dead: Redis was unreachable, so nobody could beat.
+        """
+        script_keys = [keys.RUN_HEARTBEATS, *_deadline_keys(), keys.WORKERS]
+        reply = await _DUE.run(self._channel, script_keys, [heartbeat_timeout_ms, limit, beats_from_ms])
+        now, dead, hard, soft, warning, workers = reply
         return Due(
             now_ms=int(now),
             dead=[text(i) for i in dead],
             hard=[text(i) for i in hard],
             soft=[text(i) for i in soft],
             warning=[text(i) for i in warning],
+            dead_workers=[text(i) for i in workers],
         )
 
     async def runs(self, ids: list[str]) -> dict[str, RunInfo]:
@@ -236,10 +267,12 @@ def decode_run(raw: bytes) -> RunInfo:
 
 
 __all__ = [
+    "REDELIVERED_EVENT",
     "REQUEUED_EVENT",
     "TIERS",
     "AsyncTracker",
     "Beat",
+    "ConsumerInfo",
     "Due",
     "RunInfo",
     "SupervisorInfo",
@@ -247,6 +280,7 @@ __all__ = [
     "decode_run",
     "limits_for",
     "queue_forget",
+    "queue_pending",
     "queue_start",
     "run_id",
 ]

@@ -16,7 +16,7 @@ import sys
 _PR_SET_PDEATHSIG = 1
 # The signals that stop a supervising process in order: Ctrl-C, SIGTERM (docker stop, systemd, kill) and the
 # hang-up of a closed terminal.
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
 def die_with_parent(sig: int, parent_pid: int | None = None) -> None:

@@ -10,6 +10,7 @@ exits is started again at once (with a backoff when it keeps dying young). The s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
@@ -19,13 +20,13 @@ import threading
 import time
 
 import psutil
-import redis
 import structlog
 
 from actors.spec import QUEUES
 from actors.worker.engines import engine_problems
 from actors.worker.sidecar import Sidecar
 from config import ConfigError, configure_logging, load_settings
+from redis_io.clients import sync_client
 from state.live import LiveSettings
 from state.tracking import SupervisorInfo
 from taskgate.lifetime import STOP_SIGNALS, guarded
@@ -125,7 +126,9 @@ class Supervisor:
             try:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                proc.kill()
+                log.warning("worker_pool_killed", pid=proc.pid, after_s=_STOP_GRACE_S)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)  # the whole pool: its workers too, not only its main
                 proc.wait()
 
 
@@ -151,7 +154,7 @@ def main(argv: list[str]) -> int:
     configure_logging(settings.log_format, settings.log_level)
     command = pool_command(args.threads or settings.worker_threads, args.queues)
     pools = [Pool(i, command) for i in range(args.processes or settings.worker_processes)]
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5)
+    client = sync_client(settings.redis_url)
     queues = args.queues or list(QUEUES)
     served = SupervisorInfo(queues=queues, engines=engine_problems(settings, queues))
     sidecar = Sidecar(client, LiveSettings(settings), socket.gethostname(), list, served)

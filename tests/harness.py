@@ -48,6 +48,14 @@ async def async_wait_until(
         await asyncio.sleep(interval_s)
 
 
+def _descendants(pid: int) -> list[int]:
+    """Return the pids of every process below ``pid``."""
+    try:
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
 def all_gone(procs: list[psutil.Process]) -> bool:
     """Return whether every one of ``procs`` has exited (a zombie counts as gone: it runs nothing)."""
     for proc in procs:
@@ -143,6 +151,9 @@ class System:
         below = psutil.Process(proc.pid).children(recursive=True) if proc.poll() is None else []
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
+        for pid in below:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
         proc.wait(timeout=30)
         wait_until(lambda: all_gone(below), 30, 0.01, f"every process below {name} to exit")
 
@@ -152,7 +163,8 @@ class System:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
-        """Stop every process (SIGTERM, then SIGKILL)."""
+        """Stop every process (SIGTERM, then SIGKILL, for whatever a process left behind too)."""
+        below = {name: _descendants(proc.pid) for name, proc in self.procs.items()}
         for name in list(self.procs):
             proc = self.procs[name]
             if proc.poll() is None:
@@ -165,6 +177,9 @@ class System:
                 self.procs[name].wait()
             with contextlib.suppress(ProcessLookupError):  # anything the leader left behind in its group
                 os.killpg(self.procs[name].pid, signal.SIGKILL)
+            for pid in below[name]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         self.procs.clear()
 
 

@@ -28,6 +28,7 @@ from actors.webhooks.netpolicy import NetPolicy, UrlRefused, policy_connector
 from actors.webhooks.outbox import WEBHOOK_ACTOR, WEBHOOK_QUEUE, delivery_message
 from config import ConfigError, Settings
 from config.webhook_secret import webhook_secret
+from redis_io.clients import async_client
 from state import StateStore, TaskNotFound, Workflow, is_terminal
 from state.models import iso_ms, now_ms
 from state.storage import public_message
@@ -110,8 +111,7 @@ class WebhookSender:
     def store(self) -> StateStore:
         """Return the store, created on the event loop that runs this process's async actors."""
         if self._store is None:
-            client = aioredis.Redis.from_url(self.settings.redis_url or "redis://127.0.0.1:6379/0")
-            self._store = StateStore(client, self.settings.state_ttl_s)
+            self._store = StateStore(async_client(self.settings.redis_url), self.settings.state_ttl_s)
         return self._store
 
     async def deliver(self, data: dict[str, Any]) -> None:

@@ -14,8 +14,10 @@ from actors.errors import TaskError
 from actors.registry import REGISTRY, TaskSpec
 from actors.webhooks.actor import declare_webhook_actor
 from actors.worker.broker import WakingRedisBroker
+from actors.worker.consumers import ConsumerRegistry
 from actors.worker.lifecycle import Lifecycle
 from config import ConfigError, Settings, configure_logging, load_settings
+from redis_io.clients import sync_client
 
 log = structlog.get_logger(__name__)
 
@@ -77,8 +79,8 @@ def build_broker(settings: Settings) -> tuple[WakingRedisBroker, Lifecycle]:
     check_task_names(settings)
     lifecycle = Lifecycle(settings)
     broker = WakingRedisBroker(  # type: ignore[no-untyped-call]
-        url=settings.redis_url,
-        middleware=[AsyncIO(), lifecycle],
+        client=sync_client(settings.redis_url),
+        middleware=[AsyncIO(), lifecycle, ConsumerRegistry()],
         heartbeat_timeout=int(settings.broker_heartbeat_timeout_s * 1000),
         maintenance_chance=settings.broker_maintenance_chance,
     )

@@ -9,10 +9,11 @@ from typing import Any
 import dramatiq
 import msgspec
 import redis
+import structlog
 from dramatiq.broker import MessageProxy
 from dramatiq.common import compute_backoff
 from dramatiq.encoder import JSONEncoder
-from dramatiq.errors import DecodeError
+from dramatiq.errors import ConnectionClosed, DecodeError
 from dramatiq.message import Message
 
 from actors.worker.dramatiq_internals import RedisBroker, RedisConsumer, dispatch_args, dispatch_source
@@ -20,6 +21,7 @@ from config import keys
 from redis_io import Channel, LuaScript
 from state import QueuedMessage
 
+log = structlog.get_logger(__name__)
 _json_decoder = msgspec.json.Decoder()
 _json_encoder = msgspec.json.Encoder()
 
@@ -96,8 +98,6 @@ class _WakingConsumer(RedisConsumer):  # type: ignore[misc]
                         )
                         return None
         except redis.ConnectionError as exc:
-            from dramatiq.errors import ConnectionClosed  # noqa: PLC0415
-
             raise ConnectionClosed(exc) from None  # type: ignore[no-untyped-call]
 
 
@@ -130,16 +130,47 @@ class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
 
         return do_dispatch
 
+    def enqueue(self, message: Message[Any], *, delay: int | None = None) -> Message[Any]:
+        """Enqueue a message; for a stage's message, also note it as the stage's latest (for the monitor)."""
+        sent: Message[Any] = super().enqueue(message, delay=delay)
+        context = sent.args[0] if sent.args else None
+        if isinstance(context, dict) and "workflow_id" in context and "task_name" in context:
+            rid = f"{context['workflow_id']}|{context['task_name']}"
+            note = f"{sent.queue_name}\n{sent.options['redis_message_id']}"
+            try:
+                self.channel.execute("HSET", keys.STAGE_MESSAGES, rid, note)
+            except (redis.RedisError, OSError) as exc:  # the monitor then sends one more: a duplicate at worst
+                log.warning("stage_message_not_noted", error=str(exc))
+        return sent
+
     def do_enqueue(self, queue_name: str, *args: Any) -> Any:
-        """Enqueue through Dramatiq's script, then wake one idle consumer of that queue."""
+        """Enqueue through Dramatiq's script, then wake one idle consumer of that queue.
+
+        A failed wake-up is only logged: the message is queued, and idle consumers poll within a second.
+        """
         result = self._dispatch("enqueue")(queue_name, *args)  # type: ignore[no-untyped-call]
         wake = keys.broker_wake(queue_name)
-        with self.client.pipeline(transaction=False) as pipe:
-            pipe.lpush(wake, 1)
-            pipe.ltrim(wake, 0, keys.BROKER_WAKE_KEPT - 1)
-            pipe.execute()
+        try:
+            self.channel.execute_many(("LPUSH", wake, 1), ("LTRIM", wake, 0, keys.BROKER_WAKE_KEPT - 1))
+        except (redis.RedisError, OSError) as exc:
+            log.info("broker_wake_failed", queue=queue_name, error=str(exc))
         return result
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> _WakingConsumer:
-        """Return a consumer that waits on the queue's wake-up list when idle."""
+        """Return a consumer that waits on the queue's wake-up list when idle.
+
+        A delay queue's consumer first puts back what this process had fetched from it: after a connection
+        error Dramatiq restarts the consumer with an empty in-memory delay queue, and the messages it held
+        (retries, re-sent starts) would otherwise wait in this process's ack set until the process dies.
+
+        Raises:
+            ConnectionClosed: Redis could not be reached (Dramatiq restarts the consumer).
+        """
+        if queue_name.endswith(".DQ"):
+            try:
+                held = self.channel.execute("SMEMBERS", keys.dramatiq_acks(self.broker_id, queue_name))
+                if held:
+                    self.do_requeue(queue_name, *held)
+            except (redis.RedisError, OSError) as exc:
+                raise ConnectionClosed(exc) from None  # type: ignore[no-untyped-call]
         return _WakingConsumer(self, queue_name, prefetch, timeout)  # type: ignore[no-untyped-call]

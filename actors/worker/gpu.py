@@ -56,15 +56,35 @@ class GpuSession:
             return None
         return Fence(holders_key=keys.GPU_HOLDERS.format(device=self.lease.device), token=self.lease.token)
 
-    def record(self, released: bool = False) -> dict[str, Any]:
-        """Return the stage record's ``gpu`` field."""
-        record: dict[str, Any] = dict(self.lease.as_record()) if self.lease is not None else {}
-        if released and record.get("released_at") is None:
-            from state.models import iso_ms, now_ms  # noqa: PLC0415
+    @property
+    def lost(self) -> BaseException | None:
+        """Return why the lease was lost, or None while it is held."""
+        if self.lease is None or not self.lease.lost.is_set():
+            return None
+        reason: BaseException = self.lease.lost_reason or RuntimeError("the GPU lease was lost")
+        return reason
 
-            record["released_at"] = iso_ms(now_ms())
+    def record(self, released: bool = False) -> dict[str, Any]:
+        """Return the stage record's ``gpu`` field.
+
+        A lease that was lost or ran out before this run let go of it ends when it ended (its expiry by the
+        server's clock), with ``lease_lost`` set: a fenced-out holder's record never overlaps the next one's.
+        """
+        from state.models import iso_ms, now_ms  # noqa: PLC0415
+
+        lease = self.lease
+        record: dict[str, Any] = dict(lease.as_record()) if lease is not None else {}
+        ran_out = lease is not None and lease.expires_at_ms <= now_ms()
+        if released and record.get("released_at") is None:
+            record["released_at"] = iso_ms(lease.expires_at_ms if lease is not None and ran_out else now_ms())
+        record["lease_lost"] = self.lost is not None or ran_out
         return record
 
     def release(self) -> None:
-        """Stop renewing and release the lease (a lease already lost is left alone)."""
-        self._stack.close()
+        """Stop renewing and release the lease; a lease already lost is left alone and never raises here."""
+        from gpu_lock import LeaseLost  # noqa: PLC0415
+
+        try:
+            self._stack.close()
+        except LeaseLost as exc:
+            log.warning("gpu_lease_was_lost", error=str(exc))

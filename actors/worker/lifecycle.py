@@ -16,7 +16,6 @@ from typing import Any, NoReturn, TypeVar
 import dramatiq
 import msgspec
 import redis
-import redis.asyncio as aioredis
 import structlog
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.broker import MessageProxy
@@ -28,9 +27,13 @@ from actors.validation import decode_input
 from actors.worker.broker import encode_message
 from actors.worker.gpu import GpuSession
 from actors.worker.heartbeat import RunTracking, superseded
+from actors.worker.redelivery import own_run, redeliver
 from actors.worker.runtime import TaskRun
 from config import Settings, keys
 from redis_io.channel import Channel
+from redis_io.clients import async_client, sync_client
+from redis_io.errors import RedisUnavailable
+from redis_io.retry import TRANSIENT_ERRORS, ride_out
 from state import (
     BrokenReference,
     DependencyNotReady,
@@ -95,8 +98,7 @@ class Lifecycle(Middleware):  # type: ignore[misc]
     def store(self) -> StateStore:
         """Return the store, created in this process on first use (fork-safe)."""
         if self._store is None:
-            client = aioredis.Redis.from_url(self.settings.redis_url or "redis://127.0.0.1:6379/0")
-            self._store = StateStore(client, self.settings.state_ttl_s)
+            self._store = StateStore(async_client(self.settings.redis_url), self.settings.state_ttl_s)
         return self._store
 
     @property
@@ -110,7 +112,7 @@ class Lifecycle(Middleware):  # type: ignore[misc]
     def sync_redis(self) -> redis.Redis:
         """Return a synchronous client for the GPU lease lock, created on first use."""
         if self._sync_redis is None:
-            self._sync_redis = redis.Redis.from_url(self.settings.redis_url or "redis://127.0.0.1:6379/0")
+            self._sync_redis = sync_client(self.settings.redis_url)
         return self._sync_redis
 
     @property
@@ -177,13 +179,28 @@ class Lifecycle(Middleware):  # type: ignore[misc]
     # -- hooks --------------------------------------------------------------------------------------
 
     def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
-        """Start a stage: resolve its input, mark it RUNNING and take a GPU lease if it needs one."""
+        """Start a stage: resolve its input, mark it RUNNING and take a GPU lease if it needs one.
+
+        Redis errors are ridden out for ``redis_grace_s``; after that the message is sent again (delayed)
+        rather than lost, and this delivery is skipped.
+        """
         spec = REGISTRY.get(message.actor_name)
         if spec is None:
             return
         context = message.args[0]
+        structlog.contextvars.bind_contextvars(task_id=context["workflow_id"], task_name=context["task_name"])
+        try:
+            ride_out(
+                lambda: self._begin(broker, message, spec), what="stage_start", limit_s=self.settings.redis_grace_s
+            )
+        except RedisUnavailable as exc:
+            self._local.active = None
+            redeliver(broker, message, str(exc))
+            self._skip()
+
+    def _begin(self, broker: dramatiq.Broker, message: MessageProxy, spec: TaskSpec) -> None:
+        context = message.args[0]
         wid, name = context["workflow_id"], context["task_name"]
-        structlog.contextvars.bind_contextvars(task_id=wid, task_name=name)
         try:
             workflow, version = self.sync_store.get_with(wid, ("GET", keys.CONFIG_VERSION))
             self._adopt_settings(version)
@@ -198,19 +215,14 @@ class Lifecycle(Middleware):  # type: ignore[misc]
             log.info("stage_message_superseded", message_id=message.message_id)
             self._skip()
         params = self._prepare_input(broker, message, spec, workflow, stage)
-        tracked: list[RunInfo] = []
-
-        def track_with(effects: Effects, new: StageRecord) -> None:  # the run is tracked in the same script
-            tracked[:] = [self.tracking.run_info(new, wid, self.settings, message.message_id, self.live.version)]
-            queue_start(effects, tracked[0])
-
-        try:
-            started, rev = self.sync_store.update_stage_at(
-                wid, name, changes.start, known=(stage, rev), also=track_with
-            )
-        except IllegalTransition as exc:
-            log.info("stage_not_started", reason=str(exc))
-            self._skip()
+        mine = own_run(
+            self.tracking.tracker, wid, stage, host=self.host, pid=os.getpid(), message_id=message.message_id
+        )
+        if mine:
+            log.info("stage_start_adopted", attempt=stage.attempts)
+            started, known, tracked = stage, (stage, rev), mine
+        else:
+            started, known, tracked = self._start_run(message, wid, stage, rev)
         log.info("stage_started", attempt=started.attempts, queue=spec.queue)
         run = TaskRun(
             workflow_id=wid,
@@ -220,11 +232,30 @@ class Lifecycle(Middleware):  # type: ignore[misc]
             run_async=self.run_async,
             attempt=started.attempts,
         )
-        active = _Active(spec=spec, run=run, params=params, known=(started, rev))
-        active.tracked = tracked[0]
+        active = _Active(spec=spec, run=run, params=params, known=known)
+        active.tracked = tracked
         self._local.active = active
         if spec.uses_gpu(self.settings, params):
             self._take_gpu(active)
+
+    def _start_run(
+        self, message: MessageProxy, wid: str, stage: StageRecord, rev: int
+    ) -> tuple[StageRecord, tuple[StageRecord, int], RunInfo]:
+        """Move the stage to RUNNING and track its run in the same script; return the record, revision, run."""
+        tracked: list[RunInfo] = []
+
+        def track_with(effects: Effects, new: StageRecord) -> None:  # the run is tracked in the same script
+            tracked[:] = [self.tracking.run_info(new, wid, self.settings, message.message_id, self.live.version)]
+            queue_start(effects, tracked[0])
+
+        try:
+            started, new_rev = self.sync_store.update_stage_at(
+                wid, stage.task_name, changes.start, known=(stage, rev), also=track_with
+            )
+        except IllegalTransition as exc:
+            log.info("stage_not_started", reason=str(exc))
+            self._skip()
+        return started, (started, new_rev), tracked[0]
 
     def _prepare_input(
         self, broker: dramatiq.Broker, message: MessageProxy, spec: TaskSpec, workflow: Workflow, stage: StageRecord
@@ -242,17 +273,24 @@ class Lifecycle(Middleware):  # type: ignore[misc]
     def _park(self, broker: dramatiq.Broker, message: MessageProxy, wid: str, waiting: DependencyNotReady) -> None:
         """Park the message on the stage it waits for; that stage's ending queues it (no polling)."""
         again = message.copy(options={"redis_message_id": str(uuid.uuid4())})
-        entry = waiter_entry(message.queue_name, again.options["redis_message_id"], encode_message(again))
+        entry = waiter_entry(
+            message.queue_name, message.args[0]["task_name"], again.options["redis_message_id"], encode_message(again)
+        )
         if self.sync_store.park(wid, waiting.task_name, entry):
             log.info("stage_waiting_for_dependency", reason=str(waiting), awaited=waiting.task_name)
         else:  # it ended between our read and the park: run now
             broker.enqueue(message.copy())
 
     def _take_gpu(self, active: _Active) -> None:
+        """Take the stage's lease; a transient Redis error gives it back and is raised (the start is retried)."""
         session = GpuSession(self.sync_redis, self.settings, active.run, host=self.host, pid=os.getpid())
         try:
             session.acquire()
-        except Exception as exc:  # noqa: BLE001  (any failure to get a lease fails the stage with its message)
+        except TRANSIENT_ERRORS:
+            session.release()
+            raise
+        except Exception as exc:  # noqa: BLE001  (any other failure to get a lease fails the stage with its message)
+            session.release()
             self._finish(
                 active.run.workflow_id, active.run.task_name, Status.FAILED, error=exc, attempt=active.run.attempt
             )
@@ -261,13 +299,18 @@ class Lifecycle(Middleware):  # type: ignore[misc]
             self._skip()
         active.gpu = session
         active.run.gpu_device = session.device
-        self.tracking.note_gpu(active.tracked, session.device, session.lease.fencing_token)
-        self._update(
-            active.run.workflow_id,
-            active.run.task_name,
-            functools.partial(changes.note_gpu, gpu=session.record()),
-            active=active,
-        )
+        try:
+            self.tracking.note_gpu(active.tracked, session.device, session.lease.fencing_token)
+            self._update(
+                active.run.workflow_id,
+                active.run.task_name,
+                functools.partial(changes.note_gpu, gpu=session.record()),
+                active=active,
+            )
+        except TRANSIENT_ERRORS:
+            active.gpu = None
+            session.release()
+            raise
 
     def after_process_message(
         self,
@@ -277,34 +320,53 @@ class Lifecycle(Middleware):  # type: ignore[misc]
         result: Any = None,
         exception: BaseException | None = None,
     ) -> None:
-        """End a stage: commit its output (fenced on its GPU lease), or record why it failed."""
+        """End a stage: commit its output (fenced on its GPU lease), or record why it failed.
+
+        The ending is retried until Redis takes it; the lease is released, the run untracked and the log
+        context unbound whatever happened before.
+        """
         active = self.active
         if active is None or message.actor_name not in REGISTRY:
             return
         self._local.active = None
-        run = active.run
         error = active.error or exception
+        lost = active.gpu.lost if active.gpu else None
+        if lost is not None and not isinstance(error, TransientError):
+            error = lost  # fenced out: the stage fails with why its lease ended, even if the body stopped on it
         try:
-            if error is None:
-                self._commit_success(active)
-            elif isinstance(error, TaskCancelled):
-                self._finish(
-                    run.workflow_id, run.task_name, Status.CANCELLED, error=error, gpu=active.gpu, active=active
-                )
-            elif (
-                isinstance(error, TransientError)
-                and run.attempt <= self.settings.retry_policy(run.task_name).max_retries
-            ):
-                self._retry(broker, message, active, error)
-            else:
-                self._finish(run.workflow_id, run.task_name, Status.FAILED, error=error, gpu=active.gpu, active=active)
+            ride_out(lambda: self._end(broker, message, active, error), what="stage_end")
         finally:
-            if active.gpu:
-                active.gpu.release()
-            if not active.untracked:
-                self.tracking.untrack(active.tracked)
-            self._measure_storage(run.workflow_id)
-            structlog.contextvars.unbind_contextvars("task_id", "task_name")
+            try:
+                if active.gpu:
+                    active.gpu.release()
+            finally:
+                if not active.untracked:
+                    self._untrack(active)
+                self._measure_storage(active.run.workflow_id)
+                structlog.contextvars.unbind_contextvars("task_id", "task_name")
+
+    def _end(
+        self, broker: dramatiq.Broker, message: MessageProxy, active: _Active, error: BaseException | None
+    ) -> None:
+        run = active.run
+        if error is None:
+            self._commit_success(active)
+        elif isinstance(error, TaskCancelled):
+            self._finish(run.workflow_id, run.task_name, Status.CANCELLED, error=error, gpu=active.gpu, active=active)
+        elif isinstance(error, TransientError) and run.attempt <= self.settings.retry_policy(run.task_name).max_retries:
+            self._retry(broker, message, active, error)
+        else:
+            self._finish(run.workflow_id, run.task_name, Status.FAILED, error=error, gpu=active.gpu, active=active)
+
+    def _untrack(self, active: _Active) -> None:
+        """Stop tracking the run (left tracked, its sidecar would keep it alive until the hard tier)."""
+        tracked = active.tracked
+        if tracked is None:
+            return
+        try:
+            ride_out(lambda: self.tracking.tracker.end(tracked), what="untrack", limit_s=self.settings.redis_grace_s)
+        except RedisUnavailable as exc:
+            log.warning("run_not_untracked", error=str(exc))
 
     def _measure_storage(self, wid: str) -> None:
         """Record the bytes the workflow's folder holds now that one of its stages ended."""
@@ -356,7 +418,7 @@ class Lifecycle(Middleware):  # type: ignore[misc]
         except IllegalTransition:
             return
         log.warning("stage_retrying", error=str(error), delay_ms=delay_ms, attempt=active.run.attempt)
-        broker.enqueue(message.copy(), delay=delay_ms)
+        ride_out(lambda: broker.enqueue(message.copy(), delay=delay_ms), what="stage_retry_enqueue")
 
     def _finish(
         self,

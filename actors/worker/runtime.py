@@ -5,15 +5,16 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import structlog
 
-from actors.errors import EngineFailed, InputFileError, TaskCancelled
+from actors.errors import EngineFailed, InputFileError, RedisAway, TaskCancelled
 from config import Settings
+from redis_io.retry import TRANSIENT_ERRORS
 from state import PathOutsideRoot, StateStore
 from state.storage import relative_to_root, resolve_in_root
 
@@ -24,6 +25,7 @@ log = structlog.get_logger(__name__)
 
 _PROGRESS_EVERY_S = 0.5
 _CANCEL_CHECK_EVERY_S = 0.25
+_AWAY_RETRY_S = 1.0
 
 
 @dataclass
@@ -40,6 +42,8 @@ class TaskRun:
     _last_progress: float = field(default=0.0, repr=False)
     _last_cancel_check: float = field(default=0.0, repr=False)
     _cancelled: bool = field(default=False, repr=False)
+    _redis_away_since: float | None = field(default=None, repr=False)
+    _redis_last_try: float = field(default=0.0, repr=False)
     _children: set[subprocess.Popen[bytes]] = field(default_factory=set, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -90,19 +94,48 @@ class TaskRun:
         return relative_to_root(self.root, path)
 
     def progress(self, fraction: float, *, force: bool = False) -> None:
-        """Report progress (0..1); writes are throttled to one every half second."""
+        """Report progress (0..1); writes are throttled to one every half second.
+
+        While Redis is unreachable the report is dropped (the next one carries the news) and the work goes on.
+        """
         now = time.monotonic()
         if force or now - self._last_progress >= _PROGRESS_EVERY_S:
             self._last_progress = now
-            self.run_async(self.store.set_progress(self.workflow_id, self.task_name, fraction))
+            self._tolerant(self.store.set_progress(self.workflow_id, self.task_name, fraction), "progress")
 
     def cancel_requested(self) -> bool:
-        """Return whether the stage was asked to stop (reads Redis at most every 0.25 s)."""
+        """Return whether the stage was asked to stop (reads Redis at most every 0.25 s).
+
+        While Redis is unreachable the last answer stands.
+        """
         now = time.monotonic()
         if not self._cancelled and now - self._last_cancel_check >= _CANCEL_CHECK_EVERY_S:
             self._last_cancel_check = now
-            self._cancelled = bool(self.run_async(self.store.cancel_requested(self.workflow_id, self.task_name)))
+            asked = self._tolerant(self.store.cancel_requested(self.workflow_id, self.task_name), "cancel_check")
+            self._cancelled = self._cancelled or bool(asked)
         return self._cancelled
+
+    def _tolerant(self, call: Coroutine[Any, Any, T], what: str) -> T | None:
+        """Run a store call; on a transient Redis error note since when Redis is away and return None.
+
+        While Redis is away, calls are tried at most once per ``_AWAY_RETRY_S``, so the work is not slowed.
+        """
+        now = time.monotonic()
+        if self._redis_away_since is not None and now - self._redis_last_try < _AWAY_RETRY_S:
+            call.close()
+            return None
+        self._redis_last_try = now
+        try:
+            result: T = self.run_async(call)
+        except TRANSIENT_ERRORS as exc:
+            if self._redis_away_since is None:
+                self._redis_away_since = now
+                log.warning("stage_redis_unreachable", what=what, error=str(exc))
+            return None
+        if self._redis_away_since is not None:
+            log.info("stage_redis_reachable_again", away_s=round(time.monotonic() - self._redis_away_since, 3))
+            self._redis_away_since = None
+        return result
 
     def stop(self) -> None:
         """Mark the run as cancelled and stop its child processes (lease lost, soft timeout)."""
@@ -113,13 +146,17 @@ class TaskRun:
                     child.kill()
 
     def checkpoint(self) -> None:
-        """Stop here if the stage was asked to stop.
+        """Stop here if the stage was asked to stop, or if Redis has been away for longer than the grace.
 
         Raises:
             TaskCancelled: a cancel was requested.
+            RedisAway: Redis has been unreachable for ``redis_grace_s``; the stage is retried later.
         """
         if self.cancel_requested():
             raise TaskCancelled("cancelled on request")
+        away_since = self._redis_away_since
+        if away_since is not None and time.monotonic() - away_since > self.settings.redis_grace_s:
+            raise RedisAway(f"Redis unreachable for more than redis_grace_s ({self.settings.redis_grace_s:g} s)")
 
     def run_subprocess(self, args: Sequence[str], *, what: str) -> subprocess.CompletedProcess[bytes]:
         """Run a child process that a cancel can stop; return it when it exits 0.

@@ -84,19 +84,30 @@ class Sidecar:
         self.tracker = SyncTracker(client)
         self.workers_up = False
         self._poked = threading.Event()
+        self._gone: set[str] = set()
+        self._seen: set[str] = set()
 
     def poke(self) -> None:
         """Heartbeat at the next turn (a worker process just exited)."""
         self._poked.set()
 
     def beat(self) -> int:
-        """Heartbeat every run tracked on this host; return how many."""
+        """Heartbeat every run tracked on this host; return how many.
+
+        A worker process seen before and gone now is marked gone (score 0) after its runs' heartbeats, so
+        the monitor recovers its runs first and then puts back the messages it had fetched.
+        """
         runs = {rid: process_alive(pid) for rid, pid in self.tracker.host_runs(self.host).items()}
         workers = [f"{self.host}:{pid}" for pid in self.worker_pids()]
+        self._gone |= self._seen - set(workers)
+        self._seen = set(workers)
         now_ms = self.tracker.beat(self.host, runs, workers)
         self.workers_up = bool(workers)
         if self.served is not None and workers:  # GET /v1/task-types: queues with a live worker, engines ready
             self.tracker.report_supervisor(f"{self.host}:{os.getpid()}", self.served, now_ms)
+        if self._gone:
+            self.client.zadd(keys.WORKERS, dict.fromkeys(self._gone, 0), xx=True)
+            self._gone.clear()
         return len(runs)
 
     def execute(self, raw: bytes | str) -> None:

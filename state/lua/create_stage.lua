@@ -4,9 +4,11 @@
 -- KEYS[2] index of all workflows (zset, score = created_at ms)
 -- KEYS[3] index of workflows by task_name (zset)
 -- KEYS[4] storage sweep (zset workflow_id -> ms of last activity; its folder is removed once that is old)
--- KEYS[5] optional: the Dramatiq queue list (dramatiq:{queue})
--- KEYS[6] optional: the Dramatiq queue's message hash (dramatiq:{queue}.msgs)
--- KEYS[7] optional: the queue's wake-up list (taskgate:wake:{queue})
+-- KEYS[5] index of PENDING stages (zset run id -> ms)
+-- KEYS[6] latest message of each stage (hash run id -> "queue\nredis message id")
+-- KEYS[7] optional: the Dramatiq queue list (dramatiq:{queue})
+-- KEYS[8] optional: the Dramatiq queue's message hash (dramatiq:{queue}.msgs)
+-- KEYS[9] optional: the queue's wake-up list (taskgate:wake:{queue})
 -- ARGV[1] task_name
 -- ARGV[2] input hash (sha256 of task_name + input_data)
 -- ARGV[3] stage record JSON (status PENDING)
@@ -17,6 +19,7 @@
 -- ARGV[8] optional: Dramatiq redis message id
 -- ARGV[9] optional: encoded Dramatiq message
 -- ARGV[10] optional: wake-up tokens kept
+-- ARGV[11] optional: the queue's name
 -- returns {"created" | "exists" | "conflict", HGETALL of KEYS[1] as a flat list}
 local name = ARGV[1]
 local existing = redis.call('HGET', KEYS[1], 'hash:' .. name)
@@ -43,11 +46,14 @@ redis.call('ZADD', KEYS[3], now, ARGV[7])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', horizon)
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', horizon)
 redis.call('ZADD', KEYS[4], now, ARGV[7])
-if KEYS[5] then
+local run = ARGV[7] .. '|' .. name
+redis.call('ZADD', KEYS[5], now, run)
+if KEYS[7] then
   -- What Dramatiq's RedisBroker enqueue does (dispatch.lua "enqueue"), plus a wake-up token.
-  redis.call('HSET', KEYS[6], ARGV[8], ARGV[9])
-  redis.call('RPUSH', KEYS[5], ARGV[8])
-  redis.call('LPUSH', KEYS[7], 1)
-  redis.call('LTRIM', KEYS[7], 0, tonumber(ARGV[10]) - 1)
+  redis.call('HSET', KEYS[8], ARGV[8], ARGV[9])
+  redis.call('RPUSH', KEYS[7], ARGV[8])
+  redis.call('LPUSH', KEYS[9], 1)
+  redis.call('LTRIM', KEYS[9], 0, tonumber(ARGV[10]) - 1)
+  redis.call('HSET', KEYS[6], run, ARGV[11] .. '\n' .. ARGV[8])
 end
 return {'created', redis.call('HGETALL', KEYS[1])}

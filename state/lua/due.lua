@@ -1,12 +1,22 @@
 -- What one monitor pass must act on: only the due head of each sorted set is read.
--- KEYS[1] heartbeats (zset run id -> ms), KEYS[2] warning, KEYS[3] soft, KEYS[4] hard deadlines
--- ARGV[1] heartbeat timeout ms, ARGV[2] most ids per list
--- returns {now ms, dead ids, hard ids, soft ids, warning ids}
+-- KEYS[1] heartbeats (zset run id -> ms), KEYS[2] warning, KEYS[3] soft, KEYS[4] hard deadlines,
+-- KEYS[5] worker processes (zset "host:pid" -> last seen ms; 0 = seen gone)
+-- ARGV[1] heartbeat timeout ms, ARGV[2] most ids per list, ARGV[3] ms before which only heartbeats known
+-- dead (score 0) count: the monitor could not reach Redis until then, nor could the sidecars beat
+-- returns {now ms, dead ids, hard ids, soft ids, warning ids, dead workers}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local limit = tonumber(ARGV[2])
-local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]), 'LIMIT', 0, limit)
+local cutoff = now - tonumber(ARGV[1])
+if now < tonumber(ARGV[3] or '0') then
+  cutoff = 0
+end
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', cutoff, 'LIMIT', 0, limit)
 local hard = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, limit)
 local soft = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, limit)
 local warning = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, limit)
-return {now, dead, hard, soft, warning}
+local workers = {}
+if KEYS[5] then
+  workers = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', cutoff, 'LIMIT', 0, limit)
+end
+return {now, dead, hard, soft, warning, workers}

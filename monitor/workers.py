@@ -1,0 +1,67 @@
+"""Dead worker processes: put back the messages they had fetched but not finished, at once.
+
+A Dramatiq worker prefetches messages (twice its threads per queue) into its ack set before it runs
+them. When its process dies, Dramatiq itself re-queues that set only after the broker heartbeat went
+stale and a random maintenance pass comes by (minutes). Each worker process records its broker id and
+queues (``actors.worker.consumers``); when its host's sidecar sees it gone (or the host goes silent for
+the heartbeat timeout), the monitor puts its ack sets back in one script. The dead runs of that process
+are recovered first in the same pass, so the messages of their stages come back superseded and are skipped.
+"""
+
+from __future__ import annotations
+
+import msgspec
+import redis.asyncio as aioredis
+import structlog
+
+from config import keys
+from monitor import journal
+from redis_io import AsyncChannel, LuaScript
+from state.tracking import ConsumerInfo
+
+log = structlog.get_logger(__name__)
+_REQUEUE_ACKS = LuaScript.load("monitor", "requeue_acks")
+_decoder = msgspec.json.Decoder(ConsumerInfo)
+
+
+class WorkerRecovery:
+    """Put back dead worker processes' unacked messages."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.client = client
+        self._channel = AsyncChannel(client)
+
+    async def recover(self, members: list[str]) -> int:
+        """Recover the worker processes ``members`` ("host:pid"); return how many messages went back."""
+        if not members:
+            return 0
+        raws = await self.client.hmget(keys.WORKER_CONSUMERS, members)
+        unknown = [member for member, raw in zip(members, raws, strict=True) if raw is None]
+        if unknown:  # a process that never registered (or was recovered already): nothing known to put back
+            await self.client.zrem(keys.WORKERS, *unknown)
+        total = 0
+        for member, raw in zip(members, raws, strict=True):
+            if raw is not None:
+                total += await self._put_back(member, _decoder.decode(raw))
+        return total
+
+    async def _put_back(self, member: str, info: ConsumerInfo) -> int:
+        script_keys = [keys.WORKER_CONSUMERS, keys.WORKERS, keys.DRAMATIQ_HEARTBEATS]
+        for queue in info.queues:
+            script_keys += [
+                keys.dramatiq_acks(info.broker_id, queue),
+                keys.dramatiq_queue(queue),
+                keys.dramatiq_messages(queue),
+                keys.broker_wake(queue),
+            ]
+        count = int(
+            await _REQUEUE_ACKS.run(self._channel, script_keys, [member, info.broker_id, keys.BROKER_WAKE_KEPT])
+        )
+        host, _, pid = member.rpartition(":")
+        if count:
+            detail = f"worker process gone: {count} fetched message(s) put back"
+            event = journal.event_for("worker", None, detail, host=host, pid=int(pid), action="requeued")
+            await journal.record(self.client, event)
+        else:
+            log.info("monitor_worker_gone", host=host, pid=pid, requeued=0)
+        return count
