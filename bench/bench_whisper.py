@@ -23,7 +23,7 @@ from actors.faster_whisper.engine import Options, transcribe
 from actors.faster_whisper.models import load_model, model_key, resolve_model
 from actors.ffmpeg.pcm import decode_mono
 from actors.worker.warm import WarmModels
-from config.settings import WhisperSettings
+from config.engines import WhisperSettings
 from taskgate.embedded_redis import EmbeddedRedis
 from tests.harness import Client, System
 from tests.speech.audio import long_speech

@@ -6,11 +6,9 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from config.section import Section as _Section
+
 PositiveSeconds = Annotated[float, msgspec.Meta(gt=0)]
-
-
-class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """Base for settings sections: unknown keys are errors."""
 
 
 class ClonedVoice(_Section):

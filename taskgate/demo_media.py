@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from actors.ffmpeg.media import ffmpeg_binary
-from config.settings import FfmpegSettings
+from config.engines import FfmpegSettings
 
 SAMPLE_RATE = 22050
 SIZE = (480, 270)

@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 from actors.ffmpeg.media import ffmpeg_binary
-from config.settings import FfmpegSettings
+from config.engines import FfmpegSettings
 
 
 def ffmpeg() -> str:

@@ -17,7 +17,7 @@ import structlog
 
 from actors.errors import EngineUnavailable, InputError, TaskError
 from actors.worker.warm import WARM, WarmModels
-from config.settings import WhisperSettings
+from config.engines import WhisperSettings
 from state import PathOutsideRoot
 from state.storage import resolve_in_root
 

@@ -13,7 +13,7 @@ import structlog
 
 from actors.errors import EngineFailed, InputError, InputFileError
 from actors.ffmpeg.media import ffmpeg_binary, input_args, probe
-from config.settings import FfmpegSettings
+from config.engines import FfmpegSettings
 
 if TYPE_CHECKING:
     from actors.worker.runtime import TaskRun

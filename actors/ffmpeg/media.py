@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from actors.errors import InputFileError
-from config.settings import FfmpegSettings
+from config.engines import FfmpegSettings
 
 
 def ffmpeg_binary(settings: FfmpegSettings) -> str:

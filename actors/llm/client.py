@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from actors.errors import EngineFailed, EngineUnavailable, InputError, TransientError
-from config.settings import LlmProvider, LlmSettings
+from config.engines import LlmProvider, LlmSettings
 
 if TYPE_CHECKING:
     import openai

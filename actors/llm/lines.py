@@ -12,7 +12,7 @@ import structlog
 
 from actors.errors import EngineFailed
 from actors.llm.client import ChatClient, Endpoint
-from config.settings import LlmSettings
+from config.engines import LlmSettings
 
 log = structlog.get_logger(__name__)
 

@@ -15,7 +15,7 @@ import structlog
 
 from actors.errors import EngineFailed, EngineUnavailable
 from actors.worker.warm import WARM
-from config.settings import OcrSettings
+from config.engines import OcrSettings
 
 if TYPE_CHECKING:
     import numpy as np

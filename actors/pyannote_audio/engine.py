@@ -14,7 +14,7 @@ from actors.errors import EngineFailed, EngineUnavailable
 from actors.ffmpeg.pcm import SAMPLE_RATE
 from actors.pyannote_audio.turns import DiarizationFile, Turn, speakers_of
 from actors.worker.warm import WARM
-from config.settings import PyannoteSettings
+from config.engines import PyannoteSettings
 
 if TYPE_CHECKING:
     import numpy as np

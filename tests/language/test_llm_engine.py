@@ -11,7 +11,7 @@ import pytest
 from actors.errors import EngineUnavailable, InputError, TransientError
 from actors.llm.client import ChatClient, resolve_endpoint, retry_after_s
 from actors.llm.lines import CHARS_PER_TOKEN, estimate_tokens, parse_answer, plan_chunks, request_text
-from config.settings import LlmProvider, LlmSettings
+from config.engines import LlmProvider, LlmSettings
 from tests.language.fake_llm import FakeLlm, Seen, completion
 
 TEXTS = [f"line {i} says something about the meeting on Friday" for i in range(500)]

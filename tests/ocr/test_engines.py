@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw, ImageFont
 from actors.errors import EngineUnavailable
 from actors.paddleocr.engine import TextLine, engine_key, get_engine, join_lines
 from actors.paddleocr.ocr_pass import same_text, text_mask
-from config.settings import OcrSettings
+from config.engines import OcrSettings
 
 
 def strip(text: str, shift: int = 0, size: tuple[int, int] = (480, 60)) -> np.ndarray:

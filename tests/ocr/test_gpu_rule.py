@@ -8,7 +8,8 @@ import aiohttp
 
 import actors.registry  # noqa: F401  (registers every task)
 from actors.registry import get_spec
-from config.settings import OcrSettings, Settings
+from config.engines import OcrSettings
+from config.settings import Settings
 from tests.harness import Client, System
 from tests.media import make_subtitled_video
 

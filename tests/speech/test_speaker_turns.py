@@ -17,7 +17,7 @@ from actors.pyannote_audio.turns import (
     read_diarization,
     summarise,
 )
-from config.settings import PyannoteSettings
+from config.engines import PyannoteSettings
 from taskgate.torchaudio_cpu import PARKED, fix
 
 LIMITS = Limits(min_segment_s=0.2, max_segment_s=10.0, min_speakers=1, max_speakers=2)

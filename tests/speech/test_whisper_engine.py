@@ -11,7 +11,7 @@ from actors.faster_whisper.engine import Options, Transcript, transcribe
 from actors.faster_whisper.models import bundled_models, load_model, model_key, resolve_model
 from actors.ffmpeg.pcm import decode_mono
 from actors.worker.warm import WarmModels
-from config.settings import WhisperSettings
+from config.engines import WhisperSettings
 from tests.speech.audio import MEETING
 
 CPU = WhisperSettings()

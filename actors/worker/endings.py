@@ -1,0 +1,179 @@
+"""How a run ends its stage: commit the output (fenced on its lease), retry, or record why it failed.
+
+``Endings`` is the part of the lifecycle middleware (``actors.worker.lifecycle``) that writes a stage's end,
+always through the named changes of ``state.changes`` and only while the run still owns the stage.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dramatiq
+import msgspec
+import structlog
+from dramatiq.broker import MessageProxy
+
+from actors.registry import TaskSpec
+from actors.worker.gpu import GpuSession
+from actors.worker.runtime import TaskRun
+from config import Settings, keys
+from redis_io.retry import ride_out
+from state import (
+    Fence,
+    IllegalTransition,
+    LeaseNotHeld,
+    StageError,
+    StageRecord,
+    StaleAttempt,
+    Status,
+    changes,
+)
+from state.effects import Effects
+from state.storage import public_message
+from state.sync_store import SyncStageStore
+from state.tracking import RunInfo, run_id
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Active:
+    """What the middleware keeps between a message's hooks (same worker thread)."""
+
+    spec: TaskSpec
+    run: TaskRun
+    params: msgspec.Struct
+    gpu: GpuSession | None = None
+    error: BaseException | None = None
+    output: dict[str, Any] | None = field(default=None)
+    tracked: RunInfo | None = None
+    known: tuple[StageRecord, int] | None = None
+    untracked: bool = False
+
+
+class Endings:
+    """The lifecycle's writes of a stage's end (mixed into ``Lifecycle``, which provides the store)."""
+
+    settings: Settings
+    host: str
+
+    @property
+    def sync_store(self) -> SyncStageStore:
+        """Return the store the hooks use from worker threads."""
+        raise NotImplementedError
+
+    def _update(
+        self,
+        wid: str,
+        name: str,
+        change: Any,
+        fence: Fence | None = None,
+        *,
+        active: Active | None = None,
+        attempt: int | None = None,
+        owned_only: bool = True,
+    ) -> StageRecord:
+        """Change a stage; with ``active``, start from the revision this run last wrote (no extra read).
+
+        With ``active`` (or ``attempt``) and ``owned_only``, the change applies only while the stage is still
+        RUNNING this run's attempt: a run cut off from Redis whose stage the monitor re-queued meanwhile must
+        not end it (``StaleAttempt``). A result commit passes ``owned_only=False``: its GPU fence refuses a
+        cut-off holder, and a CPU result is a valid result whichever attempt produced it.
+        With ``active``, a change that ends the run also stops tracking it on this host in
+        the same script.
+        """
+        attempt = active.run.attempt if active and attempt is None else attempt
+        if attempt is not None and owned_only:
+            change = functools.partial(_owned_by, attempt, change)
+        known = active.known if active else None
+        also = functools.partial(self._untrack_with, wid) if active and active.tracked else None
+        new, rev = self.sync_store.update_stage_at(wid, name, change, fence=fence, known=known, also=also)
+        if active:
+            active.known = (new, rev)
+            active.untracked = active.untracked or (also is not None and new.status != Status.RUNNING)
+        return new
+
+    def _untrack_with(self, wid: str, effects: Effects, new: StageRecord) -> None:
+        if new.status != Status.RUNNING:  # the transition's bookkeeping already forgets the run itself
+            effects.hdel(keys.run_host(self.host), run_id(wid, new.task_name))
+
+    def _commit_success(self, active: Active) -> None:
+        run = active.run
+        fence = active.gpu.fence() if active.gpu else None
+        gpu_record = active.gpu.record(released=True) if active.gpu else None
+
+        try:
+            self._update(
+                run.workflow_id,
+                run.task_name,
+                functools.partial(changes.succeed, output=active.output, gpu=gpu_record),
+                fence,
+                active=active,
+                owned_only=False,
+            )
+        except LeaseNotHeld as exc:
+            log.error("stage_result_discarded", reason=str(exc))  # noqa: TRY400  (an expected condition)
+            self._finish(run.workflow_id, run.task_name, Status.FAILED, error=exc, gpu=active.gpu, attempt=run.attempt)
+            return
+        except IllegalTransition as exc:
+            log.warning("stage_result_discarded", reason=str(exc))
+            return
+        log.info("stage_succeeded")
+
+    def _retry(self, broker: dramatiq.Broker, message: MessageProxy, active: Active, error: BaseException) -> None:
+        policy = self.settings.retry_policy(active.run.task_name)
+        delay_s = min(policy.max_backoff_s, policy.min_backoff_s * 2 ** (active.run.attempt - 1))
+        delay_ms = int(delay_s * 1000 * random.uniform(0.8, 1.2))
+
+        reason = _error_of(error, self.settings.share_root).message
+        back_to_pending = functools.partial(changes.retry, error_message=reason)
+        try:
+            self._update(active.run.workflow_id, active.run.task_name, back_to_pending, active=active)
+        except IllegalTransition:
+            return
+        log.warning("stage_retrying", error=str(error), delay_ms=delay_ms, attempt=active.run.attempt)
+        ride_out(lambda: broker.enqueue(message.copy(), delay=delay_ms), what="stage_retry_enqueue")
+
+    def _finish(
+        self,
+        wid: str,
+        name: str,
+        status: Status,
+        *,
+        error: BaseException,
+        gpu: GpuSession | None = None,
+        active: Active | None = None,
+        attempt: int | None = None,
+    ) -> None:
+        record = _error_of(error, self.settings.share_root)
+        gpu_record = gpu.record(released=True) if gpu else None
+
+        try:
+            self._update(
+                wid,
+                name,
+                functools.partial(changes.end, status=status, error=record, gpu=gpu_record),
+                active=active,
+                attempt=attempt,
+            )
+        except IllegalTransition as exc:
+            log.warning("stage_end_not_recorded", reason=str(exc), status=status)
+            return
+        event = "stage_cancelled" if status == Status.CANCELLED else "stage_failed"
+        log.warning(event, error_type=record.type, error=record.message)
+
+
+def _owned_by(attempt: int, change: Any, stage: StageRecord) -> StageRecord:
+    if stage.status != Status.RUNNING or stage.attempts != attempt:
+        raise StaleAttempt(attempt, stage.status, stage.attempts)
+    new: StageRecord = change(stage)
+    return new
+
+
+def _error_of(error: BaseException, root: Path) -> StageError:
+    """Return the error as clients see it: no server paths outside the storage root's view, no errno numbers."""
+    return StageError(type=type(error).__name__, message=public_message(str(error) or type(error).__name__, root))

