@@ -38,9 +38,9 @@ def _decode_request(body: bytes) -> TaskRequest:
 
 
 def _check_files(spec: TaskSpec, data: dict[str, Any], settings: Settings) -> None:
-    """The submit checks that touch the file system: the path rules of ``/v1/files``, then ``check_io``."""
-    check_input_paths(settings.share_root, path_fields(spec.input_type), data)
+    """The submit checks that touch the file system: ``check_io``, then the path rules of ``/v1/files``."""
     check_io(spec, data, settings)
+    check_input_paths(settings.share_root, path_fields(spec.input_type), data)
 
 
 @routes.post("/v1/tasks")
