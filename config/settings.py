@@ -136,6 +136,25 @@ class OcrSettings(_Section):
     text_recognition_model_dir: str | None = None
 
 
+class InpaintingSettings(_Section):
+    """Subtitle removal: the inpainting engine, its model and the re-encode."""
+
+    engine: Literal["opencv", "lama"] = "opencv"
+    # OpenCV's algorithm when a request names none: Telea (fast marching) or Navier-Stokes
+    method: Literal["telea", "ns"] = "telea"
+    # LaMa as an ONNX file (image + mask -> image); no package ships its weights
+    lama_model_path: str | None = None
+    # where LaMa runs; the GPU lease is taken only for cuda (onnxruntime-gpu's CUDA provider)
+    device: Literal["cpu", "cuda"] = "cpu"
+    # tile side for LaMa models without a fixed input size
+    tile_px: Annotated[int, msgspec.Meta(ge=64, le=4096)] = 512
+    # pixels the glyph-and-outline mask grows by when a request names none (anti-aliasing, codec halo)
+    dilate_px: Annotated[int, msgspec.Meta(ge=0, le=32)] = 2
+    # libx264 quality of the output (lower is better and larger) and its speed preset
+    crf: Annotated[int, msgspec.Meta(ge=0, le=51)] = 16
+    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "veryfast"
+
+
 class LlmProvider(_Section):
     """An OpenAI-compatible endpoint; the key is read from ``api_key_env`` at call time."""
 
@@ -280,6 +299,7 @@ class Settings(_Section):
     faster_whisper: WhisperSettings = msgspec.field(default_factory=WhisperSettings)
     pyannote: PyannoteSettings = msgspec.field(default_factory=PyannoteSettings)
     ocr: OcrSettings = msgspec.field(default_factory=OcrSettings)
+    inpainting: InpaintingSettings = msgspec.field(default_factory=InpaintingSettings)
     llm: LlmSettings = msgspec.field(default_factory=LlmSettings)
     webhooks: WebhookSettings = msgspec.field(default_factory=WebhookSettings)
     network_policy: NetworkPolicySettings = msgspec.field(default_factory=NetworkPolicySettings)
