@@ -13,7 +13,17 @@ from config import Settings
 if TYPE_CHECKING:
     from actors.worker.runtime import TaskRun
 
-QUEUES = ("system", "ffmpeg", "faster_whisper", "pyannote_audio", "paddleocr", "llm", "subtitles", "webhooks")
+QUEUES = (
+    "system",
+    "ffmpeg",
+    "faster_whisper",
+    "pyannote_audio",
+    "paddleocr",
+    "inpainting",
+    "llm",
+    "subtitles",
+    "webhooks",
+)
 
 In = TypeVar("In", bound=msgspec.Struct)
 Out = TypeVar("Out", bound=msgspec.Struct)

@@ -7,7 +7,7 @@ import yaml
 from actors.registry import QUEUES
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-GPU_QUEUES = {"faster_whisper", "pyannote_audio", "paddleocr"}
+GPU_QUEUES = {"faster_whisper", "pyannote_audio", "paddleocr", "inpainting"}
 
 
 def compose() -> dict:
