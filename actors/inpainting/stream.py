@@ -189,7 +189,6 @@ def _pump(
     except OSError:  # a pipe broke: a child died, or a stop killed both
         if run.cancel_requested():
             raise TaskCancelled("cancelled on request") from None
-        encoder.wait()
         count = -1
     if run.cancel_requested():
         raise TaskCancelled("cancelled on request")
@@ -199,8 +198,14 @@ def _pump(
 def _check_exits(
     decoder: subprocess.Popen[bytes], encoder: subprocess.Popen[bytes], count: int, logs: tuple[IO[bytes], IO[bytes]]
 ) -> None:
-    """Raise unless both children ended well and frames went through."""
-    if encoder.wait() != 0 or count < 0:
-        raise EngineFailed(f"the H.264 encoder failed (exit {encoder.returncode}): {_tail(logs[1])}")
+    """Raise unless both children ended well and frames went through.
+
+    A broken encoder is judged first: the decoder may still be blocked writing to the pipe it no longer reads.
+    """
+    if count < 0:
+        encoder.wait()
+        raise EngineFailed(f"the H.264 encoder stopped (exit {encoder.returncode}): {_tail(logs[1])}")
     if decoder.wait() != 0 or count == 0:
         raise EngineFailed(f"decoding failed (exit {decoder.returncode}, {count} frames): {_tail(logs[0])}")
+    if encoder.wait() != 0:
+        raise EngineFailed(f"the H.264 encoder failed (exit {encoder.returncode}): {_tail(logs[1])}")

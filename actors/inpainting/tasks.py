@@ -10,7 +10,7 @@ import msgspec
 import structlog
 
 from actors.errors import InputError
-from actors.ffmpeg.frames import Area, check_area, run_ffmpeg, video_info
+from actors.ffmpeg.frames import Area, VideoInfo, check_area, run_ffmpeg, video_info
 from actors.inpainting.engine import EngineKey, get_inpainter
 from actors.inpainting.repair import BandRepairer
 from actors.inpainting.stream import (
@@ -88,8 +88,7 @@ def _engine_key(run: TaskRun, params: RemoveSubtitlesInput) -> EngineKey:
     )
 
 
-def _area(run: TaskRun, params: RemoveSubtitlesInput, source: Path) -> list[int] | None:
-    info = video_info(source, params.video_path)
+def _area(run: TaskRun, params: RemoveSubtitlesInput, source: Path, info: VideoInfo) -> list[int] | None:
     if params.start_s is not None and params.start_s >= info.duration_s:
         raise InputError(f"start_s {params.start_s} is past the end of {params.video_path!r} ({info.duration_s} s)")
     if params.subtitle_area is not None:
@@ -107,6 +106,40 @@ def _window(params: RemoveSubtitlesInput, video: VideoStream) -> tuple[int, int]
     return first, last
 
 
+def _repair_stream(
+    run: TaskRun,
+    params: RemoveSubtitlesInput,
+    paths: tuple[Path, Path],
+    video: VideoStream,
+    repairer: BandRepairer | None,
+) -> tuple[int, int]:
+    """Stream the video through the repair (none without an area); return frames written and repaired."""
+    source, target = paths
+    first, last = _window(params, video)
+    repaired = 0
+
+    def repair(frame: np.ndarray, index: int) -> None:
+        nonlocal repaired
+        if repairer is not None and first <= index < last and repairer.repair(frame):
+            repaired += 1
+
+    started = time.monotonic()
+    commands = (
+        decoder_command(run.settings.ffmpeg, source),
+        encoder_command(run.settings.ffmpeg, run.settings.inpainting, source, video, target),
+    )
+    frames = stream_frames(run, commands, video, repair)
+    log.info(
+        "subtitles_removed",
+        frames=frames,
+        frames_inpainted=repaired,
+        ocr_calls=repairer.detector_calls if repairer else 0,
+        temporal_pixels=repairer.temporal_pixels if repairer else 0,
+        fps=round(frames / max(time.monotonic() - started, 1e-6), 1),
+    )
+    return frames, repaired
+
+
 @task(
     "inpainting.remove_subtitles",
     queue="inpainting",
@@ -120,57 +153,28 @@ def remove_subtitles(run: TaskRun, params: RemoveSubtitlesInput) -> RemoveSubtit
     key = _engine_key(run, params)
     inpainter = get_inpainter(key)
     require_libx264(run.settings.ffmpeg)
-    area = _area(run, params, source)
-    video = probe_stream(source, params.video_path, video_info(source, params.video_path).duration_s)
+    info = video_info(source, params.video_path)
+    area = _area(run, params, source, info)
+    video = probe_stream(source, params.video_path, info.duration_s)
     target = run.output_dir / f"video{video.suffix}"
     run.progress(0.1, force=True)
-    if area is None and video.codec == "h264":  # nothing to repair: the streams as they are
-        run_ffmpeg(run, lambda s: copy_command(s, source, target), "ffmpeg stream copy")
-        return RemoveSubtitlesOutput(
-            video_path=run.rel(target),
-            frames_total=video.frames,
-            frames_inpainted=0,
-            subtitle_area=None,
-            engine=key.engine,
-            ocr_calls=0,
-        )
-    ocr = get_engine(engine_key(run.settings.ocr, None, None, run.gpu_device))
-    x1, y1, x2, y2 = area or (0, 0, 0, 0)
-    repairer = BandRepairer(
-        inpainter=inpainter,
-        detect=ocr.detect,
-        area=(x1, y1, x2, y2),
-        dilate_px=run.settings.inpainting.dilate_px if params.dilate_px is None else params.dilate_px,
-    )
-    first, last = _window(params, video)
-    repaired = 0
-
-    def repair(frame: np.ndarray, index: int) -> None:
-        nonlocal repaired
-        if area is not None and first <= index < last and repairer.repair(frame):
-            repaired += 1
-
-    started = time.monotonic()
-    commands = (
-        decoder_command(run.settings.ffmpeg, source),
-        encoder_command(run.settings.ffmpeg, run.settings.inpainting, source, video, target),
-    )
-    frames = stream_frames(run, commands, video, repair)
-    elapsed = time.monotonic() - started
-    log.info(
-        "subtitles_removed",
-        frames=frames,
-        frames_inpainted=repaired,
-        ocr_calls=repairer.detector_calls,
-        temporal_pixels=repairer.temporal_pixels,
-        fps=round(frames / max(elapsed, 1e-6), 1),
-        engine=key.engine,
-    )
-    return RemoveSubtitlesOutput(
+    result = RemoveSubtitlesOutput(
         video_path=run.rel(target),
-        frames_total=frames,
-        frames_inpainted=repaired,
+        frames_total=video.frames,
+        frames_inpainted=0,
         subtitle_area=area,
         engine=key.engine,
-        ocr_calls=repairer.detector_calls,
+        ocr_calls=0,
     )
+    if area is None and video.codec == "h264":  # nothing to repair: the streams as they are
+        run_ffmpeg(run, lambda s: copy_command(s, source, target), "ffmpeg stream copy")
+        return result
+    repairer = None
+    if area is not None:
+        ocr = get_engine(engine_key(run.settings.ocr, None, None, run.gpu_device))
+        dilate_px = run.settings.inpainting.dilate_px if params.dilate_px is None else params.dilate_px
+        x1, y1, x2, y2 = area
+        repairer = BandRepairer(inpainter=inpainter, detect=ocr.detect, area=(x1, y1, x2, y2), dilate_px=dilate_px)
+    result.frames_total, result.frames_inpainted = _repair_stream(run, params, (source, target), video, repairer)
+    result.ocr_calls = repairer.detector_calls if repairer else 0
+    return result

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pytest
 
+import actors.registry  # noqa: F401  (registers every task)
 from actors.errors import EngineUnavailable
 from actors.inpainting.engine import EngineKey, get_inpainter
 from actors.inpainting.lama import LamaInpainter
+from actors.registry import get_spec
+from config.settings import InpaintingSettings, OcrSettings, Settings
 from tests.inpainting.tiny_lama import build_tiny_lama
 
 
@@ -91,3 +95,15 @@ def test_lama_refuses_a_file_that_is_not_a_model(tmp_path: Path) -> None:
     bogus.write_bytes(b"not a model")
     with pytest.raises(EngineUnavailable, match="not a usable ONNX model"):
         get_inpainter(key("lama", model=bogus))
+
+
+def test_the_task_takes_a_gpu_lease_only_when_lama_or_the_detector_runs_on_cuda() -> None:
+    spec = get_spec("inpainting.remove_subtitles")
+    lama, opencv = (msgspec.convert({"video_path": "v.mp4", "engine": e}, spec.input_type) for e in ("lama", "opencv"))
+    cuda = Settings(inpainting=InpaintingSettings(device="cuda"))
+    assert spec.queue == "inpainting"
+    assert not spec.uses_gpu(Settings(), lama)
+    assert spec.uses_gpu(cuda, lama)
+    assert not spec.uses_gpu(cuda, opencv)
+    assert spec.uses_gpu(Settings(inpainting=InpaintingSettings(device="cuda", engine="lama")), None)
+    assert spec.uses_gpu(Settings(ocr=OcrSettings(device="cuda")), opencv)
