@@ -1,6 +1,6 @@
 """A tiny ONNX model with LaMa's signature: ``image`` (1x3xHxW, 0..1) + ``mask`` (1x1xHxW) -> ``output``.
 
-Under the mask it puts the image's local mean (a 7x7 average that skips masked pixels), elsewhere the image
+Under the mask it puts the image's local mean (a 15x15 average that skips masked pixels), elsewhere the image
 itself; the output is scaled to 0..255 as the usual LaMa exports do (or left in 0..1).
 """
 
@@ -19,7 +19,7 @@ def build_tiny_lama(path: Path, side: int | None = 64, *, scale_255: bool = True
     image = helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, height, width])
     mask = helper.make_tensor_value_info("mask", TensorProto.FLOAT, [1, 1, height, width])
     output = helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, height, width])
-    pool = {"kernel_shape": [7, 7], "pads": [3, 3, 3, 3], "strides": [1, 1]}
+    pool = {"kernel_shape": [15, 15], "pads": [7, 7, 7, 7], "strides": [1, 1]}
     nodes = [
         helper.make_node("Sub", ["one", "mask"], ["keep"]),
         helper.make_node("Mul", ["image", "keep"], ["known"]),
