@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from actors.paddleocr.engine import Box
-from actors.paddleocr.ocr_pass import BRIGHT_LUMA, DARK_LUMA, OUTLINE_REACH_PX, stroke_mask, to_luma
+from actors.paddleocr.ocr_pass import BRIGHT_LUMA, OUTLINE_REACH_PX, stroke_mask, to_luma
 
 if TYPE_CHECKING:
     import numpy as np
@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 # Detector boxes hug the glyphs; the outline and its blur reach a little further.
 _BOX_PAD_SHARE = 0.25
 _MIN_BOX_PAD_PX = 3
+# Outline pixels are near-black; mid-dark background next to the glyphs stays out of the mask.
+OUTLINE_LUMA = 80
 
 
 def box_region(shape: tuple[int, int], boxes: Sequence[Box]) -> np.ndarray:
@@ -51,7 +53,7 @@ def text_pixels(band: np.ndarray, boxes: Sequence[Box], dilate_px: int) -> np.nd
     holds_strokes[0] = False
     glyphs = holds_strokes[labels].astype(np.uint8)
     reach = np.ones((2 * OUTLINE_REACH_PX + 1, 2 * OUTLINE_REACH_PX + 1), np.uint8)
-    outline = (cv2.dilate(glyphs, reach) > 0) & (luma <= DARK_LUMA)
+    outline = (cv2.dilate(glyphs, reach) > 0) & (luma <= OUTLINE_LUMA)
     text = (glyphs > 0) | outline
     if dilate_px:
         grow = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate_px + 1, 2 * dilate_px + 1))

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     import numpy as np
 
 BRIGHT_LUMA = 200
-DARK_LUMA = 80
+# Outline, shadow or a dark enough background: white text without an outline still counts over up to this.
+DARK_LUMA = 110
 # A stroke pixel has outline (dark) pixels at most this far away on both sides: strokes up to ~7 px wide.
 OUTLINE_REACH_PX = 4
 # Specks of fewer stroke pixels than this are background texture, not part of a glyph.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from actors.paddleocr.ocr_pass import is_blank, same_text, text_mask
 from tests.media import draw_lines, textured_background
@@ -34,3 +34,9 @@ def test_another_line_or_none_counts_as_changed() -> None:
     shown = text_mask(band(0, "Hello from the first line"))
     assert not same_text(shown, text_mask(band(9, "Another line of words here")))
     assert not same_text(shown, text_mask(band(9)))
+
+
+def test_white_text_without_an_outline_over_a_dark_background_still_counts_as_text() -> None:
+    image = Image.new("RGB", (480, 60), (70, 70, 90))
+    ImageDraw.Draw(image).text((30, 14), "No outline here", font=ImageFont.load_default(size=26), fill="white")
+    assert not is_blank(text_mask(np.asarray(image)))
