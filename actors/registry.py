@@ -7,6 +7,7 @@ Each service is a package (``actors/<service>/``) whose ``tasks`` module declare
 from actors.faster_whisper import tasks as faster_whisper
 from actors.ffmpeg import mux as ffmpeg_mux
 from actors.ffmpeg import tasks as ffmpeg
+from actors.inpainting import tasks as inpainting
 from actors.llm import tasks as llm
 from actors.paddleocr import tasks as paddleocr
 from actors.pyannote_audio import tasks as pyannote_audio
@@ -15,6 +16,6 @@ from actors.subtitles import tasks as subtitles
 from actors.system import tasks as system
 from actors.tts import tasks as tts
 
-SERVICES = (ffmpeg, ffmpeg_mux, system, llm, subtitles, paddleocr, faster_whisper, pyannote_audio, tts)
+SERVICES = (ffmpeg, ffmpeg_mux, system, llm, subtitles, paddleocr, inpainting, faster_whisper, pyannote_audio, tts)
 
 __all__ = ["QUEUES", "REGISTRY", "SERVICES", "TaskSpec", "always", "get_spec", "never", "task"]

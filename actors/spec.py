@@ -19,6 +19,7 @@ QUEUES = (
     "faster_whisper",
     "pyannote_audio",
     "paddleocr",
+    "inpainting",
     "llm",
     "subtitles",
     "tts",

@@ -89,3 +89,22 @@ class LlmSettings(_Section):
     # share of cues a translation may return unchanged, or a proofread unrecognisable, before the stage fails
     max_unchanged_ratio: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.5
     max_unrelated_ratio: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.2
+
+
+class InpaintingSettings(_Section):
+    """Subtitle removal: the inpainting engine, its model and the re-encode."""
+
+    engine: Literal["opencv", "lama"] = "opencv"
+    # OpenCV's algorithm when a request names none: Telea (fast marching) or Navier-Stokes
+    method: Literal["telea", "ns"] = "telea"
+    # LaMa as an ONNX file (image + mask -> image); no package ships its weights
+    lama_model_path: str | None = None
+    # where LaMa runs; the GPU lease is taken only for cuda (onnxruntime-gpu's CUDA provider)
+    device: Literal["cpu", "cuda"] = "cpu"
+    # tile side for LaMa models without a fixed input size
+    tile_px: Annotated[int, msgspec.Meta(ge=64, le=4096)] = 512
+    # pixels the glyph-and-outline mask grows by when a request names none (anti-aliasing, codec halo)
+    dilate_px: Annotated[int, msgspec.Meta(ge=0, le=32)] = 2
+    # libx264 quality of the output (lower is better and larger) and its speed preset
+    crf: Annotated[int, msgspec.Meta(ge=0, le=51)] = 16
+    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "veryfast"

@@ -11,7 +11,14 @@ from typing import Annotated, Any, Literal
 import msgspec
 import yaml
 
-from config.engines import FfmpegSettings, LlmSettings, OcrSettings, PyannoteSettings, WhisperSettings
+from config.engines import (
+    FfmpegSettings,
+    InpaintingSettings,
+    LlmSettings,
+    OcrSettings,
+    PyannoteSettings,
+    WhisperSettings,
+)
 from config.errors import ConfigError
 from config.section import Section as _Section
 from config.voice import TtsSettings
@@ -257,6 +264,7 @@ class Settings(_Section):
     faster_whisper: WhisperSettings = msgspec.field(default_factory=WhisperSettings)
     pyannote: PyannoteSettings = msgspec.field(default_factory=PyannoteSettings)
     ocr: OcrSettings = msgspec.field(default_factory=OcrSettings)
+    inpainting: InpaintingSettings = msgspec.field(default_factory=InpaintingSettings)
     llm: LlmSettings = msgspec.field(default_factory=LlmSettings)
     tts: TtsSettings = msgspec.field(default_factory=TtsSettings)
     webhooks: WebhookSettings = msgspec.field(default_factory=WebhookSettings)

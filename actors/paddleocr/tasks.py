@@ -21,10 +21,10 @@ from actors.ffmpeg.frames import (
     read_manifest,
     video_info,
 )
+from actors.paddleocr.area_pass import detect_video_area, find_area
 from actors.paddleocr.cue_merge import frames_to_cues
 from actors.paddleocr.engine import OcrEngine, engine_key, get_engine, load_rgb
 from actors.paddleocr.ocr_pass import OcrResults, ocr_frames, read_results, write_results
-from actors.paddleocr.subtitle_area import AreaGuess, find_band
 from actors.spec import task
 from actors.subtitles.formats import cues_json, to_srt, to_vtt
 from actors.validation import StoragePath
@@ -134,19 +134,6 @@ def _engine(run: TaskRun, engine: str | None, language: str | None) -> OcrEngine
     return get_engine(engine_key(run.settings.ocr, engine, language, run.gpu_device))
 
 
-def _find_area(
-    run: TaskRun, engine: OcrEngine, images: list[Path], size: tuple[int, int], span: tuple[float, float]
-) -> AreaGuess | None:
-    boxes = []
-    for index, path in enumerate(images):
-        run.checkpoint()
-        boxes.append(engine.detect(load_rgb(path)))
-        run.progress(span[0] + (span[1] - span[0]) * (index + 1) / len(images))
-    guess = find_band(boxes, *size)
-    log.info("subtitle_area_detected", area=guess.area if guess else None, frames=len(images))
-    return guess
-
-
 @task(
     "paddleocr.detect_subtitle_area", queue="paddleocr", input=DetectAreaInput, output=DetectAreaOutput, gpu=ocr_on_gpu
 )
@@ -167,7 +154,7 @@ def detect_subtitle_area(run: TaskRun, params: DetectAreaInput) -> DetectAreaOut
             raise InputFileError(f"{shown!r} holds no images (.png, .jpg)")
         first = load_rgb(images[0])
         size = (first.shape[1], first.shape[0])
-    guess = _find_area(run, engine, images, size, (0.1, 0.95))
+    guess = find_area(run, engine, images, size, (0.1, 0.95))
     if params.video_path is not None:
         shutil.rmtree(folder, ignore_errors=True)
     if guess is None:
@@ -291,10 +278,7 @@ def extract_subtitles(run: TaskRun, params: ExtractSubtitlesInput) -> SubtitleFi
     if area:
         check_area(area, info, params.video_path)
     else:
-        folder = run.output_dir / "keyframes"
-        images = [p for p, _ in grab_keyframes(run, source, keyframe_times(info, params.keyframes, None), folder)]
-        guess = _find_area(run, engine, images, (info.width, info.height), (0.02, 0.15))
-        shutil.rmtree(folder, ignore_errors=True)
+        guess = detect_video_area(run, engine, source, info, keyframes=params.keyframes, span=(0.02, 0.15))
         area = guess.area if guess else None
 
     keep = run.settings.storage.keep_intermediate

@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -157,6 +158,29 @@ class TaskRun:
         away_since = self._redis_away_since
         if away_since is not None and time.monotonic() - away_since > self.settings.redis_grace_s:
             raise RedisAway(f"Redis unreachable for more than redis_grace_s ({self.settings.redis_grace_s:g} s)")
+
+    @contextmanager
+    def open_subprocess(self, args: Sequence[str], **popen: Any) -> Iterator[subprocess.Popen[bytes]]:
+        """Start a child whose pipes the body drives (``popen`` goes to ``subprocess.Popen``).
+
+        ``stop`` kills it like the children of ``run_subprocess``; leaving the block kills it if it still
+        runs (an error or a cancel on the way), so no child outlives its stage.
+        """
+        child = subprocess.Popen(list(args), **popen)
+        with self._lock:
+            self._children.add(child)
+        try:
+            yield child
+        finally:
+            with self._lock:
+                self._children.discard(child)
+            if child.poll() is None:
+                child.kill()
+            child.wait()
+            for pipe in (child.stdin, child.stdout, child.stderr):
+                if pipe is not None:
+                    with suppress(OSError):  # a killed reader leaves unflushed input behind
+                        pipe.close()
 
     def run_subprocess(self, args: Sequence[str], *, what: str) -> subprocess.CompletedProcess[bytes]:
         """Run a child process that a cancel can stop; return it when it exits 0.

@@ -16,7 +16,7 @@ from actors.registry import QUEUES
 from taskgate import worker
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-GPU_QUEUES = {"faster_whisper", "pyannote_audio", "paddleocr"}
+GPU_QUEUES = {"faster_whisper", "pyannote_audio", "paddleocr", "inpainting"}
 INSTALL_HINT = "docker-compose not found: apt-get install docker-compose (Debian's 1.29 parses compose files offline)"
 
 

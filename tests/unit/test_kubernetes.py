@@ -21,7 +21,7 @@ from tests.unit.kustomize import pod_spec, render
 
 OVERLAYS = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes" / "overlays"
 KUBERNETES_VERSION = "1.30.0"
-GPU_QUEUES = {"faster_whisper", "pyannote_audio", "paddleocr"}
+GPU_QUEUES = {"faster_whisper", "pyannote_audio", "paddleocr", "inpainting"}
 
 
 @pytest.fixture(scope="module", params=["cpu", "gpu"])
