@@ -7,6 +7,9 @@ from collections.abc import AsyncIterator
 import redis.asyncio as aioredis
 import structlog
 from aiohttp import web
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from actors.worker.app import build_broker
 from config import Settings
@@ -52,6 +55,10 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         socket_timeout=_REDIS_TIMEOUT_S,
         socket_connect_timeout=_REDIS_TIMEOUT_S,
         health_check_interval=30,
+        # a pooled connection the server closed (a Redis restart) is retried once at once on a new one;
+        # a Redis that is down still answers 503 within milliseconds (no backoff, one retry)
+        retry=Retry(NoBackoff(), 1),
+        retry_on_error=[RedisConnectionError],
     )
     broker, _lifecycle = build_broker(settings)
     app[CTX] = AppContext(

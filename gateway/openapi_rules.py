@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from actors.validation import path_fields
-from gateway.paths import FILE_PATH_PATTERN
+from gateway.paths import FILE_PATH_PATTERN, INPUT_PATH_MAX_CHARS
 
 # An http(s) URL the submit check accepts: a host name (its last label starts with a letter: numeric hosts
 # must be canonical dotted quads, which this pattern leaves out), an optional port, no credentials, no
@@ -48,6 +48,7 @@ ORDERED: dict[str, list[tuple[str, str, bool]]] = {
     "SplitAudioInput": [("min_duration_s", "max_duration_s", False)],
     "DiarizeInput": [("min_speakers", "max_speakers", False)],
     "ValidateInput": [("min_speakers", "max_speakers", False), ("min_segment_s", "max_segment_s", True)],
+    "RemoveSubtitlesInput": [("start_s", "end_s", True)],
 }
 
 
@@ -61,12 +62,17 @@ def tighten_input(name: str, input_type: type[msgspec.Struct], schema: dict[str,
     for field in path_fields(input_type):
         for option in _string_options(schema["properties"][field]):
             option["anyOf"] = [
-                {"pattern": FILE_PATH_PATTERN, "description": "A path inside the storage root"},
+                {
+                    "pattern": FILE_PATH_PATTERN,
+                    "maxLength": INPUT_PATH_MAX_CHARS,
+                    "description": "A path inside the storage root",
+                },
                 {"pattern": URL_PATTERN, "maxLength": URL_MAX_LENGTH, "description": "An http(s) URL to download"},
             ]
             option["description"] = (
-                "A path inside the storage root (names separated by '/', each at most 255 bytes, no '.' or '..', "
-                "not in .taskgate-tmp; an absolute path inside the root works too) or an http(s) URL to download"
+                "A path inside the storage root (at most 2048 characters, names separated by '/', each at most "
+                "255 bytes, no '.' or '..', not in .taskgate-tmp; an absolute path inside the root works too; the "
+                "file must exist at submit) or an http(s) URL to download"
             )
     if name in CROSS_FIELD:
         schema.update(CROSS_FIELD[name])

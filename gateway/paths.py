@@ -16,6 +16,8 @@ INTERNAL_DIRS = frozenset({TMP_DIR})
 # The longest file name (one path component) Linux file systems take, in bytes.
 NAME_MAX_BYTES = 255
 PATH_MAX_CHARS = 4096  # PATH_MAX, the terminating NUL included
+# A task input's path, in characters: half of PATH_MAX leaves room for the storage root in front of it.
+INPUT_PATH_MAX_CHARS = 2048
 # What the API description says of a relative file path (the server checks the same, and names in bytes).
 _NAME = r"[^\x00-\x1f\x7f/]{1,255}"
 FILE_PATH_PATTERN = rf"^(?!\.taskgate-tmp(?:/|\Z))(?:(?!\.\.?/){_NAME}/)*(?!\.\.?\Z){_NAME}\Z"
@@ -82,6 +84,8 @@ def check_input_paths(root: Path, fields: tuple[str, ...], data: dict[str, Any])
     for name in fields:
         value, pointer = data.get(name), f"$.input_data.{name}"
         if isinstance(value, str) and not value.startswith(("http://", "https://")) and "${{" not in value:
+            if len(value) > INPUT_PATH_MAX_CHARS:
+                raise InvalidInput(f"the path is longer than {INPUT_PATH_MAX_CHARS} characters", pointer)
             check_path_text(value, pointer)
             if is_internal(root, resolve_in_root(root, value)):
                 raise InvalidInput(f"{value[:100]!r} is not a path clients may use", pointer)

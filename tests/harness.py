@@ -151,9 +151,10 @@ class System:
         below = psutil.Process(proc.pid).children(recursive=True) if proc.poll() is None else []
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
-        for pid in below:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
+        if sig == signal.SIGKILL:  # the whole host dies at once; a SIGTERM is the supervisor's to pass on
+            for child in below:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child.pid, sig)
         proc.wait(timeout=30)
         wait_until(lambda: all_gone(below), 30, 0.01, f"every process below {name} to exit")
 

@@ -126,7 +126,9 @@ def get_inpainter(key: EngineKey) -> Inpainter:
     from actors.inpainting.lama import LamaInpainter  # noqa: PLC0415
 
     def load() -> Inpainter:
-        return LamaInpainter(key, get_lama_session(key)) if key.engine == "lama" else OpenCvInpainter(key)
+        inpainter = LamaInpainter(key, get_lama_session(key)) if key.engine == "lama" else OpenCvInpainter(key)
+        log.info("inpainting_engine_loaded", engine=key.engine, device=key.device if key.engine == "lama" else "cpu")
+        return inpainter
 
     inpainter, _loaded = WARM.get("inpainting", key, load)
     return inpainter

@@ -211,7 +211,13 @@ def get_engine(key: EngineKey) -> OcrEngine:
     Raises:
         EngineUnavailable: the engine or its models are not installed; the message says how to provide them.
     """
-    engine, _loaded = WARM.get("ocr", key, lambda: _LOADERS[key.engine](key))
+
+    def load() -> OcrEngine:
+        engine = _LOADERS[key.engine](key)
+        log.info("ocr_engine_loaded", engine=key.engine, device=key.device, gpu=key.gpu_index, language=key.language)
+        return engine
+
+    engine, _loaded = WARM.get("ocr", key, load)
     return engine
 
 

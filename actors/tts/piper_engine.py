@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,7 +60,6 @@ def _load(key: PiperKey) -> Any:
         raise EngineUnavailable(f"Piper is not installed ({exc}): {_INSTALL}") from None
     import json  # noqa: PLC0415
 
-    started = time.perf_counter()
     providers: list[Any] = ["CPUExecutionProvider"]
     if key.device == "cuda":
         cuda = {"device_id": key.device_index, "cudnn_conv_algo_search": "HEURISTIC"}
@@ -73,15 +70,8 @@ def _load(key: PiperKey) -> Any:
     except engine_errors() as exc:
         raise EngineUnavailable(f"cannot load Piper voice {key.model_path!r} on {key.device}: {exc}") from None
     voice = PiperVoice(session=session, config=config)
-    log.info(
-        "model_loaded",
-        engine="piper",
-        model=key.model_path,
-        device=key.device,
-        providers=session.get_providers(),
-        load_s=round(time.perf_counter() - started, 3),
-        pid=os.getpid(),
-    )
+    # the load itself is logged as model_loaded by the warm-model cache; this says where it runs
+    log.info("piper_voice_providers", model=key.model_path, device=key.device, providers=session.get_providers())
     return voice
 
 

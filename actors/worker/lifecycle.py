@@ -274,8 +274,10 @@ class Lifecycle(Endings, Middleware):  # type: ignore[misc]
         self._local.active = None
         error = active.error or exception
         lost = active.gpu.lost if active.gpu else None
-        if lost is not None and not isinstance(error, TransientError):
-            error = lost  # fenced out: the stage fails with why its lease ended, even if the body stopped on it
+        if lost is not None and error is not None and not isinstance(error, TransientError):
+            error = lost  # the body stopped because its lease ended: the stage fails with why it ended
+        # A body that finished goes to its fenced commit even when its lease is known lost here: the fence
+        # is the authority (it refuses and the stage fails as lease-lost, or the lease was in fact still held).
         try:
             ride_out(lambda: self._end(broker, message, active, error), what="stage_end")
         finally:

@@ -32,7 +32,7 @@ async def _taskgate(env: dict[str, str], *args: str) -> subprocess.CompletedProc
 
 
 def _dramatiq(procs: list[psutil.Process]) -> list[psutil.Process]:
-    return [p for p in procs if "dramatiq" in " ".join(p.cmdline())]
+    return [p for p in procs if any(word in " ".join(p.cmdline()) for word in ("dramatiq", "taskgate.pool"))]
 
 
 def _events(output: str) -> list[dict[str, Any]]:

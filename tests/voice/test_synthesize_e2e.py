@@ -60,7 +60,11 @@ async def test_the_voices_endpoint_lists_the_packaged_voice_and_the_default(voic
     assert "model_path" not in joe
 
 
-async def test_bad_input_is_refused_at_submit_with_the_field_and_the_voices(voice_client: Client) -> None:
+async def test_bad_input_is_refused_at_submit_with_the_field_and_the_voices(
+    voice_system: System, voice_client: Client
+) -> None:
+    for name in ("a.wav", "s.srt"):  # submits check that input files exist: these get to the voice checks
+        (voice_system.share_dir / name).touch()
     cases = [
         (SPEAK, {"text": ""}, "$.input_data.text", "length >= 1"),
         (SPEAK, {"text": "   \n "}, "$.input_data.text", "matching regex"),
