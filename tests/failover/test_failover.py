@@ -1,7 +1,7 @@
 """Redis failover under load: the primary is killed, Sentinel promotes the replica, every part moves over.
 
 The gateway, a supervised worker pool (its Dramatiq broker, lifecycle stores, GPU lock and sidecar) and
-the monitor inside the gateway all reach Redis through three sentinels, never by address.
+the monitor and the webhook outbox inside the gateway all reach Redis through three sentinels, never by address.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import pytest
 import redis
 
 from config import keys
+from tests.delivery.receiver import SECRET, Receiver
 from tests.failover.sentinels import DOWN_AFTER_MS, SentinelSet
 from tests.harness import TERMINAL, Client, System, async_wait_until, wait_until
 
@@ -34,6 +35,7 @@ SETTINGS = {
     "TASKGATE_GPU_LOCK_MONITOR__HEARTBEAT__TIMEOUT": "3",
     "TASKGATE_GPU_LOCK_MONITOR__PENDING_TIMEOUT": "3",
     "TASKGATE_BROKER_HEARTBEAT_TIMEOUT_S": "5",
+    "TASKGATE_WEBHOOKS__SECRET": SECRET,
 }
 SUBMITTERS = 3
 WARM_ACCEPTED = 20  # accepted before the kill
@@ -139,9 +141,16 @@ async def test_a_killed_primary_fails_over_and_every_accepted_task_finishes(
         assert all(s.sent_s < first_ok for s in unavailable), "a 503 after the new primary answered"
         assert sentinel_set.primary_port() == replica_port
 
-        # the GPU lock (worker side) works on the new primary
+        # the GPU lock (worker side) and webhooks (the outbox and its sender) work on the new primary
         gpu = await load.client.submit("system.gpu_hold", {"seconds": 0.3}, task_id="fo-gpu")
         assert (await load.client.wait(gpu["task_id"], 30))["status"] == "SUCCESS"
+        receiver = Receiver()
+        await receiver.start()
+        try:
+            await load.client.submit("system.ping", {}, task_id="fo-hook", callback=receiver.url("fo"))
+            await async_wait_until(_async(lambda: receiver.events_for("fo-hook")), 30, 0.05, "the webhook")
+        finally:
+            await receiver.stop()
 
         accepted = [s for s in load.submits if s.status == 202]
         states = await _final_states(load.client, [s.task_id for s in accepted])
