@@ -20,6 +20,7 @@ from config.engines import (
     WhisperSettings,
 )
 from config.errors import ConfigError
+from config.redis_target import sentinel_address, sentinel_entries
 from config.section import Section as _Section
 from config.voice import TtsSettings
 
@@ -238,11 +239,14 @@ class Settings(_Section):
     """Every setting of a taskgate process."""
 
     redis_url: str | None = None
+    # Redis Sentinel instead of redis_url: each sentinel's host:port (a list, or one comma-separated string)
+    redis_sentinels: list[str] | str | None = None
+    redis_sentinel_master: Annotated[str, msgspec.Meta(min_length=1)] = "mymaster"
     host: str = "127.0.0.1"
     port: Port = 8788
     share_dir: str = "./data/share"
     data_dir: str = "./data"
-    # the embedded Redis's port (when redis_url is unset)
+    # the embedded Redis's port (when neither redis_url nor redis_sentinels is set)
     embedded_redis_port: Port = 6389
     state_ttl_s: PositiveInt = 7 * 24 * 3600
     max_body_bytes: PositiveInt = 1024 * 1024
@@ -273,6 +277,21 @@ class Settings(_Section):
     files: FilesSettings = msgspec.field(default_factory=FilesSettings)
     http: HttpSettings = msgspec.field(default_factory=HttpSettings)
     storage: StorageSettings = msgspec.field(default_factory=StorageSettings)
+
+    def __post_init__(self) -> None:
+        self.redis_sentinels = sentinel_entries(self.redis_sentinels)
+        if self.redis_sentinels and self.redis_url:
+            raise ValueError("set redis_url or redis_sentinels, not both")
+
+    @property
+    def redis_configured(self) -> bool:
+        """Return whether an external Redis is configured (a URL or sentinels)."""
+        return bool(self.redis_url or self.redis_sentinels)
+
+    @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        """Return the sentinels' ``(host, port)`` (empty when Redis is reached by URL)."""
+        return [sentinel_address(entry) for entry in sentinel_entries(self.redis_sentinels)]
 
     def retry_policy(self, task_name: str) -> RetryPolicy:
         """Return the retry policy of ``task_name``: its override, else the top-level defaults."""

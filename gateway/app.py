@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import redis.asyncio as aioredis
 import structlog
 from aiohttp import web
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from actors.worker.app import build_broker
 from config import Settings
@@ -17,18 +13,16 @@ from gateway import auth, docs, files, health, monitor_routes, tasks, voices, we
 from gateway.context import CTX, SETTINGS, AppContext
 from gateway.metrics import GatewayMetrics, metrics_middleware
 from gateway.problems import problem_middleware
+from redis_io.clients import GATEWAY, aclose_client, async_client
 from state import StateStore
 
 log = structlog.get_logger(__name__)
 
-# Socket timeouts keep a request from hanging on a Redis that stopped answering.
-_REDIS_TIMEOUT_S = 5.0
-
 
 def create_app(settings: Settings) -> web.Application:
     """Return the gateway application for these settings (Redis must be configured)."""
-    if not settings.redis_url:
-        raise ValueError("settings.redis_url is required")
+    if not settings.redis_configured:
+        raise ValueError("settings.redis_url or settings.redis_sentinels is required")
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[problem_middleware])
     app[SETTINGS] = settings
     app.add_routes(tasks.routes)
@@ -50,16 +44,7 @@ def create_app(settings: Settings) -> web.Application:
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings: Settings = app[SETTINGS]
-    client = aioredis.Redis.from_url(
-        settings.redis_url or "",
-        socket_timeout=_REDIS_TIMEOUT_S,
-        socket_connect_timeout=_REDIS_TIMEOUT_S,
-        health_check_interval=30,
-        # a pooled connection the server closed (a Redis restart) is retried once at once on a new one;
-        # a Redis that is down still answers 503 within milliseconds (no backoff, one retry)
-        retry=Retry(NoBackoff(), 1),
-        retry_on_error=[RedisConnectionError],
-    )
+    client = async_client(settings, GATEWAY)
     broker, _lifecycle = build_broker(settings)
     app[CTX] = AppContext(
         settings=settings,
@@ -71,4 +56,4 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     log.info("gateway_started", host=settings.host, port=settings.port)
     yield
     broker.close()
-    await client.aclose()
+    await aclose_client(client)

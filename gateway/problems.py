@@ -58,6 +58,8 @@ ERROR_TABLE: list[tuple[type[BaseException], int, str, str]] = [
     (LeaseNotFound, 409, "lease-not-found", "No lease carries that fencing token"),
     (redis.exceptions.ConnectionError, 503, "redis-unavailable", "Redis is unavailable"),
     (redis.exceptions.TimeoutError, 503, "redis-unavailable", "Redis is unavailable"),
+    # a primary demoted by a failover, still reached before clients move to the new one
+    (redis.exceptions.ReadOnlyError, 503, "redis-unavailable", "Redis is unavailable"),
     (dramatiq.errors.BrokerConnectionError, 503, "broker-unavailable", "The message broker is unavailable"),
 ]
 

@@ -6,18 +6,17 @@ import asyncio
 import signal
 import sys
 
-import redis.asyncio as aioredis
-
 from config import ConfigError, Settings, configure_logging, load_settings
 from monitor.dispatch import broker_enqueue
 from monitor.loop import Monitor
+from redis_io.clients import MONITOR, aclose_client, async_client
 
 
 async def _serve(settings: Settings) -> None:
     from actors.worker.app import build_broker  # noqa: PLC0415  (declares the actors the re-queue sends to)
 
     broker, _lifecycle = build_broker(settings)
-    client = aioredis.Redis.from_url(settings.redis_url or "", socket_timeout=5, socket_connect_timeout=5)
+    client = async_client(settings, MONITOR)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -26,7 +25,7 @@ async def _serve(settings: Settings) -> None:
         await Monitor(client, settings, broker_enqueue(broker)).run(stop)
     finally:
         broker.close()
-        await client.aclose()
+        await aclose_client(client)
 
 
 def main() -> None:
@@ -35,8 +34,8 @@ def main() -> None:
         settings = load_settings()
     except ConfigError as exc:
         sys.exit(f"taskgate monitor: {exc}")
-    if not settings.redis_url:
-        sys.exit("taskgate monitor: TASKGATE_REDIS_URL is not set")
+    if not settings.redis_configured:
+        sys.exit("taskgate monitor: neither TASKGATE_REDIS_URL nor TASKGATE_REDIS_SENTINELS is set")
     configure_logging(settings.log_format, settings.log_level)
     asyncio.run(_serve(settings))
 

@@ -3,8 +3,8 @@
 The GPU lock (twice per GPU task, and on the critical path of every hand-over), the worker's stage reads
 and transitions, Dramatiq's dispatch script and the gateway's submit (``AsyncChannel``) skip what
 redis-py wraps around each command: checking a connection out of the pool and back in (with its
-metrics), event dispatch, and the retry policy. Only a kept connection that the server closed is
-retried, once: a blind retry could run a script twice. Measured on
+metrics), event dispatch, and the retry policy. Only a kept connection that the server closed (or that
+answers READONLY: a demoted primary) is retried, once: a blind retry could run a script twice. Measured on
 a 2-core machine: about 30 us of client CPU per HGETALL here, 75 us through ``Redis.hgetall``, 300 us
 through ``redis.asyncio`` from a worker thread (``run_coroutine`` on Dramatiq's event loop).
 """
@@ -21,12 +21,17 @@ from redis.asyncio import Redis as AsyncRedis
 from redis.asyncio.connection import AbstractConnection as AsyncConnection
 from redis.connection import Connection, ConnectionPool
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import ReadOnlyError, ResponseError
 
 try:
     import hiredis
 except ImportError:  # pragma: no cover  (an optional speed-up of redis-py)
     hiredis = None  # type: ignore[assignment]
+
+# A kept connection failing with these is dropped and its command sent once more on a new connection: the
+# server closed it, or it still points at a primary that a failover demoted to a replica (READONLY; a
+# Sentinel-managed pool turns that reply into a ConnectionError itself and asks for the new primary).
+_STALE = (RedisConnectionError, OSError, ReadOnlyError)
 
 
 class Channel:
@@ -55,7 +60,7 @@ class Channel:
         conn, kept = self._take()
         try:
             return self._send(conn, args)
-        except (RedisConnectionError, OSError):
+        except _STALE:
             if not kept:
                 raise
         return self._send(self._pool.get_connection(), args)
@@ -68,7 +73,7 @@ class Channel:
         conn, kept = self._take()
         try:
             return self._send_many(conn, commands)
-        except (RedisConnectionError, OSError):
+        except _STALE:
             if not kept:
                 raise
         return self._send_many(self._pool.get_connection(), commands)
@@ -82,6 +87,7 @@ class Channel:
                     replies.append(conn.read_response())
                 except ResponseError as exc:
                     replies.append(exc)
+            _raise_read_only(replies)
         except BaseException:
             conn.disconnect()  # type: ignore[no-untyped-call]
             self._pool.release(conn)
@@ -93,6 +99,10 @@ class Channel:
         try:
             conn.send_command(*args)  # type: ignore[no-untyped-call]
             reply = conn.read_response()
+        except ReadOnlyError:
+            conn.disconnect()  # type: ignore[no-untyped-call]
+            self._pool.release(conn)
+            raise
         except ResponseError:
             self._idle.append(conn)  # the error reply was read whole: the connection is clean
             raise
@@ -153,7 +163,7 @@ class AsyncChannel:
             return await self._send(await self._fresh(), args)
         try:
             return await self._send(conn, args)
-        except (RedisConnectionError, OSError):
+        except _STALE:
             return await self._send(await self._fresh(), args)  # the server closed it while it was kept
 
     async def execute_many(self, *commands: tuple[Any, ...]) -> list[Any]:
@@ -164,7 +174,7 @@ class AsyncChannel:
             return await self._send_many(await self._fresh(), commands)
         try:
             return await self._send_many(conn, commands)
-        except (RedisConnectionError, OSError):
+        except _STALE:
             return await self._send_many(await self._fresh(), commands)
 
     async def _send_many(self, conn: AsyncConnection, commands: tuple[tuple[Any, ...], ...]) -> list[Any]:
@@ -176,6 +186,7 @@ class AsyncChannel:
                     replies.append(await conn.read_response())
                 except ResponseError as exc:
                     replies.append(exc)
+            _raise_read_only(replies)
         except BaseException:
             await conn.disconnect(nowait=True)
             await self._pool.release(conn)
@@ -191,6 +202,10 @@ class AsyncChannel:
         try:
             await conn.send_packed_command(_pack(conn, args), check_health=False)
             reply = await conn.read_response()
+        except ReadOnlyError:
+            await conn.disconnect(nowait=True)
+            await self._pool.release(conn)
+            raise
         except ResponseError:
             self._idle.append(conn)
             raise
@@ -206,6 +221,13 @@ class AsyncChannel:
         idle, self._idle = self._idle, []
         for conn in idle:
             await self._pool.release(conn)
+
+
+def _raise_read_only(replies: list[Any]) -> None:
+    """Raise the first READONLY reply of a batch: the connection is on a replica and must be dropped."""
+    for reply in replies:
+        if isinstance(reply, ReadOnlyError):
+            raise reply
 
 
 def _packed(conn: AsyncConnection, args: tuple[Any, ...]) -> bytes:

@@ -117,7 +117,7 @@ def _prepare(settings: Settings) -> InstanceLock:
     lock.acquire()
     try:
         check_port_free(settings.host, settings.port, "the gateway", "TASKGATE_PORT")
-        if not settings.redis_url:
+        if not settings.redis_configured:
             check_port_free(
                 "127.0.0.1", settings.embedded_redis_port, "the embedded Redis", "TASKGATE_EMBEDDED_REDIS_PORT"
             )
@@ -150,7 +150,7 @@ def run() -> int:
     for sig in STOP_SIGNALS:
         signal.signal(sig, on_signal)
     try:
-        if not settings.redis_url:
+        if not settings.redis_configured:  # neither a URL nor sentinels: run our own
             embedded = EmbeddedRedis(settings.data_root / "redis", port=settings.embedded_redis_port)
             _start_redis(embedded)
             env["TASKGATE_REDIS_URL"] = embedded.url

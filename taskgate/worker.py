@@ -26,7 +26,7 @@ from actors.spec import QUEUES
 from actors.worker.engines import engine_problems
 from actors.worker.sidecar import Sidecar
 from config import ConfigError, configure_logging, load_settings
-from redis_io.clients import sync_client
+from redis_io.clients import close_client, sync_client
 from state.live import LiveSettings
 from state.tracking import SupervisorInfo
 from taskgate.lifetime import STOP_SIGNALS, guarded
@@ -148,13 +148,17 @@ def main(argv: list[str]) -> int:
     except ConfigError as exc:
         print(f"taskgate: {exc}", file=sys.stderr)
         return 2
-    if not settings.redis_url:
-        print("taskgate: TASKGATE_REDIS_URL is not set: workers need the Redis the gateway uses", file=sys.stderr)
+    if not settings.redis_configured:
+        print(
+            "taskgate: neither TASKGATE_REDIS_URL nor TASKGATE_REDIS_SENTINELS is set: workers need the Redis "
+            "the gateway uses",
+            file=sys.stderr,
+        )
         return 2
     configure_logging(settings.log_format, settings.log_level)
     command = pool_command(args.threads or settings.worker_threads, args.queues)
     pools = [Pool(i, command) for i in range(args.processes or settings.worker_processes)]
-    client = sync_client(settings.redis_url)
+    client = sync_client(settings)
     queues = args.queues or list(QUEUES)
     served = SupervisorInfo(queues=queues, engines=engine_problems(settings, queues))
     sidecar = Sidecar(client, LiveSettings(settings), socket.gethostname(), list, served)
@@ -168,6 +172,6 @@ def main(argv: list[str]) -> int:
         signal.signal(sig, on_signal)
     log.info("worker_supervisor_started", pools=len(pools), pid=os.getpid())
     supervisor.run()
-    client.close()
+    close_client(client)
     log.info("worker_supervisor_stopped")
     return 0

@@ -111,7 +111,7 @@ class WebhookSender:
     def store(self) -> StateStore:
         """Return the store, created on the event loop that runs this process's async actors."""
         if self._store is None:
-            self._store = StateStore(async_client(self.settings.redis_url), self.settings.state_ttl_s)
+            self._store = StateStore(async_client(self.settings), self.settings.state_ttl_s)
         return self._store
 
     async def deliver(self, data: dict[str, Any]) -> None:

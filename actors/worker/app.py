@@ -79,7 +79,7 @@ def build_broker(settings: Settings) -> tuple[WakingRedisBroker, Lifecycle]:
     check_task_names(settings)
     lifecycle = Lifecycle(settings)
     broker = WakingRedisBroker(  # type: ignore[no-untyped-call]
-        client=sync_client(settings.redis_url),
+        client=sync_client(settings),
         middleware=[AsyncIO(), lifecycle, ConsumerRegistry()],
         heartbeat_timeout=int(settings.broker_heartbeat_timeout_s * 1000),
         maintenance_chance=settings.broker_maintenance_chance,
@@ -105,7 +105,9 @@ def setup() -> None:
         check_task_names(settings)
     except ConfigError as exc:
         raise SystemExit(f"taskgate: {exc}") from None
-    if not settings.redis_url:
-        raise SystemExit("TASKGATE_REDIS_URL is not set: workers need the Redis the gateway uses")
+    if not settings.redis_configured:
+        raise SystemExit(
+            "neither TASKGATE_REDIS_URL nor TASKGATE_REDIS_SENTINELS is set: workers need the Redis the gateway uses"
+        )
     configure_logging(settings.log_format, settings.log_level)
     build_broker(settings)

@@ -76,7 +76,7 @@ class Lifecycle(Endings, Middleware):  # type: ignore[misc]
     def store(self) -> StateStore:
         """Return the store, created in this process on first use (fork-safe)."""
         if self._store is None:
-            self._store = StateStore(async_client(self.settings.redis_url), self.settings.state_ttl_s)
+            self._store = StateStore(async_client(self.settings), self.settings.state_ttl_s)
         return self._store
 
     @property
@@ -90,7 +90,7 @@ class Lifecycle(Endings, Middleware):  # type: ignore[misc]
     def sync_redis(self) -> redis.Redis:
         """Return a synchronous client for the GPU lease lock, created on first use."""
         if self._sync_redis is None:
-            self._sync_redis = sync_client(self.settings.redis_url)
+            self._sync_redis = sync_client(self.settings)
         return self._sync_redis
 
     @property

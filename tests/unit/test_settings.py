@@ -146,3 +146,31 @@ def test_a_heartbeat_timeout_under_two_intervals_is_refused() -> None:
 def test_a_lease_ttl_over_the_lock_timeout_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"lease_ttl .* must be <= gpu_lock\.lock_timeout"):
         load_settings({"TASKGATE_GPU_LOCK__LEASE_TTL": "600", "TASKGATE_GPU_LOCK__LOCK_TIMEOUT": "60"})
+
+
+def test_sentinels_come_from_a_comma_separated_variable_or_a_yaml_list(tmp_path: Path) -> None:
+    settings = load_settings(
+        {"TASKGATE_REDIS_SENTINELS": "10.0.0.1:26379, s2:26380,[::1]:26381", "TASKGATE_REDIS_SENTINEL_MASTER": "m"}
+    )
+    assert settings.sentinel_addresses == [("10.0.0.1", 26379), ("s2", 26380), ("::1", 26381)]
+    assert (settings.redis_sentinel_master, settings.redis_configured) == ("m", True)
+    config = tmp_path / "taskgate.yml"
+    config.write_text("redis_sentinels: [a:1, b]\n")
+    listed = load_settings({"TASKGATE_CONFIG": str(config)})
+    assert (listed.sentinel_addresses, listed.redis_sentinel_master) == ([("a", 1), ("b", 26379)], "mymaster")
+    assert not load_settings({"TASKGATE_REDIS_SENTINELS": ""}).redis_configured
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"TASKGATE_REDIS_SENTINELS": "a:1", "TASKGATE_REDIS_URL": "redis://a"}, "not both"),
+        ({"TASKGATE_REDIS_SENTINELS": "a:port"}, "is not host:port"),
+        ({"TASKGATE_REDIS_SENTINELS": "a:70000"}, "port in 1..65535"),
+        ({"TASKGATE_REDIS_SENTINELS": "::1:5"}, r"\[address\]:port"),
+        ({"TASKGATE_REDIS_SENTINEL_MASTER": ""}, "redis_sentinel_master"),
+    ],
+)
+def test_bad_sentinel_settings_are_refused(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(env)
