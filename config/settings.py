@@ -246,6 +246,13 @@ class FilesSettings(_Section):
     list_max: PositiveInt = 1000
 
 
+class EventsSettings(_Section):
+    """Live events (``GET /v1/events``): keep-alives and each client's buffer."""
+
+    keepalive_s: PositiveSeconds = 15.0
+    client_queue: PositiveInt = 1000
+
+
 class RetryPolicy(_Section):
     """How a stage that failed with a transient error is retried."""
 
@@ -285,6 +292,7 @@ class Settings(_Section):
     network_policy: NetworkPolicySettings = msgspec.field(default_factory=NetworkPolicySettings)
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
     files: FilesSettings = msgspec.field(default_factory=FilesSettings)
+    events: EventsSettings = msgspec.field(default_factory=EventsSettings)
 
     def retry_policy(self, task_name: str) -> RetryPolicy:
         """Return the retry policy of ``task_name``: its override, else the top-level defaults."""

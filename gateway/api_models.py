@@ -126,3 +126,13 @@ class Ready(msgspec.Struct, kw_only=True):
 
     status: Literal["ready"]
     redis: Literal["ok"]
+
+
+class WhoAmI(msgspec.Struct, kw_only=True):
+    """The caller as the gateway sees it (``open`` when no key is configured)."""
+
+    name: str
+    scopes: list[str]
+    admin: bool
+    user: bool
+    auth_enabled: bool

@@ -11,6 +11,7 @@ import contextlib
 import os
 import socket
 import time
+from pathlib import Path
 
 import msgspec
 import redis.asyncio as aioredis
@@ -26,6 +27,7 @@ from state import StateStore
 from state.tracking import AsyncTracker, RunInfo
 
 log = structlog.get_logger(__name__)
+_LUA_DIR = Path(__file__).with_name("lua")
 
 # Runs acted on per list and pass; more wait for the next pass.
 MAX_PER_PASS = 100
@@ -56,6 +58,7 @@ class Monitor:
         self.actions = Actions(client, self.store, self.tracker, enqueue)
         self.locks = LockHealth(client, self.store)
         self.leader = Leader(client, identity or f"{socket.gethostname()}:{os.getpid()}")
+        self._workers_down = client.register_script((_LUA_DIR / "workers_down.lua").read_text())
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Run until ``stop`` is set (or the task is cancelled); give the lease up on the way out."""
@@ -116,8 +119,10 @@ class Monitor:
 
     async def _count_pass(self, report: PassReport, timeout_ms: int) -> None:
         async with self.client.pipeline(transaction=False) as pipe:
-            # Workers silent for ten heartbeat timeouts are forgotten (the metric counts recent ones only).
-            pipe.zremrangebyscore(keys.WORKERS, "-inf", report.now_ms - 10 * timeout_ms)
+            # Workers silent for a heartbeat timeout are forgotten, each with a 'worker' 'down' event (the
+            # metrics count only workers seen within the timeout anyway).
+            stale_ms = report.now_ms - timeout_ms
+            await self._workers_down(keys=[keys.WORKERS, keys.EVENTS], args=[stale_ms, keys.EVENTS_KEPT], client=pipe)
             pipe.hincrby(keys.MONITOR_STATS, "passes_total", 1)
             pipe.hset(
                 keys.MONITOR_STATS,

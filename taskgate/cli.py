@@ -18,7 +18,6 @@ from taskgate.http_client import EXIT_OK, EXIT_TASK_FAILED, EXIT_USAGE, Api, Cli
 
 DEFAULT_URL = "http://127.0.0.1:8788"
 TERMINAL = {"SUCCESS", "FAILED", "CANCELLED"}
-_POLL_S = 0.25
 _BAR_WIDTH = 30
 EXIT_WAIT = 6
 
@@ -26,7 +25,7 @@ EPILOG = """\
 environment: TASKGATE_URL (gateway URL, default http://127.0.0.1:8788), TASKGATE_API_KEY (API key).
 exit codes: 0 success | 1 the task FAILED or was CANCELLED | 2 usage or input refused (400/409/413/422)
             | 3 not found | 4 no key, wrong key or missing scope (401/403) | 5 gateway unreachable or 5xx
-            | 6 --wait gave up after --timeout seconds
+            | 6 --wait or --follow gave up after --timeout seconds
 """
 
 
@@ -100,26 +99,72 @@ def cmd_submit(api: Api, out: Output, args: argparse.Namespace) -> int:
     if not args.wait:
         out.emit(record, lambda r: f"submitted {r['task_id']} ({r['status']})")
         return EXIT_OK
-    started = time.monotonic()
-    deadline = started + args.timeout if args.timeout else None
-    last = ""
-    while True:
-        shown = json.dumps([record["status"], record["stages"].get(record["task_name"], {}).get("progress")])
-        if shown != last or sys.stderr.isatty():
-            out.progress(record, started)
-            last = shown
-        if record["status"] in TERMINAL:
-            break
-        if deadline and time.monotonic() > deadline:
-            raise CliError(f"task {record['task_id']} is still {record['status']} after {args.timeout} s", EXIT_WAIT)
-        time.sleep(_POLL_S)
-        record = api.call("GET", f"/v1/tasks/{urllib.parse.quote(record['task_id'])}")
+    record = follow(api, out, record["task_id"], args.timeout)
     out.emit(record, _task_text)
     return _exit_for(record)
 
 
+def _apply(record: dict[str, Any], kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    """Return ``record`` with one event of its stream applied (a snapshot replaces it)."""
+    if kind == "snapshot":
+        return data
+    name = data.get("task_name", "")
+    new = name not in record["stages"]
+    stage = record["stages"].setdefault(name, {"status": "PENDING", "progress": None})
+    if kind == "stage":
+        stage["status"] = data["status"]
+        if data["status"] == "SUCCESS":
+            stage["progress"] = 1.0
+        if new:  # a stage added since the snapshot is the task's latest
+            record["task_name"] = name
+        if name == record["task_name"]:
+            record["status"] = data["status"]
+    elif kind == "progress":
+        stage["progress"] = data["progress"]
+    return record
+
+
+def _shown(record: dict[str, Any]) -> str:
+    return json.dumps([record["status"], record["stages"].get(record["task_name"], {}).get("progress")])
+
+
+def follow(api: Api, out: Output, task_id: str, timeout_s: float) -> dict[str, Any]:
+    """Follow a task's event stream to its end, drawing progress; return its final record.
+
+    Raises:
+        CliError: the gateway failed, or ``timeout_s`` (when not 0) passed first (``EXIT_WAIT``).
+    """
+    started = time.monotonic()
+    deadline = started + timeout_s if timeout_s else None
+    path = f"/v1/tasks/{urllib.parse.quote(task_id)}/events"
+    record: dict[str, Any] = {}
+    shown = ""
+    while True:
+        left = deadline - time.monotonic() if deadline else None
+        if left is not None and left <= 0:
+            status = record.get("status", "unknown")
+            raise CliError(f"task {task_id} is still {status} after {timeout_s} s", EXIT_WAIT)
+        try:
+            for kind, data in api.events(path, timeout_s=min(left, api.timeout_s) if left else None):
+                if kind == "end":
+                    record = dict(api.call("GET", f"/v1/tasks/{urllib.parse.quote(task_id)}"))
+                elif kind in ("snapshot", "stage", "progress"):
+                    record = _apply(record, kind, data)
+                if _shown(record) != shown:
+                    out.progress(record, started)
+                    shown = _shown(record)
+                if kind == "end":
+                    return record
+        except TimeoutError:
+            continue  # the deadline check above decides; else the stream starts again with a snapshot
+
+
 def cmd_status(api: Api, out: Output, args: argparse.Namespace) -> int:
-    """Show a task."""
+    """Show a task; with ``--follow`` follow it to the end first."""
+    if args.follow:
+        record = follow(api, out, args.task_id, args.timeout)
+        out.emit(record, _task_text)
+        return _exit_for(record)
     record = api.call("GET", f"/v1/tasks/{urllib.parse.quote(args.task_id)}")
     out.emit(record, _task_text)
     return EXIT_OK
@@ -227,13 +272,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", nargs="*", help="input_data as key=value (values are JSON when they parse)")
     p.add_argument("--task-id")
     p.add_argument("--callback", help="URL to POST the signed event to when the task ends")
-    p.add_argument("--wait", action="store_true", help="follow the task with a progress bar; print its outputs")
+    p.add_argument("--wait", action="store_true", help="follow the task live with a progress bar; print its outputs")
     p.add_argument("--timeout", type=float, default=0, help="with --wait: give up after this many seconds")
     p.set_defaults(run=cmd_submit)
-    for name, fn, helptext in (("status", cmd_status, "show a task"), ("cancel", cmd_cancel, "cancel a task")):
-        p = sub.add_parser(name, help=helptext, parents=[common])
-        p.add_argument("task_id")
-        p.set_defaults(run=fn)
+    p = sub.add_parser("status", help="show a task", parents=[common])
+    p.add_argument("task_id")
+    p.add_argument("--follow", action="store_true", help="follow the task live to its end, then show it")
+    p.add_argument("--timeout", type=float, default=0, help="with --follow: give up after this many seconds")
+    p.set_defaults(run=cmd_status)
+    p = sub.add_parser("cancel", help="cancel a task", parents=[common])
+    p.add_argument("task_id")
+    p.set_defaults(run=cmd_cancel)
     p = sub.add_parser("tasks", help="list recent tasks", parents=[common])
     p.add_argument("--status", choices=sorted(TERMINAL | {"PENDING", "RUNNING"}))
     p.add_argument("--task-name")

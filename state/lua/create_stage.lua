@@ -3,9 +3,10 @@
 -- KEYS[1] workflow_state:{workflow_id} (hash)
 -- KEYS[2] index of all workflows (zset, score = created_at ms)
 -- KEYS[3] index of workflows by task_name (zset)
--- KEYS[4] optional: the Dramatiq queue list (dramatiq:{queue})
--- KEYS[5] optional: the Dramatiq queue's message hash (dramatiq:{queue}.msgs)
--- KEYS[6] optional: the queue's wake-up list (taskgate:wake:{queue})
+-- KEYS[4] the live events stream (taskgate:events): a new stage adds a 'stage' event (PENDING, rev 1)
+-- KEYS[5] optional: the Dramatiq queue list (dramatiq:{queue})
+-- KEYS[6] optional: the Dramatiq queue's message hash (dramatiq:{queue}.msgs)
+-- KEYS[7] optional: the queue's wake-up list (taskgate:wake:{queue})
 -- ARGV[1] task_name
 -- ARGV[2] input hash (sha256 of task_name + input_data)
 -- ARGV[3] stage record JSON (status PENDING)
@@ -13,9 +14,10 @@
 -- ARGV[5] ttl in ms
 -- ARGV[6] now in ms
 -- ARGV[7] workflow_id
--- ARGV[8] optional: Dramatiq redis message id
--- ARGV[9] optional: encoded Dramatiq message
--- ARGV[10] optional: wake-up tokens kept
+-- ARGV[8] events kept (the stream's approximate cap)
+-- ARGV[9] optional: Dramatiq redis message id
+-- ARGV[10] optional: encoded Dramatiq message
+-- ARGV[11] optional: wake-up tokens kept
 -- returns {"created" | "exists" | "conflict", HGETALL of KEYS[1] as a flat list}
 local name = ARGV[1]
 local existing = redis.call('HGET', KEYS[1], 'hash:' .. name)
@@ -41,11 +43,13 @@ redis.call('ZADD', KEYS[2], now, ARGV[7])
 redis.call('ZADD', KEYS[3], now, ARGV[7])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', horizon)
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', horizon)
-if KEYS[4] then
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[8], '*',
+  'type', 'stage', 'workflow_id', ARGV[7], 'task_name', name, 'status', 'PENDING', 'rev', 1)
+if KEYS[5] then
   -- What Dramatiq's RedisBroker enqueue does (dispatch.lua "enqueue"), plus a wake-up token.
-  redis.call('HSET', KEYS[5], ARGV[8], ARGV[9])
-  redis.call('RPUSH', KEYS[4], ARGV[8])
-  redis.call('LPUSH', KEYS[6], 1)
-  redis.call('LTRIM', KEYS[6], 0, tonumber(ARGV[10]) - 1)
+  redis.call('HSET', KEYS[6], ARGV[9], ARGV[10])
+  redis.call('RPUSH', KEYS[5], ARGV[9])
+  redis.call('LPUSH', KEYS[7], 1)
+  redis.call('LTRIM', KEYS[7], 0, tonumber(ARGV[11]) - 1)
 end
 return {'created', redis.call('HGETALL', KEYS[1])}
