@@ -56,6 +56,10 @@ class TaskSummary(msgspec.Struct, kw_only=True):
     created_at: str | None
     updated_at: str | None
     error: StageError | None
+    progress: float | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    duration_s: float | None = None
 
 
 class TaskList(msgspec.Struct, kw_only=True):

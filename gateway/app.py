@@ -10,7 +10,7 @@ from aiohttp import web
 
 from actors.app import build_broker
 from config import Settings
-from gateway import auth, console, docs, event_routes, files, health, monitor_routes, tasks, webhooks
+from gateway import auth, console, docs, event_routes, files, health, monitor_routes, tasks, webhooks, worker_routes
 from gateway.context import AppContext
 from gateway.metrics import GatewayMetrics, metrics_middleware
 from gateway.problems import problem_middleware
@@ -35,6 +35,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(docs.routes)
     app.add_routes(monitor_routes.routes)
     app.add_routes(event_routes.routes)
+    app.add_routes(worker_routes.routes)
     app.add_routes(console.routes)
     auth.install(app, settings)
     app.middlewares.append(metrics_middleware)

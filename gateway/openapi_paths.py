@@ -211,8 +211,20 @@ _SSE_DESCRIPTION = (
 )
 
 
+# One Server-Sent Event as the stream's parsers see it (``data`` is one line of JSON).
+_SSE_EVENT = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string"},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+        "id": {"type": "string"},
+        "retry": {"type": "integer"},
+    },
+}
+
+
 def _sse(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"text/event-stream": {"schema": {"type": "string"}}}}
+    return {"description": description, "content": {"text/event-stream": {"schema": _SSE_EVENT}}}
 
 
 def _event_operations() -> Operations:

@@ -131,4 +131,5 @@ async def list_tasks(request: web.Request) -> web.Response:
 
 def _summary(view: dict[str, Any]) -> dict[str, Any]:
     keep = ("task_id", "task_name", "status", "created_at", "updated_at", "error")
-    return {k: view[k] for k in keep}
+    latest = view["stages"][view["task_name"]]
+    return {k: view[k] for k in keep} | {k: latest[k] for k in ("progress", "started_at", "finished_at", "duration_s")}
