@@ -77,7 +77,7 @@ class KeyRing:
             if not keyed
         }
         self.open_paths.add("/")  # the console's shell and files hold no data; the page asks for a key
-        self.open_prefixes = ("/ui/",)
+        self.open_prefixes: tuple[str, ...] = ("/ui/",) if auth.protect_docs else ("/ui/", "/docs/static/")
 
     @property
     def enabled(self) -> bool:

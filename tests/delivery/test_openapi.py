@@ -1,4 +1,4 @@
-"""The OpenAPI document and /docs page, and a schemathesis run against the live gateway."""
+"""The OpenAPI document and the /docs page, and a schemathesis run against the live gateway."""
 
 from __future__ import annotations
 
@@ -53,8 +53,7 @@ async def test_document_describes_every_route_task_and_the_security(make_system:
     assert schemas[problem.rsplit("/", 1)[-1]]["required"] == ["type", "title", "status"]
     assert "taskEnded" in doc["webhooks"]
 
-    for path in doc["paths"]:
-        assert path in page
+    assert 'src="/docs/static/swagger-ui-bundle.js"' in page  # Swagger UI renders the document in the page
     assert not re.search(r"<(script|link)[^>]+(src|href)=\"https?://", page)  # nothing from a CDN
 
 
