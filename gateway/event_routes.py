@@ -53,7 +53,9 @@ def _allowed_types(request: web.Request) -> frozenset[str]:
     asked = frozenset(t for t in wanted.split(",") if t)
     if unknown := asked - ALL_TYPES:
         raise BadRequest(f"type must be among {', '.join(sorted(ALL_TYPES))}; got {', '.join(sorted(unknown))}")
-    return asked & allowed
+    if denied := asked - allowed:
+        raise web.HTTPForbidden(text=f"{', '.join(sorted(denied))} events need the 'admin' scope")
+    return asked
 
 
 def _filter(request: web.Request) -> Callable[[Event], bool]:

@@ -236,7 +236,9 @@ def _event_operations() -> Operations:
         "schema": {"type": "string", "pattern": r"^\d+(-\d+)?$"},
         "description": "Resume after this event id (what an EventSource sends on reconnect)",
     }
-    types = _query("type", {"type": "string"}, f"Comma-separated kinds to receive ({kinds}); default all allowed")
+    types = _query(
+        "type", {"type": "string"}, f"Comma-separated kinds ({kinds}); default: all the key may see (403 past that)"
+    )
     status_enum = {"type": "string", "enum": ["PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"]}
     return {
         ("get", "/v1/events"): {
@@ -248,7 +250,7 @@ def _event_operations() -> Operations:
                 _query("status", status_enum, "Only stage events that move to this status"),
                 last_id,
             ],
-            "responses": {"200": _sse("The live event stream (it does not end by itself)"), "400": None},
+            "responses": {"200": _sse("The live event stream (it does not end by itself)"), "400": None, "403": None},
         },
         ("get", "/v1/tasks/{task_id}/events"): {
             "tags": ["events"],
@@ -260,6 +262,7 @@ def _event_operations() -> Operations:
             "responses": {
                 "200": _sse("The task's event stream, ending after its last stage ends"),
                 "400": None,
+                "403": None,
                 "404": None,
             },
         },

@@ -44,10 +44,19 @@ class Tab:
 
 @pytest.fixture
 def open_tab(browser: Browser) -> Callable[..., object]:
-    """Return ``open(base_url, key=None, width=1280)``: a new page (the key preset for the tab) recording errors."""
+    """Return ``open(base_url, key=None, width=1280, dark=False)``: a new page recording errors.
 
-    async def open_(base_url: str, key: str | None = None, width: int = 1280, height: int = 900) -> Tab:
-        context = await browser.new_context(base_url=base_url, viewport={"width": width, "height": height})
+    ``key`` is preset in the tab's sessionStorage; ``dark`` asks for the dark colour scheme.
+    """
+
+    async def open_(
+        base_url: str, key: str | None = None, width: int = 1280, height: int = 900, dark: bool = False
+    ) -> Tab:
+        context = await browser.new_context(
+            base_url=base_url,
+            viewport={"width": width, "height": height},
+            color_scheme="dark" if dark else "light",
+        )
         if key:
             await context.add_init_script(f"sessionStorage.setItem({KEY_ITEM!r}, {key!r})")
         page = await context.new_page()

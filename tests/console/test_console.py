@@ -138,8 +138,8 @@ async def test_no_page_logs_an_error_and_each_fits_a_phone(
     await client.submit("system.ping", {}, task_id="ui-all")
     await client.wait("ui-all")
     await async_wait_until(lambda: _healthy(client), timeout_s=30, what="a worker seen alive")
-    for width in (1280, 390):
-        tab = await open_tab(system.base_url, width=width, height=844)
+    for width, dark in ((1280, False), (390, True)):
+        tab = await open_tab(system.base_url, width=width, height=844, dark=dark)
         for path in ("/", "/ui/tasks/ui-all", "/ui/submit", "/ui/gpus", "/ui/workers", "/ui/monitor", "/docs"):
             await tab.page.goto(path)
             if path == "/docs":  # the API explorer, linked from the console
@@ -149,6 +149,9 @@ async def test_no_page_logs_an_error_and_each_fits_a_phone(
             overflow = await tab.page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
             assert overflow <= 1, (path, width, overflow)
         assert tab.errors == [], width
+        await tab.page.goto("/")
+        background = await tab.page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == ("rgb(17, 22, 29)" if dark else "rgb(246, 247, 249)")  # prefers-color-scheme
 
 
 async def _healthy(client: Client) -> bool:

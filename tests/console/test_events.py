@@ -18,6 +18,7 @@ from tests.console.sse import Frame, SseReader
 from tests.delivery.test_auth import ADMIN_KEY, USER_KEY, keyed_env
 from tests.delivery.test_cli import taskgate
 from tests.harness import Client, System, async_wait_until
+from tests.monitor.helpers import fast_env
 
 pytestmark = pytest.mark.e2e
 
@@ -91,26 +92,22 @@ async def test_task_stream_starts_with_a_snapshot_and_ends_after_its_last_stage(
             assert missing.content_type == "application/problem+json"
 
 
-async def test_workers_report_up_and_down_and_keepalives_flow(make_system: Callable[..., System]) -> None:
-    system = make_system(
-        {
-            "TASKGATE_EVENTS__KEEPALIVE_S": "0.2",
-            "TASKGATE_GPU_LOCK_MONITOR__HEARTBEAT__INTERVAL": "0.2",
-            "TASKGATE_GPU_LOCK_MONITOR__HEARTBEAT__TIMEOUT": "1",
-            "TASKGATE_GPU_LOCK_MONITOR__MONITOR_INTERVAL": "0.2",
-        }
-    )
+async def test_workers_up_and_down_tier_events_and_keepalives_flow(make_system: Callable[..., System]) -> None:
+    system = make_system(fast_env(events__keepalive_s=0.2))
     system.start_gateway()
     async with aiohttp.ClientSession() as session:
-        reader = await _open(session, f"{system.base_url}/v1/events?type=worker")
+        reader = await _open(session, f"{system.base_url}/v1/events?type=worker,tier")
         system.start_worker(queues=["system"])
         up = (await reader.until(lambda f: f.event == "worker", timeout_s=30))[-1].data
         assert up["action"] == "up"
         assert ":" in up["worker"]
         assert any(f.comment == "keep-alive" for f in await reader.until(lambda f: f.comment == "keep-alive"))
+        await Client(session, system.base_url).submit("system.sleep", {"seconds": 0.8}, task_id="ev-slow")
+        tier = (await reader.until(lambda f: f.event == "tier"))[-1].data
+        assert (tier["kind"], tier["task_id"], tier["task_name"]) == ("warning", "ev-slow", "system.sleep")
         system.kill("worker")
         down = await reader.until(lambda f: f.event == "worker" and f.data["action"] == "down", timeout_s=30)
-        assert up["worker"] in {f.data["worker"] for f in down if f.data}
+        assert up["worker"] in {f.data["worker"] for f in down if f.event == "worker"}
         reader.response.close()
 
 
@@ -123,6 +120,9 @@ async def test_user_keys_see_task_events_only(make_system: Callable[..., System]
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{system.base_url}/v1/events") as refused:
             assert refused.status == 401
+        async with session.get(f"{system.base_url}/v1/events?type=stage,lease", headers=user) as forbidden:
+            assert forbidden.status == 403
+            assert forbidden.content_type == "application/problem+json"
         as_user = await _open(session, f"{system.base_url}/v1/events", **user)
         as_admin = await _open(session, f"{system.base_url}/v1/events", **admin)
         api = Client(aiohttp.ClientSession(headers=admin), system.base_url)
