@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,11 +15,18 @@ from tests.delivery.test_auth import ADMIN_KEY, USER_KEY, keyed_env
 from tests.harness import Client, System, async_wait_until
 
 pytestmark = pytest.mark.e2e
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+# The README's screenshots: CONSOLE_SCREENSHOT_DIR=docs pytest tests/console -k "home or task_page" refreshes
+# them; by default they go to the test's temporary folder (a test run never edits the tree).
+SHOTS = "CONSOLE_SCREENSHOT_DIR"
+
+
+def shot_dir(tmp_path: Path) -> Path:
+    """Return where the screenshots go."""
+    return Path(os.environ.get(SHOTS) or tmp_path)
 
 
 async def test_home_lists_a_task_submitted_over_http_and_updates_it_live(
-    system: System, client: Client, open_tab: Callable[..., Tab]
+    system: System, client: Client, open_tab: Callable[..., Tab], tmp_path: Path
 ) -> None:
     await client.submit("system.ping", {}, task_id="ui-ping")
     await client.submit("ffmpeg.probe", {"media_path": "missing.mp4"}, task_id="ui-failed")
@@ -34,12 +42,14 @@ async def test_home_lists_a_task_submitted_over_http_and_updates_it_live(
     await expect(row.locator(".badge")).to_have_text("RUNNING")
     await expect(row.locator(".badge")).to_have_text("SUCCESS", timeout=15000)
     await expect(row.locator(".pct")).to_have_text("100%")
-    await page.screenshot(path=str(DOCS / "console-tasks.png"), clip={"x": 0, "y": 0, "width": 1280, "height": 400})
+    await page.screenshot(
+        path=str(shot_dir(tmp_path) / "console-tasks.png"), clip={"x": 0, "y": 0, "width": 1280, "height": 400}
+    )
     assert tab.errors == []
 
 
 async def test_task_page_shows_every_stage_and_cancel_from_the_page_cancels(
-    system: System, client: Client, open_tab: Callable[..., Tab]
+    system: System, client: Client, open_tab: Callable[..., Tab], tmp_path: Path
 ) -> None:
     await client.submit("system.ping", {}, task_id="ui-task")
     await client.wait("ui-task")
@@ -53,7 +63,7 @@ async def test_task_page_shows_every_stage_and_cancel_from_the_page_cancels(
     await expect(ping.locator(".kv")).to_contain_text("pong")
     await expect(sleep.locator(".badge")).to_have_text("RUNNING")
     await expect(sleep.locator(".pct")).not_to_have_text("")  # progress arrives over the task's event stream
-    await page.screenshot(path=str(DOCS / "console-task.png"), full_page=True)
+    await page.screenshot(path=str(shot_dir(tmp_path) / "console-task.png"), full_page=True)
     await page.get_by_role("button", name="Cancel").click()
     await expect(sleep.locator(".badge")).to_have_text("CANCELLED", timeout=15000)
     assert (await client.task("ui-task"))["status"] == "CANCELLED"
