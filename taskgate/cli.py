@@ -14,12 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from taskgate.follow import follow
 from taskgate.http_client import EXIT_OK, EXIT_TASK_FAILED, EXIT_USAGE, Api, CliError
 
 DEFAULT_URL = "http://127.0.0.1:8788"
 TERMINAL = {"SUCCESS", "FAILED", "CANCELLED"}
 _BAR_WIDTH = 30
-EXIT_WAIT = 6
 
 EPILOG = """\
 environment: TASKGATE_URL (gateway URL, default http://127.0.0.1:8788), TASKGATE_API_KEY (API key).
@@ -99,70 +99,15 @@ def cmd_submit(api: Api, out: Output, args: argparse.Namespace) -> int:
     if not args.wait:
         out.emit(record, lambda r: f"submitted {r['task_id']} ({r['status']})")
         return EXIT_OK
-    record = follow(api, out, record["task_id"], args.timeout)
+    record = follow(api, out.progress, record["task_id"], args.timeout)
     out.emit(record, _task_text)
     return _exit_for(record)
-
-
-def _apply(record: dict[str, Any], kind: str, data: dict[str, Any]) -> dict[str, Any]:
-    """Return ``record`` with one event of its stream applied (a snapshot replaces it)."""
-    if kind == "snapshot":
-        return data
-    name = data.get("task_name", "")
-    new = name not in record["stages"]
-    stage = record["stages"].setdefault(name, {"status": "PENDING", "progress": None})
-    if kind == "stage":
-        stage["status"] = data["status"]
-        if data["status"] == "SUCCESS":
-            stage["progress"] = 1.0
-        if new:  # a stage added since the snapshot is the task's latest
-            record["task_name"] = name
-        if name == record["task_name"]:
-            record["status"] = data["status"]
-    elif kind == "progress":
-        stage["progress"] = data["progress"]
-    return record
-
-
-def _shown(record: dict[str, Any]) -> str:
-    return json.dumps([record["status"], record["stages"].get(record["task_name"], {}).get("progress")])
-
-
-def follow(api: Api, out: Output, task_id: str, timeout_s: float) -> dict[str, Any]:
-    """Follow a task's event stream to its end, drawing progress; return its final record.
-
-    Raises:
-        CliError: the gateway failed, or ``timeout_s`` (when not 0) passed first (``EXIT_WAIT``).
-    """
-    started = time.monotonic()
-    deadline = started + timeout_s if timeout_s else None
-    path = f"/v1/tasks/{urllib.parse.quote(task_id)}/events"
-    record: dict[str, Any] = {}
-    shown = ""
-    while True:
-        left = deadline - time.monotonic() if deadline else None
-        if left is not None and left <= 0:
-            status = record.get("status", "unknown")
-            raise CliError(f"task {task_id} is still {status} after {timeout_s} s", EXIT_WAIT)
-        try:
-            for kind, data in api.events(path, timeout_s=min(left, api.timeout_s) if left else None):
-                if kind == "end":
-                    record = dict(api.call("GET", f"/v1/tasks/{urllib.parse.quote(task_id)}"))
-                elif kind in ("snapshot", "stage", "progress"):
-                    record = _apply(record, kind, data)
-                if _shown(record) != shown:
-                    out.progress(record, started)
-                    shown = _shown(record)
-                if kind == "end":
-                    return record
-        except TimeoutError:
-            continue  # the deadline check above decides; else the stream starts again with a snapshot
 
 
 def cmd_status(api: Api, out: Output, args: argparse.Namespace) -> int:
     """Show a task; with ``--follow`` follow it to the end first."""
     if args.follow:
-        record = follow(api, out, args.task_id, args.timeout)
+        record = follow(api, out.progress, args.task_id, args.timeout)
         out.emit(record, _task_text)
         return _exit_for(record)
     record = api.call("GET", f"/v1/tasks/{urllib.parse.quote(args.task_id)}")

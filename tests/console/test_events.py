@@ -13,7 +13,7 @@ import redis.asyncio as aioredis
 
 import gpu_lock
 from config import keys
-from gateway.events import EventHub
+from gateway.events import EventHub, replay
 from tests.console.sse import Frame, SseReader
 from tests.delivery.test_auth import ADMIN_KEY, USER_KEY, keyed_env
 from tests.delivery.test_cli import taskgate
@@ -183,3 +183,14 @@ async def test_cli_status_follow_streams_a_task_to_its_end(make_system: Callable
 def test_the_lua_cap_of_the_events_stream_matches_the_setting() -> None:
     lib = (Path(gpu_lock.__file__).with_name("lua") / "lib.lua").read_text()
     assert f"local EVENTS_KEPT = {keys.EVENTS_KEPT}\n" in lib
+
+
+async def test_a_resume_older_than_the_window_replays_what_is_left_and_says_so(aredis: aioredis.Redis) -> None:
+    ids = [await aredis.xadd(keys.EVENTS, {"type": "stage", "task_id": f"w{i}", "rev": "1"}) for i in range(4)]
+    await aredis.xtrim(keys.EVENTS, maxlen=2, approximate=False)  # what MAXLEN ~ does to old entries
+    left, gap = await replay(aredis, ids[0].decode(), lambda e: True)
+    assert gap
+    assert [e.data["task_id"] for e in left] == ["w2", "w3"]
+    left, gap = await replay(aredis, ids[2].decode(), lambda e: e.data["task_id"] != "none")
+    assert not gap
+    assert [e.id for e in left] == [ids[3].decode()]
