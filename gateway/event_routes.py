@@ -34,7 +34,9 @@ async def events_ctx(app: web.Application) -> AsyncIterator[None]:
     """Create the process's event hub (its reader starts with the first client) and stop it at shutdown."""
     ctx: AppContext = app["ctx"]
     settings: Settings = app["settings"]
-    app[HUB] = hub = EventHub(settings.redis_url or "", ctx.redis, settings.events.client_queue)
+    drops = ctx.metrics.event_clients_dropped
+    app[HUB] = hub = EventHub(settings.redis_url or "", ctx.redis, settings.events.client_queue, drops.inc)
+    ctx.metrics.event_clients.set_function(lambda: len(hub.subscribers))
     app.on_shutdown.append(_close_streams)  # before aiohttp waits for the open handlers to finish
     yield
     await hub.close()

@@ -107,8 +107,11 @@ class Subscriber:
 class EventHub:
     """Read the stream while anyone listens; offer each event to every subscriber that accepts it."""
 
-    def __init__(self, redis_url: str, client: aioredis.Redis, queue_size: int) -> None:
+    def __init__(
+        self, redis_url: str, client: aioredis.Redis, queue_size: int, on_drop: Callable[[], None] = lambda: None
+    ) -> None:
         self.redis_url = redis_url
+        self.on_drop = on_drop
         self.client = client  # the gateway's shared client, for the one read of the stream's tail
         self.queue_size = queue_size
         self.subscribers: set[Subscriber] = set()
@@ -143,6 +146,7 @@ class EventHub:
                 sub.overflowed = True
                 self.subscribers.discard(sub)
                 self.dropped_total += 1
+                self.on_drop()
                 log.warning("events_client_dropped", queue_size=self.queue_size, last_event_id=event.id)
 
     async def _read(self) -> None:

@@ -45,6 +45,8 @@ async def _open(session: aiohttp.ClientSession, url: str, **headers: str) -> Sse
 async def test_stage_events_arrive_in_order_and_resume_from_last_event_id(system: System, client: Client) -> None:
     async with aiohttp.ClientSession() as session:
         live = await _open(session, f"{system.base_url}/v1/events?type=stage")
+        _, metrics, _ = await client.request("GET", "/metrics")
+        assert "\ntaskgate_event_clients 1.0\n" in metrics  # this gateway's connected stream clients
         await client.submit("system.ping", {}, task_id="ev-1")
         frames = await live.until(_stage("ev-1", "SUCCESS"))
         mine = [f for f in frames if _stage("ev-1")(f)]
@@ -139,14 +141,15 @@ async def test_user_keys_see_task_events_only(make_system: Callable[..., System]
 async def test_a_client_that_falls_behind_is_dropped_and_memory_stays_bounded(
     redis_url: str, aredis: aioredis.Redis
 ) -> None:
-    hub = EventHub(redis_url, aredis, queue_size=3)
+    drops: list[None] = []
+    hub = EventHub(redis_url, aredis, queue_size=3, on_drop=lambda: drops.append(None))
     slow = await hub.subscribe(lambda e: True)
     for i in range(10):
         await aredis.xadd(keys.EVENTS, {"type": "stage", "task_id": f"t{i}", "status": "PENDING", "rev": "1"})
     await async_wait_until(lambda: _true(slow.overflowed), what="the slow client dropped")
     assert slow.queue.qsize() == 3
     assert slow not in hub.subscribers
-    assert hub.dropped_total == 1
+    assert hub.dropped_total == len(drops) == 1
     fresh = await hub.subscribe(lambda e: e.data["task_id"] == "late")
     await aredis.xadd(keys.EVENTS, {"type": "stage", "task_id": "late", "status": "PENDING", "rev": "1"})
     event = await asyncio.wait_for(fresh.queue.get(), 10)
