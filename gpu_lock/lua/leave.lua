@@ -1,6 +1,7 @@
 -- KEYS[1] waiter deadlines (zset), KEYS[2] waiter info (hash), KEYS[3] the waiter's wake list,
 -- KEYS[4] stats hash that counts the timeout (the requested device's, or the any-device one),
--- KEYS[5] fencing counter, KEYS[6] the live events stream (slots handed on), KEYS[7..] three per device the waiter queued on: holders, holder info, stats;
+-- KEYS[5] fencing counter, KEYS[6] the live events stream (slots handed on),
+-- KEYS[7..] three per device the waiter queued on: holders, holder info, stats;
 --   then every device's queue, those the waiter queued on first, in the same order
 -- ARGV[1] waiter id, ARGV[2] 1 to count a wait timeout, ARGV[3] claim window ms, ARGV[4] lease token,
 -- ARGV[5..] index, capacity per device the waiter queued on, in KEYS order

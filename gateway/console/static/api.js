@@ -3,8 +3,13 @@
 const KEY = "taskgate.apiKey";
 
 export const auth = {
-  get key() { return sessionStorage.getItem(KEY); },
-  set(key) { if (key) sessionStorage.setItem(KEY, key); else sessionStorage.removeItem(KEY); },
+  get key() {
+    return sessionStorage.getItem(KEY);
+  },
+  set(key) {
+    if (key) sessionStorage.setItem(KEY, key);
+    else sessionStorage.removeItem(KEY);
+  },
   onUnauthorized: () => {},
 };
 
@@ -67,7 +72,9 @@ function setLive(delta) {
 // Parse Server-Sent Events frames out of text chunks; call ``emit(type, data, id)`` per event.
 function parser(emit) {
   let buffer = "";
-  let type = "message", data = [], id = null;
+  let type = "message",
+    data = [],
+    id = null;
   return (chunk) => {
     buffer += chunk;
     let nl;
@@ -101,7 +108,10 @@ export function follow(path, onEvent) {
       const extra = lastId ? { "Last-Event-ID": lastId } : {};
       let opened = false;
       try {
-        const resp = await fetch(path, { headers: headers({ Accept: "text/event-stream", ...extra }), signal: control.signal });
+        const resp = await fetch(path, {
+          headers: headers({ Accept: "text/event-stream", ...extra }),
+          signal: control.signal,
+        });
         if (!resp.ok) {
           if (resp.status === 401) auth.onUnauthorized();
           if ([401, 403, 404].includes(resp.status)) return;
@@ -129,5 +139,10 @@ export function follow(path, onEvent) {
     }
   };
   run();
-  return { close() { stopped = true; control.abort(); } };
+  return {
+    close() {
+      stopped = true;
+      control.abort();
+    },
+  };
 }

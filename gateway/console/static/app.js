@@ -46,7 +46,10 @@ async function start() {
     auth.set(document.getElementById("key-input").value.trim());
     location.reload();
   });
-  document.getElementById("key-forget").addEventListener("click", () => { auth.set(null); location.reload(); });
+  document.getElementById("key-forget").addEventListener("click", () => {
+    auth.set(null);
+    location.reload();
+  });
   document.getElementById("key-button").addEventListener("click", () => askKey());
   auth.onUnauthorized = () => askKey(auth.key ? "That key was refused." : "");
   const who = await whoami();

@@ -33,7 +33,12 @@ export function progressBar(fraction, label) {
   const value = fraction === null || fraction === undefined ? null : Math.max(0, Math.min(1, fraction));
   const bar = h("progress", { max: "1", "aria-label": label || "Progress" });
   if (value !== null) bar.value = value;
-  return h("span", { class: "progress" }, bar, h("span", { class: "pct" }, value === null ? "" : `${Math.round(value * 100)}%`));
+  return h(
+    "span",
+    { class: "progress" },
+    bar,
+    h("span", { class: "pct" }, value === null ? "" : `${Math.round(value * 100)}%`),
+  );
 }
 
 export function setProgress(holder, fraction) {
