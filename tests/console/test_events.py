@@ -113,7 +113,7 @@ async def test_workers_up_and_down_tier_events_and_keepalives_flow(make_system: 
         reader.response.close()
 
 
-async def test_user_keys_see_task_events_only(make_system: Callable[..., System]) -> None:
+async def test_user_keys_see_task_events_only_and_the_cli_follows_with_one(make_system: Callable[..., System]) -> None:
     system = make_system(keyed_env())
     system.start_worker(queues=["system"])
     system.start_gateway()
@@ -136,6 +136,16 @@ async def test_user_keys_see_task_events_only(make_system: Callable[..., System]
         as_admin.response.close()
     assert {f.event for f in seen_admin} >= {"stage", "lease"}
     assert {f.event for f in seen_user} <= {"stage", "progress"}
+
+    # The CLI follows a task through its event stream, with a user key.
+    async with aiohttp.ClientSession(headers=user) as session:
+        await Client(session, system.base_url).submit("system.sleep", {"seconds": 0.6}, task_id="ev-follow")
+    followed = await asyncio.to_thread(taskgate, system, "status", "ev-follow", "--follow", key=USER_KEY)
+    assert followed.returncode == 0, followed.stderr
+    assert "task ev-follow: system.sleep SUCCESS" in followed.stdout
+    assert "100.0% SUCCESS" in followed.stderr
+    gone = await asyncio.to_thread(taskgate, system, "status", "nope", "--follow", key=USER_KEY)
+    assert gone.returncode == 3, gone.stderr
 
 
 async def test_a_client_that_falls_behind_is_dropped_and_memory_stays_bounded(
@@ -167,20 +177,6 @@ async def test_a_client_that_falls_behind_is_dropped_and_memory_stays_bounded(
 
 async def _true(value: bool) -> bool:
     return value
-
-
-async def test_cli_status_follow_streams_a_task_to_its_end(make_system: Callable[..., System]) -> None:
-    system = make_system(keyed_env())
-    system.start_worker(queues=["system"])
-    system.start_gateway()
-    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {USER_KEY}"}) as session:
-        await Client(session, system.base_url).submit("system.sleep", {"seconds": 0.6}, task_id="ev-follow")
-    followed = await asyncio.to_thread(taskgate, system, "status", "ev-follow", "--follow", key=USER_KEY)
-    assert followed.returncode == 0, followed.stderr
-    assert "task ev-follow: system.sleep SUCCESS" in followed.stdout
-    assert "100.0% SUCCESS" in followed.stderr
-    gone = await asyncio.to_thread(taskgate, system, "status", "nope", "--follow", key=USER_KEY)
-    assert gone.returncode == 3, gone.stderr
 
 
 def test_the_lua_cap_of_the_events_stream_matches_the_setting() -> None:
