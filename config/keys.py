@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+# stream: live events for every gateway's /v1/events (stage, progress, lease, tier, worker), written by the
+# same atomic step as the change each reports; capped near EVENTS_KEPT entries (XADD MAXLEN ~), so a client
+# resumes with Last-Event-ID only within that window. gpu_lock/lua/lib.lua spells the cap too.
+EVENTS = "taskgate:events"
+EVENTS_KEPT = 10000
+
 # Workflow state (one hash per workflow; single-task mode: workflow_id == task_id).
 WORKFLOW_STATE = "workflow_state:{workflow_id}"
 # Recent workflows, score = created_at ms; listing reads this instead of scanning keys.
@@ -38,6 +44,11 @@ GPU_FORCE_RELEASES = "gpu_lock:force_releases"
 def workflow_state(workflow_id: str) -> str:
     """Return the key of a workflow's state hash."""
     return WORKFLOW_STATE.format(workflow_id=workflow_id)
+
+
+def workflow_id_of(state_key: str) -> str:
+    """Return the workflow id of a ``workflow_state:{workflow_id}`` key."""
+    return state_key.removeprefix(WORKFLOW_STATE.split("{", 1)[0])
 
 
 def task_index_by_name(task_name: str) -> str:

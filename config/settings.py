@@ -227,6 +227,13 @@ class HttpSettings(_Section):
     max_connections: PositiveInt = 1000  # more get 503 and are closed
 
 
+class EventsSettings(_Section):
+    """Live events (``GET /v1/events``): keep-alives and each client's buffer."""
+
+    keepalive_s: PositiveSeconds = 15.0
+    client_queue: PositiveInt = 1000
+
+
 class RetryPolicy(_Section):
     """How a stage that failed with a transient error is retried."""
 
@@ -292,6 +299,8 @@ class Settings(_Section):
     def sentinel_addresses(self) -> list[tuple[str, int]]:
         """Return the sentinels' ``(host, port)`` (empty when Redis is reached by URL)."""
         return [sentinel_address(entry) for entry in sentinel_entries(self.redis_sentinels)]
+
+    events: EventsSettings = msgspec.field(default_factory=EventsSettings)
 
     def retry_policy(self, task_name: str) -> RetryPolicy:
         """Return the retry policy of ``task_name``: its override, else the top-level defaults."""

@@ -64,6 +64,10 @@ class TaskSummary(msgspec.Struct, kw_only=True):
     error: StageError | None
     # with ?task_name=: that stage's name and status (the row shows the latest stage)
     matched_stage: dict[str, str] | None = None
+    progress: float | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    duration_s: float | None = None
 
 
 class TaskList(msgspec.Struct, kw_only=True):
@@ -138,3 +142,13 @@ class Ready(msgspec.Struct, kw_only=True):
 
     status: Literal["ready"]
     redis: Literal["ok"]
+
+
+class WhoAmI(msgspec.Struct, kw_only=True):
+    """The caller as the gateway sees it (``open`` when no key is configured)."""
+
+    name: str
+    scopes: list[str]
+    admin: bool
+    user: bool
+    auth_enabled: bool

@@ -9,7 +9,19 @@ from aiohttp import web
 
 from actors.worker.app import build_broker
 from config import Settings
-from gateway import auth, docs, files, health, monitor_routes, tasks, voices, webhooks
+from gateway import (
+    auth,
+    console,
+    docs,
+    event_routes,
+    files,
+    health,
+    monitor_routes,
+    tasks,
+    voices,
+    webhooks,
+    worker_routes,
+)
 from gateway.context import CTX, SETTINGS, AppContext
 from gateway.metrics import GatewayMetrics, metrics_middleware
 from gateway.problems import problem_middleware
@@ -33,9 +45,13 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(monitor_routes.routes)
     app.add_routes(voices.routes)
     app.on_startup.append(voices.warm_catalogue)
+    app.add_routes(event_routes.routes)
+    app.add_routes(worker_routes.routes)
+    app.add_routes(console.routes)
     auth.install(app, settings)
     app.middlewares.append(metrics_middleware)
     app.cleanup_ctx.append(_resources)
+    app.cleanup_ctx.append(event_routes.events_ctx)
     app.cleanup_ctx.append(webhooks.outbox_dispatcher)
     # The monitor runs in the gateway unless gpu_lock_monitor.enabled is false (then: python -m monitor).
     app.cleanup_ctx.append(monitor_routes.monitor_ctx)

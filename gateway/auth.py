@@ -76,6 +76,8 @@ class KeyRing:
             )
             if not keyed
         }
+        self.open_paths.add("/")  # the console's shell and files hold no data; the page asks for a key
+        self.open_prefixes: tuple[str, ...] = ("/ui/",) if auth.protect_docs else ("/ui/", "/docs/static/")
 
     @property
     def enabled(self) -> bool:
@@ -97,6 +99,11 @@ class KeyRing:
 _KEYRING = web.AppKey("taskgate_keyring", KeyRing)
 
 
+def keyring(app: web.Application) -> KeyRing:
+    """Return the application's configured keys."""
+    return app[_KEYRING]
+
+
 def _refuse(request: web.Request, status: int, detail: str) -> web.Response:
     reason = "missing" if status == 401 and "Authorization" not in request.headers else "refused"
     log.info("request_refused", path=request.path, status=status, reason=reason)
@@ -115,7 +122,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     principal = ring.lookup(request.headers.get("Authorization"))
     if principal is None:
-        if request.path in ring.open_paths:
+        if request.path in ring.open_paths or request.path.startswith(ring.open_prefixes):
             return await handler(request)
         return _refuse(request, 401, "send a valid API key as 'Authorization: Bearer <key>'")
     request[PRINCIPAL] = principal

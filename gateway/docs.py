@@ -1,23 +1,54 @@
-"""``/openapi.json`` and ``/docs``: the API description and a readable page rendered from it (no CDN)."""
+"""``/openapi.json`` and ``/docs``: the API description and Swagger UI on it (assets from swagger-ui-py, no CDN).
+
+The page loads Swagger UI's files from the installed ``swagger_ui`` package and ``docs.js`` from the console's
+files; "Try it out" sends the console tab's API key (sessionStorage) as ``Authorization``, or the one typed
+into Swagger UI's Authorize dialog.
+"""
 
 from __future__ import annotations
 
-import json
-from html import escape
-from pathlib import Path
-from string import Template
+from importlib.resources import files
 from typing import Any
 
 from aiohttp import web
 
 from gateway.context import SETTINGS
-from gateway.openapi import build_document
+from gateway.openapi import build_document, hidden
 
 routes = web.RouteTableDef()
 
-_TEMPLATE = Template((Path(__file__).with_name("docs.html")).read_text(encoding="utf-8"))
 _DOCUMENT = web.AppKey("taskgate_openapi", dict)
-_METHODS = ("get", "post", "put", "patch", "delete")
+_SWAGGER = files("swagger_ui") / "static"
+_SERVED = {
+    "swagger-ui.css": "text/css",
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui-standalone-preset.js": "text/javascript",
+}
+_PAGE = b"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>taskgate API</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/docs/static/swagger-ui.css">
+<link rel="stylesheet" href="/ui/static/docs.css">
+</head>
+<body>
+<header class="docs-top"><a href="/">taskgate console</a> <span>API explorer</span>
+<a href="/openapi.json">openapi.json</a></header>
+<div id="swagger-ui"></div>
+<script src="/docs/static/swagger-ui-bundle.js"></script>
+<script src="/docs/static/swagger-ui-standalone-preset.js"></script>
+<script src="/ui/static/docs.js"></script>
+</body>
+</html>
+"""
+# Swagger UI sets inline styles; scripts come only from this origin.
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 
 
 def _document(app: web.Application) -> dict[str, Any]:
@@ -35,72 +66,19 @@ async def openapi(request: web.Request) -> web.Response:
 
 @routes.get("/docs")
 async def docs(request: web.Request) -> web.Response:
-    """Return the API page."""
-    return web.Response(text=render(_document(request.app)), content_type="text/html")
+    """Return the API explorer (Swagger UI on ``/openapi.json``)."""
+    return web.Response(
+        body=_PAGE, content_type="text/html", charset="utf-8", headers={"Content-Security-Policy": _CSP}
+    )
 
 
-def _schema_link(schema: dict[str, Any]) -> str:
-    ref = schema.get("$ref")
-    if ref:
-        name = ref.rsplit("/", 1)[-1]
-        return f'<a href="#schema-{escape(name)}"><code>{escape(name)}</code></a>'
-    if "oneOf" in schema:
-        return " | ".join(_schema_link(s) for s in schema["oneOf"])
-    return f"<code>{escape(json.dumps(schema))}</code>"
-
-
-def _operation(method: str, path: str, op: dict[str, Any]) -> str:
-    scope = op.get("x-required-scope")
-    parts = [
-        f'<div class="op" id="{escape(op["operationId"])}"><span class="method {method}">{method}</span> '
-        f'<span class="path">{escape(path)}</span> {escape(op.get("summary", ""))}'
-        + (f' <span class="scope">{escape(scope)} scope</span>' if scope else "")
-    ]
-    if op.get("parameters"):
-        rows = "".join(
-            f"<tr><td><code>{escape(p['name'])}</code></td><td>{p['in']}</td>"
-            f"<td>{_schema_link(p['schema'])}</td><td>{escape(p.get('description', ''))}</td></tr>"
-            for p in op["parameters"]
-        )
-        parts.append(f"<table><tr><th>parameter</th><th>in</th><th>schema</th><th></th></tr>{rows}</table>")
-    for kind, media in op.get("requestBody", {}).get("content", {}).items():
-        parts.append(f"<p>Body (<code>{escape(kind)}</code>): {_schema_link(media['schema'])}</p>")
-    rows = ""
-    for code, resp in op.get("responses", {}).items():
-        content = resp.get("content", {})
-        shown = ", ".join(f"<code>{escape(k)}</code> {_schema_link(v['schema'])}" for k, v in content.items())
-        rows += f"<tr><td>{escape(code)}</td><td>{escape(resp.get('description', ''))}</td><td>{shown}</td></tr>"
-    parts.append(f"<table><tr><th>status</th><th>meaning</th><th>body</th></tr>{rows}</table></div>")
-    return "".join(parts)
-
-
-def render(doc: dict[str, Any]) -> str:
-    """Render the document as one self-contained HTML page."""
-    by_tag: dict[str, list[str]] = {}
-    for path, item in doc["paths"].items():
-        for method in _METHODS:
-            if method in item:
-                tag = (item[method].get("tags") or ["other"])[0]
-                by_tag.setdefault(tag, []).append(_operation(method, path, item[method]))
-    body = [f"<h2>{escape(tag)}</h2>" + "".join(ops) for tag, ops in by_tag.items()]
-    for name, hook in doc.get("webhooks", {}).items():
-        post = hook["post"]
-        body.append(
-            f"<h2>webhook: {escape(name)}</h2><p>{escape(post['summary'])}</p>"
-            f"<p>{escape(post['description'])}</p><p>Body: "
-            f"{_schema_link(post['requestBody']['content']['application/json']['schema'])}</p>"
-        )
-    body.append("<h2>schemas</h2>")
-    for name, schema in doc["components"]["schemas"].items():
-        text = escape(json.dumps(schema, indent=2))
-        body.append(
-            f'<details id="schema-{escape(name)}"><summary><code>{escape(name)}</code> '
-            f"{escape(schema.get('title', ''))}</summary><pre>{text}</pre></details>"
-        )
-    info = doc["info"]
-    return _TEMPLATE.substitute(
-        title=escape(info["title"]),
-        description=escape(info["description"]),
-        version=escape(doc["openapi"]),
-        body="\n".join(body),
+@routes.get("/docs/static/{name}", allow_head=False)
+@hidden
+async def swagger_asset(request: web.Request) -> web.Response:
+    """Return one of Swagger UI's files."""
+    name = request.match_info["name"]
+    if name not in _SERVED:
+        raise web.HTTPNotFound(text=f"no API explorer file {name!r}")
+    return web.Response(
+        body=(_SWAGGER / name).read_bytes(), content_type=_SERVED[name], headers={"Cache-Control": "max-age=86400"}
     )

@@ -13,7 +13,7 @@ from typing import Any
 import redis.asyncio as aioredis
 import structlog
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
@@ -200,6 +200,14 @@ class GatewayMetrics:
             "taskgate_tasks_submitted_total", "Tasks accepted by POST /v1/tasks.", ["task_name"], registry=self.registry
         )
         self._submitted = {name: self.tasks_submitted.labels(task_name=name) for name in REGISTRY}
+        self.event_clients = Gauge(
+            "taskgate_event_clients", "Clients of the live event streams on this gateway.", registry=self.registry
+        )
+        self.event_clients_dropped = Counter(
+            "taskgate_event_clients_dropped_total",
+            "Event stream clients dropped for falling events.client_queue events behind.",
+            registry=self.registry,
+        )
         self.snapshot = _Snapshot()
         self.registry.register(_RedisCollector(self.snapshot))
 

@@ -37,7 +37,15 @@ _STRUCTS: list[type[msgspec.Struct]] = [
     m.Uploaded,
     m.Health,
     m.Ready,
+    m.WhoAmI,
 ]
+HIDDEN_ATTR = "__taskgate_openapi_hidden__"
+
+
+def hidden(handler: F) -> F:
+    """Keep a route out of the OpenAPI document (the console's HTML and files)."""
+    setattr(handler, HIDDEN_ATTR, True)
+    return handler
 
 
 def describe(**operation: Any) -> Callable[[F], F]:
@@ -142,7 +150,7 @@ def _paths(app: web.Application, documented: Operations, ring: KeyRing) -> dict[
     for route in app.router.routes():
         method, info = route.method.lower(), route.resource.get_info() if route.resource else {}
         path = re.sub(r"{(\w+):[^}]*}", r"{\1}", info.get("path") or info.get("formatter") or "")
-        if method != "head" and path:
+        if method != "head" and path and not getattr(route.handler, HIDDEN_ATTR, False):
             paths.setdefault(path, {})[method] = _operation(route, method, path, documented, ring)
     return dict(sorted(paths.items()))
 

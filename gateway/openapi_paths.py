@@ -255,6 +255,82 @@ def _monitor_operations() -> Operations:
     }
 
 
+_SSE_DESCRIPTION = (
+    "Server-Sent Events (`text/event-stream`). Each event has `id:` (its Redis stream id), `event:` (its type) "
+    "and `data:` (one JSON object with `type`, `at_ms` and the fields of its kind). Kinds: `stage` "
+    "(`task_id`, `task_name`, `status`, `rev`), `progress` (`task_id`, `task_name`, `progress` 0..1), and for "
+    "admin keys only, mirroring `/v1/monitor/*`: `lease` (`action` granted, queued, released or "
+    "force_released; `device`, `fencing_token`, `task_id`, `task_name`, `host`, `pid`), `tier` (`kind`, "
+    "`task_id`, `task_name`, `detail`) and `worker` (`action` up or down, `worker` host:pid). A `: keep-alive` "
+    "comment comes every `events.keepalive_s` of silence. Reconnect with `Last-Event-ID` to get what was "
+    "missed while it is still in the stream's window (about the last 10,000 events); a `gap` event says "
+    "some were older than that. A client that falls `events.client_queue` events behind gets an `overflow` "
+    "event and the stream ends; it resumes the same way."
+)
+
+
+# One Server-Sent Event as the stream's parsers see it (``data`` is one line of JSON).
+_SSE_EVENT = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string"},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+        "id": {"type": "string"},
+        "retry": {"type": "integer"},
+    },
+}
+
+
+def _sse(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/event-stream": {"schema": _SSE_EVENT}}}
+
+
+def _event_operations() -> Operations:
+    kinds = "stage, progress, lease, tier, worker"
+    last_id = {
+        "name": "Last-Event-ID",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string", "pattern": r"^\d+(-\d+)?$"},
+        "description": "Resume after this event id (what an EventSource sends on reconnect)",
+    }
+    types = _query(
+        "type", {"type": "string"}, f"Comma-separated kinds ({kinds}); default: all the key may see (403 past that)"
+    )
+    status_enum = {"type": "string", "enum": ["PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"]}
+    return {
+        ("get", "/v1/events"): {
+            "tags": ["events"],
+            "description": _SSE_DESCRIPTION,
+            "parameters": [
+                types,
+                _query("task_name", {"type": "string"}, "Only events about this task_name"),
+                _query("status", status_enum, "Only stage events that move to this status"),
+                last_id,
+            ],
+            "responses": {"200": _sse("The live event stream (it does not end by itself)"), "400": None, "403": None},
+        },
+        ("get", "/v1/tasks/{task_id}/events"): {
+            "tags": ["events"],
+            "description": "One task's events: first a `snapshot` event (the task as `GET /v1/tasks/{task_id}` "
+            "shows it), then its `stage`, `progress` (and for admin keys `lease` and `tier`) events; an `end` "
+            "event (`task_id`, `status`) closes the stream once every stage has ended (at once if they "
+            "already had). " + _SSE_DESCRIPTION.split(". ", 1)[1],
+            "parameters": [_TASK_ID, types, last_id],
+            "responses": {
+                "200": _sse("The task's event stream, ending after its last stage ends"),
+                "400": None,
+                "403": None,
+                "404": None,
+            },
+        },
+        ("get", "/v1/whoami"): {
+            "tags": ["auth"],
+            "responses": {"200": json_doc(ref("WhoAmI"), "The caller's key and scopes")},
+        },
+    }
+
+
 def operations(task_request: dict[str, Any], settings: Settings) -> Operations:
     """Return every documented operation; ``None`` responses are problem documents."""
     return {
@@ -262,4 +338,5 @@ def operations(task_request: dict[str, Any], settings: Settings) -> Operations:
         **_file_operations(settings),
         **_monitor_operations(),
         **_service_operations(),
+        **_event_operations(),
     }

@@ -136,7 +136,10 @@ async def list_tasks(request: web.Request) -> web.Response:
 
 def _summary(view: dict[str, Any], task_name: str | None) -> dict[str, Any]:
     keep = ("task_id", "task_name", "status", "created_at", "updated_at", "error")
-    summary = {k: view[k] for k in keep}
+    latest = view["stages"][view["task_name"]]
+    summary = {k: view[k] for k in keep} | {
+        k: latest[k] for k in ("progress", "started_at", "finished_at", "duration_s")
+    }
     if task_name:  # the row shows the latest stage; say which stage the filter matched, and how it stands
         summary["matched_stage"] = {"task_name": task_name, "status": view["stages"][task_name]["status"]}
     return summary

@@ -82,7 +82,7 @@ class Layout:
         keys_ = self._release[device][0]
         capacity = self.capacity[device]
         args: list[str | int] = [fencing_token, reason, device, capacity, CLAIM_WINDOW_MS, FORCE_LOG_LENGTH]
-        return [*keys_[:6], keys.GPU_FORCE_RELEASES.encode(), *keys_[6:]], args
+        return [*keys_[:6], keys.GPU_FORCE_RELEASES.encode(), *keys_[6:]], args  # then events, queues
 
     def renew_keys(self, device: int) -> list[str]:
         """Return the keys of renew for one device."""
@@ -105,7 +105,7 @@ class Layout:
 
     def _release_call(self, device: int) -> tuple[list[bytes], bytes]:
         holders, info, _, stats = self._keys[device]
-        fixed = [holders, info, stats, keys.GPU_FENCING, keys.GPU_WAITER_DEADLINES, keys.GPU_WAITER_INFO]
+        fixed = [holders, info, stats, keys.GPU_FENCING, keys.GPU_WAITER_DEADLINES, keys.GPU_WAITER_INFO, keys.EVENTS]
         return encoded(fixed + self._queues(device)), f"{device} {self.capacity[device]} {CLAIM_WINDOW_MS}".encode()
 
 

@@ -18,8 +18,8 @@ from gpu_lock.layout import CLAIM_WINDOW_MS, WAITER_GRACE_S, Layout, encoded, wa
 from gpu_lock.lease import HolderInfo, Lease, from_ms
 from gpu_lock.replies import Granted, Queued, parse_hand_over
 
-# The acquire script's first three KEYS, as bytes (see ``encoded``).
-SHARED_KEYS = encoded([keys.GPU_FENCING, keys.GPU_WAITER_DEADLINES, keys.GPU_WAITER_INFO])
+# The acquire script's first four KEYS, as bytes (see ``encoded``).
+SHARED_KEYS = encoded([keys.GPU_FENCING, keys.GPU_WAITER_DEADLINES, keys.GPU_WAITER_INFO, keys.EVENTS])
 # Wake this long after the earliest lease expiry, so the retry finds it expired.
 EXPIRY_SLACK_S = 0.002
 # Redis turns a BLPOP timeout under 1 ms into 0, which blocks forever: never ask for less than this.
@@ -151,7 +151,8 @@ class Attempt:
         """Return the leave script's KEYS."""
         scope = keys.GPU_ANY_DEVICE if self.device is None else self.device
         stats = keys.GPU_STATS.format(device=scope)
-        return [keys.GPU_WAITER_DEADLINES, keys.GPU_WAITER_INFO, self.wake_key, stats, keys.GPU_FENCING, *self.keys[3:]]
+        head = [keys.GPU_WAITER_DEADLINES, keys.GPU_WAITER_INFO, self.wake_key, stats, keys.GPU_FENCING, keys.EVENTS]
+        return [*head, *self.keys[len(SHARED_KEYS) :]]
 
     def leave_args(self, timed_out: bool) -> list[str | int]:
         """Return the leave script's ARGV."""

@@ -61,6 +61,8 @@ async def record(client: aioredis.Redis, *events: MonitorEvent) -> None:
             log.warning(f"monitor_{event.kind}", **{k: v for k, v in fields.items() if k not in ("kind", "at_ms")})
             pipe.hincrby(keys.MONITOR_STATS, f"tier_events_total:{event.kind}", 1)
             pipe.lpush(keys.MONITOR_EVENTS, _encoder.encode(event))
+            live = {"type": "tier", **{k: str(v) for k, v in fields.items() if k != "at_ms"}}
+            pipe.xadd(keys.EVENTS, live, maxlen=keys.EVENTS_KEPT, approximate=True)  # type: ignore[arg-type]
         pipe.ltrim(keys.MONITOR_EVENTS, 0, EVENTS_KEPT - 1)
         await pipe.execute()
 

@@ -108,7 +108,7 @@ def prepare_change(
     if new.status != current.status or new.status == Status.RUNNING:
         check_transition(current.status, new.status)
     new.updated_at_ms = now_ms()
-    effects = Effects(first_key=4)
+    effects = Effects(first_key=5)
     if new.status != current.status:
         queue_transition(effects, workflow_id, current, new)
     if also is not None:
@@ -120,8 +120,9 @@ def cas_call(
     key: str, task_name: str, rev: int, new: StageRecord, *, ttl_ms: int, fence: Fence | None, effects: Effects | None
 ) -> tuple[list[str], list[Any]]:
     """Return the KEYS and ARGV of ``update_stage.lua`` for one stage."""
-    script_keys = [key, keys.WEBHOOK_OUTBOX, fence.holders_key if fence else key]
+    script_keys = [key, keys.WEBHOOK_OUTBOX, fence.holders_key if fence else key, keys.EVENTS]
     args: list[Any] = [task_name, rev, new.status, _encoder.encode(new), ttl_ms, fence.token if fence else ""]
+    args += [keys.workflow_id_of(key), keys.EVENTS_KEPT]
     if effects is not None and effects.ops:
         script_keys += effects.keys
         args += effects.args()

@@ -107,6 +107,7 @@ class StateStore:
             keys.STORAGE_SWEEP,
             keys.PENDING_STAGES,
             keys.STAGE_MESSAGES,
+            keys.EVENTS,
         ]
         args: list[Any] = [
             task_name,
@@ -116,6 +117,7 @@ class StateStore:
             self.ttl_ms,
             created,
             workflow_id,
+            keys.EVENTS_KEPT,
         ]
         if message is not None:
             script_keys += [
@@ -245,9 +247,12 @@ class StateStore:
     async def set_progress(self, workflow_id: str, task_name: str, fraction: float) -> None:
         """Record a running stage's progress (0..1)."""
         key = keys.workflow_state(workflow_id)
+        value = f"{max(0.0, min(1.0, fraction)):.4f}"
+        event = {"type": "progress", "workflow_id": workflow_id, "task_name": task_name, "progress": value}
         async with self.client.pipeline(transaction=True) as pipe:
-            pipe.hset(key, f"progress:{task_name}", f"{max(0.0, min(1.0, fraction)):.4f}")
+            pipe.hset(key, f"progress:{task_name}", value)
             pipe.pexpire(key, self.ttl_ms)
+            pipe.xadd(keys.EVENTS, event, maxlen=keys.EVENTS_KEPT, approximate=True)  # type: ignore[arg-type]
             await pipe.execute()
 
     async def request_cancel(self, workflow_id: str) -> StageRecord:

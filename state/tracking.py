@@ -169,13 +169,14 @@ class SyncTracker:
 
     def beat(self, host: str, runs: dict[str, bool], workers: list[str]) -> int:
         """Heartbeat ``runs`` (run id -> process alive) and ``workers`` ("host:pid"); return now ms."""
-        args: list[Any] = [len(runs)]
+        args: list[Any] = [keys.EVENTS_KEPT, len(runs)]
         wf_keys = []
         for rid, alive in runs.items():
             workflow_id, _, task_name = rid.partition("|")
             args += [rid, 1 if alive else 0, task_name]
             wf_keys.append(keys.workflow_state(workflow_id))
-        script_keys = [keys.RUNS, keys.RUN_HEARTBEATS, keys.RUN_BEATS, keys.run_host(host), keys.WORKERS, *wf_keys]
+        script_keys = [keys.RUNS, keys.RUN_HEARTBEATS, keys.RUN_BEATS, keys.run_host(host), keys.WORKERS, keys.EVENTS]
+        script_keys += wf_keys
         return int(_BEAT(self._channel, script_keys, [*args, *workers]))
 
     def report_supervisor(self, member: str, info: SupervisorInfo, now_ms: int) -> None:

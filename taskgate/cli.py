@@ -15,21 +15,19 @@ from pathlib import Path
 from typing import Any
 
 from taskgate.cli_views import locks_text, status_text, tasks_text
+from taskgate.follow import follow
 from taskgate.http_client import EXIT_OK, EXIT_TASK_FAILED, EXIT_USAGE, Api, CliError
 from taskgate.pipeline import read_pipeline
 
 DEFAULT_URL = "http://127.0.0.1:8788"
 TERMINAL = {"SUCCESS", "FAILED", "CANCELLED"}
-_POLL_S = 0.25
 _BAR_WIDTH = 30
-EXIT_WAIT = 6
 
 EPILOG = """\
 environment: TASKGATE_URL (gateway URL, default http://127.0.0.1:8788), TASKGATE_API_KEY (API key).
-exit codes: 0 success | 1 the task FAILED or was CANCELLED (submit --wait, status)
-            | 2 usage or input refused (400/409/413/422) | 3 not found
-            | 4 no key, wrong key or missing scope (401/403) | 5 gateway unreachable or 5xx
-            | 6 --wait gave up after --timeout seconds
+exit codes: 0 success | 1 the task FAILED or was CANCELLED | 2 usage or input refused (400/409/413/422)
+            | 3 not found | 4 no key, wrong key or missing scope (401/403) | 5 gateway unreachable or 5xx
+            | 6 --wait or --follow gave up after --timeout seconds
 """
 
 
@@ -117,26 +115,20 @@ def cmd_submit(api: Api, out: Output, args: argparse.Namespace) -> int:
     if not args.wait:
         out.emit(record, lambda r: f"submitted {r['task_id']} ({r['status']}; stages: {', '.join(r['stages'])})")
         return EXIT_OK
-    started = time.monotonic()
-    deadline = started + args.timeout if args.timeout else None
-    last = ""
-    while True:
-        shown = json.dumps([record["status"], record["stages"].get(record["task_name"], {}).get("progress")])
-        if shown != last or sys.stderr.isatty():
-            out.progress(record, started)
-            last = shown
-        if record["status"] in TERMINAL:
-            break
-        if deadline and time.monotonic() > deadline:
-            raise CliError(f"task {record['task_id']} is still {record['status']} after {args.timeout} s", EXIT_WAIT)
-        time.sleep(_POLL_S)
-        record = api.call("GET", f"/v1/tasks/{urllib.parse.quote(record['task_id'])}")
+    record = follow(api, out.progress, record["task_id"], args.timeout)
     out.emit(record, _task_text)
     return _exit_for(record)
 
 
 def cmd_status(api: Api, out: Output, args: argparse.Namespace) -> int:
-    """Show a task with every stage; the exit code follows its status, as with ``submit --wait``."""
+    """Show a task with every stage; the exit code follows its status, as with ``submit --wait``.
+
+    With ``--follow``, follow it live to its end first.
+    """
+    if args.follow:
+        record = follow(api, out.progress, args.task_id, args.timeout)
+        out.emit(record, status_text)
+        return _exit_for(record)
     record = api.call("GET", f"/v1/tasks/{urllib.parse.quote(args.task_id)}")
     out.emit(record, status_text)
     return _exit_for(record)
@@ -286,16 +278,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file", help="a pipeline YAML file: stages submitted in order under one task_id")
     p.add_argument("--task-id")
     p.add_argument("--callback", help="URL to POST the signed event to when the task ends")
-    p.add_argument("--wait", action="store_true", help="follow the task with a progress bar; print its outputs")
+    p.add_argument("--wait", action="store_true", help="follow the task live with a progress bar; print its outputs")
     p.add_argument("--timeout", type=float, default=0, help="with --wait: give up after this many seconds")
     p.set_defaults(run=cmd_submit)
-    for name, fn, helptext in (
-        ("status", cmd_status, "show a task and every stage (exit 1 when FAILED or CANCELLED)"),
-        ("cancel", cmd_cancel, "cancel a task"),
-    ):
-        p = sub.add_parser(name, help=helptext, parents=[common])
-        p.add_argument("task_id")
-        p.set_defaults(run=fn)
+    p = sub.add_parser("status", help="show a task and every stage (exit 1 when FAILED or CANCELLED)", parents=[common])
+    p.add_argument("task_id")
+    p.add_argument("--follow", action="store_true", help="follow the task live to its end, then show it")
+    p.add_argument("--timeout", type=float, default=0, help="with --follow: give up after this many seconds")
+    p.set_defaults(run=cmd_status)
+    p = sub.add_parser("cancel", help="cancel a task", parents=[common])
+    p.add_argument("task_id")
+    p.set_defaults(run=cmd_cancel)
     p = sub.add_parser("tasks", help="list recent tasks", parents=[common])
     p.add_argument("--status", choices=sorted(TERMINAL | {"PENDING", "RUNNING"}))
     p.add_argument("--task-name")

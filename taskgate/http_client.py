@@ -1,4 +1,4 @@
-"""The CLI's HTTP client (stdlib only, so ``taskgate`` starts fast): JSON calls, streamed upload and download."""
+"""The CLI's HTTP client (stdlib only, so ``taskgate`` starts fast): JSON calls, events, upload and download."""
 
 from __future__ import annotations
 
@@ -44,13 +44,20 @@ class Api:
     key: str | None = None
     timeout_s: float = 30.0
 
-    def _request(self, method: str, path: str, data: Any = None, headers: dict[str, str] | None = None) -> Any:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+        timeout_s: float | None = None,
+    ) -> Any:
         url = self.base_url.rstrip("/") + path
         request = urllib.request.Request(url, data=data, method=method, headers=headers or {})  # noqa: S310
         if self.key:
             request.add_header("Authorization", f"Bearer {self.key}")
         try:
-            return urllib.request.urlopen(request, timeout=self.timeout_s)  # noqa: S310  (http(s) base URL)
+            return urllib.request.urlopen(request, timeout=timeout_s or self.timeout_s)  # noqa: S310  (http(s) URL)
         except urllib.error.HTTPError as exc:
             raise CliError(_problem_text(exc), _exit_code(exc.code), exc.code) from None
         except (urllib.error.URLError, OSError) as exc:
@@ -68,6 +75,31 @@ class Api:
         with self._request(method, path, data, headers) as resp:
             raw = resp.read()
         return json.loads(raw) if raw else None
+
+    def events(self, path: str, timeout_s: float | None = None) -> Iterator[tuple[str, Any]]:
+        """Yield ``(event type, decoded data)`` from a Server-Sent Events stream until the gateway ends it.
+
+        ``timeout_s`` bounds each read (keep-alives arrive well within the default); a read that waits
+        longer raises ``TimeoutError``.
+
+        Raises:
+            CliError: the gateway is unreachable or answered an error.
+        """
+        with self._request("GET", path, headers={"Accept": "text/event-stream"}, timeout_s=timeout_s) as resp:
+            kind, data = "message", list[str]()
+            for raw in resp:
+                line = raw.decode("utf-8").rstrip("\r\n")
+                if not line:
+                    if data:
+                        yield kind, json.loads("\n".join(data))
+                    kind, data = "message", list[str]()
+                    continue
+                field, _, value = line.partition(":")
+                value = value.removeprefix(" ")
+                if field == "event":
+                    kind = value
+                elif field == "data":
+                    data.append(value)
 
     def upload(self, source: Path, target: str | None, overwrite: bool) -> Any:
         """Stream ``source`` to ``POST /v1/files`` as multipart without reading it into memory."""

@@ -1,7 +1,7 @@
 -- KEYS[1] fencing counter (also hands out queue sequence numbers), KEYS[2] waiter deadlines
 --   (zset id -> ms), KEYS[3] waiter info (hash id -> JSON) (the caller's wake list is named from its id,
---   like every wake list: see hand_over in lib.lua),
--- KEYS[4..] three per candidate device, in the request's device order: holders (zset token -> expiry ms),
+--   like every wake list: see hand_over in lib.lua), KEYS[4] the live events stream (grants, queueing),
+-- KEYS[5..] three per candidate device, in the request's device order: holders (zset token -> expiry ms),
 --   holder info (hash token -> JSON), stats (hash); then every device's queue (zset id -> seq), the
 --   candidates' first, in the same order
 -- ARGV[1] lease token (its first 16 characters are the waiter id), ARGV[2] waiter seq (0: not queued yet),
@@ -28,10 +28,10 @@ for value in string.gmatch(ARGV[6], '%S+') do
 end
 local ttl_ms, lock_timeout_ms, requested = request[1], request[2], request[4]
 local candidates = (#request - 4) / 2
-local g = grant_context(KEYS[1], KEYS[2], KEYS[3], 4 + 3 * candidates, request[3])
+local g = grant_context(KEYS[1], KEYS[2], KEYS[3], 5 + 3 * candidates, request[3], KEYS[4])
 local devices = {}
 for i = 1, candidates do
-  local k = 1 + 3 * i
+  local k = 2 + 3 * i
   devices[i] = device(request[3 + 2 * i], request[4 + 2 * i], KEYS[k], KEYS[k + 1], KEYS[k + 2], g.queues[i])
 end
 
@@ -46,6 +46,7 @@ local function take(d)
     unqueue(g, waiter)
     redis.call('DEL', WAKE_PREFIX .. waiter)
   end
+  emit_lease(KEYS[4], 'action', 'granted', 'device', d.index, 'fencing_token', fencing, 'owner', ARGV[4])
   return string.format('1 %d %d %d %d %d', d.index, fencing, expiry, now, now)
 end
 
@@ -53,7 +54,9 @@ local function enqueue()
   redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), waiter)
   local info = string.sub(ARGV[4], 1, -2) .. string.format(
     ',"since_ms":%d,"device":%d,"lock_timeout_ms":%d,"token":"%s"}', now, requested, lock_timeout_ms, token)
-  redis.call('HSETNX', KEYS[3], waiter, info)
+  if redis.call('HSETNX', KEYS[3], waiter, info) == 1 then
+    emit_lease(KEYS[4], 'action', 'queued', 'device', requested, 'owner', ARGV[4])
+  end
   for _, d in ipairs(devices) do
     redis.call('ZADD', d.waiters, seq, waiter)
   end

@@ -1,6 +1,7 @@
 -- KEYS[1] waiter deadlines (zset), KEYS[2] waiter info (hash), KEYS[3] the waiter's wake list,
 -- KEYS[4] stats hash that counts the timeout (the requested device's, or the any-device one),
--- KEYS[5] fencing counter, KEYS[6..] three per device the waiter queued on: holders, holder info, stats;
+-- KEYS[5] fencing counter, KEYS[6] the live events stream (slots handed on),
+-- KEYS[7..] three per device the waiter queued on: holders, holder info, stats;
 --   then every device's queue, those the waiter queued on first, in the same order
 -- ARGV[1] waiter id, ARGV[2] 1 to count a wait timeout, ARGV[3] claim window ms, ARGV[4] lease token,
 -- ARGV[5..] index, capacity per device the waiter queued on, in KEYS order
@@ -10,7 +11,7 @@
 local now = now_ms()
 local waiter, token = ARGV[1], ARGV[4]
 local candidates = (#ARGV - 4) / 2
-local g = grant_context(KEYS[5], KEYS[1], KEYS[2], 6 + 3 * candidates, ARGV[3])
+local g = grant_context(KEYS[5], KEYS[1], KEYS[2], 7 + 3 * candidates, ARGV[3], KEYS[6])
 unqueue(g, waiter)
 redis.call('DEL', KEYS[3])
 if ARGV[2] == '1' then
@@ -18,7 +19,7 @@ if ARGV[2] == '1' then
 end
 local handed_on = 0
 for i = 1, candidates do
-  local k = 3 + 3 * i
+  local k = 4 + 3 * i
   local d = device(ARGV[3 + 2 * i], ARGV[4 + 2 * i], KEYS[k], KEYS[k + 1], KEYS[k + 2], g.queues[i])
   local expiry = redis.call('ZSCORE', d.holders, token)
   if expiry then

@@ -2,6 +2,14 @@
 -- script before registering it, so it has no KEYS or ARGV of its own and returns nothing.
 -- Times are integer milliseconds from the server's TIME.
 
+-- The live events stream's approximate cap (config.keys.EVENTS_KEPT; a test keeps the two equal).
+local EVENTS_KEPT = 10000
+
+-- Add one lease event (field, value, ...) to the live events stream; the caller passes the stream's key.
+local function emit_lease(stream, ...)
+  redis.call('XADD', stream, 'MAXLEN', '~', EVENTS_KEPT, '*', 'type', 'lease', ...)
+end
+
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -56,13 +64,14 @@ local function device(index, capacity, holders, info, stats, waiters)
 end
 
 -- Return what a script needs to hand freed slots over: the fencing counter, the waiter deadlines and
--- info, every device's queue (KEYS[first_queue..]) and the claim window ms.
-local function grant_context(fencing, deadlines, winfo, first_queue, claim_ms)
+-- info, every device's queue (KEYS[first_queue..]), the claim window ms and the events stream.
+local function grant_context(fencing, deadlines, winfo, first_queue, claim_ms, events)
   local queues = {}
   for i = first_queue, #KEYS do
     queues[#queues + 1] = KEYS[i]
   end
-  return {fencing = fencing, deadlines = deadlines, winfo = winfo, queues = queues, claim_ms = tonumber(claim_ms)}
+  return {fencing = fencing, deadlines = deadlines, winfo = winfo, queues = queues, claim_ms = tonumber(claim_ms),
+          events = events}
 end
 
 -- Return the holder info JSON: the owner's fields (a JSON object) plus the grant's.
@@ -103,6 +112,7 @@ local function hand_over(g, d, w, now)
   redis.call('DEL', wake)
   redis.call('LPUSH', wake, string.format('%d %d %d %d', d.index, fencing, expiry, now))
   redis.call('PEXPIRE', wake, WAKE_TTL_MS)
+  emit_lease(g.events, 'action', 'granted', 'device', d.index, 'fencing_token', fencing, 'owner', owner)
 end
 
 -- Grant up to `free` slots of device `d` to the first live waiters of its queue, in arrival order,

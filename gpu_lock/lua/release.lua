@@ -1,6 +1,6 @@
 -- KEYS[1] holders (zset token -> expiry ms), KEYS[2] holder info (hash token -> JSON), KEYS[3] stats (hash),
 --   KEYS[4] fencing counter, KEYS[5] waiter deadlines (zset), KEYS[6] waiter info (hash),
---   KEYS[7..] every device's queue (zset id -> seq), this device's first
+--   KEYS[7] the live events stream, KEYS[8..] every device's queue (zset id -> seq), this device's first
 -- ARGV[1] lease token, ARGV[2] the lease's grant time ms (for the hold histogram), ARGV[3] the device,
 --   space-separated integers: index, capacity, claim window ms (one argument: each costs client and server)
 -- returns 'code now_ms' (one string parses faster than an array on the client), code 1 when released;
@@ -17,10 +17,11 @@ if not score then
   return string.format('-2 %d', now)
 end
 local index, capacity, claim_ms = string.match(ARGV[3], '(%S+) (%S+) (%S+)')
-local d = device(index, capacity, KEYS[1], KEYS[2], KEYS[3], KEYS[7])
+local d = device(index, capacity, KEYS[1], KEYS[2], KEYS[3], KEYS[8])
 local code = -3
 if tonumber(score) > now then
   code = 1
+  emit_lease(KEYS[7], 'action', 'released', 'device', d.index, 'holder', redis.call('HGET', KEYS[2], token) or '{}')
   redis.call('ZREM', KEYS[1], token)
   redis.call('HDEL', KEYS[2], token)
   observe(KEYS[3], 'hold_seconds', now - tonumber(ARGV[2]))
@@ -28,6 +29,6 @@ end
 -- Without waiters there is nobody to hand a slot to: expired leases can wait for the next acquire.
 if code == -3 or redis.call('EXISTS', d.waiters) == 1 then
   local _, held = purge_holders(d, now)
-  fill(grant_context(KEYS[4], KEYS[5], KEYS[6], 7, claim_ms), d, d.capacity - held, now, nil)
+  fill(grant_context(KEYS[4], KEYS[5], KEYS[6], 8, claim_ms, KEYS[7]), d, d.capacity - held, now, nil)
 end
 return string.format('%d %d', code, now)

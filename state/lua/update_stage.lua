@@ -5,14 +5,17 @@
 -- KEYS[2] webhook outbox (zset "workflow_id\ntask_name\nstatus" -> ms it becomes due)
 -- KEYS[3] optional: gpu_lock:{device}:holders (zset token -> expiry ms); the commit is fenced on it
 --         (any key when ARGV[6] is empty)
--- KEYS[4...] optional: the keys that ARGV[7]'s commands name by index
+-- KEYS[4] the live events stream (taskgate:events): every committed update adds a 'stage' event
+-- KEYS[5...] optional: the keys that ARGV[9]'s commands name by index
 -- ARGV[1] task_name
 -- ARGV[2] expected revision
 -- ARGV[3] new status
 -- ARGV[4] new stage record JSON
 -- ARGV[5] ttl in ms
 -- ARGV[6] optional: lease token that must still hold KEYS[3] ('' for no fence)
--- ARGV[7] optional: the number of commands that follow, applied only when the update is made; each is
+-- ARGV[7] workflow_id (for the event)
+-- ARGV[8] events kept (the stream's approximate cap)
+-- ARGV[9] optional: the number of commands that follow, applied only when the update is made; each is
 --         name, key index (into KEYS), n, then n arguments. Commands: HINCRBY, HINCRBYFLOAT, HSET, HDEL,
 --         ZREM, and ZADD_AFTER (ZADD with score = server now ms + the given offset); state/effects.py
 --         records them
@@ -48,10 +51,12 @@ if ARGV[3] ~= 'RUNNING' and ARGV[3] ~= 'PENDING' then
     end
   end
 end
-if ARGV[7] then
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[8], '*',
+  'type', 'stage', 'workflow_id', ARGV[7], 'task_name', name, 'status', ARGV[3], 'rev', new_rev)
+if ARGV[9] then
   local allowed = {HINCRBY = true, HINCRBYFLOAT = true, HSET = true, HDEL = true, ZREM = true}
-  local i = 8
-  for _ = 1, tonumber(ARGV[7]) do
+  local i = 10
+  for _ = 1, tonumber(ARGV[9]) do
     local command, key, n = ARGV[i], KEYS[tonumber(ARGV[i + 1])], tonumber(ARGV[i + 2])
     if command == 'ZADD_AFTER' then
       redis.call('ZADD', key, now_ms + tonumber(ARGV[i + 3]), ARGV[i + 4])

@@ -51,8 +51,7 @@ async def test_document_describes_every_route_task_and_the_security(make_system:
     assert schemas[problem.rsplit("/", 1)[-1]]["required"] == ["type", "title", "status"]
     assert "taskEnded" in doc["webhooks"]
 
-    for path in doc["paths"]:
-        assert path in page
+    assert 'src="/docs/static/swagger-ui-bundle.js"' in page  # Swagger UI renders the document in the page
     assert not re.search(r"<(script|link)[^>]+(src|href)=\"https?://", page)  # nothing from a CDN
 
 
@@ -86,6 +85,11 @@ def test_schemathesis_with_every_check_finds_nothing(make_system: Callable[..., 
             f"Authorization: Bearer {ADMIN_KEY}",
             "--exclude-path",
             "/v1/monitor/health",
+            # Live event streams end only with their task (none runs here): tests/console/test_events.py drives them.
+            "--exclude-path",
+            "/v1/events",
+            "--exclude-path",
+            "/v1/tasks/{task_id}/events",
             "--request-timeout",
             "10",
         ],

@@ -1,0 +1,54 @@
+"""``GET /v1/monitor/workers``: the worker processes their sidecars report, and each queue's depth and oldest wait."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from actors.registry import QUEUES
+from actors.worker.broker import decode_message
+from config import Settings, keys
+from gateway.auth import ADMIN, require_scope
+from gateway.context import AppContext, context
+from gateway.monitor_views import LIVE
+from gateway.responses import json_response
+
+routes = web.RouteTableDef()
+
+
+async def workers_view(ctx: AppContext, settings: Settings) -> dict[str, Any]:
+    """Live worker processes (last seen within the heartbeat timeout) and per-queue depth and oldest wait."""
+    timeout_ms = int(settings.gpu_lock_monitor.heartbeat.timeout * 1000)
+    seconds, micros = await ctx.redis.time()
+    now = int(seconds) * 1000 + int(micros) // 1000
+    queues = sorted(QUEUES)
+    async with ctx.redis.pipeline(transaction=False) as pipe:
+        pipe.zrangebyscore(keys.WORKERS, now - timeout_ms, "+inf", withscores=True)
+        for queue in queues:
+            pipe.llen(keys.dramatiq_queue(queue))
+            pipe.lindex(keys.dramatiq_queue(queue), 0)
+        workers, *per_queue = await pipe.execute()
+    async with ctx.redis.pipeline(transaction=False) as pipe:
+        for queue, head in zip(queues, per_queue[1::2], strict=True):
+            pipe.hget(keys.dramatiq_messages(queue), head or b"")
+        heads = await pipe.execute()
+    rows = []
+    for queue, depth, raw in zip(queues, per_queue[0::2], heads, strict=True):
+        oldest = decode_message(raw).message_timestamp if raw else None
+        rows.append(
+            {"queue": queue, "depth": int(depth), "oldest_wait_s": round((now - oldest) / 1000, 3) if oldest else None}
+        )
+    alive = []
+    for member, seen_ms in workers:
+        host, _, pid = (member.decode() if isinstance(member, bytes) else member).rpartition(":")
+        alive.append({"host": host, "pid": int(pid), "last_seen_age_s": round((now - seen_ms) / 1000, 3)})
+    return {"heartbeat_timeout_s": settings.gpu_lock_monitor.heartbeat.timeout, "workers": alive, "queues": rows}
+
+
+@routes.get("/v1/monitor/workers")
+@require_scope(ADMIN)
+async def workers(request: web.Request) -> web.Response:
+    """Live worker processes and their last report; each queue's depth and how long its oldest message waited."""
+    ctx = context(request)
+    return json_response(await workers_view(ctx, await request.app[LIVE].refresh(ctx.redis)))

@@ -1,0 +1,169 @@
+"""The operator console in a real browser (headless Chromium) against a real gateway, worker and redis-server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+from playwright.async_api import expect
+
+from tests.console.conftest import Tab
+from tests.delivery.test_auth import ADMIN_KEY, USER_KEY, keyed_env
+from tests.harness import Client, System, async_wait_until
+
+pytestmark = pytest.mark.e2e
+# The README's screenshots: CONSOLE_SCREENSHOT_DIR=docs pytest tests/console -k "home or task_page" refreshes
+# them; by default they go to the test's temporary folder (a test run never edits the tree).
+SHOTS = "CONSOLE_SCREENSHOT_DIR"
+
+
+def shot_dir(tmp_path: Path) -> Path:
+    """Return where the screenshots go."""
+    return Path(os.environ.get(SHOTS) or tmp_path)
+
+
+async def test_home_lists_a_task_submitted_over_http_and_updates_it_live(
+    system: System, client: Client, open_tab: Callable[..., Tab], tmp_path: Path
+) -> None:
+    await client.submit("system.ping", {}, task_id="ui-ping")
+    await client.submit("ffmpeg.probe", {"media_path": "missing.mp4"}, task_id="ui-failed")
+    await client.wait("ui-failed")
+    tab = await open_tab(system.base_url)
+    page = tab.page
+    await page.goto("/")
+    await expect(page.locator("#live.on")).to_have_count(1)  # the event stream is open
+    await expect(page.locator('tr[data-task-id="ui-failed"] .badge')).to_have_text("FAILED")
+    await client.submit("system.sleep", {"seconds": 0.8}, task_id="ui-home")
+    row = page.locator('tr[data-task-id="ui-home"]')
+    await expect(row).to_be_visible()
+    await expect(row.locator(".badge")).to_have_text("RUNNING")
+    await expect(row.locator(".badge")).to_have_text("SUCCESS", timeout=15000)
+    await expect(row.locator(".pct")).to_have_text("100%")
+    await page.screenshot(
+        path=str(shot_dir(tmp_path) / "console-tasks.png"), clip={"x": 0, "y": 0, "width": 1280, "height": 400}
+    )
+    assert tab.errors == []
+
+
+async def test_task_page_shows_every_stage_and_cancel_from_the_page_cancels(
+    system: System, client: Client, open_tab: Callable[..., Tab], tmp_path: Path
+) -> None:
+    await client.submit("system.ping", {}, task_id="ui-task")
+    await client.wait("ui-task")
+    await client.submit("system.sleep", {"seconds": 30}, task_id="ui-task")
+    tab = await open_tab(system.base_url)
+    page = tab.page
+    await page.goto("/ui/tasks/ui-task")
+    ping = page.locator('section[data-stage="system.ping"]')
+    sleep = page.locator('section[data-stage="system.sleep"]')
+    await expect(ping.locator(".badge")).to_have_text("SUCCESS")
+    await expect(ping.locator(".kv")).to_contain_text("pong")
+    await expect(sleep.locator(".badge")).to_have_text("RUNNING")
+    await expect(sleep.locator(".pct")).not_to_have_text("")  # progress arrives over the task's event stream
+    await page.screenshot(path=str(shot_dir(tmp_path) / "console-task.png"), full_page=True)
+    await page.get_by_role("button", name="Cancel").click()
+    await expect(sleep.locator(".badge")).to_have_text("CANCELLED", timeout=15000)
+    assert (await client.task("ui-task"))["status"] == "CANCELLED"
+    await expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
+    assert tab.errors == []
+
+
+async def test_gpu_page_shows_the_holder_and_its_waiter_and_an_admin_releases_it(
+    system: System, client: Client, open_tab: Callable[..., Tab]
+) -> None:
+    await client.submit("system.gpu_hold", {"seconds": 60}, task_id="ui-hold")
+    await client.wait("ui-hold", statuses={"RUNNING"})
+    await client.submit("system.gpu_hold", {"seconds": 60}, task_id="ui-wait")
+    tab = await open_tab(system.base_url)
+    page = tab.page
+    await page.goto("/ui/gpus")
+    device = page.locator('section[data-device="0"]')
+    await expect(device.locator("tbody tr")).to_contain_text("ui-hold")
+    await expect(device.locator('.waiters li[data-task-id="ui-wait"]')).to_be_visible()
+    await device.get_by_role("button", name="Force release").click()
+    await expect(device.locator("tbody tr")).to_contain_text("ui-wait", timeout=15000)  # handed to the waiter
+    await expect(device.locator(".waiters")).to_have_count(0)
+    for task_id in ("ui-hold", "ui-wait"):
+        await client.request("DELETE", f"/v1/tasks/{task_id}")
+    assert tab.errors == []
+
+
+async def test_the_submit_form_starts_a_ping(system: System, client: Client, open_tab: Callable[..., Tab]) -> None:
+    tab = await open_tab(system.base_url)
+    page = tab.page
+    await page.goto("/ui/submit")
+    await expect(page.get_by_label("Task", exact=True)).to_have_value("system.ping")
+    await page.get_by_label("task_id").fill("ui-submitted")
+    await page.get_by_role("button", name="Submit").click()
+    await page.wait_for_url("**/ui/tasks/ui-submitted")
+    await expect(page.locator('section[data-stage="system.ping"] .badge')).to_have_text("SUCCESS", timeout=15000)
+    assert (await client.task("ui-submitted"))["stages"]["system.ping"]["output"] == {"pong": True}
+    assert tab.errors == []
+
+
+async def test_with_keys_no_key_shows_no_data_and_a_user_key_sees_no_admin_controls(
+    make_system: Callable[..., System], open_tab: Callable[..., Tab]
+) -> None:
+    system = make_system(keyed_env())
+    system.start_gateway()
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as session:
+        await Client(session, system.base_url).submit("system.ping", {}, task_id="ui-secret")
+    anonymous = await open_tab(system.base_url)
+    await anonymous.page.goto("/")
+    await expect(anonymous.page.get_by_role("dialog")).to_be_visible()
+    await expect(anonymous.page.locator("main")).to_contain_text("An API key is needed")
+    await expect(anonymous.page.locator("#task-rows tr")).to_have_count(0)
+
+    await anonymous.page.get_by_label("Key", exact=True).fill(USER_KEY)
+    await anonymous.page.get_by_role("button", name="Use key").click()
+    await expect(anonymous.page.locator('tr[data-task-id="ui-secret"]')).to_be_visible()
+    await expect(anonymous.page.locator("#who")).to_have_text("alice (user)")
+
+    user = await open_tab(system.base_url, key=USER_KEY)
+    for path in ("/ui/gpus", "/ui/monitor", "/ui/workers"):
+        await user.page.goto(path)
+        await expect(user.page.locator("main .notice")).to_contain_text("admin scope")
+        await expect(user.page.get_by_role("button", name="Force release")).to_have_count(0)
+        await expect(user.page.get_by_role("button", name="Save settings")).to_have_count(0)
+    assert user.errors == []
+
+    admin = await open_tab(system.base_url, key=ADMIN_KEY)
+    await admin.page.goto("/ui/monitor")
+    await expect(admin.page.get_by_role("button", name="Save settings")).to_be_visible()
+    await admin.page.get_by_label("Overrides", exact=False).fill(
+        '{"gpu_lock_monitor": {"timeout_levels": {"warning": -1}}}'
+    )
+    await admin.page.get_by_role("button", name="Save settings").click()
+    await expect(admin.page.locator(".notice.error")).to_be_visible()  # refused the way PUT refuses it
+    # Expected network errors only: the refused settings (422) and health without workers (503, by design).
+    assert [e for e in admin.errors if "status of 422" not in e and "503" not in e] == []
+
+
+async def test_no_page_logs_an_error_and_each_fits_a_phone(
+    system: System, client: Client, open_tab: Callable[..., Tab]
+) -> None:
+    await client.submit("system.ping", {}, task_id="ui-all")
+    await client.wait("ui-all")
+    await async_wait_until(lambda: _healthy(client), timeout_s=30, what="a worker seen alive")
+    for width, dark in ((1280, False), (390, True)):
+        tab = await open_tab(system.base_url, width=width, height=844, dark=dark)
+        for path in ("/", "/ui/tasks/ui-all", "/ui/submit", "/ui/gpus", "/ui/workers", "/ui/monitor", "/docs"):
+            await tab.page.goto(path)
+            if path == "/docs":  # the API explorer, linked from the console
+                await expect(tab.page.locator(".opblock").first).to_be_visible()
+            else:
+                await expect(tab.page.locator("main")).not_to_contain_text("Loading")
+            overflow = await tab.page.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
+            assert overflow <= 1, (path, width, overflow)
+        assert tab.errors == [], width
+        await tab.page.goto("/")
+        background = await tab.page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == ("rgb(17, 22, 29)" if dark else "rgb(246, 247, 249)")  # prefers-color-scheme
+
+
+async def _healthy(client: Client) -> bool:
+    status, _, _ = await client.request("GET", "/v1/monitor/health")
+    return status == 200
