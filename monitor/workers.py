@@ -36,9 +36,8 @@ class WorkerRecovery:
         if not members:
             return 0
         raws = await self.client.hmget(keys.WORKER_CONSUMERS, members)
-        unknown = [member for member, raw in zip(members, raws, strict=True) if raw is None]
-        if unknown:  # a process that never registered (or was recovered already): nothing known to put back
-            await self.client.zrem(keys.WORKERS, *unknown)
+        # A process that never registered (or was recovered already) has nothing known to put back: the same
+        # monitor pass forgets it (workers_down.lua, with its 'worker' 'down' event).
         total = 0
         for member, raw in zip(members, raws, strict=True):
             if raw is not None:
@@ -46,7 +45,7 @@ class WorkerRecovery:
         return total
 
     async def _put_back(self, member: str, info: ConsumerInfo) -> int:
-        script_keys = [keys.WORKER_CONSUMERS, keys.WORKERS, keys.DRAMATIQ_HEARTBEATS]
+        script_keys = [keys.WORKER_CONSUMERS, keys.WORKERS, keys.DRAMATIQ_HEARTBEATS, keys.EVENTS]
         for queue in info.queues:
             script_keys += [
                 keys.dramatiq_acks(info.broker_id, queue),
@@ -55,7 +54,7 @@ class WorkerRecovery:
                 keys.broker_wake(queue),
             ]
         count = int(
-            await _REQUEUE_ACKS.run(self._channel, script_keys, [member, info.broker_id, keys.BROKER_WAKE_KEPT])
+            await _REQUEUE_ACKS.run(self._channel, script_keys, [member, info.broker_id, keys.BROKER_WAKE_KEPT, keys.EVENTS_KEPT])
         )
         host, _, pid = member.rpartition(":")
         if count:

@@ -29,7 +29,8 @@ async def test_home_lists_a_task_submitted_over_http_and_updates_it_live(
     system: System, client: Client, open_tab: Callable[..., Tab], tmp_path: Path
 ) -> None:
     await client.submit("system.ping", {}, task_id="ui-ping")
-    await client.submit("ffmpeg.probe", {"media_path": "missing.mp4"}, task_id="ui-failed")
+    (system.share_dir / "notes.mp4").write_text("not a video")  # accepted at submit, fails when probed
+    await client.submit("ffmpeg.probe", {"media_path": "notes.mp4"}, task_id="ui-failed")
     await client.wait("ui-failed")
     tab = await open_tab(system.base_url)
     page = tab.page
