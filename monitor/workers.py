@@ -53,9 +53,8 @@ class WorkerRecovery:
                 keys.dramatiq_messages(queue),
                 keys.broker_wake(queue),
             ]
-        count = int(
-            await _REQUEUE_ACKS.run(self._channel, script_keys, [member, info.broker_id, keys.BROKER_WAKE_KEPT, keys.EVENTS_KEPT])
-        )
+        args = [member, info.broker_id, keys.BROKER_WAKE_KEPT, keys.EVENTS_KEPT]
+        count = int(await _REQUEUE_ACKS.run(self._channel, script_keys, args))
         host, _, pid = member.rpartition(":")
         if count:
             detail = f"worker process gone: {count} fetched message(s) put back"
