@@ -53,7 +53,7 @@ class WorkerRecovery:
                 keys.dramatiq_messages(queue),
                 keys.broker_wake(queue),
             ]
-        args = [member, info.broker_id, keys.BROKER_WAKE_KEPT, keys.EVENTS_KEPT]
+        args: list[str | int] = [member, info.broker_id, keys.BROKER_WAKE_KEPT, keys.EVENTS_KEPT]
         count = int(await _REQUEUE_ACKS.run(self._channel, script_keys, args))
         host, _, pid = member.rpartition(":")
         if count:
