@@ -77,6 +77,12 @@ async def test_gpu_page_shows_the_holder_and_its_waiter_and_an_admin_releases_it
 ) -> None:
     await client.submit("system.gpu_hold", {"seconds": 60}, task_id="ui-hold")
     await client.wait("ui-hold", statuses={"RUNNING"})
+
+    async def holding() -> bool:  # RUNNING comes before the lease: the waiter must come after the grant
+        _, body, _ = await client.request("GET", "/v1/tasks/ui-hold")
+        return bool(body["stages"]["system.gpu_hold"].get("gpu"))
+
+    await async_wait_until(holding, timeout_s=30, what="ui-hold holding the lease")
     await client.submit("system.gpu_hold", {"seconds": 60}, task_id="ui-wait")
     tab = await open_tab(system.base_url)
     page = tab.page
