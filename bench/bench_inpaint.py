@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from taskgate.embedded_redis import EmbeddedRedis
+from bench.system import run_on_system
 from tests.harness import Client, System
 from tests.inpainting.quality import measure, text_frame_indexes
 from tests.media import make_textured_pair
@@ -146,25 +145,7 @@ async def measure_all(system: System) -> bool:
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        redis_server = EmbeddedRedis(root / "redis", persist=False)
-        redis_server.start()
-        (root / "share").mkdir()
-        (root / "logs").mkdir()
-        make_fixtures(root / "share")
-        system = System(redis_server.url, root / "share", root / "logs")
-        try:
-            system.start_worker(queues=["paddleocr", "inpainting"], processes=1, threads=1)
-            system.start_gateway()
-            return 0 if asyncio.run(measure_all(system)) else 1
-        except BaseException:
-            for name in ("gateway", "worker"):
-                print(f"--- {name} log (tail) ---\n{system.logs(name)[-3000:]}", file=sys.stderr)
-            raise
-        finally:
-            system.stop()
-            redis_server.stop()
+    return run_on_system(["paddleocr", "inpainting"], make_fixtures, lambda system: asyncio.run(measure_all(system)))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from actors.subtitles.formats import parse_srt
-from taskgate.embedded_redis import EmbeddedRedis
+from bench.system import run_on_system
 from tests.harness import Client, System
 from tests.media import make_subtitled_video, make_textured_pair
 
@@ -132,25 +131,7 @@ async def measure(system: System) -> bool:
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        redis_server = EmbeddedRedis(root / "redis", persist=False)
-        redis_server.start()
-        (root / "share").mkdir()
-        (root / "logs").mkdir()
-        make_fixtures(root / "share")
-        system = System(redis_server.url, root / "share", root / "logs")
-        try:
-            system.start_worker(queues=["ffmpeg", "paddleocr"], processes=1, threads=1)
-            system.start_gateway()
-            return 0 if asyncio.run(measure(system)) else 1
-        except BaseException:
-            for name in ("gateway", "worker"):
-                print(f"--- {name} log (tail) ---\n{system.logs(name)[-3000:]}", file=sys.stderr)
-            raise
-        finally:
-            system.stop()
-            redis_server.stop()
+    return run_on_system(["ffmpeg", "paddleocr"], make_fixtures, lambda system: asyncio.run(measure(system)))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,44 @@
+"""One real system for a benchmark: its own Redis, storage root and logs, a worker and a gateway."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from taskgate.embedded_redis import EmbeddedRedis
+from tests.harness import System
+
+
+def run_on_system(
+    queues: list[str],
+    prepare: Callable[[Path], None],
+    measure: Callable[[System], bool],
+    *,
+    threads: int = 1,
+    env: dict[str, str] | None = None,
+) -> int:
+    """Start a system serving ``queues``, ``prepare`` its storage root, ``measure``; return 0 if it passed.
+
+    The processes' logs are printed when the measurement fails with an exception.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        redis_server = EmbeddedRedis(root / "redis", persist=False)
+        redis_server.start()
+        (root / "share").mkdir()
+        (root / "logs").mkdir()
+        prepare(root / "share")
+        system = System(redis_server.url, root / "share", root / "logs", env)
+        try:
+            system.start_worker(queues=queues, processes=1, threads=threads)
+            system.start_gateway()
+            return 0 if measure(system) else 1
+        except BaseException:
+            for name in ("gateway", "worker"):
+                print(f"--- {name} log (tail) ---\n{system.logs(name)[-3000:]}", file=sys.stderr)
+            raise
+        finally:
+            system.stop()
+            redis_server.stop()
