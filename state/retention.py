@@ -79,7 +79,9 @@ class SyncStorageUsage:
     def measure(self, root: Path, workflow_id: str) -> int:
         """Record the bytes the workflow's folder holds now; return them."""
         folder = workflow_folder(root, workflow_id)
-        size = folder_bytes(folder) if folder is not None else 0
+        if folder is None or not folder.is_dir():  # a stage that wrote no file (most): nothing to record
+            return 0
+        size = folder_bytes(folder)
         _STORAGE_BYTES(self._channel, _script_keys(workflow_id), [workflow_id, size])
         return size
 
