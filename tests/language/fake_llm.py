@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from taskgate.embedded_redis import free_port
+from tests.peer_server import ThreadedServer
 
 _NUMBERED = re.compile(r"^(\d+)\| (.*)$")
 Reply = tuple[int, Any, dict[str, str]]
@@ -78,8 +79,7 @@ class FakeLlm:
     in_flight: int = 0
     max_in_flight: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _loop: asyncio.AbstractEventLoop | None = None
-    _thread: threading.Thread | None = None
+    _server: ThreadedServer | None = None
 
     @property
     def url(self) -> str:
@@ -106,27 +106,11 @@ class FakeLlm:
         return web.json_response(payload, status=status, headers=headers)
 
     def start(self) -> None:
-        ready = threading.Event()
-
-        def serve() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            app = web.Application()
-            app.router.add_post("/v1/chat/completions", self._handle)
-            runner = web.AppRunner(app)
-            loop.run_until_complete(runner.setup())
-            loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(runner.cleanup())
-            loop.close()
-
-        self._thread = threading.Thread(target=serve, name="fake-llm", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise AssertionError("the fake LLM server did not start")
+        self._server = ThreadedServer(
+            "fake LLM", self.port, lambda app: app.router.add_post("/v1/chat/completions", self._handle)
+        )
+        self._server.start()
 
     def stop(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
+        if self._server is not None:
+            self._server.stop()

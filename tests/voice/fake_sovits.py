@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from taskgate.embedded_redis import free_port
+from tests.peer_server import ThreadedServer
 
 LANGUAGES = {"auto", "en", "zh", "ja", "ko", "yue", "all_zh", "all_ja"}
 # A script sees each request body (and its 1-based number) and may answer (status, json) instead.
@@ -48,8 +49,7 @@ class FakeSovits:
     script: Script | None = None
     _voice: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _loop: asyncio.AbstractEventLoop | None = None
-    _thread: threading.Thread | None = None
+    _server: ThreadedServer | None = None
 
     @property
     def url(self) -> str:
@@ -83,27 +83,11 @@ class FakeSovits:
         from piper import PiperVoice
 
         self._voice = PiperVoice.load(model_path(), config_path())
-        ready = threading.Event()
-
-        def serve() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            app = web.Application()
-            app.router.add_route("*", "/tts", self._handle)
-            runner = web.AppRunner(app)
-            loop.run_until_complete(runner.setup())
-            loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(runner.cleanup())
-            loop.close()
-
-        self._thread = threading.Thread(target=serve, name="fake-sovits", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise AssertionError("the fake GPT-SoVITS server did not start")
+        self._server = ThreadedServer(
+            "fake GPT-SoVITS", self.port, lambda app: app.router.add_route("*", "/tts", self._handle)
+        )
+        self._server.start()
 
     def stop(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
+        if self._server is not None:
+            self._server.stop()
