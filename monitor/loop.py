@@ -25,14 +25,12 @@ from monitor.leader import Leader, lease_ms
 from monitor.locks import LockHealth
 from monitor.pending import PendingSweep
 from monitor.workers import WorkerRecovery
-from redis_io import AsyncChannel, LuaScript
 from state import StateStore
 from state.live import LiveSettings
 from state.retention import AsyncRetention
 from state.tracking import AsyncTracker, RunInfo
 
 log = structlog.get_logger(__name__)
-_WORKERS_DOWN = LuaScript.load("monitor", "workers_down")
 
 # Runs acted on per list and pass; more wait for the next pass.
 MAX_PER_PASS = 100
@@ -74,7 +72,6 @@ class Monitor:
         # with Redis back (the sidecars could not beat either): server ms until then, or None when unknown.
         self._redis_was_away = False
         self._beats_from_ms = 0
-        self._channel = AsyncChannel(client)
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Run until ``stop`` is set (or the task is cancelled); give the lease up on the way out."""
@@ -137,20 +134,15 @@ class Monitor:
         report.soft = sum(rid in runs and rid not in stopped for rid in due.soft)
         report.warning = sum(rid in runs and rid not in stopped for rid in due.warning)
         report.workers_gone = len(due.dead_workers)  # after their runs: those messages come back superseded
-        report.messages_requeued = await self.workers.recover(due.dead_workers)
+        report.messages_requeued = await self.workers.recover(due.dead_workers, due.cutoff_ms)
         report.pending_redelivered = await self.pending.check(settings, due.now_ms)
         report.leases_released = await self.locks.check(settings)
         report.folders_removed = await self.retention.sweep(settings)
         report.duration_s = time.perf_counter() - started
-        await self._count_pass(report, timeout_ms)
+        await self._count_pass(report)
         return report
 
-    async def _count_pass(self, report: PassReport, timeout_ms: int) -> None:
-        if report.now_ms >= self._beats_from_ms:  # not while sidecars may still be catching up after an outage
-            # Workers silent for a heartbeat timeout are forgotten, each with a 'worker' 'down' event (the
-            # metrics count only workers seen within the timeout anyway); this pass recovered their messages.
-            stale_ms = report.now_ms - timeout_ms
-            await _WORKERS_DOWN.run(self._channel, [keys.WORKERS, keys.EVENTS], [stale_ms, keys.EVENTS_KEPT])
+    async def _count_pass(self, report: PassReport) -> None:
         async with self.client.pipeline(transaction=False) as pipe:
             pipe.hincrby(keys.MONITOR_STATS, "passes_total", 1)
             pipe.hset(

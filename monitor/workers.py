@@ -21,6 +21,7 @@ from state.tracking import ConsumerInfo
 
 log = structlog.get_logger(__name__)
 _REQUEUE_ACKS = LuaScript.load("monitor", "requeue_acks")
+_WORKERS_DOWN = LuaScript.load("monitor", "workers_down")
 _decoder = msgspec.json.Decoder(ConsumerInfo)
 
 
@@ -31,17 +32,22 @@ class WorkerRecovery:
         self.client = client
         self._channel = AsyncChannel(client)
 
-    async def recover(self, members: list[str]) -> int:
-        """Recover the worker processes ``members`` ("host:pid"); return how many messages went back."""
+    async def recover(self, members: list[str], cutoff_ms: int) -> int:
+        """Recover the worker processes ``members`` ("host:pid"); return how many messages went back.
+
+        ``members`` were read as last seen at or before ``cutoff_ms``. Each is forgotten in the step that puts
+        its messages back; one that never recorded its consumers has nothing known to put back and is
+        forgotten alone. Only these: a worker that went silent after the read is recovered by the next pass.
+        """
         if not members:
             return 0
         raws = await self.client.hmget(keys.WORKER_CONSUMERS, members)
-        # A process that never registered (or was recovered already) has nothing known to put back: the same
-        # monitor pass forgets it (workers_down.lua, with its 'worker' 'down' event).
         total = 0
         for member, raw in zip(members, raws, strict=True):
             if raw is not None:
                 total += await self._put_back(member, _decoder.decode(raw))
+        if unknown := [member for member, raw in zip(members, raws, strict=True) if raw is None]:
+            await _WORKERS_DOWN.run(self._channel, [keys.WORKERS, keys.EVENTS], [cutoff_ms, keys.EVENTS_KEPT, *unknown])
         return total
 
     async def _put_back(self, member: str, info: ConsumerInfo) -> int:

@@ -70,6 +70,8 @@ class Due(msgspec.Struct, kw_only=True):
     soft: list[str]
     warning: list[str]
     dead_workers: list[str] = msgspec.field(default_factory=list)
+    # last seen at or before this server ms counted as gone (0 while silence does not count yet)
+    cutoff_ms: int = 0
 
 
 class SupervisorInfo(msgspec.Struct, kw_only=True):
@@ -207,7 +209,7 @@ class AsyncTracker:
         """
         script_keys = [keys.RUN_HEARTBEATS, *_deadline_keys(), keys.WORKERS]
         reply = await _DUE.run(self._channel, script_keys, [heartbeat_timeout_ms, limit, beats_from_ms])
-        now, dead, hard, soft, warning, workers = reply
+        now, dead, hard, soft, warning, workers, cutoff = reply
         return Due(
             now_ms=int(now),
             dead=[text(i) for i in dead],
@@ -215,6 +217,7 @@ class AsyncTracker:
             soft=[text(i) for i in soft],
             warning=[text(i) for i in warning],
             dead_workers=[text(i) for i in workers],
+            cutoff_ms=int(cutoff),
         )
 
     async def runs(self, ids: list[str]) -> dict[str, RunInfo]:

@@ -5,6 +5,10 @@ main process stops the whole pool when one of its workers dies, so with one work
 process killed by the monitor's hard tier takes nobody else's loaded models with it. A pool that
 exits is started again at once (with a backoff when it keeps dying young). The sidecar thread
 (``actors.worker.sidecar``) heartbeats every run on this host and executes kill orders.
+
+A worker process killed in its boot handshake can leave Dramatiq's main process blocked for good (on the
+lock of the boot event, which the dead process held): the supervisor sees its worker a zombie, reports it
+gone at once, and kills the pool when it has not reaped it within 5 s, so it restarts.
 """
 
 from __future__ import annotations
@@ -38,25 +42,33 @@ _BACKOFF_S = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0)
 _HEALTHY_UPTIME_S = 10.0
 _STOP_GRACE_S = 30.0
 _WATCH_EVERY_S = 0.1
+# Dramatiq's main process waits this long for its worker process to finish booting before it watches it
+# (the wait only orders fork processes after workers; we run none). Its default, 30 s, made a worker
+# killed while booting, its consumers already fetching, go unnoticed (and its messages unrecovered) for 30 s.
+_BOOT_WAIT_MS = 500
+# Dramatiq's main process reaps a dead worker within a second (its join timeout) unless it is stuck.
+_REAP_WITHIN_S = 5.0
 
 
 def pool_command(threads: int, queues: list[str] | None) -> list[str]:
     """Return the command of one single-process Dramatiq pool."""
     args = [sys.executable, "-m", "taskgate.pool", "taskgate.worker_boot:setup", "--processes", "1"]
-    args += ["--threads", str(threads)]
+    args += ["--threads", str(threads), "--worker-fork-timeout", str(_BOOT_WAIT_MS)]
     return args + (["--queues", *queues] if queues else [])
 
 
 class Pool:
     """One Dramatiq pool: its process, start time and restart count."""
 
-    def __init__(self, index: int, args: list[str]) -> None:
+    def __init__(self, index: int, args: list[str], reap_within_s: float = _REAP_WITHIN_S) -> None:
         self.index = index
         self.args = args
+        self.reap_within_s = reap_within_s
         self.proc: subprocess.Popen[bytes] | None = None
         self.started = 0.0
         self.restarts = 0
         self.due = 0.0
+        self.dead_since = 0.0  # when a worker process was first seen dead and unreaped (0: none)
 
     def start(self) -> None:
         """Start (or restart) the pool process.
@@ -67,16 +79,40 @@ class Pool:
         """
         self.proc = subprocess.Popen(guarded(self.args, signal.SIGKILL), process_group=0)
         self.started = time.monotonic()
+        self.dead_since = 0.0
         log.info("worker_pool_started", pool=self.index, pid=self.proc.pid, restarts=self.restarts)
 
-    def worker_pids(self) -> list[int]:
-        """Return the pids of the pool's worker processes (children of Dramatiq's main process)."""
+    def _children(self) -> dict[int, bool]:
+        """Return the pool's worker processes (children of Dramatiq's main process): pid -> whether it lives."""
         if self.proc is None or self.proc.poll() is not None:
-            return []
+            return {}
+        found = {}
         try:
-            return [child.pid for child in psutil.Process(self.proc.pid).children()]
+            for child in psutil.Process(self.proc.pid).children():
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    found[child.pid] = child.status() != psutil.STATUS_ZOMBIE
         except psutil.NoSuchProcess:
-            return []
+            return {}
+        return found
+
+    def worker_pids(self) -> list[int]:
+        """Return the pids of the pool's live worker processes (a dead one not reaped yet is gone)."""
+        return [pid for pid, alive in self._children().items() if alive]
+
+    def reap_stuck(self) -> None:
+        """Kill the pool when a dead worker process of it has gone unreaped for ``reap_within_s``."""
+        if self.proc is None or all(self._children().values()):
+            self.dead_since = 0.0
+            return
+        now = time.monotonic()
+        self.dead_since = self.dead_since or now
+        if now - self.dead_since >= self.reap_within_s:
+            log.warning(
+                "worker_pool_stuck", pool=self.index, pid=self.proc.pid, dead_for_s=round(now - self.dead_since, 1)
+            )
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
 
 
 class Supervisor:
@@ -92,6 +128,8 @@ class Supervisor:
         return [pid for pool in self.pools for pid in pool.worker_pids()]
 
     def _check(self, pool: Pool) -> None:
+        if pool.proc is not None and pool.proc.poll() is None:
+            pool.reap_stuck()
         if pool.proc is None or pool.proc.poll() is None:
             return
         if pool.due == 0.0:

@@ -3,7 +3,7 @@
 -- KEYS[5] worker processes (zset "host:pid" -> last seen ms; 0 = seen gone)
 -- ARGV[1] heartbeat timeout ms, ARGV[2] most ids per list, ARGV[3] ms before which only heartbeats known
 -- dead (score 0) count: the monitor could not reach Redis until then, nor could the sidecars beat
--- returns {now ms, dead ids, hard ids, soft ids, warning ids, dead workers}
+-- returns {now ms, dead ids, hard ids, soft ids, warning ids, dead workers, the cutoff ms they were read by}
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local limit = tonumber(ARGV[2])
@@ -19,4 +19,4 @@ local workers = {}
 if KEYS[5] then
   workers = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', cutoff, 'LIMIT', 0, limit)
 end
-return {now, dead, hard, soft, warning, workers}
+return {now, dead, hard, soft, warning, workers, cutoff}
