@@ -17,7 +17,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 import aiohttp
@@ -25,7 +24,7 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from taskgate.embedded_redis import EmbeddedRedis
+from bench.system import running_system
 from tests.harness import Client, System
 
 WORKFLOWS = 20
@@ -69,34 +68,22 @@ async def _run(system: System) -> None:
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        share, logs = root / "share", root / "logs"
-        share.mkdir()
-        logs.mkdir()
-        server = EmbeddedRedis(root / "redis", persist=False)
-        server.start()
-        # one device that takes every hold at once: the figure is the hand-over, not a queue for the GPU
-        system = System(server.url, share, logs, {"TASKGATE_GPU_LOCK__DEVICES": "[{index: 0, capacity: 64}]"})
-        try:
-            system.start_worker(queues=["system"], processes=1, threads=THREADS)
-            system.start_gateway()
-            asyncio.run(_run(system))
-            client = redis.Redis.from_url(server.url)
-            handover_ms = [
-                _stage(client, f"chain-{i}", "system.sleep")["started_at_ms"]
-                - _stage(client, f"chain-{i}", "system.gpu_hold")["finished_at_ms"]
-                for i in range(WORKFLOWS)
-            ]
-            pickup_ms = []
-            for i in range(20):
-                stage = _stage(client, f"ping-{i}", "system.ping")
-                pickup_ms.append(stage["started_at_ms"] - stage["created_at_ms"])
-            client.close()
-            worker_log = system.logs("worker")
-        finally:
-            system.stop()
-            server.stop()
+    # one device that takes every hold at once: the figure is the hand-over, not a queue for the GPU
+    env = {"TASKGATE_GPU_LOCK__DEVICES": "[{index: 0, capacity: 64}]"}
+    with running_system(["system"], threads=THREADS, env=env) as system:
+        asyncio.run(_run(system))
+        client = redis.Redis.from_url(system.env["TASKGATE_REDIS_URL"])
+        handover_ms = [
+            _stage(client, f"chain-{i}", "system.sleep")["started_at_ms"]
+            - _stage(client, f"chain-{i}", "system.gpu_hold")["finished_at_ms"]
+            for i in range(WORKFLOWS)
+        ]
+        pickup_ms = []
+        for i in range(20):
+            stage = _stage(client, f"ping-{i}", "system.ping")
+            pickup_ms.append(stage["started_at_ms"] - stage["created_at_ms"])
+        client.close()
+        worker_log = system.logs("worker")
     parks = [json.loads(line) for line in worker_log.splitlines() if '"stage_waiting_for_dependency"' in line]
     parked_ids = [p.get("task_id") for p in parks]
     requeues = len(parked_ids) - len(set(parked_ids))

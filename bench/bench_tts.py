@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,8 +23,8 @@ from actors.subtitles.formats import Cue, to_srt
 from actors.tts.engine import VoiceChoice
 from actors.tts.piper_engine import PiperEngine
 from actors.tts.voices import DEFAULT_PIPER_VOICE, catalogue
+from bench.system import running_system
 from config.voice import TtsSettings
-from taskgate.embedded_redis import EmbeddedRedis
 from tests.harness import Client, System
 from tests.media import make_video
 
@@ -86,30 +85,20 @@ async def dub(system: System, task_id: str) -> tuple[float, dict]:
     return elapsed, out
 
 
+def _fixtures(share: Path) -> None:
+    make_video(share / "clip.mp4", CLIP_S, size="160x120")
+    cues = [
+        Cue(start_s=5.0 * i + 0.5, end_s=5.0 * i + 0.5 + d, text=t)
+        for i, (t, d) in enumerate(zip(LINES, CUE_S, strict=True))
+    ]
+    (share / "subs.srt").write_text(to_srt(cues))
+
+
 def main() -> int:
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        share, logs = root / "share", root / "logs"
-        share.mkdir()
-        logs.mkdir()
-        make_video(share / "clip.mp4", CLIP_S, size="160x120")
-        cues = [
-            Cue(start_s=5.0 * i + 0.5, end_s=5.0 * i + 0.5 + d, text=t)
-            for i, (t, d) in enumerate(zip(LINES, CUE_S, strict=True))
-        ]
-        (share / "subs.srt").write_text(to_srt(cues))
-        redis_server = EmbeddedRedis(root / "redis", persist=False)
-        redis_server.start()
-        system = System(redis_server.url, share, logs)
-        try:
-            system.start_worker(queues=["tts", "ffmpeg"], processes=1, threads=1)
-            system.start_gateway()
-            before, audio_s = pure_synthesis(runs=2)
-            results = [asyncio.run(dub(system, task_id)) for task_id in ("cold", "warm")]
-            after, _ = pure_synthesis(runs=1)  # on a shared machine, the best of before and after
-        finally:
-            system.stop()
-            redis_server.stop()
+    with running_system(["tts", "ffmpeg"], _fixtures) as system:
+        before, audio_s = pure_synthesis(runs=2)
+        results = [asyncio.run(dub(system, task_id)) for task_id in ("cold", "warm")]
+        after, _ = pure_synthesis(runs=1)  # on a shared machine, the best of before and after
 
     synth_s = min(before, after)
     rtf = synth_s / audio_s

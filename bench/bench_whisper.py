@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,8 +22,8 @@ from actors.faster_whisper.engine import Options, transcribe
 from actors.faster_whisper.models import load_model, model_key, resolve_model
 from actors.ffmpeg.pcm import decode_mono
 from actors.worker.warm import WarmModels
+from bench.system import running_system
 from config.engines import WhisperSettings
-from taskgate.embedded_redis import EmbeddedRedis
 from tests.harness import Client, System
 from tests.speech.audio import long_speech
 
@@ -68,24 +67,11 @@ async def tasks(system: System) -> list[tuple[str, float, dict]]:
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        share, logs = root / "share", root / "logs"
-        share.mkdir()
-        logs.mkdir()
-        clip = long_speech(share / "long.wav", CLIP_S)
-        redis_server = EmbeddedRedis(root / "redis", persist=False)
-        redis_server.start()
-        system = System(redis_server.url, share, logs)
-        try:
-            system.start_worker(queues=["faster_whisper"], processes=1, threads=1)
-            system.start_gateway()
-            before = pure_inference(clip, runs=2)
-            results = asyncio.run(tasks(system))
-            after = pure_inference(clip, runs=1)
-        finally:
-            system.stop()
-            redis_server.stop()
+    with running_system(["faster_whisper"]) as system:
+        clip = long_speech(system.share_dir / "long.wav", CLIP_S)
+        before = pure_inference(clip, runs=2)
+        results = asyncio.run(tasks(system))
+        after = pure_inference(clip, runs=1)
 
     pure = min(before + after)
     print(f"clip: {CLIP_S:.0f} s of espeak-ng speech, tiny.en int8 on CPU, word timestamps + VAD, beam 5")

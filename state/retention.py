@@ -11,6 +11,7 @@ folder goes that long after the last activity, never while a stage is pending or
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import shutil
 from pathlib import Path
@@ -35,9 +36,14 @@ _MIN_RECHECK_MS = 100
 _MAX_RECHECK_MS = 60_000
 
 
+@functools.lru_cache(maxsize=8)
+def _workflows_base(root: Path) -> Path:
+    return root.resolve() / "workflows"  # a realpath walk: once per root, not once per stage ending
+
+
 def workflow_folder(root: Path, workflow_id: str) -> Path | None:
     """Return ``{root}/workflows/{workflow_id}``, or None when the id would name anything else."""
-    base = root.resolve() / "workflows"
+    base = _workflows_base(root)
     folder = base / workflow_id
     if workflow_id in ("", ".", "..") or "/" in workflow_id or "\\" in workflow_id or folder.parent != base:
         return None

@@ -3,34 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
 import pytest
 from yarl import URL
 
-from taskgate.embedded_redis import EmbeddedRedis
 from tests.harness import Client, System
 
 PROBLEM = "application/problem+json"
 LONG_NAME = "n" * 256  # one byte over NAME_MAX
 SPOOL = ".taskgate-tmp"
-
-
-@pytest.fixture(scope="module")
-def gateway(redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    """One gateway without workers: submitted tasks stay PENDING."""
-    system = System(redis_server.url, tmp_path_factory.mktemp("share"), tmp_path_factory.mktemp("logs"))
-    system.start_gateway()
-    yield system
-    system.stop()
-
-
-@pytest.fixture
-async def gw(gateway: System, redis_url: str) -> AsyncIterator[Client]:
-    async with aiohttp.ClientSession() as session:
-        yield Client(session, gateway.base_url)
 
 
 async def problem(gw: Client, status: int, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
@@ -102,8 +85,8 @@ async def test_a_path_name_over_255_bytes_is_422_on_every_files_route(gw: Client
     assert body["errors"][0]["pointer"] == "$.input_data.media_path"
 
 
-async def test_the_upload_spool_is_unreachable_in_every_spelling(gw: Client, gateway: System) -> None:
-    root = gateway.share_dir.resolve()
+async def test_the_upload_spool_is_unreachable_in_every_spelling(gw: Client, gateway_only: System) -> None:
+    root = gateway_only.share_dir.resolve()
     (root / SPOOL).mkdir(exist_ok=True)
     (root / SPOOL / "x").write_text("in flight")
     (root / "into-spool").unlink(missing_ok=True)

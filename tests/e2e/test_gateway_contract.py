@@ -3,34 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 
-from taskgate.embedded_redis import EmbeddedRedis
 from tests.harness import Client, System
 
 PROBLEM = "application/problem+json"
 
 
-@pytest.fixture(scope="module")
-def gateway_only(redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    """One gateway without workers for the module: submitted tasks stay PENDING."""
-    share = tmp_path_factory.mktemp("share")
-    for name in ("v.mp4", "a.mp4", "b", "m.mp4"):  # submits check that input files exist
-        (share / name).write_bytes(b"")
-    system = System(redis_server.url, share, tmp_path_factory.mktemp("logs"), {"TASKGATE_MAX_BODY_BYTES": "4096"})
-    system.start_gateway()
-    yield system
-    system.stop()
-
-
-@pytest.fixture
-async def gw(gateway_only: System, redis_url: str) -> AsyncIterator[Client]:
-    async with aiohttp.ClientSession() as session:
-        yield Client(session, gateway_only.base_url)
+GATEWAY_FILES = dict.fromkeys(("v.mp4", "a.mp4", "b", "m.mp4"), b"")  # submits check that input files exist
+GATEWAY_ENV = {"TASKGATE_MAX_BODY_BYTES": "4096"}
 
 
 async def expect_problem(gw: Client, status: int, method: str, path: str, **kwargs) -> dict:

@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 
 import aiohttp
-import pytest
 
-from taskgate.embedded_redis import EmbeddedRedis
 from tests.e2e.test_gateway_contract import expect_problem
 from tests.harness import Client, System, async_wait_until
 
 AUDIO_REF = "${{ stages.ffmpeg.extract_audio.output.audio_path }}"
 
 
-@pytest.fixture(scope="module")
-def bare_gateway(redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    """A gateway without workers, with one video in its storage root."""
-    share = tmp_path_factory.mktemp("checks-share")
-    (share / "videos").mkdir()
-    (share / "videos" / "in.mp4").write_bytes(b"not checked at submit")
-    system = System(redis_server.url, share, tmp_path_factory.mktemp("checks-logs"))
-    system.start_gateway()
-    yield system
-    system.stop()
-
-
-@pytest.fixture
-async def gw(bare_gateway: System, redis_url: str) -> AsyncIterator[Client]:
-    async with aiohttp.ClientSession() as session:
-        yield Client(session, bare_gateway.base_url)
+GATEWAY_FILES = {"videos/in.mp4": b"not checked at submit"}  # a gateway without workers, with one video
 
 
 async def submit_problem(gw: Client, task_name: str, input_data: dict, status: int = 422) -> dict:
@@ -39,12 +22,12 @@ async def submit_problem(gw: Client, task_name: str, input_data: dict, status: i
 
 
 async def test_a_missing_input_file_is_422_at_its_field_but_references_and_urls_pass(
-    gw: Client, bare_gateway: System
+    gw: Client, gateway_only: System
 ) -> None:
     body = await submit_problem(gw, "ffmpeg.extract_audio", {"video_path": "videos/nope.mp4"})
     assert body["errors"][0]["pointer"] == "$.input_data.video_path"
     assert "no file 'videos/nope.mp4' in the storage root" in body["detail"]
-    assert str(bare_gateway.share_dir) not in body["detail"]
+    assert str(gateway_only.share_dir) not in body["detail"]
 
     await gw.submit("ffmpeg.extract_audio", {"video_path": "videos/in.mp4"}, task_id="present")
     await gw.submit("ffmpeg.probe", {"media_path": AUDIO_REF}, task_id="present")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import multiprocessing
+import multiprocessing.process
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import msgspec
@@ -13,6 +16,7 @@ import redis
 from config import keys
 from config.settings import GpuLockSettings
 from gpu_lock import HolderInfo
+from tests.gpu_lock import procs
 
 
 def settings(**overrides: Any) -> GpuLockSettings:
@@ -65,3 +69,21 @@ def holders(client: redis.Redis, device: int = 0) -> dict[str, float]:
 def queued(client: redis.Redis, device: int = 0) -> int:
     """Return how many waiters stand in the device's queue."""
     return int(client.zcard(keys.GPU_WAITERS.format(device=device)))
+
+
+@contextlib.contextmanager
+def doomed_waiter(
+    url: str, client: redis.Redis, lock_settings: GpuLockSettings
+) -> Iterator[multiprocessing.process.BaseProcess]:
+    """Yield a waiter in another process, queued for device 0, for the test to kill (killed on the way out)."""
+
+    doomed = multiprocessing.get_context("spawn").Process(
+        target=procs.wait_until_killed, args=(url, to_builtins(lock_settings))
+    )
+    doomed.start()
+    try:
+        wait_until(lambda: queued(client) == 1, timeout_s=20, what="doomed waiter queued")
+        yield doomed
+    finally:
+        if doomed.is_alive():
+            doomed.kill()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -15,8 +14,7 @@ from gpu_lock.replies import Granted, Queued, parse_acquire
 from gpu_lock.scripts import Scripts, sync_scripts
 from gpu_lock.waiting import Attempt
 from redis_io.channel import Channel
-from tests.gpu_lock import procs
-from tests.gpu_lock.helpers import holders, owner, queued, server_ms, settings, to_builtins, wait_until
+from tests.gpu_lock.helpers import doomed_waiter, holders, owner, queued, server_ms, settings, wait_until
 
 
 def _queue(lock: GpuLock, scripts: Scripts, name: str) -> Attempt:
@@ -79,12 +77,7 @@ def test_waiter_killed_after_its_slot_was_handed_over_holds_it_only_for_the_clai
     lock_settings = settings(poll_interval=0.3, max_poll_interval=0.3, lease_ttl=30.0)
     lock = GpuLock(redis_client, lock_settings)
     holder = lock.acquire(owner("holder"))
-    doomed = multiprocessing.get_context("spawn").Process(
-        target=procs.wait_until_killed, args=(redis_url, to_builtins(lock_settings))
-    )
-    doomed.start()
-    try:
-        wait_until(lambda: queued(redis_client) == 1, timeout_s=20, what="doomed waiter queued")
+    with doomed_waiter(redis_url, redis_client, lock_settings) as doomed:
         doomed.kill()
         doomed.join(timeout=5)
         lock.release(holder)
@@ -93,9 +86,6 @@ def test_waiter_killed_after_its_slot_was_handed_over_holds_it_only_for_the_clai
         released = time.monotonic()
         lease = lock.acquire(owner("next"), max_wait_time=5)
         took_s = time.monotonic() - released
-    finally:
-        if doomed.is_alive():
-            doomed.kill()
     assert took_s < CLAIM_WINDOW_MS / 1000 + 0.5
     assert read_status(redis_client, lock.settings).devices[0].counters["expired_total"] == 1
     lock.release(lease)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -10,8 +9,7 @@ import pytest
 import redis
 
 from gpu_lock import GpuLock, Lease, LockWaitTimeout
-from tests.gpu_lock import procs
-from tests.gpu_lock.helpers import owner, queued, settings, to_builtins, wait_until
+from tests.gpu_lock.helpers import doomed_waiter, owner, queued, settings, wait_until
 
 
 def test_waiters_are_served_in_arrival_order(redis_client: redis.Redis) -> None:
@@ -55,24 +53,15 @@ def test_waiter_killed_while_queued_does_not_block_the_next_one(redis_url: str, 
     lock_settings = settings()
     lock = GpuLock(redis_client, lock_settings)
     holder = lock.acquire(owner("holder"))
-    doomed = multiprocessing.get_context("spawn").Process(
-        target=procs.wait_until_killed, args=(redis_url, to_builtins(lock_settings))
-    )
-    doomed.start()
-    try:
-        wait_until(lambda: queued(redis_client) == 1, timeout_s=20, what="doomed waiter queued")
-        with ThreadPoolExecutor(1) as pool:
-            survivor: Future[Lease] = pool.submit(lock.acquire, owner("survivor"))
-            wait_until(lambda: queued(redis_client) == 2, what="survivor queued")
-            doomed.kill()
-            doomed.join(timeout=5)
-            released = time.monotonic()
-            lock.release(holder)
-            lease = survivor.result(timeout=10)
-            stalled_s = time.monotonic() - released
-    finally:
-        if doomed.is_alive():
-            doomed.kill()
+    with doomed_waiter(redis_url, redis_client, lock_settings) as doomed, ThreadPoolExecutor(1) as pool:
+        survivor: Future[Lease] = pool.submit(lock.acquire, owner("survivor"))
+        wait_until(lambda: queued(redis_client) == 2, what="survivor queued")
+        doomed.kill()
+        doomed.join(timeout=5)
+        released = time.monotonic()
+        lock.release(holder)
+        lease = survivor.result(timeout=10)
+        stalled_s = time.monotonic() - released
     assert stalled_s < 2.5  # one second of wake grace plus a poll
     assert queued(redis_client) == 0
     lock.release(lease)
