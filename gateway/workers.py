@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,11 +36,19 @@ class WorkerDirectory:
 
     queues: dict[str, QueueWorkers] = field(default_factory=dict)
     read_at: float = float("-inf")
+    # one read at a time: the submits that find the view stale together wait for that read, not each its own
+    _reading: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def get(self, client: aioredis.Redis, settings: Settings) -> dict[str, QueueWorkers]:
-        """Return the live supervisors per queue (read at most once per second)."""
+        """Return the live supervisors per queue (read at most once per second, whatever the concurrency)."""
         if time.monotonic() - self.read_at < _CACHE_S:
             return self.queues
+        async with self._reading:
+            if time.monotonic() - self.read_at < _CACHE_S:  # read by the submit that held the lock
+                return self.queues
+            return await self._read(client, settings)
+
+    async def _read(self, client: aioredis.Redis, settings: Settings) -> dict[str, QueueWorkers]:
         timeout_ms = int(settings.gpu_lock_monitor.heartbeat.timeout * 1000)
         queues: dict[str, QueueWorkers] = {}
         for info in await AsyncTracker(client).live_supervisors(timeout_ms):

@@ -77,8 +77,11 @@ class SyncStageStore:
         fence: Fence | None = None,
         known: tuple[StageRecord, int] | None = None,
         also: Callable[[Effects, StageRecord], None] | None = None,
+        attempts: int = MAX_CAS_ATTEMPTS,
     ) -> tuple[StageRecord, int]:
         """Apply ``change`` to a stage atomically; see ``StateStore.update_stage_at``.
+
+        ``attempts=1`` with ``known`` tries that record alone: a lost race raises ``ConcurrentUpdate``.
 
         Raises:
             TaskNotFound: the stage does not exist.
@@ -87,7 +90,7 @@ class SyncStageStore:
             ConcurrentUpdate: the stage kept changing for too many attempts.
         """
         key = keys.workflow_state(workflow_id)
-        for _ in range(MAX_CAS_ATTEMPTS):
+        for _ in range(attempts):
             current, rev = known if known is not None else self.get_stage(workflow_id, task_name)
             known = None
             new, effects = prepare_change(workflow_id, current, change, also)

@@ -16,6 +16,7 @@ from actors.webhooks.actor import declare_webhook_actor
 from actors.worker.broker import WakingRedisBroker
 from actors.worker.consumers import ConsumerRegistry
 from actors.worker.lifecycle import Lifecycle
+from actors.worker.prefetch import Snapshots
 from config import ConfigError, Settings, configure_logging, load_settings
 from redis_io.clients import sync_client
 
@@ -93,6 +94,7 @@ def build_broker(settings: Settings) -> tuple[WakingRedisBroker, Lifecycle]:
             priority=0,
             options={},
         )
+    broker.snapshots = Snapshots(frozenset(REGISTRY))
     declare_webhook_actor(broker, settings)
     dramatiq.set_broker(broker)
     return broker, lifecycle

@@ -17,6 +17,7 @@ from dramatiq.errors import ConnectionClosed, DecodeError
 from dramatiq.message import Message
 
 from actors.worker.dramatiq_internals import RedisBroker, RedisConsumer, dispatch_args, dispatch_source
+from actors.worker.prefetch import Snapshots
 from config import keys
 from redis_io import Channel, LuaScript
 from state import QueuedMessage
@@ -89,6 +90,9 @@ class _WakingConsumer(RedisConsumer):  # type: ignore[misc]
                         self.message_cache = messages = self.broker.do_fetch(
                             self.queue_name, self.prefetch - self.outstanding_message_count
                         )
+                        snapshots = self.broker.snapshots
+                        if messages and snapshots is not None and not self.queue_name.endswith(".DQ"):
+                            snapshots.read(self.broker.channel, messages)  # delayed messages only move on
                     if not messages:
                         # Idle: block on the wake-up list (a release of backoff polling), bounded by
                         # the usual backoff so maintenance and shutdown still run.
@@ -111,6 +115,8 @@ class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
 
     _channel: Channel | None = None
     _dispatch_script: LuaScript | None = None
+    # the stage records read with each fetch (``actors.worker.prefetch``); the worker app sets it
+    snapshots: Snapshots | None = None
 
     @property
     def channel(self) -> Channel:

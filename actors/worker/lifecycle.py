@@ -34,6 +34,7 @@ from redis_io.errors import RedisUnavailable
 from redis_io.retry import TRANSIENT_ERRORS, ride_out
 from state import (
     BrokenReference,
+    ConcurrentUpdate,
     DependencyNotReady,
     IllegalTransition,
     StageRecord,
@@ -46,14 +47,16 @@ from state import (
 )
 from state.effects import Effects
 from state.live import LiveSettings
-from state.records import waiter_entry
-from state.references import resolve
+from state.records import MAX_CAS_ATTEMPTS, parse_workflow, waiter_entry
+from state.references import find_references, resolve
 from state.retention import SyncStorageUsage
 from state.sync_store import SyncStageStore
 from state.tracking import RunInfo, SyncTracker, queue_start
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
+# a started stage: its record, (record, revision) as last written, and its tracked run
+_Start = tuple[StageRecord, tuple[StageRecord, int], RunInfo]
 
 
 class Lifecycle(Endings, Middleware):  # type: ignore[misc]
@@ -144,6 +147,8 @@ class Lifecycle(Endings, Middleware):  # type: ignore[misc]
     def _begin(self, broker: dramatiq.Broker, message: MessageProxy, spec: TaskSpec) -> None:
         context = message.args[0]
         wid, name = context["workflow_id"], context["task_name"]
+        if self._begin_from_snapshot(broker, message, spec):
+            return
         try:
             workflow, version = self.sync_store.get_with(wid, ("GET", keys.CONFIG_VERSION))
             self._adopt_settings(version)
@@ -166,10 +171,45 @@ class Lifecycle(Endings, Middleware):  # type: ignore[misc]
             started, known, tracked = stage, (stage, rev), mine
         else:
             started, known, tracked = self._start_run(message, wid, stage, rev)
+        self._started(spec, wid, params, (started, known, tracked))
+
+    def _begin_from_snapshot(self, broker: dramatiq.Broker, message: MessageProxy, spec: TaskSpec) -> bool:
+        """Start the stage from the record read with its message's fetch; False to read afresh instead.
+
+        Only the plain path: the stage PENDING under this message, its input its own (no references). One
+        compare-and-set attempt; its revision matching means the record is the one read, so nothing the
+        full path checks can differ. Nothing is written before it, so a False leaves no trace.
+        """
+        snapshots = getattr(broker, "snapshots", None)
+        taken = snapshots.take(message.message_id) if snapshots is not None else None
+        if taken is None:
+            return False
+        wid, name = message.args[0]["workflow_id"], message.args[0]["task_name"]
+        workflow = parse_workflow(taken.workflow)
+        stage = workflow.stages.get(name) if workflow is not None else None
+        if workflow is None or stage is None or stage.status != Status.PENDING or superseded(stage, message.message_id):
+            return False
+        if find_references(stage.input_data):
+            return False
+        try:
+            params = decode_input(spec, stage.input_data)
+        except InputError:
+            return False  # the full path fails the stage with the reason
+        self._adopt_settings(taken.config_version)
+        try:
+            start = self._start_run(message, wid, stage, workflow.revisions[name], attempts=1)
+        except ConcurrentUpdate:
+            return False
+        self._started(spec, wid, params, start)
+        return True
+
+    def _started(self, spec: TaskSpec, wid: str, params: msgspec.Struct, start: _Start) -> None:
+        """Hold the started run for the body and the ending; take its GPU lease when it needs one."""
+        started, known, tracked = start
         log.info("stage_started", attempt=started.attempts, queue=spec.queue)
         run = TaskRun(
             workflow_id=wid,
-            task_name=name,
+            task_name=started.task_name,
             settings=self.settings,
             store=self.store,
             run_async=self.run_async,
@@ -182,9 +222,13 @@ class Lifecycle(Endings, Middleware):  # type: ignore[misc]
             self._take_gpu(active)
 
     def _start_run(
-        self, message: MessageProxy, wid: str, stage: StageRecord, rev: int
-    ) -> tuple[StageRecord, tuple[StageRecord, int], RunInfo]:
-        """Move the stage to RUNNING and track its run in the same script; return the record, revision, run."""
+        self, message: MessageProxy, wid: str, stage: StageRecord, rev: int, attempts: int = MAX_CAS_ATTEMPTS
+    ) -> _Start:
+        """Move the stage to RUNNING and track its run in the same script; return the record, revision, run.
+
+        Raises:
+            ConcurrentUpdate: the stage changed under each of ``attempts`` compare-and-sets.
+        """
         tracked: list[RunInfo] = []
 
         def track_with(effects: Effects, new: StageRecord) -> None:  # the run is tracked in the same script
@@ -193,7 +237,7 @@ class Lifecycle(Endings, Middleware):  # type: ignore[misc]
 
         try:
             started, new_rev = self.sync_store.update_stage_at(
-                wid, stage.task_name, changes.start, known=(stage, rev), also=track_with
+                wid, stage.task_name, changes.start, known=(stage, rev), also=track_with, attempts=attempts
             )
         except IllegalTransition as exc:
             log.info("stage_not_started", reason=str(exc))

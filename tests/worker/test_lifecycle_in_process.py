@@ -15,10 +15,15 @@ import dramatiq
 import pytest
 import redis
 import redis.asyncio as aioredis
+from dramatiq.broker import MessageProxy
+from dramatiq.middleware import SkipMessage
 
 from actors.worker.app import build_broker
-from actors.worker.broker import stage_message
+from actors.worker.broker import WakingRedisBroker, decode_message, stage_message
+from actors.worker.lifecycle import Lifecycle
+from actors.worker.prefetch import Snapshots
 from config import keys, load_settings
+from redis_io import Channel
 from state import StateStore
 from tests.harness import wait_until
 
@@ -82,3 +87,73 @@ async def test_a_message_for_a_workflow_that_expired_is_skipped_and_acked(
     wait_until(lambda: redis_client.llen(keys.dramatiq_queue("system")) == 0, 30)
     wait_until(lambda: redis_client.hlen(keys.dramatiq_messages("system")) == 0, 30, what="the message acked")
     assert _stage(redis_client, "inproc-gone", "system.ping") == {}
+
+
+@pytest.fixture
+def hooks(redis_url: str, share_dir: Path) -> Iterator[tuple[WakingRedisBroker, Lifecycle]]:
+    """The broker and lifecycle middleware, for calling the start hook from the test's own thread."""
+    settings = load_settings({"TASKGATE_REDIS_URL": redis_url, "TASKGATE_SHARE_DIR": str(share_dir)})
+    broker, lifecycle = build_broker(settings)
+    yield broker, lifecycle
+    broker.close()
+
+
+async def _queued(redis_url: str, workflow_id: str) -> bytes:
+    """Submit a system.ping stage and return its queued message as the consumer fetches it."""
+    await _submit(redis_url, workflow_id, "system.ping", {})
+    client = redis.Redis.from_url(redis_url)
+    (message_id,) = client.lrange(keys.dramatiq_queue("system"), 0, -1)
+    payload: bytes = client.hget(keys.dramatiq_messages("system"), message_id)
+    client.close()
+    return payload
+
+
+def _hgetall_calls(client: redis.Redis) -> int:
+    return int(client.info("commandstats").get("cmdstat_hgetall", {}).get("calls", 0))
+
+
+async def test_a_stage_starts_from_the_record_read_with_its_fetch_without_reading_it_again(
+    hooks: tuple[WakingRedisBroker, Lifecycle], redis_url: str, redis_client: redis.Redis
+) -> None:
+    broker, lifecycle = hooks
+    payload = await _queued(redis_url, "snap-fresh")
+    assert broker.snapshots is not None
+    assert broker.snapshots.read(broker.channel, [payload]) == 1
+    reads = _hgetall_calls(redis_client)
+    lifecycle.before_process_message(broker, MessageProxy(decode_message(payload)))
+    assert _hgetall_calls(redis_client) == reads, "the start read the workflow again"
+    assert len(broker.snapshots) == 0  # taken once
+    stage = _stage(redis_client, "snap-fresh", "system.ping")
+    assert (stage["status"], stage["attempts"]) == ("RUNNING", 1)
+    assert redis_client.hexists(keys.RUNS, "snap-fresh|system.ping")  # tracked in the same script
+
+
+async def test_a_stage_changed_after_its_fetch_is_judged_on_a_fresh_read_never_on_the_snapshot(
+    hooks: tuple[WakingRedisBroker, Lifecycle], redis_url: str, redis_client: redis.Redis
+) -> None:
+    broker, lifecycle = hooks
+    payload = await _queued(redis_url, "snap-stale")
+    assert broker.snapshots is not None
+    broker.snapshots.read(broker.channel, [payload])  # the snapshot says PENDING
+    client = aioredis.Redis.from_url(redis_url)
+    cancelled = await StateStore(client, 3600).request_cancel("snap-stale")
+    await client.aclose()
+    assert cancelled.status == "CANCELLED"
+    with pytest.raises(SkipMessage):
+        lifecycle.before_process_message(broker, MessageProxy(decode_message(payload)))
+    stage = _stage(redis_client, "snap-stale", "system.ping")
+    assert (stage["status"], stage["attempts"], stage["started_at_ms"]) == ("CANCELLED", 0, None)
+    assert redis_client.hlen(keys.RUNS) == 0  # no run was tracked for it
+
+
+def test_snapshots_are_bounded_and_skip_messages_of_no_stage(redis_url: str, redis_client: redis.Redis) -> None:
+    snapshots = Snapshots(frozenset({"system.ping"}), kept=2)
+    channel = Channel(redis_client)
+    stage_payloads = [stage_message("system", "system.ping", f"b-{i}").payload for i in range(3)]
+    other = stage_message("system", "system.sleep", "b-other").payload  # an actor not named: never read
+    assert snapshots.read(channel, [b"not a message", other, *stage_payloads]) == 3
+    assert len(snapshots) == 2  # the oldest dropped
+    assert snapshots.take(decode_message(stage_payloads[0]).message_id) is None
+    kept = snapshots.take(decode_message(stage_payloads[2]).message_id)
+    assert kept is not None
+    assert kept.workflow == {}  # no such workflow: the start reads afresh and skips it
