@@ -79,7 +79,7 @@ end
 
 local out = nil
 for _, d in ipairs(devices) do
-  local dropped, held = purge_holders(d, now)
+  local dropped, held = purge_holders(d, now, KEYS[4])
   local owed = false
   d.free = d.capacity - held
   -- Every script that frees a slot serves the queue at once, so a slot already free has no live waiter

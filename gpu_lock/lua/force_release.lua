@@ -24,7 +24,7 @@ for i = 1, #entries, 2 do
     redis.call('LTRIM', KEYS[7], 0, tonumber(ARGV[6]) - 1)
     emit_lease(KEYS[8], 'action', 'force_released', 'device', ARGV[3], 'holder', entries[i + 1], 'reason', ARGV[2])
     local d = device(ARGV[3], ARGV[4], KEYS[1], KEYS[2], KEYS[3], KEYS[9])
-    local _, held = purge_holders(d, now)
+    local _, held = purge_holders(d, now, KEYS[8])
     fill(grant_context(KEYS[4], KEYS[5], KEYS[6], 9, ARGV[5], KEYS[8]), d, d.capacity - held, now, nil)
     return string.format('1 %d', now)
   end

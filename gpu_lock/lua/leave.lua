@@ -29,7 +29,7 @@ for i = 1, candidates do
       redis.call('HDEL', d.info, token)
       observe(d.stats, 'hold_seconds', now - cjson.decode(raw).since_ms)
     end
-    local _, held = purge_holders(d, now)
+    local _, held = purge_holders(d, now, g.events)
     fill(g, d, d.capacity - held, now, nil)
     handed_on = handed_on + 1
   end

@@ -33,9 +33,10 @@ local function observe(stats, name, ms)
   end
 end
 
--- Drop a device's expired leases, recording each as expired. Returns how many were dropped, how many
--- valid leases remain, and the earliest remaining expiry ms (0: none).
-local function purge_holders(d, now)
+-- Drop a device's expired leases, recording each as expired (counted, and an 'expired' lease event on the
+-- events stream with the holder it had). Returns how many were dropped, how many valid leases remain, and
+-- the earliest remaining expiry ms (0: none).
+local function purge_holders(d, now, events)
   local all = redis.call('ZRANGE', d.holders, 0, -1, 'WITHSCORES')
   local dropped = 0
   for i = 1, #all, 2 do
@@ -51,6 +52,7 @@ local function purge_holders(d, now)
     end
     redis.call('ZREM', d.holders, token)
     redis.call('HINCRBY', d.stats, 'expired_total', 1)
+    emit_lease(events, 'action', 'expired', 'device', d.index, 'holder', raw or '{}', 'expired_at_ms', expiry)
     dropped = dropped + 1
   end
   return dropped, 0, 0

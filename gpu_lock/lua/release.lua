@@ -28,7 +28,7 @@ if tonumber(score) > now then
 end
 -- Without waiters there is nobody to hand a slot to: expired leases can wait for the next acquire.
 if code == -3 or redis.call('EXISTS', d.waiters) == 1 then
-  local _, held = purge_holders(d, now)
+  local _, held = purge_holders(d, now, KEYS[7])
   fill(grant_context(KEYS[4], KEYS[5], KEYS[6], 8, claim_ms, KEYS[7]), d, d.capacity - held, now, nil)
 end
 return string.format('%d %d', code, now)

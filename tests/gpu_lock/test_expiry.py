@@ -9,6 +9,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import pytest
 import redis
 
+from config import keys
+from gateway.events import decode
 from gpu_lock import GpuLock, Lease, LeaseExpired, NotLeaseHolder
 from tests.gpu_lock import procs
 from tests.gpu_lock.helpers import holders, owner, queued, server_ms, settings, to_builtins, wait_until
@@ -81,3 +83,19 @@ def test_expired_lease_nobody_took_yet_can_be_neither_renewed_nor_released(redis
     with pytest.raises(LeaseExpired):
         lock.release(stale)
     assert holders(redis_client) == {}
+
+
+def test_an_expired_lease_is_a_lease_event_naming_its_holder_at_the_devices_next_lock_call(
+    redis_client: redis.Redis,
+) -> None:
+    lock = GpuLock(redis_client, settings(lease_ttl=0.3))
+    stale = _expire(lock, redis_client)
+    successor = lock.acquire(owner("successor"), max_wait_time=1)  # its purge drops the stale lease
+    entries = [(eid, fields) for eid, fields in redis_client.xrange(keys.EVENTS) if fields[b"action"] == b"expired"]
+    assert len(entries) == 1
+    event = decode(*entries[0])
+    assert (event.type, event.data["device"], event.data["task_id"]) == ("lease", 0, "task-stale")
+    assert event.data["fencing_token"] == stale.fencing_token
+    assert event.data["expired_at_ms"] == stale.expires_at_ms
+    lock.release(successor)
+    assert [f[b"action"] for _, f in redis_client.xrange(keys.EVENTS)].count(b"expired") == 1  # counted once
