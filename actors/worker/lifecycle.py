@@ -189,7 +189,8 @@ class Lifecycle(Endings, Middleware):  # type: ignore[misc]
         stage = workflow.stages.get(name) if workflow is not None else None
         if workflow is None or stage is None or stage.status != Status.PENDING or superseded(stage, message.message_id):
             return False
-        if find_references(stage.input_data):
+        rev = workflow.revisions.get(name)
+        if rev is None or find_references(stage.input_data):
             return False
         try:
             params = decode_input(spec, stage.input_data)
@@ -197,7 +198,7 @@ class Lifecycle(Endings, Middleware):  # type: ignore[misc]
             return False  # the full path fails the stage with the reason
         self._adopt_settings(taken.config_version)
         try:
-            start = self._start_run(message, wid, stage, workflow.revisions[name], attempts=1)
+            start = self._start_run(message, wid, stage, rev, attempts=1)
         except ConcurrentUpdate:
             return False
         self._started(spec, wid, params, start)
