@@ -307,6 +307,12 @@ def main() -> int:
                 f"(target >= 0.75): {'PASS' if ratio >= 0.75 else 'FAIL'}"
             )
             results.append(("e2e", ratio >= 0.75))
+            paired = sorted(o / b for o, b in zip(ours_runs, bare_runs, strict=True))
+            print(
+                f"  the bench's noise: round-by-round ratios {paired[0]:.2f} .. {paired[-1]:.2f} "
+                f"(median {statistics.median(paired):.2f}); bare Dramatiq alone ranged {min(bare_runs):.0f} .. "
+                f"{max(bare_runs):.0f} msgs/s"
+            )
 
             server_side, observed = bench_latency(system, server.url, 40)
             p50 = statistics.median(server_side)
