@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,10 +25,10 @@ import redis.asyncio as aioredis
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_gateway import tree_cpu_s
+from bench.system import running_system
 from config import keys
 from state import StateStore, Status
 from state.models import StageRecord
-from taskgate.embedded_redis import EmbeddedRedis
 from tests.harness import System
 
 ROUNDS = 300
@@ -158,19 +157,8 @@ async def run(url: str, system: System) -> bool:
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        server = EmbeddedRedis(root / "redis", persist=False)
-        server.start()
-        (root / "share").mkdir()
-        (root / "logs").mkdir()
-        system = System(server.url, root / "share", root / "logs", {"TASKGATE_LOG_LEVEL": "warning"})
-        try:
-            system.start_gateway()
-            ok = asyncio.run(run(server.url, system))
-        finally:
-            system.stop()
-            server.stop()
+    with running_system([], env={"TASKGATE_LOG_LEVEL": "warning"}, with_worker=False) as system:
+        ok = asyncio.run(run(system.env["TASKGATE_REDIS_URL"], system))
     return 0 if ok else 1
 
 

@@ -19,8 +19,11 @@ def running_system(
     *,
     threads: int = 1,
     env: dict[str, str] | None = None,
+    with_worker: bool = True,
 ) -> Iterator[System]:
     """Yield a system serving ``queues`` on a Redis of its own, its storage root ``prepare``d first.
+
+    ``with_worker=False``: the gateway alone (its monitor included), for benchmarks of the gateway itself.
 
     The processes' logs are printed when the benchmark fails with an exception; everything stops on the way out.
     """
@@ -34,7 +37,8 @@ def running_system(
             prepare(root / "share")
         system = System(redis_server.url, root / "share", root / "logs", env)
         try:
-            system.start_worker(queues=queues, processes=1, threads=threads)
+            if with_worker:
+                system.start_worker(queues=queues, processes=1, threads=threads)
             system.start_gateway()
             yield system
         except BaseException:
