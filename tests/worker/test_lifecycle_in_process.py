@@ -108,6 +108,14 @@ async def _queued(redis_url: str, workflow_id: str) -> bytes:
     return payload
 
 
+async def _snapshotted(broker: WakingRedisBroker, redis_url: str, workflow_id: str) -> bytes:
+    """Queue a system.ping stage and read its snapshot as the consumer does right after a fetch."""
+    payload = await _queued(redis_url, workflow_id)
+    assert broker.snapshots is not None
+    assert broker.snapshots.read(broker.channel, [payload]) == 1
+    return payload
+
+
 def _hgetall_calls(client: redis.Redis) -> int:
     return int(client.info("commandstats").get("cmdstat_hgetall", {}).get("calls", 0))
 
@@ -116,12 +124,11 @@ async def test_a_stage_starts_from_the_record_read_with_its_fetch_without_readin
     hooks: tuple[WakingRedisBroker, Lifecycle], redis_url: str, redis_client: redis.Redis
 ) -> None:
     broker, lifecycle = hooks
-    payload = await _queued(redis_url, "snap-fresh")
-    assert broker.snapshots is not None
-    assert broker.snapshots.read(broker.channel, [payload]) == 1
+    payload = await _snapshotted(broker, redis_url, "snap-fresh")
     reads = _hgetall_calls(redis_client)
     lifecycle.before_process_message(broker, MessageProxy(decode_message(payload)))
     assert _hgetall_calls(redis_client) == reads, "the start read the workflow again"
+    assert broker.snapshots is not None
     assert len(broker.snapshots) == 0  # taken once
     stage = _stage(redis_client, "snap-fresh", "system.ping")
     assert (stage["status"], stage["attempts"]) == ("RUNNING", 1)
@@ -132,9 +139,7 @@ async def test_a_stage_changed_after_its_fetch_is_judged_on_a_fresh_read_never_o
     hooks: tuple[WakingRedisBroker, Lifecycle], redis_url: str, redis_client: redis.Redis
 ) -> None:
     broker, lifecycle = hooks
-    payload = await _queued(redis_url, "snap-stale")
-    assert broker.snapshots is not None
-    broker.snapshots.read(broker.channel, [payload])  # the snapshot says PENDING
+    payload = await _snapshotted(broker, redis_url, "snap-stale")  # the snapshot says PENDING
     client = aioredis.Redis.from_url(redis_url)
     cancelled = await StateStore(client, 3600).request_cancel("snap-stale")
     await client.aclose()
