@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg requirements/*.txt 2>/dev/null | cksum | cut -d' ' -f1)
 
-.PHONY: install run test demo lint bench fmt clean
+.PHONY: install system-packages run test demo lint bench fmt clean
 
 install: $(STAMP) ## Create .venv with the project, its engines and the test tools
 $(STAMP):
@@ -18,10 +18,13 @@ $(STAMP):
 	$(BIN)/python -m taskgate.torchaudio_cpu
 	rm -f $(VENV)/.installed-* && touch $@
 
+system-packages: ## Install the Debian packages the tests need (requirements/debian.list), or name the command
+	bash requirements/system_packages.sh
+
 run: install ## Run the whole system (embedded Redis unless TASKGATE_REDIS_URL is set)
 	$(BIN)/python -m taskgate run
 
-test: install ## Run the test suite against real Redis, workers, ffmpeg and engines
+test: install system-packages ## Run the test suite against real Redis, workers, ffmpeg and engines
 	$(BIN)/python -m pytest
 
 demo: install ## A video made here (speech, burnt-in subtitles) through audio, transcript, subtitles and OCR
