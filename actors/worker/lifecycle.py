@@ -325,6 +325,8 @@ class Lifecycle(Endings, Middleware):  # type: ignore[misc]
         # is the authority (it refuses and the stage fails as lease-lost, or the lease was in fact still held).
         try:
             ride_out(lambda: self._end(broker, message, active, error), what="stage_end")
+        except TaskNotFound:  # expired, purged, or Redis restarted empty while the stage ran: nothing to end
+            log.warning("stage_end_record_gone", reason="the task's record vanished while its stage ran")
         finally:
             try:
                 if active.gpu:

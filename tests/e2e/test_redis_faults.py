@@ -112,3 +112,30 @@ async def test_stages_ride_out_a_redis_outage_and_a_restart_leaves_no_stale_conn
     report("redis_restart", len(after), later, second_recover_s, "from the first submit after restart to all terminal")
     assert {r["status"] for r in later.values()} == {"SUCCESS"}, {t: r["error"] for t, r in later.items()}
     assert "is gone" not in system.logs("gateway")  # no live worker declared dead
+
+
+async def test_a_record_gone_while_its_stage_ran_ends_with_a_warning_not_a_traceback(
+    make_system: Callable[..., System], tmp_path: Path
+) -> None:
+    own = EmbeddedRedis(tmp_path / "redis", persist=False)  # a restart comes back empty (no AOF)
+    own.start()
+    system = make_system(fast_env(gpu_lock_monitor__task_timeout_levels="{}"), url=own.url)
+    system.start_worker()
+    system.start_gateway()
+    try:
+        async with session() as http:
+            client = Client(http, system.base_url)
+            await client.submit("system.sleep", {"seconds": 2}, task_id="vanishing")
+            await client.wait("vanishing", statuses={"RUNNING"}, timeout_s=30)
+            own.stop()
+            own.start()
+            ended = ("stage_end_record_gone", "TaskNotFound")  # the fix's warning, or the traceback it replaced
+            wait_until(lambda: any(s in system.logs("worker") for s in ended), 30, 0.1, "the stage's end")
+            await client.submit("system.ping", {}, task_id="after")  # the worker goes on serving
+            assert (await client.wait("after", timeout_s=30))["status"] == "SUCCESS"
+    finally:
+        own.stop()
+    logs = system.logs("worker")
+    assert "TaskNotFound" not in logs
+    assert '"level": "critical"' not in logs
+    assert "stage_end_record_gone" in logs
