@@ -47,6 +47,7 @@ from state import (
 )
 from state.effects import Effects
 from state.live import LiveSettings
+from state.models import now_ms
 from state.records import MAX_CAS_ATTEMPTS, parse_workflow, waiter_entry
 from state.references import find_references, resolve
 from state.retention import SyncStorageUsage
@@ -317,6 +318,7 @@ class Lifecycle(Endings, Middleware):  # type: ignore[misc]
         if active is None or message.actor_name not in REGISTRY:
             return
         self._local.active = None
+        active.ended_ms = now_ms()  # an ending committed after a Redis outage still says when the work ended
         error = active.error or exception
         lost = active.gpu.lost if active.gpu else None
         if lost is not None and error is not None and not isinstance(error, TransientError):

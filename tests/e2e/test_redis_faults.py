@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
@@ -89,7 +90,7 @@ async def test_stages_ride_out_a_redis_outage_and_a_restart_leaves_no_stale_conn
             own.stop()
             await asyncio.sleep(OUTAGE_S)
             own.start()
-            restarted = time.monotonic()
+            restarted, restarted_wall = time.monotonic(), datetime.now(UTC)
             records, _ = await settle(client, running, timeout_s=60)
             first_recover_s = time.monotonic() - restarted
 
@@ -109,6 +110,10 @@ async def test_stages_ride_out_a_redis_outage_and_a_restart_leaves_no_stale_conn
         assert stage["output"]["slept_s"] >= stage["input_data"]["seconds"]
         assert not [e for e in stage["events"] if e["type"] in ("requeued", "retry")], stage["events"]
     assert records["outage-2"]["stages"]["system.gpu_hold"]["status"] == "SUCCESS", records["outage-2"]
+    # it ended while Redis was away: its finished_at says when the work ended, not when Redis took the end
+    ended = records["outage-2"]["stages"]["system.sleep"]
+    assert datetime.fromisoformat(ended["finished_at"].replace("Z", "+00:00")) < restarted_wall, ended
+    assert ended["duration_s"] < ended["output"]["slept_s"] + OUTAGE_S / 3, ended
     report("redis_restart", len(after), later, second_recover_s, "from the first submit after restart to all terminal")
     assert {r["status"] for r in later.values()} == {"SUCCESS"}, {t: r["error"] for t, r in later.items()}
     assert "is gone" not in system.logs("gateway")  # no live worker declared dead
