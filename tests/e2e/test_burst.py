@@ -87,3 +87,25 @@ async def test_a_burst_of_reads_submits_and_event_clients_is_served_and_leaves_t
     admin.close()
     assert created == SUBMITS + 1
     assert gateway_connections <= MOST_CONNECTIONS
+
+
+async def test_a_submit_whose_worker_check_fails_after_the_create_still_answers_what_it_created(
+    gateway_only: System, redis_url: str
+) -> None:
+    admin = redis.Redis.from_url(redis_url)
+    admin.set(keys.SUPERVISORS, "not a sorted set")  # the worker check after the create now fails (WRONGTYPE)
+    body = {"task_name": "system.ping", "input_data": {}, "task_id": "checked"}
+    async with aiohttp.ClientSession() as http:
+
+        async def answered_despite_the_check() -> dict[str, Any] | None:
+            async with http.post(f"{gateway_only.base_url}/v1/tasks", json=body) as resp:
+                answer = await resp.json(content_type=None)
+                assert resp.status in (200, 202), answer  # the task exists: never an error for it
+            unknown = [w for w in answer.get("warnings", []) if "could not be read" in w]
+            return answer if unknown else None  # the directory's view is cached for a second: poll past it
+
+        answer = await async_wait_until(answered_despite_the_check, timeout_s=10, what="a check that fails")
+    created = admin.exists(keys.workflow_state("checked"))
+    admin.close()
+    assert answer["task_id"] == "checked"
+    assert created
