@@ -101,7 +101,8 @@ async def upload(request: web.Request) -> web.Response:
     rel = relative_to_root(root, target)
     body = {"path": rel, "size_bytes": size, "sha256": digest}
 
-    return json_response(body, 201, headers={"Location": "/v1/files/" + urllib.parse.quote(rel)})
+    # the path is one URL segment, slashes encoded as OpenAPI's /v1/files/{path} says (the route takes both forms)
+    return json_response(body, 201, headers={"Location": "/v1/files/" + urllib.parse.quote(rel, safe="")})
 
 
 async def _read_parts(
