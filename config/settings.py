@@ -36,6 +36,8 @@ LeaseSeconds = Annotated[float, msgspec.Meta(ge=0.1, le=3600.0)]
 TierSeconds = Annotated[float, msgspec.Meta(ge=0.1, le=30 * 86400.0)]
 PassSeconds = Annotated[float, msgspec.Meta(ge=0.05, le=3600.0)]
 HeartbeatTimeoutSeconds = Annotated[float, msgspec.Meta(ge=0.1, le=86400.0)]
+PendingSeconds = Annotated[float, msgspec.Meta(ge=0.01, le=30 * 86400.0)]
+DeviceIndex = Annotated[int, msgspec.Meta(ge=0, le=1023)]
 
 ENV_PREFIX = "TASKGATE_"
 CONFIG_ENV = "TASKGATE_CONFIG"
@@ -44,7 +46,7 @@ CONFIG_ENV = "TASKGATE_CONFIG"
 class GpuDevice(_Section):
     """One GPU and how many lease holders it takes at once."""
 
-    index: Annotated[int, msgspec.Meta(ge=0, le=1023)]
+    index: DeviceIndex
     capacity: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 1
 
 
@@ -59,7 +61,7 @@ class GpuLockSettings(_Section):
     backoff_factor: Annotated[float, msgspec.Meta(ge=1.0, le=10.0)] = 1.5
     jitter: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.1
     lease_ttl: LeaseSeconds = 30.0
-    devices: Annotated[list[GpuDevice | int], msgspec.Meta(max_length=1024)] = msgspec.field(
+    devices: Annotated[list[GpuDevice | DeviceIndex], msgspec.Meta(max_length=1024)] = msgspec.field(
         default_factory=lambda: [GpuDevice(index=0)]
     )
 
@@ -116,7 +118,7 @@ class GpuLockMonitorSettings(_Section):
     heartbeat: HeartbeatSettings = msgspec.field(default_factory=HeartbeatSettings)
     requeue_dead_tasks: bool = True
     # a PENDING stage whose message is in no queue this long is sent again (a message lost at start)
-    pending_timeout: PositiveSeconds = 120.0
+    pending_timeout: PendingSeconds = 120.0
     enabled: bool = True
 
 

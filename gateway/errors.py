@@ -27,3 +27,11 @@ class UnknownTask(GatewayError):
 
 class LeaseNotFound(GatewayError):
     """Raised when no lease on a device carries the fencing token a force release names."""
+
+
+class SubmitUnconfirmed(GatewayError):
+    """Raised when Redis failed while a submit ran: the task may exist; ``task_id`` names it for a retry."""
+
+    def __init__(self, detail: str, task_id: str) -> None:
+        super().__init__(detail)
+        self.task_id = task_id

@@ -116,6 +116,8 @@ class EventHub:
         self.queue_size = queue_size
         self.subscribers: set[Subscriber] = set()
         self._task: asyncio.Task[None] | None = None
+        # one start at a time: the subscribers that arrive before the reader exists share one read of the tail
+        self._starting = asyncio.Lock()
         self._last_id = "0-0"
         self._reader = client
         self.dropped_total = 0
@@ -123,12 +125,13 @@ class EventHub:
     async def subscribe(self, accepts: Callable[[Event], bool]) -> Subscriber:
         """Add a subscriber; every event added to the stream after this returns reaches it (if accepted)."""
         if self._task is None:
-            tail: Any = await self.client.xrevrange(keys.EVENTS, count=1)
-            if self._task is None:  # another subscribe may have started the reader meanwhile
-                self._last_id = _text(tail[0][0]) if tail else "0-0"
-                self._task = asyncio.create_task(self._read(), name="taskgate-events-reader")
+            async with self._starting:
+                if self._task is None:  # else a subscribe that held the lock started the reader meanwhile
+                    tail: Any = await self.client.xrevrange(keys.EVENTS, count=1)
+                    self._last_id = _text(tail[0][0]) if tail else "0-0"
+                    self._task = asyncio.create_task(self._read(), name="taskgate-events-reader")
         sub = Subscriber(accepts, asyncio.Queue(self.queue_size))
-        self.subscribers.add(sub)
+        self.subscribers.add(sub)  # no await since the check: the reader cannot have stopped unseen
         return sub
 
     def unsubscribe(self, sub: Subscriber) -> None:

@@ -82,7 +82,13 @@ async def upload(request: web.Request) -> web.Response:
         overwrite = _boolean(fields.get("overwrite", "false"), "$.overwrite")
         if target.is_dir():
             raise InvalidInput(f"{target_value!r} is a folder; give a file path", "$.path")
-        if not await asyncio.to_thread(_place, spool, target, overwrite):
+        try:
+            placed = await asyncio.to_thread(_place, spool, target, overwrite)
+        except (FileExistsError, NotADirectoryError):  # a folder on the way is a file
+            raise InvalidInput(
+                f"{target_value!r} cannot be created: a folder on its path is a file", "$.path"
+            ) from None
+        if not placed:
             return problem_response(
                 409,
                 "file-exists",
@@ -96,7 +102,8 @@ async def upload(request: web.Request) -> web.Response:
     rel = relative_to_root(root, target)
     body = {"path": rel, "size_bytes": size, "sha256": digest}
 
-    return json_response(body, 201, headers={"Location": "/v1/files/" + urllib.parse.quote(rel)})
+    # the path is one URL segment, slashes encoded as OpenAPI's /v1/files/{path} says (the route takes both forms)
+    return json_response(body, 201, headers={"Location": "/v1/files/" + urllib.parse.quote(rel, safe="")})
 
 
 async def _read_parts(
@@ -111,6 +118,11 @@ async def _read_parts(
         if part.name == "file" and received is None:
             received = (part.filename or "upload.bin", *await _spool(part, spool, limit, idle_s))
         elif part.name in ("path", "overwrite"):
+            if part.name in fields:  # the value checked must be the value used: one place, once
+                raise InvalidInput(
+                    f"{part.name!r} is given twice (in the query and the form, or twice in the form); send it once",
+                    f"$.{part.name}",
+                )
             raw = await _in_time(part.read_chunk(_FIELD_MAX_BYTES + 1), idle_s)
             if len(raw) > _FIELD_MAX_BYTES:
                 raise InvalidInput(f"the {part.name!r} field is too long", f"$.{part.name}")
@@ -158,7 +170,11 @@ def _safe_name(filename: str) -> str:
 
 
 def _place(spool: Path, target: Path, overwrite: bool) -> bool:
-    """Move the spooled file into place; without ``overwrite`` never replace (link is atomic)."""
+    """Move the spooled file into place; without ``overwrite`` never replace (link is atomic).
+
+    Raises:
+        FileExistsError, NotADirectoryError: a folder on the target's path exists as a file.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     if overwrite:
         os.replace(spool, target)

@@ -145,8 +145,14 @@ def _file_operations(settings: Settings) -> Operations:
         "required": ["file"],
         "properties": {
             "file": {"type": "string", "format": "binary", "description": "The content (streamed to disk)"},
-            "path": target,
-            "overwrite": {"type": "boolean", "description": "Replace an existing file (else 409): true or false"},
+            "path": {
+                **target,
+                "description": "Target path; default uploads/<filename> (here or in the query, not both)",
+            },
+            "overwrite": {
+                "type": "boolean",
+                "description": "Replace an existing file (else 409): true or false (here or in the query, not both)",
+            },
         },
         "additionalProperties": False,
     }
@@ -154,8 +160,8 @@ def _file_operations(settings: Settings) -> Operations:
         ("post", "/v1/files"): {
             "tags": ["files"],
             "parameters": [
-                _query("path", target, "Target path (or a form field)"),
-                _query("overwrite", {"type": "boolean"}, "Replace an existing file: true or false"),
+                _query("path", target, "Target path (or a form field; not both: 422)"),
+                _query("overwrite", {"type": "boolean"}, "Replace an existing file: true or false (or a form field)"),
             ],
             "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": upload}}},
             "responses": {

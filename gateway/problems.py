@@ -13,7 +13,15 @@ from aiohttp import web
 
 from actors.validation import InvalidInput
 from gateway.context import SETTINGS
-from gateway.errors import BadQuery, BadRequest, BodyTimeout, LeaseNotFound, NoCallback, UnknownTask
+from gateway.errors import (
+    BadQuery,
+    BadRequest,
+    BodyTimeout,
+    LeaseNotFound,
+    NoCallback,
+    SubmitUnconfirmed,
+    UnknownTask,
+)
 from gpu_lock import UnknownDevice
 from state import IllegalTransition, StageFinished, StageNotTerminal, TaskConflict, TaskNotFound
 
@@ -39,6 +47,8 @@ class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):
     detail: str | None = None
     instance: str | None = None
     errors: list[FieldError] | None = None
+    # an extension member: the task a failed submit may have created (retry with it, never without it)
+    task_id: str | None = None
 
 
 # exception type -> (HTTP status, slug, title); the first match in order wins.
@@ -56,6 +66,7 @@ ERROR_TABLE: list[tuple[type[BaseException], int, str, str]] = [
     (IllegalTransition, 409, "illegal-transition", "The task cannot change that way now"),
     (UnknownDevice, 404, "unknown-device", "No such GPU device"),
     (LeaseNotFound, 409, "lease-not-found", "No lease carries that fencing token"),
+    (SubmitUnconfirmed, 503, "submit-unconfirmed", "Redis did not confirm the submit"),
     (redis.exceptions.ConnectionError, 503, "redis-unavailable", "Redis is unavailable"),
     (redis.exceptions.TimeoutError, 503, "redis-unavailable", "Redis is unavailable"),
     # a primary demoted by a failover, still reached before clients move to the new one
@@ -74,10 +85,17 @@ def problem_response(  # noqa: PLR0917  (mirrors the RFC 9457 members)
     instance: str | None,
     errors: list[FieldError] | None = None,
     headers: dict[str, str] | None = None,
+    task_id: str | None = None,
 ) -> web.Response:
     """Render a problem document."""
     body = Problem(
-        type=f"urn:taskgate:problem:{slug}", title=title, status=status, detail=detail, instance=instance, errors=errors
+        type=f"urn:taskgate:problem:{slug}",
+        title=title,
+        status=status,
+        detail=detail,
+        instance=instance,
+        errors=errors,
+        task_id=task_id,
     )
     return web.Response(status=status, body=_encoder.encode(body), content_type=PROBLEM_JSON, headers=headers)
 
@@ -87,6 +105,8 @@ def _from_exception(exc: BaseException, path: str) -> web.Response | None:
         if isinstance(exc, kind):
             errors = [FieldError(pointer=exc.pointer, detail=str(exc))] if isinstance(exc, InvalidInput) else None
             headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
+            if isinstance(exc, SubmitUnconfirmed):
+                return problem_response(status, slug, title, str(exc), path, None, headers, exc.task_id)
             detail = str(exc) if status != 503 else f"{title}: retry later"
             return problem_response(status, slug, title, detail, path, errors, headers)
     return None

@@ -7,7 +7,11 @@ import uuid
 from typing import Any
 
 import msgspec
+import structlog
 from aiohttp import web
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from actors.registry import REGISTRY, TaskSpec
 from actors.validation import check_io, path_fields, validate_submit
@@ -16,7 +20,7 @@ from config import Settings
 from gateway.audit import audited
 from gateway.bodies import decode_json, read_body
 from gateway.context import context
-from gateway.errors import BadQuery, BadRequest, UnknownTask
+from gateway.errors import BadQuery, BadRequest, SubmitUnconfirmed, UnknownTask
 from gateway.paths import check_input_paths
 from gateway.request_errors import request_error
 from gateway.responses import json_response
@@ -26,6 +30,7 @@ from state.references import find_references
 from state.retention import AsyncRetention
 
 routes = web.RouteTableDef()
+log = structlog.get_logger(__name__)
 
 _encoder = msgspec.json.Encoder()
 _LIST_MAX = 500
@@ -61,12 +66,27 @@ async def submit_task(request: web.Request) -> web.Response:
         if name == req.task_name:
             raise BadRequest(f"a stage cannot refer to its own output ({name})")
     queued = stage_message(spec.queue, spec.name, workflow_id)
-    outcome, workflow = await ctx.store.create_stage(workflow_id, req.task_name, req.input_data, req.callback, queued)
+    try:
+        outcome, workflow = await ctx.store.create_stage(
+            workflow_id, req.task_name, req.input_data, req.callback, queued
+        )
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        # The script may have run before the reply was lost: name the task, so a retry cannot run it twice.
+        raise SubmitUnconfirmed(
+            f"Redis did not confirm the submit; the task may exist as task_id {workflow_id!r}: "
+            "retry with that task_id (the same input is accepted once) or GET /v1/tasks/{task_id}",
+            workflow_id,
+        ) from exc
     if outcome is CreateOutcome.CREATED:
         ctx.metrics.submitted(spec.name)
     status = 202 if outcome is CreateOutcome.CREATED else 200
     view = workflow_view(workflow)
-    if warnings := await ctx.workers.warnings(ctx.redis, ctx.settings, spec.queue):
+    try:
+        warnings = await ctx.workers.warnings(ctx.redis, ctx.settings, spec.queue)
+    except RedisError as exc:  # the task exists: its answer must say so, whatever the worker check did
+        log.warning("submit_worker_check_failed", task_id=workflow_id, error=str(exc))
+        warnings = ["the live workers could not be read just now: whether a worker serves this queue is unknown"]
+    if warnings:
         view["warnings"] = warnings  # accepted all the same: queues are durable
     return json_response(view, status, headers={"Location": f"/v1/tasks/{workflow_id}"})
 

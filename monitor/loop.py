@@ -34,6 +34,9 @@ log = structlog.get_logger(__name__)
 
 # Runs acted on per list and pass; more wait for the next pass.
 MAX_PER_PASS = 100
+# Between passes the monitor looks this often whether the live settings changed (one GET): a corrected
+# monitor_interval applies at once instead of after the interval already being waited (up to an hour).
+SETTINGS_WATCH_S = 1.0
 
 
 class PassReport(msgspec.Struct, kw_only=True):
@@ -80,12 +83,27 @@ class Monitor:
         try:
             while not stop.is_set():
                 interval_s = await self.turn()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=interval_s)
+                await self._wait(stop, interval_s)
         finally:
             with contextlib.suppress(RedisError, OSError):
                 await asyncio.shield(self.leader.resign())
             log.info("monitor_stopped", token=self.leader.token)
+
+    async def _wait(self, stop: asyncio.Event, interval_s: float) -> None:
+        """Wait ``interval_s`` for the next turn; return early when stopped or the live settings change."""
+        deadline = time.monotonic() + interval_s
+        while (left_s := deadline - time.monotonic()) > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=min(left_s, SETTINGS_WATCH_S))
+            if stop.is_set() or left_s <= SETTINGS_WATCH_S:
+                return
+            try:
+                version = await self.client.get(keys.CONFIG_VERSION)
+            except (RedisError, OSError):
+                continue  # the next turn says so
+            if self.live.changed(version):
+                log.info("monitor_settings_changed", version=int(version or 0))
+                return
 
     async def turn(self) -> float:
         """Refresh settings, hold or seek the lease, pass if leading; return the seconds to the next turn."""

@@ -143,17 +143,30 @@ def _give_back(pool: ConnectionPool, idle: list[Connection], owner_pid: int) -> 
         pool.release(conn)
 
 
+# Idle connections an asyncio pool's channels keep between calls, together: the sequential hot path skips
+# the pool, while a burst's extra connections go back to the pool as each call ends. Shared per pool, so a
+# channel made per call (or dropped without ``close``) keeps nothing lent: keeping them per channel let one
+# burst hold every connection of the pool and wedge every other caller with "Too many connections".
+KEEP_IDLE = 4
+_idle_by_pool: weakref.WeakKeyDictionary[Any, list[AsyncConnection]] = weakref.WeakKeyDictionary()
+
+
 class AsyncChannel:
-    """``Channel`` for asyncio code: connections kept from an asyncio client's pool, on one event loop.
+    """``Channel`` for asyncio code: connections from an asyncio client's pool, on one event loop.
 
     The gateway submits every task with one script call; through ``redis.asyncio``'s command path that
     call cost over a third of the gateway's CPU per submit. A call cancelled mid-reply (or failing)
     disconnects its connection and hands it back to the pool, so a stale reply never reaches another caller.
+    At most ``KEEP_IDLE`` connections per pool stay kept between calls; every other one goes back to the
+    pool when its call ends, so a burst waits on the pool's bound and leaves nothing lent behind it.
     """
 
     def __init__(self, client: AsyncRedis) -> None:
         self._pool = client.connection_pool
-        self._idle: list[AsyncConnection] = []
+        try:
+            self._idle = _idle_by_pool[self._pool]
+        except KeyError:
+            self._idle = _idle_by_pool.setdefault(self._pool, [])
 
     async def execute(self, *args: Any) -> Any:
         """Send one command and return its raw reply; see ``Channel.execute``."""
@@ -188,10 +201,9 @@ class AsyncChannel:
                     replies.append(exc)
             _raise_read_only(replies)
         except BaseException:
-            await conn.disconnect(nowait=True)
-            await self._pool.release(conn)
+            await self._drop(conn)
             raise
-        self._idle.append(conn)
+        await self._keep(conn)
         return replies
 
     async def _fresh(self) -> AsyncConnection:
@@ -203,24 +215,33 @@ class AsyncChannel:
             await conn.send_packed_command(_pack(conn, args), check_health=False)
             reply = await conn.read_response()
         except ReadOnlyError:
-            await conn.disconnect(nowait=True)
-            await self._pool.release(conn)
+            await self._drop(conn)
             raise
         except ResponseError:
-            self._idle.append(conn)
+            await self._keep(conn)  # the error reply was read whole: the connection is clean
             raise
         except BaseException:
-            await conn.disconnect(nowait=True)
-            await self._pool.release(conn)
+            await self._drop(conn)
             raise
-        self._idle.append(conn)
+        await self._keep(conn)
         return reply
 
-    async def close(self) -> None:
-        """Give every idle connection back to the pool."""
-        idle, self._idle = self._idle, []
-        for conn in idle:
+    async def _keep(self, conn: AsyncConnection) -> None:
+        """Keep a clean connection for the next call, or give it back when enough are kept already."""
+        if len(self._idle) < KEEP_IDLE:
+            self._idle.append(conn)
+        else:
             await self._pool.release(conn)
+
+    async def _drop(self, conn: AsyncConnection) -> None:
+        """Close a connection that failed or was cancelled mid-command and give it back to the pool."""
+        await conn.disconnect(nowait=True)
+        await self._pool.release(conn)
+
+    async def close(self) -> None:
+        """Give every kept connection of this pool back to it (the channel stays usable)."""
+        while self._idle:
+            await self._pool.release(self._idle.pop())
 
 
 def _raise_read_only(replies: list[Any]) -> None:

@@ -10,6 +10,10 @@ With ``redis_sentinels`` set, each client is the sentinels' ``master_for(redis_s
 new connection asks a sentinel for the current primary, and a connection that gets a READONLY reply
 (a primary demoted by a failover) is dropped and its command fails as a ``ConnectionError``, so the
 next connection goes to the new primary.
+
+Every asyncio client draws on a bounded, waiting pool (``BlockingConnectionPool``): a burst of concurrent
+calls beyond ``max_connections`` waits up to ``pool_timeout_s`` for a connection to come back instead of
+failing with "Too many connections", so a burst is queued and a 503 means Redis itself did not answer.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 import redis
 import redis.asyncio as aioredis
+from redis.asyncio.connection import BlockingConnectionPool
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.asyncio.sentinel import Sentinel as AsyncSentinel
+from redis.asyncio.sentinel import SentinelConnectionPool
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -52,6 +58,9 @@ class Profile:
     health_check_interval_s: int = 0
     # wait between retries (exponential with jitter), or retry at once
     backoff: bool = True
+    # asyncio clients: at most this many connections; a call finding them all lent waits this long for one
+    max_connections: int = 32
+    pool_timeout_s: float = 10.0
 
 
 # Longer than any blocking command the worker side sends (they bound themselves by this timeout).
@@ -59,8 +68,20 @@ WORKER = Profile(socket_timeout_s=10.0, connect_timeout_s=5.0, retries=3)
 # Socket timeouts keep a request from hanging on a Redis that stopped answering.
 # A pooled connection the server closed (a Redis restart) is retried once, at once, on a new one; a Redis that
 # is down still gets its 503 within milliseconds.
-GATEWAY = Profile(socket_timeout_s=5.0, connect_timeout_s=5.0, retries=1, health_check_interval_s=30, backoff=False)
-MONITOR = Profile(socket_timeout_s=5.0, connect_timeout_s=5.0, retries=None)
+# Its pool serves every request at once: a burst beyond 64 concurrent Redis calls waits its turn.
+GATEWAY = Profile(
+    socket_timeout_s=5.0,
+    connect_timeout_s=5.0,
+    retries=1,
+    health_check_interval_s=30,
+    backoff=False,
+    max_connections=64,
+)
+MONITOR = Profile(socket_timeout_s=5.0, connect_timeout_s=5.0, retries=None, max_connections=16)
+
+
+class BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
+    """A sentinel-managed pool that waits for a free connection instead of refusing one (bounded)."""
 
 
 @overload
@@ -81,10 +102,14 @@ def redis_client(where: Where, *, asyncio: bool = False, profile: Profile = WORK
             "retry": (AsyncRetry if asyncio else Retry)(NoBackoff(), 0),
         }
         manager = (AsyncSentinel if asyncio else Sentinel)(sentinels, sentinel_kwargs=sentinel_options)
+        if asyncio:
+            options |= _pool_bounds(profile)
+            options["connection_pool_class"] = BlockingSentinelPool
         client: redis.Redis | aioredis.Redis = manager.master_for(master, **options)
         return client
     if asyncio:
-        return aioredis.Redis.from_url(url or DEFAULT_URL, **options)
+        pool = BlockingConnectionPool.from_url(url or DEFAULT_URL, **options, **_pool_bounds(profile))
+        return aioredis.Redis.from_pool(pool)
     return redis.Redis.from_url(url or DEFAULT_URL, **options)
 
 
@@ -116,6 +141,10 @@ def _options(profile: Profile, asyncio: bool) -> dict[str, Any]:
         options["retry"] = (AsyncRetry if asyncio else Retry)(backoff, profile.retries)
         options["retry_on_error"] = list(_ERRORS)
     return options
+
+
+def _pool_bounds(profile: Profile) -> dict[str, Any]:
+    return {"max_connections": profile.max_connections, "timeout": profile.pool_timeout_s}
 
 
 def close_client(client: redis.Redis) -> None:

@@ -34,22 +34,26 @@ def note_gpu(stage: StageRecord, gpu: dict[str, Any]) -> StageRecord:
     return stage
 
 
-def succeed(stage: StageRecord, output: dict[str, Any] | None, gpu: dict[str, Any] | None = None) -> StageRecord:
-    """End a stage SUCCESS with its output (and the lease it held, released)."""
+def succeed(
+    stage: StageRecord, output: dict[str, Any] | None, gpu: dict[str, Any] | None = None, at_ms: int | None = None
+) -> StageRecord:
+    """End a stage SUCCESS with its output (and the lease it held, released); ``at_ms``: when its work ended."""
     stage.status = Status.SUCCESS
     stage.output = output
     stage.error = None
-    stage.finished_at_ms = now_ms()
+    stage.finished_at_ms = at_ms or now_ms()
     if gpu:
         stage.gpu = gpu
     return stage
 
 
-def end(stage: StageRecord, status: Status, error: StageError, gpu: dict[str, Any] | None = None) -> StageRecord:
-    """End a stage FAILED or CANCELLED with the error that ended it (and the lease it held, released)."""
+def end(
+    stage: StageRecord, status: Status, error: StageError, gpu: dict[str, Any] | None = None, at_ms: int | None = None
+) -> StageRecord:
+    """End a stage FAILED or CANCELLED with the error that ended it; ``at_ms``: when its work ended (else now)."""
     stage.status = status
     stage.error = error
-    stage.finished_at_ms = now_ms()
+    stage.finished_at_ms = at_ms or now_ms()
     if gpu:
         stage.gpu = gpu
     return stage

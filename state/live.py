@@ -14,11 +14,14 @@ from typing import Any
 import msgspec
 import redis
 import redis.asyncio as aioredis
+import structlog
 
 from config import keys
 from config.errors import ConfigError
 from config.settings import GpuLockMonitorSettings, GpuLockSettings, Settings, _merge
 from redis_io.channel import Channel
+
+log = structlog.get_logger(__name__)
 
 LIVE_SECTIONS: dict[str, type[msgspec.Struct]] = {
     "gpu_lock": GpuLockSettings,
@@ -64,25 +67,33 @@ class LiveSettings:
         self.current = base
         self.version = 0
         self.overrides: dict[str, Any] = {}
+        self.rejected_version = 0  # the last stored version found invalid here (its overrides are not used)
 
     def _adopt(self, version: bytes | str | None, raw: bytes | str | None) -> Settings:
         number = int(version or 0)
-        if number != self.version:
-            overrides = _decode(raw)
+        if number not in (self.version, self.rejected_version):
             try:
+                overrides = _decode(raw)
                 self.current = apply_overrides(self.base, overrides)
-            except ConfigError:
-                # Stored overrides were validated on write; a process whose base differs keeps its last good view.
+            except (ConfigError, msgspec.DecodeError, TypeError, ValueError) as exc:
+                # Validated again on read: a value stored by an older release (or a process whose base differs)
+                # never reaches a monitor pass; this process keeps its last good view and says why once.
+                self.rejected_version = number
+                log.warning("live_settings_rejected", version=number, error=str(exc), kept_version=self.version)
                 return self.current
             self.version, self.overrides = number, overrides
         return self.current
+
+    def changed(self, version: bytes | str | None) -> bool:
+        """Return whether a stored version is news to this process (neither adopted nor rejected yet)."""
+        return int(version or 0) not in (self.version, self.rejected_version)
 
     def adopt_version(self, version: bytes | str | None, channel: Channel) -> Settings:
         """Return the current settings given the stored version (read by the caller with other commands).
 
         The overrides are read only when the version differs from the one adopted last.
         """
-        if int(version or 0) == self.version:
+        if not self.changed(version):
             return self.current
         return self.refresh_sync(channel)
 

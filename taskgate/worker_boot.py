@@ -14,7 +14,10 @@ from taskgate.lifetime import die_with_parent
 
 
 def setup() -> None:
-    """Tie this worker process to its Dramatiq main process, then boot the broker and actors."""
+    """Tie this worker process to its Dramatiq main process, then boot the broker and actors.
+
+    Its host's sidecar heartbeats it: it lists itself among the worker processes as it registers.
+    """
     parent = multiprocessing.parent_process()
     die_with_parent(signal.SIGKILL, parent.pid if parent is not None else None)
-    _setup()
+    _setup(heartbeated=True)

@@ -17,6 +17,13 @@ IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 MAX_URL_LENGTH = 2048
 # A label that URL parsers and inet_aton read as a number: decimal, octal (leading 0) or hex (0x).
 _NUMERIC_LABEL = re.compile(r"0[xX][0-9a-fA-F]*|[0-9]+")
+# IPv6 ranges whose last 32 bits are an IPv4 address the packets end up at: IPv4-mapped, IPv4-translated
+# (SIIT), IPv4-compatible (deprecated) and NAT64 (well-known prefix). A URL must name that IPv4 address itself,
+# so the policy checks it as written; a resolved address in them is checked as the IPv4 address it carries.
+_CARRIES_V4 = tuple(ipaddress.IPv6Network(n) for n in ("::ffff:0:0/96", "::ffff:0:0:0/96", "::/96", "64:ff9b::/96"))
+# The local-use NAT64 prefix (RFC 8215) embeds an IPv4 address at an operator-chosen length: never a URL host.
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+_NOT_V4 = (ipaddress.IPv6Address("::"), ipaddress.IPv6Address("::1"))
 
 
 class UrlRefused(ValueError):
@@ -47,7 +54,34 @@ def check_url_syntax(url: str) -> str:
     if any(c.isspace() for c in url):
         raise UrlRefused(f"{url!r} contains whitespace")
     _check_numeric_host(parts.hostname)
+    _check_v6_host(parts.hostname)
     return parts.hostname
+
+
+def _check_v6_host(host: str) -> None:
+    """Refuse an IPv6 literal that is an IPv4 address in another form (``[::ffff:a9fe:a9fe]``, ``[64:ff9b::...]``).
+
+    Raises:
+        UrlRefused: the host is an IPv6 address carrying an IPv4 address (mapped, translated, compatible, NAT64).
+    """
+    try:
+        addr = ipaddress.IPv6Address(host.split("%", 1)[0])
+    except ValueError:
+        return
+    carried = _carried_v4(addr)
+    if carried is not None:
+        raise UrlRefused(f"{host!r} is the IPv4 address {carried} in IPv6 form; write it as four decimal numbers")
+    if addr in _LOCAL_NAT64:
+        raise UrlRefused(f"{host!r} is a NAT64 address (64:ff9b:1::/48); write the IPv4 address it stands for")
+
+
+def _carried_v4(addr: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """Return the IPv4 address an IPv6 address reaches through mapping, translation or NAT64 (else None)."""
+    if addr in _NOT_V4:
+        return None
+    if any(addr in net for net in _CARRIES_V4):
+        return ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+    return addr.sixtofour  # 6to4 (2002::/16): the IPv4 address of the relay the packets go to
 
 
 def _check_numeric_host(host: str) -> None:
@@ -73,8 +107,8 @@ def _address(text: str) -> IpAddress | None:
         addr = ipaddress.ip_address(text.split("%", 1)[0])
     except ValueError:
         return None
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        return addr.ipv4_mapped
+    if isinstance(addr, ipaddress.IPv6Address):
+        return _carried_v4(addr) or addr
     return addr
 
 

@@ -71,8 +71,11 @@ def check_task_names(settings: Settings) -> None:
             raise ConfigError(f"{section}: unknown task_name {unknown[0]!r}; GET /v1/task-types lists the tasks")
 
 
-def build_broker(settings: Settings) -> tuple[WakingRedisBroker, Lifecycle]:
+def build_broker(settings: Settings, *, heartbeated: bool = False) -> tuple[WakingRedisBroker, Lifecycle]:
     """Create the broker with taskgate's middleware and declare every registered actor.
+
+    ``heartbeated``: a worker process of ``taskgate worker``, whose host's sidecar heartbeats it (it is
+    listed among the worker processes as it registers, so it is recovered even if killed before a beat).
 
     Raises:
         ConfigError: per-task settings name a task that does not exist.
@@ -81,7 +84,7 @@ def build_broker(settings: Settings) -> tuple[WakingRedisBroker, Lifecycle]:
     lifecycle = Lifecycle(settings)
     broker = WakingRedisBroker(  # type: ignore[no-untyped-call]
         client=sync_client(settings),
-        middleware=[AsyncIO(), lifecycle, ConsumerRegistry()],
+        middleware=[AsyncIO(), lifecycle, ConsumerRegistry(listed=heartbeated)],
         heartbeat_timeout=int(settings.broker_heartbeat_timeout_s * 1000),
         maintenance_chance=settings.broker_maintenance_chance,
     )
@@ -100,8 +103,11 @@ def build_broker(settings: Settings) -> tuple[WakingRedisBroker, Lifecycle]:
     return broker, lifecycle
 
 
-def setup() -> None:
-    """Entry point for ``dramatiq actors.worker.app:setup``: settings, logging, broker and actors."""
+def setup(*, heartbeated: bool = False) -> None:
+    """Entry point for ``dramatiq actors.worker.app:setup``: settings, logging, broker and actors.
+
+    ``heartbeated``: this process runs under ``taskgate worker``, whose sidecar heartbeats it.
+    """
     try:
         settings = load_settings()
         check_task_names(settings)
@@ -112,4 +118,4 @@ def setup() -> None:
             "neither TASKGATE_REDIS_URL nor TASKGATE_REDIS_SENTINELS is set: workers need the Redis the gateway uses"
         )
     configure_logging(settings.log_format, settings.log_level)
-    build_broker(settings)
+    build_broker(settings, heartbeated=heartbeated)

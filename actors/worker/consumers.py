@@ -19,11 +19,13 @@ from dramatiq.common import dq_name
 from dramatiq.middleware import Middleware
 
 from config import keys
+from redis_io import Channel, LuaScript
 from redis_io.errors import RedisUnavailable
 from redis_io.retry import ride_out
 from state.tracking import ConsumerInfo
 
 log = structlog.get_logger(__name__)
+_REGISTER = LuaScript.load("actors.worker", "register_consumer")
 
 # A worker that cannot record itself within this long still runs; the monitor then cannot speed up its
 # recovery, and Dramatiq's maintenance pass remains.
@@ -36,22 +38,35 @@ def worker_member(pid: int | None = None) -> str:
 
 
 class ConsumerRegistry(Middleware):  # type: ignore[misc]
-    """Record this process's broker id and the queues it will consume, before its consumers fetch anything."""
+    """Register this process (broker id, queues, last seen) before its consumers fetch anything.
+
+    ``listed``: a sidecar heartbeats this process (``taskgate worker``), so it is listed among the worker
+    processes, last seen now, in the same step; a bare Dramatiq pool, which nobody heartbeats, only records
+    its consumer (listing it would make the monitor take it for silent, and dead, after the timeout).
+    """
+
+    def __init__(self, *, listed: bool = True) -> None:
+        self.listed = listed
 
     def before_worker_boot(self, broker: Any, worker: Any) -> None:
-        """Write ``host:pid -> {broker_id, queues}`` (retried while Redis is unreachable)."""
+        """Write ``host:pid -> {broker_id, queues}`` and list ``host:pid`` alive now (retried while unreachable)."""
         wanted = worker.consumer_whitelist
         queues = [q for q in broker.get_declared_queues() if not wanted or q in wanted]
         queues += [dq_name(q) for q in queues]
         info = ConsumerInfo(broker_id=broker.broker_id, queues=sorted(queues))
         member, payload = worker_member(), msgspec.json.encode(info)
+        channel = Channel(broker.client)
+        script_keys = [keys.WORKER_CONSUMERS, keys.WORKERS, keys.EVENTS]
+        args: list[str | int | bytes] = [member, payload, keys.EVENTS_KEPT, 1 if self.listed else 0]
         try:
             ride_out(
-                lambda: broker.client.hset(keys.WORKER_CONSUMERS, member, payload),
+                lambda: _REGISTER(channel, script_keys, args),
                 what="register_consumer",
                 limit_s=REGISTER_WITHIN_S,
             )
         except RedisUnavailable as exc:
             log.warning("consumer_not_registered", error=str(exc))
             return
+        finally:
+            channel.close()
         log.info("consumer_registered", worker=member, broker_id=info.broker_id, queues=len(info.queues))

@@ -53,6 +53,7 @@ class Active:
     tracked: RunInfo | None = None
     known: tuple[StageRecord, int] | None = None
     untracked: bool = False
+    ended_ms: int | None = None  # when the body returned: the stage's finished_at, however late it is committed
 
 
 class Endings:
@@ -110,7 +111,7 @@ class Endings:
             self._update(
                 run.workflow_id,
                 run.task_name,
-                functools.partial(changes.succeed, output=active.output, gpu=gpu_record),
+                functools.partial(changes.succeed, output=active.output, gpu=gpu_record, at_ms=active.ended_ms),
                 fence,
                 active=active,
                 owned_only=False,
@@ -156,7 +157,9 @@ class Endings:
             self._update(
                 wid,
                 name,
-                functools.partial(changes.end, status=status, error=record, gpu=gpu_record),
+                functools.partial(
+                    changes.end, status=status, error=record, gpu=gpu_record, at_ms=active.ended_ms if active else None
+                ),
                 active=active,
                 attempt=attempt,
             )

@@ -47,6 +47,7 @@ from state import (
 )
 from state.effects import Effects
 from state.live import LiveSettings
+from state.models import now_ms
 from state.records import MAX_CAS_ATTEMPTS, parse_workflow, waiter_entry
 from state.references import find_references, resolve
 from state.retention import SyncStorageUsage
@@ -317,6 +318,7 @@ class Lifecycle(Endings, Middleware):  # type: ignore[misc]
         if active is None or message.actor_name not in REGISTRY:
             return
         self._local.active = None
+        active.ended_ms = now_ms()  # an ending committed after a Redis outage still says when the work ended
         error = active.error or exception
         lost = active.gpu.lost if active.gpu else None
         if lost is not None and error is not None and not isinstance(error, TransientError):
@@ -325,6 +327,8 @@ class Lifecycle(Endings, Middleware):  # type: ignore[misc]
         # is the authority (it refuses and the stage fails as lease-lost, or the lease was in fact still held).
         try:
             ride_out(lambda: self._end(broker, message, active, error), what="stage_end")
+        except TaskNotFound:  # expired, purged, or Redis restarted empty while the stage ran: nothing to end
+            log.warning("stage_end_record_gone", reason="the task's record vanished while its stage ran")
         finally:
             try:
                 if active.gpu:

@@ -21,6 +21,7 @@ import redis
 import structlog
 
 from config import keys
+from redis_io import text
 from state.live import LiveSettings
 from state.tracking import SupervisorInfo, SyncTracker
 
@@ -95,11 +96,13 @@ class Sidecar:
         """Heartbeat every run tracked on this host; return how many.
 
         A worker process seen before and gone now is marked gone (score 0) after its runs' heartbeats, so
-        the monitor recovers its runs first and then puts back the messages it had fetched.
+        the monitor recovers its runs first and then puts back the messages it had fetched. So is one that
+        registered on this host and died before any beat listed it (killed young).
         """
         runs = {rid: process_alive(pid) for rid, pid in self.tracker.host_runs(self.host).items()}
         workers = [f"{self.host}:{pid}" for pid in self.worker_pids()]
         self._gone |= self._seen - set(workers)
+        died_unseen = self._died_unseen(set(workers))
         self._seen = set(workers)
         now_ms = self.tracker.beat(self.host, runs, workers)
         self.workers_up = bool(workers)
@@ -108,7 +111,16 @@ class Sidecar:
         if self._gone:
             self.client.zadd(keys.WORKERS, dict.fromkeys(self._gone, 0), xx=True)
             self._gone.clear()
+        if died_unseen:  # listed gone whoever registered it: the monitor puts back what it fetched
+            self.client.zadd(keys.WORKERS, dict.fromkeys(died_unseen, 0))
         return len(runs)
+
+    def _died_unseen(self, workers: set[str]) -> set[str]:
+        """Return the worker processes registered on this host, never seen by a beat, whose process is gone."""
+        prefix = f"{self.host}:"
+        registered = {text(m) for m in self.client.hkeys(keys.WORKER_CONSUMERS)}  # type: ignore[union-attr]
+        unseen = [m for m in registered if m.startswith(prefix) and m not in workers and m not in self._seen]
+        return {m for m in unseen if m[len(prefix) :].isdigit() and not process_alive(int(m[len(prefix) :]))}
 
     def execute(self, raw: bytes | str) -> None:
         """Carry out one kill order, then heartbeat so the killed runs show dead at once."""

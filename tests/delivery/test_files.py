@@ -63,7 +63,7 @@ async def test_large_upload_and_download_stream_without_buffering_and_honour_ran
         status, body, headers = await fclient.request("POST", "/v1/files", data=_form("in/big.bin", handle))
     assert status == 201, body
     assert body == {"path": "in/big.bin", "size_bytes": BIG_BYTES, "sha256": digest}
-    assert headers["Location"] == "/v1/files/in/big.bin"
+    assert headers["Location"] == "/v1/files/in%2Fbig.bin"
     assert (files_system.share_dir / "in" / "big.bin").stat().st_size == BIG_BYTES
 
     got = hashlib.sha256()

@@ -105,6 +105,28 @@ async def test_the_upload_spool_is_unreachable_in_every_spelling(gw: Client, gat
     assert (status, listing["files"]) == (200, [])
 
 
+async def test_an_upload_below_a_file_is_422_not_500(gw: Client) -> None:
+    status, _, _ = await gw.request("POST", "/v1/files", data=form("plain"))
+    assert status == 201
+    for below in ("plain/b.txt", "plain/deeper/b.txt"):
+        body = await problem(gw, 422, "POST", "/v1/files", data=form(below))
+        assert body["errors"][0]["pointer"] == "$.path"
+        assert "is a file" in body["detail"]
+
+
+async def test_a_field_given_both_in_the_query_and_the_form_is_refused(gw: Client) -> None:
+    # the query's path is checked before the body is read; a form field may not replace it afterwards
+    body = await problem(gw, 422, "POST", "/v1/files?path=ok.txt", data=form(f"{SPOOL}/x"))
+    assert body["errors"][0]["pointer"] == "$.path"
+    body = await problem(gw, 422, "POST", "/v1/files?overwrite=false", data=form("ok.txt", overwrite="true"))
+    assert body["errors"][0]["pointer"] == "$.overwrite"
+    twice = form("ok.txt")
+    twice.add_field("path", "other.txt")
+    await problem(gw, 422, "POST", "/v1/files", data=twice)
+    status, listing, _ = await gw.request("GET", "/v1/files?prefix=ok.txt")
+    assert (status, listing["files"]) == (200, [])  # nothing was stored
+
+
 async def test_overwrite_takes_only_true_or_false(gw: Client) -> None:
     for value in ("yes", "1", "TRUE", ""):
         body = await problem(gw, 422, "POST", "/v1/files", data=form("ow.txt", overwrite=value))
@@ -125,6 +147,11 @@ async def test_overwrite_takes_only_true_or_false(gw: Client) -> None:
         ({"gpu_lock_monitor": {"monitor_interval": 1e9}}, "$.gpu_lock_monitor.monitor_interval"),
         ({"gpu_lock_monitor": {"timeout_levels": {"hard_timeout": 1e12}}}, "$.gpu_lock_monitor.timeout_levels"),
         ({"gpu_lock": {"backoff_factor": 1e6}}, "$.gpu_lock.backoff_factor"),
+        ({"gpu_lock_monitor": {"pending_timeout": 1e308}}, "$.gpu_lock_monitor.pending_timeout"),
+        ({"gpu_lock_monitor": {"pending_timeout": 1e-323}}, "$.gpu_lock_monitor.pending_timeout"),
+        ({"gpu_lock": {"devices": [-1482307091583]}}, "$.gpu_lock.devices[0]"),
+        ({"gpu_lock": {"devices": [0, 1024]}}, "$.gpu_lock.devices[1]"),
+        ({"gpu_lock": {"lease_ttl": 1e-323}}, "$.gpu_lock.lease_ttl"),
     ],
 )
 async def test_live_settings_out_of_bounds_or_contradictory_are_422(gw: Client, patch: dict, pointer: str) -> None:
@@ -144,6 +171,12 @@ async def test_live_settings_out_of_bounds_or_contradictory_are_422(gw: Client, 
         "http://169.254.169.254.nip.io.0x1/",  # a numeric last label
         "http://example.com/a\x00b",  # NUL
         "http://example.com/\x1b[31m",  # escape
+        "http://[::ffff:a9fe:a9fe]/",  # IPv4-mapped 169.254.169.254, in hex
+        "http://[::ffff:0:a9fe:a9fe]/",  # IPv4-translated
+        "http://[::a9fe:a9fe]/",  # IPv4-compatible
+        "http://[64:ff9b::a9fe:a9fe]/",  # NAT64
+        "http://[64:ff9b:1::a9fe:a9fe]/",  # local-use NAT64
+        "http://[2002:a9fe:a9fe::1]/",  # 6to4
     ],
 )
 async def test_odd_ipv4_forms_and_control_characters_in_urls_are_422_at_submit(gw: Client, url: str) -> None:

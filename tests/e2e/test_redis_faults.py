@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
@@ -89,7 +90,7 @@ async def test_stages_ride_out_a_redis_outage_and_a_restart_leaves_no_stale_conn
             own.stop()
             await asyncio.sleep(OUTAGE_S)
             own.start()
-            restarted = time.monotonic()
+            restarted, restarted_wall = time.monotonic(), datetime.now(UTC)
             records, _ = await settle(client, running, timeout_s=60)
             first_recover_s = time.monotonic() - restarted
 
@@ -109,6 +110,37 @@ async def test_stages_ride_out_a_redis_outage_and_a_restart_leaves_no_stale_conn
         assert stage["output"]["slept_s"] >= stage["input_data"]["seconds"]
         assert not [e for e in stage["events"] if e["type"] in ("requeued", "retry")], stage["events"]
     assert records["outage-2"]["stages"]["system.gpu_hold"]["status"] == "SUCCESS", records["outage-2"]
+    # it ended while Redis was away: its finished_at says when the work ended, not when Redis took the end
+    ended = records["outage-2"]["stages"]["system.sleep"]
+    assert datetime.fromisoformat(ended["finished_at"].replace("Z", "+00:00")) < restarted_wall, ended
+    assert ended["duration_s"] < ended["output"]["slept_s"] + OUTAGE_S / 3, ended
     report("redis_restart", len(after), later, second_recover_s, "from the first submit after restart to all terminal")
     assert {r["status"] for r in later.values()} == {"SUCCESS"}, {t: r["error"] for t, r in later.items()}
     assert "is gone" not in system.logs("gateway")  # no live worker declared dead
+
+
+async def test_a_record_gone_while_its_stage_ran_ends_with_a_warning_not_a_traceback(
+    make_system: Callable[..., System], tmp_path: Path
+) -> None:
+    own = EmbeddedRedis(tmp_path / "redis", persist=False)  # a restart comes back empty (no AOF)
+    own.start()
+    system = make_system(fast_env(gpu_lock_monitor__task_timeout_levels="{}"), url=own.url)
+    system.start_worker()
+    system.start_gateway()
+    try:
+        async with session() as http:
+            client = Client(http, system.base_url)
+            await client.submit("system.sleep", {"seconds": 2}, task_id="vanishing")
+            await client.wait("vanishing", statuses={"RUNNING"}, timeout_s=30)
+            own.stop()
+            own.start()
+            ended = ("stage_end_record_gone", "TaskNotFound")  # the fix's warning, or the traceback it replaced
+            wait_until(lambda: any(s in system.logs("worker") for s in ended), 30, 0.1, "the stage's end")
+            await client.submit("system.ping", {}, task_id="after")  # the worker goes on serving
+            assert (await client.wait("after", timeout_s=30))["status"] == "SUCCESS"
+    finally:
+        own.stop()
+    logs = system.logs("worker")
+    assert "TaskNotFound" not in logs
+    assert '"level": "critical"' not in logs
+    assert "stage_end_record_gone" in logs

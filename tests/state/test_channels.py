@@ -10,6 +10,8 @@ import redis
 import redis.asyncio as aioredis
 
 from redis_io import AsyncChannel, Channel, LuaScript
+from redis_io.channel import KEEP_IDLE
+from redis_io.clients import Profile, async_client
 
 ECHO_KEYS = "return {KEYS[1], ARGV[1]}"
 
@@ -109,3 +111,16 @@ def _pool_with_timeout(client: redis.Redis, timeout_s: float) -> redis.Connectio
     kwargs = dict(client.connection_pool.connection_kwargs)
     kwargs["socket_timeout"] = timeout_s
     return redis.ConnectionPool(**kwargs)
+
+
+async def test_async_channels_return_a_bursts_connections_and_a_bounded_pool_queues_the_burst(redis_url: str) -> None:
+    client = async_client(redis_url, Profile(socket_timeout_s=5, connect_timeout_s=5, retries=None, max_connections=8))
+    try:
+        # 200 calls at once on channels made per call (as the trackers are): 8 connections serve them in turn
+        replies = await asyncio.gather(*(AsyncChannel(client).execute("ECHO", i) for i in range(200)))
+        assert replies == [str(i).encode() for i in range(200)]
+        pool = client.connection_pool
+        assert len(pool._in_use_connections) <= KEEP_IDLE  # only those kept for the next call stay lent
+        assert await client.ping()  # a plain client call still gets a connection
+    finally:
+        await client.aclose()
