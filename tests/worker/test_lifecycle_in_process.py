@@ -68,6 +68,17 @@ async def test_the_hooks_start_run_and_commit_a_stage_and_stop_tracking_its_run(
     assert redis_client.llen(keys.dramatiq_queue("system")) == 0
 
 
+async def test_a_stage_that_ends_is_acked_by_the_same_script_that_records_its_end(
+    worker: None, redis_url: str, redis_client: redis.Redis
+) -> None:
+    await _submit(redis_url, "inproc-acked", "system.ping", {})
+    # the ack goes with the status change: whoever sees SUCCESS sees the message gone from the ack set too
+    wait_until(lambda: redis_client.hget(keys.workflow_state("inproc-acked"), "status:system.ping") == b"SUCCESS", 30)
+    acked = [k for k in redis_client.keys("dramatiq:__acks__.*.system") if redis_client.scard(k)]
+    assert acked == []
+    assert redis_client.hlen(keys.dramatiq_messages("system")) == 0
+
+
 async def test_a_stage_whose_input_no_longer_matches_fails_at_start_with_the_field(
     worker: None, redis_url: str, redis_client: redis.Redis
 ) -> None:
