@@ -8,7 +8,9 @@ from __future__ import annotations
 EVENTS = "taskgate:events"
 EVENTS_KEPT = 10000
 
-# Workflow state (one hash per workflow; single-task mode: workflow_id == task_id).
+# Workflow state (one hash per workflow; single-task mode: workflow_id == task_id). Fields: meta, has_callback
+# ("1" when meta has a callback URL: the ending script reads it instead of decoding meta), latest, and per stage
+# stage:/status:/rev:/hash:/message:/progress:/cancel:/waiters:/parked:/callback:{task_name}.
 WORKFLOW_STATE = "workflow_state:{workflow_id}"
 # Recent workflows, score = created_at ms; listing reads this instead of scanning keys.
 TASK_INDEX = "taskgate:index:tasks"
