@@ -293,10 +293,10 @@ class Lifecycle(Endings, Middleware):  # type: ignore[misc]
             raise
         except Exception as exc:  # noqa: BLE001  (any other failure to get a lease fails the stage with its message)
             session.release()
-            self._finish(
-                active.run.workflow_id, active.run.task_name, Status.FAILED, error=exc, attempt=active.run.attempt
-            )
-            self.tracking.untrack(active.tracked)
+            # with ``active``: the failure is recorded from the start's revision and untracks the run in its script
+            self._finish(active.run.workflow_id, active.run.task_name, Status.FAILED, error=exc, active=active)
+            if not active.untracked:  # the ending was not recorded (the stage moved on): untrack on its own
+                self.tracking.untrack(active.tracked)
             self._local.active = None
             self._skip()
         active.gpu = session

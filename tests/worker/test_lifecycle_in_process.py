@@ -7,6 +7,7 @@ at a timeout in a subprocess's log.
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -173,3 +174,27 @@ def test_snapshots_are_bounded_and_skip_messages_of_no_stage(redis_url: str, red
     kept = snapshots.take(decode_message(stage_payloads[2]).message_id)
     assert kept is not None
     assert kept.workflow == {}  # no such workflow: the start reads afresh and skips it
+
+
+async def test_a_stage_that_cannot_get_its_lease_fails_and_its_run_is_untracked_by_the_same_script(
+    redis_url: str, share_dir: Path, redis_client: redis.Redis
+) -> None:
+    from gpu_lock import GpuLock, HolderInfo
+
+    env = {"TASKGATE_REDIS_URL": redis_url, "TASKGATE_SHARE_DIR": str(share_dir)}
+    settings = load_settings({**env, "TASKGATE_GPU_LOCK__MAX_WAIT_TIME": "0.3"})
+    broker, _lifecycle = build_broker(settings)
+    running = dramatiq.Worker(broker, queues={"system"}, worker_threads=1, worker_timeout=100)
+    with GpuLock(redis_client, settings.gpu_lock).hold(HolderInfo(task_id="other", task_name="system.sleep")):
+        running.start()
+        try:
+            await _submit(redis_url, "inproc-nolease", "system.sleep", {"seconds": 0.1, "gpu": True})
+            wait_until(lambda: _stage(redis_client, "inproc-nolease", "system.sleep").get("status") == "FAILED", 30)
+        finally:
+            running.stop()
+            broker.close()
+    stage = _stage(redis_client, "inproc-nolease", "system.sleep")
+    assert stage["error"]["type"] == "LockWaitTimeout"
+    assert stage["attempts"] == 1
+    assert redis_client.hlen(keys.RUNS) == 0
+    assert redis_client.hlen(keys.run_host(socket.gethostname())) == 0
