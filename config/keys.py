@@ -8,9 +8,7 @@ from __future__ import annotations
 EVENTS = "taskgate:events"
 EVENTS_KEPT = 10000
 
-# Workflow state (one hash per workflow; single-task mode: workflow_id == task_id). Fields: meta, has_callback
-# ("1" when meta has a callback URL: the ending script reads it instead of decoding meta), latest, and per stage
-# stage:/status:/rev:/hash:/message:/progress:/cancel:/waiters:/parked:/callback:{task_name}.
+# Workflow state (one hash per workflow; single-task mode: workflow_id == task_id).
 WORKFLOW_STATE = "workflow_state:{workflow_id}"
 # Recent workflows, score = created_at ms; listing reads this instead of scanning keys.
 TASK_INDEX = "taskgate:index:tasks"
@@ -120,6 +118,9 @@ PENDING_STAGES = "taskgate:stages:pending"
 # its workflow_state hash (stage_message_field): written by the submit script, the broker's enqueue and the
 # hand-over of parked messages; it expires with the record.
 STAGE_MESSAGE_FIELD = "message:{task_name}"
+# A workflow_state hash's fields: meta, has_callback ("1" when meta has a callback URL: a stage's ending reads
+# it instead of decoding meta), latest, and per stage stage:/status:/rev:/hash:/message:/progress:/cancel:/
+# waiters:/parked:/callback:{task_name}.
 # string: the monitor leader's token; its PX is the leader lease.
 MONITOR_LEADER = "taskgate:monitor:leader"
 # hash: monitor counters (tier_events_total:<tier>, recoveries_total:<kind>, passes_total, last_pass_*).
