@@ -118,8 +118,13 @@ SUPERVISOR_INFO = "taskgate:supervisors:info"
 WORKER_CONSUMERS = "taskgate:workers:consumers"
 # zset: run id of each PENDING stage -> ms since it became PENDING (or was last found to have a message).
 PENDING_STAGES = "taskgate:stages:pending"
-# hash: run id -> "{queue}\n{redis message id}" of the latest message sent for the stage.
-STAGE_MESSAGES = "taskgate:stages:messages"
+# The latest message sent for a stage, "{queue}\n{redis message id}", is the field message:{task_name} of
+# its workflow_state hash (stage_message_field): written by the submit script, the broker's enqueue and the
+# hand-over of parked messages; it expires with the record.
+STAGE_MESSAGE_FIELD = "message:{task_name}"
+# A workflow_state hash's fields: meta, has_callback ("1" when meta has a callback URL: a stage's ending reads
+# it instead of decoding meta), latest, and per stage stage:/status:/rev:/hash:/message:/progress:/cancel:/
+# waiters:/parked:/callback:{task_name}.
 # string: the monitor leader's token; its PX is the leader lease.
 MONITOR_LEADER = "taskgate:monitor:leader"
 # hash: monitor counters (tier_events_total:<tier>, recoveries_total:<kind>, passes_total, last_pass_*).
@@ -134,6 +139,11 @@ TASK_METRICS = "taskgate:metrics:tasks"
 # Dynamic settings: JSON of overrides of the gpu_lock and gpu_lock_monitor sections, and its version.
 CONFIG_OVERRIDES = "taskgate:config:overrides"
 CONFIG_VERSION = "taskgate:config:version"
+
+
+def stage_message_field(task_name: str) -> str:
+    """Return the field of a workflow's hash that notes the latest message sent for stage ``task_name``."""
+    return STAGE_MESSAGE_FIELD.format(task_name=task_name)
 
 
 def run_deadlines(tier: str) -> str:

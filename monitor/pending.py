@@ -1,8 +1,8 @@
 """PENDING stages whose message is in no queue: sent again, so no accepted stage waits forever.
 
 Every stage entering PENDING is indexed (``taskgate:stages:pending``, from the server's clock), and the
-latest message sent for it is noted (``taskgate:stages:messages``: queue and Redis message id; the submit
-script and the broker's enqueue write it). A pass reads only the index's entries older than
+latest message sent for it is noted in its record (field ``message:{task_name}``: queue and Redis message id;
+the submit script and the broker's enqueue write it). A pass reads only the index's entries older than
 ``gpu_lock_monitor.pending_timeout``: a stage no longer PENDING is dropped from the index; one whose message
 is still queued (or fetched and not acked) is checked again a timeout later; one whose message is gone
 (an enqueue lost between a retry's commit and its send, a start hook that failed before this fix) gets a
@@ -45,11 +45,10 @@ class PendingSweep:
         async with self.client.pipeline(transaction=False) as pipe:
             for rid in due:
                 workflow_id, _, task_name = rid.rpartition("|")
-                pipe.hget(keys.workflow_state(workflow_id), f"status:{task_name}")
-                pipe.hget(keys.STAGE_MESSAGES, rid)
-                pipe.hexists(keys.workflow_state(workflow_id), f"parked:{task_name}")
+                fields = [f"status:{task_name}", keys.stage_message_field(task_name), f"parked:{task_name}"]
+                pipe.hmget(keys.workflow_state(workflow_id), fields)
             replies = await pipe.execute()
-        statuses, notes, parked = replies[0::3], replies[1::3], replies[2::3]
+        statuses, notes, parked = zip(*replies, strict=True)
         stale = [rid for rid, status in zip(due, statuses, strict=True) if status is None or text(status) != "PENDING"]
         waiting = [(rid, note) for rid, status, note in zip(due, statuses, notes, strict=True) if rid not in stale]
         # a stage parked on the stage it waits for has its message there: that stage's ending queues it
@@ -57,7 +56,6 @@ class PendingSweep:
         async with self.client.pipeline(transaction=False) as pipe:
             if stale:
                 pipe.zrem(keys.PENDING_STAGES, *stale)
-                pipe.hdel(keys.STAGE_MESSAGES, *stale)
             lost = [rid for rid, _ in waiting if rid not in queued]
             if queued or lost:  # looked at: checked again a timeout later
                 pipe.zadd(keys.PENDING_STAGES, dict.fromkeys([*queued, *lost], now), xx=True)

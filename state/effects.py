@@ -1,7 +1,7 @@
 """Writes that commit together with a stage's compare-and-set, or not at all.
 
 ``Effects`` offers the pipeline methods the bookkeeping code uses (``hincrby``, ``hincrbyfloat``, ``hset``,
-``hdel``, ``zrem``, plus ``zadd_after`` for deadlines on the server's clock), so ``queue_transition`` and
+``hdel``, ``zrem``, ``srem``, plus ``zadd_after`` for deadlines on the server's clock), so ``queue_transition`` and
 ``queue_start`` fill it as they would fill a pipeline; ``update_stage.lua`` applies the recorded commands only
 when the compare-and-set succeeds. Task metrics and run tracking stay in step with the status, in one round
 trip. The commands travel as plain script arguments (``count``, then per command ``name, key index, number
@@ -50,6 +50,10 @@ class Effects:
     def zrem(self, key: str, *members: str) -> None:
         """Record ZREM."""
         self.ops.append(["ZREM", self._index(key), *members])
+
+    def srem(self, key: str, *members: str) -> None:
+        """Record SREM."""
+        self.ops.append(["SREM", self._index(key), *members])
 
     def args(self) -> list[Any]:
         """Return the recorded commands as the script's trailing arguments (``[0]`` when none)."""

@@ -98,8 +98,11 @@ def prepare_change(
     current: StageRecord,
     change: Callable[[StageRecord], StageRecord],
     also: Callable[[Effects, StageRecord], None] | None,
+    metrics: Any = None,
 ) -> tuple[StageRecord, Effects]:
     """Apply ``change`` to a copy of ``current``; return the new record and the writes that commit with it.
+
+    The task figures the change adds go to ``metrics`` when given (a worker batches them), else to the effects.
 
     Raises:
         IllegalTransition: ``change`` asked for a move the table forbids.
@@ -110,7 +113,7 @@ def prepare_change(
     new.updated_at_ms = now_ms()
     effects = Effects(first_key=5)
     if new.status != current.status:
-        queue_transition(effects, workflow_id, current, new)
+        queue_transition(effects, workflow_id, current, new, metrics)
     if also is not None:
         also(effects, new)
     return new, effects
@@ -139,10 +142,10 @@ def park_call(key: str, awaited: str, entry: bytes) -> tuple[list[str], list[Any
     return [key], [awaited, entry, entry.split(b"\t", 2)[1]]
 
 
-def hand_over_call(key: str, workflow_id: str, ended: str, parked: bytes) -> tuple[list[str], list[Any]]:
+def hand_over_call(key: str, ended: str, parked: bytes) -> tuple[list[str], list[Any]]:
     """Return the KEYS and ARGV of ``hand_over.lua`` for the entries ``parked`` on stage ``ended``."""
-    script_keys = [key, keys.STAGE_MESSAGES]
-    args: list[Any] = [ended, parked, keys.BROKER_WAKE_KEPT, workflow_id]
+    script_keys = [key]
+    args: list[Any] = [ended, parked, keys.BROKER_WAKE_KEPT]
     for line in parked.split(b"\n"):
         queue, task_name, message_id, payload = line.split(b"\t", 3)
         name = queue.decode()

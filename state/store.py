@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -33,6 +34,9 @@ from state.records import (
 from state.transitions import Status, is_terminal
 
 _CREATE_STAGE = LuaScript.load("state", "create_stage")
+# The indexes of workflows drop their expired entries on a submit at most this often per task_name (readers
+# skip them by score meanwhile), instead of on every submit.
+_TRIM_EVERY_S = 1.0
 _encoder = msgspec.json.Encoder()
 
 
@@ -67,6 +71,7 @@ class StateStore:
         self.client = client
         self.ttl_ms = ttl_s * 1000
         self.channel = AsyncChannel(client)  # the submit, read and compare-and-set paths; the rest use the client
+        self._trimmed: dict[str, float] = {}  # task_name -> when its submit last trimmed the indexes (monotonic)
 
     async def create_stage(
         self,
@@ -100,24 +105,26 @@ class StateStore:
             shared_storage_path=f"workflows/{workflow_id}",
             callback=callback,
         )
+        stage_json, meta_json = _encoder.encode(stage), _encoder.encode(meta)
         script_keys = [
             keys.workflow_state(workflow_id),
             keys.TASK_INDEX,
             keys.task_index_by_name(task_name),
             keys.STORAGE_SWEEP,
             keys.PENDING_STAGES,
-            keys.STAGE_MESSAGES,
             keys.EVENTS,
         ]
         args: list[Any] = [
             task_name,
             digest,
-            _encoder.encode(stage),
-            _encoder.encode(meta),
+            stage_json,
+            meta_json,
             self.ttl_ms,
             created,
             workflow_id,
             keys.EVENTS_KEPT,
+            1 if callback else 0,
+            1 if self._trim_due(task_name) else 0,
         ]
         if message is not None:
             script_keys += [
@@ -133,11 +140,23 @@ class StateStore:
                 f"task {workflow_id!r} already has a {task_name!r} stage with different input_data; "
                 "use a new task_id to run it again"
             )
-        flat = reply[1]
-        workflow = parse_workflow(as_mapping(flat))
+        if reply[1]:
+            raw = as_mapping(reply[1])
+        else:  # a new workflow: the script wrote exactly these fields
+            raw = {b"meta": meta_json, f"stage:{task_name}".encode(): stage_json, f"rev:{task_name}".encode(): b"1"}
+            raw[b"latest"] = task_name.encode()
+        workflow = parse_workflow(raw)
         if workflow is None:  # pragma: no cover  (the script just wrote it)
             raise TaskNotFound(f"task {workflow_id!r} vanished while it was created")
         return CreateOutcome(outcome), workflow
+
+    def _trim_due(self, task_name: str) -> bool:
+        """Return whether this submit also drops the expired entries of the indexes it adds to (once a second)."""
+        now = time.monotonic()
+        if now - self._trimmed.get(task_name, float("-inf")) < _TRIM_EVERY_S:
+            return False
+        self._trimmed[task_name] = now
+        return True
 
     async def get(self, workflow_id: str) -> Workflow:
         """Return a workflow.
@@ -215,7 +234,7 @@ class StateStore:
             parked = await self.channel.execute("HGET", key, f"waiters:{ended}")
             if parked is None:
                 return 0
-            queued = int(await HAND_OVER.run(self.channel, *hand_over_call(key, workflow_id, ended, parked)))
+            queued = int(await HAND_OVER.run(self.channel, *hand_over_call(key, ended, parked)))
             if queued >= 0:
                 return queued
         raise ConcurrentUpdate(f"the waiters of {ended!r} of {workflow_id!r} kept changing")

@@ -15,6 +15,7 @@ from redis.exceptions import ResponseError
 
 from config import keys
 from redis_io import Channel, as_mapping
+from state.counter_batch import CounterBatch, Increments, add_to
 from state.effects import Effects
 from state.errors import ConcurrentUpdate, TaskNotFound
 from state.models import StageRecord, Workflow
@@ -39,10 +40,12 @@ from state.records import (
 class SyncStageStore:
     """Read workflows and update stages from a worker thread."""
 
-    def __init__(self, channel: Channel, ttl_s: int) -> None:
+    def __init__(self, channel: Channel, ttl_s: int, counters: CounterBatch | None = None) -> None:
         self.channel = channel
         self.ttl_ms = ttl_s * 1000
         self._update = UPDATE_STAGE
+        # a worker's batch of task figures (``state.counter_batch``); None writes them with each transition
+        self.counters = counters
 
     def get_with(self, workflow_id: str, command: tuple[Any, ...]) -> tuple[Workflow, Any]:
         """Return a workflow and the raw reply of ``command``, sent in the same round trip.
@@ -78,10 +81,13 @@ class SyncStageStore:
         known: tuple[StageRecord, int] | None = None,
         also: Callable[[Effects, StageRecord], None] | None = None,
         attempts: int = MAX_CAS_ATTEMPTS,
+        last_run: bool = False,
     ) -> tuple[StageRecord, int]:
         """Apply ``change`` to a stage atomically; see ``StateStore.update_stage_at``.
 
         ``attempts=1`` with ``known`` tries that record alone: a lost race raises ``ConcurrentUpdate``.
+        With ``counters``, the change's task figures join the batch, and the script writes the batch when it is
+        due or when ``last_run`` (the change ends the process's only run in flight): see ``CounterBatch``.
 
         Raises:
             TaskNotFound: the stage does not exist.
@@ -93,15 +99,49 @@ class SyncStageStore:
         for _ in range(attempts):
             current, rev = known if known is not None else self.get_stage(workflow_id, task_name)
             known = None
-            new, effects = prepare_change(workflow_id, current, change, also)
+            increments = Increments() if self.counters is not None else None
+            new, effects = prepare_change(workflow_id, current, change, also, increments)
+            batch, written = self._figures_now(effects, increments, last_run)
             script_keys, args = cas_call(key, task_name, rev, new, ttl_ms=self.ttl_ms, fence=fence, effects=effects)
-            reply = self._update(self.channel, script_keys, args)
-            committed = cas_outcome(reply, workflow_id, task_name)
+            try:
+                reply = self._update(self.channel, script_keys, args)
+                committed = cas_outcome(reply, workflow_id, task_name)
+            except BaseException:
+                self._after(batch, increments, committed=False, written=written)
+                raise
+            self._after(batch, increments, committed=committed is not None, written=written)
             if committed is not None:
                 if has_waiters(reply):
                     self.hand_over(workflow_id, task_name)
                 return new, committed
         raise ConcurrentUpdate(f"stage {task_name!r} of {workflow_id!r} kept changing")
+
+    def _figures_now(
+        self, effects: Effects, increments: Increments | None, last_run: bool
+    ) -> tuple[dict[str, float], bool]:
+        """Add the batch (and this change's figures) to the script when due; return the batch taken, and whether."""
+        if self.counters is None or increments is None:
+            return {}, False
+        batch = self.counters.take(last_run=last_run)
+        if not batch and not last_run:
+            return {}, False
+        merged = dict(batch)
+        for field, amount in increments.by_field.items():
+            merged[field] = merged.get(field, 0) + amount
+        add_to(effects, merged)
+        return batch, True
+
+    def _after(self, batch: dict[str, float], increments: Increments | None, *, committed: bool, written: bool) -> None:
+        """Give the batch back what a script that did not commit was to write; keep a committed change's figures.
+
+        A lost race's own figures go with it (the change did not happen).
+        """
+        if self.counters is None:
+            return
+        if not committed:
+            self.counters.put_back(batch)
+        elif not written and increments is not None:
+            self.counters.add(increments)
 
     def park(self, workflow_id: str, awaited: str, entry: bytes) -> bool:
         """Park a waiting stage's message on ``awaited``; False when that stage has ended (run it now)."""
@@ -115,7 +155,7 @@ class SyncStageStore:
             parked = self.channel.execute("HGET", key, f"waiters:{ended}")
             if parked is None:
                 return 0
-            queued = int(HAND_OVER(self.channel, *hand_over_call(key, workflow_id, ended, parked)))
+            queued = int(HAND_OVER(self.channel, *hand_over_call(key, ended, parked)))
             if queued >= 0:
                 return queued
         raise ConcurrentUpdate(f"the waiters of {ended!r} of {workflow_id!r} kept changing")

@@ -2,7 +2,8 @@
 
 Written by the store when a stage changes status: queue wait on PENDING -> RUNNING, outcome and run
 time when it ends. Histograms store per-bucket counts (``<name>_bucket:<task>:<le>``) that readers
-cumulate; times are seconds.
+cumulate, and the sum (``<name>_sum:<task>``); the count is the buckets' total (two writes per
+observation, not three). Times are seconds.
 """
 
 from __future__ import annotations
@@ -46,16 +47,19 @@ def queue_observe(pipe: Any, name: str, task_name: str, seconds: float) -> None:
     """Queue one histogram observation (sync or async pipeline)."""
     seconds = max(0.0, seconds)
     pipe.hincrby(keys.TASK_METRICS, f"{name}_bucket:{task_name}:{_bucket(seconds)}", 1)
-    pipe.hincrby(keys.TASK_METRICS, f"{name}_count:{task_name}", 1)
     pipe.hincrbyfloat(keys.TASK_METRICS, f"{name}_sum:{task_name}", seconds)
 
 
-def queue_transition(pipe: Any, workflow_id: str, old: StageRecord, new: StageRecord) -> bool:
-    """Queue the bookkeeping of a status change; return whether anything was queued."""
+def queue_transition(pipe: Any, workflow_id: str, old: StageRecord, new: StageRecord, metrics: Any = None) -> bool:
+    """Queue the bookkeeping of a status change; return whether anything was queued.
+
+    The task figures go to ``metrics`` when given (a worker's ``counter_batch.Increments``), else to ``pipe``.
+    """
     queued = False
+    figures = pipe if metrics is None else metrics
     if old.status == Status.PENDING and new.status == Status.RUNNING and new.started_at_ms:
         since = old.updated_at_ms or old.created_at_ms
-        queue_observe(pipe, "queue_wait_seconds", new.task_name, (new.started_at_ms - since) / 1000)
+        queue_observe(figures, "queue_wait_seconds", new.task_name, (new.started_at_ms - since) / 1000)
         queued = True
     if old.status == Status.RUNNING and new.status != Status.RUNNING:
         queue_forget(pipe, [run_id(workflow_id, new.task_name)])
@@ -64,10 +68,9 @@ def queue_transition(pipe: Any, workflow_id: str, old: StageRecord, new: StageRe
         queue_pending(pipe, run_id(workflow_id, new.task_name), pending=new.status == Status.PENDING)
         queued = True
     if is_terminal(new.status) and not is_terminal(old.status):
-        pipe.hincrby(keys.TASK_METRICS, f"finished_total:{new.task_name}:{new.status.lower()}", 1)
-        pipe.hdel(keys.STAGE_MESSAGES, run_id(workflow_id, new.task_name))
+        figures.hincrby(keys.TASK_METRICS, f"finished_total:{new.task_name}:{new.status.lower()}", 1)
         if new.started_at_ms and new.finished_at_ms:
-            queue_observe(pipe, "run_seconds", new.task_name, (new.finished_at_ms - new.started_at_ms) / 1000)
+            queue_observe(figures, "run_seconds", new.task_name, (new.finished_at_ms - new.started_at_ms) / 1000)
         queued = True
     return queued
 
@@ -89,8 +92,8 @@ def parse_figures(raw: dict[Any, Any]) -> TaskFigures:
         if part == "bucket":
             task_name, _, le = rest.rpartition(":")
             counts[name].setdefault(task_name, {})[le] = float(value)
-        else:
-            counts[name].setdefault(rest, {})[f"_{part}"] = float(value)
+        elif part == "sum":  # a "_count" field, written before the count was the buckets' total, is not read
+            counts[name].setdefault(rest, {})["_sum"] = float(value)
     histograms = {name: {task: _cumulate(values) for task, values in per.items()} for name, per in counts.items()}
     return TaskFigures(finished=finished, histograms=histograms)
 
@@ -101,4 +104,4 @@ def _cumulate(values: dict[str, float]) -> TaskHistogram:
     for bound in (*(f"{b:g}" for b in BUCKETS_S), "+Inf"):
         running += int(values.get(bound, 0))
         buckets.append((bound, running))
-    return TaskHistogram(buckets=buckets, sum_s=values.get("_sum", 0.0), count=int(values.get("_count", 0)))
+    return TaskHistogram(buckets=buckets, sum_s=values.get("_sum", 0.0), count=running)

@@ -133,13 +133,13 @@ def queue_forget(pipe: Any, ids: list[str]) -> None:
 def queue_pending(effects: Any, rid: str, *, pending: bool) -> None:
     """Keep the index of PENDING stages in step with a move to or from PENDING (as effects of the move).
 
-    A stage entering PENDING is indexed from the server's now; one leaving it is dropped with its message.
+    A stage entering PENDING is indexed from the server's now; one leaving it is dropped (the note of its
+    latest message, a field of its record, goes with the record).
     """
     if pending:
         effects.zadd_after(keys.PENDING_STAGES, 0, rid)
     else:
         effects.zrem(keys.PENDING_STAGES, rid)
-        effects.hdel(keys.STAGE_MESSAGES, rid)
 
 
 class SyncTracker:

@@ -98,6 +98,7 @@ def build_broker(settings: Settings, *, heartbeated: bool = False) -> tuple[Waki
             options={},
         )
     broker.snapshots = Snapshots(frozenset(REGISTRY))
+    broker.record_ttl_ms = settings.state_ttl_s * 1000
     declare_webhook_actor(broker, settings)
     dramatiq.set_broker(broker)
     return broker, lifecycle

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
@@ -70,6 +72,15 @@ def decode_message(data: bytes) -> Message[Any]:
         raise DecodeError("Failed to decode message.", data, exc) from exc  # type: ignore[no-untyped-call]
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """What acking a fetched message takes (Dramatiq's ack): its id, the consumer's ack set, the queue's messages."""
+
+    redis_message_id: str
+    acks_key: str
+    messages_key: str
+
+
 class _WakingConsumer(RedisConsumer):  # type: ignore[misc]
     """Fetch like Dramatiq's consumer, but wait on a wake-up list instead of sleeping."""
 
@@ -104,6 +115,20 @@ class _WakingConsumer(RedisConsumer):  # type: ignore[misc]
         except redis.ConnectionError as exc:
             raise ConnectionClosed(exc) from None  # type: ignore[no-untyped-call]
 
+    def ack(self, message: MessageProxy) -> None:
+        """Ack as Dramatiq does, unless the stage's ending already did it in its script."""
+        if self.broker.take_acked(message.options["redis_message_id"]):
+            self.queued_message_ids.discard(message.message_id)
+            return
+        super().ack(message)  # type: ignore[no-untyped-call]
+
+    def nack(self, message: MessageProxy) -> None:
+        """Nack as Dramatiq does, unless the stage's ending already acked the message (its stage has ended)."""
+        if self.broker.take_acked(message.options["redis_message_id"]):
+            self.queued_message_ids.discard(message.message_id)
+            return
+        super().nack(message)  # type: ignore[no-untyped-call]
+
 
 class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
     """``RedisBroker`` plus a wake-up token per enqueue, so latency is not the idle poll interval.
@@ -117,6 +142,15 @@ class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
     _dispatch_script: LuaScript | None = None
     # the stage records read with each fetch (``actors.worker.prefetch``); the worker app sets it
     snapshots: Snapshots | None = None
+    # how long a task record lives after its last change (``state_ttl_s``); the worker app sets it
+    record_ttl_ms: int = 7 * 24 * 3600 * 1000
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
+        # messages whose stage ending acked them in its own script (``acked_by_ending``): their consumer skips
+        # Dramatiq's ack round trip
+        self._acked: set[str] = set()
+        self._acked_lock = threading.Lock()
 
     @property
     def channel(self) -> Channel:
@@ -141,10 +175,13 @@ class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
         sent: Message[Any] = super().enqueue(message, delay=delay)
         context = sent.args[0] if sent.args else None
         if isinstance(context, dict) and "workflow_id" in context and "task_name" in context:
-            rid = f"{context['workflow_id']}|{context['task_name']}"
+            record = keys.workflow_state(context["workflow_id"])
             note = f"{sent.queue_name}\n{sent.options['redis_message_id']}"
-            try:
-                self.channel.execute("HSET", keys.STAGE_MESSAGES, rid, note)
+            try:  # the TTL set again: a record that had expired meanwhile is not left behind without one
+                self.channel.execute_many(
+                    ("HSET", record, keys.stage_message_field(context["task_name"]), note),
+                    ("PEXPIRE", record, self.record_ttl_ms),
+                )
             except (redis.RedisError, OSError) as exc:  # the monitor then sends one more: a duplicate at worst
                 log.warning("stage_message_not_noted", error=str(exc))
         return sent
@@ -161,6 +198,27 @@ class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
         except (redis.RedisError, OSError) as exc:
             log.info("broker_wake_failed", queue=queue_name, error=str(exc))
         return result
+
+    def delivery(self, message: MessageProxy) -> Delivery:
+        """Return what acking ``message`` takes, for a stage ending that acks it in its own script."""
+        return Delivery(
+            redis_message_id=message.options["redis_message_id"],
+            acks_key=keys.dramatiq_acks(self.broker_id, message.queue_name),
+            messages_key=keys.dramatiq_messages(message.queue_name),
+        )
+
+    def acked_by_ending(self, message: MessageProxy) -> None:
+        """Note that the stage ending acked ``message``: its consumer then only forgets it (no second round trip)."""
+        with self._acked_lock:
+            self._acked.add(message.options["redis_message_id"])
+
+    def take_acked(self, redis_message_id: str) -> bool:
+        """Return whether the ending acked this message already (and forget the note)."""
+        with self._acked_lock:
+            if redis_message_id in self._acked:
+                self._acked.discard(redis_message_id)
+                return True
+            return False
 
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> _WakingConsumer:
         """Return a consumer that waits on the queue's wake-up list when idle.

@@ -18,6 +18,7 @@ import structlog
 from dramatiq.broker import MessageProxy
 
 from actors.registry import TaskSpec
+from actors.worker.broker import Delivery
 from actors.worker.gpu import GpuSession
 from actors.worker.runtime import TaskRun
 from config import Settings, keys
@@ -31,6 +32,7 @@ from state import (
     StaleAttempt,
     Status,
     changes,
+    is_terminal,
 )
 from state.effects import Effects
 from state.storage import public_message
@@ -54,6 +56,9 @@ class Active:
     known: tuple[StageRecord, int] | None = None
     untracked: bool = False
     ended_ms: int | None = None  # when the body returned: the stage's finished_at, however late it is committed
+    # the message's ack, when the broker lets the ending do it (``Delivery``); done once the ending committed it
+    delivery: Delivery | None = None
+    acked: bool = False
 
 
 class Endings:
@@ -61,6 +66,7 @@ class Endings:
 
     settings: Settings
     host: str
+    _in_flight: int  # runs started and not ended in this process
 
     @property
     def sync_store(self) -> SyncStageStore:
@@ -85,22 +91,33 @@ class Endings:
         not end it (``StaleAttempt``). A result commit passes ``owned_only=False``: its GPU fence refuses a
         cut-off holder, and a CPU result is a valid result whichever attempt produced it.
         With ``active``, a change that ends the run also stops tracking it on this host in
-        the same script.
+        the same script, and a change that ends the stage acks its message there too (``Delivery``).
         """
         attempt = active.run.attempt if active and attempt is None else attempt
         if attempt is not None and owned_only:
             change = functools.partial(_owned_by, attempt, change)
         known = active.known if active else None
-        also = functools.partial(self._untrack_with, wid) if active and active.tracked else None
-        new, rev = self.sync_store.update_stage_at(wid, name, change, fence=fence, known=known, also=also)
+        also = functools.partial(self._end_with, wid, active) if active else None
+        last_run = self._in_flight <= 1  # ending the only run in flight: the batched task figures go with it
+        new, rev = self.sync_store.update_stage_at(
+            wid, name, change, fence=fence, known=known, also=also, last_run=last_run
+        )
         if active:
             active.known = (new, rev)
-            active.untracked = active.untracked or (also is not None and new.status != Status.RUNNING)
+            ended = new.status != Status.RUNNING
+            active.untracked = active.untracked or (active.tracked is not None and ended)
+            active.acked = active.acked or (active.delivery is not None and is_terminal(new.status))
         return new
 
-    def _untrack_with(self, wid: str, effects: Effects, new: StageRecord) -> None:
-        if new.status != Status.RUNNING:  # the transition's bookkeeping already forgets the run itself
+    def _end_with(self, wid: str, active: Active, effects: Effects, new: StageRecord) -> None:
+        """Add what ends the run to the change's script: untrack it on this host, ack a terminal stage's message."""
+        if new.status != Status.RUNNING and active.tracked is not None:
+            # the transition's bookkeeping already forgets the run itself
             effects.hdel(keys.run_host(self.host), run_id(wid, new.task_name))
+        if active.delivery is not None and is_terminal(new.status):
+            # Dramatiq's ack (dispatch.lua "ack"): the message leaves the consumer's ack set and the queue's hash
+            effects.srem(active.delivery.acks_key, active.delivery.redis_message_id)
+            effects.hdel(active.delivery.messages_key, active.delivery.redis_message_id)
 
     def _commit_success(self, active: Active) -> None:
         run = active.run

@@ -21,7 +21,7 @@ from dramatiq.middleware import Middleware, SkipMessage
 from actors.errors import InputError, TaskCancelled, TransientError
 from actors.registry import REGISTRY, TaskSpec
 from actors.validation import decode_input
-from actors.worker.broker import encode_message
+from actors.worker.broker import WakingRedisBroker, encode_message
 from actors.worker.endings import Active, Endings
 from actors.worker.gpu import GpuSession
 from actors.worker.heartbeat import RunTracking, superseded
@@ -45,6 +45,7 @@ from state import (
     changes,
     is_terminal,
 )
+from state.counter_batch import CounterBatch, add_to
 from state.effects import Effects
 from state.live import LiveSettings
 from state.models import now_ms
@@ -56,6 +57,8 @@ from state.tracking import RunInfo, SyncTracker, queue_start
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
+# Task figures batched while runs overlap are written on their own once they have waited this long.
+FIGURES_OVERDUE_S = 0.5
 # a started stage: its record, (record, revision) as last written, and its tracked run
 _Start = tuple[StageRecord, tuple[StageRecord, int], RunInfo]
 
@@ -73,6 +76,11 @@ class Lifecycle(Endings, Middleware):  # type: ignore[misc]
         self._tracking: RunTracking | None = None
         self._storage: SyncStorageUsage | None = None
         self.live = LiveSettings(settings)
+        self.counters = CounterBatch()  # this process's task figures not written yet (``state.counter_batch``)
+        self._in_flight = 0  # runs started and not ended in this process: the last one's ending writes the figures
+        self._in_flight_lock = threading.Lock()
+        self._flusher: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -87,7 +95,7 @@ class Lifecycle(Endings, Middleware):  # type: ignore[misc]
     def sync_store(self) -> SyncStageStore:
         """Return the store the hooks use from worker threads, created on first use (fork-safe channel)."""
         if self._sync_store is None:
-            self._sync_store = SyncStageStore(Channel(self.sync_redis), self.settings.state_ttl_s)
+            self._sync_store = SyncStageStore(Channel(self.sync_redis), self.settings.state_ttl_s, self.counters)
         return self._sync_store
 
     @property
@@ -136,6 +144,7 @@ class Lifecycle(Endings, Middleware):  # type: ignore[misc]
             return
         context = message.args[0]
         structlog.contextvars.bind_contextvars(task_id=context["workflow_id"], task_name=context["task_name"])
+        self._local.active = None
         try:
             ride_out(
                 lambda: self._begin(broker, message, spec), what="stage_start", limit_s=self.settings.redis_grace_s
@@ -144,6 +153,9 @@ class Lifecycle(Endings, Middleware):  # type: ignore[misc]
             self._local.active = None
             redeliver(broker, message, str(exc))
             self._skip()
+        active = self.active
+        if active is not None and isinstance(broker, WakingRedisBroker):
+            active.delivery = broker.delivery(message)
 
     def _begin(self, broker: dramatiq.Broker, message: MessageProxy, spec: TaskSpec) -> None:
         context = message.args[0]
@@ -222,6 +234,8 @@ class Lifecycle(Endings, Middleware):  # type: ignore[misc]
         self._local.active = active
         if spec.uses_gpu(self.settings, params):
             self._take_gpu(active)
+        with self._in_flight_lock:
+            self._in_flight += 1
 
     def _start_run(
         self, message: MessageProxy, wid: str, stage: StageRecord, rev: int, attempts: int = MAX_CAS_ATTEMPTS
@@ -280,10 +294,10 @@ class Lifecycle(Endings, Middleware):  # type: ignore[misc]
             raise
         except Exception as exc:  # noqa: BLE001  (any other failure to get a lease fails the stage with its message)
             session.release()
-            self._finish(
-                active.run.workflow_id, active.run.task_name, Status.FAILED, error=exc, attempt=active.run.attempt
-            )
-            self.tracking.untrack(active.tracked)
+            # with ``active``: the failure is recorded from the start's revision and untracks the run in its script
+            self._finish(active.run.workflow_id, active.run.task_name, Status.FAILED, error=exc, active=active)
+            if not active.untracked:  # the ending was not recorded (the stage moved on): untrack on its own
+                self.tracking.untrack(active.tracked)
             self._local.active = None
             self._skip()
         active.gpu = session
@@ -327,6 +341,8 @@ class Lifecycle(Endings, Middleware):  # type: ignore[misc]
         # is the authority (it refuses and the stage fails as lease-lost, or the lease was in fact still held).
         try:
             ride_out(lambda: self._end(broker, message, active, error), what="stage_end")
+            if active.acked and isinstance(broker, WakingRedisBroker):
+                broker.acked_by_ending(message)
         except TaskNotFound:  # expired, purged, or Redis restarted empty while the stage ran: nothing to end
             log.warning("stage_end_record_gone", reason="the task's record vanished while its stage ran")
         finally:
@@ -336,6 +352,8 @@ class Lifecycle(Endings, Middleware):  # type: ignore[misc]
             finally:
                 if not active.untracked:
                     self._untrack(active)
+                with self._in_flight_lock:
+                    self._in_flight -= 1
                 self._measure_storage(active.run.workflow_id)
                 structlog.contextvars.unbind_contextvars("task_id", "task_name")
 
@@ -368,6 +386,39 @@ class Lifecycle(Endings, Middleware):  # type: ignore[misc]
             self._storage.measure(self.settings.share_root, wid)
         except (OSError, redis.RedisError) as exc:
             log.warning("storage_not_measured", error=str(exc))
+
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
+        """Start the thread that writes task figures no ending picked up in time (one long run keeps a batch)."""
+        self._stopping.clear()
+        self._flusher = threading.Thread(target=self._flush_overdue, name="taskgate-figures", daemon=True)
+        self._flusher.start()
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
+        """Stop the figures thread."""
+        self._stopping.set()
+        if self._flusher is not None:
+            self._flusher.join(timeout=5)
+
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
+        """Write the task figures still batched (the last endings have run)."""
+        self._write_figures(0.0)
+
+    def _flush_overdue(self) -> None:
+        while not self._stopping.wait(FIGURES_OVERDUE_S):
+            self._write_figures(FIGURES_OVERDUE_S)
+
+    def _write_figures(self, overdue_s: float) -> None:
+        """Write the batched task figures on their own when they have waited ``overdue_s``."""
+        taken = self.counters.overdue(overdue_s)
+        if not taken:
+            return
+        try:
+            with self.sync_redis.pipeline(transaction=False) as pipe:
+                add_to(pipe, taken)
+                pipe.execute()
+        except redis.RedisError as exc:
+            self.counters.put_back(taken)
+            log.warning("task_figures_not_written", error=str(exc))
 
     def after_skip_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         """Forget a skipped message's log context."""

@@ -1,29 +1,28 @@
 -- Queue the messages parked on a stage that has ended (park_waiter.lua), in one atomic step: each goes to
 -- its Dramatiq queue as RedisBroker's enqueue would put it there, with a wake-up token, and is noted as its
--- stage's latest message (for the monitor's pending sweep); the parked entries and marks are removed.
+-- stage's latest message (field message:{task_name}, for the monitor's pending sweep); the parked entries and
+-- marks are removed.
 -- Refused when the entries changed since the caller read them (it reads and retries).
 -- KEYS[1] workflow_state:{workflow_id} (hash)
--- KEYS[2] latest message of each stage (hash run id -> "queue\nredis message id")
--- KEYS[3 + 3 (i - 1)], +1, +2: entry i's Dramatiq queue list, message hash and wake-up list
+-- KEYS[2 + 3 (i - 1)], +1, +2: entry i's Dramatiq queue list, message hash and wake-up list
 -- ARGV[1] the ended stage's task_name
 -- ARGV[2] the parked entries as read (the field's whole value)
 -- ARGV[3] wake-up tokens kept per queue
--- ARGV[4] workflow_id
--- ARGV[5 + 4 (i - 1)], +1, +2, +3: entry i's queue, task_name, redis message id and encoded message
+-- ARGV[4 + 4 (i - 1)], +1, +2, +3: entry i's queue, task_name, redis message id and encoded message
 -- returns the number of messages queued, or -1 when the entries changed
 local field = 'waiters:' .. ARGV[1]
 if redis.call('HGET', KEYS[1], field) ~= ARGV[2] then
   return -1
 end
 local queued = 0
-for k = 3, #KEYS, 3 do
-  local a = 5 + 4 * queued
+for k = 2, #KEYS, 3 do
+  local a = 4 + 4 * queued
   local queue, waiter, id = ARGV[a], ARGV[a + 1], ARGV[a + 2]
   redis.call('HSET', KEYS[k + 1], id, ARGV[a + 3])
   redis.call('RPUSH', KEYS[k], id)
   redis.call('LPUSH', KEYS[k + 2], 1)
   redis.call('LTRIM', KEYS[k + 2], 0, tonumber(ARGV[3]) - 1)
-  redis.call('HSET', KEYS[2], ARGV[4] .. '|' .. waiter, queue .. '\n' .. id)
+  redis.call('HSET', KEYS[1], 'message:' .. waiter, queue .. '\n' .. id)
   redis.call('HDEL', KEYS[1], 'parked:' .. waiter)
   queued = queued + 1
 end

@@ -17,23 +17,33 @@
 -- ARGV[8] events kept (the stream's approximate cap)
 -- ARGV[9] optional: the number of commands that follow, applied only when the update is made; each is
 --         name, key index (into KEYS), n, then n arguments. Commands: HINCRBY, HINCRBYFLOAT, HSET, HDEL,
---         ZREM, and ZADD_AFTER (ZADD with score = server now ms + the given offset); state/effects.py
+--         ZREM, SREM, and ZADD_AFTER (ZADD with score = server now ms + the given offset); state/effects.py
 --         records them
+-- One HMGET reads what the update needs (revision, callback flag, waiters, progress); the server's TIME is
+-- read only when something uses it (a fence, a deadline, a webhook). A record created before the
+-- has_callback flag existed has its meta read instead.
 -- returns {1, new_rev, waiting} | {0, current_rev} on a lost race | {-1} no such stage | {-2} lease not held;
 --         waiting is 1 when the update ended the stage and messages are parked on it (park_waiter.lua)
 local name = ARGV[1]
-local rev = redis.call('HGET', KEYS[1], 'rev:' .. name)
+local found = redis.call('HMGET', KEYS[1], 'rev:' .. name, 'has_callback', 'waiters:' .. name, 'progress:' .. name)
+local rev = found[1]
 if not rev then
   return {-1}
 end
 if rev ~= ARGV[2] then
   return {0, tonumber(rev)}
 end
-local t = redis.call('TIME')
-local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now_ms
+local function now()
+  if not now_ms then
+    local t = redis.call('TIME')
+    now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return now_ms
+end
 if KEYS[3] and ARGV[6] and ARGV[6] ~= '' then
   local expiry = redis.call('ZSCORE', KEYS[3], ARGV[6])
-  if (not expiry) or tonumber(expiry) <= now_ms then
+  if (not expiry) or tonumber(expiry) <= now() then
     return {-2}
   end
 end
@@ -41,25 +51,36 @@ local new_rev = tonumber(rev) + 1
 local waiting = 0
 redis.call('HSET', KEYS[1], 'stage:' .. name, ARGV[4], 'status:' .. name, ARGV[3], 'rev:' .. name, new_rev)
 if ARGV[3] ~= 'RUNNING' and ARGV[3] ~= 'PENDING' then
-  redis.call('HDEL', KEYS[1], 'progress:' .. name)
-  waiting = redis.call('HEXISTS', KEYS[1], 'waiters:' .. name)
-  local meta = redis.call('HGET', KEYS[1], 'meta')
-  if meta then
-    local decoded = cjson.decode(meta)
-    if type(decoded.callback) == 'string' and decoded.callback ~= '' then
-      redis.call('ZADD', KEYS[2], 'NX', now_ms, decoded.workflow_id .. '\n' .. name .. '\n' .. ARGV[3])
+  if found[4] then
+    redis.call('HDEL', KEYS[1], 'progress:' .. name)
+  end
+  if found[3] then
+    waiting = 1
+  end
+  local callback = found[2]
+  if not callback then
+    callback = '0'
+    local meta = redis.call('HGET', KEYS[1], 'meta')
+    if meta then
+      local decoded = cjson.decode(meta)
+      if type(decoded.callback) == 'string' and decoded.callback ~= '' then
+        callback = '1'
+      end
     end
+  end
+  if callback == '1' then
+    redis.call('ZADD', KEYS[2], 'NX', now(), ARGV[7] .. '\n' .. name .. '\n' .. ARGV[3])
   end
 end
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[8], '*',
   'type', 'stage', 'workflow_id', ARGV[7], 'task_name', name, 'status', ARGV[3], 'rev', new_rev)
 if ARGV[9] then
-  local allowed = {HINCRBY = true, HINCRBYFLOAT = true, HSET = true, HDEL = true, ZREM = true}
+  local allowed = {HINCRBY = true, HINCRBYFLOAT = true, HSET = true, HDEL = true, ZREM = true, SREM = true}
   local i = 10
   for _ = 1, tonumber(ARGV[9]) do
     local command, key, n = ARGV[i], KEYS[tonumber(ARGV[i + 1])], tonumber(ARGV[i + 2])
     if command == 'ZADD_AFTER' then
-      redis.call('ZADD', key, now_ms + tonumber(ARGV[i + 3]), ARGV[i + 4])
+      redis.call('ZADD', key, now() + tonumber(ARGV[i + 3]), ARGV[i + 4])
     elseif allowed[command] then
       redis.call(command, key, unpack(ARGV, i + 3, i + 2 + n))
     else

@@ -91,6 +91,27 @@ class Launch:
 
 
 def freeze(procs: list[psutil.Process]) -> None:
-    """SIGSTOP ``procs``: they hold their place but consume nothing."""
+    """SIGSTOP ``procs`` and wait until they are stopped: they hold their place but consume nothing."""
     for proc in procs:
         os.kill(proc.pid, signal.SIGSTOP)
+    for proc in procs:
+        wait_stopped(proc.pid)
+
+
+def _thread_states(pid: int) -> list[str]:
+    """Return the state letter of every thread of ``pid`` (Linux /proc; a thread that just ended is skipped)."""
+    states = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            states.append((task / "stat").read_text().rpartition(")")[2].split()[0])
+    return states
+
+
+def wait_stopped(pid: int, timeout_s: float = 30) -> None:
+    """Wait until every thread of ``pid`` is stopped after a SIGSTOP.
+
+    ``kill`` returns once the signal is queued, not once it took effect: each thread stops only when the
+    scheduler next runs it, so on a loaded machine the process can go on for a while (a worker's consumer
+    thread fetching the next message, say). A test that relies on the process being paused waits for this.
+    """
+    wait_until(lambda: all(s in ("T", "t") for s in _thread_states(pid)), timeout_s, 0.005, f"process {pid} stopped")

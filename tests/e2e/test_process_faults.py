@@ -17,6 +17,7 @@ import redis
 from config import keys
 from taskgate.embedded_redis import free_port
 from tests.e2e.figures import report, settle
+from tests.e2e.launch import wait_stopped
 from tests.harness import ROOT, Client, System, async_wait_until, wait_until
 from tests.monitor.helpers import fast_env, run_system, session, wait_holding
 
@@ -135,6 +136,9 @@ async def test_a_paused_lease_holder_is_fenced_out_and_its_record_never_overlaps
         holder = await wait_holding(client, "paused")
         os.kill(holder["pid"], signal.SIGSTOP)  # past its lease: renewals stop, the next holder gets the GPU
         try:
+            # Submitted before the stop took effect, the next task could be fetched by the holder itself (its
+            # consumer has a free prefetch slot) and then sit in the paused process until it resumes.
+            wait_stopped(holder["pid"])
             await client.submit("system.gpu_hold", {"seconds": 0.3}, task_id="next")
             following = await client.wait("next", timeout_s=30)
         finally:

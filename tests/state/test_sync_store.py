@@ -1,12 +1,14 @@
 """The worker's synchronous store: the same compare-and-set as ``StateStore``, from a worker thread."""
 
+import functools
+
 import pytest
 import redis
 import redis.asyncio as aioredis
 
 from config import keys
 from redis_io.channel import Channel
-from state import IllegalTransition, StageRecord, StateStore, Status, TaskNotFound
+from state import IllegalTransition, StageRecord, StateStore, Status, TaskNotFound, changes
 from state.effects import Effects
 from state.sync_store import SyncStageStore
 
@@ -83,3 +85,34 @@ async def test_effects_commit_once_with_the_change_and_never_without_it(
     with pytest.raises(IllegalTransition):
         sync_store.update_stage_at("w1", "system.ping", set_status(Status.RUNNING), also=also)
     assert redis_client.exists("test:effects", "test:deadlines") == 0
+
+
+async def test_a_workers_task_figures_wait_in_the_batch_until_the_last_run_ends_and_a_failed_commit_keeps_them(
+    aredis: aioredis.Redis, redis_client: redis.Redis
+) -> None:
+    from state import Fence, LeaseNotHeld
+    from state.counter_batch import CounterBatch
+    from state.task_metrics import parse_figures
+
+    succeed = functools.partial(changes.succeed, output={"pong": True})
+
+    store = StateStore(aredis, TTL_S)
+    batch = CounterBatch(flush_after_s=3600)  # never due by age here: only the last run's ending writes it
+    sync_store = SyncStageStore(Channel(redis_client), TTL_S, batch)
+    for wid in ("w1", "w2"):
+        await store.create_stage(wid, "system.ping", {})
+        sync_store.update_stage_at(wid, "system.ping", changes.start)
+    sync_store.update_stage_at("w1", "system.ping", succeed)  # w2 still runs
+    assert not redis_client.exists(keys.TASK_METRICS)
+
+    with pytest.raises(LeaseNotHeld):  # the script that was to write the batch does not commit: it is kept
+        sync_store.update_stage_at(
+            "w2", "system.ping", succeed, fence=Fence("gpu_lock:0:holders", "gone"), last_run=True
+        )
+    assert not redis_client.exists(keys.TASK_METRICS)
+
+    sync_store.update_stage_at("w2", "system.ping", succeed, last_run=True)
+    figures = parse_figures(redis_client.hgetall(keys.TASK_METRICS))
+    assert figures.finished == {("system.ping", "success"): 2}
+    assert figures.histograms["queue_wait_seconds"]["system.ping"].count == 2
+    assert batch.overdue(0) == {}  # nothing left behind

@@ -7,6 +7,7 @@ at a timeout in a subprocess's log.
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,17 @@ async def test_the_hooks_start_run_and_commit_a_stage_and_stop_tracking_its_run(
     assert stage["started_at_ms"] <= stage["finished_at_ms"]
     assert redis_client.hlen(keys.RUNS) == 0  # the ending's script stopped tracking the run
     assert redis_client.llen(keys.dramatiq_queue("system")) == 0
+
+
+async def test_a_stage_that_ends_is_acked_by_the_same_script_that_records_its_end(
+    worker: None, redis_url: str, redis_client: redis.Redis
+) -> None:
+    await _submit(redis_url, "inproc-acked", "system.ping", {})
+    # the ack goes with the status change: whoever sees SUCCESS sees the message gone from the ack set too
+    wait_until(lambda: redis_client.hget(keys.workflow_state("inproc-acked"), "status:system.ping") == b"SUCCESS", 30)
+    acked = [k for k in redis_client.keys("dramatiq:__acks__.*.system") if redis_client.scard(k)]
+    assert acked == []
+    assert redis_client.hlen(keys.dramatiq_messages("system")) == 0
 
 
 async def test_a_stage_whose_input_no_longer_matches_fails_at_start_with_the_field(
@@ -162,3 +174,27 @@ def test_snapshots_are_bounded_and_skip_messages_of_no_stage(redis_url: str, red
     kept = snapshots.take(decode_message(stage_payloads[2]).message_id)
     assert kept is not None
     assert kept.workflow == {}  # no such workflow: the start reads afresh and skips it
+
+
+async def test_a_stage_that_cannot_get_its_lease_fails_and_its_run_is_untracked_by_the_same_script(
+    redis_url: str, share_dir: Path, redis_client: redis.Redis
+) -> None:
+    from gpu_lock import GpuLock, HolderInfo
+
+    env = {"TASKGATE_REDIS_URL": redis_url, "TASKGATE_SHARE_DIR": str(share_dir)}
+    settings = load_settings({**env, "TASKGATE_GPU_LOCK__MAX_WAIT_TIME": "0.3"})
+    broker, _lifecycle = build_broker(settings)
+    running = dramatiq.Worker(broker, queues={"system"}, worker_threads=1, worker_timeout=100)
+    with GpuLock(redis_client, settings.gpu_lock).hold(HolderInfo(task_id="other", task_name="system.sleep")):
+        running.start()
+        try:
+            await _submit(redis_url, "inproc-nolease", "system.sleep", {"seconds": 0.1, "gpu": True})
+            wait_until(lambda: _stage(redis_client, "inproc-nolease", "system.sleep").get("status") == "FAILED", 30)
+        finally:
+            running.stop()
+            broker.close()
+    stage = _stage(redis_client, "inproc-nolease", "system.sleep")
+    assert stage["error"]["type"] == "LockWaitTimeout"
+    assert stage["attempts"] == 1
+    assert redis_client.hlen(keys.RUNS) == 0
+    assert redis_client.hlen(keys.run_host(socket.gethostname())) == 0

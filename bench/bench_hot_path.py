@@ -1,0 +1,276 @@
+"""Issue 21 benchmark: the Redis cost of one no-op task, and what it does to throughput.
+
+1. Commands and round trips per task: ``system.ping`` submitted over HTTP (500, 8 at a time) through the
+   whole hot path (submit, fetch, start, end, ack, events, metrics, indexes), counted with ``INFO
+   commandstats`` (a command inside a Lua script counts as one, as does the EVALSHA that runs it) and with a
+   proxy in front of Redis that counts request turns (``bench.redis_proxy``); beside bare Dramatiq's for
+   the same number of no-op messages. The bench's own reads (waiting for the tasks) and the baseline
+   actor's counter are left out.
+2. End to end, the median of alternating rounds against bare Dramatiq and Celery in the same run.
+3. The same against bare Dramatiq with Redis behind 1 ms of added latency (both through the same proxy):
+   round trips are what that shows.
+
+Run: .venv/bin/python -m bench hot_path
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import redis
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.message import Message
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.bench_celery import CeleryBaseline
+from bench.bench_gateway import bench_end_to_end
+from bench.redis_proxy import RedisProxy
+from taskgate.embedded_redis import EmbeddedRedis
+from tests.harness import System, wait_until
+
+ROOT = Path(__file__).resolve().parents[1]
+COUNTED = 500
+COUNT_CONCURRENCY = 8
+ROUNDS = 5
+TASKS = 2000
+DELAYED_ROUNDS = 3
+DELAYED_TASKS = 1000
+DELAY_S = 0.001
+TARGET_COMMANDS = 30
+TARGET_BARE = 1.2
+TARGET_CELERY = 2.5
+ENV = {"TASKGATE_GPU_LOCK_MONITOR__ENABLED": "false", "TASKGATE_LOG_LEVEL": "warning"}
+
+
+class Bare:
+    """Bare Dramatiq: one worker process with 8 threads on ``url``; messages sent from this process to ``url``."""
+
+    def __init__(self, url: str, direct: redis.Redis, log_dir: Path) -> None:
+        self.direct = direct  # the bench's own reads (the done counter) go straight to Redis
+        env = {**os.environ, "BENCH_REDIS_URL": url, "PYTHONPATH": str(ROOT)}
+        self.worker = subprocess.Popen(
+            [sys.executable, "-m", "dramatiq", "bench.bare_dramatiq", "--processes", "1", "--threads", "8"],
+            env=env,
+            cwd=ROOT,
+            stdout=(log_dir / f"bare-{len(os.listdir(log_dir))}.log").open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        self.broker = RedisBroker(url=url)
+        self.polls = 0
+        self.run(1)
+
+    def run(self, total: int) -> float:
+        """Send ``total`` no-op messages; return messages per second until the worker has run them all."""
+        self.direct.delete("bench:bare:done")
+        started = time.perf_counter()
+        for i in range(total):
+            self.broker.enqueue(Message(queue_name="bare", actor_name="noop", args=(i,), kwargs={}, options={}))
+        wait_until(self._done(total), timeout_s=300, interval_s=0.005)
+        return total / (time.perf_counter() - started)
+
+    def _done(self, total: int) -> Any:
+        def done() -> bool:
+            self.polls += 1
+            return int(self.direct.get("bench:bare:done") or 0) >= total
+
+        return done
+
+    def stop(self) -> None:
+        self.worker.terminate()
+        self.worker.wait(30)
+        self.broker.close()
+
+
+def command_counts(client: redis.Redis) -> Counter[str]:
+    """Return the server's calls per command (``INFO commandstats``)."""
+    stats: dict[str, Any] = client.info("commandstats")  # type: ignore[assignment]
+    return Counter({name.removeprefix("cmdstat_").upper(): int(v["calls"]) for name, v in stats.items()})
+
+
+async def _submit(base_url: str, ids: list[str], concurrency: int) -> None:
+    bodies = iter(json.dumps({"task_name": "system.ping", "task_id": i, "input_data": {}}).encode() for i in ids)
+    headers = {"Content-Type": "application/json"}
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+
+        async def one() -> None:
+            for data in bodies:
+                async with session.post(f"{base_url}/v1/tasks", data=data, headers=headers) as resp:
+                    await resp.read()
+                    assert resp.status == 202, await resp.text()
+
+        await asyncio.gather(*(one() for _ in range(concurrency)))
+
+
+def _wait_succeeded(direct: redis.Redis, ids: list[str]) -> int:
+    """Wait until every task is SUCCESS; return how many HGETs that took (they are the bench's, not the path's)."""
+    pending, sent = list(ids), 0
+
+    def done() -> bool:
+        nonlocal pending, sent
+        with direct.pipeline(transaction=False) as pipe:
+            for task_id in pending[:64]:
+                pipe.hget(f"workflow_state:{task_id}", "status:system.ping")
+            statuses = pipe.execute()
+        sent += len(statuses)
+        still = [t for t, s in zip(pending[:64], statuses, strict=True) if s != b"SUCCESS"]
+        pending = still + pending[64:]
+        return not pending
+
+    wait_until(done, timeout_s=120, interval_s=0.01)
+    return sent
+
+
+def _per_task(before: Counter[str], after: Counter[str], own: Counter[str], n: int) -> tuple[float, Counter[str]]:
+    used = after - before - own
+    for name in ("INFO", "CONFIG"):
+        used.pop(name, None)
+    return sum(used.values()) / n, used
+
+
+def _describe(used: Counter[str], n: int) -> str:
+    return ", ".join(f"{name} {calls / n:.1f}" for name, calls in used.most_common() if calls / n >= 0.05)
+
+
+def count_per_task(server: EmbeddedRedis, tmp: Path) -> float:
+    """Print commands and round trips per no-op task, taskgate and bare Dramatiq; return taskgate's commands."""
+    direct = redis.Redis.from_url(server.url)
+    proxy = RedisProxy(server.port)
+    proxy.start()
+    system = System(proxy.url, tmp / "share", tmp, ENV)
+    try:
+        system.start_gateway()
+        system.start_worker(processes=1, threads=8)
+        wait_until(system.worker_pids, timeout_s=30, what="worker processes")
+        asyncio.run(_submit(system.base_url, [f"warm-{i}" for i in range(50)], COUNT_CONCURRENCY))
+        _wait_succeeded(direct, [f"warm-{i}" for i in range(50)])
+        ids = [f"count-{i}" for i in range(COUNTED)]
+        before, trips = command_counts(direct), proxy.round_trips
+        asyncio.run(_submit(system.base_url, ids, COUNT_CONCURRENCY))
+        polls = _wait_succeeded(direct, ids)
+        ours_trips = (proxy.round_trips - trips) / COUNTED
+        ours, used = _per_task(before, command_counts(direct), Counter({"HGET": polls}), COUNTED)
+    finally:
+        system.stop()
+    print(f"taskgate: {ours:.1f} Redis commands and {ours_trips:.1f} round trips per no-op task")
+    print(f"  by command: {_describe(used, COUNTED)}")
+
+    bare = Bare(proxy.url, direct, tmp)
+    try:
+        before, trips, polls = command_counts(direct), proxy.round_trips, bare.polls
+        bare.run(COUNTED)
+        bare_trips = (proxy.round_trips - trips) / COUNTED
+        own = Counter({"GET": bare.polls - polls, "DEL": 1, "INCRBY": COUNTED})  # the bench's reads, the actor's count
+        theirs, used = _per_task(before, command_counts(direct), own, COUNTED)
+    finally:
+        bare.stop()
+        proxy.stop()
+    print(f"bare Dramatiq: {theirs:.1f} Redis commands and {bare_trips:.1f} round trips per no-op message")
+    print(f"  by command: {_describe(used, COUNTED)}")
+    ok = ours <= TARGET_COMMANDS
+    print(f"commands per task {ours:.1f} (target <= {TARGET_COMMANDS}): {'PASS' if ok else 'FAIL'}")
+    return ours
+
+
+def _spread(ratios: list[float]) -> str:
+    ordered = sorted(ratios)
+    return f"median {statistics.median(ordered):.2f}, rounds {', '.join(f'{r:.2f}' for r in ordered)}"
+
+
+def end_to_end(server: EmbeddedRedis, tmp: Path) -> bool:
+    """Alternate taskgate, bare Dramatiq and Celery on the same Redis; print the median ratios."""
+    direct = redis.Redis.from_url(server.url)
+    system = System(server.url, tmp / "share", tmp, ENV)
+    try:
+        system.start_gateway()
+        system.start_worker(processes=1, threads=8)
+        wait_until(system.worker_pids, timeout_s=30, what="worker processes")
+        bare = Bare(server.url, direct, tmp)
+        celery = CeleryBaseline(server.url, tmp)
+        bench_end_to_end(system, server.url, 50)  # warm-up
+        ours, plain, theirs = [], [], []
+        for _ in range(ROUNDS):
+            plain.append(bare.run(TASKS))
+            theirs.append(celery.run(TASKS))
+            ours.append(bench_end_to_end(system, server.url, TASKS))
+        bare.stop()
+        celery.stop()
+    finally:
+        system.stop()
+    vs_bare = [o / b for o, b in zip(ours, plain, strict=True)]
+    vs_celery = [o / c for o, c in zip(ours, theirs, strict=True)]
+    print(
+        f"end to end ({ROUNDS} alternating rounds of {TASKS}, medians): taskgate {statistics.median(ours):.0f} "
+        f"tasks/s (HTTP submit -> SUCCESS), bare Dramatiq {statistics.median(plain):.0f} msgs/s, "
+        f"Celery {statistics.median(theirs):.0f} tasks/s"
+    )
+    ok_bare = statistics.median(vs_bare) >= TARGET_BARE
+    ok_celery = statistics.median(vs_celery) >= TARGET_CELERY
+    print(f"  taskgate / bare Dramatiq: {_spread(vs_bare)} (target >= {TARGET_BARE}): {'PASS' if ok_bare else 'FAIL'}")
+    print(f"  taskgate / Celery: {_spread(vs_celery)} (target >= {TARGET_CELERY}): {'PASS' if ok_celery else 'FAIL'}")
+    return ok_bare and ok_celery
+
+
+def delayed(server: EmbeddedRedis, tmp: Path) -> None:
+    """Taskgate against bare Dramatiq, both reaching Redis through a proxy that adds ``DELAY_S`` per request."""
+    direct = redis.Redis.from_url(server.url)
+    proxy = RedisProxy(server.port, delay_s=DELAY_S)
+    proxy.start()
+    system = System(proxy.url, tmp / "share", tmp, ENV)
+    try:
+        system.start_gateway()
+        system.start_worker(processes=1, threads=8)
+        wait_until(system.worker_pids, timeout_s=30, what="worker processes")
+        bare = Bare(proxy.url, direct, tmp)
+        bench_end_to_end(system, server.url, 50)  # warm-up
+        ours, plain = [], []
+        for _ in range(DELAYED_ROUNDS):
+            plain.append(bare.run(DELAYED_TASKS))
+            ours.append(bench_end_to_end(system, server.url, DELAYED_TASKS))
+        bare.stop()
+    finally:
+        system.stop()
+        proxy.stop()
+    ratios = [o / b for o, b in zip(ours, plain, strict=True)]
+    print(
+        f"Redis behind {DELAY_S * 1000:.0f} ms ({DELAYED_ROUNDS} rounds of {DELAYED_TASKS}): taskgate "
+        f"{statistics.median(ours):.0f} tasks/s, bare Dramatiq {statistics.median(plain):.0f} msgs/s; "
+        f"taskgate / bare Dramatiq: {_spread(ratios)}"
+    )
+
+
+def main() -> int:
+    parts = set(sys.argv[1:]) or {"count", "e2e", "delayed"}
+    ok = True
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        (tmp_path / "share").mkdir()
+        server = EmbeddedRedis(tmp_path / "redis", persist=False)
+        server.start()
+        try:
+            if "count" in parts:
+                ok = count_per_task(server, tmp_path) <= TARGET_COMMANDS and ok
+            if "e2e" in parts:
+                redis.Redis.from_url(server.url).flushall()
+                ok = end_to_end(server, tmp_path) and ok
+            if "delayed" in parts:
+                redis.Redis.from_url(server.url).flushall()
+                delayed(server, tmp_path)
+        finally:
+            server.stop()
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
