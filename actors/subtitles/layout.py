@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 _LOOKBACK_WORDS = 40
+_BREATH_S = 0.25  # a pause longer than this between words is a place to cut a cue
 
 
 def offset(speaker: str | None) -> int:
@@ -101,7 +102,7 @@ def _piece_cost(  # noqa: PLR0917  (the split's inner loop)
     if j < len(words):
         cost += break_score(piece[-1].text, words[j].text)
         pause = words[j].start - piece[-1].end
-        cost -= min(pause, 0.6) * 6  # a breath is a good place to cut
+        cost -= max(0.0, min(pause, 0.6) - _BREATH_S) * 8  # a breath is a good place to cut
         shown = words[j].start - gap_s - piece[0].start
     else:
         shown = piece[-1].end + timing.linger_s - piece[0].start

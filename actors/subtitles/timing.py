@@ -64,7 +64,8 @@ class Group:
 
 
 def _need(group: Group, profile: Profile) -> float:
-    return max(profile.min_duration_s, group.chars / profile.max_cps)
+    # a millisecond more, so that rounding the times to milliseconds cannot take the cue under its limits
+    return max(profile.min_duration_s, group.chars / profile.max_cps) + 0.001
 
 
 def _room(groups: list[Group], i: int, profile: Profile, timing: Timing, gap_s: float) -> float:
