@@ -21,7 +21,9 @@ GAP_25 = 2 / 25
 
 
 def words_at(text: str, start: float, step: float = 0.3, length: float = 0.25) -> list[Word]:
-    return [Word(word=f" {w}", start=start + i * step, end=start + i * step + length) for i, w in enumerate(text.split())]
+    return [
+        Word(word=f" {w}", start=start + i * step, end=start + i * step + length) for i, w in enumerate(text.split())
+    ]
 
 
 def segment(words: list[Word]) -> Segment:
