@@ -10,7 +10,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from actors.subtitles.formats import parse_srt, to_srt
+from actors.subtitles.formats import Cue, parse_srt, to_srt
 from taskgate.embedded_redis import EmbeddedRedis
 from tests.harness import Client, System
 from tests.subtitles.prompts import lay_out, write_wav
@@ -88,8 +88,6 @@ async def test_real_speech_gets_cues_that_start_with_each_utterance_and_a_qc_rep
 
 
 async def test_check_file_reports_each_broken_rule_of_an_edited_file(client: Client, share: Path) -> None:
-    from actors.subtitles.formats import Cue  # noqa: PLC0415
-
     edited = [
         Cue(start_s=1.0, end_s=1.4, text="Short."),
         Cue(start_s=1.42, end_s=4.0, text="A line that runs well past forty-two characters"),
