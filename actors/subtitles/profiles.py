@@ -65,19 +65,33 @@ _INTEGERS = frozenset({"max_chars_per_line", "max_lines", "min_gap_frames"})
 
 ProfileName = Annotated[
     str,
-    msgspec.Meta(pattern=r"^(netflix|bbc|children|custom)\Z", description="netflix, bbc, children or custom"),
+    msgspec.Meta(
+        pattern=r"^(netflix|bbc|children)\Z",
+        description="A named profile: netflix, bbc or children (or an object of numbers: a custom profile)",
+    ),
 ]
 
 
 class CustomProfile(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """The numbers of a ``custom`` profile, checked one by one (contradictions are checked together)."""
+    """The numbers of a ``custom`` profile; a minimum duration at most 3 s and a maximum of at least 3 s."""
 
     max_chars_per_line: Annotated[int, msgspec.Meta(ge=10, le=200)]
     max_lines: Annotated[int, msgspec.Meta(ge=1, le=4)]
-    min_duration_s: Annotated[float, msgspec.Meta(ge=0.1, le=60)]
-    max_duration_s: Annotated[float, msgspec.Meta(ge=0.5, le=60)]
+    min_duration_s: Annotated[float, msgspec.Meta(ge=0.1, le=3, description="at most 3 s (never above the maximum)")]
+    max_duration_s: Annotated[float, msgspec.Meta(ge=3, le=60, description="at least 3 s (never below the minimum)")]
     max_cps: Annotated[float, msgspec.Meta(ge=5, le=100)]
     min_gap_frames: Annotated[int, msgspec.Meta(ge=0, le=25)] = 2
+
+
+def profile_of(choice: str | CustomProfile) -> Profile:
+    """Return the profile a request names (a name) or spells out (a custom profile's numbers).
+
+    Raises:
+        ProfileError: the name is unknown.
+    """
+    if isinstance(choice, CustomProfile):
+        return Profile(name=CUSTOM, **msgspec.structs.asdict(choice))
+    return resolve_profile(choice)
 
 
 def known_names() -> list[str]:
@@ -100,6 +114,9 @@ def resolve_profile(name: str = "netflix", custom: Mapping[str, float] | None = 
         return PROFILES[name]
     if not custom:
         raise ProfileError(f"profile 'custom' needs its numbers: {', '.join(_NUMBERS)}")
+    low, high = custom.get("min_duration_s"), custom.get("max_duration_s")
+    if low is not None and high is not None and low > high:
+        raise ProfileError(f"custom profile: min_duration_s ({float(low)}) is above max_duration_s ({float(high)})")
     values: dict[str, float | int] = {}
     for key, value in custom.items():
         if key in _INTEGERS and isinstance(value, float) and value.is_integer():
@@ -107,15 +124,9 @@ def resolve_profile(name: str = "netflix", custom: Mapping[str, float] | None = 
         else:
             values[key] = value
     try:
-        numbers = msgspec.convert(values, CustomProfile)
+        return profile_of(msgspec.convert(values, CustomProfile))
     except msgspec.ValidationError as exc:
         raise ProfileError(f"custom profile: {exc}") from None
-    if numbers.min_duration_s > numbers.max_duration_s:
-        raise ProfileError(
-            f"custom profile: min_duration_s ({numbers.min_duration_s}) is above max_duration_s "
-            f"({numbers.max_duration_s})"
-        )
-    return Profile(name=CUSTOM, **msgspec.structs.asdict(numbers))
 
 
 def char_budget(duration_s: float, profile: Profile) -> int:

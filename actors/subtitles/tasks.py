@@ -11,7 +11,7 @@ import structlog
 from actors.spec import task
 from actors.subtitles.formats import WRITERS, Cue, cues_json, read_cues
 from actors.subtitles.layout import Diarization, Timing, Transcript, build_cues, read_json_file
-from actors.subtitles.profiles import Profile, ProfileError, resolve_profile
+from actors.subtitles.profiles import CustomProfile, Profile, ProfileError, ProfileName, profile_of
 from actors.subtitles.qc import QcReport, check_cues
 from actors.validation import StoragePath
 from actors.worker.runtime import TaskRun
@@ -25,18 +25,11 @@ _QC = msgspec.json.Encoder()
 
 
 class ProfileChoice(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """The reading profile of a request: a name, and every number when the name is ``custom``."""
+    """The reading profile of a request: a name, or every number of a custom one; the frame rate of the gaps."""
 
-    profile: str = "netflix"
-    custom_profile: dict[str, float] | None = None
+    profile: ProfileName | CustomProfile = "netflix"
     fps: Fps | None = None
     video_path: Annotated[str, StoragePath] | None = None
-
-    def __post_init__(self) -> None:
-        try:
-            resolve_profile(self.profile, self.custom_profile)
-        except ProfileError as exc:  # msgspec reports a ValueError as a validation error of the request (422)
-            raise ValueError(str(exc)) from None
 
 
 class GenerateFilesInput(ProfileChoice, forbid_unknown_fields=True, kw_only=True):
@@ -95,7 +88,7 @@ def _fps(run: TaskRun, choice: ProfileChoice) -> float:
 
 
 def _profile(params: GenerateFilesInput) -> Profile:
-    profile = resolve_profile(params.profile, params.custom_profile)
+    profile = profile_of(params.profile)
     overrides = {
         key: value
         for key, value in (
@@ -172,7 +165,7 @@ def check_file(run: TaskRun, params: CheckFileInput) -> CheckFileOutput:
     """Check any SRT, WebVTT or ASS file against a reading profile and write the QC report."""
     source = run.input_path(params.subtitle_path)
     cues = read_cues(source, params.subtitle_path, strict=True)
-    profile = resolve_profile(params.profile, params.custom_profile)
+    profile = profile_of(params.profile)
     # ASS keeps centiseconds: a time may sit 5 ms off the one it was written from
     tolerance_s = 0.006 if source.suffix.lower() in (".ass", ".ssa") else 0.002
     report = check_cues(cues, profile, _fps(run, params), tolerance_s)

@@ -17,6 +17,7 @@ from tests.subtitles.prompts import lay_out, write_wav
 from tests.subtitles.scoring import start_errors
 
 PROMPTS = 10  # about 45 s of real speech
+CUSTOM = {"max_chars_per_line": 42, "max_lines": 2, "min_duration_s": 1, "max_duration_s": 7, "max_cps": 20}
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +83,11 @@ async def test_real_speech_gets_cues_that_start_with_each_utterance_and_a_qc_rep
     result = checked["stages"]["subtitles.check_file"]["output"]
     assert (result["profile"], result["cue_count"]) == ("children", len(cues))
     assert result["compliant_share"] <= out["compliant_share"]
+    # a custom profile: every number given
+    await client.submit("subtitles.check_file", {"subtitle_path": out["srt_path"], "profile": CUSTOM}, task_id="qc2")
+    custom = await client.wait("qc2", timeout_s=60)
+    assert custom["status"] == "SUCCESS", custom
+    assert custom["stages"]["subtitles.check_file"]["output"]["profile"] == "custom"
     report = json.loads((share / result["qc_path"]).read_text())
     assert report["rules"] == result["rules"]
     assert [c["index"] for c in report["cues"]] == list(range(1, len(cues) + 1))
@@ -117,32 +123,22 @@ async def test_a_subtitle_file_that_does_not_parse_fails_the_stage_naming_the_li
 
 
 @pytest.mark.parametrize(
-    ("data", "fragment"),
+    ("profile", "fragment"),
     [
-        ({"profile": "youtube"}, "use one of netflix, bbc, children, custom"),
-        (
-            {
-                "profile": "custom",
-                "custom_profile": {
-                    "max_chars_per_line": 42,
-                    "max_lines": 2,
-                    "min_duration_s": 8,
-                    "max_duration_s": 7,
-                    "max_cps": 20,
-                },
-            },
-            "min_duration_s (8.0) is above max_duration_s (7.0)",
-        ),
-        ({"profile": "custom", "custom_profile": {"max_lines": 6}}, "max_lines"),
+        ("youtube", "matching regex '^(netflix|bbc|children)"),
+        ({**CUSTOM, "min_duration_s": 8}, "<= 3.0 - at `$.input_data.profile.min_duration_s`"),
+        ({**CUSTOM, "max_duration_s": 2}, ">= 3.0 - at `$.input_data.profile.max_duration_s`"),
+        ({**CUSTOM, "max_lines": 6}, "<= 4 - at `$.input_data.profile.max_lines`"),
+        ({"max_cps": 20}, "missing required field `max_chars_per_line`"),
     ],
 )
-async def test_a_bad_profile_is_refused_at_submission(client: Client, data: dict, fragment: str) -> None:
+async def test_a_bad_profile_is_refused_at_submission(client: Client, profile: str | dict, fragment: str) -> None:
     for task_name, extra in (
         ("subtitles.generate_files", {"segments_file": "x.json"}),
         ("subtitles.check_file", {"subtitle_path": "x.srt"}),
     ):
         status, body, headers = await client.request(
-            "POST", "/v1/tasks", json={"task_name": task_name, "input_data": {**extra, **data}}
+            "POST", "/v1/tasks", json={"task_name": task_name, "input_data": {**extra, "profile": profile}}
         )
         assert status == 422, body
         assert headers["Content-Type"].startswith("application/problem+json")
