@@ -110,8 +110,9 @@ def cut_chunks(
 
     target = round(chunk_s * SAMPLE_RATE)
     search = min(round(_CUT_SEARCH_S * SAMPLE_RATE), target // 2)
-    at = 0  # the first sample of ``buffer`` in the whole audio
-    buffer = np.zeros(0, dtype=np.float32)
+    at = 0  # the first sample of the pending blocks in the whole audio
+    pending: list[npt.NDArray[np.float32]] = []
+    size = 0
     for block in blocks:
         if at + len(block) <= skip_samples:
             at += len(block)
@@ -119,14 +120,16 @@ def cut_chunks(
         if at < skip_samples:
             block = block[skip_samples - at :]  # noqa: PLW2901
             at = skip_samples
-        buffer = np.concatenate([buffer, block])
-        while len(buffer) >= target:
+        pending.append(block)
+        size += len(block)
+        while size >= target:  # joined once per chunk, not once per block
+            buffer = np.concatenate(pending)
             cut = _quietest(buffer, target - search, target)
             yield at, buffer[:cut]
             at += cut
-            buffer = buffer[cut:].copy()
-    if len(buffer):
-        yield at, buffer
+            pending, size = [buffer[cut:].copy()], len(buffer) - cut
+    if size:
+        yield at, np.concatenate(pending)
 
 
 def plan_key(source: Path, model: str, options: Options, chunk_s: float) -> str:
