@@ -13,6 +13,7 @@ import pytest
 from actors.subtitles.formats import Cue, parse_srt, to_srt
 from taskgate.embedded_redis import EmbeddedRedis
 from tests.harness import Client, System
+from tests.media import run_ffmpeg
 from tests.subtitles.prompts import lay_out, write_wav
 from tests.subtitles.scoring import start_errors
 
@@ -109,6 +110,16 @@ async def test_check_file_reports_each_broken_rule_of_an_edited_file(client: Cli
     report = json.loads((share / out["qc_path"]).read_text())
     assert [c["broken"] for c in report["cues"]] == [["min_duration_s", "min_gap_frames"], ["max_chars_per_line"], []]
     assert report["fps"] == 24
+
+    # the frame rate of the video the subtitles belong to sets the 2-frame gap: at 10 fps it is 0.2 s
+    run_ffmpeg(
+        "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-t", "1", "-pix_fmt", "yuv420p", str(share / "v.mp4")
+    )
+    await client.submit("subtitles.check_file", {"subtitle_path": "edited.srt", "video_path": "v.mp4"}, task_id="fps")
+    by_video = await client.wait("fps", timeout_s=60)
+    assert by_video["status"] == "SUCCESS", by_video
+    report = json.loads((share / by_video["stages"]["subtitles.check_file"]["output"]["qc_path"]).read_text())
+    assert report["fps"] == 10
 
 
 async def test_a_subtitle_file_that_does_not_parse_fails_the_stage_naming_the_line(client: Client, share: Path) -> None:
