@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import msgspec
 
 from actors.errors import InputError
+from actors.faster_whisper.alignment import Region, refine_times, speech_regions
 from actors.ffmpeg.pcm import SAMPLE_RATE
 
 if TYPE_CHECKING:
@@ -56,6 +57,10 @@ class Options(msgspec.Struct, kw_only=True):
     vad_filter: bool = True
     beam_size: int = 5
     initial_prompt: str | None = None
+    # > 0: faster-whisper's BatchedInferencePipeline decodes this many VAD chunks at once (0: one after another)
+    batch_size: int = 0
+    # move word times onto the speech found in the audio (actors.faster_whisper.alignment)
+    refine_timestamps: bool = True
 
 
 def check_options(model: Any, options: Options, shown_as: str) -> None:
@@ -101,15 +106,22 @@ def transcribe(
         TaskCancelled: raised by ``on_segment`` to stop early.
     """
     check_options(model, options, shown_as)
-    pieces, info = model.transcribe(
-        audio,
-        language=options.language,
-        task=options.task,
-        beam_size=options.beam_size,
-        word_timestamps=options.word_timestamps,
-        vad_filter=options.vad_filter,
-        initial_prompt=options.initial_prompt,
-    )
+    decoding: dict[str, Any] = {
+        "language": options.language,
+        "task": options.task,
+        "beam_size": options.beam_size,
+        "word_timestamps": options.word_timestamps,
+        "initial_prompt": options.initial_prompt,
+    }
+    if options.batch_size > 0:
+        from faster_whisper import BatchedInferencePipeline  # noqa: PLC0415
+
+        # the batched pipeline needs the VAD's speech chunks (its own 30 s windows) to batch them
+        pieces, info = BatchedInferencePipeline(model).transcribe(
+            audio, vad_filter=True, batch_size=options.batch_size, **decoding
+        )
+    else:
+        pieces, info = model.transcribe(audio, vad_filter=options.vad_filter, **decoding)
     segments: list[Segment] = []
     for piece in pieces:
         segments.append(
@@ -125,6 +137,8 @@ def transcribe(
         )
         if on_segment is not None:
             on_segment(float(piece.end))
+    if options.refine_timestamps and options.word_timestamps and segments:
+        refine_segments(segments, speech_regions(audio))
     return Transcript(
         language=info.language,
         language_probability=round(float(info.language_probability), 4),
@@ -133,3 +147,13 @@ def transcribe(
         model=shown_as,
         segments=segments,
     )
+
+
+def refine_segments(segments: list[Segment], regions: list[Region]) -> None:
+    """Move the segments' word times onto the speech regions (in place); segments span their words."""
+    words = [w for s in segments for w in s.words]
+    for word, (start, end) in zip(words, refine_times([(w.start, w.end) for w in words], regions), strict=True):
+        word.start, word.end = start, end
+    for segment in segments:
+        if segment.words:
+            segment.start, segment.end = segment.words[0].start, segment.words[-1].end

@@ -8,9 +8,10 @@ from typing import Annotated, Any, Literal
 import msgspec
 import structlog
 
-from actors.faster_whisper.engine import Options, transcribe
+from actors.faster_whisper.chunked import ChunkStore, plan_key, transcribe_chunked
+from actors.faster_whisper.engine import Options
 from actors.faster_whisper.models import effective_device, load_model, model_key, resolve_model
-from actors.ffmpeg.pcm import SAMPLE_RATE, decode_mono
+from actors.ffmpeg.media import probe_audio
 from actors.spec import task
 from actors.validation import StoragePath
 from actors.worker.runtime import TaskRun
@@ -19,6 +20,7 @@ from config import Settings
 log = structlog.get_logger(__name__)
 
 _PROGRESS_STEP = 0.01
+_DEFAULT_BATCH = {True: 16, False: 0}  # by "runs on cuda"
 
 # Whisper's codes are two letters, plus "haw" and "yue"; the model checks the exact list at run time
 LanguageCode = Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2,3}\Z", description="Whisper language code, e.g. 'en'")]
@@ -35,6 +37,13 @@ class TranscribeInput(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     vad_filter: bool = True
     beam_size: Annotated[int, msgspec.Meta(ge=1, le=20)] = 5
     initial_prompt: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+    # BatchedInferencePipeline: VAD chunks decoded this many at once; unset: 16 on cuda, 0 (sequential) on cpu
+    batch_size: Annotated[int, msgspec.Meta(ge=0, le=64)] | None = None
+    # the audio is decoded and transcribed in chunks of about this length, cut at silences; each finished chunk is
+    # kept in the stage folder, so that a stage re-run after a lost worker resumes after the last one
+    chunk_s: Annotated[float, msgspec.Meta(ge=30, le=3600)] = 600.0
+    # move word times onto the speech found in the audio (Silero VAD and signal energy)
+    refine_timestamps: bool = True
 
 
 class TranscribeOutput(msgspec.Struct, kw_only=True):
@@ -48,6 +57,9 @@ class TranscribeOutput(msgspec.Struct, kw_only=True):
     model: str
     model_cache: Literal["loaded", "reused"]
     transcribe_s: float
+    batch_size: int = 0
+    chunks: int = 1
+    chunks_resumed: int = 0
 
 
 def uses_gpu(settings: Settings, _params: Any) -> bool:
@@ -67,23 +79,12 @@ def transcribe_audio(run: TaskRun, params: TranscribeInput) -> TranscribeOutput:
     source = run.input_path(params.audio_path)
     settings = run.settings.faster_whisper
     model_source, shown_as = resolve_model(params.model, settings, run.root)
-    audio = decode_mono(source, params.audio_path)
-    duration_s = audio.shape[0] / SAMPLE_RATE
+    duration_s = float(probe_audio(source, params.audio_path)["duration_s"] or 0.0)
     run.checkpoint()
-    model, loaded = load_model(model_key(model_source, settings, run.gpu_device), settings)
+    key = model_key(model_source, settings, run.gpu_device)
+    model, loaded = load_model(key, settings)
     run.checkpoint()
-
-    written = [0.0]
-
-    def on_segment(end_s: float) -> None:
-        # segments arrive in bursts, one burst per 30 s window: write each step of 1 % or more at once,
-        # so that a burst's last segment is not lost to the runtime's write throttle
-        fraction = min(1.0, end_s / duration_s) if duration_s else 1.0
-        if fraction - written[0] >= _PROGRESS_STEP:
-            written[0] = fraction
-            run.progress(fraction, force=True)
-        run.checkpoint()
-
+    batch_size = params.batch_size if params.batch_size is not None else _DEFAULT_BATCH[key.device == "cuda"]
     options = Options(
         language=params.language,
         task=params.task,
@@ -91,19 +92,41 @@ def transcribe_audio(run: TaskRun, params: TranscribeInput) -> TranscribeOutput:
         vad_filter=params.vad_filter,
         beam_size=params.beam_size,
         initial_prompt=params.initial_prompt,
+        batch_size=batch_size,
+        refine_timestamps=params.refine_timestamps,
     )
+    written = [0.0]
+
+    def on_progress(done_s: float) -> None:
+        # segments arrive in bursts, one burst per 30 s window: write each step of 1 % or more at once,
+        # so that a burst's last segment is not lost to the runtime's write throttle
+        fraction = min(1.0, done_s / duration_s) if duration_s else 1.0
+        if fraction - written[0] >= _PROGRESS_STEP:
+            written[0] = fraction
+            run.progress(fraction, force=True)
+        run.checkpoint()
+
+    store = ChunkStore(run.output_dir / "chunks", plan_key(source, shown_as, options, params.chunk_s))
     started = time.perf_counter()
-    transcript = transcribe(model, audio, options, shown_as, on_segment)
+    transcript, resumed = transcribe_chunked(
+        model, source, params.audio_path, shown_as, options, store, params.chunk_s, on_progress
+    )
     elapsed_s = time.perf_counter() - started
     target = run.output_dir / "segments.json"
-    target.write_bytes(msgspec.json.encode(transcript))
+    partial = target.with_name(".segments.json.partial")
+    partial.write_bytes(msgspec.json.encode(transcript))
+    partial.replace(target)
+    chunks = len(store.finished())
     log.info(
         "transcribed",
         model=shown_as,
-        audio_s=round(duration_s, 3),
+        audio_s=round(transcript.duration_s, 3),
         transcribe_s=round(elapsed_s, 3),
         segments=len(transcript.segments),
         language=transcript.language,
+        batch_size=batch_size,
+        chunks=chunks,
+        chunks_resumed=resumed,
     )
     return TranscribeOutput(
         segments_file=run.rel(target),
@@ -114,4 +137,7 @@ def transcribe_audio(run: TaskRun, params: TranscribeInput) -> TranscribeOutput:
         model=shown_as,
         model_cache="loaded" if loaded else "reused",
         transcribe_s=round(elapsed_s, 3),
+        batch_size=batch_size,
+        chunks=chunks,
+        chunks_resumed=resumed,
     )

@@ -1,161 +1,55 @@
-"""Lay transcription segments out as subtitle cues: speakers, line wrapping and cue length."""
+"""Lay timed words out as cues.
+
+A pause or a new speaker ends a cue, and inside a stretch of speech the cue breaks go where a reader expects them
+(sentence and clause ends) while every cue fits the profile.
+"""
 
 from __future__ import annotations
 
-import bisect
-import itertools
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TypeVar
-
-import msgspec
-
-from actors.errors import InputFileError
 from actors.subtitles.formats import Cue
+from actors.subtitles.linebreak import break_lines, break_score, ends_sentence, line_count, wrap_balanced
+from actors.subtitles.profiles import Profile, min_gap_s
+from actors.subtitles.timing import Group, Timing, Token, settle
+from actors.subtitles.transcript import (
+    Diarization,
+    Segment,
+    Speakers,
+    Transcript,
+    Turn,
+    Word,
+    read_json_file,
+)
+
+__all__ = [
+    "Diarization",
+    "Segment",
+    "Timing",
+    "Token",
+    "Transcript",
+    "Turn",
+    "Word",
+    "build_cues",
+    "line_count",
+    "read_json_file",
+    "tokens_of",
+    "wrap_balanced",
+]
+
+_LOOKBACK_WORDS = 40
+_BREATH_S = 0.25  # a pause longer than this between words is a place to cut a cue
 
 
-class Word(msgspec.Struct, kw_only=True):
-    """One recognised word with its times (faster-whisper's ``word_timestamps``)."""
-
-    word: str
-    start: float
-    end: float
-    probability: float = 1.0
+def offset(speaker: str | None) -> int:
+    """Return the room a ``Speaker: `` label takes on a cue's first line."""
+    return len(speaker) + 2 if speaker else 0
 
 
-class Segment(msgspec.Struct, kw_only=True):
-    """One transcription segment; ``words`` when the transcription had word timestamps."""
-
-    start: float
-    end: float
-    text: str = ""
-    words: list[Word] | None = None
-    speaker: str | None = None
-
-
-class Transcript(msgspec.Struct, kw_only=True):
-    """A segments JSON file (other fields, such as ``language``, are ignored)."""
-
-    segments: list[Segment]
-
-
-class Turn(msgspec.Struct, kw_only=True):
-    """One speaker turn from diarization."""
-
-    speaker: str
-    start: float
-    end: float
-
-
-class Diarization(msgspec.Struct, kw_only=True):
-    """A diarization JSON file."""
-
-    segments: list[Turn]
-
-
-@dataclass(frozen=True)
-class Layout:
-    """How cues are shaped: characters per line, lines per cue, seconds per cue."""
-
-    max_chars_per_line: int
-    max_lines: int
-    max_duration_s: float
-
-
-JsonFile = TypeVar("JsonFile", Transcript, Diarization)
-
-
-@dataclass
-class _Token:
-    text: str
-    start: float
-    end: float
-    speaker: str | None
-
-
-def read_json_file(path: Path, shown_as: str, kind: type[JsonFile]) -> JsonFile:
-    """Decode a segments or diarization JSON file.
-
-    Raises:
-        InputFileError: the file is not JSON of the expected shape; the message names the field.
-    """
-    try:
-        return msgspec.json.decode(path.read_bytes(), type=kind)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-        raise InputFileError(f"{shown_as!r} is not a {kind.__name__.lower()} JSON file: {exc}") from None
-
-
-def _greedy(words: list[str], width: int, first_offset: int) -> list[str]:
-    lines: list[str] = []
-    current = ""
-    for word in words:
-        room = width - (first_offset if not lines else 0)
-        candidate = f"{current} {word}" if current else word
-        if current and len(candidate) > room:
-            lines.append(current)
-            current = word
-        else:
-            current = candidate
-    if current:
-        lines.append(current)
-    return lines
-
-
-def line_count(text: str, max_chars: int, first_offset: int = 0) -> int:
-    """Return how many lines of at most ``max_chars`` the text needs (a longer word gets its own line)."""
-    return len(_greedy(text.split(), max_chars, first_offset))
-
-
-def wrap_balanced(text: str, max_chars: int, first_offset: int = 0) -> list[str]:
-    """Wrap text in as few lines of at most ``max_chars`` as possible, with lines of even length.
-
-    ``first_offset`` reserves room on the first line (an SRT ``Speaker: `` prefix).
-    """
-    words = text.split()
-    lines = _greedy(words, max_chars, first_offset)
-    if len(lines) <= 1:
-        return lines
-    low, high = 1, max_chars
-    while low < high:  # the narrowest width that still needs no more lines
-        mid = (low + high) // 2
-        if len(_greedy(words, mid, first_offset)) <= len(lines):
-            high = mid
-        else:
-            low = mid + 1
-    return _greedy(words, high, first_offset)
-
-
-class _Speakers:
-    """Find the speaker of a time span: the turn that overlaps it most, else the nearest turn."""
-
-    def __init__(self, turns: list[Turn]) -> None:
-        self.turns = sorted(turns, key=lambda t: t.start)
-        self.starts = [t.start for t in self.turns]
-        self.longest = max((t.end - t.start for t in self.turns), default=0.0)
-
-    def at(self, start: float, end: float) -> str | None:
-        if not self.turns:
-            return None
-        best, best_overlap = None, 0.0
-        i = bisect.bisect_right(self.starts, end) - 1
-        while i >= 0 and self.turns[i].start >= start - self.longest:
-            turn = self.turns[i]
-            overlap = min(end, turn.end) - max(start, turn.start)
-            if overlap > best_overlap:
-                best, best_overlap = turn.speaker, overlap
-            i -= 1
-        if best is not None:
-            return best
-        nearest = min(self.turns, key=lambda t: max(t.start - end, start - t.end, 0.0))
-        return nearest.speaker
-
-
-def _tokens(segment: Segment, speakers: _Speakers | None) -> list[_Token]:
+def _segment_tokens(segment: Segment, speakers: Speakers | None) -> list[Token]:
     """Split a segment into timed words; without word times, spread its time over its words by length."""
     words = [w for w in segment.words or [] if w.word.strip()]
     if words:
         return [
-            _Token(
+            Token(
                 w.word.strip(),
                 w.start,
                 max(w.end, w.start),
@@ -170,56 +64,103 @@ def _tokens(segment: Segment, speakers: _Speakers | None) -> list[_Token]:
     tokens, at = [], segment.start
     for text in texts:
         step = span * (len(text) + 1) / total
-        tokens.append(_Token(text, at, at + step, speaker))
+        tokens.append(Token(text, at, at + step, speaker))
         at += step
     return tokens
 
 
-def _offset(speaker: str | None) -> int:
-    return len(speaker) + 2 if speaker else 0
+def tokens_of(segments: list[Segment], turns: list[Turn] | None) -> list[Token]:
+    """Return every word of the segments in time order, each with its speaker when turns are given."""
+    speakers = Speakers(turns) if turns is not None else None
+    tokens = [t for s in sorted(segments, key=lambda s: s.start) for t in _segment_tokens(s, speakers)]
+    tokens.sort(key=lambda t: t.start)
+    return tokens
 
 
-def _fits(tokens: list[_Token], layout: Layout) -> bool:
-    text = " ".join(t.text for t in tokens)
-    duration = tokens[-1].end - tokens[0].start
-    lines = line_count(text, layout.max_chars_per_line, _offset(tokens[0].speaker))
-    return lines <= layout.max_lines and duration <= layout.max_duration_s
-
-
-def _cue(tokens: list[_Token], layout: Layout) -> Cue:
-    speaker = tokens[0].speaker
-    text = " ".join(t.text for t in tokens)
-    lines = wrap_balanced(text, layout.max_chars_per_line, _offset(speaker))
-    return Cue(
-        start_s=round(tokens[0].start, 3), end_s=round(tokens[-1].end, 3), text="\n".join(lines), speaker=speaker
-    )
-
-
-def _group(tokens: list[_Token], layout: Layout) -> list[Cue]:
-    """Fill cues greedily; a new cue starts at a speaker change or when the next word would not fit."""
-    cues: list[Cue] = []
-    current: list[_Token] = []
+def _phrases(tokens: list[Token], pause_s: float) -> list[list[Token]]:
+    """Cut the words at every pause longer than ``pause_s`` and at every change of speaker."""
+    phrases: list[list[Token]] = []
     for token in tokens:
-        if current and (token.speaker != current[0].speaker or not _fits([*current, token], layout)):
-            cues.append(_cue(current, layout))
-            current = []
-        current.append(token)
-    if current:
-        cues.append(_cue(current, layout))
-    return cues
+        if phrases and token.speaker == phrases[-1][-1].speaker and token.start - phrases[-1][-1].end <= pause_s:
+            phrases[-1].append(token)
+        else:
+            phrases.append([token])
+    return phrases
 
 
-def build_cues(segments: list[Segment], turns: list[Turn] | None, layout: Layout) -> list[Cue]:
-    """Turn segments into cues that respect the layout; with turns, each word gets its speaker.
+def _piece_cost(  # noqa: PLR0917  (the split's inner loop)
+    words: list[Token], i: int, j: int, profile: Profile, timing: Timing, gap_s: float
+) -> float | None:
+    """Return the cost of words[i:j] as one cue, or None when it cannot be one."""
+    piece = words[i:j]
+    text = " ".join(t.text for t in piece)
+    lines = line_count(text, profile.max_chars_per_line, offset(piece[0].speaker))
+    span = piece[-1].end - piece[0].start
+    if j - i > 1 and (lines > profile.max_lines or span > profile.max_duration_s):
+        return None
+    cost = 1.0  # each cue costs a little: fewer, fuller cues read better
+    if j < len(words):
+        cost += break_score(piece[-1].text, words[j].text)
+        pause = words[j].start - piece[-1].end
+        cost -= max(0.0, min(pause, 0.6) - _BREATH_S) * 8  # a breath is a good place to cut
+        shown = words[j].start - gap_s - piece[0].start
+    else:
+        shown = piece[-1].end + timing.linger_s - piece[0].start
+    shown = min(shown, profile.max_duration_s)
+    chars = len(text) + offset(piece[0].speaker)
+    if shown < profile.min_duration_s:
+        cost += 4.0 + 6 * (profile.min_duration_s - shown)
+    excess = chars / max(shown, 0.05) - profile.max_cps
+    if excess > 0:
+        cost += 4.0 + excess
+    cost += 1.5 * sum(1 for t in piece[:-1] if ends_sentence(t.text))  # a sentence ending mid-cue
+    return cost
 
-    Words carry their own speaker when the segments have word times; otherwise the whole segment
-    takes the speaker who talks most during it.
+
+def _split(words: list[Token], profile: Profile, timing: Timing, gap_s: float) -> list[list[Token]]:
+    """Split one stretch of speech into cues at the least total cost (dynamic programming over word breaks)."""
+    n = len(words)
+    best = [0.0] + [float("inf")] * n
+    back = [0] * (n + 1)
+    for j in range(1, n + 1):
+        for i in range(j - 1, max(-1, j - 1 - _LOOKBACK_WORDS), -1):
+            if best[i] == float("inf"):
+                continue
+            cost = _piece_cost(words, i, j, profile, timing, gap_s)
+            if cost is None:
+                break  # longer pieces do not fit either
+            if best[i] + cost < best[j]:
+                best[j], back[j] = best[i] + cost, i
+    pieces, j = [], n
+    while j > 0:
+        pieces.append(words[back[j] : j])
+        j = back[j]
+    return list(reversed(pieces))
+
+
+def build_groups(tokens: list[Token], profile: Profile, timing: Timing, fps: float) -> list[Group]:
+    """Return the words grouped into cues, with their line breaks."""
+    gap_s = min_gap_s(profile, fps)
+    groups = [
+        Group(piece) for phrase in _phrases(tokens, timing.pause_s) for piece in _split(phrase, profile, timing, gap_s)
+    ]
+    for group in groups:
+        group.lines = _lines(group, profile)
+    return groups
+
+
+def _lines(group: Group, profile: Profile) -> list[str]:
+    shown = break_lines(group.text, profile.max_chars_per_line, profile.max_lines, offset(group.speaker))
+    return shown if shown is not None else wrap_balanced(group.text, profile.max_chars_per_line, offset(group.speaker))
+
+
+def build_cues(
+    segments: list[Segment], turns: list[Turn] | None, profile: Profile, timing: Timing | None = None, fps: float = 25.0
+) -> list[Cue]:
+    """Turn segments into cues that follow the speech and keep the profile where the speech allows.
+
+    With turns, each word takes the speaker whose turn overlaps it most and a cue never holds two speakers.
     """
-    speakers = _Speakers(turns) if turns is not None else None
-    cues: list[Cue] = []
-    for segment in sorted(segments, key=lambda s: s.start):
-        cues.extend(_group(_tokens(segment, speakers), layout))
-    for cue, following in itertools.pairwise(cues):
-        if cue.end_s > following.start_s:  # never let two cues show at once
-            cue.end_s = max(cue.start_s, following.start_s)
-    return cues
+    timing = timing or Timing()
+    groups = build_groups(tokens_of(segments, turns), profile, timing, fps)
+    return settle(groups, profile, timing, fps, relines=lambda g: _lines(g, profile))

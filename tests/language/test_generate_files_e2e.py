@@ -112,11 +112,17 @@ async def test_generate_files_without_diarization_writes_srt_vtt_and_splits_long
     vtt = parse_vtt((share / out["vtt_path"]).read_text())
     assert len(srt) == len(vtt) == out["cues_count"] >= 4
     assert srt[0].text == "Hello there."
-    assert (srt[0].start_s, srt[0].end_s) == (0.5, 2.0)
+    assert (srt[0].start_s, srt[0].end_s) == (0.5, 2.5)  # the last word's end plus the 0.5 s linger
     assert all(c.speaker is None for c in vtt)
     assert all(c.end_s - c.start_s <= 7.0 + 1e-3 for c in srt)
-    assert srt[1].start_s == 3.0
-    assert srt[-1].end_s == 23.0
+    assert 2.8 <= srt[1].start_s <= 3.0  # a fast cue may start up to 0.2 s before its speech, to be read in time
+    assert srt[-1].end_s == 23.5
+    assert out["profile"] == "netflix"
+    qc = json.loads((share / out["qc_path"]).read_text())
+    assert qc["cue_count"] == out["cues_count"]
+    assert out["compliant_share"] == qc["compliant_share"] == qc["compliant_cues"] / qc["cue_count"]
+    # 60 words in 20 s is about 20.5 characters a second: what cannot be read in time is reported, not hidden
+    assert {rule for cue in qc["cues"] for rule in cue["broken"]} <= {"max_cps"}
     assert " ".join(c.text.replace("\n", " ") for c in srt[1:]) == long_text
 
 

@@ -254,9 +254,10 @@ async def test_generate_files_then_translate_under_one_task_id_through_reference
     assert record["stages"]["subtitles.generate_files"]["status"] == "SUCCESS"
     out = record["stages"]["llm.translate_subtitles"]["output"]["subtitle_path"]
     assert out == "workflows/chain/llm.translate_subtitles/subtitles.de.srt"
+    # cues linger 0.5 s after their speech, up to 2 frames (at 25 fps) before the next cue
     assert [(c.start_s, c.end_s, c.text) for c in parse_srt((share / out).read_text())] == [
-        (0.0, 2.0, "[fr] Hello everyone."),
-        (2.5, 5.0, "[fr] The meeting is on Friday."),
+        (0.0, 2.42, "[fr] Hello everyone."),
+        (2.5, 5.5, "[fr] The meeting is on Friday."),
     ]
 
 

@@ -64,7 +64,9 @@ def test_word_timestamps_lie_inside_their_segment_and_in_order(with_words) -> No
 
 def test_progress_callback_gets_each_segment_end_up_to_the_audio_length(with_words) -> None:
     transcript, ends = with_words
-    assert ends == [s.end for s in transcript.segments]
+    # the callback hears whisper's segment ends; the word times are moved onto the speech afterwards
+    assert len(ends) == len(transcript.segments)
+    assert all(abs(end - s.end) < 0.5 for end, s in zip(ends, transcript.segments, strict=True))
     assert ends == sorted(ends)
     assert ends[-1] <= transcript.duration_s + 0.05
 
