@@ -100,7 +100,7 @@ async def test_bundled_pipeline_finds_the_two_speakers_of_pyannotes_sample_call(
     shutil.copy(sample, speakers_system.share_dir / "sample.wav")
     await client.submit(DIARIZE, {"audio_path": "sample.wav"}, task_id="sample")
     await client.submit(VALIDATE, {"diarization_file": FROM_DIARIZE}, task_id="sample")
-    record = await client.wait("sample", timeout_s=400)
+    record = await client.wait("sample", timeout_s=900)
     assert record["status"] == "SUCCESS", record
     out = record["stages"][DIARIZE]["output"]
     assert len(out["speakers"]) == len({s for s, _, _ in truth}) == 2
@@ -128,7 +128,7 @@ async def test_video_to_subtitles_whose_cues_carry_the_right_speakers_of_a_three
     ]
     for name, data in stages:
         await client.submit(name, data, task_id="talk")
-    record = await client.wait("talk", timeout_s=600)
+    record = await client.wait("talk", timeout_s=900)
     assert record["status"] == "SUCCESS", record
 
     out = record["stages"][DIARIZE]["output"]
@@ -160,7 +160,7 @@ async def test_recorded_speech_is_transcribed_in_its_detected_language(
     clip = np.concatenate([part for name, _ in chosen for part in (prompt_audio(language, name), gap)])
     write_wav(speakers_system.share_dir / f"{language}.wav", clip)
     await client.submit(TRANSCRIBE, {"audio_path": f"{language}.wav"}, task_id=f"asr-{language}")
-    record = await client.wait(f"asr-{language}", timeout_s=400)
+    record = await client.wait(f"asr-{language}", timeout_s=900)
     assert record["status"] == "SUCCESS", record
     out = record["stages"][TRANSCRIBE]["output"]
     assert (out["language"], out["model"], out["language_detected"]) == (language, "base", True)
