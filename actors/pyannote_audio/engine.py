@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import pickle
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
+import yaml
 
 from actors.errors import EngineFailed, EngineUnavailable
 from actors.ffmpeg.pcm import SAMPLE_RATE
@@ -104,7 +106,8 @@ def _load(key: tuple[str, str], settings: PyannoteSettings, token: str | None) -
         if pipeline is None:
             raise EngineUnavailable(f"pipeline {checkpoint!r} could not be downloaded (gated?): {_HOW_TO}")
         pipeline.to(torch.device(device))
-    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError, pickle.UnpicklingError, yaml.YAMLError) as exc:
+        # a folder that is not a pipeline: unreadable weights (pickle), a bad config.yaml, wrong parameters
         raise EngineUnavailable(
             f"cannot load the diarization pipeline {checkpoint!r} (pyannote.pipeline): {exc}; {_HOW_TO}"
         ) from None
