@@ -16,6 +16,9 @@ from actors.errors import InputFileError
 from actors.pyannote_audio.turns import DiarizationFile, Problem, Turn, speakers_of
 
 _SPANS_SHOWN = 5
+# Whisper's word times are off by a few hundred milliseconds (a first word often starts early): a word this close
+# to a turn is that turn's speaker's, as the nearest-turn rule of whisperX's assign_word_speakers has it
+TOLERANCE_S = 0.5
 
 
 class _Timed(msgspec.Struct):
@@ -77,11 +80,11 @@ def speech_pieces(path: Path, shown_as: str) -> list[tuple[float, float]]:
 
 
 def _covered(start: float, end: float, turns: list[Turn]) -> float:
-    return sum(max(0.0, min(end, t.end) - max(start, t.start)) for t in turns)
+    return sum(max(0.0, min(end, t.end + TOLERANCE_S) - max(start, t.start - TOLERANCE_S)) for t in turns)
 
 
 def uncovered_speech(pieces: list[tuple[float, float]], turns: list[Turn]) -> list[tuple[float, float]]:
-    """Return the pieces of speech that no speaker turn covers (less than half of each)."""
+    """Return the pieces of speech that no speaker turn covers (less than half of each, turns widened a little)."""
     return [(start, end) for start, end in pieces if _covered(start, end, turns) < 0.5 * (end - start)]
 
 
