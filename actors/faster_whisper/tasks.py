@@ -11,6 +11,7 @@ import structlog
 from actors.faster_whisper.chunked import ChunkStore, plan_key, transcribe_chunked
 from actors.faster_whisper.engine import Options
 from actors.faster_whisper.models import effective_device, load_model, model_key, resolve_model
+from actors.faster_whisper.submit import check_language
 from actors.ffmpeg.media import probe_audio
 from actors.spec import task
 from actors.validation import StoragePath
@@ -52,6 +53,10 @@ class TranscribeOutput(msgspec.Struct, kw_only=True):
     segments_file: str
     language: str
     language_probability: float
+    # the language was detected (no `language` in the request), with a probability under
+    # faster_whisper.low_language_probability: the transcript may be in the wrong language
+    language_detected: bool
+    language_uncertain: bool
     audio_duration_s: float
     segments_count: int
     model: str
@@ -73,12 +78,13 @@ def uses_gpu(settings: Settings, _params: Any) -> bool:
     input=TranscribeInput,
     output=TranscribeOutput,
     gpu=uses_gpu,
+    check=check_language,
 )
 def transcribe_audio(run: TaskRun, params: TranscribeInput) -> TranscribeOutput:
     """Transcribe (or translate to English) an audio file into segments with word timestamps."""
     source = run.input_path(params.audio_path)
     settings = run.settings.faster_whisper
-    model_source, shown_as = resolve_model(params.model, settings, run.root)
+    model_source, shown_as = resolve_model(params.model, settings, run.root, params.language)
     duration_s = float(probe_audio(source, params.audio_path)["duration_s"] or 0.0)
     run.checkpoint()
     key = model_key(model_source, settings, run.gpu_device)
@@ -132,6 +138,9 @@ def transcribe_audio(run: TaskRun, params: TranscribeInput) -> TranscribeOutput:
         segments_file=run.rel(target),
         language=transcript.language,
         language_probability=transcript.language_probability,
+        language_detected=params.language is None,
+        language_uncertain=params.language is None
+        and transcript.language_probability < settings.low_language_probability,
         audio_duration_s=transcript.duration_s,
         segments_count=len(transcript.segments),
         model=shown_as,

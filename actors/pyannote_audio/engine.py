@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import os
+import pickle
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
+import yaml
 
 from actors.errors import EngineFailed, EngineUnavailable
 from actors.ffmpeg.pcm import SAMPLE_RATE
-from actors.pyannote_audio.turns import DiarizationFile, Turn, speakers_of
+from actors.pyannote_audio.bundled import BUNDLED, build_pipeline, bundled_files
+from actors.pyannote_audio.turns import Asked, DiarizationFile, Turn, speakers_of
 from actors.worker.warm import WARM
 from config.engines import PyannoteSettings
 
@@ -23,15 +26,16 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 _HOW_TO = (
-    "set pyannote.pipeline (TASKGATE_PYANNOTE__PIPELINE) to a local pipeline folder with a config.yaml, "
-    "or to a hub name such as pyannote/speaker-diarization-community-1 with a token in $HF_TOKEN on a host "
-    "with network"
+    "set pyannote.pipeline (TASKGATE_PYANNOTE__PIPELINE) to 'bundled' (the offline default: pip install "
+    "'taskgate[diarization]'), to a local pipeline folder with a config.yaml, or to a hub name such as "
+    "pyannote/speaker-diarization-community-1 with a token in $HF_TOKEN on a host with network"
 )
 # the share of progress each pipeline step ends at (embeddings are most of the work)
 _STEP_END = {"segmentation": 0.3, "speaker_counting": 0.35, "embeddings": 0.95, "discrete_diarization": 1.0}
 _STEP_START = {"segmentation": 0.0, "speaker_counting": 0.3, "embeddings": 0.35, "discrete_diarization": 0.95}
 
 Hook = Callable[[float], None]
+_SHORTEST_S = 0.1
 
 
 def pipeline_source(settings: PyannoteSettings) -> tuple[str, str | None]:
@@ -43,6 +47,8 @@ def pipeline_source(settings: PyannoteSettings) -> tuple[str, str | None]:
     name = settings.pipeline
     if not name:
         raise EngineUnavailable(f"no diarization pipeline is configured: {_HOW_TO}")
+    if name == BUNDLED:
+        return name, None
     folder = Path(name).expanduser()
     if folder.is_dir():
         if not (folder / "config.yaml").is_file():
@@ -91,13 +97,20 @@ def _load(key: tuple[str, str], settings: PyannoteSettings, token: str | None) -
     import torch  # noqa: PLC0415
 
     checkpoint, device = key
+    if checkpoint == BUNDLED:
+        pipeline = build_pipeline(pipeline_class, bundled_files())
+        pipeline.to(torch.device(device))
+        return pipeline
     try:
         pipeline = pipeline_class.from_pretrained(checkpoint, token=token, cache_dir=settings.cache_dir)
         if pipeline is None:
             raise EngineUnavailable(f"pipeline {checkpoint!r} could not be downloaded (gated?): {_HOW_TO}")
         pipeline.to(torch.device(device))
-    except (OSError, ValueError, RuntimeError, KeyError) as exc:
-        raise EngineUnavailable(f"cannot load diarization pipeline {checkpoint!r}: {exc}; {_HOW_TO}") from None
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError, pickle.UnpicklingError, yaml.YAMLError) as exc:
+        # a folder that is not a pipeline: unreadable weights (pickle), a bad config.yaml, wrong parameters
+        raise EngineUnavailable(
+            f"cannot load the diarization pipeline {checkpoint!r} (pyannote.pipeline): {exc}; {_HOW_TO}"
+        ) from None
     return pipeline
 
 
@@ -133,6 +146,8 @@ def diarize(
             on_progress(_STEP_START[step] + share * (_STEP_END[step] - _STEP_START[step]))
 
     duration_s = audio.shape[0] / SAMPLE_RATE
+    if duration_s < _SHORTEST_S:  # nothing to diarize (pyannote's windows need samples)
+        return DiarizationFile(segments=[], speakers=[], duration_s=round(duration_s, 3), asked=Asked(**speakers))
     waveform = {"waveform": torch.from_numpy(audio).unsqueeze(0), "sample_rate": SAMPLE_RATE}
     try:
         result = pipeline(waveform, hook=hook, **speakers)
@@ -146,4 +161,5 @@ def diarize(
         speakers=speakers_of(turns),
         duration_s=round(duration_s, 3),
         exclusive_segments=_turns(exclusive, duration_s) if exclusive is not None else [],
+        asked=Asked(**speakers),
     )

@@ -9,8 +9,10 @@ import structlog
 
 from actors.errors import InputError
 from actors.ffmpeg.pcm import decode_mono
+from actors.pyannote_audio.checks import count_problems, speech_pieces, speech_problems
 from actors.pyannote_audio.engine import diarize, load_pipeline, pipeline_source
 from actors.pyannote_audio.turns import (
+    Asked,
     Limits,
     Problem,
     SpeakerSummary,
@@ -72,9 +74,15 @@ class SpeakerSegmentsOutput(msgspec.Struct, kw_only=True):
 
 
 class ValidateInput(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """Input of ``pyannote_audio.validate_diarization``: the file and what counts as plausible."""
+    """Input of ``pyannote_audio.validate_diarization``: the file and what counts as plausible.
+
+    With ``segments_file`` (a transcript of the same audio), speech that no speaker turn covers is
+    flagged when it is more than ``max_unassigned_share`` of the transcribed speech.
+    """
 
     diarization_file: Annotated[str, StoragePath]
+    segments_file: Annotated[str, StoragePath] | None = None
+    max_unassigned_share: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.05
     min_segment_s: Seconds = 0.2
     max_segment_s: Annotated[float, msgspec.Meta(gt=0)] = 120.0
     min_speakers: SpeakerCount = 1
@@ -96,6 +104,10 @@ class ValidateOutput(msgspec.Struct, kw_only=True):
     speakers_count: int
     segments_count: int
     speech_s: float
+    # what diarize_speakers was asked for (num_speakers, or min/max), when it recorded it
+    speakers_asked: Asked | None
+    # transcribed speech that no speaker turn covers (with segments_file)
+    unassigned_speech_s: float | None
 
 
 def uses_gpu(settings: Settings, _params: Any) -> bool:
@@ -157,7 +169,7 @@ def get_speaker_segments(run: TaskRun, params: SpeakerSegmentsInput) -> SpeakerS
 
 @task("pyannote_audio.validate_diarization", queue="pyannote_audio", input=ValidateInput, output=ValidateOutput)
 def validate_diarization(run: TaskRun, params: ValidateInput) -> ValidateOutput:
-    """Check a diarization file: segments too short or too long, speaker count out of range."""
+    """Check a diarization: segment lengths, speaker count (and vs asked), speech without a speaker."""
     diarization = read_diarization(run.input_path(params.diarization_file), params.diarization_file)
     limits = Limits(
         min_segment_s=params.min_segment_s,
@@ -165,7 +177,12 @@ def validate_diarization(run: TaskRun, params: ValidateInput) -> ValidateOutput:
         min_speakers=params.min_speakers,
         max_speakers=params.max_speakers,
     )
-    problems = find_problems(diarization, limits)
+    problems = find_problems(diarization, limits) + count_problems(diarization)
+    unassigned_s = None
+    if params.segments_file is not None:
+        pieces = speech_pieces(run.input_path(params.segments_file), params.segments_file)
+        found, unassigned_s = speech_problems(pieces, diarization.segments, params.max_unassigned_share)
+        problems.extend(found)
     summary = summarise(diarization.segments)
     return ValidateOutput(
         valid=not problems,
@@ -174,4 +191,6 @@ def validate_diarization(run: TaskRun, params: ValidateInput) -> ValidateOutput:
         speakers_count=len(summary),
         segments_count=len(diarization.segments),
         speech_s=round(sum(s.speech_s for s in summary), 3),
+        speakers_asked=diarization.asked,
+        unassigned_speech_s=unassigned_s,
     )

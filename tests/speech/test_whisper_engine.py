@@ -19,7 +19,7 @@ CPU = WhisperSettings()
 
 @pytest.fixture(scope="module")
 def tiny_en() -> object:
-    source, _ = resolve_model(None, CPU, Path("/nonexistent"))
+    source, _ = resolve_model(None, CPU, Path("/nonexistent"), "en")
     model, _loaded = load_model(model_key(source, CPU, None), CPU, WarmModels())
     return model
 
@@ -100,17 +100,17 @@ def test_english_only_model_refuses_to_translate(tiny_en, meeting_audio) -> None
         transcribe(tiny_en, meeting_audio, Options(task="translate"), "tiny.en")
 
 
-def test_default_model_is_the_bundled_tiny_en() -> None:
-    source, shown = resolve_model(None, CPU, Path("/srv/share"))
+def test_default_model_for_english_is_the_bundled_tiny_en() -> None:
+    source, shown = resolve_model(None, CPU, Path("/srv/share"), "en")
     assert shown == "tiny.en"
-    assert source == bundled_models()["tiny.en"]
+    assert source == bundled_models(CPU)["tiny.en"]
     assert (Path(source) / "model.bin").is_file()
     assert resolve_model("tiny.en", CPU, Path("/srv/share")) == (source, "tiny.en")
 
 
 def test_operator_alias_names_a_folder_outside_the_storage_root(tmp_path: Path) -> None:
-    settings = WhisperSettings(models={"meeting-en": bundled_models()["tiny.en"]})
-    assert resolve_model("meeting-en", settings, tmp_path) == (bundled_models()["tiny.en"], "meeting-en")
+    settings = WhisperSettings(models={"meeting-en": bundled_models(CPU)["tiny.en"]})
+    assert resolve_model("meeting-en", settings, tmp_path) == (bundled_models(CPU)["tiny.en"], "meeting-en")
 
 
 def test_request_may_name_a_model_folder_in_the_storage_root(tmp_path: Path) -> None:
@@ -124,7 +124,7 @@ def test_request_may_name_a_model_folder_in_the_storage_root(tmp_path: Path) -> 
 
 def test_request_cannot_name_a_folder_outside_the_storage_root(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="configured by the operator"):
-        resolve_model(bundled_models()["tiny.en"], CPU, tmp_path)
+        resolve_model(bundled_models(CPU)["tiny.en"], CPU, tmp_path)
     with pytest.raises(InputError):
         resolve_model("../elsewhere", CPU, tmp_path)
 
@@ -143,7 +143,7 @@ def test_size_name_that_is_not_downloadable_says_how_to_provide_a_model(tmp_path
 
 def test_cache_loads_a_key_once_and_a_new_compute_type_again() -> None:
     cache = WarmModels()
-    source = bundled_models()["tiny.en"]
+    source = bundled_models(CPU)["tiny.en"]
     first, loaded = load_model(model_key(source, CPU, None), CPU, cache)
     again, loaded_again = load_model(model_key(source, CPU, None), CPU, cache)
     assert (loaded, loaded_again) == (True, False)

@@ -1,0 +1,42 @@
+"""Submit-time check of ``faster_whisper.transcribe_audio``: a language Whisper knows, and a model that can do it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors.errors import TaskError
+from actors.faster_whisper.languages import WHISPER_LANGUAGES, unknown_language_message, wrong_model_message
+from actors.faster_whisper.models import default_model_name, model_languages, resolve_model
+from actors.validation import InvalidInput
+from config import Settings
+from state.references import find_references
+
+
+def _literal(value: Any) -> str | None:
+    """Return ``value`` when it is a plain string (references are resolved, and checked, at start)."""
+    return value if isinstance(value, str) and not find_references(value) else None
+
+
+def check_language(settings: Settings, data: dict[str, Any]) -> None:
+    """Refuse an unknown language code, or a language the model the request gets cannot transcribe.
+
+    Raises:
+        InvalidInput: naming ``$.input_data.language`` (and the model and the languages it knows).
+    """
+    language = _literal(data.get("language"))
+    if language is None:
+        return
+    if language not in WHISPER_LANGUAGES:
+        raise InvalidInput(unknown_language_message(language), "$.input_data.language")
+    if "model" in data and _literal(data["model"]) is None:
+        return  # a reference: the model is known at start, where the engine checks again
+    whisper = settings.faster_whisper
+    requested = _literal(data.get("model"))
+    try:
+        source, shown_as = resolve_model(requested, whisper, settings.share_root, language)
+    except TaskError:
+        return  # not this check's business: the stage reports a model it cannot find, naming the setting
+    can_do = model_languages(source, whisper)
+    if language not in can_do:
+        multilingual, _ = default_model_name(whisper, None)
+        raise InvalidInput(wrong_model_message(shown_as, language, can_do, multilingual), "$.input_data.language")
