@@ -18,6 +18,9 @@ from actors.tts.dub import Fitting, Line, dub
 from actors.tts.engine import Speech, SpeechEngine, VoiceChoice, silence
 from actors.tts.engines import choose, cloned, make_engine
 from actors.tts.piper_engine import effective_device
+from actors.tts.plan import Cue, merge_short
+from actors.tts.shorten import llm_endpoint
+from actors.tts.speakers import assign_voices, candidate_voices
 from actors.tts.text import MAX_LINE_CHARS, MAX_TEXT_CHARS, sentences, spoken_line
 from actors.validation import StoragePath
 from actors.worker.runtime import TaskRun
@@ -68,8 +71,13 @@ class SynthesizeSubtitlesInput(msgspec.Struct, forbid_unknown_fields=True, kw_on
     engine: Engine | None = None
     language: Language | None = None
     fit: Literal["stretch", "none"] = "stretch"
-    max_speed: Annotated[float, msgspec.Meta(ge=1.0, le=4.0)] = 1.5
+    max_speed: Annotated[float, msgspec.Meta(ge=1.0, le=4.0)] = 1.25
     duration_s: Annotated[float, msgspec.Meta(gt=0, le=86400)] | None = None
+    # planning: borrow the silence around cues, merge very short lines of one speaker, shorten with the LLM
+    borrow: bool = True
+    merge: bool = True
+    shorten: bool = True
+    llm_provider: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
     reference_audio: Annotated[str, StoragePath] | None = None
     prompt_text: PromptText | None = None
     prompt_language: Language | None = None
@@ -83,6 +91,11 @@ class SynthesizeSubtitlesOutput(msgspec.Struct, kw_only=True):
     cues_count: int
     cues_fitted: int
     max_overrun_s: float
+    lines_count: int
+    lines_shortened: int
+    lines_too_long: int
+    mean_speed: float
+    voices: dict[str, str]
 
 
 def uses_gpu(settings: Settings, params: Any) -> bool:
@@ -146,28 +159,49 @@ def synthesize(run: TaskRun, params: SynthesizeInput) -> SynthesizeOutput:
     )
 
 
-def _lines(run: TaskRun, engine: SpeechEngine, params: SynthesizeSubtitlesInput) -> list[Line]:
-    cues = sorted(
+def _cues(run: TaskRun, params: SynthesizeSubtitlesInput) -> list[Cue]:
+    read = sorted(
         read_cues(run.input_path(params.subtitle_path), params.subtitle_path, strict=True), key=lambda c: c.start_s
     )
-    if not cues:
+    if not read:
         raise InputFileError(f"{params.subtitle_path!r} has no cues to speak")
-    mapped = params.voices or {}
-    choices: dict[str | None, VoiceChoice] = {}
-    lines = []
-    for cue in cues:
-        text, speaker = spoken_line(cue.text, cue.speaker, set(mapped))
+    labels = set(params.voices or {})
+    cues = []
+    for i, cue in enumerate(read):
+        text, speaker = spoken_line(cue.text, cue.speaker, labels)
         if len(text) > MAX_LINE_CHARS:
             raise InputError(
                 f"{params.subtitle_path!r}: the cue at {cue.start_s:.3f} s is longer than {MAX_LINE_CHARS} characters"
             )
-        key = speaker if speaker in mapped else None
+        cues.append(Cue(start_s=cue.start_s, end_s=cue.end_s, text=text, speaker=speaker, indices=(i,)))
+    return merge_short(cues) if params.merge else cues
+
+
+def _voice_map(run: TaskRun, engine: SpeechEngine, params: SynthesizeSubtitlesInput, cues: list[Cue]) -> dict[str, str]:
+    """Return the request's speaker -> voice map, or one filled from the installed voices when it has none."""
+    if params.voices is not None or params.voice is not None or params.reference_audio is not None:
+        return dict(params.voices or {})
+    speakers = list(dict.fromkeys(c.speaker for c in cues if c.speaker is not None))
+    if len(speakers) < 2:
+        return {}
+    mapped = assign_voices(speakers, candidate_voices(engine.voices(), run.settings.tts, engine.name, params.language))
+    log.info("dub_voices_assigned", voices=mapped)
+    return mapped
+
+
+def _lines(run: TaskRun, engine: SpeechEngine, params: SynthesizeSubtitlesInput) -> tuple[list[Line], dict[str, str]]:
+    cues = _cues(run, params)
+    mapped = _voice_map(run, engine, params, cues)
+    choices: dict[str | None, VoiceChoice] = {}
+    lines = []
+    for cue in cues:
+        key = cue.speaker if cue.speaker in mapped else None
         if key not in choices:
             voice = mapped[key] if key is not None else params.voice
             pointer = f"$.input_data.voices.{key}" if key is not None else "$.input_data.voice"
             choices[key] = _choice(run, engine, params, voice, pointer)
-        lines.append(Line(start_s=cue.start_s, end_s=cue.end_s, text=text, speaker=speaker, choice=choices[key]))
-    return lines
+        lines.append(Line(cue=cue, choice=choices[key]))
+    return lines, mapped
 
 
 @task(
@@ -179,32 +213,56 @@ def _lines(run: TaskRun, engine: SpeechEngine, params: SynthesizeSubtitlesInput)
     check=check_request,
 )
 def synthesize_subtitles(run: TaskRun, params: SynthesizeSubtitlesInput) -> SynthesizeSubtitlesOutput:
-    """Dub subtitles into one track: each line at its cue, sped up to fit, never over the next line."""
+    """Dub subtitles into one track: each line planned into its room, sped up or shortened, never over the next."""
     engine = make_engine(engine_name(run.settings.tts, params.engine, params.reference_audio), run)
-    lines = _lines(run, engine, params)
-    how = Fitting(fit=params.fit, max_speed=params.max_speed, duration_s=params.duration_s, language=params.language)
+    lines, mapped = _lines(run, engine, params)
+    how = Fitting(
+        fit=params.fit,
+        max_speed=params.max_speed,
+        duration_s=params.duration_s,
+        language=params.language,
+        borrow=params.borrow,
+        llm=llm_endpoint(run.settings.llm, params.llm_provider) if params.shorten and params.fit == "stretch" else None,
+    )
     with tempfile.TemporaryDirectory(prefix="tts-") as work:
-        track, manifest = dub(run, engine, lines, how, Path(work))
+        track, manifest, rates = dub(run, engine, lines, how, Path(work))
     target = run.output_dir / "dub.wav"
     manifest_path = run.output_dir / "manifest.json"
-    document = {"sample_rate": track.sample_rate, "duration_s": round(track.duration_s, 3), "cues": manifest}
+    document = {
+        "sample_rate": track.sample_rate,
+        "duration_s": round(track.duration_s, 3),
+        "max_speed": params.max_speed,
+        "speaking_rates_cps": rates,
+        "voices": mapped,
+        "cues": manifest,
+    }
     partial = manifest_path.with_name(".manifest.json.partial")
     partial.write_bytes(msgspec.json.encode(document))
     save(run, track, target, "wav")
     partial.replace(manifest_path)
-    fitted = sum(1 for p in manifest if p.overrun_s == 0 and p.cut_s == 0)
+    spoken = [p for p in manifest if p.decision != "silent"]
+    too_long = sum(1 for p in manifest if p.decision == "too_long" or p.cut_s > 0)
+    fitted = sum(len(p.cues) for p in manifest if p.decision != "too_long" and p.cut_s == 0)
     max_overrun_s = max((p.overrun_s for p in manifest), default=0.0)
+    mean_speed = round(sum(p.speed for p in spoken) / len(spoken), 3) if spoken else 1.0
     log.info(
         "dub_written",
-        cues=len(manifest),
+        lines=len(manifest),
         fitted=fitted,
+        too_long=too_long,
+        mean_speed=mean_speed,
         max_overrun_s=max_overrun_s,
         audio_s=round(track.duration_s, 3),
     )
     return SynthesizeSubtitlesOutput(
         audio_path=run.rel(target),
         manifest_path=run.rel(manifest_path),
-        cues_count=len(manifest),
+        cues_count=sum(len(p.cues) for p in manifest),
         cues_fitted=fitted,
         max_overrun_s=max_overrun_s,
+        lines_count=len(manifest),
+        lines_shortened=sum(1 for p in manifest if p.decision == "shortened"),
+        lines_too_long=too_long,
+        mean_speed=mean_speed,
+        voices=mapped,
     )
