@@ -4,6 +4,7 @@ Each service is a package (``actors/<service>/``) whose ``tasks`` module declare
 ``actors.spec.task``; this module imports them all, so ``REGISTRY`` is complete once it is imported.
 """
 
+from actors.audio import tasks as audio
 from actors.faster_whisper import tasks as faster_whisper
 from actors.ffmpeg import mux as ffmpeg_mux
 from actors.ffmpeg import tasks as ffmpeg
@@ -16,6 +17,18 @@ from actors.subtitles import tasks as subtitles
 from actors.system import tasks as system
 from actors.tts import tasks as tts
 
-SERVICES = (ffmpeg, ffmpeg_mux, system, llm, subtitles, paddleocr, inpainting, faster_whisper, pyannote_audio, tts)
+SERVICES = (
+    ffmpeg,
+    ffmpeg_mux,
+    system,
+    llm,
+    subtitles,
+    paddleocr,
+    inpainting,
+    faster_whisper,
+    pyannote_audio,
+    tts,
+    audio,
+)
 
 __all__ = ["QUEUES", "REGISTRY", "SERVICES", "TaskSpec", "always", "get_spec", "never", "task"]
