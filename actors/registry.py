@@ -7,6 +7,7 @@ Each service is a package (``actors/<service>/``) whose ``tasks`` module declare
 from actors.audio import tasks as audio
 from actors.faster_whisper import tasks as faster_whisper
 from actors.ffmpeg import mux as ffmpeg_mux
+from actors.ffmpeg import subtitle_video as ffmpeg_subtitles
 from actors.ffmpeg import tasks as ffmpeg
 from actors.inpainting import tasks as inpainting
 from actors.llm import tasks as llm
@@ -20,6 +21,7 @@ from actors.tts import tasks as tts
 SERVICES = (
     ffmpeg,
     ffmpeg_mux,
+    ffmpeg_subtitles,
     system,
     llm,
     subtitles,
