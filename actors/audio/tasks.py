@@ -1,6 +1,6 @@
 """``audio.separate_vocals``: split a soundtrack into its voices and the rest (music and effects).
 
-It runs on the ``tts`` queue, beside the dub it prepares. The accompaniment goes under the dub with
+It runs on the ``audio`` queue. The accompaniment goes under the dub with
 ``ffmpeg.mux_audio`` ``mode: background``; the vocals give clean reference clips for voice cloning.
 """
 
@@ -79,7 +79,7 @@ def write_stereo(path: Path, samples: npt.NDArray[np.float32], rate: int) -> Non
         out.writeframes(pcm.tobytes())
 
 
-@task("audio.separate_vocals", queue="tts", input=SeparateVocalsInput, output=SeparateVocalsOutput)
+@task("audio.separate_vocals", queue="audio", input=SeparateVocalsInput, output=SeparateVocalsOutput)
 def separate_vocals(run: TaskRun, params: SeparateVocalsInput) -> SeparateVocalsOutput:
     """Split a soundtrack into vocals and accompaniment with the MDX-Net model of ``audio.separation_model_path``."""
     settings = run.settings.audio

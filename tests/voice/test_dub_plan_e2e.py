@@ -65,7 +65,7 @@ def plan_system(
         "TASKGATE_AUDIO__SEPARATION_SAMPLE_RATE": "16000",
     }
     (root / "run").mkdir()
-    with shared_system(redis_server.url, root / "run", VOICE_QUEUES, env) as system:
+    with shared_system(redis_server.url, root / "run", [*VOICE_QUEUES, "audio"], env) as system:
         system.model_path = root / "mdx.onnx"  # type: ignore[attr-defined]
         yield system
 
