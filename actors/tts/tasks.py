@@ -22,6 +22,7 @@ from actors.tts.plan import Cue, merge_short
 from actors.tts.shorten import llm_endpoint
 from actors.tts.speakers import assign_voices, candidate_voices
 from actors.tts.text import MAX_LINE_CHARS, MAX_TEXT_CHARS, sentences, spoken_line
+from actors.tts.voice_maps import MapName, VoiceMap, read_map, write_map
 from actors.validation import StoragePath
 from actors.worker.runtime import TaskRun
 from config import Settings
@@ -68,6 +69,8 @@ class SynthesizeSubtitlesInput(msgspec.Struct, forbid_unknown_fields=True, kw_on
     subtitle_path: Annotated[str, StoragePath]
     voice: VoiceName | None = None
     voices: Annotated[dict[SpeakerLabel, VoiceName], msgspec.Meta(max_length=64)] | None = None
+    # a stored speaker -> voice map (GET /v1/tts/voice-maps); speakers it lacks are added to it
+    voice_map: MapName | None = None
     engine: Engine | None = None
     language: Language | None = None
     fit: Literal["stretch", "none"] = "stretch"
@@ -177,11 +180,37 @@ def _cues(run: TaskRun, params: SynthesizeSubtitlesInput) -> list[Cue]:
     return merge_short(cues) if params.merge else cues
 
 
+def _stored_map(
+    run: TaskRun, engine: SpeechEngine, name: str, params: SynthesizeSubtitlesInput, speakers: list[str]
+) -> dict[str, str]:
+    """Return the named map (with the request's ``voices`` over it); speakers it lacks get voices, written back."""
+    try:
+        stored = read_map(run.root, name) or VoiceMap(engine=engine.name)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise InputError(
+            f"the voice map {name!r} cannot be read ({exc}); PUT /v1/tts/voice-maps/{name} again"
+        ) from None
+    if stored.engine not in (None, engine.name):
+        raise InputError(f"the voice map {name!r} is for engine {stored.engine}, this dub uses {engine.name}")
+    mapped = {**stored.voices, **(params.voices or {})}
+    missing = [s for s in speakers if s not in mapped]
+    if missing:
+        candidates = candidate_voices(engine.voices(), run.settings.tts, engine.name, params.language)
+        unused = [c for c in candidates if c not in mapped.values()]
+        added = assign_voices(missing, unused + [c for c in candidates if c not in unused])
+        mapped.update(added)
+        write_map(run.root, name, VoiceMap(engine=engine.name, voices={**stored.voices, **added}))
+        log.info("voice_map_extended", voice_map=name, added=added)
+    return mapped
+
+
 def _voice_map(run: TaskRun, engine: SpeechEngine, params: SynthesizeSubtitlesInput, cues: list[Cue]) -> dict[str, str]:
-    """Return the request's speaker -> voice map, or one filled from the installed voices when it has none."""
+    """Return the speaker -> voice map: the request's, a stored one, or one filled from the installed voices."""
+    speakers = list(dict.fromkeys(c.speaker for c in cues if c.speaker is not None))
+    if params.voice_map is not None:
+        return _stored_map(run, engine, params.voice_map, params, speakers)
     if params.voices is not None or params.voice is not None or params.reference_audio is not None:
         return dict(params.voices or {})
-    speakers = list(dict.fromkeys(c.speaker for c in cues if c.speaker is not None))
     if len(speakers) < 2:
         return {}
     mapped = assign_voices(speakers, candidate_voices(engine.voices(), run.settings.tts, engine.name, params.language))

@@ -190,6 +190,36 @@ async def test_two_speakers_get_two_installed_voices_chosen_automatically(plan_s
     assert rates[SLOW_VOICE] < 0.85 * rates["en_US-joe-medium"]  # the audio itself shows two voices
 
 
+async def test_a_named_voice_map_is_kept_server_side_checked_and_extended_by_a_dub(
+    plan_system: System, client: Client
+) -> None:
+    status, body, _ = await client.request(
+        "PUT", "/v1/tts/voice-maps/show", json={"voices": {"SPEAKER_01": "en_US-nobody-low"}}
+    )
+    assert status == 422, body
+    assert body["errors"][0]["pointer"] == "$.voices.SPEAKER_01"
+    assert "en_US-joe-medium" in body["detail"]
+    assert SLOW_VOICE in body["detail"]  # the message lists the voices
+    status, body, _ = await client.request(
+        "PUT", "/v1/tts/voice-maps/show", json={"voices": {"SPEAKER_01": "en_US-joe-medium"}}
+    )
+    assert status == 201, body
+
+    subs = write(plan_system.share_dir, "talk/show.srt", srt(TWO_SPEAKERS))
+    await client.submit(DUB, {"subtitle_path": subs, "voice_map": "show"}, task_id="show")
+    record = await client.wait("show", timeout_s=90)
+    assert record["status"] == "SUCCESS", record
+    # the stored speaker keeps its voice; the new one gets the voice nobody in the map has
+    expected = {"SPEAKER_01": "en_US-joe-medium", "SPEAKER_00": SLOW_VOICE}
+    assert record["stages"][DUB]["output"]["voices"] == expected
+    status, body, _ = await client.request("GET", "/v1/tts/voice-maps/show")
+    assert (status, body["voices"]) == (200, expected)
+    status, body, _ = await client.request("GET", "/v1/tts/voice-maps")
+    assert body["voice_maps"] == ["show"]
+    status, body, _ = await client.request("GET", "/v1/tts/voice-maps/other")
+    assert status == 404, body
+
+
 async def test_a_line_that_cannot_fit_at_the_speed_cap_is_shortened_by_the_llm_to_its_budget(
     plan_system: System, client: Client, llm: ShorteningLlm
 ) -> None:

@@ -1,0 +1,247 @@
+"""Issue 25 benchmark: a planned dub of a 60 s clip that keeps the film's sound, against today's method.
+
+The clip's soundtrack is a music bed plus the "original actor" (Piper speaking the source lines, each cue
+as long as its line). The dub speaks translations about 1.2x longer than their source, so most lines
+cannot fit their cue at natural speed. Three methods in the same run, on one worker:
+
+- today: each line fitted to its own cue, sped up to 1.5x, then run into the silence and cut at the next
+  line (``borrow/merge/shorten`` off), muxed with ``mode: mix`` (the whole original at 0.2);
+- planned: borrowed silence, merged short lines, speed cap 1.25x (rubberband), ``mode: duck`` (default);
+- planned-llm: the same with the scripted shortening server (tests/voice/shortening_llm.py) as the LLM.
+
+Figures: the share of lines inside their window at <= 1.25x (window: from 0.25 s before the cue to 0.1 s
+before the next cue; also inside the cue itself), the mean speed factor, the bed's level between lines
+against the original (dB), the original speech left under the dubbed lines (dB), and the wall time of
+dub + mux, submit to SUCCESS. Targets: >= 95 % inside with shortening, mean speed <= 1.1x, bed within 1 dB.
+
+Run: .venv/bin/python bench/bench_dub.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+import wave
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from actors.ffmpeg.pcm import decode_mono
+from actors.subtitles.formats import Cue, to_srt
+from actors.tts.engine import VoiceChoice
+from actors.tts.piper_engine import PiperEngine
+from actors.tts.voices import DEFAULT_PIPER_VOICE, catalogue
+from bench.system import running_system
+from config.voice import TtsSettings
+from tests.harness import Client, System
+from tests.media import run_ffmpeg
+from tests.voice.shortening_llm import ShorteningLlm
+
+CLIP_S = 60.0
+RATE = 16000
+# (source line, its translation): the translations run about 1.2x the source's characters
+SCRIPT = [
+    ("We should leave before the storm.", "We really ought to leave before the storm arrives."),
+    ("Where did you put the keys?", "Where exactly did you put the car keys?"),
+    ("On the table, next to the lamp.", "They are on the table, right next to the old lamp."),
+    ("I never saw them there.", "I honestly never saw them lying there."),
+    ("Look again, they must be there.", "Have another look, they simply must be there."),
+    ("Fine. Found them.", "All right. I found them."),
+    ("The road to the coast is closed tonight.", "The main road to the coast is closed for the whole night."),
+    ("Then we take the mountain pass.", "In that case we will take the old mountain pass."),
+    ("That pass is dangerous in the rain.", "That mountain pass is very dangerous in heavy rain."),
+    ("We have no other choice.", "We really do not have any other choice."),
+    ("Call your sister and tell her we are late.", "Call your sister and tell her that we will be quite late."),
+    ("She will not be happy about it.", "She is not going to be happy about that at all."),
+    ("She never is.", "She never is, to be honest."),
+    ("Let us go, then.", "Let us get going, then."),
+]
+GAPS_S = [0.35, 1.2, 0.5, 1.5, 0.4, 1.0, 0.8]  # silence after each line, in turn
+LEAD_S, GAP_S = 0.25, 0.1
+
+
+def source_cues() -> list[Cue]:
+    """Place the source lines one after another, each cue as long as the source line spoken."""
+    settings = TtsSettings()
+    engine = PiperEngine(settings, None)
+    voice = next(v for v in catalogue(settings) if v.name == DEFAULT_PIPER_VOICE)
+    choice = VoiceChoice(voice=voice)
+    cues, t = [], 0.8
+    for i, (source, _) in enumerate(SCRIPT):
+        spoken_s = engine.synthesize(source, choice, 1.0, None).duration_s
+        cues.append(Cue(start_s=round(t, 3), end_s=round(t + spoken_s, 3), text=source))
+        t += spoken_s + GAPS_S[i % len(GAPS_S)]
+    return cues
+
+
+def soundtrack(cues: list[Cue]) -> tuple[np.ndarray, np.ndarray]:
+    """Return (bed, original speech) at 16 kHz for the clip."""
+    settings = TtsSettings()
+    engine = PiperEngine(settings, None)
+    choice = VoiceChoice(voice=next(v for v in catalogue(settings) if v.name == DEFAULT_PIPER_VOICE))
+    t = np.arange(int(CLIP_S * RATE)) / RATE
+    swell = 0.75 + 0.25 * np.sin(2 * np.pi * t / 7.0)
+    bed = (swell * (0.05 * np.sin(2 * np.pi * 196 * t) + 0.035 * np.sin(2 * np.pi * 294 * t))).astype(np.float32)
+    speech = np.zeros_like(bed)
+    for cue in cues:
+        said = engine.synthesize(cue.text, choice, 1.0, None)
+        idx = np.linspace(0, said.samples.shape[0] - 1, int(said.duration_s * RATE))
+        samples = np.interp(idx, np.arange(said.samples.shape[0]), said.samples) * 0.35
+        start = int(cue.start_s * RATE)
+        speech[start : start + samples.shape[0]] = samples[: speech.shape[0] - start]
+    return bed, speech
+
+
+def write_wav(path: Path, samples: np.ndarray) -> None:
+    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(RATE)
+        out.writeframes(pcm.tobytes())
+
+
+METHODS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "today": ({"max_speed": 1.5, "borrow": False, "merge": False, "shorten": False}, {"mode": "mix"}),
+    "planned": ({"shorten": False}, {}),
+    "planned-llm": ({}, {}),
+}
+
+
+async def dub(system: System, task_id: str, dub_input: dict[str, Any], mux_input: dict[str, Any]) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as session:
+        client = Client(session, system.base_url)
+        started = time.perf_counter()
+        await client.submit(
+            "tts.synthesize_subtitles", {"subtitle_path": "dub.srt", "duration_s": CLIP_S, **dub_input}, task_id=task_id
+        )
+        await client.submit(
+            "ffmpeg.mux_audio",
+            {
+                "video_path": "clip.mp4",
+                "audio_path": "${{ stages.tts.synthesize_subtitles.output.audio_path }}",
+                **mux_input,
+            },
+            task_id=task_id,
+        )
+        record = await client.wait(task_id, timeout_s=600)
+        elapsed = time.perf_counter() - started
+    assert record["status"] == "SUCCESS", record
+    return {"wall_s": elapsed, "stages": record["stages"]}
+
+
+def db(x: float) -> float:
+    return float(20 * np.log10(max(x, 1e-12)))
+
+
+def measure(share: Path, cues: list[Cue], result: dict[str, Any], original: np.ndarray, speech: np.ndarray) -> dict:
+    stages = result["stages"]
+    manifest = json.loads((share / stages["tts.synthesize_subtitles"]["output"]["manifest_path"]).read_text())
+    lines = [line for line in manifest["cues"] if line["decision"] != "silent"]
+    inside_slot = inside_cue = 0
+    for line in lines:
+        first, last = line["cues"][0], line["cues"][-1]
+        slot_start = cues[first].start_s - LEAD_S
+        slot_end = (cues[last + 1].start_s if last + 1 < len(cues) else CLIP_S) - GAP_S
+        ok = line["speed"] <= 1.25 + 1e-6 and line["cut_s"] == 0
+        inside_slot += ok and slot_start - 1e-3 <= line["audio_start_s"] and line["audio_end_s"] <= slot_end + 0.05
+        inside_cue += (
+            ok
+            and cues[first].start_s - 1e-3 <= line["audio_start_s"]
+            and line["audio_end_s"] <= cues[last].end_s + 0.05
+        )
+    dubbed = decode_mono(share / stages["ffmpeg.mux_audio"]["output"]["video_path"], "dubbed", RATE)
+    busy = np.zeros(original.shape[0], bool)
+    for line in lines:
+        busy[int((line["audio_start_s"] - 0.45) * RATE) : int((line["audio_end_s"] + 0.45) * RATE)] = True
+    for cue in cues:
+        busy[int((cue.start_s - 0.1) * RATE) : int((cue.end_s + 0.1) * RATE)] = True
+    free = ~busy
+    free[: RATE // 5] = False
+    bed_db = db(np.sqrt((dubbed[free] ** 2).mean())) - db(np.sqrt((original[free] ** 2).mean()))
+    under = []
+    for line in lines:
+        span = slice(int((line["audio_start_s"] + 0.1) * RATE), int((line["audio_end_s"] - 0.1) * RATE))
+        ref = float(np.dot(original[span], speech[span]))
+        if ref > 0:
+            under.append(db(abs(float(np.dot(dubbed[span], speech[span]))) / ref))
+    return {
+        "lines": len(lines),
+        "inside_slot": inside_slot / len(lines),
+        "inside_cue": inside_cue / len(lines),
+        "mean_speed": float(np.mean([line["speed"] for line in lines])),
+        "max_speed": float(max(line["speed"] for line in lines)),
+        "shortened": sum(1 for line in lines if line["decision"] == "shortened"),
+        "too_long": sum(1 for line in lines if line["decision"] == "too_long" or line["cut_s"] > 0),
+        "bed_db": bed_db,
+        "free_s": float(free.sum()) / RATE,
+        "speech_under_db": float(np.median(under)) if under else float("nan"),
+        "wall_s": result["wall_s"],
+        "stage_s": {name: stage["duration_s"] for name, stage in stages.items()},
+    }
+
+
+def main() -> int:
+    cues = source_cues()
+    ratio = sum(len(t) for _, t in SCRIPT) / sum(len(s) for s, _ in SCRIPT)
+    bed, speech = soundtrack(cues)
+
+    def prepare(share: Path) -> None:
+        write_wav(share / "soundtrack.wav", bed + speech)
+        run_ffmpeg(
+            "-f", "lavfi", "-i", f"testsrc=duration={CLIP_S}:size=160x120:rate=10",
+            "-i", str(share / "soundtrack.wav"), "-c:v", "libx264", "-pix_fmt", "yuv420p",
+            "-c:a", "aac", "-b:a", "192k", "-shortest", str(share / "clip.mp4"),
+        )  # fmt: skip
+        dubbed = [Cue(start_s=c.start_s, end_s=c.end_s, text=t) for c, (_, t) in zip(cues, SCRIPT, strict=True)]
+        (share / "dub.srt").write_text(to_srt(dubbed))
+        (share / "warm.srt").write_text("1\n00:00:00,500 --> 00:00:02,000\nWarm up.\n")
+
+    llm = ShorteningLlm()
+    llm.start()
+    env = {"OPENAI_BASE_URL": llm.url, "OPENAI_API_KEY": "bench"}
+    try:
+        with running_system(["tts", "ffmpeg"], prepare, env=env) as system:
+            share = system.share_dir
+            original = decode_mono(share / "clip.mp4", "clip", RATE)
+            asyncio.run(dub(system, "warm", {"subtitle_path": "warm.srt"}, {}))
+            figures = {
+                name: measure(share, cues, asyncio.run(dub(system, name, d, m)), original, speech)
+                for name, (d, m) in METHODS.items()
+            }
+    finally:
+        llm.stop()
+
+    print(
+        f"clip {CLIP_S:.0f} s, {len(cues)} lines; translations {ratio:.2f}x the source's characters; "
+        f"voice {DEFAULT_PIPER_VOICE} (Piper, CPU); LLM: scripted shortening server ({len(llm.requests)} requests)"
+    )
+    for name, f in figures.items():
+        print(
+            f"{name:12s} inside window at <=1.25x: {f['inside_slot']:.0%} "
+            f"(inside the cue itself {f['inside_cue']:.0%}); "
+            f"mean speed {f['mean_speed']:.3f}x (max {f['max_speed']:.2f}x); shortened {f['shortened']}, "
+            f"too long {f['too_long']} of {f['lines']}; bed between lines {f['bed_db']:+.2f} dB "
+            f"(over {f['free_s']:.1f} s); original speech under the lines {f['speech_under_db']:+.1f} dB; "
+            f"dub + mux {f['wall_s']:.2f} s; stages {f['stage_s']}"
+        )
+    best, today = figures["planned-llm"], figures["today"]
+    print(
+        f"planned-llm vs today: inside {best['inside_slot']:.0%} vs {today['inside_slot']:.0%}, mean speed "
+        f"{best['mean_speed']:.3f}x vs {today['mean_speed']:.3f}x, "
+        f"bed {best['bed_db']:+.2f} vs {today['bed_db']:+.2f} dB, "
+        f"wall time ratio {best['wall_s'] / today['wall_s']:.2f}"
+    )
+    passed = best["inside_slot"] >= 0.95 and best["mean_speed"] <= 1.1 and abs(best["bed_db"]) <= 1.0
+    print(f"targets (>= 95 % inside, mean speed <= 1.1x, bed within 1 dB): {'PASS' if passed else 'FAIL'}")
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
