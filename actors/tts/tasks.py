@@ -20,6 +20,7 @@ from actors.tts.engines import choose, cloned, make_engine
 from actors.tts.piper_engine import effective_device
 from actors.tts.plan import Cue, merge_short
 from actors.tts.shorten import llm_endpoint
+from actors.tts.speaker_clips import cut_clips
 from actors.tts.speakers import assign_voices, candidate_voices
 from actors.tts.text import MAX_LINE_CHARS, MAX_TEXT_CHARS, sentences, spoken_line
 from actors.tts.voice_maps import MapName, VoiceMap, read_map, write_map
@@ -84,6 +85,11 @@ class SynthesizeSubtitlesInput(msgspec.Struct, forbid_unknown_fields=True, kw_on
     reference_audio: Annotated[str, StoragePath] | None = None
     prompt_text: PromptText | None = None
     prompt_language: Language | None = None
+    # cloning engines: each speaker's voice cloned from a clip of their own clean lines (8-15 s) cut from this
+    # audio (the original soundtrack, or better the vocals of audio.separate_vocals); the clips' words come
+    # from speaker_subtitle_path (the source-language cues with speakers), by default subtitle_path
+    speaker_audio_path: Annotated[str, StoragePath] | None = None
+    speaker_subtitle_path: Annotated[str, StoragePath] | None = None
 
 
 class SynthesizeSubtitlesOutput(msgspec.Struct, kw_only=True):
@@ -218,8 +224,45 @@ def _voice_map(run: TaskRun, engine: SpeechEngine, params: SynthesizeSubtitlesIn
     return mapped
 
 
+def _cloned_speakers(
+    run: TaskRun, engine: SpeechEngine, params: SynthesizeSubtitlesInput, cues: list[Cue]
+) -> dict[str | None, VoiceChoice]:
+    """Return a cloned voice per speaker, from clips of their own lines (cloning engines, speaker_audio_path)."""
+    if params.speaker_audio_path is None:
+        return {}
+    if engine.name != "gpt_sovits":
+        raise InputError(f"speaker_audio_path clones each speaker's voice: engine {engine.name} cannot; use gpt_sovits")
+    if params.voices is not None or params.voice is not None or params.reference_audio is not None:
+        return {}
+    source = params.speaker_subtitle_path or params.subtitle_path
+    said = read_cues(run.input_path(source), source, strict=True)
+    speakers = list(dict.fromkeys(c.speaker for c in cues if c.speaker is not None))
+    clips = cut_clips(
+        run.input_path(params.speaker_audio_path),
+        params.speaker_audio_path,
+        said,
+        speakers,
+        run.output_dir / "speakers",
+    )
+    language = params.prompt_language or params.language
+    choices: dict[str | None, VoiceChoice] = {}
+    for speaker, clip in clips.items():
+        base = cloned(run, run.rel(clip.path), clip.prompt_text, language)
+        choices[speaker] = VoiceChoice(
+            voice=msgspec.structs.replace(base.voice, name=f"clone:{speaker}"), reference=base.reference
+        )
+        log.info("speaker_clip_cut", speaker=speaker, duration_s=clip.duration_s, chars=len(clip.prompt_text))
+    return choices
+
+
 def _lines(run: TaskRun, engine: SpeechEngine, params: SynthesizeSubtitlesInput) -> tuple[list[Line], dict[str, str]]:
     cues = _cues(run, params)
+    clones = _cloned_speakers(run, engine, params, cues)
+    if clones:
+        if any(c.speaker not in clones for c in cues):
+            clones[None] = _choice(run, engine, params, params.voice, "$.input_data.voice")
+        lines = [Line(cue=c, choice=clones[c.speaker if c.speaker in clones else None]) for c in cues]
+        return lines, {k: v.label for k, v in clones.items() if k is not None}
     mapped = _voice_map(run, engine, params, cues)
     choices: dict[str | None, VoiceChoice] = {}
     lines = []
