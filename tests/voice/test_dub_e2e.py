@@ -146,7 +146,9 @@ async def test_three_lines_dubbed_onto_a_video_keep_the_picture_and_land_in_thei
         ("mix", "mix", {}),
         ("track", "add_track", {"language": "fra"}),
     ):
-        await voice_client.submit(DUB, {"subtitle_path": srt, "duration_s": 8.0}, task_id=task_id)
+        # every line inside its own cue (no borrowed silence), sped up to 1.5x where needed
+        fitted = {"subtitle_path": srt, "duration_s": 8.0, "borrow": False, "max_speed": 1.5}
+        await voice_client.submit(DUB, fitted, task_id=task_id)
         await voice_client.submit(MUX, mux(mode, **extra), task_id=task_id)
     records = {t: await voice_client.wait(t, timeout_s=90) for t in ("dub", "mix", "track")}
     for record in records.values():
