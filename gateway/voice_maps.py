@@ -15,12 +15,38 @@ from actors.validation import InvalidInput
 from gateway.auth import ADMIN, require_scope
 from gateway.bodies import read_body
 from gateway.context import context
+from gateway.openapi import describe
+from gateway.openapi_paths import path_param
 from gateway.problems import problem_response
 from gateway.responses import json_response
 
 routes = web.RouteTableDef()
 _NAME = re.compile(MAP_NAME)
 _decode = msgspec.json.Decoder(VoiceMap).decode
+_NAME_PARAM = path_param(
+    "name", "the voice map's name", {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}
+)
+_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "engine": {"enum": ["piper", "gpt_sovits", None], "description": "null: tts.engine"},
+                    "voices": {
+                        "type": "object",
+                        "maxProperties": 256,
+                        "propertyNames": {"minLength": 1, "maxLength": 64},
+                        "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 200},
+                        "description": "speaker label -> voice (GET /v1/tts/voices); an unknown voice is a 422",
+                    },
+                },
+            }
+        }
+    },
+}
 
 
 def _name(request: web.Request) -> str:
@@ -43,6 +69,7 @@ async def list_voice_maps(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/tts/voice-maps/{name}")
+@describe(parameters=[_NAME_PARAM])
 async def get_voice_map(request: web.Request) -> web.Response:
     """Return one voice map: its engine and ``{speaker: voice}``."""
     name = _name(request)
@@ -54,6 +81,7 @@ async def get_voice_map(request: web.Request) -> web.Response:
 
 @routes.put("/v1/tts/voice-maps/{name}")
 @require_scope(ADMIN)
+@describe(parameters=[_NAME_PARAM], requestBody=_BODY)
 async def put_voice_map(request: web.Request) -> web.Response:
     """Write a voice map; every voice must exist for its engine (else 422 listing the voices)."""
     name = _name(request)
@@ -76,6 +104,7 @@ async def put_voice_map(request: web.Request) -> web.Response:
 
 @routes.delete("/v1/tts/voice-maps/{name}")
 @require_scope(ADMIN)
+@describe(parameters=[_NAME_PARAM], responses={"204": {"description": "Deleted"}, "404": None, "422": None})
 async def delete_voice_map(request: web.Request) -> web.Response:
     """Delete a voice map."""
     name = _name(request)
