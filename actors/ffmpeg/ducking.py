@@ -17,6 +17,7 @@ _LOUD_DBFS = -45.0
 _JOIN_S = 0.6
 _MARGIN_S = 0.1
 RAMP_S = 0.15
+_GROUP = 40  # spans per volume filter (ffmpeg's expression parser nests ~100 terms at most)
 
 
 def speech_spans(audio: Path, shown_as: str) -> list[tuple[float, float]]:
@@ -45,9 +46,22 @@ def speech_spans(audio: Path, shown_as: str) -> list[tuple[float, float]]:
 
 
 def duck_filter(spans: list[tuple[float, float]], duck_db: float) -> str:
-    """Return the ffmpeg ``volume`` filter that lowers the sound by ``duck_db`` inside ``spans``."""
+    """Return the ffmpeg filters that lower the sound by ``duck_db`` inside ``spans``.
+
+    ffmpeg's expressions nest about a hundred terms at most, so the spans go in groups, one ``volume``
+    filter each, enabled only over its group's time range (elsewhere the sound passes untouched).
+    """
     if not spans:
         return "anull"
     depth = 1.0 - 10 ** (duck_db / 20)
-    terms = "+".join(f"clip(min((t-{a - RAMP_S:.3f})/{RAMP_S},({b + RAMP_S:.3f}-t)/{RAMP_S}),0,1)" for a, b in spans)
-    return f"volume=volume='1-{depth:.5f}*min(1,{terms})':eval=frame"
+    stages = []
+    for first in range(0, len(spans), _GROUP):
+        group = spans[first : first + _GROUP]
+        terms = "+".join(
+            f"clip(min((t-{a - RAMP_S:.3f})/{RAMP_S},({b + RAMP_S:.3f}-t)/{RAMP_S}),0,1)" for a, b in group
+        )
+        start_s, end_s = group[0][0] - RAMP_S, group[-1][1] + RAMP_S
+        stages.append(
+            f"volume=enable='between(t,{start_s:.3f},{end_s:.3f})':volume='1-{depth:.5f}*min(1,{terms})':eval=frame"
+        )
+    return ",".join(stages)
