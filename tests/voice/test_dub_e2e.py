@@ -212,3 +212,30 @@ async def test_a_track_longer_than_the_video_is_trimmed_and_a_bad_mode_is_refuse
         )
         assert status == 422, body
         assert body["errors"][0]["pointer"] == pointer
+
+
+OVERLAPPING = """1
+00:00:00,500 --> 00:00:03,000
+The first speaker goes on and on about the weather.
+
+2
+00:00:01,500 --> 00:00:03,500
+Someone interrupts.
+"""
+
+
+async def test_overlapping_cues_are_fitted_one_after_the_other_never_over_each_other(
+    voice_system: System, voice_client: Client
+) -> None:
+    srt = write(voice_system.share_dir, "subs/overlap.srt", OVERLAPPING)
+    await voice_client.submit(DUB, {"subtitle_path": srt}, task_id="overlap")
+    record = await voice_client.wait("overlap", timeout_s=60)
+    assert record["status"] == "SUCCESS", record
+    out = record["stages"][DUB]["output"]
+    first, second = json.loads((voice_system.share_dir / out["manifest_path"]).read_text())["cues"]
+    # the first line's window ends 0.1 s before the interruption starts; it cannot fit at 1.25x: reported, cut there
+    assert (first["window_end_s"], first["decision"], first["speed"]) == (1.4, "too_long", 1.25)
+    assert first["audio_end_s"] <= 1.4 < second["audio_start_s"] == 1.5
+    track = voice_system.share_dir / out["audio_path"]
+    assert energy(track, first["audio_end_s"] + 0.01, second["audio_start_s"]) < 0.005
+    assert energy(track, second["audio_start_s"], second["audio_end_s"]) > 0.03
