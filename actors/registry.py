@@ -4,8 +4,10 @@ Each service is a package (``actors/<service>/``) whose ``tasks`` module declare
 ``actors.spec.task``; this module imports them all, so ``REGISTRY`` is complete once it is imported.
 """
 
+from actors.audio import tasks as audio
 from actors.faster_whisper import tasks as faster_whisper
 from actors.ffmpeg import mux as ffmpeg_mux
+from actors.ffmpeg import subtitle_video as ffmpeg_subtitles
 from actors.ffmpeg import tasks as ffmpeg
 from actors.inpainting import tasks as inpainting
 from actors.llm import tasks as llm
@@ -16,6 +18,19 @@ from actors.subtitles import tasks as subtitles
 from actors.system import tasks as system
 from actors.tts import tasks as tts
 
-SERVICES = (ffmpeg, ffmpeg_mux, system, llm, subtitles, paddleocr, inpainting, faster_whisper, pyannote_audio, tts)
+SERVICES = (
+    ffmpeg,
+    ffmpeg_mux,
+    ffmpeg_subtitles,
+    system,
+    llm,
+    subtitles,
+    paddleocr,
+    inpainting,
+    faster_whisper,
+    pyannote_audio,
+    tts,
+    audio,
+)
 
 __all__ = ["QUEUES", "REGISTRY", "SERVICES", "TaskSpec", "always", "get_spec", "never", "task"]

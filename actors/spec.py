@@ -23,6 +23,7 @@ QUEUES = (
     "llm",
     "subtitles",
     "tts",
+    "audio",
     "webhooks",
 )
 

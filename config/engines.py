@@ -17,6 +17,10 @@ class FfmpegSettings(_Section):
 
     binary: str | None = None
     hwaccel: Literal["cuda", "vaapi", "qsv"] | None = None
+    # burnt-in subtitles (ffmpeg.burn_subtitles): the font family, and a folder of .ttf/.otf files searched
+    # before the system's fonts (fontconfig)
+    subtitle_font: str = "DejaVu Sans"
+    subtitle_fonts_dir: str | None = None
 
 
 def _language_models() -> dict[str, str]:

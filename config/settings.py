@@ -22,7 +22,7 @@ from config.engines import (
 from config.errors import ConfigError
 from config.redis_target import sentinel_address, sentinel_entries
 from config.section import Section as _Section
-from config.voice import TtsSettings
+from config.voice import AudioSettings, TtsSettings
 
 PositiveSeconds = Annotated[float, msgspec.Meta(gt=0)]
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
@@ -286,6 +286,7 @@ class Settings(_Section):
     inpainting: InpaintingSettings = msgspec.field(default_factory=InpaintingSettings)
     llm: LlmSettings = msgspec.field(default_factory=LlmSettings)
     tts: TtsSettings = msgspec.field(default_factory=TtsSettings)
+    audio: AudioSettings = msgspec.field(default_factory=AudioSettings)
     webhooks: WebhookSettings = msgspec.field(default_factory=WebhookSettings)
     network_policy: NetworkPolicySettings = msgspec.field(default_factory=NetworkPolicySettings)
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)

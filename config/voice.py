@@ -48,3 +48,17 @@ class TtsSettings(_Section):
     # silence between sentences when a long text is split
     sentence_pause_s: Annotated[float, msgspec.Meta(ge=0, le=5)] = 0.25
     gpt_sovits: GptSovitsSettings = msgspec.field(default_factory=GptSovitsSettings)
+
+
+class AudioSettings(_Section):
+    """Audio work beside the dub: vocal separation (``audio.separate_vocals``)."""
+
+    # an MDX-Net (UVR) ONNX model: input (batch, 4, dim_f, dim_t) = the stereo spectrogram's real and
+    # imaginary parts, output the same shape = the separated stem; no package ships its weights
+    separation_model_path: str | None = None
+    # the model's STFT: UVR's MDX-Net models use n_fft 6144 (7680 for some), hop 1024, 44.1 kHz
+    separation_n_fft: Annotated[int, msgspec.Meta(ge=64, le=16384)] = 6144
+    separation_hop: Annotated[int, msgspec.Meta(ge=16, le=4096)] = 1024
+    separation_sample_rate: Annotated[int, msgspec.Meta(ge=8000, le=96000)] = 44100
+    # what the model outputs: the vocals (the accompaniment is the mix less them), or the instrumental
+    separation_stem: Literal["vocals", "instrumental"] = "vocals"

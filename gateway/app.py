@@ -19,6 +19,7 @@ from gateway import (
     health,
     monitor_routes,
     tasks,
+    voice_maps,
     voices,
     webhooks,
     worker_routes,
@@ -46,6 +47,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(docs.routes)
     app.add_routes(monitor_routes.routes)
     app.add_routes(voices.routes)
+    app.add_routes(voice_maps.routes)
     app.on_startup.append(voices.warm_catalogue)
     app.add_routes(event_routes.routes)
     app.add_routes(worker_routes.routes)

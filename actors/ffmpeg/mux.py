@@ -1,9 +1,13 @@
 """``ffmpeg.mux_audio``: put a new audio track (a dub) on a video without re-encoding the picture.
 
 The output is exactly as long as the video: a shorter track is padded with silence, a longer one is
-trimmed at the video's end. ``replace`` drops the original sound, ``mix`` keeps it under the new track at
-``original_volume``, ``add_track`` keeps every original track and adds the new one (tagged ``language``,
-not the default track).
+trimmed at the video's end. ``duck`` (the default) keeps the original sound at full level between the
+dub's lines and lowers it by ``duck_db`` only while the dub speaks; ``background`` lays the dub over
+``background_path`` (the accompaniment of ``audio.separate_vocals``: music and effects without the
+original voices), or over the ducked original when there is none; ``replace`` drops the original sound,
+``mix`` keeps it under the new track at ``original_volume``, ``add_track`` keeps every original track
+and adds the new one (tagged ``language``, not the default track). A video without sound gets the dub as
+its only track in every mode but ``mix``.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import msgspec
 import structlog
 
 from actors.errors import InputFileError
+from actors.ffmpeg.ducking import duck_filter, speech_spans
 from actors.ffmpeg.media import ffmpeg_binary, probe, probe_audio
 from actors.spec import task
 from actors.validation import StoragePath
@@ -22,7 +27,7 @@ from actors.worker.runtime import TaskRun
 
 log = structlog.get_logger(__name__)
 
-Mode = Literal["replace", "mix", "add_track"]
+Mode = Literal["duck", "background", "replace", "mix", "add_track"]
 # Containers the output keeps; anything else is written as Matroska, which takes any video codec.
 _CONTAINERS = {".mp4": "aac", ".m4v": "aac", ".mov": "aac", ".mkv": "aac", ".webm": "libopus"}
 
@@ -32,8 +37,10 @@ class MuxAudioInput(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     video_path: Annotated[str, StoragePath]
     audio_path: Annotated[str, StoragePath]
-    mode: Mode = "replace"
+    mode: Mode = "duck"
     original_volume: Annotated[float, msgspec.Meta(ge=0.0, le=4.0)] = 0.2
+    duck_db: Annotated[float, msgspec.Meta(ge=-60.0, le=0.0, description="gain of the original under a line")] = -24.0
+    background_path: Annotated[str, StoragePath] | None = None
     # three letters: MP4 drops two-letter codes
     language: Annotated[str, msgspec.Meta(pattern="^[a-z]{3}$", description="ISO 639-2 code: fra, eng, deu")] | None = (
         None
@@ -57,24 +64,45 @@ def _video_duration(info: dict[str, Any], shown_as: str) -> float:
     return float(duration)
 
 
-def _filters(mode: Mode, duration_s: float, volume: float) -> str:
+def filter_graph(params: MuxAudioInput, duration_s: float, under: str | None) -> str:
+    """Return the filter graph that makes the ``[dub]`` output from input 1 (the dub) and ``under``.
+
+    ``under``: what plays under the dub: ``original`` (input 0's sound, ducked by ``mode``'s rule),
+    ``background`` (input 2 at full level), or None.
+    """
     # apad + atrim: the new track is exactly as long as the video, whichever way it differs
     fit = f"apad=whole_dur={duration_s:.3f},atrim=end={duration_s:.3f}"
-    if mode != "mix":
+    if under is None:
         return f"[1:a:0]{fit}[dub]"
-    return (
-        f"[0:a:0]volume={volume:.3f},{fit}[orig];[1:a:0]{fit}[new];"
-        "[orig][new]amix=inputs=2:duration=first:normalize=0[dub]"
-    )
+    source = "[2:a:0]" if under == "background" else "[0:a:0]"
+    if params.mode == "mix":
+        shaped = f"volume={params.original_volume:.3f}"
+    elif under == "background":
+        shaped = "anull"
+    else:
+        shaped = "{duck}"  # filled with the dub's spans by the caller
+    return f"{source}{shaped},{fit}[orig];[1:a:0]{fit}[new];[orig][new]amix=inputs=2:duration=first:normalize=0[dub]"
 
 
-def mux_args(params: MuxAudioInput, video: Path, audio: Path, target: Path, info: dict[str, Any]) -> list[str]:
-    """Return the ffmpeg arguments (after the binary) that write ``target``."""
-    duration_s = _video_duration(info, params.video_path)
+def under_dub(params: MuxAudioInput, info: dict[str, Any]) -> str | None:
+    """Return what plays under the dub: ``original``, ``background`` or None (the dub alone)."""
+    if params.mode in ("replace", "add_track"):
+        return None
+    if params.mode == "background" and params.background_path is not None:
+        return "background"
+    return "original" if any(s["type"] == "audio" for s in info["streams"]) else None
+
+
+def mux_args(
+    params: MuxAudioInput, inputs: list[Path], target: Path, info: dict[str, Any], graph_file: Path
+) -> list[str]:
+    """Return the ffmpeg arguments (after the binary) that write ``target``; the graph is in ``graph_file``."""
     kept = sum(1 for s in info["streams"] if s["type"] == "audio") if params.mode == "add_track" else 0
     codec = _CONTAINERS.get(target.suffix.lower(), "aac")
-    args = ["-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", str(video), "-i", str(audio)]
-    args += ["-filter_complex", _filters(params.mode, duration_s, params.original_volume), "-map", "0:v"]
+    args = ["-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
+    for path in inputs:
+        args += ["-i", str(path)]
+    args += ["-/filter_complex", str(graph_file), "-map", "0:v"]
     if kept:
         args += ["-map", "0:a"]
     args += ["-map", "[dub]", "-map_metadata", "0", "-c:v", "copy", "-c:a", "copy", f"-c:a:{kept}", codec]
@@ -88,25 +116,46 @@ def mux_args(params: MuxAudioInput, video: Path, audio: Path, target: Path, info
 
 @task("ffmpeg.mux_audio", queue="ffmpeg", input=MuxAudioInput, output=MuxAudioOutput)
 def mux_audio(run: TaskRun, params: MuxAudioInput) -> MuxAudioOutput:
-    """Put an audio track on a video (replace, mix under, or add a track); the picture is copied as is."""
+    """Put an audio track on a video (over the ducked original, the background, or alone); the picture is copied."""
     video = run.input_path(params.video_path)
     audio = run.input_path(params.audio_path)
     info = probe(video, params.video_path)
-    _video_duration(info, params.video_path)
+    duration_s = _video_duration(info, params.video_path)
     probe_audio(audio, params.audio_path)
     if params.mode == "mix" and not any(s["type"] == "audio" for s in info["streams"]):
         raise InputFileError(f"{params.video_path!r} has no sound to mix under the new track; use mode replace")
+    inputs = [video, audio]
+    under = under_dub(params, info)
+    if under == "background" and params.background_path is not None:
+        inputs.append(run.input_path(params.background_path))
+        probe_audio(inputs[-1], params.background_path)
+    graph = filter_graph(params, duration_s, under)
+    spans: list[tuple[float, float]] = []
+    if "{duck}" in graph:
+        spans = speech_spans(audio, params.audio_path)
+        graph = graph.replace("{duck}", duck_filter(spans, params.duck_db))
     suffix = video.suffix.lower() if video.suffix.lower() in _CONTAINERS else ".mkv"
     target = run.output_dir / f"dubbed{suffix}"
     partial = target.with_name(f".dubbed.partial{suffix}")
+    graph_file = run.output_dir / ".mux-graph.txt"
+    graph_file.write_text(graph, encoding="utf-8")
     run.checkpoint()
     try:
         run.run_subprocess(
-            [ffmpeg_binary(run.settings.ffmpeg), *mux_args(params, video, audio, partial, info)], what="ffmpeg mux"
+            [ffmpeg_binary(run.settings.ffmpeg), *mux_args(params, inputs, partial, info, graph_file)],
+            what="ffmpeg mux",
         )
         partial.replace(target)
     finally:
         partial.unlink(missing_ok=True)
+        graph_file.unlink(missing_ok=True)
     out = probe(target, run.rel(target))
-    log.info("audio_muxed", mode=params.mode, duration_s=out["duration_s"], language=params.language)
+    log.info(
+        "audio_muxed",
+        mode=params.mode,
+        under=under,
+        ducked_spans=len(spans),
+        duration_s=out["duration_s"],
+        language=params.language,
+    )
     return MuxAudioOutput(video_path=run.rel(target), duration_s=out["duration_s"])

@@ -1,4 +1,12 @@
-"""Speak every subtitle line with its voice, fit it to its cue and lay the lines on one track."""
+"""Speak every subtitle line with its voice, plan its room and speed, and lay the lines on one track.
+
+Each line is spoken at natural speed first. Its room is its cue, plus the silence it may borrow after it
+(and a little before it); when the speech is longer than the room it is sped up (pitch kept) up to
+``max_speed``; when even that is not enough, the LLM is asked for a shorter line within the budget the
+voice's measured speaking rate gives, which is spoken again. A line that still does not fit is reported
+(``too_long``): it plays at ``max_speed`` and is cut with a short fade before the next line. The manifest
+records each line's decision.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +16,12 @@ from pathlib import Path
 
 import structlog
 
+from actors.llm.client import Endpoint
 from actors.tts.audio import retime, trim_silence
 from actors.tts.engine import Speech, SpeechEngine, VoiceChoice
-from actors.tts.timeline import Placed, fit_samples, plan_line, samples_at, track_length
+from actors.tts.plan import GAP_S, Cue, Room, SpeakingRates, budget_chars, room
+from actors.tts.shorten import shorter
+from actors.tts.timeline import Placed, fit_samples, samples_at, track_length
 from actors.worker.runtime import TaskRun
 
 log = structlog.get_logger(__name__)
@@ -20,95 +31,190 @@ _DEFAULT_RATE = 22050
 
 @dataclass(frozen=True)
 class Line:
-    """One cue to speak: its window, its words and the voice for its speaker."""
+    """One line to speak: its cue (or merged cues), its words and the voice for its speaker."""
 
-    start_s: float
-    end_s: float
-    text: str
-    speaker: str | None
+    cue: Cue
     choice: VoiceChoice
+
+    @property
+    def text(self) -> str:
+        """Return the words of the line."""
+        return self.cue.text
 
 
 @dataclass(frozen=True)
 class Fitting:
-    """How lines are fitted: ``stretch`` (speed up to ``max_speed``) or ``none``; the track's length."""
+    """How lines are fitted: ``stretch`` (plan and speed up to ``max_speed``) or ``none``; the track's length.
+
+    ``borrow``: lines may use the silence around their cue; ``llm``: the endpoint that shortens lines
+    that do not fit (None: they are reported).
+    """
 
     fit: str
     max_speed: float
     duration_s: float | None
     language: str | None
+    borrow: bool = True
+    llm: Endpoint | None = None
 
 
-def _speak(engine: SpeechEngine, line: Line, language: str | None) -> Speech | None:
-    if not line.text:
+@dataclass
+class _Take:
+    """A line as spoken: its words, samples, room and speed, and the decision that led there."""
+
+    text: str
+    speech: Speech | None
+    room: Room
+    speed: float
+    decision: str
+    original_text: str | None = None
+
+    @property
+    def spoken_s(self) -> float:
+        return self.speech.duration_s if self.speech is not None else 0.0
+
+
+def _speak(engine: SpeechEngine, text: str, choice: VoiceChoice, language: str | None) -> Speech | None:
+    if not text:
         return None
-    speech = trim_silence(engine.synthesize(line.text, line.choice, 1.0, language))
+    speech = trim_silence(engine.synthesize(text, choice, 1.0, language))
     return speech if speech.samples.size else None
 
 
-def _limit(lines: list[Line], i: int, duration_s: float | None) -> float:
+def _next_start(lines: list[Line], i: int, duration_s: float | None) -> float:
     end_s = duration_s if duration_s is not None else math.inf
-    return min(lines[i + 1].start_s, end_s) if i + 1 < len(lines) else end_s
+    return min(lines[i + 1].cue.start_s, end_s) if i + 1 < len(lines) else end_s
 
 
-def _place(
-    run: TaskRun, line: Line, speech: Speech | None, rate: int, *, limit_s: float, how: Fitting, work: Path
-) -> tuple[Speech | None, float, float]:
-    """Return the fitted samples of one line, the speed applied and the seconds cut at the next line."""
-    if speech is None:
-        return None, 1.0, 0.0
-    plan = plan_line(speech.duration_s, line.start_s, line.end_s, limit_s=limit_s, fit=how.fit, max_speed=how.max_speed)
-    fitted = retime(run, speech, plan.speed, rate, work)
-    keep = samples_at(line.start_s + plan.keep_s, rate) - samples_at(line.start_s, rate)
-    samples = fit_samples(fitted.samples, keep, rate, fade=plan.cut_s > 0)
-    return Speech(samples=samples, sample_rate=rate), plan.speed, plan.cut_s
+class _Planner:
+    """Plans one line after another, keeping where the previous line ended and each voice's rate."""
+
+    def __init__(self, run: TaskRun, engine: SpeechEngine, lines: list[Line], how: Fitting) -> None:
+        self.run, self.engine, self.lines, self.how = run, engine, lines, how
+        self.rates = SpeakingRates()
+        self.previous_end_s = -math.inf
+
+    def _room(self, i: int, needed_s: float) -> Room:
+        cue = self.lines[i].cue
+        next_s = _next_start(self.lines, i, self.how.duration_s)
+        if not self.how.borrow:
+            return Room(start_s=cue.start_s, end_s=min(cue.end_s, next_s))
+        track_end_s = self.how.duration_s if self.how.duration_s is not None else math.inf
+        return room(
+            cue, previous_end_s=self.previous_end_s, next_start_s=next_s, track_end_s=track_end_s, needed_s=needed_s
+        )
+
+    def _take(self, i: int, text: str, speech: Speech | None) -> _Take:
+        cue = self.lines[i].cue
+        needed_s = speech.duration_s if speech is not None else 0.0
+        where = self._room(i, needed_s)
+        speed = 1.0
+        if self.how.fit == "stretch" and where.length_s > 0 and needed_s > where.length_s:
+            speed = needed_s / where.length_s
+        borrowed = where.end_s > cue.end_s + 1e-6 or where.start_s < cue.start_s - 1e-6
+        decision = "sped_up" if speed > 1.0 else "borrowed" if borrowed else "natural"
+        return _Take(text=text, speech=speech, room=where, speed=speed, decision=decision)
+
+    def plan(self, i: int) -> _Take:
+        line = self.lines[i]
+        speech = _speak(self.engine, line.text, line.choice, self.how.language)
+        self.rates.add(line.choice.label, line.text, speech.duration_s if speech is not None else 0.0)
+        take = self._take(i, line.text, speech)
+        if take.speed > self.how.max_speed + 1e-6:
+            take = self._shortened(i, take)
+        if take.speed > self.how.max_speed + 1e-6:
+            take.speed, take.decision = self.how.max_speed, "too_long"
+            log.warning("dub_line_too_long", index=i, start_s=line.cue.start_s, chars=len(take.text))
+        return take
+
+    def _shortened(self, i: int, take: _Take) -> _Take:
+        line = self.lines[i]
+        rate = self.rates.rate(line.choice.label)
+        if self.how.llm is None or rate is None:
+            return take
+        budget = budget_chars(rate, take.room.length_s, self.how.max_speed)
+        text = shorter(self.how.llm, self.run.settings.llm, line.text, budget, self.how.language)
+        if text is None:
+            return take
+        speech = _speak(self.engine, text, line.choice, self.how.language)
+        if speech is None or speech.duration_s >= take.spoken_s:
+            return take
+        again = self._take(i, text, speech)
+        again.decision, again.original_text = "shortened", line.text
+        log.info("dub_line_shortened", index=i, chars=len(line.text), budget=budget, shortened_chars=len(text))
+        return again
+
+    def place(self, i: int, take: _Take, rate: int, work: Path) -> Speech | None:
+        """Return the line's samples at ``rate``, sped up and cut so it ends before the next line."""
+        if take.speech is None:
+            return None
+        next_s = _next_start(self.lines, i, self.how.duration_s)
+        limit_s = next_s - GAP_S if self.how.borrow else next_s
+        limit_s = max(limit_s, take.room.start_s)
+        fitted = retime(self.run, take.speech, take.speed, rate, work)
+        fits = fitted.duration_s <= take.room.length_s + 0.05
+        keep_s = take.room.length_s if fits else limit_s - take.room.start_s
+        keep = samples_at(take.room.start_s + keep_s, rate) - samples_at(take.room.start_s, rate)
+        samples = fit_samples(fitted.samples, keep, rate, fade=not fits)
+        placed = Speech(samples=samples, sample_rate=rate)
+        self.previous_end_s = take.room.start_s + placed.duration_s
+        return placed
 
 
-def _entry(i: int, line: Line, speech: Speech | None, fitted: Speech | None, *, speed: float, cut_s: float) -> Placed:
-    audio_end_s = line.start_s + (fitted.duration_s if fitted is not None else 0.0)
+def _entry(i: int, line: Line, take: _Take, fitted: Speech | None) -> Placed:
+    start_s = take.room.start_s
+    audio_end_s = start_s + (fitted.duration_s if fitted is not None else 0.0)
+    natural_end_s = start_s + take.spoken_s / take.speed
     return Placed(
         index=i,
-        start_s=round(line.start_s, 3),
-        end_s=round(line.end_s, 3),
-        text=line.text,
-        speaker=line.speaker,
+        cues=list(line.cue.indices),
+        start_s=round(line.cue.start_s, 3),
+        end_s=round(line.cue.end_s, 3),
+        text=take.text,
+        original_text=take.original_text,
+        speaker=line.cue.speaker,
         voice=line.choice.label if line.text else None,
-        spoken_s=round(speech.duration_s if speech is not None else 0.0, 3),
-        speed=speed,
-        audio_start_s=round(line.start_s, 3),
+        spoken_s=round(take.spoken_s, 3),
+        speed=round(take.speed, 4),
+        decision=take.decision if take.speech is not None else "silent",
+        window_start_s=round(take.room.start_s, 3),
+        window_end_s=round(take.room.end_s, 3),
+        audio_start_s=round(start_s, 3),
         audio_end_s=round(audio_end_s, 3),
-        overrun_s=round(max(0.0, audio_end_s - line.end_s), 3),
-        cut_s=cut_s,
+        overrun_s=round(max(0.0, audio_end_s - line.cue.end_s), 3),
+        cut_s=round(max(0.0, natural_end_s - audio_end_s), 3) if fitted is not None else 0.0,
     )
 
 
-def dub(run: TaskRun, engine: SpeechEngine, lines: list[Line], how: Fitting, work: Path) -> tuple[Speech, list[Placed]]:
-    """Return the dubbed track and the manifest of every cue.
+def dub(
+    run: TaskRun, engine: SpeechEngine, lines: list[Line], how: Fitting, work: Path
+) -> tuple[Speech, list[Placed], dict[str, float]]:
+    """Return the dubbed track, the manifest of every line and each voice's speaking rate (chars/s).
 
     Raises:
         TaskCancelled: the stage was cancelled (checked before each line).
-        EngineFailed, EngineUnavailable, TransientError: from the engine.
+        EngineFailed, EngineUnavailable, TransientError: from the engine or the LLM.
     """
     import numpy as np  # noqa: PLC0415
 
+    planner = _Planner(run, engine, lines, how)
     rate: int | None = None
     pieces: list[tuple[int, Speech]] = []
     manifest: list[Placed] = []
     for i, line in enumerate(lines):
         run.checkpoint()
-        speech = _speak(engine, line, how.language)
-        rate = rate or (speech.sample_rate if speech is not None else None)
-        limit_s = _limit(lines, i, how.duration_s)
-        fitted, speed, cut_s = _place(run, line, speech, rate or _DEFAULT_RATE, limit_s=limit_s, how=how, work=work)
+        take = planner.plan(i)
+        rate = rate or (take.speech.sample_rate if take.speech is not None else None)
+        fitted = planner.place(i, take, rate or _DEFAULT_RATE, work)
         if fitted is not None:
-            pieces.append((samples_at(line.start_s, fitted.sample_rate), fitted))
-        manifest.append(_entry(i, line, speech, fitted, speed=speed, cut_s=cut_s))
+            pieces.append((samples_at(take.room.start_s, fitted.sample_rate), fitted))
+        manifest.append(_entry(i, line, take, fitted))
         run.progress((i + 1) / len(lines))
     rate = rate or _DEFAULT_RATE
     last_end = max((p.audio_end_s for p in manifest), default=0.0)
-    total_s = track_length(lines[-1].end_s if lines else 0.0, how.duration_s, last_end)
+    total_s = track_length(lines[-1].cue.end_s if lines else 0.0, how.duration_s, last_end)
     track = np.zeros(samples_at(total_s, rate), dtype=np.float32)
     for start, piece in pieces:
         chunk = piece.samples[: max(0, track.shape[0] - start)]
         track[start : start + chunk.shape[0]] = chunk
-    return Speech(samples=track, sample_rate=rate), manifest
+    return Speech(samples=track, sample_rate=rate), manifest, planner.rates.summary()

@@ -32,16 +32,27 @@ class Plan(msgspec.Struct, kw_only=True):
 
 
 class Placed(msgspec.Struct, kw_only=True):
-    """One cue in the manifest: its times, what was said by whom, and how it was fitted."""
+    """One line in the manifest: its cue(s), what was said by whom, and how it was fitted.
+
+    ``decision``: ``natural`` (fits its cue), ``borrowed`` (fits with silence borrowed around the cue),
+    ``sped_up`` (fits at ``speed`` <= max_speed), ``shortened`` (the LLM shortened it: ``original_text``),
+    ``too_long`` (reported: played at max_speed and cut at the next line), ``silent`` (nothing to say).
+    ``window_*``: the room the line was given; ``cues``: the indices of the cues it speaks (merged lines).
+    """
 
     index: int
+    cues: list[int]
     start_s: float
     end_s: float
     text: str
+    original_text: str | None = None
     speaker: str | None
     voice: str | None
     spoken_s: float
     speed: float
+    decision: str
+    window_start_s: float
+    window_end_s: float
     audio_start_s: float
     audio_end_s: float
     overrun_s: float

@@ -67,12 +67,21 @@ def _llm(settings: Settings) -> str:
     return ""
 
 
+def _separation(settings: Settings) -> str:
+    missing = _installed("onnxruntime", "tts")
+    model = settings.audio.separation_model_path
+    if missing or (model and os.path.isfile(model)):
+        return missing
+    return "no separation model: set audio.separation_model_path to an MDX-Net ONNX file (no package ships one)"
+
+
 _CHECKS: dict[str, Callable[[Settings], str]] = {
     "ffmpeg": _ffmpeg,
     "faster_whisper": _whisper,
     "pyannote_audio": _pyannote,
     "paddleocr": _ocr,
     "llm": _llm,
+    "audio": _separation,
 }
 
 

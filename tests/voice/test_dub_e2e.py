@@ -32,32 +32,36 @@ def write(share: Path, rel: str, text: str) -> str:
     return rel
 
 
-async def test_a_long_line_in_a_short_cue_is_sped_up_and_never_overlaps_the_next(
+async def test_a_long_line_borrows_the_silence_after_its_cue_and_one_that_cannot_fit_is_reported(
     voice_system: System, voice_client: Client
 ) -> None:
     srt = write(voice_system.share_dir, "subs/fit.srt", FIT_SRT)
-    await voice_client.submit(DUB, {"subtitle_path": srt, "max_speed": 1.5}, task_id="fit")
+    await voice_client.submit(DUB, {"subtitle_path": srt, "max_speed": 1.5, "merge": False}, task_id="fit")
     record = await voice_client.wait("fit", timeout_s=60)
     assert record["status"] == "SUCCESS", record
     out = record["stages"][DUB]["output"]
-    assert (out["cues_count"], out["cues_fitted"]) == (3, 1)
+    # no LLM is configured here: the line that does not fit even at 1.5x is reported, not shortened
+    assert (out["cues_count"], out["cues_fitted"], out["lines_too_long"], out["lines_shortened"]) == (3, 2, 1, 0)
     manifest = json.loads((voice_system.share_dir / out["manifest_path"]).read_text())
     first, second, last = manifest["cues"]
-    # sped up to max_speed, still longer than its cue: it runs into the silence before the next line
-    assert first["speed"] == second["speed"] == 1.5
-    assert first["spoken_s"] / 1.5 > 1.0
+    # too long for its 1 s cue: it borrows the silence up to 0.1 s before the next line, sped up as little as needed
+    assert first["decision"] == "sped_up"
+    assert 1.0 < first["speed"] < 1.5
+    assert (first["window_start_s"], first["window_end_s"]) == (0.25, 3.4)  # and starts up to 0.25 s early
     assert first["cut_s"] == 0
     assert 0 < first["overrun_s"] <= out["max_overrun_s"]
-    assert first["audio_end_s"] < second["start_s"]
-    # this one would reach past the next line's start: it is cut there
+    assert first["audio_end_s"] <= 3.45
+    # this one would need far more than 1.5x: played at 1.5x and cut before the next line
+    assert (second["decision"], second["speed"]) == ("too_long", 1.5)
     assert second["cut_s"] > 0
-    assert second["audio_end_s"] <= last["start_s"]
-    assert (last["speed"], last["overrun_s"], last["cut_s"]) == (1.0, 0, 0)
+    assert second["audio_end_s"] <= last["start_s"] - 0.05
+    assert (last["decision"], last["speed"], last["overrun_s"], last["cut_s"]) == ("natural", 1.0, 0, 0)
     assert abs(manifest["duration_s"] - 6.5) < 0.05
+    assert set(manifest["speaking_rates_cps"]) == {"en_US-joe-medium"}
 
     track = voice_system.share_dir / out["audio_path"]
-    assert energy(track, 0.0, 0.45) < 0.005
-    assert energy(track, 0.5, first["audio_end_s"]) > 0.03
+    assert energy(track, 0.0, 0.2) < 0.005
+    assert energy(track, 0.25, first["audio_end_s"]) > 0.03
     assert energy(track, first["audio_end_s"] + 0.05, second["start_s"] - 0.02) < 0.005
     assert energy(track, second["start_s"], second["audio_end_s"]) > 0.03
     assert energy(track, last["audio_end_s"] + 0.05, 6.5) < 0.005
@@ -142,7 +146,9 @@ async def test_three_lines_dubbed_onto_a_video_keep_the_picture_and_land_in_thei
         ("mix", "mix", {}),
         ("track", "add_track", {"language": "fra"}),
     ):
-        await voice_client.submit(DUB, {"subtitle_path": srt, "duration_s": 8.0}, task_id=task_id)
+        # every line inside its own cue (no borrowed silence), sped up to 1.5x where needed
+        fitted = {"subtitle_path": srt, "duration_s": 8.0, "borrow": False, "max_speed": 1.5}
+        await voice_client.submit(DUB, fitted, task_id=task_id)
         await voice_client.submit(MUX, mux(mode, **extra), task_id=task_id)
     records = {t: await voice_client.wait(t, timeout_s=90) for t in ("dub", "mix", "track")}
     for record in records.values():
@@ -206,3 +212,30 @@ async def test_a_track_longer_than_the_video_is_trimmed_and_a_bad_mode_is_refuse
         )
         assert status == 422, body
         assert body["errors"][0]["pointer"] == pointer
+
+
+OVERLAPPING = """1
+00:00:00,500 --> 00:00:03,000
+The first speaker goes on and on about the weather.
+
+2
+00:00:01,500 --> 00:00:03,500
+Someone interrupts.
+"""
+
+
+async def test_overlapping_cues_are_fitted_one_after_the_other_never_over_each_other(
+    voice_system: System, voice_client: Client
+) -> None:
+    srt = write(voice_system.share_dir, "subs/overlap.srt", OVERLAPPING)
+    await voice_client.submit(DUB, {"subtitle_path": srt}, task_id="overlap")
+    record = await voice_client.wait("overlap", timeout_s=60)
+    assert record["status"] == "SUCCESS", record
+    out = record["stages"][DUB]["output"]
+    first, second = json.loads((voice_system.share_dir / out["manifest_path"]).read_text())["cues"]
+    # the first line's window ends 0.1 s before the interruption starts; it cannot fit at 1.25x: reported, cut there
+    assert (first["window_end_s"], first["decision"], first["speed"]) == (1.4, "too_long", 1.25)
+    assert first["audio_end_s"] <= 1.4 < second["audio_start_s"] == 1.5
+    track = voice_system.share_dir / out["audio_path"]
+    assert energy(track, first["audio_end_s"] + 0.01, second["audio_start_s"]) < 0.005
+    assert energy(track, second["audio_start_s"], second["audio_end_s"]) > 0.03

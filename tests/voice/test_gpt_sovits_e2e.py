@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import wave
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from taskgate.embedded_redis import EmbeddedRedis
 from tests.harness import Client, System
 from tests.media_tasks.shared_system import shared_system
-from tests.speech.audio import MEETING
+from tests.speech.audio import MEETING, long_speech
 from tests.voice.fake_sovits import FakeSovits
 
 SPEAK = "tts.synthesize"
@@ -126,3 +127,44 @@ async def test_server_refusals_fail_the_stage_with_its_message_and_5xx_is_retrie
     assert record["status"] == "SUCCESS", record
     assert record["stages"][SPEAK]["attempts"] == 2
     assert record["stages"][SPEAK]["output"]["voice"] == "narrator"
+
+
+async def test_each_speaker_is_cloned_from_up_to_15_s_of_their_own_clean_lines_with_their_words(
+    sovits_system: System, sovits: FakeSovits, client: Client
+) -> None:
+    share = sovits_system.share_dir
+    long_speech(share / "film" / "original.wav", 20.0)
+    source = [  # the source-language lines, with who says them: 10 s each, and one line spoken over
+        {"start": 2.5 * i, "end": 2.5 * (i + 1), "text": f"Source line {i}.", "speaker": f"SPEAKER_0{i % 2}"}
+        for i in range(8)
+    ]
+    source.append({"start": 19.0, "end": 19.8, "text": "Overlapping.", "speaker": "SPEAKER_00"})
+    (share / "film" / "source.json").write_text(json.dumps({"segments": source}))
+    dubbed = [
+        {"start": 0.5, "end": 2.5, "text": "First speaker speaks.", "speaker": "SPEAKER_00"},
+        {"start": 3.0, "end": 5.0, "text": "Second speaker answers.", "speaker": "SPEAKER_01"},
+    ]
+    (share / "film" / "dub.json").write_text(json.dumps({"segments": dubbed}))
+    data = {
+        "subtitle_path": "film/dub.json",
+        "engine": "gpt_sovits",
+        "speaker_audio_path": "film/original.wav",
+        "speaker_subtitle_path": "film/source.json",
+        "prompt_language": "en",
+    }
+    await client.submit(DUB, data, task_id="clones")
+    record = await client.wait("clones", timeout_s=60)
+    assert record["status"] == "SUCCESS", record
+    out = record["stages"][DUB]["output"]
+    assert out["voices"] == {"SPEAKER_00": "clone:SPEAKER_00", "SPEAKER_01": "clone:SPEAKER_01"}
+    first, second = sovits.seen
+    assert first["ref_audio_path"] != second["ref_audio_path"]
+    # SPEAKER_00: four clean lines (10 s); SPEAKER_01's last line is spoken over, so it has 7.5 s: what there is
+    expected = {"SPEAKER_00": ([0, 2, 4, 6], 10.6), "SPEAKER_01": ([1, 3, 5], 7.9)}
+    for request, speaker in ((first, "SPEAKER_00"), (second, "SPEAKER_01")):
+        clip = Path(request["ref_audio_path"])
+        assert clip.name == f"{speaker}.wav"
+        lines, seconds = expected[speaker]
+        with wave.open(str(clip)) as reader:
+            assert abs(reader.getnframes() / reader.getframerate() - seconds) < 0.01
+        assert request["prompt_text"] == " ".join(f"Source line {i}." for i in lines)  # their words, in time order

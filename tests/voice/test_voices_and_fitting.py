@@ -101,3 +101,27 @@ def test_fitting_speeds_up_to_max_speed_then_runs_on_up_to_the_next_line() -> No
     assert (untouched.speed, untouched.cut_s) == (1.0, 1.0)
     assert atempo_chain(3.0) == "atempo=2.000000,atempo=1.500000"
     assert atempo_chain(1.25) == "atempo=1.250000"
+
+
+def test_a_film_with_hundreds_of_lines_is_ducked_line_by_line_by_the_real_ffmpeg(tmp_path: Path) -> None:
+    import numpy as np
+
+    from actors.ffmpeg.ducking import duck_filter
+    from actors.ffmpeg.pcm import decode_mono
+    from tests.media import run_ffmpeg
+
+    spans = [(1.0 + 2.0 * i, 1.5 + 2.0 * i) for i in range(150)]  # more terms than one ffmpeg expression takes
+    (tmp_path / "graph.txt").write_text(f"[0:a]{duck_filter(spans, -24.0)}[a]")
+    out = tmp_path / "ducked.wav"
+    run_ffmpeg(
+        "-f", "lavfi", "-i", "sine=frequency=300:duration=302:sample_rate=16000",
+        "-/filter_complex", str(tmp_path / "graph.txt"), "-map", "[a]", str(out),
+    )  # fmt: skip
+    samples = decode_mono(out, out.name, 16000)
+
+    def level_db(a: float, b: float) -> float:
+        return float(20 * np.log10(np.sqrt((samples[int(a * 16000) : int(b * 16000)] ** 2).mean())))
+
+    for i in (0, 60, 149):  # in the first, a middle and the last group of spans
+        start = 1.0 + 2.0 * i
+        assert abs(level_db(start + 0.05, start + 0.45) - level_db(start + 0.8, start + 1.3) + 24.0) < 0.5
