@@ -37,6 +37,8 @@ class HolderStatus(msgspec.Struct, frozen=True, kw_only=True):
     age_s: float
     ttl_left_s: float
     waited_s: float
+    amount: int = 1  # what it holds of the device: MiB on memory-weighted devices, else 1 slot
+    memory_mb: int = 0  # the MiB it declared (0: none declared)
 
 
 class WaiterStatus(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,6 +53,8 @@ class WaiterStatus(msgspec.Struct, frozen=True, kw_only=True):
     since: str
     waited_s: float
     requested_device: int | None
+    amount: int = 1
+    memory_mb: int = 0
 
 
 class Histogram(msgspec.Struct, frozen=True, kw_only=True):
@@ -65,7 +69,10 @@ class DeviceStatus(msgspec.Struct, frozen=True, kw_only=True):
     """Everything known about one device."""
 
     device: int
-    capacity: int
+    capacity: int  # lease units: MiB above the reserve on memory-weighted devices, else slots
+    by_memory: bool
+    held: int  # lease units the valid holders hold
+    reserve_mb: int
     holders: list[HolderStatus]
     waiters: list[WaiterStatus]
     counters: dict[str, int]
@@ -121,6 +128,12 @@ def _histogram(stats: dict[str, str], name: str) -> Histogram:
     return Histogram(buckets=buckets, sum_s=int(stats.get(f"{name}_ms_sum", 0)) / 1000, count=running)
 
 
+def amount_of(token: str) -> int:
+    """Return the units a lease token holds (its tail after the last '.'; lib.lua's amount_of)."""
+    _, dot, tail = token.rpartition(".")
+    return int(tail) if dot and tail.isdigit() else 1
+
+
 def _holders(zset: Sequence[Any], info: dict[str, str], now_ms: int) -> list[HolderStatus]:
     holders = []
     for token, expiry in zset:
@@ -139,6 +152,8 @@ def _holders(zset: Sequence[Any], info: dict[str, str], now_ms: int) -> list[Hol
                 age_s=(now_ms - h["since_ms"]) / 1000,
                 ttl_left_s=(expiry - now_ms) / 1000,
                 waited_s=h["waited_ms"] / 1000,
+                amount=amount_of(text(token)),
+                memory_mb=h.get("memory_mb", 0),
             )
         )
     return holders
@@ -165,6 +180,8 @@ def _waiters(
                 since=iso_utc(from_ms(w["since_ms"])),
                 waited_s=(now_ms - w["since_ms"]) / 1000,
                 requested_device=None if w["device"] < 0 else w["device"],
+                amount=amount_of(w["token"]),
+                memory_mb=w.get("memory_mb", 0),
             )
         )
     return waiters
@@ -183,11 +200,15 @@ def _parse(results: list[Any], layout: Layout) -> GpuLockStatus:
         wait, hold = _histogram(stats, "wait_seconds"), _histogram(stats, "hold_seconds")
         counters = {name: int(stats.get(name, 0)) for name in COUNTERS}
         ended_otherwise = counters["expired_total"] + counters["force_releases_total"]
+        holders = _holders(zset, text_map(info), now_ms)
         devices.append(
             DeviceStatus(
                 device=index,
                 capacity=layout.capacity[index],
-                holders=_holders(zset, text_map(info), now_ms),
+                by_memory=layout.by_memory,
+                held=sum(h.amount for h in holders),
+                reserve_mb=layout.settings.reserve_mb if layout.by_memory else 0,
+                holders=holders,
                 waiters=_waiters(queue, deadlines, waiter_info, now_ms),
                 counters={"acquisitions_total": wait.count, "releases_total": hold.count - ended_otherwise} | counters,
                 wait_seconds=wait,
