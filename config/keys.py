@@ -39,6 +39,8 @@ GPU_STATS = "gpu_lock:{device}:stats"
 GPU_ANY_DEVICE = "any"
 # list: JSON record of each force release, newest first, capped.
 GPU_FORCE_RELEASES = "gpu_lock:force_releases"
+# hash "task_name|model" -> JSON {declared_mb, measured_mb, by}: the last measured GPU footprint of each
+GPU_FOOTPRINTS = "gpu_lock:footprints"
 
 
 def workflow_state(workflow_id: str) -> str:

@@ -94,6 +94,8 @@ class GpuLockSettings(_Section):
     # Memory a GPU task asks for, overriding its registry default: by task name ("faster_whisper.transcribe"),
     # by engine ("faster_whisper") or by engine model ("faster_whisper.models.large-v3"), the most specific wins.
     task_memory_mb: dict[str, MemoryMb] = msgspec.field(default_factory=dict)
+    # How a worker measures a GPU run's real footprint (actors/worker/footprint.py); falls back to nothing.
+    measure_memory: Literal["auto", "torch", "nvml", "off"] = "auto"
 
     def __post_init__(self) -> None:
         self.devices = list(gpu_devices(self.devices, self.reserve_mb))

@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from actors.gpu_memory import check_submit as check_gpu_memory
 from actors.registry import REGISTRY, TaskSpec
 from actors.validation import check_io, path_fields, validate_submit
 from actors.worker.broker import stage_message
@@ -52,6 +53,7 @@ async def submit_task(request: web.Request) -> web.Response:
     if spec is None:
         raise UnknownTask(f"unknown task_name {req.task_name!r}; GET /v1/task-types lists the tasks")
     validate_submit(spec, req.input_data)
+    check_gpu_memory(spec, ctx.settings, req.input_data)
     if path_fields(spec.input_type) or spec.check is not None:  # realpath, stat, voice files: off the event loop
         await asyncio.to_thread(_check_files, spec, req.input_data, ctx.settings)
     check_callback(ctx.settings, req.callback)

@@ -110,7 +110,7 @@ def test_a_shrunk_capacity_applies_to_new_grants_and_evicts_nobody(redis_client:
 
 
 def test_bad_memory_settings_are_refused() -> None:
-    with pytest.raises(msgspec.ValidationError, match="not above gpu_lock.reserve_mb"):
+    with pytest.raises(msgspec.ValidationError, match=r"not above gpu_lock\.reserve_mb"):
         weighted(1000, reserve_mb=1000)
     with pytest.raises(msgspec.ValidationError, match="every device or on none"):
         settings(devices=[{"index": 0, "memory_mb": 8000}, 1])

@@ -67,7 +67,8 @@ def test_memory_never_oversubscribed_and_every_waiter_served(redis_url: str, see
         for round_ in range(ROUNDS):
             memory_mb = rng.choices([1000, 5000, 20_000], weights=[6, 3, 1])[0]
             device = rng.choice([None, None, 0, 1])
-            lease = lock.acquire(HolderInfo(task_id=f"t{index}-{round_}", task_name="mixed", memory_mb=memory_mb), device)
+            holder = HolderInfo(task_id=f"t{index}-{round_}", task_name="mixed", memory_mb=memory_mb)
+            lease = lock.acquire(holder, device)
             longest_wait_s = max(longest_wait_s, lease.waited_s)
             assert lease.device == device or device is None
             if rng.random() < 0.1:  # fenced out: the monitor takes the lease away mid-hold
