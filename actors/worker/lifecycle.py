@@ -272,7 +272,12 @@ class Lifecycle(Endings, Middleware):  # type: ignore[misc]
     def _take_gpu(self, active: Active) -> None:
         """Take the stage's lease; a transient Redis error gives it back and is raised (the start is retried)."""
         session = GpuSession(
-            self.sync_redis, self.settings, active.run, host=self.host, pid=os.getpid(), spec=active.spec,
+            self.sync_redis,
+            self.settings,
+            active.run,
+            host=self.host,
+            pid=os.getpid(),
+            spec=active.spec,
             params=active.params,
         )
         try:
