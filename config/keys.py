@@ -41,6 +41,8 @@ GPU_ANY_DEVICE = "any"
 GPU_FORCE_RELEASES = "gpu_lock:force_releases"
 # hash "task_name|model" -> JSON {declared_mb, measured_mb, by}: the last measured GPU footprint of each
 GPU_FOOTPRINTS = "gpu_lock:footprints"
+# hash "task_name|bucket:le" / "task_name|ms_sum" -> count / ms: lease waits by task type (workers add)
+GPU_TASK_WAITS = "gpu_lock:task_waits"
 
 
 def workflow_state(workflow_id: str) -> str:

@@ -13,6 +13,7 @@ from config import keys
 from config.settings import GpuLockSettings
 from gpu_lock.layout import Layout, device_keys
 from gpu_lock.lease import from_ms, iso_utc
+from gpu_lock.task_figures import Footprint, parse_footprints, parse_waits
 from redis_io import text, text_map
 
 # Histogram bounds in seconds; lib.lua's BUCKETS must list the same values (a test checks).
@@ -102,6 +103,8 @@ class GpuLockStatus(msgspec.Struct, frozen=True, kw_only=True):
     devices: list[DeviceStatus]
     any_device_timeouts_total: int
     force_releases: list[ForceRelease]
+    wait_by_task: dict[str, Histogram] = msgspec.field(default_factory=dict)
+    footprints: list[Footprint] = msgspec.field(default_factory=list)
 
 
 def _queue(pipe: Any, layout: Layout) -> None:
@@ -117,6 +120,8 @@ def _queue(pipe: Any, layout: Layout) -> None:
     pipe.get(keys.GPU_FENCING)
     pipe.hget(keys.GPU_STATS.format(device=keys.GPU_ANY_DEVICE), "timeouts_total")
     pipe.lrange(keys.GPU_FORCE_RELEASES, 0, -1)
+    pipe.hgetall(keys.GPU_TASK_WAITS)
+    pipe.hgetall(keys.GPU_FOOTPRINTS)
 
 
 def _histogram(stats: dict[str, str], name: str) -> Histogram:
@@ -221,6 +226,11 @@ def _parse(results: list[Any], layout: Layout) -> GpuLockStatus:
         devices=devices,
         any_device_timeouts_total=int(tail[3] or 0),
         force_releases=[msgspec.json.decode(raw, type=ForceRelease) for raw in tail[4]],
+        wait_by_task={
+            name: Histogram(buckets=buckets, sum_s=sum_s, count=buckets[-1][1])
+            for name, (buckets, sum_s) in parse_waits(text_map(tail[5])).items()
+        },
+        footprints=parse_footprints(text_map(tail[6])),
     )
 
 

@@ -9,7 +9,6 @@ measured when the run uses CUDA (``actors.worker.footprint``) and lands in the s
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from typing import Any
 
@@ -87,11 +86,22 @@ class GpuSession:
             fencing_token=self.lease.fencing_token,
             memory_mb=self.granted_mb,
         )
+        self._count_wait(self.lease.waited_s)
         WARM.lease_started(self.lease.token)
         self._stack.callback(WARM.lease_ended, self.lease.token)
         if self.lease.by_memory:
             WARM.make_room(self.lease.device, self._unleased_mb(lock), keep_engine=self.engine)
         self.peak = start_measuring(self.settings, self.lease.device)
+
+    def _count_wait(self, waited_s: float) -> None:
+        from redis.exceptions import RedisError  # noqa: PLC0415
+
+        from gpu_lock.task_figures import record_wait  # noqa: PLC0415
+
+        try:
+            record_wait(self.client, self.run.task_name, waited_s)
+        except RedisError as exc:  # a figure, never a reason to give the lease back
+            log.warning("gpu_wait_not_counted", error=str(exc))
 
     def _unleased_mb(self, lock: Any) -> int:
         """Return the MiB of the lease's device that no lease holds now (what idle warm models may keep)."""
@@ -145,10 +155,11 @@ class GpuSession:
         """Keep the measured footprint per task type and model (the gateway's metrics and GPUs page read it)."""
         from redis.exceptions import RedisError  # noqa: PLC0415
 
-        field = f"{self.run.task_name}|{self.model or ''}"
+        from gpu_lock.task_figures import record_footprint  # noqa: PLC0415
+
         entry = {"declared_mb": self.memory_mb, "measured_mb": record["measured_mb"], "by": record["measured_by"]}
         try:
-            self.client.hset(keys.GPU_FOOTPRINTS, field, json.dumps(entry))
+            record_footprint(self.client, self.run.task_name, self.model, entry)
         except RedisError as exc:
             log.warning("gpu_footprint_not_kept", error=str(exc))
 

@@ -55,3 +55,8 @@ async def test_holds_that_fit_share_the_device_and_one_larger_than_every_device_
     # 4000 + 3000 <= 9000: held at the same time, not one after the other
     assert a["gpu"]["acquired_at"] < b["gpu"]["released_at"]
     assert b["gpu"]["acquired_at"] < a["gpu"]["released_at"]
+    status, metrics, _ = await weighted.request("GET", "/metrics")
+    assert status == 200
+    assert 'taskgate_gpu_memory_capacity_bytes{gpu="0"} 9.437184e+09' in metrics
+    assert 'taskgate_gpu_memory_free_bytes{gpu="0"} 9.437184e+09' in metrics  # both released
+    assert 'taskgate_gpu_lease_wait_by_task_seconds_count{task_name="system.gpu_hold"} 2.0' in metrics
