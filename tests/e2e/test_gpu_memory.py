@@ -16,12 +16,11 @@ DEVICES = json.dumps([{"index": 0, "memory_mb": 10_000}])
 
 @pytest.fixture
 async def weighted(make_system: Callable[..., System]) -> AsyncIterator[Client]:
-    """A gateway and a two-thread worker on one 10000 MiB device with a 1000 MiB reserve."""
+    """A gateway and a worker (two threads) on one 10000 MiB device with a 1000 MiB reserve."""
     env = {
         "TASKGATE_GPU_LOCK__DEVICES": DEVICES,
         "TASKGATE_GPU_LOCK__RESERVE_MB": "1000",
         "TASKGATE_GPU_LOCK__TASK_MEMORY_MB": json.dumps({"system.gpu_hold": 3000}),
-        "TASKGATE_WORKER_THREADS": "2",
     }
     system = make_system(env)
     system.start_worker()
