@@ -85,9 +85,11 @@ for _, d in ipairs(devices) do
   local dropped, held = purge_holders(d, now, KEYS[4])
   local owed, waiting = false, false
   d.free = d.capacity - held
-  -- A newcomer reads a device's queue only when it has one or this purge freed units (which go to the
-  -- queue first); a device whose queue keeps a live waiter after being served is closed to newcomers.
-  if seq > 0 or dropped > 0 or redis.call('EXISTS', d.waiters) == 1 then
+  -- A newcomer reads a device's queue only when this purge freed units (which go to the queue first) or
+  -- someone holds the device: the script that freed its last units served every live waiter that fits it,
+  -- so an unheld device has none (the uncontended path skips the read). A device whose queue keeps a live
+  -- waiter after being served is closed to newcomers.
+  if seq > 0 or dropped > 0 or (held > 0 and redis.call('EXISTS', d.waiters) == 1) then
     d.free, owed, waiting = fill(g, d, d.free, now, out == nil and seq > 0 and waiter or nil, amount)
   end
   d.open = not waiting
