@@ -96,6 +96,8 @@ class GpuLockSettings(_Section):
     task_memory_mb: dict[str, MemoryMb] = msgspec.field(default_factory=dict)
     # How a worker measures a GPU run's real footprint (actors/worker/footprint.py); falls back to nothing.
     measure_memory: Literal["auto", "torch", "nvml", "off"] = "auto"
+    # Workers read each device's memory from nvidia-smi at start (actors/worker/gpu_devices.py).
+    detect_memory: bool = False
 
     def __post_init__(self) -> None:
         self.devices = list(gpu_devices(self.devices, self.reserve_mb))

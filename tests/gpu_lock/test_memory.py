@@ -9,7 +9,8 @@ import msgspec
 import pytest
 import redis
 
-from config import keys
+from actors.worker.gpu_devices import parse_memory, with_memory
+from config import Settings, keys
 from config.settings import GpuLockSettings
 from gpu_lock import GpuLock, HolderInfo, Lease, RequestTooLarge, read_status
 from tests.gpu_lock.helpers import queued, settings, wait_until
@@ -116,3 +117,15 @@ def test_bad_memory_settings_are_refused() -> None:
         settings(devices=[{"index": 0, "memory_mb": 8000}, 1])
     with pytest.raises(msgspec.ValidationError, match=">= 1"):
         weighted(-5)
+
+
+def test_memory_read_from_nvidia_smi_weights_the_devices_less_the_reserve() -> None:
+    smi = "0, 81559\n1, 24576\n"
+    assert parse_memory(smi) == {0: 81559, 1: 24576}
+    base = Settings(gpu_lock=GpuLockSettings(detect_memory=True, reserve_mb=1024))
+    detected = with_memory(base, parse_memory(smi))
+    assert detected.gpu_lock.capacities() == {0: 80535, 1: 23552}
+    only_one = Settings(gpu_lock=settings(detect_memory=True, devices=[1]))
+    assert with_memory(only_one, parse_memory(smi)).gpu_lock.capacities() == {1: 24576}
+    assert with_memory(Settings(), parse_memory(smi)) == Settings()  # detect_memory off: unchanged
+    assert with_memory(base, {}) == base  # no nvidia-smi: unchanged
