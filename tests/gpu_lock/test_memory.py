@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -129,3 +130,24 @@ def test_memory_read_from_nvidia_smi_weights_the_devices_less_the_reserve() -> N
     assert with_memory(only_one, parse_memory(smi)).gpu_lock.capacities() == {1: 24576}
     assert with_memory(Settings(), parse_memory(smi)) == Settings()  # detect_memory off: unchanged
     assert with_memory(base, {}) == base  # no nvidia-smi: unchanged
+
+
+def test_a_waiter_granted_elsewhere_lets_the_one_behind_it_in_at_once(redis_client: redis.Redis) -> None:
+    """W (any device, 8000 MiB) stands first on both devices; S (device 0, 1000 MiB) waits behind it although
+    5000 MiB are free there. When W is granted device 1, S is told to retry and gets device 0 long before its
+    next poll (5 s)."""
+    lock = GpuLock(redis_client, weighted(10_000, 10_000, poll_interval=5.0, max_poll_interval=5.0))
+    held = [lock.acquire(asking(f"held{i}", 5000), i) for i in (0, 1)]
+    with ThreadPoolExecutor(2) as pool:
+        first: Future[Lease] = pool.submit(lock.acquire, asking("any", 8000))
+        wait_until(lambda: queued(redis_client, 0) == queued(redis_client, 1) == 1, what="W queued on both")
+        second: Future[Lease] = pool.submit(lock.acquire, asking("small", 1000), 0)
+        wait_until(lambda: queued(redis_client, 0) == 2, what="S queued behind W")
+        lock.release(held[1])
+        w = first.result(timeout=5)
+        released = time.monotonic()
+        s = second.result(timeout=5)
+        assert time.monotonic() - released < 2.0, "S waited for its poll instead of being told to retry"
+    assert (w.device, s.device) == (1, 0)
+    for lease in (w, s, held[0]):
+        lock.release(lease)
