@@ -10,6 +10,7 @@ import msgspec
 import pytest
 import redis
 
+from actors.gpu_memory import requested_mb
 from actors.worker.gpu_devices import parse_memory, with_memory
 from config import Settings, keys
 from config.settings import GpuLockSettings
@@ -151,3 +152,20 @@ def test_a_waiter_granted_elsewhere_lets_the_one_behind_it_in_at_once(redis_clie
     assert (w.device, s.device) == (1, 0)
     for lease in (w, s, held[0]):
         lock.release(lease)
+
+
+def test_what_a_task_asks_model_over_task_over_engine_over_registry() -> None:
+    from actors.registry import REGISTRY
+
+    whisper, hold = REGISTRY["faster_whisper.transcribe_audio"], REGISTRY["system.gpu_hold"]
+    params = whisper.input_type(audio_path="a.wav", model="large-v3")
+    table = {"faster_whisper.models.large-v3": 5200, "faster_whisper.transcribe_audio": 900, "faster_whisper": 700}
+    for overrides, expected in [
+        (table, 5200),
+        ({k: v for k, v in table.items() if "models" not in k}, 900),
+        ({"faster_whisper": 700}, 700),
+        ({}, whisper.gpu_memory_mb),
+    ]:
+        tuned = Settings(gpu_lock=GpuLockSettings(task_memory_mb=overrides))
+        assert requested_mb(whisper, tuned, params) == expected
+    assert requested_mb(hold, Settings(), hold.input_type(seconds=1, memory_mb=4321)) == 4321
