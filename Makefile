@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 STAMP := $(VENV)/.installed-$(shell cat setup.cfg requirements/*.txt 2>/dev/null | cksum | cut -d' ' -f1)
 
-.PHONY: install system-packages run test demo lint bench fmt clean
+.PHONY: install system-packages run test demo lint bench gpu-check fmt clean
 
 install: $(STAMP) ## Create .venv with the project, its engines and the test tools
 $(STAMP):
@@ -35,6 +35,9 @@ lint: install ## ruff and mypy (the gate CI runs)
 
 bench: install ## Benchmarks: ratios against baselines measured in the same run
 	$(BIN)/python -m bench
+
+gpu-check: install ## On a GPU machine: each engine once on cuda, two at once under the memory lease (never in tests)
+	$(BIN)/python -m bench.gpu_check
 
 fmt: install ## Format and auto-fix
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .

@@ -27,6 +27,19 @@ QUEUES = (
     "webhooks",
 )
 
+# MiB of GPU memory a task of each engine's queue asks for unless its registration says otherwise
+# (fp16 footprints of the default models; gpu_lock.task_memory_mb overrides them per task, engine or model).
+GPU_MEMORY_MB = {
+    "faster_whisper": 5200,
+    "pyannote_audio": 1536,
+    "paddleocr": 2048,
+    "inpainting": 2048,
+    "tts": 1024,
+    "llm": 1024,
+    "system": 1024,
+}
+DEFAULT_GPU_MEMORY_MB = 1024
+
 In = TypeVar("In", bound=msgspec.Struct)
 Out = TypeVar("Out", bound=msgspec.Struct)
 Body = Callable[["TaskRun", Any], msgspec.Struct]
@@ -47,6 +60,8 @@ class TaskSpec:
     gpu_rule: GpuRule
     description: str
     check: SubmitCheck | None = None
+    # MiB of GPU memory one run asks the lease for (see actors.gpu_memory for the settings that override it)
+    gpu_memory_mb: int = DEFAULT_GPU_MEMORY_MB
 
     def uses_gpu(self, settings: Settings, params: Any = None) -> bool:
         """Return whether a run of this task takes a GPU lease under these settings."""
@@ -74,10 +89,12 @@ def task(
     output: type[Out],
     gpu: GpuRule = never,
     check: SubmitCheck | None = None,
+    gpu_memory_mb: int | None = None,
 ) -> Callable[[Callable[[TaskRun, In], Out]], Callable[[TaskRun, In], Out]]:
     """Register a task body under ``name``; the lifecycle runs it on ``queue``'s workers.
 
     ``check``, when given, runs at submit after the input matched its Struct (the gateway's settings).
+    ``gpu_memory_mb`` is the MiB a run asks the GPU lease for (default: its queue's ``GPU_MEMORY_MB``).
 
     Raises:
         ValueError: the name is taken or the queue is unknown.
@@ -98,6 +115,7 @@ def task(
             gpu_rule=gpu,
             description=doc[0] if doc else name,
             check=check,
+            gpu_memory_mb=gpu_memory_mb or GPU_MEMORY_MB.get(queue, DEFAULT_GPU_MEMORY_MB),
         )
         return body
 

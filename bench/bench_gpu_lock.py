@@ -12,6 +12,10 @@ Baselines: (a) the design's polling (SET NX, sleep 0.5 s growing x1.5 up to 5 s,
 token round a ring of lists (one LPUSH -> BLPOP hop per hand-over), the floor any wake-up design can
 reach on this machine at its current load. Then uncontended acquire+release pairs per second.
 
+Memory-weighted leases: the same hand-over with each waiter asking a whole 80 GB device on a memory-weighted
+lock (target: p99 <= 1.5x the slot-counted lock's, measured in the same run), and the mixed workload of
+``bench/gpu_mixed.py`` (throughput, p99 wait and utilisation against one slot and against N equal slots).
+
 Run: ``.venv/bin/python bench/bench_gpu_lock.py`` (starts its own redis-server).
 """
 
@@ -28,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import redis
 from redis.lock import Lock
 
@@ -35,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import itertools
 
+from bench import gpu_mixed
 from config.logging import configure_logging
 from config.settings import GpuLockSettings
 from gpu_lock import GpuLock, HolderInfo
@@ -42,7 +48,8 @@ from taskgate.embedded_redis import EmbeddedRedis
 
 WAITERS = 8
 HOLD_S = 0.020
-ROUNDS = {"taskgate": 40, "polling": 4, "redis_lock": 25, "ring": 40}  # per waiter; polling is slow by design
+# per waiter; polling is slow by design
+ROUNDS = {"taskgate": 40, "taskgate_memory": 40, "polling": 4, "redis_lock": 25, "ring": 40}
 UNCONTENDED_PAIRS = 3000
 UNCONTENDED_ROUNDS = 5  # alternating, best of each: single rounds move by +-20 % on a shared machine
 RELEASE_IF_OWNER = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
@@ -64,9 +71,11 @@ def _polling_pair(client: redis.Redis) -> tuple[Callable[[], str], Callable[[str
 
 
 def _pair(kind: str, client: redis.Redis, index: int) -> tuple[Callable[[], Any], Callable[[Any], None]]:
-    if kind == "taskgate":
-        lock = GpuLock(client, GpuLockSettings(lease_ttl=30.0))
-        owner = HolderInfo(task_id=f"bench-{index}", task_name="bench")
+    if kind in ("taskgate", "taskgate_memory"):
+        weighted = kind == "taskgate_memory"
+        devices: list[Any] = [{"index": 0, "memory_mb": gpu_mixed.DEVICE_MB}] if weighted else [0]
+        lock = GpuLock(client, msgspec.convert({"lease_ttl": 30.0, "devices": devices}, GpuLockSettings))
+        owner = HolderInfo(task_id=f"bench-{index}", task_name="bench", memory_mb=gpu_mixed.DEVICE_MB)
         return (lambda: lock.acquire(owner)), lock.release
     if kind == "redis_lock":
         rlock = Lock(client, "bench:redis_lock", timeout=30)
@@ -168,9 +177,10 @@ def main() -> int:
         server = EmbeddedRedis(Path(data_dir), persist=False)
         server.start()
         try:
-            kinds = ("ring", "taskgate", "redis_lock", "polling")
+            kinds = ("ring", "taskgate", "taskgate_memory", "redis_lock", "polling")
             results = {kind: contend(kind, server.url) for kind in kinds}
             ours_rate, lock_rate = uncontended(server.url)
+            mixed = {kind: gpu_mixed.run(kind, server.url) for kind in gpu_mixed.KINDS}
         finally:
             server.stop()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -178,6 +188,7 @@ def main() -> int:
     labels = {
         "ring": "floor: LPUSH->BLPOP",
         "taskgate": "gpu_lock",
+        "taskgate_memory": "gpu_lock by memory",
         "redis_lock": "(b) redis-py Lock",
         "polling": "(a) design polling",
     }
@@ -188,6 +199,7 @@ def main() -> int:
             f"span={r['span_s']:.1f} s"
         )
     ours, b, a = results["taskgate"], results["redis_lock"], results["polling"]
+    by_memory = results["taskgate_memory"]
     p99_ratio_b, p99_ratio_a = b["p99_ms"] / ours["p99_ms"], a["p99_ms"] / ours["p99_ms"]
     checks = [
         (f"p99 hand-over {ours['p99_ms']:.3f} ms <= 5 ms", ours["p99_ms"] <= 5.0),
@@ -197,6 +209,11 @@ def main() -> int:
             f"uncontended {ours_rate:.0f}/s vs Lock {lock_rate:.0f}/s = {ours_rate / lock_rate:.2f} (>= 0.8)",
             ours_rate / lock_rate >= 0.8,
         ),
+        (
+            f"hand-over p99 by memory {by_memory['p99_ms']:.3f} ms <= 1.5x slot-counted {ours['p99_ms']:.3f} ms",
+            by_memory["p99_ms"] <= 1.5 * ours["p99_ms"],
+        ),
+        *gpu_mixed.report(mixed),
     ]
     print(f"  p99 vs (a) design polling: {p99_ratio_a:.0f}x better (no target)")
     for text, ok in checks:

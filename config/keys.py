@@ -43,6 +43,10 @@ GPU_STATS = "gpu_lock:{device}:stats"
 GPU_ANY_DEVICE = "any"
 # list: JSON record of each force release, newest first, capped.
 GPU_FORCE_RELEASES = "gpu_lock:force_releases"
+# hash "task_name|model" -> JSON {declared_mb, measured_mb, by}: the last measured GPU footprint of each
+GPU_FOOTPRINTS = "gpu_lock:footprints"
+# hash "task_name|bucket:le" / "task_name|ms_sum" -> count / ms: lease waits by task type (workers add)
+GPU_TASK_WAITS = "gpu_lock:task_waits"
 
 
 def workflow_state(workflow_id: str) -> str:

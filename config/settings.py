@@ -43,11 +43,38 @@ ENV_PREFIX = "TASKGATE_"
 CONFIG_ENV = "TASKGATE_CONFIG"
 
 
+MemoryMb = Annotated[int, msgspec.Meta(ge=1, le=16 * 1024 * 1024)]  # MiB, up to 16 TiB
+
+
 class GpuDevice(_Section):
-    """One GPU and how many lease holders it takes at once."""
+    """One GPU: how many lease holders it takes at once (``capacity``), or its memory when shared by memory."""
 
     index: DeviceIndex
     capacity: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 1
+    # MiB; when set (on every device), leases are weighted by memory: a device admits holders while the
+    # MiB they asked for fit in memory_mb - gpu_lock.reserve_mb, and `capacity` is not used.
+    memory_mb: MemoryMb | None = None
+
+
+def gpu_devices(devices: list[GpuDevice | int], reserve_mb: int) -> list[GpuDevice]:
+    """Return ``gpu_lock.devices`` normalised: bare integers are one-slot devices; memory set on all or none.
+
+    Raises:
+        ValueError: no device, memory given on some devices only, or a memory not above the reserve.
+    """
+    normal = [d if isinstance(d, GpuDevice) else GpuDevice(index=d) for d in devices]
+    if not normal:
+        raise ValueError("gpu_lock.devices must name at least one device")
+    weighted = [d for d in normal if d.memory_mb is not None]
+    if weighted and len(weighted) != len(normal):
+        raise ValueError("gpu_lock.devices: give memory_mb on every device or on none (a bare index has none)")
+    for d in weighted:
+        if d.memory_mb is not None and d.memory_mb <= reserve_mb:
+            raise ValueError(
+                f"gpu_lock.devices: device {d.index} has memory_mb {d.memory_mb}, "
+                f"not above gpu_lock.reserve_mb {reserve_mb}"
+            )
+    return normal
 
 
 class GpuLockSettings(_Section):
@@ -64,11 +91,18 @@ class GpuLockSettings(_Section):
     devices: Annotated[list[GpuDevice | DeviceIndex], msgspec.Meta(max_length=1024)] = msgspec.field(
         default_factory=lambda: [GpuDevice(index=0)]
     )
+    # MiB of each memory-weighted device kept out of the leases (CUDA context, fragmentation).
+    reserve_mb: Annotated[int, msgspec.Meta(ge=0, le=1024 * 1024)] = 0
+    # Memory a GPU task asks for, overriding its registry default: by task name ("faster_whisper.transcribe"),
+    # by engine ("faster_whisper") or by engine model ("faster_whisper.models.large-v3"), the most specific wins.
+    task_memory_mb: dict[str, MemoryMb] = msgspec.field(default_factory=dict)
+    # How a worker measures a GPU run's real footprint (actors/worker/footprint.py); falls back to nothing.
+    measure_memory: Literal["auto", "torch", "nvml", "off"] = "auto"
+    # Workers read each device's memory from nvidia-smi at start (actors/worker/gpu_devices.py).
+    detect_memory: bool = False
 
     def __post_init__(self) -> None:
-        self.devices = [d if isinstance(d, GpuDevice) else GpuDevice(index=d) for d in self.devices]
-        if not self.devices:
-            raise ValueError("gpu_lock.devices must name at least one device")
+        self.devices = list(gpu_devices(self.devices, self.reserve_mb))
         if self.max_poll_interval < self.poll_interval:
             raise ValueError("gpu_lock.max_poll_interval must be >= gpu_lock.poll_interval")
         if self.lease_ttl > self.lock_timeout:
@@ -80,6 +114,18 @@ class GpuLockSettings(_Section):
     def device_list(self) -> list[GpuDevice]:
         """Return the devices, normalised to ``GpuDevice``."""
         return [d for d in self.devices if isinstance(d, GpuDevice)]
+
+    @property
+    def by_memory(self) -> bool:
+        """Return whether leases are weighted by memory (every device has ``memory_mb``)."""
+        return self.device_list[0].memory_mb is not None
+
+    def capacities(self) -> dict[int, int]:
+        """Return each device's capacity in lease units: MiB above the reserve, or slots."""
+        return {
+            d.index: d.capacity if d.memory_mb is None else d.memory_mb - self.reserve_mb
+            for d in sorted(self.device_list, key=lambda d: d.index)
+        }
 
 
 class TimeoutLevels(_Section):

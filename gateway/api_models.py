@@ -94,6 +94,7 @@ class TaskType(msgspec.Struct, kw_only=True):
     description: str
     queue: str
     uses_gpu: bool
+    gpu_memory_mb: int  # MiB a run asks the GPU lease for (registry default or gpu_lock.task_memory_mb)
     input_schema: dict[str, Any]
     output_fields: list[str]
     output_schema: dict[str, Any]

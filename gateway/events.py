@@ -31,9 +31,9 @@ BLOCK_MS = 5000
 READ_COUNT = 500
 # After a Redis error the reader waits this long before it reads again.
 RETRY_S = 0.5
-_INTS = ("rev", "device", "fencing_token", "pid", "waited_ms", "since_ms", "expired_at_ms")
+_INTS = ("rev", "device", "fencing_token", "pid", "waited_ms", "since_ms", "expired_at_ms", "amount")
 _NESTED = ("owner", "holder")
-_KEEP_NESTED = ("task_id", "task_name", "host", "pid", "fencing_token", "since_ms", "waited_ms")
+_KEEP_NESTED = ("task_id", "task_name", "host", "pid", "fencing_token", "since_ms", "waited_ms", "memory_mb")
 _encoder = msgspec.json.Encoder()
 
 

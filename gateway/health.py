@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from actors.gpu_memory import requested_mb
 from actors.registry import REGISTRY, TaskSpec
 from gateway.context import AppContext, context
 from gateway.responses import json_response
@@ -37,6 +38,7 @@ def task_type(spec: TaskSpec, ctx: AppContext, workers: dict[str, QueueWorkers])
         "description": spec.description,
         "queue": spec.queue,
         "uses_gpu": spec.uses_gpu(ctx.settings),
+        "gpu_memory_mb": requested_mb(spec, ctx.settings),
         "input_schema": {**input_schema, "$defs": defs},
         "output_fields": [f.encode_name for f in msgspec.structs.fields(spec.output_type)],
         "output_schema": {**output_schema, "$defs": defs},

@@ -181,6 +181,39 @@ def _lock_families(locks: GpuLockStatus) -> Iterator[Metric]:
         {(str(d.device),): len(d.waiters) for d in locks.devices},
         ["gpu"],
     )
+    memory = [d for d in locks.devices if d.by_memory]
+    if memory:
+        mib = 1024 * 1024
+        yield _gauge(
+            "taskgate_gpu_memory_capacity_bytes",
+            "Memory a device leases out (memory_mb less the reserve).",
+            {(str(d.device),): d.capacity * mib for d in memory},
+            ["gpu"],
+        )
+        yield _gauge(
+            "taskgate_gpu_memory_held_bytes",
+            "Memory held by leases now.",
+            {(str(d.device),): d.held * mib for d in memory},
+            ["gpu"],
+        )
+        yield _gauge(
+            "taskgate_gpu_memory_free_bytes",
+            "Memory no lease holds now (can be negative right after a capacity was lowered).",
+            {(str(d.device),): (d.capacity - d.held) * mib for d in memory},
+            ["gpu"],
+        )
+    waits = HistogramMetricFamily(
+        "taskgate_gpu_lease_wait_by_task_seconds", "Lease waits by task type.", labels=["task_name"]
+    )
+    for task_name, hist in locks.wait_by_task.items():
+        waits.add_metric([task_name], [(le, float(n)) for le, n in hist.buckets], hist.sum_s)
+    yield waits
+    yield _gauge(
+        "taskgate_gpu_memory_measured_bytes",
+        "The last measured GPU memory peak of a task type and model.",
+        {(f.task_name, f.model or ""): f.measured_mb * 1024 * 1024 for f in locks.footprints},
+        ["task_name", "model"],
+    )
     for kind in ("wait", "hold"):
         family = HistogramMetricFamily(f"taskgate_gpu_lease_{kind}_seconds", f"Lease {kind} times.", labels=["gpu"])
         for d in locks.devices:

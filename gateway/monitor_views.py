@@ -34,7 +34,10 @@ async def lock_view(client: aioredis.Redis, settings: Settings) -> dict[str, Any
         {
             "device": d.device,
             "capacity": d.capacity,
-            "free": len(d.holders) < d.capacity,
+            "free": d.held < d.capacity,
+            "by_memory": d.by_memory,
+            "held": d.held,
+            "reserve_mb": d.reserve_mb,
             "holders": msgspec.to_builtins(d.holders),
             "waiters": len(d.waiters),
             "waiting": msgspec.to_builtins(d.waiters),
@@ -46,6 +49,11 @@ async def lock_view(client: aioredis.Redis, settings: Settings) -> dict[str, Any
         "last_fencing_token": status.last_fencing_token,
         "devices": devices,
         "force_releases": msgspec.to_builtins(status.force_releases[:20]),
+        "footprints": msgspec.to_builtins(status.footprints),
+        "wait_by_task": {
+            name: {"count": h.count, "mean_s": round(h.sum_s / h.count, 6) if h.count else None}
+            for name, h in status.wait_by_task.items()
+        },
     }
 
 

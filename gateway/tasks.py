@@ -13,6 +13,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from actors.gpu_memory import check_submit as check_gpu_memory
 from actors.registry import REGISTRY, TaskSpec
 from actors.validation import check_io, path_fields, validate_submit
 from actors.worker.broker import stage_message
@@ -58,6 +59,7 @@ async def submit_task(request: web.Request) -> web.Response:
     if spec is None:
         raise UnknownTask(f"unknown task_name {req.task_name!r}; GET /v1/task-types lists the tasks")
     validate_submit(spec, req.input_data)
+    check_gpu_memory(spec, ctx.settings, req.input_data)
     if path_fields(spec.input_type) or spec.check is not None:  # realpath, stat, voice files: off the event loop
         await asyncio.to_thread(_check_files, spec, req.input_data, ctx.settings)
     check_callback(ctx.settings, req.callback)

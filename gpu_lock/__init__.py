@@ -1,6 +1,12 @@
 """A Redis lease lock over the GPUs that several engines share.
 
-A lease is one slot on one device. Devices and their capacities come from ``gpu_lock.devices``.
+A lease is an amount of one device: one slot on slot-counted devices, the MiB its holder declared
+(``HolderInfo.memory_mb``) on memory-weighted ones (``gpu_lock.devices: [{index, memory_mb}]``, less
+``gpu_lock.reserve_mb``). A device admits holders while their amounts fit its capacity; the amount rides at
+the end of the lease token (``<hex>.<amount>``), so the scripts sum a device's holders from its holders zset.
+Waiting is strictly FIFO per device: a waiter that does not fit yet stops the queue, so a big request at the
+head is never passed by smaller ones (no backfilling); when a waiter standing first somewhere is granted
+elsewhere or leaves, the next one there is served or told to retry at once.
 Every grant carries a unique token and a monotonic fencing token; the holders zset
 ``gpu_lock:{device}:holders`` maps tokens to expiry ms (server TIME), and a lease is valid iff its
 token's score exists and is greater than now. Holders renew at a third of ``lease_ttl``; nobody
@@ -36,6 +42,7 @@ from gpu_lock.errors import (
     LockTimeoutExceeded,
     LockWaitTimeout,
     NotLeaseHolder,
+    RequestTooLarge,
     UnknownDevice,
 )
 from gpu_lock.events import current_lease
@@ -69,6 +76,7 @@ __all__ = [
     "LockTimeoutExceeded",
     "LockWaitTimeout",
     "NotLeaseHolder",
+    "RequestTooLarge",
     "UnknownDevice",
     "WaiterStatus",
     "aread_status",

@@ -22,10 +22,12 @@ def gpu_lock(
     device: int | None = None,
     max_wait_time: float | None = None,
     task_name: str | None = None,
+    memory_mb: int = 0,
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Wrap a callable so each call holds a lease; inside, ``current_lease()`` names the device.
 
-    Coroutine functions need an ``AsyncGpuLock``, plain functions a ``GpuLock``.
+    Coroutine functions need an ``AsyncGpuLock``, plain functions a ``GpuLock``. ``memory_mb`` is what each
+    call asks on memory-weighted devices (required there; slot-counted devices give every call one slot).
 
     Raises:
         TypeError: at decoration, when the lock does not fit the callable.
@@ -35,7 +37,7 @@ def gpu_lock(
         name = task_name or func.__qualname__
 
         def owner() -> HolderInfo:
-            return HolderInfo(task_id=uuid.uuid4().hex, task_name=name)
+            return HolderInfo(task_id=uuid.uuid4().hex, task_name=name, memory_mb=memory_mb)
 
         if inspect.iscoroutinefunction(func):
             if not isinstance(lock, AsyncGpuLock):

@@ -11,6 +11,10 @@ class UnknownDevice(GpuLockError, ValueError):
     """Raised when a requested device is not listed in ``gpu_lock.devices``."""
 
 
+class RequestTooLarge(GpuLockError, ValueError):
+    """Raised when a lease asks for more memory than any (or the requested) device has, or for none."""
+
+
 class LockWaitTimeout(GpuLockError):
     """Raised when a wait for a lease exceeds ``max_wait_time``."""
 

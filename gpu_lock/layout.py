@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from config import keys
 from config.settings import GpuLockSettings
-from gpu_lock.errors import UnknownDevice
+from gpu_lock.errors import RequestTooLarge, UnknownDevice
 
 # A slot handed to a waiter is its for this long; its first renew (or its own next try) extends that to
 # a full TTL. A waiter that died while queued thus holds the device for about this long, not a TTL.
@@ -30,43 +30,67 @@ def wake_key(waiter_id: str) -> str:
 
 
 class Layout:
-    """The configured devices, in index order, with each request's script keys and arguments precomputed."""
+    """The configured devices, in index order, with each request's script keys and arguments precomputed.
+
+    A request is the device asked for (None: any) and the candidates that can take its amount; the keys and
+    the request argument of each are built once and kept.
+    """
 
     def __init__(self, settings: GpuLockSettings) -> None:
         self.settings = settings
-        self.capacity = {d.index: d.capacity for d in sorted(settings.device_list, key=lambda d: d.index)}
+        self.by_memory = settings.by_memory
+        self.capacity = settings.capacities()
         self.all_devices = tuple(self.capacity)
         self.lease_ttl_ms = int(settings.lease_ttl * 1000)
         self.lock_timeout_ms = int(settings.lock_timeout * 1000)
         self._keys = {index: device_keys(index) for index in self.all_devices}
-        requests: list[int | None] = [None, *self.all_devices]
-        self._acquire_keys = {r: encoded(self._request_keys(r)) for r in requests}
-        self._request = {r: self._request_arg(r) for r in requests}
+        self._acquire: dict[tuple[int | None, tuple[int, ...]], tuple[list[bytes], bytes]] = {}
         self._release = {d: self._release_call(d) for d in self.all_devices}
 
-    def candidates(self, device: int | None) -> tuple[int, ...]:
-        """Return the devices a request may take: the one asked for, or all of them.
+    def amount(self, memory_mb: int) -> int:
+        """Return the lease units a holder asking ``memory_mb`` takes: the MiB, or 1 slot.
+
+        Raises:
+            RequestTooLarge: memory-weighted devices and no memory asked for.
+        """
+        if not self.by_memory:
+            return 1
+        if memory_mb < 1:
+            raise RequestTooLarge(f"a GPU lease must ask for memory_mb >= 1 (asked {memory_mb})")
+        return memory_mb
+
+    def candidates(self, device: int | None, amount: int = 1) -> tuple[int, ...]:
+        """Return the devices a request may take: the one asked for, or all of them large enough for ``amount``.
 
         Raises:
             UnknownDevice: the requested device is not configured.
+            RequestTooLarge: no candidate device is large enough for ``amount``.
         """
-        if device is None:
-            return self.all_devices
-        if device not in self.capacity:
+        if device is not None and device not in self.capacity:
             raise UnknownDevice(f"device {device} is not in gpu_lock.devices {list(self.all_devices)}")
-        return (device,)
+        wanted = self.all_devices if device is None else (device,)
+        fitting = tuple(d for d in wanted if self.capacity[d] >= amount)
+        if not fitting:
+            largest = max(wanted, key=lambda d: self.capacity[d])
+            unit = "MiB" if self.by_memory else "slots"
+            raise RequestTooLarge(
+                f"a lease of {amount} {unit} fits no device: the largest"
+                f"{'' if device is None else ' requested'} is device {largest} with {self.capacity[largest]} {unit}"
+                f"{' after gpu_lock.reserve_mb' if self.by_memory else ''}"
+            )
+        return fitting
 
-    def acquire_keys(self, device: int | None) -> list[bytes]:
-        """Return the acquire script's KEYS from the first candidate's holders on (they depend only on the request)."""
-        return self._acquire_keys[device]
+    def acquire_call(self, device: int | None, candidates: tuple[int, ...]) -> tuple[list[bytes], bytes]:
+        """Return the acquire script's KEYS from the first candidate's holders on, and its last argument."""
+        request = (device, candidates)
+        call = self._acquire.get(request)
+        if call is None:
+            call = self._acquire[request] = (encoded(self._request_keys(candidates)), self._request_arg(request))
+        return call
 
-    def request_arg(self, device: int | None) -> bytes:
-        """Return the acquire script's last argument: TTL, lock timeout, claim window, request and devices."""
-        return self._request[device]
-
-    def device_pairs(self, device: int | None) -> list[int]:
+    def device_pairs(self, candidates: tuple[int, ...]) -> list[int]:
         """Return the index and capacity of each candidate device of a request, concatenated."""
-        return [v for d in self.candidates(device) for v in (d, self.capacity[d])]
+        return [v for d in candidates for v in (d, self.capacity[d])]
 
     def release_call(self, device: int) -> tuple[list[bytes], bytes]:
         """Return the release script's KEYS and its last argument (index, capacity, claim window)."""
@@ -89,24 +113,24 @@ class Layout:
         holders, info, _, stats = self._keys[device]
         return [holders, info, stats]
 
-    def _queues(self, device: int | None) -> list[str]:
+    def _queues(self, first: tuple[int, ...]) -> list[str]:
         """Return every device's queue, the request's candidates first (in candidate order)."""
-        first = self.candidates(device)
         rest = [d for d in self.all_devices if d not in first]
         return [self._keys[d][2] for d in (*first, *rest)]
 
-    def _request_keys(self, device: int | None) -> list[str]:
-        holders_info_stats = [k for d in self.candidates(device) for k in self._keys[d][:2] + self._keys[d][3:]]
-        return holders_info_stats + self._queues(device)
+    def _request_keys(self, candidates: tuple[int, ...]) -> list[str]:
+        holders_info_stats = [k for d in candidates for k in self._keys[d][:2] + self._keys[d][3:]]
+        return holders_info_stats + self._queues(candidates)
 
-    def _request_arg(self, device: int | None) -> bytes:
+    def _request_arg(self, request: tuple[int | None, tuple[int, ...]]) -> bytes:
+        device, candidates = request
         head = [self.lease_ttl_ms, self.lock_timeout_ms, CLAIM_WINDOW_MS, -1 if device is None else device]
-        return " ".join(str(v) for v in head + self.device_pairs(device)).encode()
+        return " ".join(str(v) for v in head + self.device_pairs(candidates)).encode()
 
     def _release_call(self, device: int) -> tuple[list[bytes], bytes]:
         holders, info, _, stats = self._keys[device]
         fixed = [holders, info, stats, keys.GPU_FENCING, keys.GPU_WAITER_DEADLINES, keys.GPU_WAITER_INFO, keys.EVENTS]
-        return encoded(fixed + self._queues(device)), f"{device} {self.capacity[device]} {CLAIM_WINDOW_MS}".encode()
+        return encoded(fixed + self._queues((device,))), f"{device} {self.capacity[device]} {CLAIM_WINDOW_MS}".encode()
 
 
 def encoded(names: list[str]) -> list[bytes]:

@@ -24,6 +24,8 @@ class HolderInfo(msgspec.Struct, frozen=True, kw_only=True):
     task_name: str
     host: str = _HOST
     pid: int = msgspec.field(default_factory=os.getpid)
+    # MiB the holder asks for: its lease's amount on memory-weighted devices (slot-counted ones take 1).
+    memory_mb: int = 0
 
 
 def iso_utc(moment: datetime) -> str:
@@ -61,6 +63,9 @@ class Lease:
     expires_monotonic: float = 0.0
     # Handed over by another's release and not renewed since: it lasts only the claim window so far.
     claim_pending: bool = False
+    # What the lease holds of its device: MiB on memory-weighted devices, else 1 slot.
+    amount: int = 1
+    by_memory: bool = False
 
     def as_record(self) -> dict[str, Any]:
         """Return the ``gpu`` entry of a stage record."""
@@ -68,6 +73,7 @@ class Lease:
             "device": self.device,
             "fencing_token": self.fencing_token,
             "waited_s": round(self.waited_s, 6),
+            "memory_mb": self.amount if self.by_memory else None,
             "acquired_at": iso_utc(self.acquired_at),
             "released_at": iso_utc(self.released_at) if self.released_at else None,
         }

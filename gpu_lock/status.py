@@ -13,6 +13,7 @@ from config import keys
 from config.settings import GpuLockSettings
 from gpu_lock.layout import Layout, device_keys
 from gpu_lock.lease import from_ms, iso_utc
+from gpu_lock.task_figures import Footprint, parse_footprints, parse_waits
 from redis_io import text, text_map
 
 # Histogram bounds in seconds; lib.lua's BUCKETS must list the same values (a test checks).
@@ -37,6 +38,8 @@ class HolderStatus(msgspec.Struct, frozen=True, kw_only=True):
     age_s: float
     ttl_left_s: float
     waited_s: float
+    amount: int = 1  # what it holds of the device: MiB on memory-weighted devices, else 1 slot
+    memory_mb: int = 0  # the MiB it declared (0: none declared)
 
 
 class WaiterStatus(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,6 +54,8 @@ class WaiterStatus(msgspec.Struct, frozen=True, kw_only=True):
     since: str
     waited_s: float
     requested_device: int | None
+    amount: int = 1
+    memory_mb: int = 0
 
 
 class Histogram(msgspec.Struct, frozen=True, kw_only=True):
@@ -65,7 +70,10 @@ class DeviceStatus(msgspec.Struct, frozen=True, kw_only=True):
     """Everything known about one device."""
 
     device: int
-    capacity: int
+    capacity: int  # lease units: MiB above the reserve on memory-weighted devices, else slots
+    by_memory: bool
+    held: int  # lease units the valid holders hold
+    reserve_mb: int
     holders: list[HolderStatus]
     waiters: list[WaiterStatus]
     counters: dict[str, int]
@@ -95,6 +103,8 @@ class GpuLockStatus(msgspec.Struct, frozen=True, kw_only=True):
     devices: list[DeviceStatus]
     any_device_timeouts_total: int
     force_releases: list[ForceRelease]
+    wait_by_task: dict[str, Histogram] = msgspec.field(default_factory=dict)
+    footprints: list[Footprint] = msgspec.field(default_factory=list)
 
 
 def _queue(pipe: Any, layout: Layout) -> None:
@@ -110,6 +120,8 @@ def _queue(pipe: Any, layout: Layout) -> None:
     pipe.get(keys.GPU_FENCING)
     pipe.hget(keys.GPU_STATS.format(device=keys.GPU_ANY_DEVICE), "timeouts_total")
     pipe.lrange(keys.GPU_FORCE_RELEASES, 0, -1)
+    pipe.hgetall(keys.GPU_TASK_WAITS)
+    pipe.hgetall(keys.GPU_FOOTPRINTS)
 
 
 def _histogram(stats: dict[str, str], name: str) -> Histogram:
@@ -119,6 +131,12 @@ def _histogram(stats: dict[str, str], name: str) -> Histogram:
         running += int(stats.get(f"{name}_bucket:{bound}", 0))
         buckets.append((bound, running))
     return Histogram(buckets=buckets, sum_s=int(stats.get(f"{name}_ms_sum", 0)) / 1000, count=running)
+
+
+def amount_of(token: str) -> int:
+    """Return the units a lease token holds (its tail after the last '.'; lib.lua's amount_of)."""
+    _, dot, tail = token.rpartition(".")
+    return int(tail) if dot and tail.isdigit() else 1
 
 
 def _holders(zset: Sequence[Any], info: dict[str, str], now_ms: int) -> list[HolderStatus]:
@@ -139,6 +157,8 @@ def _holders(zset: Sequence[Any], info: dict[str, str], now_ms: int) -> list[Hol
                 age_s=(now_ms - h["since_ms"]) / 1000,
                 ttl_left_s=(expiry - now_ms) / 1000,
                 waited_s=h["waited_ms"] / 1000,
+                amount=amount_of(text(token)),
+                memory_mb=h.get("memory_mb", 0),
             )
         )
     return holders
@@ -165,6 +185,8 @@ def _waiters(
                 since=iso_utc(from_ms(w["since_ms"])),
                 waited_s=(now_ms - w["since_ms"]) / 1000,
                 requested_device=None if w["device"] < 0 else w["device"],
+                amount=amount_of(w["token"]),
+                memory_mb=w.get("memory_mb", 0),
             )
         )
     return waiters
@@ -183,11 +205,15 @@ def _parse(results: list[Any], layout: Layout) -> GpuLockStatus:
         wait, hold = _histogram(stats, "wait_seconds"), _histogram(stats, "hold_seconds")
         counters = {name: int(stats.get(name, 0)) for name in COUNTERS}
         ended_otherwise = counters["expired_total"] + counters["force_releases_total"]
+        holders = _holders(zset, text_map(info), now_ms)
         devices.append(
             DeviceStatus(
                 device=index,
                 capacity=layout.capacity[index],
-                holders=_holders(zset, text_map(info), now_ms),
+                by_memory=layout.by_memory,
+                held=sum(h.amount for h in holders),
+                reserve_mb=layout.settings.reserve_mb if layout.by_memory else 0,
+                holders=holders,
                 waiters=_waiters(queue, deadlines, waiter_info, now_ms),
                 counters={"acquisitions_total": wait.count, "releases_total": hold.count - ended_otherwise} | counters,
                 wait_seconds=wait,
@@ -200,6 +226,11 @@ def _parse(results: list[Any], layout: Layout) -> GpuLockStatus:
         devices=devices,
         any_device_timeouts_total=int(tail[3] or 0),
         force_releases=[msgspec.json.decode(raw, type=ForceRelease) for raw in tail[4]],
+        wait_by_task={
+            name: Histogram(buckets=buckets, sum_s=sum_s, count=buckets[-1][1])
+            for name, (buckets, sum_s) in parse_waits(text_map(tail[5])).items()
+        },
+        footprints=parse_footprints(text_map(tail[6])),
     )
 
 

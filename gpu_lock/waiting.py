@@ -65,8 +65,10 @@ class Attempt:
         self.layout = layout
         self.owner = owner
         self.device = device
-        self.devices = layout.candidates(device)
-        self.token = secrets.token_hex(16)
+        self.amount = layout.amount(owner.memory_mb)
+        self.devices = layout.candidates(device, self.amount)
+        # The scripts read the lease's amount from the token's tail (amount_of in lib.lua).
+        self.token = f"{secrets.token_hex(16)}.{self.amount}"
         self.waiter_id = self.token[:16]  # acquire.lua takes the same prefix
         self.seq = 0
         self.done = False
@@ -76,7 +78,8 @@ class Attempt:
         self.backoff = Backoff(layout.settings, rng)
         self.block_limit_s = block_limit_s
         self._owner_json = msgspec.json.encode(owner)
-        self.keys: list[bytes] = [*SHARED_KEYS, *layout.acquire_keys(device)]
+        device_keys, self._request_arg = layout.acquire_call(device, self.devices)
+        self.keys: list[bytes] = [*SHARED_KEYS, *device_keys]
 
     @cached_property
     def wake_key(self) -> str:
@@ -96,7 +99,7 @@ class Attempt:
         """Return the acquire script's ARGV for the next try."""
         waiter_ttl_ms = int((self.backoff.upper_bound_s() + WAITER_GRACE_S) * 1000)
         waited_ms = int(self.waited_s() * 1000)
-        return [self.token, self.seq, waiter_ttl_ms, self._owner_json, waited_ms, self.layout.request_arg(self.device)]
+        return [self.token, self.seq, waiter_ttl_ms, self._owner_json, waited_ms, self._request_arg]
 
     def next_wait_s(self, queued: Queued) -> float | None:
         """Return how long to block before the next try, or None once ``max_wait_time`` is spent."""
@@ -115,10 +118,13 @@ class Attempt:
     def after_wait(self, popped: Sequence[bytes | str] | None, sent_monotonic: float) -> Lease | None:
         """Return the lease a BLPOP (sent at ``sent_monotonic``) brought, or lengthen the poll interval.
 
-        Only a hand-over pushes to a waiter's wake list, so a popped value means the slot is already ours.
+        A hand-over pushes the grant to the waiter's wake list, so such a value means the lease is already ours;
+        ``retry`` means a waiter that stood first in one of our queues left it: try again at once.
         """
         if popped is None:
             self.backoff.grow()
+            return None
+        if popped[1] in (b"retry", "retry"):
             return None
         return self.lease(parse_hand_over(popped[1]), sent_monotonic, handed_over=True)
 
@@ -138,6 +144,8 @@ class Attempt:
             owner=self.owner,
             expires_at_ms=granted.expires_at_ms,
             ttl_s=self.layout.settings.lease_ttl,
+            amount=self.amount,
+            by_memory=self.layout.by_memory,
         )
         lease.renewed(granted.expires_at_ms, granted.now_ms, sent_monotonic)
         lease.claim_pending = handed_over
@@ -157,5 +165,5 @@ class Attempt:
     def leave_args(self, timed_out: bool) -> list[str | int]:
         """Return the leave script's ARGV."""
         self.done = True
-        pairs = self.layout.device_pairs(self.device)
+        pairs = self.layout.device_pairs(self.devices)
         return [self.waiter_id, 1 if timed_out else 0, CLAIM_WINDOW_MS, self.token, *pairs]

@@ -87,9 +87,11 @@ def sleep(run: TaskRun, params: SleepInput) -> SleepOutput:
 
 
 class GpuHoldInput(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """Input of ``system.gpu_hold``: how long to hold a GPU lease."""
+    """Input of ``system.gpu_hold``: how long to hold a GPU lease, and how much memory it asks for."""
 
     seconds: Annotated[float, msgspec.Meta(ge=0, le=86400)]
+    # MiB the lease asks on memory-weighted devices (default: the task's declared amount); slot devices give 1 slot
+    memory_mb: Annotated[int, msgspec.Meta(ge=1, le=16 * 1024 * 1024)] | None = None
 
 
 class GpuHoldOutput(msgspec.Struct, kw_only=True):
@@ -97,6 +99,7 @@ class GpuHoldOutput(msgspec.Struct, kw_only=True):
 
     device: int | None
     held_s: float
+    memory_mb: int | None = None  # MiB granted on a memory-weighted device
 
 
 @task("system.gpu_hold", queue="system", input=GpuHoldInput, output=GpuHoldOutput, gpu=always)
@@ -107,4 +110,6 @@ def gpu_hold(run: TaskRun, params: GpuHoldInput) -> GpuHoldOutput:
         run.checkpoint()
         run.progress(elapsed / params.seconds)
         time.sleep(min(0.05, params.seconds - elapsed))
-    return GpuHoldOutput(device=run.gpu_device, held_s=round(time.monotonic() - started, 3))
+    return GpuHoldOutput(
+        device=run.gpu_device, held_s=round(time.monotonic() - started, 3), memory_mb=run.gpu_memory_mb
+    )

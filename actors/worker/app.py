@@ -15,6 +15,7 @@ from actors.registry import REGISTRY, TaskSpec
 from actors.webhooks.actor import declare_webhook_actor
 from actors.worker.broker import WakingRedisBroker
 from actors.worker.consumers import ConsumerRegistry
+from actors.worker.gpu_devices import detected_memory, with_memory
 from actors.worker.lifecycle import Lifecycle
 from actors.worker.prefetch import Snapshots
 from config import ConfigError, Settings, configure_logging, load_settings
@@ -119,4 +120,6 @@ def setup(*, heartbeated: bool = False) -> None:
             "neither TASKGATE_REDIS_URL nor TASKGATE_REDIS_SENTINELS is set: workers need the Redis the gateway uses"
         )
     configure_logging(settings.log_format, settings.log_level)
+    if settings.gpu_lock.detect_memory:
+        settings = with_memory(settings, detected_memory())
     build_broker(settings, heartbeated=heartbeated)

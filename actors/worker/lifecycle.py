@@ -286,7 +286,15 @@ class Lifecycle(Endings, Middleware):  # type: ignore[misc]
 
     def _take_gpu(self, active: Active) -> None:
         """Take the stage's lease; a transient Redis error gives it back and is raised (the start is retried)."""
-        session = GpuSession(self.sync_redis, self.settings, active.run, host=self.host, pid=os.getpid())
+        session = GpuSession(
+            self.sync_redis,
+            self.settings,
+            active.run,
+            host=self.host,
+            pid=os.getpid(),
+            spec=active.spec,
+            params=active.params,
+        )
         try:
             session.acquire()
         except TRANSIENT_ERRORS:
@@ -302,6 +310,7 @@ class Lifecycle(Endings, Middleware):  # type: ignore[misc]
             self._skip()
         active.gpu = session
         active.run.gpu_device = session.device
+        active.run.gpu_memory_mb = session.granted_mb
         try:
             self.tracking.note_gpu(active.tracked, session.device, session.lease.fencing_token)
             self._update(

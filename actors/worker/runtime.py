@@ -40,6 +40,7 @@ class TaskRun:
     run_async: Runner
     attempt: int = 1
     gpu_device: int | None = None
+    gpu_memory_mb: int | None = None  # MiB the lease granted, on memory-weighted devices
     _last_progress: float = field(default=0.0, repr=False)
     _last_cancel_check: float = field(default=0.0, repr=False)
     _cancelled: bool = field(default=False, repr=False)

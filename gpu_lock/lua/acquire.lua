@@ -4,7 +4,8 @@
 -- KEYS[5..] three per candidate device, in the request's device order: holders (zset token -> expiry ms),
 --   holder info (hash token -> JSON), stats (hash); then every device's queue (zset id -> seq), the
 --   candidates' first, in the same order
--- ARGV[1] lease token (its first 16 characters are the waiter id), ARGV[2] waiter seq (0: not queued yet),
+-- ARGV[1] lease token (its first 16 characters are the waiter id; it ends in '.amount', the units of the
+--   device it asks for: MiB on memory-weighted devices, 1 on slot-counted ones), ARGV[2] waiter seq (0: not queued yet),
 -- ARGV[3] waiter ttl ms (retry within this or count as dead), ARGV[4] owner JSON object
 --   (task_id, task_name, host, pid), ARGV[5] waited ms, ARGV[6] the request, space-separated integers:
 --   lease ttl ms, lock timeout ms, claim window ms, requested device (-1: any), then index and capacity
@@ -12,16 +13,17 @@
 -- returns, space-separated (one string parses faster than an array on the client):
 --         '1 device fencing_token expiry_ms now_ms granted_ms' when the caller holds a lease;
 --         '0 seq earliest_holder_expiry_ms now_ms' (expiry 0: no lease held) when the caller is queued
--- Slots freed here (expired leases) go straight to the first live waiters (see hand_over in lib.lua).
--- A caller not yet queued takes a slot only if one is left once the queue is served, so it never
--- barges ahead of a waiter; among such devices the one with the most free slots wins (lowest index on
--- ties). A queued caller takes its slot when it comes first, or finds the one handed to it since its
--- last try, which it extends to a full TTL.
+-- Units freed here (expired leases) go straight to the first live waiters (see fill in lib.lua).
+-- A caller not yet queued takes its amount only from a device whose queue is empty once served, so it
+-- never barges ahead of a waiter; among such devices the one with the most free units wins (lowest
+-- index on ties). A queued caller takes its amount when it comes first and fits, or finds the lease
+-- handed to it since its last try, which it extends to a full TTL.
 
 local now = now_ms()
 local token, seq = ARGV[1], tonumber(ARGV[2])
 local waiter = string.sub(token, 1, 16)
 local waited_ms = tonumber(ARGV[5])
+local amount = amount_of(token)
 local request = {}
 for value in string.gmatch(ARGV[6], '%S+') do
   request[#request + 1] = tonumber(value)
@@ -43,10 +45,11 @@ local function take(d)
   redis.call('HSET', d.info, token, holder_json(ARGV[4], now, fencing, lock_deadline, waited_ms))
   observe(d.stats, 'wait_seconds', waited_ms)
   if seq > 0 then
-    unqueue(g, waiter)
+    unqueue(g, waiter, d.waiters)
     redis.call('DEL', WAKE_PREFIX .. waiter)
   end
-  emit_lease(KEYS[4], 'action', 'granted', 'device', d.index, 'fencing_token', fencing, 'owner', ARGV[4])
+  emit_lease(KEYS[4], 'action', 'granted', 'device', d.index, 'fencing_token', fencing, 'owner', ARGV[4],
+             'amount', amount)
   return string.format('1 %d %d %d %d %d', d.index, fencing, expiry, now, now)
 end
 
@@ -55,7 +58,7 @@ local function enqueue()
   local info = string.sub(ARGV[4], 1, -2) .. string.format(
     ',"since_ms":%d,"device":%d,"lock_timeout_ms":%d,"token":"%s"}', now, requested, lock_timeout_ms, token)
   if redis.call('HSETNX', KEYS[3], waiter, info) == 1 then
-    emit_lease(KEYS[4], 'action', 'queued', 'device', requested, 'owner', ARGV[4])
+    emit_lease(KEYS[4], 'action', 'queued', 'device', requested, 'owner', ARGV[4], 'amount', amount)
   end
   for _, d in ipairs(devices) do
     redis.call('ZADD', d.waiters, seq, waiter)
@@ -80,16 +83,19 @@ end
 local out = nil
 for _, d in ipairs(devices) do
   local dropped, held = purge_holders(d, now, KEYS[4])
-  local owed = false
+  local owed, waiting = false, false
   d.free = d.capacity - held
-  -- Every script that frees a slot serves the queue at once, so a slot already free has no live waiter
-  -- owed it: a newcomer reads the queue only when this purge freed slots.
-  if seq > 0 or dropped > 0 then
-    d.free, owed = fill(g, d, d.free, now, out == nil and seq > 0 and waiter or nil)
+  -- A newcomer reads a device's queue only when this purge freed units (which go to the queue first) or
+  -- someone holds the device: the script that freed its last units served every live waiter that fits it,
+  -- so an unheld device has none (the uncontended path skips the read). A device whose queue keeps a live
+  -- waiter after being served is closed to newcomers.
+  if seq > 0 or dropped > 0 or (held > 0 and redis.call('EXISTS', d.waiters) == 1) then
+    d.free, owed, waiting = fill(g, d, d.free, now, out == nil and seq > 0 and waiter or nil, amount)
   end
+  d.open = not waiting
   if owed then
     out = take(d)
-    d.free = fill(g, d, d.free - 1, now, nil)
+    d.free = fill(g, d, d.free - amount, now, nil, amount)
   end
 end
 if out then
@@ -99,7 +105,7 @@ end
 if seq == 0 then
   local best = nil
   for _, d in ipairs(devices) do
-    if d.free > 0 and (best == nil or d.free > best.free) then
+    if d.open and d.free >= amount and (best == nil or d.free > best.free) then
       best = d
     end
   end

@@ -5,8 +5,10 @@
 --   then every device's queue, those the waiter queued on first, in the same order
 -- ARGV[1] waiter id, ARGV[2] 1 to count a wait timeout, ARGV[3] claim window ms, ARGV[4] lease token,
 -- ARGV[5..] index, capacity per device the waiter queued on, in KEYS order
--- returns 'now_ms slots_handed_on': a slot handed to the waiter that it never claimed (it
---         gave up in the meantime) goes to the next live waiter; leaving a queue frees nothing else.
+-- returns 'now_ms leases_handed_on': a lease handed to the waiter that it never claimed (it
+--         gave up in the meantime) goes to the next live waiters. Each device the waiter queued on is
+--         served again too: on a memory-weighted device the leaver may have stood first without fitting,
+--         holding back smaller waiters behind it.
 
 local now = now_ms()
 local waiter, token = ARGV[1], ARGV[4]
@@ -29,9 +31,9 @@ for i = 1, candidates do
       redis.call('HDEL', d.info, token)
       observe(d.stats, 'hold_seconds', now - cjson.decode(raw).since_ms)
     end
-    local _, held = purge_holders(d, now, g.events)
-    fill(g, d, d.capacity - held, now, nil)
     handed_on = handed_on + 1
   end
+  local _, held = purge_holders(d, now, g.events)
+  fill(g, d, d.capacity - held, now, nil, nil)
 end
 return string.format('%d %d', now, handed_on)

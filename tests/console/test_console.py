@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -90,12 +91,57 @@ async def test_gpu_page_shows_the_holder_and_its_waiter_and_an_admin_releases_it
     device = page.locator('section[data-device="0"]')
     await expect(device.locator("tbody tr")).to_contain_text("ui-hold")
     await expect(device.locator('.waiters li[data-task-id="ui-wait"]')).to_be_visible()
+    await expect(device.locator(".membar .seg.held")).to_have_count(1)  # one slot of one, held
+    await expect(device.locator('.gantt .bar.hold[data-task-id="ui-hold"]')).to_have_count(1)
+    await expect(device.locator('.gantt .bar.wait[data-task-id="ui-wait"]')).to_have_count(1)
     await device.get_by_role("button", name="Force release").click()
     await expect(device.locator("tbody tr")).to_contain_text("ui-wait", timeout=15000)  # handed to the waiter
     await expect(device.locator(".waiters")).to_have_count(0)
     for task_id in ("ui-hold", "ui-wait"):
         await client.request("DELETE", f"/v1/tasks/{task_id}")
     assert tab.errors == []
+
+
+async def test_gpu_page_shows_memory_held_by_whom_free_and_reserve_and_the_waits(
+    make_system: Callable[..., System], open_tab: Callable[..., Tab]
+) -> None:
+    env = {
+        "TASKGATE_GPU_LOCK__DEVICES": json.dumps([{"index": 0, "memory_mb": 10_000}]),
+        "TASKGATE_GPU_LOCK__RESERVE_MB": "1000",
+    }
+    system = make_system(env)
+    system.start_worker(threads=3)
+    system.start_gateway()
+    async with aiohttp.ClientSession() as session:
+        client = Client(session, system.base_url)
+        await client.submit("system.gpu_hold", {"seconds": 60, "memory_mb": 3000}, task_id="ui-mem-a")
+        await client.submit("system.gpu_hold", {"seconds": 60, "memory_mb": 2000}, task_id="ui-mem-b")
+
+        async def device_is(held: int, waiters: int) -> bool:
+            _, body, _ = await client.request("GET", "/v1/monitor/gpu-locks")
+            return bool(body["devices"][0]["held"] == held and body["devices"][0]["waiters"] == waiters)
+
+        await async_wait_until(lambda: device_is(5000, 0), timeout_s=30, what="both holds granted")
+        await client.submit("system.gpu_hold", {"seconds": 60, "memory_mb": 8000}, task_id="ui-mem-big")
+        await async_wait_until(lambda: device_is(5000, 1), timeout_s=30, what="the big hold queued")
+        tab = await open_tab(system.base_url)
+        page = tab.page
+        await page.goto("/ui/gpus")
+        device = page.locator('section[data-device="0"]')
+        await expect(device.locator("h2")).to_contain_text("5000/9000 MiB held")
+        await expect(device.locator(".membar .seg.held")).to_have_count(2)
+        await expect(device.locator(".membar")).to_have_attribute(
+            "aria-label", "GPU 0: 5000 of 9000 MiB held, 4000 free, 1000 MiB reserved"
+        )
+        await expect(device.locator('.waiters li[data-task-id="ui-mem-big"]')).to_contain_text("asking 8000 MiB")
+        await expect(device.locator('.gantt .bar.wait[data-task-id="ui-mem-big"]')).to_have_count(1)
+        await expect(device.locator(".gantt .bar.hold")).to_have_count(2)
+        for task_id in ("ui-mem-a", "ui-mem-b"):
+            await client.request("DELETE", f"/v1/tasks/{task_id}")
+        await expect(device.locator('tbody tr:has-text("ui-mem-big")')).to_have_count(1, timeout=15000)
+        await expect(device.locator('.gantt .bar.hold[data-task-id="ui-mem-big"]')).to_have_count(1)
+        await client.request("DELETE", "/v1/tasks/ui-mem-big")
+        assert tab.errors == []
 
 
 async def test_the_submit_form_starts_a_ping(system: System, client: Client, open_tab: Callable[..., Tab]) -> None:

@@ -29,3 +29,6 @@ async def test_task_types_mark_gpu_tasks(client: Client) -> None:
     uses_gpu = {t["task_name"]: t["uses_gpu"] for t in body["task_types"]}
     assert uses_gpu["system.gpu_hold"] is True
     assert uses_gpu["ffmpeg.extract_audio"] is False
+    memory = {t["task_name"]: t["gpu_memory_mb"] for t in body["task_types"]}
+    assert memory["system.gpu_hold"] == 1024  # the system queue's default; gpu_lock.task_memory_mb overrides it
+    assert memory["faster_whisper.transcribe_audio"] == 5200

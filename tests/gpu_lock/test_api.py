@@ -34,7 +34,7 @@ def test_lease_record_has_exactly_the_stage_fields_as_iso_utc_strings(redis_clie
     lock.release(lease)
 
     record = lease.as_record()
-    assert set(record) == {"device", "fencing_token", "waited_s", "acquired_at", "released_at"}
+    assert set(record) == {"device", "fencing_token", "waited_s", "acquired_at", "released_at", "memory_mb"}
     assert record["device"] == 0
     assert record["fencing_token"] == lease.fencing_token
     for name in ("acquired_at", "released_at"):

@@ -1,8 +1,11 @@
-// GPUs: per device the holders (task, host, pid, since, TTL left, fencing token) and the waiters in order;
-// force release for admins. Live: lease events refresh the view; TTLs tick down between them.
+// GPUs: per device its memory as a bar (holders, free, reserve), the holders (task, host, pid, since, TTL left,
+// amount, fencing token), the waiters in order with their waits, and a Gantt chart of the last hour's holders
+// and waits; the footprints tasks declared and used; force release for admins. Live: lease events refresh the
+// view and feed the timeline (replayed from an hour ago on opening); TTLs tick down between them.
 
 import { api, follow } from "./api.js";
 import { h, notice, seconds, taskLink, when } from "./dom.js";
+import { footprints, gantt, HOUR_MS, memoryBar, Timeline } from "./gpu-memory.js";
 
 export function adminOnly(main, who, what) {
   if (who.admin) return false;
@@ -42,12 +45,13 @@ function holderRow(device, holder, refresh, message) {
     h("td", {}, `${holder.host}:${holder.pid}`),
     h("td", {}, when(holder.since)),
     h("td", { class: "ttl" }, seconds(holder.ttl_left_s)),
+    h("td", { class: "amount" }, holder.amount),
     h("td", {}, holder.fencing_token),
     h("td", {}, release),
   );
 }
 
-function device(d, refresh, message) {
+function device(d, refresh, message, timeline) {
   const holders = d.holders.length
     ? h(
         "div",
@@ -62,7 +66,7 @@ function device(d, refresh, message) {
             h(
               "tr",
               {},
-              ["Task", "Name", "Worker", "Since", "TTL left", "Fencing token", ""].map((t) =>
+              ["Task", "Name", "Worker", "Since", "TTL left", d.by_memory ? "MiB" : "Slots", "Fencing token", ""].map((t) =>
                 h("th", { scope: "col" }, t),
               ),
             ),
@@ -86,7 +90,9 @@ function device(d, refresh, message) {
               "li",
               { "data-task-id": w.task_id },
               taskLink(w.task_id),
-              ` ${w.task_name} on ${w.host}:${w.pid}, waiting ${seconds(w.waited_s)}`,
+              ` ${w.task_name} on ${w.host}:${w.pid}, ` +
+                (d.by_memory ? `asking ${w.amount} MiB, ` : "") +
+                `waiting ${seconds(w.waited_s)}`,
             ),
           ),
         ),
@@ -100,10 +106,16 @@ function device(d, refresh, message) {
       { id: `dev-${d.device}` },
       `GPU ${d.device}`,
       " ",
-      h("span", { class: "muted" }, `${d.holders.length}/${d.capacity} held`),
+      h(
+        "span",
+        { class: "muted" },
+        d.by_memory ? `${d.held}/${d.capacity} MiB held` : `${d.holders.length}/${d.capacity} held`,
+      ),
     ),
+    memoryBar(d),
     holders,
     waiting,
+    gantt(timeline, d.device, Date.now()),
   );
 }
 
@@ -113,12 +125,15 @@ export async function render(main, who) {
   const message = h("div", { "aria-live": "polite" });
   const list = h("div", { class: "devices" });
   const recent = h("div");
-  main.append(message, list, recent);
+  const used = h("div");
+  main.append(message, list, used, recent);
+  const timeline = new Timeline();
   let timer = null;
   const refresh = async () => {
     clearTimeout(timer);
     const view = await api("/v1/monitor/gpu-locks");
-    list.replaceChildren(...view.devices.map((d) => device(d, refresh, message)));
+    list.replaceChildren(...view.devices.map((d) => device(d, refresh, message, timeline)));
+    used.replaceChildren(...footprints(view.footprints || []));
     recent.replaceChildren(
       ...(view.force_releases.length
         ? [
@@ -137,7 +152,8 @@ export async function render(main, who) {
   };
   await refresh();
   let pending = null;
-  follow("/v1/events?type=lease", () => {
+  follow(`/v1/events?type=lease&last_event_id=${Date.now() - HOUR_MS}-0`, (type, data) => {
+    if (type === "lease") timeline.add(data);
     clearTimeout(pending);
     pending = setTimeout(refresh, 50);
   });
