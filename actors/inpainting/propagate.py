@@ -1,0 +1,214 @@
+"""Show what the other frames saw: the pixels under a frame's text, taken from neighbours where they are clean.
+
+Each frame's band region is kept as decoded (an ``Observation``) with its text mask and its transform to
+the first frame of its shot (``actors.inpainting.motion``). To repair frame ``i``, the neighbours are tried
+nearest first, alternating after and before; each is warped into frame ``i``'s coordinates and gives the
+masked pixels it saw unmasked, tile by tile, where it agrees with frame ``i`` around the text (a moving
+object, a wrong motion or a cut there makes it disagree). Each taken tile is shifted by the smoothed
+difference between the two frames on the text's surroundings (a normalised convolution): exposure drift
+and codec shifts leave no seam. What no neighbour saw stays in the returned ``left`` mask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from actors.inpainting.motion import translation, warp
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# Mask pixels closer than this join one patch; patches are judged in tiles of this width.
+_PATCH_JOIN_PX = 7
+_TILE_PX = 48
+# A tile takes a neighbour's pixels when the text's surroundings differ by less than this (mean, 0..255).
+FILL_TOLERANCE = 14.0
+# The surroundings of a tile: background pixels at most this far from its text.
+_RING_PX = 6
+_MIN_RING_PX = 24
+# Seam correction: the difference on the surroundings, smoothed with this Gaussian (sigma, pixels).
+_SEAM_SIGMA_PX = 5.0
+# At most this many neighbours are warped per repaired frame.
+MAX_TRIES = 4
+_MAX_SAME_TRIES = 2
+# A neighbour under the same text is worth a try once the background moved this far (pixels).
+_NEW_VIEW_PX = 2.0
+
+
+@dataclass
+class Observation:
+    """One frame's band region as decoded, its text mask (None: no text) and where it sits in its shot."""
+
+    index: int
+    region: np.ndarray
+    mask: np.ndarray | None
+    shot: int
+    to_shot: np.ndarray
+    line: int = 0
+
+
+@dataclass
+class Filled:
+    """A repaired region, the masked pixels still to invent, and how many came from other frames."""
+
+    region: np.ndarray
+    left: np.ndarray
+    taken: int
+
+
+def between(source: Observation, target: Observation) -> np.ndarray:
+    """Return the transform from ``source``'s region coordinates to ``target``'s (same shot)."""
+    import numpy as np  # noqa: PLC0415
+
+    return np.asarray(np.linalg.inv(target.to_shot) @ source.to_shot)
+
+
+def nearest_first(current: int, indexes: Iterable[int]) -> list[int]:
+    """Return ``indexes`` nearest ``current`` first; at equal distance the later frame comes first."""
+    return sorted((i for i in indexes if i != current), key=lambda i: (abs(i - current), -i))
+
+
+class Patches:
+    """The tiles of a mask's patches and their surroundings, computed once per repaired frame."""
+
+    def __init__(self, mask: np.ndarray) -> None:
+        import cv2  # noqa: PLC0415
+        import numpy as np  # noqa: PLC0415
+
+        join = np.ones((2 * _PATCH_JOIN_PX + 1, 2 * _PATCH_JOIN_PX + 1), np.uint8)
+        _, labels = cv2.connectedComponents(cv2.dilate(mask.astype(np.uint8), join))
+        tiles = (np.arange(mask.shape[1]) // _TILE_PX)[None, :]
+        self.labels = np.where(labels > 0, labels * (tiles.max() + 1) + tiles, 0)
+        self.count = int(self.labels.max()) + 1
+        self.near_text = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        ring = np.ones((2 * _RING_PX + 1, 2 * _RING_PX + 1), np.uint8)
+        self.ring = (cv2.dilate(mask.astype(np.uint8), ring) > 0) & ~self.near_text
+
+    def agreeing(self, region: np.ndarray, moved: np.ndarray, known: np.ndarray) -> np.ndarray:
+        """Return the pixels of the tiles whose surroundings in ``moved`` (where known) match ``region``."""
+        import numpy as np  # noqa: PLC0415
+
+        ring = self.ring & known
+        difference = np.abs(region.astype(np.int16) - moved.astype(np.int16)).mean(axis=2)
+        labels = self.labels[ring]
+        sums = np.bincount(labels, weights=difference[ring], minlength=self.count)
+        counts = np.bincount(labels, minlength=self.count)
+        good = (counts >= _MIN_RING_PX) & (sums < FILL_TOLERANCE * np.maximum(counts, 1))
+        good[0] = False
+        return np.asarray(good[self.labels])
+
+
+def seam_offset(region: np.ndarray, moved: np.ndarray, ring: np.ndarray, box: tuple[slice, slice]) -> np.ndarray:
+    """Return, inside ``box``, the difference ``region - moved`` on the ``ring`` pixels, smoothed into the hole."""
+    import cv2  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
+
+    weight = ring[box].astype(np.float32)
+    difference = (region[box].astype(np.float32) - moved[box].astype(np.float32)) * weight[..., None]
+    spread_weight = cv2.GaussianBlur(weight, (0, 0), _SEAM_SIGMA_PX)
+    spread = cv2.GaussianBlur(difference, (0, 0), _SEAM_SIGMA_PX)
+    if spread.ndim == 2:
+        spread = spread[..., None]
+    offset = spread / np.maximum(spread_weight, 1e-3)[..., None]
+    # far from any ring pixel the estimate is noise: fade it out
+    trust = np.clip(spread_weight / 0.05, 0, 1)[..., None]
+    return np.asarray(offset * trust)
+
+
+def take(
+    current: Observation, out: np.ndarray, need: np.ndarray, source: tuple[np.ndarray, np.ndarray], patches: Patches
+) -> int:
+    """Copy into ``out`` the needed pixels a warped source gives where its tile agrees; return how many.
+
+    ``source`` is the warped region and where it holds known background; ``need`` loses the pixels taken.
+    """
+    import numpy as np  # noqa: PLC0415
+
+    moved, known = source
+    candidates = need & known
+    if not candidates.any():
+        return 0
+    taken = candidates & patches.agreeing(current.region, moved, known)
+    if not taken.any():
+        return 0
+    rows, cols = np.nonzero(taken)
+    margin = int(3 * _SEAM_SIGMA_PX)
+    height, width = taken.shape
+    box = (
+        slice(max(0, int(rows.min()) - margin), min(height, int(rows.max()) + margin + 1)),
+        slice(max(0, int(cols.min()) - margin), min(width, int(cols.max()) + margin + 1)),
+    )
+    offset = seam_offset(current.region, moved, patches.ring & known, box)
+    inside = taken[box]
+    corrected = moved[box].astype(np.float32) + offset
+    out[box][inside] = np.clip(np.rint(corrected[inside]), 0, 255).astype(np.uint8)
+    need &= ~taken
+    return int(inside.sum())
+
+
+def warped(source: Observation, current: Observation) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``source``'s region in ``current``'s coordinates and where it shows background it saw."""
+    import cv2  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
+
+    matrix = between(source, current)
+    shape = current.region.shape[:2]
+    if source.mask is None:
+        known = np.ones(source.region.shape[:2], dtype=np.uint8)
+    else:
+        known = (cv2.dilate(source.mask.astype(np.uint8), np.ones((3, 3), np.uint8)) == 0).astype(np.uint8)
+    moved_known = warp(known, matrix, shape, nearest=True)
+    # a resampled pixel counts as seen when all its neighbours were: erode what the warp kept
+    moved_known = cv2.erode(moved_known, np.ones((3, 3), np.uint8), borderValue=0)
+    return warp(source.region, matrix, shape), moved_known > 0
+
+
+def crop(observation: Observation, box: tuple[int, int, int, int]) -> Observation:
+    """Return the part of an observation inside ``box`` (x1, y1, x2, y2), as an observation of its own."""
+    x1, y1, x2, y2 = box
+    mask = None if observation.mask is None else observation.mask[y1:y2, x1:x2]
+    to_shot = observation.to_shot @ translation(x1, y1)
+    region = observation.region[y1:y2, x1:x2]
+    return Observation(observation.index, region, mask, observation.shot, to_shot, observation.line)
+
+
+def fill_from_neighbours(current: Observation, neighbours: Iterable[Observation], patches: Patches) -> Filled:
+    """Repair ``current``'s masked pixels from the ``neighbours`` (nearest first, same shot) that saw them.
+
+    ``patches`` are those of ``current.mask``.
+    """
+    assert current.mask is not None  # noqa: S101  (only frames with text are repaired)
+    out = current.region.copy()
+    need = current.mask.copy()
+    taken, tries, last_same = 0, 0, current
+    ours = [n for n in neighbours if n.shot == current.shot]
+    same = [n for n in ours if _same_text(n, current)]
+    other = [n for n in ours if not _same_text(n, current)]
+    # frames without this text first (they saw behind all of it), then views of it from a moved background
+    for neighbour in other[:MAX_TRIES] + same:
+        if not need.any() or tries >= MAX_TRIES + _MAX_SAME_TRIES:
+            break
+        if _same_text(neighbour, current):
+            # under the same text, only a frame the background moved in since the last one tried shows more
+            if displacement(neighbour, last_same) < _NEW_VIEW_PX:
+                continue
+            last_same = neighbour
+        tries += 1
+        taken += take(current, out, need, warped(neighbour, current), patches)
+    return Filled(region=out, left=need, taken=taken)
+
+
+def _same_text(one: Observation, other: Observation) -> bool:
+    return one.mask is not None and other.mask is not None and one.line == other.line
+
+
+def displacement(one: Observation, other: Observation) -> float:
+    """Return how far (pixels) the background at the region's corners moved between two frames."""
+    import numpy as np  # noqa: PLC0415
+
+    height, width = one.region.shape[:2]
+    corners = np.array([[0, 0, 1], [width, 0, 1], [0, height, 1], [width, height, 1]], dtype=np.float64).T
+    moved = between(one, other) @ corners
+    return float(np.abs(moved[:2] - corners[:2]).max())
