@@ -185,7 +185,7 @@ def fill_from_neighbours(current: Observation, neighbours: Iterable[Observation]
     taken, tries, last_same = 0, 0, current
     ours = [n for n in neighbours if n.shot == current.shot]
     same = [n for n in ours if _same_text(n, current)]
-    other = [n for n in ours if not _same_text(n, current)]
+    other = _both_ways(current.index, [n for n in ours if not _same_text(n, current)])
     # frames without this text first (they saw behind all of it), then views of it from a moved background
     for neighbour in other[:MAX_TRIES] + same:
         if not need.any() or tries >= MAX_TRIES + _MAX_SAME_TRIES:
@@ -198,6 +198,15 @@ def fill_from_neighbours(current: Observation, neighbours: Iterable[Observation]
         tries += 1
         taken += take(current, out, need, warped(neighbour, current), patches)
     return Filled(region=out, left=need, taken=taken)
+
+
+def _both_ways(index: int, neighbours: list[Observation]) -> list[Observation]:
+    """Return ``neighbours`` (nearest first) alternating after and before ``index``: both directions get tried."""
+    after = [n for n in neighbours if n.index > index]
+    before = [n for n in neighbours if n.index < index]
+    mixed = [n for pair in zip(after, before, strict=False) for n in pair]
+    shorter = min(len(after), len(before))
+    return mixed + after[shorter:] + before[shorter:]
 
 
 def _same_text(one: Observation, other: Observation) -> bool:
