@@ -68,10 +68,10 @@ def burn(frames: list[np.ndarray], up: range) -> tuple[list[np.ndarray], list[np
     burnt, masks = [], []
     for index, frame in enumerate(frames):
         if index in up:
-            frame = frame.copy()
-            frame[outline] = (10, 10, 10)
-            frame[strokes] = (255, 255, 255)
-            burnt.append(frame)
+            drawn = frame.copy()
+            drawn[outline] = (10, 10, 10)
+            drawn[strokes] = (255, 255, 255)
+            burnt.append(drawn)
             masks.append(outline)
         else:
             burnt.append(frame)
