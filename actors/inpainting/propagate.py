@@ -182,12 +182,15 @@ def fill_from_neighbours(current: Observation, neighbours: Iterable[Observation]
     assert current.mask is not None  # noqa: S101  (only frames with text are repaired)
     out = current.region.copy()
     need = current.mask.copy()
-    taken, tries, last_same = 0, 0, current
+    tries, last_same = 0, current
     ours = [n for n in neighbours if n.shot == current.shot]
     same = [n for n in ours if _same_text(n, current)]
     other = _both_ways(current.index, [n for n in ours if not _same_text(n, current)])
+    taken = 0
+    if len(other) >= 2 and (other[0].index - current.index) * (other[1].index - current.index) < 0:
+        taken, tries, other = _blend_pair(current, out, need, (other[0], other[1]), patches), 2, other[2:]
     # frames without this text first (they saw behind all of it), then views of it from a moved background
-    for neighbour in other[:MAX_TRIES] + same:
+    for neighbour in other[: MAX_TRIES - tries] + same:
         if not need.any() or tries >= MAX_TRIES + _MAX_SAME_TRIES:
             break
         if _same_text(neighbour, current):
@@ -198,6 +201,34 @@ def fill_from_neighbours(current: Observation, neighbours: Iterable[Observation]
         tries += 1
         taken += take(current, out, need, warped(neighbour, current), patches)
     return Filled(region=out, left=need, taken=taken)
+
+
+def _blend_pair(
+    current: Observation, out: np.ndarray, need: np.ndarray, pair: tuple[Observation, Observation], patches: Patches
+) -> int:
+    """Take what the nearest clean frames after and before saw; where both did, blend them by nearness.
+
+    The background under the text drifts between the two views (grass in the wind, a slow zoom): the blend
+    moves from one to the other as the frame does, instead of switching tile by tile.
+    """
+    import numpy as np  # noqa: PLC0415
+
+    views = []
+    for neighbour in pair:
+        view, still = out.copy(), need.copy()
+        take(current, view, still, warped(neighbour, current), patches)
+        views.append((view, need & ~still))
+    (first, got_first), (second, got_second) = views
+    distances = [abs(n.index - current.index) for n in pair]
+    weight = distances[1] / (distances[0] + distances[1])  # of the first view: the nearer, the heavier
+    both = got_first & got_second
+    out[got_first] = first[got_first]
+    out[got_second & ~got_first] = second[got_second & ~got_first]
+    mixed = weight * first[both].astype(np.float32) + (1 - weight) * second[both].astype(np.float32)
+    out[both] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+    got = got_first | got_second
+    need &= ~got
+    return int(got.sum())
 
 
 def _both_ways(index: int, neighbours: list[Observation]) -> list[Observation]:
