@@ -19,6 +19,8 @@ MOTION_WIDTH_PX = 640
 _FEATURE_QUALITY = 0.01
 _FEATURE_SPACING_PX = 7
 _MIN_FEATURES = 12
+# Below this many features carried over from the last frame, fresh ones are searched for.
+_REFRESH_FEATURES = 120
 _MIN_INLIERS = 10
 _MIN_INLIER_SHARE = 0.3
 _RANSAC_PX = 1.0
@@ -74,29 +76,47 @@ def estimate(before: np.ndarray, after: np.ndarray, known: np.ndarray) -> np.nda
     ``before`` and ``after`` are 8-bit grey regions of the same shape; ``known`` marks the pixels of
     ``before`` that are background (the text left out).
     """
+    return track(before, after, known, None)[0]
+
+
+def track(
+    before: np.ndarray, after: np.ndarray, known: np.ndarray, points: np.ndarray | None
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Return the transform (or None at a cut) and the features to track from ``after`` on.
+
+    ``points`` are the features the previous step left (positions in ``before``); those on text are
+    dropped, and fresh features are found when too few remain: most frames skip the feature search.
+    """
     import cv2  # noqa: PLC0415
     import numpy as np  # noqa: PLC0415
 
-    points = cv2.goodFeaturesToTrack(
-        before, _MAX_FEATURES, _FEATURE_QUALITY, _FEATURE_SPACING_PX, mask=known.astype(np.uint8)
-    )
+    if points is not None:
+        height, width = known.shape
+        xs = np.clip(points[:, 0, 0].astype(int), 0, width - 1)
+        ys = np.clip(points[:, 0, 1].astype(int), 0, height - 1)
+        points = points[known[ys, xs]]
+    if points is None or len(points) < _REFRESH_FEATURES:
+        points = cv2.goodFeaturesToTrack(
+            before, _MAX_FEATURES, _FEATURE_QUALITY, _FEATURE_SPACING_PX, mask=known.astype(np.uint8)
+        )
     if points is None or len(points) < _MIN_FEATURES:
-        return _shift_or_cut(before, after)
+        return _shift_or_cut(before, after), None
     moved, status, _ = cv2.calcOpticalFlowPyrLK(before, after, points, None, winSize=(15, 15), maxLevel=2)
     tracked = status.ravel() == 1
     if int(tracked.sum()) < _MIN_FEATURES:
-        return None
+        return None, None
     affine, inliers = cv2.estimateAffinePartial2D(
         points[tracked], moved[tracked], method=cv2.RANSAC, ransacReprojThreshold=_RANSAC_PX
     )
     if affine is None or inliers is None:
-        return None
+        return None, None
     count = int(inliers.sum())
     if count < _MIN_INLIERS or count < _MIN_INLIER_SHARE * int(tracked.sum()):
-        return None
+        return None, None
     matrix = identity()
     matrix[:2] = affine
-    return identity() if is_identity(matrix) else matrix
+    kept = moved[tracked][inliers.ravel() == 1]
+    return (identity() if is_identity(matrix) else matrix), kept
 
 
 def _shift_or_cut(before: np.ndarray, after: np.ndarray) -> np.ndarray | None:

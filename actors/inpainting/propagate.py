@@ -30,6 +30,9 @@ _RING_PX = 6
 _MIN_RING_PX = 24
 # Seam correction: the difference on the surroundings, smoothed with this Gaussian (sigma, pixels).
 _SEAM_SIGMA_PX = 5.0
+_SEAM_SHRINK = 4
+# A warped pixel is seen when its "seen" channel (255: all its source pixels were) stays above this.
+_SEEN_LEVEL = 250
 # At most this many neighbours are warped per repaired frame.
 MAX_TRIES = 4
 _MAX_SAME_TRIES = 2
@@ -91,9 +94,9 @@ class Patches:
         import numpy as np  # noqa: PLC0415
 
         ring = self.ring & known
-        difference = np.abs(region.astype(np.int16) - moved.astype(np.int16)).mean(axis=2)
+        difference = np.abs(region[ring].astype(np.int16) - moved[ring].astype(np.int16)).mean(axis=1)
         labels = self.labels[ring]
-        sums = np.bincount(labels, weights=difference[ring], minlength=self.count)
+        sums = np.bincount(labels, weights=difference, minlength=self.count)
         counts = np.bincount(labels, minlength=self.count)
         good = (counts >= _MIN_RING_PX) & (sums < FILL_TOLERANCE * np.maximum(counts, 1))
         good[0] = False
@@ -101,20 +104,27 @@ class Patches:
 
 
 def seam_offset(region: np.ndarray, moved: np.ndarray, ring: np.ndarray, box: tuple[slice, slice]) -> np.ndarray:
-    """Return, inside ``box``, the difference ``region - moved`` on the ``ring`` pixels, smoothed into the hole."""
+    """Return, inside ``box``, the difference ``region - moved`` on the ``ring`` pixels, smoothed into the hole.
+
+    The field is smooth by design: it is computed at a quarter of the size and scaled back.
+    """
     import cv2  # noqa: PLC0415
     import numpy as np  # noqa: PLC0415
 
+    height, width = ring[box].shape
+    small = (max(1, width // _SEAM_SHRINK), max(1, height // _SEAM_SHRINK))
     weight = ring[box].astype(np.float32)
     difference = (region[box].astype(np.float32) - moved[box].astype(np.float32)) * weight[..., None]
-    spread_weight = cv2.GaussianBlur(weight, (0, 0), _SEAM_SIGMA_PX)
-    spread = cv2.GaussianBlur(difference, (0, 0), _SEAM_SIGMA_PX)
-    if spread.ndim == 2:
-        spread = spread[..., None]
+    weight_small = cv2.resize(weight, small, interpolation=cv2.INTER_AREA)
+    difference_small = cv2.resize(difference, small, interpolation=cv2.INTER_AREA)
+    sigma = _SEAM_SIGMA_PX / _SEAM_SHRINK
+    spread_weight = cv2.GaussianBlur(weight_small, (0, 0), sigma)
+    spread = cv2.GaussianBlur(difference_small, (0, 0), sigma).reshape(small[1], small[0], -1)
     offset = spread / np.maximum(spread_weight, 1e-3)[..., None]
     # far from any ring pixel the estimate is noise: fade it out
-    trust = np.clip(spread_weight / 0.05, 0, 1)[..., None]
-    return np.asarray(offset * trust)
+    offset *= np.clip(spread_weight / 0.05, 0, 1)[..., None]
+    full = cv2.resize(offset, (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.asarray(full.reshape(height, width, -1))
 
 
 def take(
@@ -149,20 +159,22 @@ def take(
 
 
 def warped(source: Observation, current: Observation) -> tuple[np.ndarray, np.ndarray]:
-    """Return ``source``'s region in ``current``'s coordinates and where it shows background it saw."""
+    """Return ``source``'s region in ``current``'s coordinates and where it shows background it saw.
+
+    The pixels and their "seen" mask are warped together, the mask as a fourth channel: a resampled pixel
+    counts as seen only when (nearly) all the source pixels it is made of were.
+    """
     import cv2  # noqa: PLC0415
     import numpy as np  # noqa: PLC0415
 
     matrix = between(source, current)
     shape = current.region.shape[:2]
     if source.mask is None:
-        known = np.ones(source.region.shape[:2], dtype=np.uint8)
+        known = np.full(source.region.shape[:2], 255, dtype=np.uint8)
     else:
-        known = (cv2.dilate(source.mask.astype(np.uint8), np.ones((3, 3), np.uint8)) == 0).astype(np.uint8)
-    moved_known = warp(known, matrix, shape, nearest=True)
-    # a resampled pixel counts as seen when all its neighbours were: erode what the warp kept
-    moved_known = cv2.erode(moved_known, np.ones((3, 3), np.uint8), borderValue=0)
-    return warp(source.region, matrix, shape), moved_known > 0
+        known = np.where(cv2.dilate(source.mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0, 0, 255)
+    moved = warp(np.dstack([source.region, known.astype(np.uint8)]), matrix, shape)
+    return moved[..., :3], moved[..., 3] >= _SEEN_LEVEL
 
 
 def crop(observation: Observation, box: tuple[int, int, int, int]) -> Observation:

@@ -65,6 +65,7 @@ class TextWindow:
     _seen: dict[int, Observation] = field(default_factory=dict, repr=False)
     _line_of: dict[int, int] = field(default_factory=dict, repr=False)
     _last_grey: np.ndarray | None = field(default=None, repr=False)
+    _points: np.ndarray | None = field(default=None, repr=False)
     _shot: int = 0
     _previous: tuple[Observation, np.ndarray] | None = field(default=None, repr=False)
 
@@ -105,7 +106,8 @@ class TextWindow:
             known = np.ones(grey.shape, dtype=bool)
             if previous.mask is not None:
                 known = cv2.resize((~_grown(previous.mask, 4)).astype(np.uint8), grey.shape[::-1]) > 0
-            step = motion.scaled(motion.estimate(self._last_grey, grey, known), scale)
+            found, self._points = motion.track(self._last_grey, grey, known, self._points)
+            step = motion.scaled(found, scale)
             if step is None:
                 self._shot += 1
             else:
