@@ -12,7 +12,7 @@ and codec shifts leave no seam. What no neighbour saw stays in the returned ``le
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from actors.inpainting.motion import translation, warp
@@ -33,6 +33,8 @@ _SEAM_SIGMA_PX = 5.0
 _SEAM_SHRINK = 4
 # A warped pixel is seen when its "seen" channel (255: all its source pixels were) stays above this.
 _SEEN_LEVEL = 250
+# Source pixels read around the part that lands in the target: the bicubic kernel's reach.
+_WARP_MARGIN_PX = 3
 # At most this many neighbours are warped per repaired frame.
 MAX_TRIES = 4
 _MAX_SAME_TRIES = 2
@@ -50,6 +52,20 @@ class Observation:
     shot: int
     to_shot: np.ndarray
     line: int = 0
+    _seen: np.ndarray | None = field(default=None, repr=False)
+
+    def seen(self) -> np.ndarray:
+        """Return 255 where this frame shows background (its text and a pixel around it left out), else 0."""
+        import cv2  # noqa: PLC0415
+        import numpy as np  # noqa: PLC0415
+
+        if self._seen is None:
+            if self.mask is None:
+                self._seen = np.full(self.region.shape[:2], 255, dtype=np.uint8)
+            else:
+                text = cv2.dilate(self.mask.astype(np.uint8), np.ones((3, 3), np.uint8))
+                self._seen = np.where(text > 0, 0, 255).astype(np.uint8)
+        return self._seen
 
 
 @dataclass
@@ -162,18 +178,24 @@ def warped(source: Observation, current: Observation) -> tuple[np.ndarray, np.nd
     """Return ``source``'s region in ``current``'s coordinates and where it shows background it saw.
 
     The pixels and their "seen" mask are warped together, the mask as a fourth channel: a resampled pixel
-    counts as seen only when (nearly) all the source pixels it is made of were.
+    counts as seen only when (nearly) all the source pixels it is made of were. Only the part of the source
+    that lands in ``current`` is read.
     """
-    import cv2  # noqa: PLC0415
     import numpy as np  # noqa: PLC0415
 
     matrix = between(source, current)
-    shape = current.region.shape[:2]
-    if source.mask is None:
-        known = np.full(source.region.shape[:2], 255, dtype=np.uint8)
-    else:
-        known = np.where(cv2.dilate(source.mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0, 0, 255)
-    moved = warp(np.dstack([source.region, known.astype(np.uint8)]), matrix, shape)
+    height, width = current.region.shape[:2]
+    corners = np.linalg.inv(matrix) @ np.array([[0, width, 0, width], [0, 0, height, height], [1, 1, 1, 1]])
+    full_height, full_width = source.region.shape[:2]
+    x1, y1 = (max(0, int(np.floor(corners[i].min())) - _WARP_MARGIN_PX) for i in (0, 1))
+    x2 = min(full_width, int(np.ceil(corners[0].max())) + _WARP_MARGIN_PX)
+    y2 = min(full_height, int(np.ceil(corners[1].max())) + _WARP_MARGIN_PX)
+    if x2 <= x1 or y2 <= y1:
+        return np.zeros((height, width, 3), dtype=np.uint8), np.zeros((height, width), dtype=bool)
+    part = np.empty((y2 - y1, x2 - x1, 4), dtype=np.uint8)
+    part[..., :3] = source.region[y1:y2, x1:x2]
+    part[..., 3] = source.seen()[y1:y2, x1:x2]
+    moved = warp(part, matrix @ translation(x1, y1), (height, width))
     return moved[..., :3], moved[..., 3] >= _SEEN_LEVEL
 
 
@@ -233,12 +255,16 @@ def _blend_pair(
     (first, got_first), (second, got_second) = views
     distances = [abs(n.index - current.index) for n in pair]
     weight = distances[1] / (distances[0] + distances[1])  # of the first view: the nearer, the heavier
-    both = got_first & got_second
-    out[got_first] = first[got_first]
-    out[got_second & ~got_first] = second[got_second & ~got_first]
-    mixed = weight * first[both].astype(np.float32) + (1 - weight) * second[both].astype(np.float32)
-    out[both] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
     got = got_first | got_second
+    if not got.any():
+        return 0
+    rows, cols = np.nonzero(got)
+    box = (slice(int(rows.min()), int(rows.max()) + 1), slice(int(cols.min()), int(cols.max()) + 1))
+    a = got_first[box].astype(np.float32)[..., None] * weight
+    b = got_second[box].astype(np.float32)[..., None] * (1 - weight)
+    total = np.maximum(a + b, 1e-6)
+    mixed = (first[box].astype(np.float32) * a + second[box].astype(np.float32) * b) / total
+    out[box] = np.where(got[box][..., None], np.clip(np.rint(mixed), 0, 255).astype(np.uint8), out[box])
     need &= ~got
     return int(got.sum())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -147,7 +148,7 @@ def _repair_stream(
 ) -> int:
     """Stream the video through ``processor``; return the frames written."""
     source, target = paths
-    started = time.monotonic()
+    started, cpu, children = time.monotonic(), time.process_time(), _children_cpu_s()
     commands = (
         decoder_command(run.settings.ffmpeg, source),
         encoder_command(run.settings.ffmpeg, run.settings.inpainting, source, video, target),
@@ -158,8 +159,16 @@ def _repair_stream(
         frames=frames,
         frames_inpainted=getattr(processor, "repaired", 0),
         fps=round(frames / max(time.monotonic() - started, 1e-6), 1),
+        cpu_s=round(time.process_time() - cpu, 3),
+        ffmpeg_cpu_s=round(_children_cpu_s() - children, 3),
     )
     return frames
+
+
+def _children_cpu_s() -> float:
+    """Return the CPU seconds of this process's ended children (the ffmpeg decoder and encoder, once reaped)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 class _Passthrough:
