@@ -137,7 +137,12 @@ def _processor(
     if params.temporal == "previous":
         return FrameByFrame(repairer, window)
     ahead = lookahead_frames(run, params, video)
-    return TextWindow(masks=repairer, ahead=ahead, behind=ahead, repair_range=window)
+    quick = (
+        get_inpainter(_engine_key(run, params)._replace(quality="fast"))
+        if repairer.inpainter.name == "patchmatch"
+        else None
+    )
+    return TextWindow(masks=repairer, ahead=ahead, behind=ahead, repair_range=window, quick=quick)
 
 
 def _repair_stream(

@@ -6,7 +6,9 @@ band region of each frame (the subtitle area and the rows above it that give the
 decoded, with its text mask and motion, ``ahead`` frames forward and ``behind`` frames back. A repaired
 frame takes what its neighbours saw (``actors.inpainting.propagate``); what none saw comes from the previous
 repaired frame where it still matches (a stable fill while a line stays up), and the rest is invented by
-the engine (PatchMatch or OpenCV).
+the engine (PatchMatch or OpenCV). With a quick engine given (OpenCV beside PatchMatch), PatchMatch runs on
+big holes only (a fifth of the text or more), at most once in 12 frames; its fill is carried on from frame
+to frame, and slivers and the frames between go to the quick engine.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from actors.inpainting import motion
-from actors.inpainting.engine import mask_box
+from actors.inpainting.engine import Inpainter, mask_box
 from actors.inpainting.propagate import (
     Observation,
     Patches,
@@ -35,6 +37,10 @@ if TYPE_CHECKING:
 _MOTION_ROWS = 48
 # The repair works on the text's box grown by this much: the surroundings the tiles and seams are judged on.
 _CONTEXT_PX = 24
+# Leftovers under this share of the text are invented by the quick engine: texture matters in big holes.
+_BIG_HOLE_SHARE = 0.2
+# The slow engine runs at most once in this many frames; what it invented is carried to the next ones.
+_SLOW_EVERY_FRAMES = 12
 
 
 @dataclass
@@ -59,6 +65,8 @@ class TextWindow:
     ahead: int
     behind: int
     repair_range: tuple[int, int] = (0, 1 << 62)
+    # invents small leftovers (slivers a moving view did not cover) where the engine is slow (PatchMatch)
+    quick: Inpainter | None = None
     lines: dict[int, LineTally] = field(default_factory=dict)
     repaired: int = 0
     _waiting: deque[tuple[int, np.ndarray]] = field(default_factory=deque, repr=False)
@@ -68,6 +76,7 @@ class TextWindow:
     _points: np.ndarray | None = field(default=None, repr=False)
     _shot: int = 0
     _previous: tuple[Observation, np.ndarray] | None = field(default=None, repr=False)
+    _slow_at: int = -(1 << 30)
 
     @property
     def top(self) -> int:
@@ -163,7 +172,14 @@ class TextWindow:
         if invented:
             left = np.zeros(current.mask.shape, dtype=bool)
             left[y1:y2, x1:x2] = filled.left
-            region = self.masks.inpainter.inpaint(region, left)
+            big = invented >= _BIG_HOLE_SHARE * int(current.mask.sum())
+            slow_due = current.index - self._slow_at >= _SLOW_EVERY_FRAMES
+            engine = self.masks.inpainter
+            if self.quick is not None and not (big and slow_due):
+                engine = self.quick
+            elif self.quick is not None:
+                self._slow_at = current.index
+            region = engine.inpaint(region, left)
         tally = self.lines[self._line_of[current.index]]
         tally.frames += 1
         tally.pixels += int(current.mask.sum())
