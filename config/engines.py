@@ -123,6 +123,12 @@ class InpaintingSettings(_Section):
     tile_px: Annotated[int, msgspec.Meta(ge=64, le=4096)] = 512
     # pixels the glyph-and-outline mask grows by when a request names none (anti-aliasing, codec halo)
     dilate_px: Annotated[int, msgspec.Meta(ge=0, le=32)] = 2
+    # what invents the pixels no frame saw: "best" PatchMatch (pypatchmatch, keeps texture), "fast" OpenCV
+    quality: Literal["fast", "best"] = "best"
+    # how far the repair looks ahead (and back) for frames that saw behind the text; 0 = the previous frame only
+    lookahead_s: Annotated[float, msgspec.Meta(ge=0, le=10)] = 2.0
+    # memory cap of the look-ahead ring of full frames (MiB): big frames get a shorter look-ahead
+    window_mib: Annotated[int, msgspec.Meta(ge=16, le=8192)] = 256
     # libx264 quality of the output (lower is better and larger) and its speed preset
     crf: Annotated[int, msgspec.Meta(ge=0, le=51)] = 16
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "veryfast"

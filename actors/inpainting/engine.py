@@ -1,4 +1,4 @@
-"""Inpainting engines behind one adapter: OpenCV (Telea, Navier-Stokes) and LaMa as a local ONNX model.
+"""Inpainting engines behind one adapter: OpenCV (Telea, Navier-Stokes), PatchMatch, LaMa as a local ONNX model.
 
 Engines are imported lazily and loaded once per worker process, keyed by what makes two interchangeable.
 Frames are RGB ``uint8`` arrays, masks boolean arrays of the frame's height and width.
@@ -44,6 +44,8 @@ class EngineKey(NamedTuple):
     device: str
     gpu_index: int
     tile_px: int
+    # for engine "opencv": "best" invents with PatchMatch, "fast" with OpenCV's method
+    quality: str = "fast"
 
 
 def mask_box(mask: np.ndarray, margin: int) -> tuple[int, int, int, int] | None:
@@ -124,10 +126,19 @@ def get_inpainter(key: EngineKey) -> Inpainter:
         EngineUnavailable: the engine or its model is not installed; the message says how to provide it.
     """
     from actors.inpainting.lama import LamaInpainter  # noqa: PLC0415
+    from actors.inpainting.patchmatch import PatchMatchInpainter  # noqa: PLC0415
 
     def load() -> Inpainter:
-        inpainter = LamaInpainter(key, get_lama_session(key)) if key.engine == "lama" else OpenCvInpainter(key)
-        log.info("inpainting_engine_loaded", engine=key.engine, device=key.device if key.engine == "lama" else "cpu")
+        inpainter: Inpainter
+        if key.engine == "lama":
+            inpainter = LamaInpainter(key, get_lama_session(key))
+        elif key.quality == "best":
+            inpainter = PatchMatchInpainter(key)
+        else:
+            inpainter = OpenCvInpainter(key)
+        log.info(
+            "inpainting_engine_loaded", engine=inpainter.name, device=key.device if key.engine == "lama" else "cpu"
+        )
         return inpainter
 
     inpainter, _loaded = WARM.get("inpainting", key, load)

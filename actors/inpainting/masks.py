@@ -1,7 +1,8 @@
-"""The repair mask of a subtitle band: the glyphs and their outline inside the detector's text boxes.
+"""The repair mask of a subtitle band: the glyphs, their outline and shadow inside the detector's text boxes.
 
 Only the text is repaired, never the whole band: a glyph is a bright region that holds glyph strokes
-(``actors.paddleocr.ocr_pass.stroke_mask``), its outline the dark pixels around it; both are kept only
+(``actors.paddleocr.ocr_pass.stroke_mask``), its outline and shadow the near-black pixels around it (within
+``SHADOW_REACH_PX``, a round neighbourhood); both are kept only
 inside the boxes the OCR detector found, grown by ``dilate_px`` for anti-aliasing and the codec's halo.
 """
 
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from actors.paddleocr.engine import Box
-from actors.paddleocr.ocr_pass import BRIGHT_LUMA, OUTLINE_REACH_PX, stroke_mask, to_luma
+from actors.paddleocr.ocr_pass import BRIGHT_LUMA, stroke_mask, to_luma
 
 if TYPE_CHECKING:
     import numpy as np
@@ -21,6 +22,8 @@ _BOX_PAD_SHARE = 0.25
 _MIN_BOX_PAD_PX = 3
 # Outline pixels are near-black; mid-dark background next to the glyphs stays out of the mask.
 OUTLINE_LUMA = 80
+# A drop shadow sits a few pixels down and right of the glyph, its far edge up to this far from it.
+SHADOW_REACH_PX = 5
 
 
 def box_region(shape: tuple[int, int], boxes: Sequence[Box]) -> np.ndarray:
@@ -52,7 +55,7 @@ def text_pixels(band: np.ndarray, boxes: Sequence[Box], dilate_px: int) -> np.nd
     holds_strokes[np.unique(labels[stroke_mask(luma) & region])] = True
     holds_strokes[0] = False
     glyphs = holds_strokes[labels].astype(np.uint8)
-    reach = np.ones((2 * OUTLINE_REACH_PX + 1, 2 * OUTLINE_REACH_PX + 1), np.uint8)
+    reach = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * SHADOW_REACH_PX + 1, 2 * SHADOW_REACH_PX + 1))
     outline = (cv2.dilate(glyphs, reach) > 0) & (luma <= OUTLINE_LUMA)
     text = (glyphs > 0) | outline
     if dilate_px:

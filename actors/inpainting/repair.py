@@ -44,6 +44,7 @@ class BandRepairer:
     dilate_px: int
     detector_calls: int = 0
     temporal_pixels: int = 0
+    lines: int = 0
     _signature: np.ndarray | None = field(default=None, repr=False)
     _mask: np.ndarray | None = field(default=None, repr=False)
     _previous: np.ndarray | None = field(default=None, repr=False)
@@ -58,6 +59,7 @@ class BandRepairer:
             self.detector_calls += 1
             mask = text_pixels(band, self.detect(band), self.dilate_px)
             self._signature, self._mask = signature, mask if mask.any() else None
+            self.lines += int(mask.any())
         return self._mask
 
     def repair(self, frame: np.ndarray) -> bool:
@@ -86,6 +88,26 @@ class BandRepairer:
                 self.temporal_pixels += int(taken.sum())
                 left = mask & ~taken
         return band if not left.any() else self.inpainter.inpaint(np.ascontiguousarray(band), left)
+
+
+@dataclass
+class FrameByFrame:
+    """Today's repair as a stream processor: each frame repaired in place from the previous one, no look-ahead."""
+
+    repairer: BandRepairer
+    repair_range: tuple[int, int] = (0, 1 << 62)
+    repaired: int = 0
+
+    def push(self, frame: np.ndarray, index: int) -> list[np.ndarray]:
+        """Repair ``frame`` in place (inside the range) and hand it back at once."""
+        first, last = self.repair_range
+        if first <= index < last and self.repairer.repair(frame):
+            self.repaired += 1
+        return [frame]
+
+    def drain(self) -> list[np.ndarray]:
+        """Return nothing: no frame is held."""
+        return []
 
 
 def _shift(image: np.ndarray, dx: int, dy: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,7 +1,8 @@
-"""Decode -> repair -> encode through two ffmpeg children, one frame in memory at a time.
+"""Decode -> repair -> encode through two ffmpeg children, frames held only while the repair needs them.
 
-The decoder writes raw RGB frames to a pipe, the body repairs each in place, the encoder reads them from
-its stdin and muxes them with the source's audio, copied. Both children are the run's
+The decoder writes raw RGB frames to a pipe, a ``FrameProcessor`` takes each and hands back the frames
+ready to write (at once, or after its look-ahead), the encoder reads them from its stdin and muxes them
+with the source's audio, copied. Both children are the run's
 (``TaskRun.open_subprocess``): a cancel, a lost lease or an error kills them.
 """
 
@@ -10,10 +11,9 @@ from __future__ import annotations
 import functools
 import subprocess
 import tempfile
-from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
@@ -28,6 +28,16 @@ if TYPE_CHECKING:
 
 # Audio codecs an MP4 file carries; anything else goes into Matroska, still copied.
 _MP4_AUDIO = frozenset({"aac", "mp3", "ac3", "eac3", "opus", "flac", "alac"})
+
+
+class FrameProcessor(Protocol):
+    """What the stream feeds: frames in decode order; frames to write come back, in the same order."""
+
+    def push(self, frame: np.ndarray, index: int) -> list[np.ndarray]:
+        """Take frame ``index`` (the processor may keep it); return the frames now ready to write."""
+
+    def drain(self) -> list[np.ndarray]:
+        """Return every frame still held, at the end of the video."""
 
 
 class VideoStream(msgspec.Struct, kw_only=True, frozen=True):
@@ -120,9 +130,9 @@ def copy_command(settings: FfmpegSettings, source: Path, target: Path) -> list[s
     return [*ffmpeg_head(settings), "-i", str(source), "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy", str(target)]
 
 
-def _read_frame(pipe: IO[bytes], buffer: bytearray) -> bool:
+def _read_frame(pipe: IO[bytes], buffer: memoryview) -> bool:
     """Fill ``buffer`` with the next frame; return False at the end of the stream."""
-    view, got = memoryview(buffer), 0
+    view, got = buffer, 0
     while got < len(buffer):
         chunk = pipe.readinto(view[got:])  # type: ignore[attr-defined]
         if not chunk:
@@ -143,9 +153,9 @@ def stream_frames(
     run: TaskRun,
     commands: tuple[list[str], list[str]],
     video: VideoStream,
-    repair: Callable[[np.ndarray, int], None],
+    processor: FrameProcessor,
 ) -> int:
-    """Decode each frame, ``repair(frame, index)`` it in place, encode it; return the frames written.
+    """Decode each frame, hand it to ``processor``, encode what it gives back; return the frames written.
 
     Raises:
         EngineFailed: a child failed; the message has the end of its stderr.
@@ -157,7 +167,7 @@ def stream_frames(
             run.open_subprocess(commands[0], **pipes) as decoder,
             run.open_subprocess(commands[1], stdin=subprocess.PIPE, stderr=encode_log) as encoder,
         ):
-            count = _pump(run, (decoder, encoder), video, repair)
+            count = _pump(run, (decoder, encoder), video, processor)
             _check_exits(decoder, encoder, count, (decode_log, encode_log))
         return count
 
@@ -166,25 +176,31 @@ def _pump(
     run: TaskRun,
     children: tuple[subprocess.Popen[bytes], subprocess.Popen[bytes]],
     video: VideoStream,
-    repair: Callable[[np.ndarray, int], None],
+    processor: FrameProcessor,
 ) -> int:
-    """Move frames from the decoder through ``repair`` to the encoder; return how many."""
+    """Move frames from the decoder through ``processor`` to the encoder; return how many were written."""
     import numpy as np  # noqa: PLC0415
 
     decoder, encoder = children
     source, sink = decoder.stdout, encoder.stdin
     assert source is not None  # noqa: S101  (both are pipes)
     assert sink is not None  # noqa: S101
-    buffer = bytearray(video.width * video.height * 3)
-    frame = np.frombuffer(buffer, dtype=np.uint8).reshape(video.height, video.width, 3)
-    count = 0
-    try:
-        while _read_frame(source, buffer):
-            run.checkpoint()
-            repair(frame, count)
-            sink.write(buffer)
+    shape = (video.height, video.width, 3)
+    decoded = count = 0
+
+    def write(frames: list[np.ndarray]) -> None:
+        nonlocal count
+        for frame in frames:
+            sink.write(frame.data.cast("B"))
             count += 1
-            run.progress(min(0.99, 0.1 + 0.9 * count / video.frames))
+        run.progress(min(0.99, 0.1 + 0.9 * count / video.frames))
+
+    try:
+        while _read_frame(source, (frame := np.empty(shape, dtype=np.uint8)).data.cast("B")):
+            run.checkpoint()
+            write(processor.push(frame, decoded))
+            decoded += 1
+        write(processor.drain())
         sink.close()
     except OSError:  # a pipe broke: a child died, or a stop killed both
         if run.cancel_requested():

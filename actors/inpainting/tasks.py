@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -12,8 +13,10 @@ import structlog
 from actors.errors import InputError
 from actors.ffmpeg.frames import Area, VideoInfo, check_area, run_ffmpeg, video_info
 from actors.inpainting.engine import EngineKey, get_inpainter
-from actors.inpainting.repair import BandRepairer
+from actors.inpainting.repair import BandRepairer, FrameByFrame
+from actors.inpainting.report import LineReport, check_area_in_frame, line_reports
 from actors.inpainting.stream import (
+    FrameProcessor,
     VideoStream,
     copy_command,
     decoder_command,
@@ -22,6 +25,7 @@ from actors.inpainting.stream import (
     require_libx264,
     stream_frames,
 )
+from actors.inpainting.window import TextWindow
 from actors.paddleocr.area_pass import detect_video_area
 from actors.paddleocr.engine import engine_key, get_engine
 from actors.spec import task
@@ -36,6 +40,7 @@ log = structlog.get_logger(__name__)
 
 Seconds = Annotated[float, msgspec.Meta(ge=0, description="Seconds from the start of the video")]
 DilatePx = Annotated[int, msgspec.Meta(ge=0, le=32, description="Pixels the glyph-and-outline mask grows by")]
+LookaheadS = Annotated[float, msgspec.Meta(ge=0, le=10, description="Seconds looked ahead and back for clean views")]
 _AREA_KEYFRAMES = 8
 
 
@@ -55,6 +60,11 @@ class RemoveSubtitlesInput(msgspec.Struct, forbid_unknown_fields=True, kw_only=T
     dilate_px: DilatePx | None = None
     start_s: Seconds | None = None
     end_s: Seconds | None = None
+    # what invents the pixels no frame saw: "best" PatchMatch, "fast" OpenCV (engine "opencv" only)
+    quality: Literal["fast", "best"] | None = None
+    # "window": pixels from the frames around (look-ahead); "previous": the previous repaired frame only
+    temporal: Literal["window", "previous"] = "window"
+    lookahead_s: LookaheadS | None = None
 
     def __post_init__(self) -> None:
         if self.start_s is not None and self.end_s is not None and self.start_s >= self.end_s:
@@ -74,6 +84,11 @@ class RemoveSubtitlesOutput(msgspec.Struct, kw_only=True):
     subtitle_area: list[int] | None
     engine: str
     ocr_calls: int
+    fill: str = "telea"
+    lookahead_frames: int = 0
+    seen_share: float = 0.0
+    lines: list[LineReport] = msgspec.field(default_factory=list)
+    notes: list[str] = msgspec.field(default_factory=list)
 
 
 def _engine_key(run: TaskRun, params: RemoveSubtitlesInput) -> EngineKey:
@@ -85,6 +100,7 @@ def _engine_key(run: TaskRun, params: RemoveSubtitlesInput) -> EngineKey:
         device=settings.device,
         gpu_index=run.gpu_device or 0,
         tile_px=settings.tile_px,
+        quality=params.quality or settings.quality,
     )
 
 
@@ -106,38 +122,89 @@ def _window(params: RemoveSubtitlesInput, video: VideoStream) -> tuple[int, int]
     return first, last
 
 
+def lookahead_frames(run: TaskRun, params: RemoveSubtitlesInput, video: VideoStream) -> int:
+    """Return how many frames the repair looks ahead: the seconds asked for, capped by the ring's memory."""
+    settings = run.settings.inpainting
+    seconds = settings.lookahead_s if params.lookahead_s is None else params.lookahead_s
+    fitting = settings.window_mib * (1 << 20) // (video.width * video.height * 3) - 1
+    return max(0, min(round(seconds * video.fps), fitting))
+
+
+def _processor(
+    run: TaskRun, params: RemoveSubtitlesInput, video: VideoStream, repairer: BandRepairer
+) -> FrameProcessor:
+    window = _window(params, video)
+    if params.temporal == "previous":
+        return FrameByFrame(repairer, window)
+    ahead = lookahead_frames(run, params, video)
+    quick = (
+        get_inpainter(_engine_key(run, params)._replace(quality="fast"))
+        if repairer.inpainter.name == "patchmatch"
+        else None
+    )
+    return TextWindow(masks=repairer, ahead=ahead, behind=ahead, repair_range=window, quick=quick)
+
+
 def _repair_stream(
     run: TaskRun,
-    params: RemoveSubtitlesInput,
     paths: tuple[Path, Path],
     video: VideoStream,
-    repairer: BandRepairer | None,
-) -> tuple[int, int]:
-    """Stream the video through the repair (none without an area); return frames written and repaired."""
+    processor: FrameProcessor,
+) -> int:
+    """Stream the video through ``processor``; return the frames written."""
     source, target = paths
-    first, last = _window(params, video)
-    repaired = 0
-
-    def repair(frame: np.ndarray, index: int) -> None:
-        nonlocal repaired
-        if repairer is not None and first <= index < last and repairer.repair(frame):
-            repaired += 1
-
-    started = time.monotonic()
+    started, cpu, children = time.monotonic(), time.process_time(), _children_cpu_s()
     commands = (
         decoder_command(run.settings.ffmpeg, source),
         encoder_command(run.settings.ffmpeg, run.settings.inpainting, source, video, target),
     )
-    frames = stream_frames(run, commands, video, repair)
+    frames = stream_frames(run, commands, video, processor)
     log.info(
         "subtitles_removed",
         frames=frames,
-        frames_inpainted=repaired,
-        ocr_calls=repairer.detector_calls if repairer else 0,
-        temporal_pixels=repairer.temporal_pixels if repairer else 0,
+        frames_inpainted=getattr(processor, "repaired", 0),
         fps=round(frames / max(time.monotonic() - started, 1e-6), 1),
+        cpu_s=round(time.process_time() - cpu, 3),
+        ffmpeg_cpu_s=round(_children_cpu_s() - children, 3),
     )
-    return frames, repaired
+    return frames
+
+
+def _children_cpu_s() -> float:
+    """Return the CPU seconds of this process's ended children (the ffmpeg decoder and encoder, once reaped)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class _Passthrough:
+    """No area: every frame goes out as it came."""
+
+    repaired = 0
+
+    def push(self, frame: np.ndarray, _index: int) -> list[np.ndarray]:
+        return [frame]
+
+    def drain(self) -> list[np.ndarray]:
+        return []
+
+
+def _describe(result: RemoveSubtitlesOutput, processor: FrameProcessor, repairer: BandRepairer, fps: float) -> None:
+    """Fill in what the repair did: frames, detector calls, the lines and where their pixels came from."""
+    result.frames_inpainted = int(getattr(processor, "repaired", 0))
+    result.ocr_calls = repairer.detector_calls
+    if not isinstance(processor, TextWindow):
+        return
+    x1, y1, x2, y2 = repairer.area
+    result.lookahead_frames = processor.ahead
+    result.lines = line_reports(processor.lines, fps, (x2 - x1) * (y2 - y1), result.frames_total)
+    masked = sum(t.pixels for t in processor.lines.values())
+    result.seen_share = round(sum(t.seen for t in processor.lines.values()) / max(1, masked), 4)
+    if result.frames_total <= processor.ahead:
+        result.notes.append(
+            f"the clip ({result.frames_total} frames) is shorter than the look-ahead window "
+            f"({processor.ahead} frames): every frame of it was looked at"
+        )
+    result.notes += [f"frames {r.first_frame}-{r.last_frame}: {r.note}" for r in result.lines if r.note]
 
 
 @task(
@@ -146,6 +213,7 @@ def _repair_stream(
     input=RemoveSubtitlesInput,
     output=RemoveSubtitlesOutput,
     gpu=inpainting_on_gpu,
+    check=check_area_in_frame,
 )
 def remove_subtitles(run: TaskRun, params: RemoveSubtitlesInput) -> RemoveSubtitlesOutput:
     """Remove burnt-in subtitles from a video, repairing only the text: H.264 out, audio copied."""
@@ -169,12 +237,15 @@ def remove_subtitles(run: TaskRun, params: RemoveSubtitlesInput) -> RemoveSubtit
     if area is None and video.codec == "h264":  # nothing to repair: the streams as they are
         run_ffmpeg(run, lambda s: copy_command(s, source, target), "ffmpeg stream copy")
         return result
-    repairer = None
-    if area is not None:
-        ocr = get_engine(engine_key(run.settings.ocr, None, None, run.gpu_device))
-        dilate_px = run.settings.inpainting.dilate_px if params.dilate_px is None else params.dilate_px
-        x1, y1, x2, y2 = area
-        repairer = BandRepairer(inpainter=inpainter, detect=ocr.detect, area=(x1, y1, x2, y2), dilate_px=dilate_px)
-    result.frames_total, result.frames_inpainted = _repair_stream(run, params, (source, target), video, repairer)
-    result.ocr_calls = repairer.detector_calls if repairer else 0
+    result.fill = inpainter.name if inpainter.name != "opencv" else key.method
+    if area is None:
+        result.frames_total = _repair_stream(run, (source, target), video, _Passthrough())
+        return result
+    ocr = get_engine(engine_key(run.settings.ocr, None, None, run.gpu_device))
+    dilate_px = run.settings.inpainting.dilate_px if params.dilate_px is None else params.dilate_px
+    x1, y1, x2, y2 = area
+    repairer = BandRepairer(inpainter=inpainter, detect=ocr.detect, area=(x1, y1, x2, y2), dilate_px=dilate_px)
+    processor = _processor(run, params, video, repairer)
+    result.frames_total = _repair_stream(run, (source, target), video, processor)
+    _describe(result, processor, repairer, video.fps)
     return result

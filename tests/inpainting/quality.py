@@ -21,6 +21,7 @@ class Quality(msgspec.Struct, kw_only=True):
     input_band_text_db: float
     frames: int
     text_frames: int
+    band_text_ssim: float = 0.0
 
 
 def psnr(squared_error: float, pixels: int) -> float:
@@ -29,11 +30,28 @@ def psnr(squared_error: float, pixels: int) -> float:
     return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
 
 
+def ssim(one: np.ndarray, other: np.ndarray) -> float:
+    """Return the structural similarity of two RGB images on their luma (Gaussian window, sigma 1.5)."""
+    import cv2
+
+    weights = np.array([0.299, 0.587, 0.114])
+    a, b = (np.asarray(image, dtype=np.float64) @ weights for image in (one, other))
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+
+    def blur(x: np.ndarray) -> np.ndarray:
+        return np.asarray(cv2.GaussianBlur(x, (11, 11), 1.5))
+
+    mu_a, mu_b = blur(a), blur(b)
+    var_a, var_b, cov = blur(a * a) - mu_a**2, blur(b * b) - mu_b**2, blur(a * b) - mu_a * mu_b
+    score = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return float(score.mean())
+
+
 def measure(repaired: Path, clean: Path, original: Path, area: Sequence[int], text_frames: set[int]) -> Quality:
     """Compare ``repaired`` and ``original`` (the subtitled input) with ``clean``, frame by frame."""
     x1, y1, x2, y2 = area
     sums = {"band": 0.0, "band_px": 0, "out": 0.0, "out_px": 0, "input_band": 0.0, "plain": 0.0, "plain_px": 0}
-    count = 0
+    count, similarity = 0, []
     for index, (ours, truth, given) in enumerate(
         zip(read_frames(repaired), read_frames(clean), read_frames(original), strict=True)
     ):
@@ -46,6 +64,7 @@ def measure(repaired: Path, clean: Path, original: Path, area: Sequence[int], te
             sums["band"] += float(error[inside].sum())
             sums["band_px"] += int(inside.sum()) * 3
             sums["input_band"] += float(((given.astype(np.float64) - truth)[inside] ** 2).sum())
+            similarity.append(ssim(ours[y1:y2, x1:x2], truth[y1:y2, x1:x2]))
         else:
             sums["plain"] += float(error[inside].sum())
             sums["plain_px"] += int(inside.sum()) * 3
@@ -57,6 +76,7 @@ def measure(repaired: Path, clean: Path, original: Path, area: Sequence[int], te
         input_band_text_db=round(psnr(sums["input_band"], int(sums["band_px"])), 2),
         frames=count,
         text_frames=len(text_frames),
+        band_text_ssim=round(float(np.mean(similarity)), 4) if similarity else 0.0,
     )
 
 

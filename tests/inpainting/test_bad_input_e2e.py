@@ -27,6 +27,8 @@ def plain(inpaint_system: System) -> str:
         ({"method": "blur"}, "$.input_data.method", "Invalid enum value 'blur'"),
         ({"subtitle_area": [0, 200, 0, 270]}, "$.input_data", "x1 < x2"),
         ({"dilate_px": -1}, "$.input_data.dilate_px", ">= 0"),
+        ({"quality": "ultra"}, "$.input_data.quality", "Invalid enum value 'ultra'"),
+        ({"lookahead_s": 60}, "$.input_data.lookahead_s", "<= 10"),
     ],
 )
 async def test_input_known_to_be_wrong_is_refused_at_submit(
@@ -54,10 +56,17 @@ async def test_a_file_that_is_not_a_video_fails_saying_so(inpaint_system: System
     assert "is not a media file ffmpeg can read" in record["error"]["message"]
 
 
-async def test_an_area_outside_the_frame_fails_naming_the_frame_size(inpaint_client: Client, plain: str) -> None:
-    record = await run_task(inpaint_client, {"video_path": plain, "subtitle_area": [0, 200, 320, 400]}, "outside")
-    assert record["status"] == "FAILED"
-    assert "outside the 320x240 frame" in record["error"]["message"]
+async def test_an_area_outside_the_frame_is_refused_at_submit_naming_the_frame_size(
+    inpaint_client: Client, plain: str
+) -> None:
+    data = {"video_path": plain, "subtitle_area": [0, 200, 320, 400]}
+    payload = {"task_name": "inpainting.remove_subtitles", "input_data": data}
+    status, body, headers = await inpaint_client.request("POST", "/v1/tasks", json=payload)
+    assert status == 422, body
+    assert headers["Content-Type"].startswith("application/problem+json")
+    assert body["errors"][0]["pointer"] == "$.input_data.subtitle_area"
+    assert "outside the 320x240 frame" in body["detail"]
+    assert "y2 at most 240" in body["detail"]
 
 
 async def test_start_past_the_end_of_the_video_fails_saying_so(inpaint_client: Client, plain: str) -> None:
