@@ -9,6 +9,8 @@ from actors.ffmpeg import mux as ffmpeg_mux
 from actors.ffmpeg import tasks as ffmpeg
 from actors.inpainting import tasks as inpainting
 from actors.llm import tasks as llm
+from actors.llm import terms_task as llm_terms
+from actors.llm import translate_tasks as llm_translate
 from actors.paddleocr import tasks as paddleocr
 from actors.pyannote_audio import tasks as pyannote_audio
 from actors.spec import QUEUES, REGISTRY, TaskSpec, always, get_spec, never, task
@@ -16,6 +18,19 @@ from actors.subtitles import tasks as subtitles
 from actors.system import tasks as system
 from actors.tts import tasks as tts
 
-SERVICES = (ffmpeg, ffmpeg_mux, system, llm, subtitles, paddleocr, inpainting, faster_whisper, pyannote_audio, tts)
+SERVICES = (
+    ffmpeg,
+    ffmpeg_mux,
+    system,
+    llm,
+    llm_translate,
+    llm_terms,
+    subtitles,
+    paddleocr,
+    inpainting,
+    faster_whisper,
+    pyannote_audio,
+    tts,
+)
 
 __all__ = ["QUEUES", "REGISTRY", "SERVICES", "TaskSpec", "always", "get_spec", "never", "task"]

@@ -6,6 +6,7 @@ import asyncio
 import re
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,10 +43,20 @@ class Seen:
         return [(int(m.group(1)), m.group(2)) for line in self.first_user.splitlines() if (m := _NUMBERED.match(line))]
 
 
+# Short French lines (any language detector says French; within any cue's budget of 1.5 s and more).
+FRENCH = ("Bonjour à tous", "La réunion, vendredi", "À bientôt, chère amie", "Nous verrons bien", "C'est très joli")
+
+
+def fake_french(text: str) -> str:
+    """The server's idea of a translation: ``[fr]``, a French phrase chosen by the text, and the text's numbers."""
+    numbers = " ".join(re.findall(r"\d+", text))
+    return " ".join(p for p in ("[fr]", FRENCH[zlib.crc32(text.encode()) % len(FRENCH)], numbers) if p)
+
+
 def rewrite(seen: Seen, text: str) -> str:
-    """The server's idea of a model: translations get ``[fr]``, proofreading fixes ``teh``."""
+    """The server's idea of a model: translations are ``fake_french``, proofreading fixes ``teh``."""
     if "You translate" in seen.system:
-        return f"[fr] {text}"
+        return fake_french(text)
     return re.sub(r"\bteh\b", "the", text)
 
 
