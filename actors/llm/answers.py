@@ -9,28 +9,43 @@ from typing import Any
 _NUMBERED = re.compile(r"^\s*(?:[-*]\s*)?(\d+)\s*[|:.)\]]\s?(.*)$")
 _FENCE = re.compile(r"^\s*```[\w-]*\s*$", re.MULTILINE)
 _TRAILING_COMMA = re.compile(r",\s*([\]}])")
+_INLINE_FENCE = re.compile(r"```[\w-]*")
 _TEXT_KEYS = ("text", "translation", "line", "t", "content")
 _NUMBER_KEYS = ("n", "number", "id", "index", "line_number")
 
 
+def _closers(body: str) -> str:
+    """Return the brackets (and quote) that close what ``body`` leaves open, outside strings."""
+    stack: list[str] = []
+    in_string = escaped = False
+    for ch in body:
+        if in_string:
+            escaped = not escaped and ch == "\\"
+            in_string = escaped or ch != '"'
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            stack.append("]" if ch == "[" else "}")
+        elif ch in "]}" and stack:
+            stack.pop()
+    return ('"' if in_string else "") + "".join(reversed(stack))
+
+
 def repair_json(text: str) -> Any:
-    """Parse JSON a model wrote loosely: prose around it, trailing commas, a missing closing bracket."""
+    """Parse JSON a model wrote loosely: fences and prose around it, trailing commas, unclosed brackets."""
+    text = _INLINE_FENCE.sub("", text)
     starts = [i for i in (text.find("["), text.find("{")) if i >= 0]
     if not starts:
         return None
-    body = _TRAILING_COMMA.sub(r"\1", text[min(starts) :].strip())
-    for candidate in (
-        body,
-        body[: body.rfind("]") + 1],
-        body[: body.rfind("}") + 1],
-        body + "]",
-        body + "}",
-        body + '"]',
-    ):
-        try:
-            return json.loads(candidate)
-        except (json.JSONDecodeError, ValueError):
-            continue
+    body = text[min(starts) :].strip()
+    ends = [body.rfind("]") + 1, body.rfind("}") + 1]
+    for raw in (body, body[: max(ends)]):
+        candidate = _TRAILING_COMMA.sub(r"\1", raw).rstrip().rstrip(",")
+        for attempt in (candidate, candidate + _closers(candidate)):
+            try:
+                return json.loads(attempt)
+            except (json.JSONDecodeError, ValueError):
+                continue
     return None
 
 

@@ -61,6 +61,7 @@ class LlmTranslator:
             partial=True,
             extras=functools.partial(chunk_extras, brief),
             line_extra_chars=functools.partial(line_extra_chars, brief),
+            in_order=brief.context_before > 0,
             context_before=brief.context_before,
             context_after=brief.context_after,
         )

@@ -143,6 +143,7 @@ class LineJob:
     context_after: int | None = None
     done: dict[int, str] = field(default_factory=dict)
     line_extra_chars: Callable[[int], int] = lambda _index: 0
+    in_order: bool = False
 
     def suspects(self, start: int, lines: dict[int, str]) -> list[int]:
         """Return the 1-based numbers, within a chunk starting at ``start``, of suspect answer lines."""
@@ -218,22 +219,39 @@ async def rewrite_lines(endpoint: Endpoint, settings: LlmSettings, job: LineJob)
     fixed = len(job.system) + len(job.verb) + 120 + (_EXTRAS_HEADINGS_CHARS if any(extra) else 0)
     chunks = plan_chunks(job.texts, settings, fixed, job.context_before, job.context_after, extra)
     log.info("llm_chunks_planned", lines=len(job.texts), chunks=len(chunks), model=endpoint.model)
-    gate = asyncio.Semaphore(settings.max_concurrency)
     results: list[list[str | None]] = [[] for _ in chunks]
+    gate, finished = asyncio.Semaphore(settings.max_concurrency), 0
 
-    async def one(index: int, chunk: Chunk) -> int:
-        async with gate:
-            results[index] = await _ask_chunk(client, job, chunk, settings.reask_attempts)
-        return index
+    async def section(indexes: range) -> None:
+        nonlocal finished
+        for index in indexes:
+            async with gate:
+                results[index] = await _ask_chunk(client, job, chunks[index], settings.reask_attempts)
+            finished += 1
+            job.on_chunk_done(finished, len(chunks))
 
     async with ChatClient(endpoint, settings) as client:
-        pending = [asyncio.create_task(one(i, c)) for i, c in enumerate(chunks)]
+        pending = [
+            asyncio.create_task(section(s)) for s in sections(len(chunks), settings.max_concurrency, job.in_order)
+        ]
         try:
-            for done, finished in enumerate(asyncio.as_completed(pending), start=1):
-                await finished
-                job.on_chunk_done(done, len(chunks))
+            for task in asyncio.as_completed(pending):
+                await task
         finally:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
     return [line for lines in results for line in lines]
+
+
+def sections(count: int, concurrency: int, in_order: bool) -> list[range]:
+    """Return the runs of chunks sent one after another; the runs go in parallel (``llm.max_concurrency``).
+
+    ``in_order`` makes ``concurrency`` contiguous runs, so that every chunk but each run's first is sent after
+    the one before it and sees its answer as context; otherwise each chunk is a run of its own, at most
+    ``concurrency`` at once.
+    """
+    if not in_order:
+        return [range(i, i + 1) for i in range(count)]
+    size = max(1, math.ceil(count / concurrency))
+    return [range(i, min(i + size, count)) for i in range(0, count, size)]

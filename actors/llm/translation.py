@@ -47,7 +47,7 @@ class LineCheck:
 
     def score(self) -> int:
         """Return how bad the line is: a missing line is worst, a few characters over budget least."""
-        return 1000 * self.missing + 100 * self.untranslated + 10 * len(self.misses) + (self.over_budget > 0)
+        return 1000 * self.missing + 100 * self.untranslated + 10 * len(self.misses) + min(self.over_budget, 9)
 
     def problems(self, budget: int, target: str) -> list[str]:
         """Return the problems as the re-ask states them."""

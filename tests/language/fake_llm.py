@@ -47,16 +47,19 @@ class Seen:
 FRENCH = ("Bonjour à tous", "La réunion, vendredi", "À bientôt, chère amie", "Nous verrons bien", "C'est très joli")
 
 
-def fake_french(text: str) -> str:
+SPANISH = ("Hola a todos", "La reunión, viernes", "Hasta pronto, amiga", "Ya veremos", "Es muy bonito")
+
+
+def fake_french(text: str, tag: str = "[fr]", phrases: tuple[str, ...] = FRENCH) -> str:
     """The server's idea of a translation: ``[fr]``, a French phrase chosen by the text, and the text's numbers."""
     numbers = " ".join(re.findall(r"\d+", text))
-    return " ".join(p for p in ("[fr]", FRENCH[zlib.crc32(text.encode()) % len(FRENCH)], numbers) if p)
+    return " ".join(p for p in (tag, phrases[zlib.crc32(text.encode()) % len(phrases)], numbers) if p)
 
 
 def rewrite(seen: Seen, text: str) -> str:
     """The server's idea of a model: translations are ``fake_french``, proofreading fixes ``teh``."""
     if "You translate" in seen.system:
-        return fake_french(text)
+        return fake_french(text, "[es]", SPANISH) if "into Spanish" in seen.system else fake_french(text)
     return re.sub(r"\bteh\b", "the", text)
 
 
