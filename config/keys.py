@@ -8,6 +8,10 @@ from __future__ import annotations
 EVENTS = "taskgate:events"
 EVENTS_KEPT = 10000
 
+# stream: the audit log of admin actions (gateway/audit.py), one entry per call, trimmed by age
+# (XADD MINID now - audit.retention_s, exact: admin actions are few) so a quiet deployment keeps its history as long as a busy one.
+AUDIT = "taskgate:audit"
+
 # Workflow state (one hash per workflow; single-task mode: workflow_id == task_id).
 WORKFLOW_STATE = "workflow_state:{workflow_id}"
 # Recent workflows, score = created_at ms; listing reads this instead of scanning keys.

@@ -234,6 +234,12 @@ class EventsSettings(_Section):
     client_queue: PositiveInt = 1000
 
 
+class AuditSettings(_Section):
+    """The audit log of admin actions (``GET /v1/audit``)."""
+
+    retention_s: PositiveInt = 90 * 24 * 3600
+
+
 class RetryPolicy(_Section):
     """How a stage that failed with a transient error is retried."""
 
@@ -284,6 +290,7 @@ class Settings(_Section):
     files: FilesSettings = msgspec.field(default_factory=FilesSettings)
     http: HttpSettings = msgspec.field(default_factory=HttpSettings)
     storage: StorageSettings = msgspec.field(default_factory=StorageSettings)
+    audit: AuditSettings = msgspec.field(default_factory=AuditSettings)
 
     def __post_init__(self) -> None:
         self.redis_sentinels = sentinel_entries(self.redis_sentinels)

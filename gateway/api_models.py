@@ -7,6 +7,7 @@ from typing import Any, Literal
 import msgspec
 
 from actors.webhooks.events import CallbackStatus
+from gateway.audit import AuditEntry
 from state import StageError
 
 StatusName = Literal["PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"]
@@ -142,6 +143,13 @@ class Ready(msgspec.Struct, kw_only=True):
 
     status: Literal["ready"]
     redis: Literal["ok"]
+
+
+class AuditList(msgspec.Struct, kw_only=True):
+    """One page of the audit log, newest first; ``next_cursor`` goes on from its last entry (null: no more)."""
+
+    entries: list[AuditEntry]
+    next_cursor: str | None
 
 
 class WhoAmI(msgspec.Struct, kw_only=True):

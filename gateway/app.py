@@ -10,6 +10,7 @@ from aiohttp import web
 from actors.worker.app import build_broker
 from config import Settings
 from gateway import (
+    audit_routes,
     auth,
     console,
     docs,
@@ -23,6 +24,7 @@ from gateway import (
     webhooks,
     worker_routes,
 )
+from gateway.audit import audit_middleware
 from gateway.context import CTX, SETTINGS, AppContext
 from gateway.metrics import GatewayMetrics, metrics_middleware
 from gateway.problems import problem_middleware
@@ -36,7 +38,7 @@ def create_app(settings: Settings) -> web.Application:
     """Return the gateway application for these settings (Redis must be configured)."""
     if not settings.redis_configured:
         raise ValueError("settings.redis_url or settings.redis_sentinels is required")
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[problem_middleware])
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[audit_middleware, problem_middleware])
     app[SETTINGS] = settings
     app.add_routes(tasks.routes)
     app.add_routes(health.routes)
@@ -49,6 +51,7 @@ def create_app(settings: Settings) -> web.Application:
     app.on_startup.append(voices.warm_catalogue)
     app.add_routes(event_routes.routes)
     app.add_routes(worker_routes.routes)
+    app.add_routes(audit_routes.routes)
     app.add_routes(console.routes)
     auth.install(app, settings)
     app.middlewares.append(metrics_middleware)

@@ -17,6 +17,7 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from actors.validation import InvalidInput
+from gateway.audit import audited
 from gateway.auth import ADMIN, require_scope
 from gateway.context import AppContext, context
 from gateway.errors import BadQuery, BadRequest, BodyTimeout
@@ -182,6 +183,7 @@ async def download(request: web.Request) -> web.StreamResponse:
 
 @routes.delete("/v1/files/{path:.+}")
 @require_scope(ADMIN)
+@audited("file.delete")
 async def delete(request: web.Request) -> web.Response:
     """Delete a file from the storage root (admin scope)."""
     value = request.match_info["path"]

@@ -17,6 +17,7 @@ from aiohttp import web
 from actors.validation import InvalidInput
 from actors.worker.app import check_task_names
 from config import ConfigError, GpuLockMonitorSettings, GpuLockSettings, Settings
+from gateway.audit import audited
 from gateway.auth import ADMIN, require_scope
 from gateway.bodies import decode_json, read_body
 from gateway.context import CTX, AppContext, context
@@ -76,6 +77,7 @@ async def gpu_locks(request: web.Request) -> web.Response:
 
 @routes.post(r"/v1/monitor/gpu-locks/{device:\d+}/release")
 @require_scope(ADMIN)
+@audited("lease.release")
 async def release_lease(request: web.Request) -> web.Response:
     """Force-release the lease with the given fencing token; recorded in the lock's force-release log."""
     ctx, settings = await _settings(request)
@@ -129,6 +131,7 @@ async def get_config(request: web.Request) -> web.Response:
 
 @routes.put("/v1/monitor/config")
 @require_scope(ADMIN)
+@audited("config.update")
 async def put_config(request: web.Request) -> web.Response:
     """Change ``gpu_lock``/``gpu_lock_monitor`` keys; every process picks the change up without a restart."""
     ctx = context(request)

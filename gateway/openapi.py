@@ -40,6 +40,7 @@ _STRUCTS: list[type[msgspec.Struct]] = [
     m.Health,
     m.Ready,
     m.WhoAmI,
+    m.AuditList,
 ]
 HIDDEN_ATTR = "__taskgate_openapi_hidden__"
 

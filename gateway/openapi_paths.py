@@ -340,4 +340,24 @@ def operations(task_request: dict[str, Any], settings: Settings) -> Operations:
         **_monitor_operations(),
         **_service_operations(),
         **_event_operations(),
+        **_audit_operations(),
+    }
+
+
+def _audit_operations() -> Operations:
+    # ISO 8601 with a time zone is accepted too (2026-12-05T10:00:00Z); the document shows the plain form
+    when = {"type": "integer", "minimum": 0, "maximum": 10**15, "description": "epoch milliseconds"}
+    return {
+        ("get", "/v1/audit"): {
+            "tags": ["monitor"],
+            "parameters": [
+                _query("actor", {"type": "string"}, "Only actions by this key name"),
+                _query("action", {"type": "string"}, "An action name (task.cancel), or a prefix ending in '.'"),
+                _query("since", when, "Only actions at or after this time"),
+                _query("until", when, "Only actions at or before this time"),
+                _query("cursor", {"type": "string", "pattern": r"^\d{1,19}-\d{1,19}$"}, "next_cursor of a page"),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}, "At most this many"),
+            ],
+            "responses": {"200": json_doc(ref("AuditList"), "Admin actions, newest first"), "400": None},
+        },
     }

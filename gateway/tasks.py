@@ -13,6 +13,7 @@ from actors.registry import REGISTRY, TaskSpec
 from actors.validation import check_io, path_fields, validate_submit
 from actors.worker.broker import stage_message
 from config import Settings
+from gateway.audit import audited
 from gateway.bodies import decode_json, read_body
 from gateway.context import context
 from gateway.errors import BadQuery, BadRequest, UnknownTask
@@ -98,6 +99,7 @@ async def get_result(request: web.Request) -> web.Response:
 
 
 @routes.delete("/v1/tasks/{task_id}")
+@audited(lambda request: "task.purge" if request.query.get("purge") == "true" else "task.cancel")
 async def cancel_task(request: web.Request) -> web.Response:
     """Cancel a task: a pending one ends now, a running one stops at its next checkpoint.
 

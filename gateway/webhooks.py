@@ -13,6 +13,7 @@ from actors.webhooks.events import Delivery
 from actors.webhooks.netpolicy import NetPolicy, UrlRefused
 from actors.webhooks.outbox import OutboxDispatcher, delivery_message
 from config import Settings
+from gateway.audit import audited
 from gateway.context import CTX, context
 from gateway.errors import NoCallback
 from gateway.responses import json_response
@@ -34,6 +35,7 @@ async def outbox_dispatcher(app: web.Application) -> AsyncIterator[None]:
 
 
 @routes.post("/v1/tasks/{task_id}/callback/redeliver")
+@audited("callback.redeliver")
 async def redeliver(request: web.Request) -> web.Response:
     """Send the latest stage's event to the callback URL again (same event_id, new attempts)."""
     ctx = context(request)

@@ -130,7 +130,7 @@ async def test_with_keys_no_key_shows_no_data_and_a_user_key_sees_no_admin_contr
     await expect(anonymous.page.locator("#who")).to_have_text("alice (user)")
 
     user = await open_tab(system.base_url, key=USER_KEY)
-    for path in ("/ui/gpus", "/ui/monitor", "/ui/workers"):
+    for path in ("/ui/gpus", "/ui/monitor", "/ui/workers", "/ui/audit"):
         await user.page.goto(path)
         await expect(user.page.locator("main .notice")).to_contain_text("admin scope")
         await expect(user.page.get_by_role("button", name="Force release")).to_have_count(0)
@@ -145,6 +145,14 @@ async def test_with_keys_no_key_shows_no_data_and_a_user_key_sees_no_admin_contr
     )
     await admin.page.get_by_role("button", name="Save settings").click()
     await expect(admin.page.locator(".notice.error")).to_be_visible()  # refused the way PUT refuses it
+    await admin.page.goto("/ui/audit")  # the refused change is in the audit log, with who and how it ended
+    first = admin.page.locator("#audit-rows tr").first
+    await expect(first).to_contain_text("config.update")
+    await expect(first.locator("td").nth(1)).to_have_text("ops")
+    await expect(first.locator("td").nth(4)).to_have_text("422")
+    await admin.page.get_by_label("Action").fill("task.")
+    await admin.page.get_by_role("button", name="Filter").click()
+    await expect(admin.page.locator("#audit-rows tr")).to_have_count(0)
     # Expected network errors only: the refused settings (422) and health without workers (503, by design).
     assert [e for e in admin.errors if "status of 422" not in e and "503" not in e] == []
 
@@ -157,7 +165,16 @@ async def test_no_page_logs_an_error_and_each_fits_a_phone(
     await async_wait_until(lambda: _healthy(client), timeout_s=30, what="a worker seen alive")
     for width, dark in ((1280, False), (390, True)):
         tab = await open_tab(system.base_url, width=width, height=844, dark=dark)
-        for path in ("/", "/ui/tasks/ui-all", "/ui/submit", "/ui/gpus", "/ui/workers", "/ui/monitor", "/docs"):
+        for path in (
+            "/",
+            "/ui/tasks/ui-all",
+            "/ui/submit",
+            "/ui/gpus",
+            "/ui/workers",
+            "/ui/monitor",
+            "/ui/audit",
+            "/docs",
+        ):
             await tab.page.goto(path)
             if path == "/docs":  # the API explorer, linked from the console
                 await expect(tab.page.locator(".opblock").first).to_be_visible()

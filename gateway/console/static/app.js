@@ -8,11 +8,12 @@ import * as gpus from "./page-gpus.js";
 import * as workers from "./page-workers.js";
 import * as monitor from "./page-monitor.js";
 import * as submit from "./page-submit.js";
+import * as audit from "./page-audit.js";
 
 function route(path) {
   const m = path.match(/^\/ui\/tasks\/(.+)$/);
   if (m) return ["tasks", (main, who) => task.render(main, who, decodeURIComponent(m[1]))];
-  const pages = { gpus, workers, monitor, submit };
+  const pages = { gpus, workers, monitor, submit, audit };
   const name = path.replace(/^\/ui\/?/, "").replace(/\/$/, "");
   if (pages[name]) return [name, (main, who) => pages[name].render(main, who)];
   return ["tasks", (main, who) => tasks.render(main, who)];
