@@ -69,10 +69,11 @@ def prompts(lang: str) -> dict[str, str]:
     if not path.is_file():
         raise SystemExit(f"{path} is missing: apt-get install asterisk-core-sounds-{lang} (requirements/debian.list)")
     found = {}
-    for line in gzip.open(path, "rt", encoding="utf-8", errors="replace"):
-        if ":" in line and not line.startswith(";"):
-            name, text = line.split(":", 1)
-            found[name.strip()] = " ".join(text.split())
+    with gzip.open(path, "rt", encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            if ":" in line and not line.startswith(";"):
+                name, text = line.split(":", 1)
+                found[name.strip()] = " ".join(text.split())
     return found
 
 
@@ -83,16 +84,24 @@ def pick(english: dict[str, str], reference: dict[str, str], terms: list[Term]) 
         for name in sorted(english)
         if name in reference
         and name.startswith(("vm-", "agent-", "auth-", "conf-", "pbx-", "dir-", "queue-"))
-        and 3 <= len(english[name].split())
+        and len(english[name].split()) >= 3
         and len(english[name]) <= MAX_SOURCE_CHARS
         and "..." not in english[name] + reference[name]
         and "[" not in english[name]
         and len(reference[name]) > 3
     ]
     with_terms = [n for n in usable if terms_in(english[n], terms)]
-    chosen = set(with_terms[: CUES * 3 // 4])
-    chosen |= set([n for n in usable if n not in chosen][: CUES - len(chosen)])
+    chosen = set(_spread(with_terms, CUES * 3 // 4))
+    chosen |= set(_spread([n for n in usable if n not in chosen], CUES - len(chosen)))
     return [(english[n], reference[n]) for n in sorted(chosen)]
+
+
+def _spread(names: list[str], count: int) -> list[str]:
+    """Return ``count`` names taken evenly along the list (every menu gets its share)."""
+    if count <= 0 or not names:
+        return []
+    step = max(1.0, len(names) / count)
+    return [names[int(i * step)] for i in range(min(count, len(names)))]
 
 
 def _ngrams(text: str, n: int) -> Counter[str]:
@@ -103,7 +112,7 @@ def _ngrams(text: str, n: int) -> Counter[str]:
 def chrf(hypotheses: list[str], references: list[str], order: int = 6, beta: float = 2.0) -> float:
     """Return corpus chrF (0-100): sacrebleu's when installed, else the same definition computed here."""
     try:
-        import sacrebleu  # noqa: PLC0415  (optional)
+        import sacrebleu
 
         return float(sacrebleu.corpus_chrf(hypotheses, [references]).score)
     except ImportError:
@@ -112,10 +121,10 @@ def chrf(hypotheses: list[str], references: list[str], order: int = 6, beta: flo
     for n in range(1, order + 1):
         match = hyp_total = ref_total = 0
         for hyp, ref in zip(hypotheses, references, strict=True):
-            h, r = _ngrams(hyp, n), _ngrams(ref, n)
-            match += sum((h & r).values())
-            hyp_total += sum(h.values())
-            ref_total += sum(r.values())
+            hyp_grams, ref_grams = _ngrams(hyp, n), _ngrams(ref, n)
+            match += sum((hyp_grams & ref_grams).values())
+            hyp_total += sum(hyp_grams.values())
+            ref_total += sum(ref_grams.values())
         if hyp_total and ref_total:
             precisions.append(match / hyp_total)
             recalls.append(match / ref_total)
@@ -130,7 +139,7 @@ def _english(line: str, english: Any) -> bool:
 
 def start_server(port: int) -> Any:
     """Start llama.cpp on loopback with the bench model; return the server (kept alive by the caller)."""
-    import xllamacpp  # noqa: PLC0415
+    import xllamacpp
 
     params = xllamacpp.CommonParams()
     params.model.path = str(model_path())

@@ -13,6 +13,7 @@ from aiohttp import web
 from actors.llm.glossary import Glossary, GlossaryError, as_terms
 from actors.validation import InvalidInput
 from config import keys
+from gateway.audit import audited
 from gateway.auth import ADMIN, require_scope
 from gateway.bodies import decode_json, read_body
 from gateway.context import context
@@ -78,6 +79,7 @@ async def get_glossary(request: web.Request) -> web.Response:
 
 @routes.put("/v1/glossaries/{name}")
 @require_scope(ADMIN)
+@audited("glossary.put")
 @describe(
     parameters=[_NAME_PARAM],
     requestBody={"required": True, "content": {"application/json": {"schema": ref("Glossary")}}},
@@ -109,6 +111,7 @@ async def put_glossary(request: web.Request) -> web.Response:
 
 @routes.delete("/v1/glossaries/{name}")
 @require_scope(ADMIN)
+@audited("glossary.delete")
 @describe(parameters=[_NAME_PARAM], responses={"204": {"description": "Deleted"}, "404": None, "422": None})
 async def delete_glossary(request: web.Request) -> web.Response:
     """Delete a named glossary; translations already submitted that name it will fail to find it."""

@@ -21,7 +21,17 @@ routes = web.RouteTableDef()
 _STATIC = files("gateway.console") / "static"
 _TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml", ".html": "text/html"}
 # Each page of the console is the same shell; its script renders the page the path names.
-PAGES = ("/", "/ui/", "/ui/tasks", "/ui/tasks/{task_id}", "/ui/gpus", "/ui/workers", "/ui/monitor", "/ui/submit", "/ui/audit")
+PAGES = (
+    "/",
+    "/ui/",
+    "/ui/tasks",
+    "/ui/tasks/{task_id}",
+    "/ui/gpus",
+    "/ui/workers",
+    "/ui/monitor",
+    "/ui/submit",
+    "/ui/audit",
+)
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"

@@ -282,6 +282,10 @@ async def test_named_glossaries_are_stored_and_used_by_name(
 
     status, _, _ = await lang_client.request("DELETE", "/v1/glossaries/phone-fr")
     assert status == 204
+    status, audit, _ = await lang_client.request("GET", "/v1/audit")
+    actions = [(e["action"], e["target"].get("name"), e["status"]) for e in audit["entries"]]
+    assert ("glossary.delete", "phone-fr", 204) in actions
+    assert ("glossary.put", "phone-fr", 201) in actions
     status, problem, _ = await lang_client.request("GET", "/v1/glossaries/phone-fr")
     assert (status, problem["detail"]) == (404, "no glossary named 'phone-fr'")
 

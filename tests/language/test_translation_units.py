@@ -71,7 +71,9 @@ def test_one_line_answers_and_broken_json_are_repaired() -> None:
 
 
 def test_a_summary_keeps_only_terms_the_text_holds() -> None:
-    answer = '{"topic": "Voicemail", "register": "formal", "terms": [{"source": "Mailboxes", "target": "boîtes"}, "Narnia"]}'
+    answer = (
+        '{"topic": "Voicemail", "register": "formal", "terms": [{"source": "Mailboxes", "target": "boîtes"}, "Narnia"]}'
+    )
     summary = read_summary(answer, ["Your mailbox is full."], 10)
     assert summary.terms == ["Mailboxes"]
     assert summary.glossary == {"Mailboxes": "boîtes"}
