@@ -145,9 +145,9 @@ def start_server(port: int) -> Any:
     params.model.path = str(model_path())
     params.port = port
     params.n_ctx = 4096
-    params.n_predict = 768
+    params.n_predict = 512
     params.n_parallel = 1
-    params.cpuparams.n_threads = 2
+    params.cpuparams.n_threads = int(os.environ.get("BENCH_TRANSLATION_THREADS", "2"))
     params.sampling.seed = 7
     server = xllamacpp.Server(params)
     deadline = time.monotonic() + 300
@@ -211,6 +211,17 @@ async def run(
     }
 
 
+def _report(name: str, figures: dict[str, Any]) -> dict[str, Any]:
+    print(
+        f"  {name}: chrF {figures['chrf']:.1f}, glossary adherence {figures['adherence']:.1%} of "
+        f"{figures['occurrences']}, within budget {figures['within_budget']:.1%}, untranslated unreported "
+        f"{figures['unreported_untranslated']} (reported {figures['reported']}), glossary misses reported "
+        f"{figures['glossary_misses_reported']}, {figures['s_per_cue']:.1f} s/cue",
+        flush=True,
+    )
+    return figures
+
+
 def main() -> int:
     """Run baseline and full translations per language, print the figures, exit 1 if a target is missed."""
     port = free_port()
@@ -232,16 +243,8 @@ def main() -> int:
     for lang in LANGUAGES:
         pairs = pick(english, prompts(lang), GLOSSARIES.get(lang, []))
         print(f"{lang}: {len(pairs)} cues, {len(GLOSSARIES.get(lang, []))} glossary terms", flush=True)
-        base = asyncio.run(run(endpoint, settings, pairs, lang, full=False))
-        full = asyncio.run(run(endpoint, settings, pairs, lang, full=True))
-        for name, figures in (("baseline (no glossary, no context)", base), ("glossary + context + summary", full)):
-            print(
-                f"  {name}: chrF {figures['chrf']:.1f}, glossary adherence {figures['adherence']:.1%} of "
-                f"{figures['occurrences']}, within budget {figures['within_budget']:.1%}, untranslated unreported "
-                f"{figures['unreported_untranslated']} (reported {figures['reported']}), glossary misses reported "
-                f"{figures['glossary_misses_reported']}, {figures['s_per_cue']:.1f} s/cue",
-                flush=True,
-            )
+        base = _report("baseline (no glossary, no context)", asyncio.run(run(endpoint, settings, pairs, lang, False)))
+        full = _report("glossary + context + summary", asyncio.run(run(endpoint, settings, pairs, lang, True)))
         print(f"  chrF ratio full/baseline: {full['chrf'] / max(base['chrf'], 1e-9):.3f}")
         for (en, ref), b, f in list(zip(pairs, base["lines"], full["lines"], strict=True))[:5]:
             print(f"    EN {en}\n    REF {ref}\n    BASE {b}\n    FULL {f}")

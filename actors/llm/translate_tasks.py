@@ -177,6 +177,9 @@ def translate_subtitles(run: TaskRun, params: TranslateInput) -> TranslateOutput
     for name in targets:
         langid.resolve(name)  # an unknown language fails before any request
     profile = resolve_profile(params.profile, params.custom_profile)
+    stray = sorted(set(params.glossaries or {}) - set(targets))
+    if stray:
+        raise InputError(f"glossaries names languages that are not targets: {', '.join(stray)} (targets: {targets})")
     shared = load_glossary(run, params.glossary, params.glossary_name)
     per_language = {t: shared + load_glossary(run, (params.glossaries or {}).get(t), None) for t in targets}
     cues = [split_speaker(c) for c in read_cues(run.input_path(params.subtitle_path), params.subtitle_path)]

@@ -84,12 +84,13 @@ Untranslated = Callable[[str, str], bool]
 
 def check_line(source: str, line: str | None, terms: list[Term], budget: int, untranslated: Untranslated) -> LineCheck:
     """Check one translated line against its source, terms and budget."""
-    if line is None or not line.replace(BREAK, " ").strip():
+    plain = " ".join((line or "").replace(BREAK, " ").split())
+    if not plain:
         return LineCheck(missing=True)
     return LineCheck(
-        untranslated=unchanged(source, line) or untranslated(source, line),
-        misses=[t for t in terms if not has_target(line, t)],
-        over_budget=max(0, line_chars(line) - budget) if budget > 0 else 0,
+        untranslated=unchanged(source, plain) or untranslated(source, plain),
+        misses=[t for t in terms if not has_target(plain, t)],
+        over_budget=max(0, len(plain) - budget) if budget > 0 else 0,
     )
 
 

@@ -132,7 +132,6 @@ async def test_translation_with_terms_and_budget_on_a_real_model_keeps_cues_and_
         "target_languages": ["French"],
         "source_language": "en",
         "glossary": {"meeting": "réunion"},
-        "summary": "auto",
         "max_unchanged_ratio": 1.0,  # a toy model: what it fails at is reported, not fatal
     }
     await lang_client.submit("llm.translate_subtitles", data, "real-terms")
@@ -145,10 +144,11 @@ async def test_translation_with_terms_and_budget_on_a_real_model_keeps_cues_and_
     result = _same_structure(share, french)
     flat = [" ".join(c.text.split()) for c in result]
     term = Term(source="meeting", target="réunion")
-    assert [m["cue"] for m in french["glossary_misses"]] == ([] if has_target(flat[1], term) else [2])
+    kept = 2 in french["missing_cues"]  # a line the model never gave stays in English: no term to check
+    assert [m["cue"] for m in french["glossary_misses"]] == ([] if kept or has_target(flat[1], term) else [2])
     english, target = langid.resolve("en"), langid.resolve("fr")
     for number, (cue, line) in enumerate(zip(SOURCE, flat, strict=True), start=1):
-        same = line == " ".join(cue.text.split()) and len(line) >= 8
+        same = line.casefold() == " ".join(cue.text.split()).casefold() and len(line) >= 8
         caught = number in french["untranslated_cues"] or number in french["missing_cues"]
         assert caught == (same or langid.in_source_language(line, english, target)), (number, line)
     assert french["qc"]["cue_count"] == len(SOURCE)

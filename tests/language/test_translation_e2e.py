@@ -128,6 +128,7 @@ async def test_several_languages_share_one_summary_and_carry_translated_context(
             "summary": "auto",
             "context_before": 2,
             "context_after": 1,
+            "glossaries": {"es": {"pound key": "tecla numeral"}},
         },
         task_id="multi",
     )
@@ -144,6 +145,8 @@ async def test_several_languages_share_one_summary_and_carry_translated_context(
     assert len(summaries) == 1  # shared by both languages
     chunks = [s for s in fake_llm.seen if s.numbered()]
     assert {("Spanish" in s.system) for s in chunks} == {True, False}
+    for s in chunks:  # each language gets its own terms
+        assert ("1: pound key = tecla numeral" in s.first_user) == ("Spanish" in s.system)
     assert all("About the video: Topic: A phone menu." in s.system for s in chunks)
     for language in ("fr", "es"):
         result = parse_srt((share / out["outputs"][language]["subtitle_path"]).read_text())
@@ -241,6 +244,7 @@ async def test_bad_glossaries_and_languages_fail_clearly(lang_client: Client, sh
         "badlang": ({"target_language": "Klingon"}, "language 'Klingon' is not known to the language detector"),
         "badname": ({"glossary_name": "nope"}, "no glossary named 'nope'; store it first with PUT"),
         "badboth": ({"target_languages": ["es"]}, "give one of target_language (a language) or target_languages"),
+        "badkeys": ({"glossaries": {"de": {"a": "b"}}}, "glossaries names languages that are not targets: de"),
     }
     for task_id, (extra, _) in cases.items():
         data: dict[str, Any] = {"subtitle_path": path, "target_language": "fr", **extra}
