@@ -8,8 +8,8 @@ from __future__ import annotations
 EVENTS = "taskgate:events"
 EVENTS_KEPT = 10000
 
-# stream: the audit log of admin actions (gateway/audit.py), one entry per call, trimmed by age
-# (XADD MINID now - audit.retention_s, exact: admin actions are few) so a quiet deployment keeps its history as long as a busy one.
+# stream: the audit log of admin actions (gateway/audit.py), one entry per call, trimmed by age (XADD MINID
+# now - audit.retention_s, exact: admin actions are few), so a quiet deployment keeps its history as a busy one does.
 AUDIT = "taskgate:audit"
 
 # Workflow state (one hash per workflow; single-task mode: workflow_id == task_id).
