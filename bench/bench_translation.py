@@ -165,7 +165,7 @@ async def run(
     endpoint: Endpoint, settings: LlmSettings, pairs: list[tuple[str, str]], lang: str, full: bool
 ) -> dict[str, Any]:
     """Translate the cues once (baseline or full) and return the figures."""
-    glossary = GLOSSARIES.get(lang, []) if full else []
+    glossary = GLOSSARIES.get(lang, [])  # the baseline is not given it, but is scored on the same occurrences
     sources = [en for en, _ in pairs]
     durations = [max(1.5, min(PROFILE.max_duration_s, 0.4 + len(en) / SPEECH_CPS)) for en in sources]
     started = time.monotonic()
@@ -176,7 +176,7 @@ async def run(
         source_name="English",
         summary=summary,
         lines=[
-            LineSpec(source=en, budget=char_budget(d, PROFILE), terms=terms_in(en, glossary))
+            LineSpec(source=en, budget=char_budget(d, PROFILE), terms=terms_in(en, glossary) if full else [])
             for en, d in zip(sources, durations, strict=True)
         ],
         context_before=3 if full else 0,
@@ -195,7 +195,7 @@ async def run(
         for i, (en, line) in enumerate(zip(sources, result.lines, strict=True), start=1)
         if (line.strip().casefold() == en.strip().casefold() or _english(line, english)) and i not in reported
     ]
-    occurrences = [(line, t) for spec, line in zip(brief.lines, result.lines, strict=True) for t in spec.terms]
+    occurrences = [(line, t) for en, line in zip(sources, result.lines, strict=True) for t in terms_in(en, glossary)]
     adhered = sum(has_target(line, t) for line, t in occurrences)
     within = sum(line_chars(line) <= spec.budget for spec, line in zip(brief.lines, result.lines, strict=True))
     return {

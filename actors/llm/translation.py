@@ -85,8 +85,8 @@ Untranslated = Callable[[str, str], bool]
 def check_line(source: str, line: str | None, terms: list[Term], budget: int, untranslated: Untranslated) -> LineCheck:
     """Check one translated line against its source, terms and budget."""
     plain = " ".join((line or "").replace(BREAK, " ").split())
-    if not plain:
-        return LineCheck(missing=True)
+    if not any(ch.isalnum() for ch in plain) and any(ch.isalnum() for ch in source.replace(BREAK, " ")):
+        return LineCheck(missing=True)  # empty, or only marks ("`<br>`", "..."): no translation of a real line
     return LineCheck(
         untranslated=unchanged(source, plain) or untranslated(source, plain),
         misses=[t for t in terms if not has_target(plain, t)],

@@ -87,6 +87,7 @@ def test_a_line_is_checked_for_presence_language_terms_and_budget() -> None:
 
     source = "Press the pound key to continue"
     assert check_line(source, None, [KEY], 40, english).missing
+    assert check_line(source, "`<br>`", [KEY], 40, english).missing  # only marks: nothing translated
     assert check_line(source, source, [KEY], 40, english).untranslated
     assert check_line(source, "Please press the hash key to go on", [], 40, english).untranslated
     ok = check_line(source, "Appuyez sur la touche dièse pour continuer", [KEY], 50, english)
