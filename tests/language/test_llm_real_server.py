@@ -53,7 +53,9 @@ def llama_server() -> Iterator[Any]:
     params.n_ctx = 4096
     params.n_predict = 64  # the toy model rambles after its lines: bound every answer
     params.n_parallel = 2  # a slot per task: each keeps its prompt cached across re-asks
-    params.cpuparams.n_threads = 2
+    # one thread: on a busy machine llama.cpp's threads wait for each other at every step (measured: a
+    # 10-line request 95 s with one thread, over 7 min with two, at a load of 20 on 2 cores)
+    params.cpuparams.n_threads = 1
     params.sampling.seed = 7
     server = xllamacpp.Server(params)
     wait_until(_healthy, timeout_s=30, what="llama.cpp /health")
