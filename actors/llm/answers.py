@@ -114,6 +114,7 @@ def single_line(answer: str) -> str | None:
         line = lines[0] if lines else None
     if line is None:
         return None
+    line = re.sub(r"^\d+\s*\|\s*", "", line)  # "5| ...": the line's number in its chunk, kept by a weak model
     line = re.sub(r"^(?:translation|answer|line)\s*:\s*", "", line, flags=re.IGNORECASE).strip()
     if len(line) >= 2 and line[0] == line[-1] and line[0] in "\"'«":
         line = line[1:-1].strip()

@@ -63,6 +63,7 @@ def test_answers_are_read_whatever_shape_a_weak_model_gives_them(answer: str, ex
 def test_one_line_answers_and_broken_json_are_repaired() -> None:
     assert single_line('Translation: "Appuyez sur dièse."\nNote: ...') == "Appuyez sur dièse."
     assert single_line("1| Bonjour") == "Bonjour"
+    assert single_line("5|Mot de passe incorrect.") == "Mot de passe incorrect."  # its number in the chunk
     assert single_line("  \n") is None
     assert repair_json('Sure! {"topic": "phones", "terms": ["pound key", "mail') == {
         "topic": "phones",
