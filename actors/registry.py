@@ -11,6 +11,8 @@ from actors.ffmpeg import subtitle_video as ffmpeg_subtitles
 from actors.ffmpeg import tasks as ffmpeg
 from actors.inpainting import tasks as inpainting
 from actors.llm import tasks as llm
+from actors.llm import terms_task as llm_terms
+from actors.llm import translate_tasks as llm_translate
 from actors.paddleocr import tasks as paddleocr
 from actors.pyannote_audio import tasks as pyannote_audio
 from actors.spec import QUEUES, REGISTRY, TaskSpec, always, get_spec, never, task
@@ -24,6 +26,8 @@ SERVICES = (
     ffmpeg_subtitles,
     system,
     llm,
+    llm_translate,
+    llm_terms,
     subtitles,
     paddleocr,
     inpainting,

@@ -180,3 +180,14 @@ STORAGE_TOTAL = "taskgate:storage:total_bytes"
 # Field of a workflow_state hash: bytes of the workflow's folder; and when its files were removed (ms).
 STORAGE_BYTES_FIELD = "storage_bytes"
 FILES_REMOVED_FIELD = "files_removed_ms"
+
+
+# string: a named glossary as JSON (gateway PUT/GET/DELETE /v1/glossaries/{name}; llm.translate_subtitles
+# reads it by `glossary_name`). set: the stored names, so GET /v1/glossaries lists them without scanning.
+GLOSSARY = "taskgate:glossary:{name}"
+GLOSSARY_NAMES = "taskgate:glossaries"
+
+
+def glossary(name: str) -> str:
+    """Return the key of a named glossary."""
+    return GLOSSARY.format(name=name)

@@ -16,6 +16,7 @@ from gateway import (
     docs,
     event_routes,
     files,
+    glossary_routes,
     health,
     monitor_routes,
     tasks,
@@ -47,6 +48,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(docs.routes)
     app.add_routes(monitor_routes.routes)
     app.add_routes(voices.routes)
+    app.add_routes(glossary_routes.routes)
     app.add_routes(voice_maps.routes)
     app.on_startup.append(voices.warm_catalogue)
     app.add_routes(event_routes.routes)

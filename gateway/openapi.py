@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 import msgspec
 from aiohttp import web
 
+from actors.llm.glossary import Glossary
 from actors.registry import REGISTRY
 from actors.webhooks.events import WebhookEvent
 from config import Settings
@@ -27,6 +28,7 @@ _STRUCTS: list[type[msgspec.Struct]] = [
     TaskRequest,
     ReleaseRequest,
     LiveConfigPatch,
+    Glossary,
     Problem,
     WebhookEvent,
     m.TaskView,

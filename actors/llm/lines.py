@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
 
 from actors.errors import EngineFailed
+from actors.llm.answers import count_numbered, parse_lines
 from actors.llm.client import ChatClient, Endpoint
 from config.engines import LlmSettings
 
@@ -22,7 +22,8 @@ CHARS_PER_TOKEN = 3
 # Room for the answer, as a multiple of the lines sent (translations run longer than their source).
 ANSWER_FACTOR = 1.5
 _LINE_OVERHEAD_CHARS = 6
-_NUMBERED = re.compile(r"^\s*(\d+)\s*[|:.)\]]\s?(.*)$")
+# The headings of a chunk's extra sections (required terms, character limits).
+_EXTRAS_HEADINGS_CHARS = 80
 
 FORMAT_RULES = (
     "You get numbered lines, one per subtitle cue, written `<number>| <text>`. Answer with exactly the same "
@@ -56,53 +57,67 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text) / CHARS_PER_TOKEN)
 
 
-def plan_chunks(texts: list[str], settings: LlmSettings, fixed_chars: int) -> list[Chunk]:
+def plan_chunks(  # noqa: PLR0917  (the plan's inputs)
+    texts: list[str],
+    settings: LlmSettings,
+    fixed_chars: int,
+    before: int | None = None,
+    after: int | None = None,
+    extra_chars: list[int] | None = None,
+) -> list[Chunk]:
     """Split lines into chunks whose request and answer fit ``llm.context_tokens``.
 
-    ``fixed_chars`` is what every request carries besides the lines (instructions, headings).
+    ``fixed_chars`` is what every request carries besides the lines (instructions, headings); ``before`` and
+    ``after`` are the context lines each side (default ``llm.chunk_overlap_cues``); ``extra_chars`` is what a
+    line adds to the request besides its text (its terms and limit).
     A single line too long for the budget still gets a chunk of its own.
     """
     budget = settings.context_tokens * CHARS_PER_TOKEN - fixed_chars
-    overlap, chunks, start = settings.chunk_overlap_cues, [], 0
-    sizes = [len(t) + _LINE_OVERHEAD_CHARS for t in texts]
+    overlap = settings.chunk_overlap_cues if before is None else before
+    after = overlap if after is None else after
+    chunks, start = [], 0
+    sizes = [len(t) + _LINE_OVERHEAD_CHARS + (extra_chars[i] if extra_chars else 0) for i, t in enumerate(texts)]
     while start < len(texts):
         before_chars = sum(sizes[max(0, start - overlap) : start])
         end, lines_chars = start + 1, sizes[start]
         while end < len(texts) and end - start < settings.max_chunk_cues:
-            after_chars = sum(sizes[end + 1 : end + 1 + overlap])
+            after_chars = sum(sizes[end + 1 : end + 1 + after])
             if before_chars + after_chars + (lines_chars + sizes[end]) * (1 + ANSWER_FACTOR) > budget:
                 break
             lines_chars += sizes[end]
             end += 1
-        chunks.append(Chunk(start, end, texts[max(0, start - overlap) : start], texts[end : end + overlap]))
+        chunks.append(Chunk(start, end, texts[max(0, start - overlap) : start], texts[end : end + after]))
         start = end
     return chunks
 
 
-def request_text(chunk: Chunk, texts: list[str], verb: str) -> str:
-    """Return the user message for a chunk: context before, the numbered lines, context after."""
+def request_text(
+    chunk: Chunk, texts: list[str], verb: str, done: dict[int, str] | None = None, extras: str = ""
+) -> str:
+    """Return the user message for a chunk: context before, the numbered lines, ``extras``, context after.
+
+    Context lines before the chunk that ``done`` holds are sent as their answer (the translation so far).
+    """
     parts = []
     if chunk.before:
-        parts.append("Context before (do not answer):\n" + "\n".join(f"- {t}" for t in chunk.before))
+        first = chunk.start - len(chunk.before)
+        shown = [(done or {}).get(first + i, t) for i, t in enumerate(chunk.before)]
+        parts.append("Context before (do not answer):\n" + "\n".join(f"- {t}" for t in shown))
     numbered = "\n".join(f"{i}| {t}" for i, t in enumerate(texts[chunk.start : chunk.end], start=1))
     parts.append(f"Lines to {verb} ({chunk.size}):\n{numbered}")
+    if extras:
+        parts.append(extras)
     if chunk.after:
         parts.append("Context after (do not answer):\n" + "\n".join(f"- {t}" for t in chunk.after))
     return "\n\n".join(parts)
 
 
 def parse_answer(answer: str, expected: int) -> tuple[list[str] | None, int]:
-    """Return the answer's lines in order (None unless numbered exactly 1..expected) and how many it had."""
-    found: dict[int, str] = {}
-    count = 0
-    for line in answer.splitlines():
-        match = _NUMBERED.match(line)
-        if match:
-            count += 1
-            found.setdefault(int(match.group(1)), match.group(2).strip())
-    if count != expected or sorted(found) != list(range(1, expected + 1)):
-        return None, count
-    return [found[i] for i in range(1, expected + 1)], count
+    """Return the answer's lines in order (None unless it has all of 1..expected) and how many it had."""
+    found = parse_lines(answer, expected)
+    if len(found) != expected:
+        return None, max(len(found), count_numbered(answer))
+    return [found[i] for i in range(1, expected + 1)], expected
 
 
 @dataclass
@@ -111,6 +126,9 @@ class LineJob:
 
     ``suspect`` tells a well-formed answer line that is still wrong for the job (a translation equal to its
     source); such lines are asked again with ``suspect_note`` and the answer with the fewest is kept.
+    With ``partial`` a chunk whose answers kept missing lines gives the lines it got (None for the others)
+    instead of failing; ``extras`` adds a section to a chunk's request (terms, lengths); ``done`` collects
+    answers as chunks end, so later chunks see the translated lines before them as context.
     """
 
     system: str
@@ -119,14 +137,21 @@ class LineJob:
     on_chunk_done: Callable[[int, int], None] = lambda _done, _total: None
     suspect: Callable[[str, str], bool] = lambda _source, _line: False
     suspect_note: str = ""
+    partial: bool = False
+    extras: Callable[[Chunk], str] = lambda _chunk: ""
+    context_before: int | None = None
+    context_after: int | None = None
+    done: dict[int, str] = field(default_factory=dict)
+    line_extra_chars: Callable[[int], int] = lambda _index: 0
+    in_order: bool = False
 
-    def suspects(self, start: int, lines: list[str]) -> list[int]:
+    def suspects(self, start: int, lines: dict[int, str]) -> list[int]:
         """Return the 1-based numbers, within a chunk starting at ``start``, of suspect answer lines."""
-        return [i for i, line in enumerate(lines, start=1) if self.suspect(self.texts[start + i - 1], line)]
+        return sorted(n for n, line in lines.items() if self.suspect(self.texts[start + n - 1], line))
 
 
 def _reask(chunk: Chunk, count: int, suspects: list[int], job: LineJob) -> str:
-    if not suspects:
+    if count != chunk.size:
         return (
             f"Your answer had {count} numbered lines; it must have exactly "
             f"{chunk.size}, numbered 1 to {chunk.size}, one per line. Answer again."
@@ -135,21 +160,35 @@ def _reask(chunk: Chunk, count: int, suspects: list[int], job: LineJob) -> str:
     return f"Lines {numbers} {job.suspect_note}. Answer again with all {chunk.size} lines, numbered 1 to {chunk.size}."
 
 
-async def _ask_chunk(client: ChatClient, job: LineJob, chunk: Chunk, reask_attempts: int) -> list[str]:
+def _merge(best: dict[int, str], bad: set[int], found: dict[int, str], suspects: list[int]) -> None:
+    """Keep, per line, the first good answer; a suspect line only fills a gap."""
+    for number, line in found.items():
+        if number not in best or (number in bad and number not in suspects):
+            best[number] = line
+            if number in suspects:
+                bad.add(number)
+            else:
+                bad.discard(number)
+
+
+async def _ask_chunk(client: ChatClient, job: LineJob, chunk: Chunk, reask_attempts: int) -> list[str | None]:
     messages = [
         {"role": "system", "content": job.system},
-        {"role": "user", "content": request_text(chunk, job.texts, job.verb)},
+        {"role": "user", "content": request_text(chunk, job.texts, job.verb, job.done, job.extras(chunk))},
     ]
-    count, best, best_suspects = 0, None, chunk.size + 1
+    count, best, bad = 0, dict[int, str](), set[int]()
     for ask in range(reask_attempts + 1):
         answer = await client.complete(messages)
-        lines, count = parse_answer(answer, chunk.size)
-        suspects = job.suspects(chunk.start, lines) if lines is not None else []
-        if lines is not None and len(suspects) < best_suspects:
-            best, best_suspects = lines, len(suspects)
-        if lines is not None and not suspects:
-            return lines
-        if lines is None:
+        found = parse_lines(answer, chunk.size)
+        count = len(found) if len(found) == chunk.size else max(len(found), count_numbered(answer))
+        suspects = job.suspects(chunk.start, found)
+        if job.partial:
+            _merge(best, bad, found, suspects)
+        elif len(found) == chunk.size and (not best or len(suspects) < len(bad)):
+            best, bad = dict(found), set(suspects)
+        if len(best) == chunk.size and not bad:
+            break
+        if len(found) != chunk.size:
             log.warning("llm_answer_line_count_wrong", chunk=chunk.span(), expected=chunk.size, got=count, ask=ask + 1)
         else:
             log.warning("llm_answer_lines_suspect", chunk=chunk.span(), lines=suspects, ask=ask + 1)
@@ -157,40 +196,62 @@ async def _ask_chunk(client: ChatClient, job: LineJob, chunk: Chunk, reask_attem
             {"role": "assistant", "content": answer},
             {"role": "user", "content": _reask(chunk, count, suspects, job)},
         ]
-    if best is not None:
-        return best
-    raise EngineFailed(
-        f"the model answered {count} lines instead of {chunk.size} for {chunk.span()}, {reask_attempts + 1} "
-        "times; try a stronger model or a smaller llm.max_chunk_cues"
-    )
+    if len(best) < chunk.size and not job.partial:
+        raise EngineFailed(
+            f"the model answered {count} lines instead of {chunk.size} for {chunk.span()}, {reask_attempts + 1} "
+            "times; try a stronger model or a smaller llm.max_chunk_cues"
+        )
+    lines = [best.get(n) for n in range(1, chunk.size + 1)]
+    job.done.update({chunk.start + i: line for i, line in enumerate(lines) if line is not None})
+    return lines
 
 
-async def rewrite_lines(endpoint: Endpoint, settings: LlmSettings, job: LineJob) -> list[str]:
+async def rewrite_lines(endpoint: Endpoint, settings: LlmSettings, job: LineJob) -> list[str | None]:
     """Send every chunk (up to ``llm.max_concurrency`` at once) and return the new lines in order.
 
+    Lines are None only for a ``partial`` job, where the model never gave them.
+
     Raises:
-        EngineFailed: a chunk's answer kept the wrong number of lines after every re-ask.
+        EngineFailed: a chunk's answer kept the wrong number of lines after every re-ask (unless ``partial``).
         TransientError: the endpoint stayed unreachable or busy.
     """
-    fixed = len(job.system) + len(job.verb) + 120
-    chunks = plan_chunks(job.texts, settings, fixed)
+    extra = [job.line_extra_chars(i) for i in range(len(job.texts))]
+    fixed = len(job.system) + len(job.verb) + 120 + (_EXTRAS_HEADINGS_CHARS if any(extra) else 0)
+    chunks = plan_chunks(job.texts, settings, fixed, job.context_before, job.context_after, extra)
     log.info("llm_chunks_planned", lines=len(job.texts), chunks=len(chunks), model=endpoint.model)
-    gate = asyncio.Semaphore(settings.max_concurrency)
-    results: list[list[str]] = [[] for _ in chunks]
+    results: list[list[str | None]] = [[] for _ in chunks]
+    gate, finished = asyncio.Semaphore(settings.max_concurrency), 0
 
-    async def one(index: int, chunk: Chunk) -> int:
-        async with gate:
-            results[index] = await _ask_chunk(client, job, chunk, settings.reask_attempts)
-        return index
+    async def section(indexes: range) -> None:
+        nonlocal finished
+        for index in indexes:
+            async with gate:
+                results[index] = await _ask_chunk(client, job, chunks[index], settings.reask_attempts)
+            finished += 1
+            job.on_chunk_done(finished, len(chunks))
 
     async with ChatClient(endpoint, settings) as client:
-        pending = [asyncio.create_task(one(i, c)) for i, c in enumerate(chunks)]
+        pending = [
+            asyncio.create_task(section(s)) for s in sections(len(chunks), settings.max_concurrency, job.in_order)
+        ]
         try:
-            for done, finished in enumerate(asyncio.as_completed(pending), start=1):
-                await finished
-                job.on_chunk_done(done, len(chunks))
+            for task in asyncio.as_completed(pending):
+                await task
         finally:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
     return [line for lines in results for line in lines]
+
+
+def sections(count: int, concurrency: int, in_order: bool) -> list[range]:
+    """Return the runs of chunks sent one after another; the runs go in parallel (``llm.max_concurrency``).
+
+    ``in_order`` makes ``concurrency`` contiguous runs, so that every chunk but each run's first is sent after
+    the one before it and sees its answer as context; otherwise each chunk is a run of its own, at most
+    ``concurrency`` at once.
+    """
+    if not in_order:
+        return [range(i, i + 1) for i in range(count)]
+    size = max(1, math.ceil(count / concurrency))
+    return [range(i, min(i + size, count)) for i in range(0, count, size)]

@@ -6,6 +6,7 @@ import asyncio
 import re
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,10 +43,23 @@ class Seen:
         return [(int(m.group(1)), m.group(2)) for line in self.first_user.splitlines() if (m := _NUMBERED.match(line))]
 
 
+# Short French lines (any language detector says French; within any cue's budget of 1.5 s and more).
+FRENCH = ("Bonjour à tous", "La réunion, vendredi", "À bientôt, chère amie", "Nous verrons bien", "C'est très joli")
+
+
+SPANISH = ("Hola a todos", "La reunión, viernes", "Hasta pronto, amiga", "Ya veremos", "Es muy bonito")
+
+
+def fake_french(text: str, tag: str = "[fr]", phrases: tuple[str, ...] = FRENCH) -> str:
+    """The server's idea of a translation: ``[fr]``, a French phrase chosen by the text, and the text's numbers."""
+    numbers = " ".join(re.findall(r"\d+", text))
+    return " ".join(p for p in (tag, phrases[zlib.crc32(text.encode()) % len(phrases)], numbers) if p)
+
+
 def rewrite(seen: Seen, text: str) -> str:
-    """The server's idea of a model: translations get ``[fr]``, proofreading fixes ``teh``."""
+    """The server's idea of a model: translations are ``fake_french``, proofreading fixes ``teh``."""
     if "You translate" in seen.system:
-        return f"[fr] {text}"
+        return fake_french(text, "[es]", SPANISH) if "into Spanish" in seen.system else fake_french(text)
     return re.sub(r"\bteh\b", "the", text)
 
 

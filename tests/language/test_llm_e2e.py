@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from actors.llm.cues import as_line
 from actors.subtitles.formats import Cue, parse_srt, parse_vtt, to_srt, to_vtt
 from tests.harness import Client, System
 from tests.language.conftest import FAKE_KEY, OPENAI_KEY
-from tests.language.fake_llm import FakeLlm, Seen, answer, completion
+from tests.language.fake_llm import FakeLlm, Seen, answer, completion, fake_french
 
 CONTEXT_TOKENS = 800  # as configured for the shared system
 MAX_CONCURRENCY = 3
@@ -51,7 +52,7 @@ async def test_translating_500_cues_sends_context_sized_chunks_and_keeps_every_c
     assert out["subtitle_path"] == "workflows/tr500/llm.translate_subtitles/talk.French.srt"
     result = parse_srt((share / out["subtitle_path"]).read_text())
     assert [(c.start_s, c.end_s) for c in result] == [(c.start_s, c.end_s) for c in source]
-    assert [flat(c.text) for c in result] == [f"[fr] {flat(c.text)}" for c in source]
+    assert [flat(c.text) for c in result] == [fake_french(as_line(c.text)) for c in source]
     assert all(len(line) <= 42 for c in result for line in c.text.split("\n"))
 
     seen = fake_llm.seen
@@ -107,24 +108,51 @@ async def test_an_answer_with_a_missing_line_is_asked_again(
     assert len(parse_vtt((share / out).read_text())) == 4
 
 
-async def test_an_answer_that_keeps_the_wrong_line_count_fails_the_stage_clearly(
+async def test_a_line_the_model_keeps_dropping_is_asked_alone_then_kept_in_the_source_and_reported(
     lang_client: Client, share: Path, fake_llm: FakeLlm
 ) -> None:
     fake_llm.reset(lambda s, n: answer(s, drop_last=True))
-    path = write(share / "trbad" / "a.srt", to_srt(cues(4)))
+    source = cues(4)
+    path = write(share / "trbad" / "a.srt", to_srt(source))
+    data = {"subtitle_path": path, "target_language": "fr"}
+
+    await lang_client.submit("llm.translate_subtitles", data, task_id="trbad")
+    record = await lang_client.wait("trbad")
+
+    assert record["status"] == "SUCCESS", record
+    out = record["stages"]["llm.translate_subtitles"]["output"]
+    assert out["unchanged_cues"] == [4]
+    assert out["outputs"]["fr"]["missing_cues"] == [4]
+    result = parse_srt((share / out["subtitle_path"]).read_text())
+    assert [(c.start_s, c.end_s) for c in result] == [(c.start_s, c.end_s) for c in source]
+    assert flat(result[3].text) == flat(source[3].text)  # kept in the source language
+    assert [flat(c.text) for c in result[:3]] == [fake_french(as_line(c.text)) for c in source[:3]]
+    # one ask, llm.reask_attempts=1 re-ask of the chunk, then the missing line alone
+    assert len(fake_llm.seen) == 3
+    alone = fake_llm.seen[2].first_user
+    assert f"Translate this one line into French:\n{as_line(source[3].text)}\n" in alone
+    assert "was missing" in alone
+
+
+async def test_a_model_that_answers_garbage_every_time_fails_with_the_share_it_could_not_translate(
+    lang_client: Client, share: Path, fake_llm: FakeLlm
+) -> None:
+    fake_llm.reset(lambda s, n: (200, completion("I am sorry, as a language model I cannot help."), {}))
+    path = write(share / "trgarbage" / "a.srt", to_srt(cues(4)))
 
     await lang_client.submit(
-        "llm.translate_subtitles", {"subtitle_path": path, "target_language": "fr"}, task_id="trbad"
+        "llm.translate_subtitles", {"subtitle_path": path, "target_language": "fr"}, task_id="trgarbage"
     )
-    record = await lang_client.wait("trbad")
+    record = await lang_client.wait("trgarbage")
 
     assert record["status"] == "FAILED"
     assert record["error"]["type"] == "EngineFailed"
     assert record["error"]["message"] == (
-        "the model answered 3 lines instead of 4 for cues 1-4, 2 times; "
-        "try a stronger model or a smaller llm.max_chunk_cues"
+        "4 of 4 cues (100%) could not be translated into fr after re-asks (missing: 4, still in the source "
+        "language: 0; cues 1, 2, 3, 4), more than max_unchanged_ratio (0.5) allows; try a stronger model, or pass "
+        "a higher max_unchanged_ratio"
     )
-    assert len(fake_llm.seen) == 2  # one ask and llm.reask_attempts=1 re-ask
+    assert len(fake_llm.seen) == 2 + 4  # the chunk twice, then each line alone once
 
 
 async def test_proofreading_fixes_words_counts_changed_cues_and_keeps_speakers_and_times(
@@ -256,8 +284,8 @@ async def test_generate_files_then_translate_under_one_task_id_through_reference
     assert out == "workflows/chain/llm.translate_subtitles/subtitles.de.srt"
     # cues linger 0.5 s after their speech, up to 2 frames (at 25 fps) before the next cue
     assert [(c.start_s, c.end_s, c.text) for c in parse_srt((share / out).read_text())] == [
-        (0.0, 2.42, "[fr] Hello everyone."),
-        (2.5, 5.5, "[fr] The meeting is on Friday."),
+        (0.0, 2.42, fake_french("Hello everyone.")),
+        (2.5, 5.5, fake_french("The meeting is on Friday.")),
     ]
 
 
@@ -300,11 +328,13 @@ async def test_a_translation_that_stays_unchanged_fails_past_the_ratio_and_is_re
     assert failed["status"] == "FAILED"
     assert failed["error"]["type"] == "EngineFailed"
     assert failed["error"]["message"] == (
-        "3 of 3 cues came back unchanged (not in fr) (cues 1, 2, 3) after re-asks, more than "
-        "llm.max_unchanged_ratio (0.5) allows; try a stronger model, or pass a higher max_unchanged_ratio"
+        "3 of 3 cues (100%) could not be translated into fr after re-asks (missing: 0, still in the source "
+        "language: 3; cues 1, 2, 3), more than max_unchanged_ratio (0.5) allows; try a stronger model, or pass "
+        "a higher max_unchanged_ratio"
     )
     assert reported["status"] == "SUCCESS", reported
     assert reported["stages"]["llm.translate_subtitles"]["output"]["unchanged_cues"] == [1, 2, 3]
+    assert reported["stages"]["llm.translate_subtitles"]["output"]["outputs"]["fr"]["untranslated_cues"] == [1, 2, 3]
 
 
 async def test_a_proofread_line_unlike_its_cue_keeps_the_cue_and_is_reported(
