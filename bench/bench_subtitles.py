@@ -52,7 +52,7 @@ NETFLIX = PROFILES["netflix"]
 
 def _model() -> tuple[object, str]:
     settings = WhisperSettings()
-    source, shown = resolve_model(None, settings, Path("/nonexistent"))
+    source, shown = resolve_model(None, settings, Path("/nonexistent"), "en")  # tiny.en, the English default
     model, _ = load_model(model_key(source, settings, None), settings, WarmModels())
     return model, shown
 

@@ -36,7 +36,7 @@ STAGE = "faster_whisper.transcribe_audio"
 def pure_inference(clip: Path, runs: int) -> list[float]:
     """Return the seconds of each direct adapter call (decode + transcribe) on a loaded model."""
     settings = WhisperSettings()
-    source, shown = resolve_model(None, settings, clip.parent)
+    source, shown = resolve_model(None, settings, clip.parent, "en")  # tiny.en: the English default
     model, _ = load_model(model_key(source, settings, None), settings, WarmModels())
     times = []
     for _ in range(runs):

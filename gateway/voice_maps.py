@@ -12,6 +12,7 @@ from actors.tts.choice import engine_name, pick_voice
 from actors.tts.voice_maps import MAP_NAME, VoiceMap, list_maps, map_path, read_map, write_map
 from actors.tts.voices import catalogue
 from actors.validation import InvalidInput
+from gateway.audit import audited
 from gateway.auth import ADMIN, require_scope
 from gateway.bodies import read_body
 from gateway.context import context
@@ -81,6 +82,7 @@ async def get_voice_map(request: web.Request) -> web.Response:
 
 @routes.put("/v1/tts/voice-maps/{name}")
 @require_scope(ADMIN)
+@audited("voice_map.put")
 @describe(parameters=[_NAME_PARAM], requestBody=_BODY)
 async def put_voice_map(request: web.Request) -> web.Response:
     """Write a voice map; every voice must exist for its engine (else 422 listing the voices)."""
@@ -104,6 +106,7 @@ async def put_voice_map(request: web.Request) -> web.Response:
 
 @routes.delete("/v1/tts/voice-maps/{name}")
 @require_scope(ADMIN)
+@audited("voice_map.delete")
 @describe(parameters=[_NAME_PARAM], responses={"204": {"description": "Deleted"}, "404": None, "422": None})
 async def delete_voice_map(request: web.Request) -> web.Response:
     """Delete a voice map."""
