@@ -41,8 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import itertools
 
 from bench import gpu_mixed
+from config.gpu import GpuLockSettings
 from config.logging import configure_logging
-from config.settings import GpuLockSettings
 from gpu_lock import GpuLock, HolderInfo
 from taskgate.embedded_redis import EmbeddedRedis
 

@@ -23,8 +23,8 @@ from typing import Any
 import msgspec
 import redis
 
+from config.gpu import GpuLockSettings
 from config.logging import configure_logging
-from config.settings import GpuLockSettings
 from gpu_lock import GpuLock, HolderInfo
 
 DEVICE_MB = 80 * 1024

@@ -1,16 +1,9 @@
 """Settings and logging shared by every taskgate process."""
 
 from config.errors import ConfigError
+from config.gpu import GpuDevice, GpuLockMonitorSettings, GpuLockSettings, HeartbeatSettings, TimeoutLevels
 from config.logging import configure_logging
-from config.settings import (
-    GpuDevice,
-    GpuLockMonitorSettings,
-    GpuLockSettings,
-    HeartbeatSettings,
-    Settings,
-    TimeoutLevels,
-    load_settings,
-)
+from config.settings import Settings, load_settings
 
 __all__ = [
     "ConfigError",

@@ -11,7 +11,7 @@ from types import TracebackType
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from config.settings import GpuLockSettings
+from config.gpu import GpuLockSettings
 from gpu_lock import events
 from gpu_lock.errors import LeaseLost
 from gpu_lock.layout import Layout

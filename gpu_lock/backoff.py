@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from config.settings import GpuLockSettings
+from config.gpu import GpuLockSettings
 
 
 class Backoff:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from config import keys
-from config.settings import GpuLockSettings
+from config.gpu import GpuLockSettings
 from gpu_lock.errors import RequestTooLarge, UnknownDevice
 
 # A slot handed to a waiter is its for this long; its first renew (or its own next try) extends that to

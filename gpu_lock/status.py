@@ -10,7 +10,7 @@ from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
 from config import keys
-from config.settings import GpuLockSettings
+from config.gpu import GpuLockSettings
 from gpu_lock.layout import Layout, device_keys
 from gpu_lock.lease import from_ms, iso_utc
 from gpu_lock.task_figures import Footprint, parse_footprints, parse_waits

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from redis import Redis
 from redis.exceptions import RedisError
 
-from config.settings import GpuLockSettings
+from config.gpu import GpuLockSettings
 from gpu_lock import events
 from gpu_lock.errors import LeaseLost
 from gpu_lock.layout import Layout

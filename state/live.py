@@ -18,7 +18,8 @@ import structlog
 
 from config import keys
 from config.errors import ConfigError
-from config.settings import GpuLockMonitorSettings, GpuLockSettings, Settings, _merge
+from config.gpu import GpuLockMonitorSettings, GpuLockSettings
+from config.settings import Settings, _merge
 from redis_io.channel import Channel
 
 log = structlog.get_logger(__name__)

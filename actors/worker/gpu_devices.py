@@ -16,7 +16,7 @@ import msgspec
 import structlog
 
 from config import Settings
-from config.settings import GpuDevice
+from config.gpu import GpuDevice
 
 log = structlog.get_logger(__name__)
 

@@ -14,7 +14,7 @@ import msgspec
 import redis
 
 from config import keys
-from config.settings import GpuLockSettings
+from config.gpu import GpuLockSettings
 from gpu_lock import HolderInfo
 from tests.gpu_lock import procs
 

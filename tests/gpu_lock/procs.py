@@ -12,7 +12,7 @@ import msgspec
 import redis
 import redis.asyncio as aioredis
 
-from config.settings import GpuLockSettings
+from config.gpu import GpuLockSettings
 from gpu_lock import AsyncGpuLock, GpuLock, HolderInfo
 
 HOLDS = "test:holds"

@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from actors.gpu_memory import requested_mb
 from actors.worker.gpu_devices import parse_memory, with_memory
 from config import Settings, keys
-from config.settings import GpuLockSettings
+from config.gpu import GpuLockSettings
 from gpu_lock import AsyncGpuLock, GpuLock, HolderInfo, Lease, RequestTooLarge, read_status
 from tests.gpu_lock.helpers import async_wait_until, queued, settings, wait_until
 

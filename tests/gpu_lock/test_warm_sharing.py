@@ -15,7 +15,7 @@ import redis
 from actors.worker.footprint import start_measuring
 from actors.worker.warm import WarmModels
 from config import Settings
-from config.settings import GpuLockSettings
+from config.gpu import GpuLockSettings
 from gpu_lock import GpuLock, HolderInfo
 from tests.gpu_lock.helpers import settings
 
