@@ -139,6 +139,9 @@ async def test_video_to_subtitles_whose_cues_carry_the_right_speakers_of_a_three
         await client.submit(name, data, task_id="talk")
     record = await client.wait("talk", timeout_s=900)
     assert record["status"] == "SUCCESS", record
+    # the record's status is its latest stage's: the check does not wait for the subtitles, so wait for them too
+    record = await client.wait("talk", timeout_s=300, stage="subtitles.generate_files")
+    assert record["stages"]["subtitles.generate_files"]["status"] == "SUCCESS", record
 
     out = record["stages"][DIARIZE]["output"]
     found = _segments(share, out)
