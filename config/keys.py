@@ -191,3 +191,28 @@ GLOSSARY_NAMES = "taskgate:glossaries"
 def glossary(name: str) -> str:
     """Return the key of a named glossary."""
     return GLOSSARY.format(name=name)
+
+
+# Batches (state/batches.py). hash per batch: meta (JSON), size, task_name, has_callback, created_at_ms,
+# items_created, ended, n:{status} (items per status), i:{index} ("{rev} {status}" of an item seen to move;
+# an item without one is PENDING at rev 1), completed_at_ms, cancel_requested_at_ms, callback_status (JSON).
+# Item i of batch B is the workflow "B-i".
+BATCH = "taskgate:batch:{batch_id}"
+# zset: batch id -> created ms (GET /v1/batches lists from it).
+BATCH_INDEX = "taskgate:index:batches"
+# set: ids of batches not yet complete (the completion watcher counts only their items' events).
+BATCHES_ACTIVE = "taskgate:batches:active"
+# string: the id in taskgate:events up to which the completion watcher has counted.
+BATCHES_CURSOR = "taskgate:batches:cursor"
+# A batch's entry in the webhook outbox: this prefix + batch id ('@' starts no workflow id).
+BATCH_OUTBOX_PREFIX = "@batch\n"
+
+
+def batch(batch_id: str) -> str:
+    """Return the key of a batch's hash."""
+    return BATCH.format(batch_id=batch_id)
+
+
+def batch_item_id(batch_id: str, index: int) -> str:
+    """Return the workflow id of a batch's item ``index``."""
+    return f"{batch_id}-{index}"

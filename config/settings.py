@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 import yaml
 
+from config.batches import BatchSettings
 from config.engines import (
     FfmpegSettings,
     InpaintingSettings,
@@ -207,6 +208,7 @@ class Settings(_Section):
     http: HttpSettings = msgspec.field(default_factory=HttpSettings)
     storage: StorageSettings = msgspec.field(default_factory=StorageSettings)
     audit: AuditSettings = msgspec.field(default_factory=AuditSettings)
+    batches: BatchSettings = msgspec.field(default_factory=BatchSettings)
 
     def __post_init__(self) -> None:
         self.redis_sentinels = sentinel_entries(self.redis_sentinels)

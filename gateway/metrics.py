@@ -244,10 +244,10 @@ class GatewayMetrics:
         self.snapshot = _Snapshot()
         self.registry.register(_RedisCollector(self.snapshot))
 
-    def submitted(self, task_name: str) -> None:
-        """Count one accepted submit."""
+    def submitted(self, task_name: str, count: int = 1) -> None:
+        """Count accepted submits (a batch counts its items)."""
         child = self._submitted.get(task_name) or self.tasks_submitted.labels(task_name=task_name)
-        child.inc()
+        child.inc(count)
 
     async def refresh(self, client: aioredis.Redis, settings: Settings) -> None:
         """Read the Redis figures for the next ``render`` (``taskgate_redis_up`` 0 when Redis fails)."""

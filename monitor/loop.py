@@ -21,6 +21,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from config import Settings, keys
 from monitor.actions import Actions, Enqueue
+from monitor.batches import BatchWatcher
 from monitor.leader import Leader, lease_ms
 from monitor.locks import LockHealth
 from monitor.pending import PendingSweep
@@ -52,6 +53,7 @@ class PassReport(msgspec.Struct, kw_only=True):
     workers_gone: int = 0
     messages_requeued: int = 0
     pending_redelivered: int = 0
+    batch_moves_reconciled: int = 0
     duration_s: float = 0.0
 
 
@@ -71,6 +73,8 @@ class Monitor:
         self.workers = WorkerRecovery(client)
         self.pending = PendingSweep(client, self.store, enqueue)
         self.leader = Leader(client, identity or f"{socket.gethostname()}:{os.getpid()}")
+        self.batches = BatchWatcher(client, settings)
+        self.leading = False  # the batch watcher follows the events stream only while this is true
         # After Redis was unreachable, silent heartbeats are not dead until a heartbeat timeout has passed
         # with Redis back (the sidecars could not beat either): server ms until then, or None when unknown.
         self._redis_was_away = False
@@ -80,11 +84,15 @@ class Monitor:
         """Run until ``stop`` is set (or the task is cancelled); give the lease up on the way out."""
         stop = stop or asyncio.Event()
         log.info("monitor_started", token=self.leader.token)
+        watcher = asyncio.create_task(self.batches.follow(lambda: self.leading), name="batch-watcher")
         try:
             while not stop.is_set():
                 interval_s = await self.turn()
                 await self._wait(stop, interval_s)
         finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
             with contextlib.suppress(RedisError, OSError):
                 await asyncio.shield(self.leader.resign())
             log.info("monitor_stopped", token=self.leader.token)
@@ -111,10 +119,14 @@ class Monitor:
         try:
             settings = await self.live.refresh(self.client)
             if not settings.gpu_lock_monitor.enabled:
+                self.leading = False
                 await self.leader.resign()
-            elif await self.leader.hold(lease_ms(settings.gpu_lock_monitor.monitor_interval)):
-                await self.pass_once(settings)
+            else:
+                self.leading = await self.leader.hold(lease_ms(settings.gpu_lock_monitor.monitor_interval))
+                if self.leading:
+                    await self.pass_once(settings)
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            self.leading = False
             self._redis_was_away = True
             log.warning("monitor_redis_unreachable", error=str(exc))
         except Exception:  # the per-pass guard: a failed pass is logged, the next one runs)
@@ -156,6 +168,7 @@ class Monitor:
         report.pending_redelivered = await self.pending.check(settings, due.now_ms)
         report.leases_released = await self.locks.check(settings)
         report.folders_removed = await self.retention.sweep(settings)
+        report.batch_moves_reconciled = await self.batches.reconcile_due()
         report.duration_s = time.perf_counter() - started
         await self._count_pass(report)
         return report

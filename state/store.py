@@ -33,7 +33,7 @@ from state.records import (
 )
 from state.transitions import Status, is_terminal
 
-_CREATE_STAGE = LuaScript.load("state", "create_stage")
+CREATE_STAGE = LuaScript.load("state", "create_stage")
 # The indexes of workflows drop their expired entries on a submit at most this often per task_name (readers
 # skip them by score meanwhile), instead of on every submit.
 _TRIM_EVERY_S = 1.0
@@ -64,6 +64,65 @@ class QueuedMessage:
     payload: bytes
 
 
+def create_stage_call(  # noqa: PLR0917  (the stage's fields, as create_stage takes them)
+    workflow_id: str,
+    task_name: str,
+    input_data: dict[str, Any],
+    callback: str | None,
+    message: QueuedMessage | None,
+    ttl_ms: int,
+    *,
+    trim: bool,
+) -> tuple[bytes, bytes, list[str], list[Any]]:
+    """Return the stage and meta JSON, and the keys and arguments of ``create_stage.lua`` for a new stage."""
+    created = now_ms()
+    digest = input_hash(task_name, input_data)
+    stage = StageRecord(
+        task_name=task_name,
+        status=Status.PENDING,
+        input_data=input_data,
+        input_hash=digest,
+        created_at_ms=created,
+        updated_at_ms=created,
+    )
+    meta = WorkflowMeta(
+        workflow_id=workflow_id,
+        created_at_ms=created,
+        input_params=input_data,
+        shared_storage_path=f"workflows/{workflow_id}",
+        callback=callback,
+    )
+    stage_json, meta_json = _encoder.encode(stage), _encoder.encode(meta)
+    script_keys = [
+        keys.workflow_state(workflow_id),
+        keys.TASK_INDEX,
+        keys.task_index_by_name(task_name),
+        keys.STORAGE_SWEEP,
+        keys.PENDING_STAGES,
+        keys.EVENTS,
+    ]
+    args: list[Any] = [
+        task_name,
+        digest,
+        stage_json,
+        meta_json,
+        ttl_ms,
+        created,
+        workflow_id,
+        keys.EVENTS_KEPT,
+        1 if callback else 0,
+        1 if trim else 0,
+    ]
+    if message is not None:
+        script_keys += [
+            keys.dramatiq_queue(message.queue),
+            keys.dramatiq_messages(message.queue),
+            keys.broker_wake(message.queue),
+        ]
+        args += [message.message_id, message.payload, keys.BROKER_WAKE_KEPT, message.queue]
+    return stage_json, meta_json, script_keys, args
+
+
 class StateStore:
     """Asynchronous access to workflow state; scripts are registered once per client."""
 
@@ -88,52 +147,11 @@ class StateStore:
         Raises:
             TaskConflict: the stage exists with different input.
         """
-        created = now_ms()
-        digest = input_hash(task_name, input_data)
-        stage = StageRecord(
-            task_name=task_name,
-            status=Status.PENDING,
-            input_data=input_data,
-            input_hash=digest,
-            created_at_ms=created,
-            updated_at_ms=created,
+        call = create_stage_call(
+            workflow_id, task_name, input_data, callback, message, self.ttl_ms, trim=self._trim_due(task_name)
         )
-        meta = WorkflowMeta(
-            workflow_id=workflow_id,
-            created_at_ms=created,
-            input_params=input_data,
-            shared_storage_path=f"workflows/{workflow_id}",
-            callback=callback,
-        )
-        stage_json, meta_json = _encoder.encode(stage), _encoder.encode(meta)
-        script_keys = [
-            keys.workflow_state(workflow_id),
-            keys.TASK_INDEX,
-            keys.task_index_by_name(task_name),
-            keys.STORAGE_SWEEP,
-            keys.PENDING_STAGES,
-            keys.EVENTS,
-        ]
-        args: list[Any] = [
-            task_name,
-            digest,
-            stage_json,
-            meta_json,
-            self.ttl_ms,
-            created,
-            workflow_id,
-            keys.EVENTS_KEPT,
-            1 if callback else 0,
-            1 if self._trim_due(task_name) else 0,
-        ]
-        if message is not None:
-            script_keys += [
-                keys.dramatiq_queue(message.queue),
-                keys.dramatiq_messages(message.queue),
-                keys.broker_wake(message.queue),
-            ]
-            args += [message.message_id, message.payload, keys.BROKER_WAKE_KEPT, message.queue]
-        reply = await _CREATE_STAGE.run(self.channel, script_keys, args)
+        stage_json, meta_json, script_keys, args = call
+        reply = await CREATE_STAGE.run(self.channel, script_keys, args)
         outcome = text(reply[0])
         if outcome == "conflict":
             raise TaskConflict(

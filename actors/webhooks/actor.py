@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,9 +16,11 @@ import redis.asyncio as aioredis
 import structlog
 
 from actors.webhooks.events import (
+    BatchEvent,
     CallbackAttempt,
     CallbackStatus,
     Delivery,
+    batch_event_id,
     build_event,
     event_encoder,
     event_id,
@@ -30,6 +33,7 @@ from config import ConfigError, Settings
 from config.webhook_secret import webhook_secret
 from redis_io.clients import async_client
 from state import StateStore, TaskNotFound, Workflow, is_terminal
+from state.batches import BatchRecord, BatchStore
 from state.models import iso_ms, now_ms
 from state.storage import public_message
 
@@ -38,6 +42,8 @@ log = structlog.get_logger(__name__)
 _MAX_RETRY_AFTER_S = 3600.0
 _RESPONSE_READ_BYTES = 64 * 1024
 _USER_AGENT = "taskgate-webhooks/1"
+# What a delivery sends: the URL, its delivery state so far, the body, and how to store the new state.
+_Target = tuple[str, CallbackStatus, bytes, Callable[[bytes], Awaitable[None]]]
 
 
 @dataclass(frozen=True)
@@ -126,17 +132,13 @@ class WebhookSender:
             structlog.contextvars.unbind_contextvars("task_id", "task_name")
 
     async def _deliver(self, job: Delivery) -> None:
-        wf = await self.store.get(job.workflow_id)
-        stage = wf.stages.get(job.task_name)
-        url = wf.meta.callback
-        if stage is None or url is None or not is_terminal(stage.status):
-            log.warning("webhook_not_sent", reason="no finished stage with a callback")
+        target = await (self._batch_target(job) if job.kind == "batch" else self._stage_target(job))
+        if target is None:
             return
-        status = self._status(wf, job, url)
+        url, status, body, save = target
         if any(a.chain == job.chain and a.attempt >= job.attempt for a in status.attempts):
             log.info("webhook_duplicate_skipped", chain=job.chain, attempt=job.attempt)
             return
-        body = event_encoder.encode(build_event(wf, stage, public_base_url(self.settings)))
         started = time.monotonic()
         headers = self._headers(status.event_id, body)
         outcome = await post_event(url, body, headers, self.settings.webhooks.timeout_s, self.policy)
@@ -150,8 +152,41 @@ class WebhookSender:
         )
         delay_s = self._next_delay(job, outcome)
         _record(status, attempt, outcome, delay_s)
-        await self.store.set_callback_status(job.workflow_id, job.task_name, event_encoder.encode(status))
+        await save(event_encoder.encode(status))
         await self._follow_up(job, urlsplit(url).hostname, outcome, delay_s)
+
+    async def _stage_target(self, job: Delivery) -> _Target | None:
+        wf = await self.store.get(job.workflow_id)
+        stage = wf.stages.get(job.task_name)
+        url = wf.meta.callback
+        if stage is None or url is None or not is_terminal(stage.status):
+            log.warning("webhook_not_sent", reason="no finished stage with a callback")
+            return None
+        body = event_encoder.encode(build_event(wf, stage, public_base_url(self.settings)))
+
+        async def save(status_json: bytes) -> None:
+            await self.store.set_callback_status(job.workflow_id, job.task_name, status_json)
+
+        return url, self._status(wf, job, url), body, save
+
+    async def _batch_target(self, job: Delivery) -> _Target | None:
+        batches = BatchStore(self.store.client, self.settings.state_ttl_s)
+        record = await batches.get(job.workflow_id)
+        url = record.meta.callback
+        if url is None or not record.complete:
+            log.warning("webhook_not_sent", reason="no complete batch with a callback")
+            return None
+        body = event_encoder.encode(batch_event(record, public_base_url(self.settings)))
+        if record.callback_status is not None:
+            status = msgspec.convert(record.callback_status, CallbackStatus)
+            status.url = url
+        else:
+            status = CallbackStatus(event_id=batch_event_id(job.workflow_id), url=url)
+
+        async def save(status_json: bytes) -> None:
+            await batches.set_callback_status(job.workflow_id, status_json)
+
+        return url, status, body, save
 
     async def _follow_up(self, job: Delivery, host: str | None, outcome: Outcome, delay_s: float | None) -> None:
         fields = {"host": host, "status_code": outcome.status_code, "attempt": job.attempt, "chain": job.chain}
@@ -196,6 +231,23 @@ class WebhookSender:
         jitter = self.settings.webhooks.jitter
         delay = schedule[job.attempt - 1] * random.uniform(1 - jitter, 1 + jitter)
         return max(delay, outcome.retry_after_s or 0.0)
+
+
+def batch_event(record: BatchRecord, base_url: str) -> BatchEvent:
+    """Render a complete batch's event (from the stored record only: the same bytes on every try)."""
+    meta = record.meta
+    return BatchEvent(
+        event_id=batch_event_id(meta.batch_id),
+        type="batch.completed",
+        batch_id=meta.batch_id,
+        task_name=meta.task_name,
+        size=meta.size,
+        counts=record.counts,
+        created_at=iso_ms(meta.created_at_ms),
+        completed_at=iso_ms(record.completed_at_ms),
+        status_url=f"{base_url.rstrip('/')}/v1/batches/{meta.batch_id}",
+        labels=meta.labels,
+    )
 
 
 def _record(status: CallbackStatus, attempt: CallbackAttempt, outcome: Outcome, delay_s: float | None) -> None:

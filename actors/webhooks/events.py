@@ -52,17 +52,39 @@ class CallbackStatus(msgspec.Struct, kw_only=True):
 
 
 class Delivery(msgspec.Struct, kw_only=True):
-    """The webhook actor's message: which stage end to send, in which chain, which try."""
+    """The webhook actor's message: which stage end (or, ``kind="batch"``, which batch) to send, which try."""
 
-    workflow_id: str
+    workflow_id: str  # the batch id when kind is "batch"
     task_name: str
     status: str
     chain: str = "auto"
     attempt: int = 1
+    kind: Literal["stage", "batch"] = "stage"
+
+
+class BatchEvent(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The JSON body POSTed to a batch's callback URL once every item has ended (``batch.completed``)."""
+
+    event_id: str
+    type: Literal["batch.completed"]
+    batch_id: str
+    task_name: str
+    size: int
+    counts: dict[str, int]  # items per status: SUCCESS, FAILED, CANCELLED (PENDING and RUNNING are 0 by now)
+    created_at: str | None
+    completed_at: str | None
+    status_url: str
+    labels: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 event_encoder = msgspec.json.Encoder()
 status_decoder = msgspec.json.Decoder(CallbackStatus)
+
+
+def batch_event_id(batch_id: str) -> str:
+    """Return the id of a batch's completion event: the same on every retry."""
+    digest = hashlib.sha256(("batch\n" + batch_id).encode()).hexdigest()
+    return f"evt_{digest[:32]}"
 
 
 def event_id(workflow_id: str, task_name: str, status: str) -> str:

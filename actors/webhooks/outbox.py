@@ -34,8 +34,15 @@ def delivery_message(delivery: Delivery) -> dramatiq.Message[Any]:
 
 
 def parse_entry(entry: bytes | str) -> Delivery:
-    """Turn an outbox entry (workflow_id, task_name, status on three lines) into its first delivery try."""
+    """Turn an outbox entry into its first delivery try.
+
+    A stage end is workflow_id, task_name and status on three lines; a batch's completion is
+    ``@batch`` and the batch id on two (written by ``state/lua/batch_item.lua``).
+    """
     entry_text = text(entry)
+    if entry_text.startswith(keys.BATCH_OUTBOX_PREFIX):
+        batch_id = entry_text.removeprefix(keys.BATCH_OUTBOX_PREFIX)
+        return Delivery(workflow_id=batch_id, task_name="", status="COMPLETED", kind="batch")
     workflow_id, task_name, status = entry_text.split("\n", 2)
     return Delivery(workflow_id=workflow_id, task_name=task_name, status=status)
 
