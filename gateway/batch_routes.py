@@ -26,7 +26,7 @@ from gateway.request_errors import request_error
 from gateway.responses import json_response
 from gateway.webhooks import check_callback
 from state import CreateOutcome, StageFinished, TaskNotFound
-from state.batches import ENDED, BatchMeta, BatchRecord, BatchStore, body_digest
+from state.batches import ENDED, BatchConflict, BatchMeta, BatchRecord, BatchStore, body_digest
 from state.models import TASK_ID_PATTERN, CallbackUrl, TaskName, now_ms
 from state.references import find_references
 
@@ -133,6 +133,11 @@ async def submit_batch(request: web.Request) -> web.Response:
     )
     store = _store(ctx)
     digest = body_digest(spec.name, req.items, req.callback, req.labels)
+    if not await ctx.redis.exists(keys.batch(meta.batch_id)) and (taken := await store.taken(meta.batch_id, meta.size)):
+        raise BatchConflict(
+            f"task id {keys.batch_item_id(meta.batch_id, taken[0])!r} (item {taken[0]}) is already used: "
+            "choose another batch_id; nothing was created"
+        )
     outcome = await store.create(meta, digest)
     record = await store.get(meta.batch_id)
     if record.items_created < record.meta.size:  # new, or a retry of a batch whose creation was interrupted
