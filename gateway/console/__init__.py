@@ -31,6 +31,8 @@ PAGES = (
     "/ui/monitor",
     "/ui/submit",
     "/ui/audit",
+    "/ui/batches",
+    "/ui/batches/{batch_id}",
 )
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

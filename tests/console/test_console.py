@@ -14,6 +14,7 @@ from playwright.async_api import expect
 from tests.console.conftest import Tab
 from tests.delivery.test_auth import ADMIN_KEY, USER_KEY, keyed_env
 from tests.harness import Client, System, async_wait_until
+from tests.media import make_video
 
 pytestmark = pytest.mark.e2e
 # The README's screenshots: CONSOLE_SCREENSHOT_DIR=docs pytest tests/console -k "home or task_page" refreshes
@@ -208,6 +209,10 @@ async def test_no_page_logs_an_error_and_each_fits_a_phone(
 ) -> None:
     await client.submit("system.ping", {}, task_id="ui-all")
     await client.wait("ui-all")
+    status, batch, _ = await client.request(
+        "POST", "/v1/batches", json={"task_name": "system.ping", "items": [{}] * 3, "batch_id": "ui-phone"}
+    )
+    assert status == 201, batch
     await async_wait_until(lambda: _healthy(client), timeout_s=30, what="a worker seen alive")
     for width, dark in ((1280, False), (390, True)):
         tab = await open_tab(system.base_url, width=width, height=844, dark=dark)
@@ -219,6 +224,8 @@ async def test_no_page_logs_an_error_and_each_fits_a_phone(
             "/ui/workers",
             "/ui/monitor",
             "/ui/audit",
+            "/ui/batches",
+            "/ui/batches/ui-phone",
             "/docs",
         ):
             await tab.page.goto(path)
@@ -232,6 +239,60 @@ async def test_no_page_logs_an_error_and_each_fits_a_phone(
         await tab.page.goto("/")
         background = await tab.page.evaluate("getComputedStyle(document.body).backgroundColor")
         assert background == ("rgb(17, 22, 29)" if dark else "rgb(246, 247, 249)")  # prefers-color-scheme
+
+
+async def test_task_page_draws_the_workflow_as_a_live_graph_of_its_stages_and_references(
+    system: System, client: Client, open_tab: Callable[..., Tab]
+) -> None:
+    make_video(system.share_dir / "graph.mp4", seconds=1.0)
+    await client.submit("system.sleep", {"seconds": 4}, task_id="ui-graph")  # no reference: no edge
+    await client.submit("ffmpeg.extract_audio", {"video_path": "graph.mp4"}, task_id="ui-graph")
+    probe = {"media_path": "${{ stages.ffmpeg.extract_audio.output.audio_path }}"}
+    await client.submit("ffmpeg.probe", probe, task_id="ui-graph")
+    tab = await open_tab(system.base_url)
+    page = tab.page
+    await page.goto("/ui/tasks/ui-graph")
+    graph = page.locator("#graph svg.graph")
+    await expect(graph.locator("g.node")).to_have_count(3)
+    sleep = graph.locator('g.node[data-stage="system.sleep"]')
+    await expect(sleep).to_have_attribute("data-status", "RUNNING", timeout=15000)
+    edge = graph.locator("path.edge")
+    await expect(edge).to_have_count(1)
+    await expect(edge).to_have_attribute("data-from", "ffmpeg.extract_audio")
+    await expect(edge).to_have_attribute("data-to", "ffmpeg.probe")
+    # Live: every node moves to its end without a reload, coloured by its status.
+    for name in ("ffmpeg.extract_audio", "ffmpeg.probe", "system.sleep"):
+        node = graph.locator(f'g.node[data-stage="{name}"]')
+        await expect(node).to_have_attribute("data-status", "SUCCESS", timeout=30000)
+        await expect(node).to_have_class("node s-success")
+    colour = await sleep.evaluate("node => getComputedStyle(node.querySelector('rect')).stroke")
+    assert colour == "rgb(31, 122, 63)"  # --ok
+    assert tab.errors == []
+
+
+async def test_batch_pages_list_a_batch_follow_its_items_live_and_cancel_it(
+    system: System, client: Client, open_tab: Callable[..., Tab]
+) -> None:
+    items = [{"seconds": 0.2}, {"seconds": 0.2}, {"seconds": 60}, {"seconds": 60}, {"seconds": 60}]
+    body = {"task_name": "system.sleep", "items": items, "batch_id": "ui-batch"}
+    status, created, _ = await client.request("POST", "/v1/batches", json=body)
+    assert status == 201, created
+    tab = await open_tab(system.base_url)
+    page = tab.page
+    await page.goto("/ui/batches")
+    row = page.locator('#batches tr[data-batch-id="ui-batch"]')
+    await expect(row).to_contain_text("system.sleep")
+    await row.get_by_role("link", name="ui-batch").click()
+    await expect(page).to_have_url(f"{system.base_url}/ui/batches/ui-batch")
+    await expect(page.locator("#items tbody tr")).to_have_count(5)
+    await expect(page.locator('li[data-count="SUCCESS"]')).to_contain_text("2", timeout=15000)
+    await expect(page.locator('#items tr[data-task-id="ui-batch-0"] .badge')).to_have_text("SUCCESS")
+    await page.get_by_role("button", name="Cancel the batch").click()
+    await expect(page.locator('li[data-count="CANCELLED"]')).to_contain_text("3", timeout=15000)
+    await expect(page.locator(".task-head > p .badge")).to_have_text("COMPLETED", timeout=15000)
+    await expect(page.get_by_role("button", name="Cancel the batch")).to_have_count(0)
+    assert (await client.task("ui-batch-4"))["status"] == "CANCELLED"
+    assert tab.errors == []
 
 
 async def _healthy(client: Client) -> bool:

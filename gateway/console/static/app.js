@@ -9,10 +9,14 @@ import * as workers from "./page-workers.js";
 import * as monitor from "./page-monitor.js";
 import * as submit from "./page-submit.js";
 import * as audit from "./page-audit.js";
+import * as batches from "./page-batches.js";
 
 function route(path) {
   const m = path.match(/^\/ui\/tasks\/(.+)$/);
   if (m) return ["tasks", (main, who) => task.render(main, who, decodeURIComponent(m[1]))];
+  const b = path.match(/^\/ui\/batches\/(.+)$/);
+  if (b) return ["batches", (main, who) => batches.renderOne(main, who, decodeURIComponent(b[1]))];
+  if (/^\/ui\/batches\/?$/.test(path)) return ["batches", (main) => batches.renderList(main)];
   const pages = { gpus, workers, monitor, submit, audit };
   const name = path.replace(/^\/ui\/?/, "").replace(/\/$/, "");
   if (pages[name]) return [name, (main, who) => pages[name].render(main, who)];

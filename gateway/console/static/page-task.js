@@ -3,6 +3,7 @@
 
 import { api, auth, download, follow } from "./api.js";
 import { TERMINAL, badge, h, json, notice, progressBar, seconds, setProgress, shownProgress, when } from "./dom.js";
+import { workflowGraph } from "./graph.js";
 
 const FILE_KEY = /(_path|_paths|_file|_files|_dir)$/;
 
@@ -92,8 +93,15 @@ function stageCard(name, stage) {
 export async function render(main, who, id) {
   const head = h("div", { class: "task-head" });
   const stages = h("div", { class: "stages" });
+  const graph = h("div", { class: "graph-wrap", id: "graph" });
   const message = h("div", { "aria-live": "polite" });
-  main.append(h("h1", {}, "Task ", h("code", {}, id)), head, message, stages);
+  main.append(
+    h("h1", {}, "Task ", h("code", {}, id)),
+    head,
+    message,
+    h("section", { class: "card", "aria-labelledby": "graph-title" }, h("h2", { id: "graph-title" }, "Stages"), graph),
+    stages,
+  );
   let current = null;
   const paint = (task) => {
     current = task;
@@ -128,6 +136,7 @@ export async function render(main, who, id) {
         h("a", { class: "button", href: `/ui/submit?task_id=${encodeURIComponent(id)}` }, "Add a stage"),
       ),
     );
+    graph.replaceChildren(workflowGraph(task.stages));
     stages.replaceChildren(...Object.entries(task.stages).map(([name, s]) => stageCard(name, s)));
   };
   try {
