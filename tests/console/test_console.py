@@ -39,7 +39,7 @@ async def test_home_lists_a_task_submitted_over_http_and_updates_it_live(
     await page.goto("/")
     await expect(page.locator("#live.on")).to_have_count(1)  # the event stream is open
     await expect(page.locator('tr[data-task-id="ui-failed"] .badge')).to_have_text("FAILED")
-    await client.submit("system.sleep", {"seconds": 0.8}, task_id="ui-home")
+    await client.submit("system.sleep", {"seconds": 3}, task_id="ui-home")
     row = page.locator('tr[data-task-id="ui-home"]')
     await expect(row).to_be_visible()
     await expect(row.locator(".badge")).to_have_text("RUNNING")
