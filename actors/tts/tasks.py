@@ -10,8 +10,10 @@ import msgspec
 import structlog
 
 from actors.errors import EngineFailed, InputError, InputFileError
+from actors.ffmpeg.retime import StretchBound, VideoStretch, to_output
 from actors.spec import task
-from actors.subtitles.formats import read_cues
+from actors.subtitles.formats import Cue as SubtitleCue
+from actors.subtitles.formats import read_cues, write_cues
 from actors.tts.audio import save, trim_silence
 from actors.tts.choice import check_request, engine_name
 from actors.tts.dub import Fitting, Line, dub
@@ -82,6 +84,10 @@ class SynthesizeSubtitlesInput(msgspec.Struct, forbid_unknown_fields=True, kw_on
     merge: bool = True
     shorten: bool = True
     llm_provider: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    # the last resort: slow the picture down over a line that fits nowhere else (ffmpeg.mux_audio does it,
+    # given this stage's manifest_path), at most max_video_stretch times slower
+    allow_video_stretch: bool = False
+    max_video_stretch: StretchBound = 1.25
     reference_audio: Annotated[str, StoragePath] | None = None
     prompt_text: PromptText | None = None
     prompt_language: Language | None = None
@@ -93,10 +99,17 @@ class SynthesizeSubtitlesInput(msgspec.Struct, forbid_unknown_fields=True, kw_on
 
 
 class SynthesizeSubtitlesOutput(msgspec.Struct, kw_only=True):
-    """Output of ``tts.synthesize_subtitles``; the manifest has each cue's fitting."""
+    """Output of ``tts.synthesize_subtitles``; the manifest has each cue's fitting.
+
+    ``subtitle_path``: the subtitles on the dub's time (the input's own file when no picture was slowed, else
+    a copy with every cue moved onto the stretched film); ``duration_s``: the track's length (with
+    ``duration_s`` given, the stretched film's); ``video_stretched_s``: the time the slowed spans add.
+    """
 
     audio_path: str
     manifest_path: str
+    subtitle_path: str
+    duration_s: float
     cues_count: int
     cues_fitted: int
     max_overrun_s: float
@@ -105,6 +118,8 @@ class SynthesizeSubtitlesOutput(msgspec.Struct, kw_only=True):
     lines_too_long: int
     mean_speed: float
     voices: dict[str, str]
+    lines_stretched: int = 0
+    video_stretched_s: float = 0.0
 
 
 def uses_gpu(settings: Settings, params: Any) -> bool:
@@ -295,19 +310,25 @@ def synthesize_subtitles(run: TaskRun, params: SynthesizeSubtitlesInput) -> Synt
         language=params.language,
         borrow=params.borrow,
         llm=llm_endpoint(run.settings.llm, params.llm_provider) if params.shorten and params.fit == "stretch" else None,
+        max_video_stretch=params.max_video_stretch if params.allow_video_stretch else None,
     )
     with tempfile.TemporaryDirectory(prefix="tts-") as work:
-        track, manifest, rates = dub(run, engine, lines, how, Path(work))
+        dubbed = dub(run, engine, lines, how, Path(work))
+    track, manifest, stretches = dubbed.track, dubbed.manifest, dubbed.stretches
+    added_s = round(sum(s.added_s for s in stretches), 3)
     target = run.output_dir / "dub.wav"
     manifest_path = run.output_dir / "manifest.json"
     document = {
         "sample_rate": track.sample_rate,
         "duration_s": round(track.duration_s, 3),
         "max_speed": params.max_speed,
-        "speaking_rates_cps": rates,
+        "speaking_rates_cps": dubbed.rates,
         "voices": mapped,
+        "video_stretches": stretches,
+        "video_stretched_s": added_s,
         "cues": manifest,
     }
+    subtitles = _retimed_subtitles(run, params, stretches)
     partial = manifest_path.with_name(".manifest.json.partial")
     partial.write_bytes(msgspec.json.encode(document))
     save(run, track, target, "wav")
@@ -325,10 +346,14 @@ def synthesize_subtitles(run: TaskRun, params: SynthesizeSubtitlesInput) -> Synt
         mean_speed=mean_speed,
         max_overrun_s=max_overrun_s,
         audio_s=round(track.duration_s, 3),
+        stretched=len(stretches),
+        video_stretched_s=added_s,
     )
     return SynthesizeSubtitlesOutput(
         audio_path=run.rel(target),
         manifest_path=run.rel(manifest_path),
+        subtitle_path=subtitles,
+        duration_s=round(track.duration_s, 3),
         cues_count=sum(len(p.cues) for p in manifest),
         cues_fitted=fitted,
         max_overrun_s=max_overrun_s,
@@ -337,4 +362,28 @@ def synthesize_subtitles(run: TaskRun, params: SynthesizeSubtitlesInput) -> Synt
         lines_too_long=too_long,
         mean_speed=mean_speed,
         voices=mapped,
+        lines_stretched=sum(1 for p in manifest if p.decision == "stretched"),
+        video_stretched_s=added_s,
     )
+
+
+def _retimed_subtitles(run: TaskRun, params: SynthesizeSubtitlesInput, stretches: list[VideoStretch]) -> str:
+    """Return the subtitles on the stretched film: the input's path, or a copy with every cue moved."""
+    if not stretches:
+        return params.subtitle_path
+    cues = read_cues(run.input_path(params.subtitle_path), params.subtitle_path, strict=True)
+    moved = [
+        SubtitleCue(
+            start_s=round(to_output(c.start_s, stretches), 3),
+            end_s=round(to_output(c.end_s, stretches), 3),
+            text=c.text,
+            speaker=c.speaker,
+        )
+        for c in cues
+    ]
+    suffix = Path(params.subtitle_path).suffix.lower()
+    target = run.output_dir / f"subtitles{suffix if suffix in ('.srt', '.vtt', '.ass', '.json') else '.srt'}"
+    partial = target.with_name(f".partial{target.name}")
+    write_cues(partial, moved)
+    partial.replace(target)
+    return run.rel(target)
