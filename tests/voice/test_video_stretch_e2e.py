@@ -167,3 +167,19 @@ async def test_a_line_that_fits_nowhere_is_too_long_without_the_option_and_stret
     mid_out = a + 0.75 * (b - a) * factor
     assert psnr(source[round(mid_src * FPS)], stretched[round(mid_out * FPS)]) > 30
     assert psnr(source[round(mid_out * FPS)], stretched[round(mid_out * FPS)]) < 25
+
+    # add_track keeps the original track: it is slowed like the picture too; a file that is no manifest fails
+    kept = {"video_path": video, "audio_path": out["audio_path"], "manifest_path": out["manifest_path"]}
+    await voice_client.submit(MUX, {**kept, "mode": "add_track", "language": "fra"}, task_id="kept")
+    await voice_client.submit(MUX, {**kept, "manifest_path": "stretch/dub.srt"}, task_id="nomanifest")
+    record = await voice_client.wait("kept", timeout_s=60)
+    assert record["status"] == "SUCCESS", record
+    tracks = share / record["stages"][MUX]["output"]["video_path"]
+    durations = [s["duration_s"] for s in probe(tracks, "tracks")["streams"]]
+    assert len(durations) == 3
+    assert max(durations) - min(durations) <= 1.0 / FPS
+    assert abs(beep_onsets(tracks)[1] - (BEEPS_S[1] + added_s)) < 1.0 / FPS + 0.03  # the kept original track
+    failed = await voice_client.wait("nomanifest", timeout_s=60)
+    assert failed["status"] == "FAILED", failed
+    assert failed["error"]["type"] == "InputFileError"
+    assert "stretch/dub.srt" in failed["error"]["message"]
