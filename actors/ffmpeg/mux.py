@@ -137,8 +137,10 @@ def mux_args(
     for path in inputs:
         args += ["-i", str(path)]
     args += ["-/filter_complex", str(graph_file), "-map", "[vid]" if stretch else "0:v"]
-    if kept:
-        args += [arg for j in range(kept) for arg in ("-map", f"[kept{j}]")] if stretch else ["-map", "0:a"]
+    if kept and stretch:  # filtered tracks lose their tags: each kept track takes its original's back
+        args += [arg for j in range(kept) for arg in ("-map", f"[kept{j}]", f"-map_metadata:s:a:{j}", f"0:s:a:{j}")]
+    elif kept:
+        args += ["-map", "0:a"]
     args += ["-map", "[dub]", "-map_metadata", "0"]
     if stretch:
         args += ["-c:v", *_VIDEO_CODECS.get(target.suffix.lower(), _X264), "-c:a", codec, "-b:a", "160k"]

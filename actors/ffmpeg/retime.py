@@ -21,6 +21,7 @@ import msgspec
 
 from actors.errors import InputFileError
 from actors.ffmpeg.tempo import tempo_filter
+from actors.subtitles.formats import Cue
 
 # a stretch bound: 1 (never) to 2 (a span plays at most twice as long)
 StretchBound = Annotated[
@@ -57,6 +58,19 @@ def to_output(t: float, stretches: Sequence[VideoStretch]) -> float:
     return out
 
 
+def moved_cues(cues: Sequence[Cue], stretches: Sequence[VideoStretch]) -> list[Cue]:
+    """Return ``cues`` on the stretched film (times to the millisecond)."""
+    return [
+        Cue(
+            start_s=round(to_output(c.start_s, stretches), 3),
+            end_s=round(to_output(c.end_s, stretches), 3),
+            text=c.text,
+            speaker=c.speaker,
+        )
+        for c in cues
+    ]
+
+
 def read_stretches(path: Path, shown_as: str, duration_s: float) -> list[VideoStretch]:
     """Return the spans a dub's manifest asks to slow down, checked against a video of ``duration_s``.
 
@@ -81,18 +95,20 @@ def read_stretches(path: Path, shown_as: str, duration_s: float) -> list[VideoSt
 def snapped(spans: Sequence[VideoStretch], fps: float | None, duration_s: float) -> list[VideoStretch]:
     """Return ``spans`` on the frame grid: cut between two frames, lasting whole frames once slowed.
 
-    The time a span adds stays within half a frame of the planned one; a span that rounds to nothing is dropped.
+    Each span's slowed length is chosen so that the time added by it and the spans before it stays within
+    half a frame of what the dub planned (the rounding does not build up from span to span): the film after
+    every span lands where the dub expects it. A span that rounds to nothing is dropped.
     """
-    out = []
+    out: list[VideoStretch] = []
+    planned_s = 0.0
     for span in spans:
         start_s, end_s, factor = span.start_s, min(span.end_s, duration_s), span.factor
+        planned_s += (end_s - start_s) * (factor - 1.0)
         if fps:
-            # the edges between two frames, the slowed span a whole number of frames long, adding what the
-            # dub planned (within half a frame): the film after the span lands where the dub expects it
             start_s, end_s = round(start_s * fps) / fps, round(end_s * fps) / fps
             frames = round((end_s - start_s) * fps)
-            frames_out = round((end_s - start_s + span.added_s) * fps)
-            factor = min(2.0, frames_out / frames) if frames else 1.0
+            added_frames = round((planned_s - math.fsum(s.added_s for s in out)) * fps)
+            factor = min(2.0, (frames + added_frames) / frames) if frames else 1.0
         if end_s > start_s and factor > 1.0:
             out.append(VideoStretch(start_s=start_s, end_s=end_s, factor=factor))
     return out
