@@ -4,7 +4,7 @@ The clip's soundtrack is a music bed plus the "original actor" (Piper speaking t
 dub's voice, each cue as long as its line): "relaxed" (1.15x, lines mostly close together) and "tight" (a fast
 talker at 1.35x in back-to-back dialogue). The dub speaks
 translations about 1.2x longer than their source, so most lines cannot fit their cue at natural speed.
-Three methods in the same run, on one worker:
+The methods, in the same run, on one worker:
 
 - today: each line fitted to its own cue, sped up to 1.5x, then run into the silence and cut at the next
   line (``borrow/merge/shorten`` off), muxed with ``mode: mix`` (the whole original at 0.2);
@@ -13,7 +13,8 @@ Three methods in the same run, on one worker:
 - planned-stretch: planned without the LLM, but ``allow_video_stretch`` (bound 1.25): a line that does not fit
   slows the picture down over its window, and the mux (given the manifest) slows picture and sound there.
   Its windows and the original it is compared with are moved onto the stretched film (the spans as the mux
-  snaps them); the slowed spans themselves are left out of the bed and speech figures.
+  snaps them); the slowed spans themselves are left out of the bed and speech figures;
+- planned-llm-stretch: shortening first, then stretching what still does not fit.
 
 Figures: the share of lines inside their window at <= 1.25x (window: from 0.25 s before the cue to 0.1 s
 before the next cue; also inside the cue itself), the mean speed factor, the bed's level between lines
@@ -125,6 +126,10 @@ METHODS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "planned-llm": ({}, {}),
     "planned-stretch": (
         {"shorten": False, "allow_video_stretch": True},
+        {"manifest_path": "${{ stages.tts.synthesize_subtitles.output.manifest_path }}"},
+    ),
+    "planned-llm-stretch": (
+        {"allow_video_stretch": True},
         {"manifest_path": "${{ stages.tts.synthesize_subtitles.output.manifest_path }}"},
     ),
 }

@@ -99,6 +99,7 @@ async def test_a_line_that_fits_nowhere_is_too_long_without_the_option_and_stret
     await voice_client.submit(DUB, {**dub, "allow_video_stretch": True, "max_video_stretch": 2.0}, task_id="slow")
     mux = {"video_path": video, "audio_path": audio, "manifest_path": manifest_ref}
     await voice_client.submit(MUX, mux, task_id="slow")
+    await voice_client.submit(DUB, {**dub, "allow_video_stretch": True, "max_video_stretch": 1.05}, task_id="capped")
     plain = await voice_client.wait("plain", timeout_s=120)
     slow = await voice_client.wait("slow", timeout_s=120)
     assert plain["status"] == "SUCCESS", plain
@@ -109,6 +110,16 @@ async def test_a_line_that_fits_nowhere_is_too_long_without_the_option_and_stret
     assert [line["decision"] for line in plain_lines][1] == "too_long"
     assert plain["stages"][DUB]["output"]["lines_stretched"] == 0
     assert abs(plain["stages"][MUX]["output"]["duration_s"] - CLIP_S) < 1.5 / FPS
+
+    # a bound too small for the line: slowed by the bound, and still reported (cut before the next line)
+    capped = await voice_client.wait("capped", timeout_s=120)
+    assert capped["status"] == "SUCCESS", capped
+    capped_out = capped["stages"][DUB]["output"]
+    capped_line = json.loads((share / capped_out["manifest_path"]).read_text())["cues"][1]
+    assert (capped_line["decision"], capped_line["video_stretch"]["factor"]) == ("too_long", 1.05)
+    assert capped_line["cut_s"] > 0
+    assert capped_out["lines_stretched"] == 0
+    assert capped_out["video_stretched_s"] > 0
 
     # with it: the line is stretched, just enough to be spoken whole at max_speed
     out = slow["stages"][DUB]["output"]
