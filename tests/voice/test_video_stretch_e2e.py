@@ -183,6 +183,8 @@ async def test_a_line_that_fits_nowhere_is_too_long_without_the_option_and_stret
     kept = {"video_path": video, "audio_path": out["audio_path"], "manifest_path": out["manifest_path"]}
     await voice_client.submit(MUX, {**kept, "mode": "add_track", "language": "fra"}, task_id="kept")
     await voice_client.submit(MUX, {**kept, "manifest_path": "stretch/dub.srt"}, task_id="nomanifest")
+    bed = {**kept, "mode": "background", "background_path": "stretch/sound.wav"}
+    await voice_client.submit(MUX, bed, task_id="bed")
     record = await voice_client.wait("kept", timeout_s=60)
     assert record["status"] == "SUCCESS", record
     tracks = share / record["stages"][MUX]["output"]["video_path"]
@@ -194,3 +196,9 @@ async def test_a_line_that_fits_nowhere_is_too_long_without_the_option_and_stret
     assert failed["status"] == "FAILED", failed
     assert failed["error"]["type"] == "InputFileError"
     assert "stretch/dub.srt" in failed["error"]["message"]
+    # background: the separate bed (here the clip's own sound) is slowed like the picture as well
+    record = await voice_client.wait("bed", timeout_s=60)
+    assert record["status"] == "SUCCESS", record
+    onsets = beep_onsets(share / record["stages"][MUX]["output"]["video_path"])
+    assert abs(onsets[0] - BEEPS_S[0]) < 0.03
+    assert abs(onsets[1] - (BEEPS_S[1] + added_s)) < 1.0 / FPS + 0.03
