@@ -4,12 +4,17 @@ The clip's soundtrack is a music bed plus the "original actor" (Piper speaking t
 dub's voice, each cue as long as its line): "relaxed" (1.15x, lines mostly close together) and "tight" (a fast
 talker at 1.35x in back-to-back dialogue). The dub speaks
 translations about 1.2x longer than their source, so most lines cannot fit their cue at natural speed.
-Three methods in the same run, on one worker:
+The methods, in the same run, on one worker:
 
 - today: each line fitted to its own cue, sped up to 1.5x, then run into the silence and cut at the next
   line (``borrow/merge/shorten`` off), muxed with ``mode: mix`` (the whole original at 0.2);
 - planned: borrowed silence, merged short lines, speed cap 1.25x (rubberband), ``mode: duck`` (default);
-- planned-llm: the same with the scripted shortening server (tests/voice/shortening_llm.py) as the LLM.
+- planned-llm: the same with the scripted shortening server (tests/voice/shortening_llm.py) as the LLM;
+- planned-stretch: planned without the LLM, but ``allow_video_stretch`` (bound 1.25): a line that does not fit
+  slows the picture down over its window, and the mux (given the manifest) slows picture and sound there.
+  Its windows and the original it is compared with are moved onto the stretched film (the spans as the mux
+  snaps them); the slowed spans themselves are left out of the bed and speech figures;
+- planned-llm-stretch: shortening first, then stretching what still does not fit.
 
 Figures: the share of lines inside their window at <= 1.25x (window: from 0.25 s before the cue to 0.1 s
 before the next cue; also inside the cue itself), the mean speed factor, the bed's level between lines
@@ -35,6 +40,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from actors.ffmpeg.pcm import decode_mono
+from actors.ffmpeg.retime import VideoStretch, snapped, to_output
 from actors.subtitles.formats import Cue, to_srt
 from actors.tts.engine import VoiceChoice
 from actors.tts.piper_engine import PiperEngine
@@ -118,7 +124,30 @@ METHODS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "today": ({"max_speed": 1.5, "borrow": False, "merge": False, "shorten": False}, {"mode": "mix"}),
     "planned": ({"shorten": False}, {}),
     "planned-llm": ({}, {}),
+    "planned-stretch": (
+        {"shorten": False, "allow_video_stretch": True},
+        {"manifest_path": "${{ stages.tts.synthesize_subtitles.output.manifest_path }}"},
+    ),
+    "planned-llm-stretch": (
+        {"allow_video_stretch": True},
+        {"manifest_path": "${{ stages.tts.synthesize_subtitles.output.manifest_path }}"},
+    ),
 }
+FPS = 10
+
+
+def on_stretched_film(samples: np.ndarray, spans: list[VideoStretch]) -> np.ndarray:
+    """Return ``samples`` moved onto the stretched film, NaN inside the slowed spans."""
+    added = sum(s.added_s for s in spans)
+    out = np.full(samples.shape[0] + round(added * RATE), np.nan, dtype=np.float64)
+    cursor, shift = 0.0, 0.0
+    for span in [*spans, VideoStretch(start_s=CLIP_S, end_s=CLIP_S + 1, factor=2.0)]:
+        a, b = round(cursor * RATE), round(span.start_s * RATE)
+        piece = samples[a:b]
+        at = round((cursor + shift) * RATE)
+        out[at : at + piece.shape[0]] = piece[: out.shape[0] - at]
+        cursor, shift = span.end_s, shift + span.added_s
+    return out
 
 
 async def dub(
@@ -152,11 +181,21 @@ def measure(share: Path, cues: list[Cue], result: dict[str, Any], original: np.n
     stages = result["stages"]
     manifest = json.loads((share / stages["tts.synthesize_subtitles"]["output"]["manifest_path"]).read_text())
     lines = [line for line in manifest["cues"] if line["decision"] != "silent"]
+    planned = [VideoStretch(**span) for span in manifest.get("video_stretches", [])]
+    spans = snapped(planned, FPS, CLIP_S)
+    if planned:  # everything on the stretched film: the cues as the dub moved them, the original as the mux did
+        cues = [
+            Cue(start_s=to_output(c.start_s, planned), end_s=to_output(c.end_s, planned), text=c.text) for c in cues
+        ]
+        original, speech = on_stretched_film(original, spans), on_stretched_film(speech, spans)
+    valid = ~np.isnan(original)
+    original, speech = np.nan_to_num(original), np.nan_to_num(speech)
+    clip_s = CLIP_S + sum(s.added_s for s in planned)
     inside_slot = inside_cue = 0
     for line in lines:
         first, last = line["cues"][0], line["cues"][-1]
         slot_start = cues[first].start_s - LEAD_S
-        slot_end = (cues[last + 1].start_s if last + 1 < len(cues) else CLIP_S) - GAP_S
+        slot_end = (cues[last + 1].start_s if last + 1 < len(cues) else clip_s) - GAP_S
         ok = line["speed"] <= 1.25 + 1e-6 and line["cut_s"] == 0
         inside_slot += ok and slot_start - 1e-3 <= line["audio_start_s"] and line["audio_end_s"] <= slot_end + 0.05
         inside_cue += (
@@ -165,7 +204,9 @@ def measure(share: Path, cues: list[Cue], result: dict[str, Any], original: np.n
             and line["audio_end_s"] <= cues[last].end_s + 0.05
         )
     dubbed = decode_mono(share / stages["ffmpeg.mux_audio"]["output"]["video_path"], "dubbed", RATE)
-    busy = np.zeros(original.shape[0], bool)
+    length = min(dubbed.shape[0], original.shape[0])
+    dubbed, original, speech, valid = dubbed[:length], original[:length], speech[:length], valid[:length]
+    busy = ~valid
     for line in lines:
         busy[int((line["audio_start_s"] - 0.45) * RATE) : int((line["audio_end_s"] + 0.45) * RATE)] = True
     for cue in cues:
@@ -176,6 +217,8 @@ def measure(share: Path, cues: list[Cue], result: dict[str, Any], original: np.n
     under = []
     for line in lines:
         span = slice(int((line["audio_start_s"] + 0.1) * RATE), int((line["audio_end_s"] - 0.1) * RATE))
+        if not valid[span].all():
+            continue
         ref = float(np.dot(original[span], speech[span]))
         if ref > 0:
             under.append(db(abs(float(np.dot(dubbed[span], speech[span]))) / ref))
@@ -187,6 +230,9 @@ def measure(share: Path, cues: list[Cue], result: dict[str, Any], original: np.n
         "max_speed": float(max(line["speed"] for line in lines)),
         "shortened": sum(1 for line in lines if line["decision"] == "shortened"),
         "too_long": sum(1 for line in lines if line["decision"] == "too_long" or line["cut_s"] > 0),
+        "stretched": sum(1 for line in lines if line["decision"] == "stretched"),
+        "added_s": sum(s.added_s for s in planned),
+        "video_s": stages["ffmpeg.mux_audio"]["output"]["duration_s"],
         "bed_db": bed_db,
         "free_s": float(free.sum()) / RATE,
         "speech_under_db": float(np.median(under)) if under else float("nan"),
@@ -207,7 +253,7 @@ def main() -> int:
             (share / scenario).mkdir()
             write_wav(share / scenario / "soundtrack.wav", bed + speech)
             run_ffmpeg(
-                "-f", "lavfi", "-i", f"testsrc=duration={CLIP_S}:size=160x120:rate=10",
+                "-f", "lavfi", "-i", f"testsrc=duration={CLIP_S}:size=160x120:rate={FPS}",
                 "-i", str(share / scenario / "soundtrack.wav"), "-c:v", "libx264", "-pix_fmt", "yuv420p",
                 "-c:a", "aac", "-b:a", "192k", "-shortest", str(share / scenario / "clip.mp4"),
             )  # fmt: skip
@@ -239,7 +285,8 @@ def main() -> int:
             f"{name:20s} inside window at <=1.25x: {f['inside_slot']:.0%} "
             f"(inside the cue itself {f['inside_cue']:.0%}); "
             f"mean speed {f['mean_speed']:.3f}x (max {f['max_speed']:.2f}x); shortened {f['shortened']}, "
-            f"too long {f['too_long']} of {f['lines']}; bed between lines {f['bed_db']:+.2f} dB "
+            f"too long {f['too_long']} of {f['lines']}; stretched {f['stretched']} (+{f['added_s']:.2f} s, "
+            f"video {f['video_s']:.2f} s); bed between lines {f['bed_db']:+.2f} dB "
             f"(over {f['free_s']:.1f} s); original speech under the lines {f['speech_under_db']:+.1f} dB; "
             f"dub + mux {f['wall_s']:.2f} s; stages {f['stage_s']}"
         )

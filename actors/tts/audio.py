@@ -1,25 +1,22 @@
 """Samples in and out of files, silence trimming, and pitch-preserving tempo changes with ffmpeg.
 
-Tempo changes use the ``rubberband`` filter (librubberband: phase-vocoder time stretch that keeps speech
-clearer than ``atempo``); an ffmpeg without it falls back to ``atempo``.
+Tempo changes use ``actors.ffmpeg.tempo``: the ``rubberband`` filter, else ``atempo``.
 """
 
 from __future__ import annotations
 
-import functools
 import io
-import subprocess
 import wave
 from pathlib import Path
 
 from actors.errors import EngineFailed
 from actors.ffmpeg.media import ffmpeg_binary
+from actors.ffmpeg.tempo import tempo_filter
 from actors.tts.engine import Speech
 from actors.worker.runtime import TaskRun
 
 _SILENT = 0.01  # below this amplitude a sample counts as silence (Piper normalises speech to peak 1.0)
 _KEEP_S = 0.03  # silence kept around trimmed speech, so that consonants are not clipped
-_ATEMPO_MAX = 2.0  # one atempo stage up to 2x keeps its quality; faster tempi chain stages
 _CODECS = {"wav": ["-c:a", "pcm_s16le"], "flac": ["-c:a", "flac"], "mp3": ["-c:a", "libmp3lame", "-q:a", "2"]}
 
 
@@ -65,35 +62,6 @@ def trim_silence(speech: Speech) -> Speech:
     keep = round(_KEEP_S * speech.sample_rate)
     start, end = max(0, int(loud[0]) - keep), min(speech.samples.shape[0], int(loud[-1]) + 1 + keep)
     return Speech(samples=speech.samples[start:end], sample_rate=speech.sample_rate)
-
-
-def atempo_chain(tempo: float) -> str:
-    """Return the ffmpeg filter for ``tempo`` (> 0.5): stages of at most 2x each, e.g. ``atempo=2,atempo=1.25``."""
-    stages = []
-    while tempo > _ATEMPO_MAX:
-        stages.append(_ATEMPO_MAX)
-        tempo /= _ATEMPO_MAX
-    stages.append(tempo)
-    return ",".join(f"atempo={s:.6f}" for s in stages)
-
-
-@functools.cache
-def has_rubberband(binary: str) -> bool:
-    """Return whether the ffmpeg ``binary`` has the ``rubberband`` filter."""
-    try:
-        listing = subprocess.run(
-            [binary, "-hide_banner", "-filters"], capture_output=True, check=False, timeout=30
-        ).stdout.decode(errors="replace")
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return " rubberband " in listing
-
-
-def tempo_filter(binary: str, tempo: float) -> str:
-    """Return the pitch-preserving ffmpeg filter that plays ``tempo`` times faster."""
-    if has_rubberband(binary):
-        return f"rubberband=tempo={tempo:.6f}:transients=smooth:window=standard"
-    return atempo_chain(tempo)
 
 
 def retime(run: TaskRun, speech: Speech, tempo: float, rate: int, workdir: Path) -> Speech:

@@ -3,9 +3,14 @@
 Each line is spoken at natural speed first. Its room is its cue, plus the silence it may borrow after it
 (and a little before it); when the speech is longer than the room it is sped up (pitch kept) up to
 ``max_speed``; when even that is not enough, the LLM is asked for a shorter line within the budget the
-voice's measured speaking rate gives, which is spoken again. A line that still does not fit is reported
-(``too_long``): it plays at ``max_speed`` and is cut with a short fade before the next line. The manifest
-records each line's decision.
+voice's measured speaking rate gives, which is spoken again. When the request allows it
+(``max_video_stretch``), a line that still does not fit gets a longer window by slowing the picture down
+over its span (``stretched``: the factor it needs at ``max_speed``, at most the bound), and every later
+line comes that much later. A line that still does not fit is reported (``too_long``): it plays at
+``max_speed`` and is cut with a short fade before the next line. The manifest records each line's decision.
+
+The planner works in source time (the cues' times); what is laid on the track is in the stretched film's
+time: a line's start plus the time the spans before it added.
 """
 
 from __future__ import annotations
@@ -16,10 +21,11 @@ from pathlib import Path
 
 import structlog
 
+from actors.ffmpeg.retime import VideoStretch, to_output
 from actors.llm.client import Endpoint
 from actors.tts.audio import retime, trim_silence
 from actors.tts.engine import Speech, SpeechEngine, VoiceChoice
-from actors.tts.plan import GAP_S, Cue, Room, SpeakingRates, budget_chars, room
+from actors.tts.plan import GAP_S, MIN_STRETCH_S, Cue, Room, SpeakingRates, budget_chars, room
 from actors.tts.shorten import shorter
 from actors.tts.timeline import Placed, fit_samples, samples_at, track_length
 from actors.worker.runtime import TaskRun
@@ -47,7 +53,8 @@ class Fitting:
     """How lines are fitted: ``stretch`` (plan and speed up to ``max_speed``) or ``none``; the track's length.
 
     ``borrow``: lines may use the silence around their cue; ``llm``: the endpoint that shortens lines
-    that do not fit (None: they are reported).
+    that do not fit (None: they are reported); ``max_video_stretch``: how much slower the picture may play
+    over a line that fits nowhere else (None: never).
     """
 
     fit: str
@@ -56,6 +63,7 @@ class Fitting:
     language: str | None
     borrow: bool = True
     llm: Endpoint | None = None
+    max_video_stretch: float | None = None
 
 
 @dataclass
@@ -68,10 +76,22 @@ class _Take:
     speed: float
     decision: str
     original_text: str | None = None
+    stretch: VideoStretch | None = None
+    shift_s: float = 0.0  # what the spans before this line added: its place on the stretched film
 
     @property
     def spoken_s(self) -> float:
         return self.speech.duration_s if self.speech is not None else 0.0
+
+    @property
+    def window_s(self) -> float:
+        """Return the seconds the line may take on the stretched film."""
+        return self.room.length_s + (self.stretch.added_s if self.stretch is not None else 0.0)
+
+    @property
+    def start_s(self) -> float:
+        """Return where the line starts on the stretched film."""
+        return self.room.start_s + self.shift_s
 
 
 def _speak(engine: SpeechEngine, text: str, choice: VoiceChoice, language: str | None) -> Speech | None:
@@ -93,6 +113,8 @@ class _Planner:
         self.run, self.engine, self.lines, self.how = run, engine, lines, how
         self.rates = SpeakingRates()
         self.previous_end_s = -math.inf
+        self.stretches: list[VideoStretch] = []
+        self.added_s = 0.0
 
     def _room(self, i: int, needed_s: float) -> Room:
         cue = self.lines[i].cue
@@ -123,9 +145,32 @@ class _Planner:
         if take.speed > self.how.max_speed + 1e-6:
             take = self._shortened(i, take)
         if take.speed > self.how.max_speed + 1e-6:
+            needed_s = take.spoken_s / self.how.max_speed
             take.speed, take.decision = self.how.max_speed, "too_long"
-            log.warning("dub_line_too_long", index=i, start_s=line.cue.start_s, chars=len(take.text))
+            take.stretch = self._stretch(take, needed_s)
+            if take.stretch is not None and take.window_s >= needed_s - 1e-3:
+                take.decision = "stretched"
+                log.info("dub_line_stretched", index=i, factor=take.stretch.factor, added_s=take.stretch.added_s)
+            else:
+                log.warning("dub_line_too_long", index=i, start_s=line.cue.start_s, chars=len(take.text))
+        take.shift_s = self.added_s
+        if take.stretch is not None:
+            self.stretches.append(take.stretch)
+            self.added_s += take.stretch.added_s
         return take
+
+    def _stretch(self, take: _Take, needed_s: float) -> VideoStretch | None:
+        """Return the span to slow down so that the line's window holds ``needed_s`` (at most the bound)."""
+        bound = self.how.max_video_stretch
+        if bound is None or bound <= 1.0 or self.how.fit != "stretch":
+            return None
+        start_s = round(max(take.room.start_s, self.stretches[-1].end_s if self.stretches else 0.0), 3)
+        end_s = round(take.room.end_s, 3)
+        if end_s - start_s < MIN_STRETCH_S:
+            return None
+        factor = (needed_s - (take.room.length_s - (end_s - start_s))) / (end_s - start_s)
+        factor = min(bound, math.ceil(factor * 10_000) / 10_000)
+        return VideoStretch(start_s=start_s, end_s=end_s, factor=factor) if factor > 1.0 else None
 
     def _shortened(self, i: int, take: _Take) -> _Take:
         line = self.lines[i]
@@ -152,24 +197,26 @@ class _Planner:
         limit_s = next_s - GAP_S if self.how.borrow else next_s
         limit_s = max(limit_s, take.room.start_s)
         fitted = retime(self.run, take.speech, take.speed, rate, work)
-        fits = fitted.duration_s <= take.room.length_s + 0.05
-        keep_s = take.room.length_s if fits else limit_s - take.room.start_s
-        keep = samples_at(take.room.start_s + keep_s, rate) - samples_at(take.room.start_s, rate)
+        fits = fitted.duration_s <= take.window_s + 0.05
+        keep_s = take.window_s if fits or take.stretch is not None else limit_s - take.room.start_s
+        keep = samples_at(take.start_s + keep_s, rate) - samples_at(take.start_s, rate)
         samples = fit_samples(fitted.samples, keep, rate, fade=not fits)
         placed = Speech(samples=samples, sample_rate=rate)
-        self.previous_end_s = take.room.start_s + placed.duration_s
+        # in source time: a stretched line holds its whole span
+        self.previous_end_s = take.room.end_s if take.stretch is not None else take.room.start_s + placed.duration_s
         return placed
 
 
-def _entry(i: int, line: Line, take: _Take, fitted: Speech | None) -> Placed:
-    start_s = take.room.start_s
+def _entry(i: int, line: Line, take: _Take, fitted: Speech | None, stretches: list[VideoStretch]) -> Placed:
+    start_s = take.start_s
     audio_end_s = start_s + (fitted.duration_s if fitted is not None else 0.0)
     natural_end_s = start_s + take.spoken_s / take.speed
+    cue_end_s = to_output(line.cue.end_s, stretches)
     return Placed(
         index=i,
         cues=list(line.cue.indices),
-        start_s=round(line.cue.start_s, 3),
-        end_s=round(line.cue.end_s, 3),
+        start_s=round(to_output(line.cue.start_s, stretches), 3),
+        end_s=round(cue_end_s, 3),
         text=take.text,
         original_text=take.original_text,
         speaker=line.cue.speaker,
@@ -177,19 +224,29 @@ def _entry(i: int, line: Line, take: _Take, fitted: Speech | None) -> Placed:
         spoken_s=round(take.spoken_s, 3),
         speed=round(take.speed, 4),
         decision=take.decision if take.speech is not None else "silent",
-        window_start_s=round(take.room.start_s, 3),
-        window_end_s=round(take.room.end_s, 3),
+        window_start_s=round(start_s, 3),
+        window_end_s=round(start_s + take.window_s, 3),
         audio_start_s=round(start_s, 3),
         audio_end_s=round(audio_end_s, 3),
-        overrun_s=round(max(0.0, audio_end_s - line.cue.end_s), 3),
+        overrun_s=round(max(0.0, audio_end_s - cue_end_s), 3),
         cut_s=round(max(0.0, natural_end_s - audio_end_s), 3) if fitted is not None else 0.0,
+        shift_s=round(take.shift_s, 3),
+        video_stretch=take.stretch,
     )
 
 
-def dub(
-    run: TaskRun, engine: SpeechEngine, lines: list[Line], how: Fitting, work: Path
-) -> tuple[Speech, list[Placed], dict[str, float]]:
-    """Return the dubbed track, the manifest of every line and each voice's speaking rate (chars/s).
+@dataclass(frozen=True)
+class Dubbed:
+    """A dub: the track, the manifest of every line, each voice's speaking rate (chars/s), the slowed spans."""
+
+    track: Speech
+    manifest: list[Placed]
+    rates: dict[str, float]
+    stretches: list[VideoStretch]
+
+
+def dub(run: TaskRun, engine: SpeechEngine, lines: list[Line], how: Fitting, work: Path) -> Dubbed:
+    """Return the dubbed track (on the stretched film's time), the manifest and what was learnt on the way.
 
     Raises:
         TaskCancelled: the stage was cancelled (checked before each line).
@@ -207,14 +264,15 @@ def dub(
         rate = rate or (take.speech.sample_rate if take.speech is not None else None)
         fitted = planner.place(i, take, rate or _DEFAULT_RATE, work)
         if fitted is not None:
-            pieces.append((samples_at(take.room.start_s, fitted.sample_rate), fitted))
-        manifest.append(_entry(i, line, take, fitted))
+            pieces.append((samples_at(take.start_s, fitted.sample_rate), fitted))
+        manifest.append(_entry(i, line, take, fitted, planner.stretches))
         run.progress((i + 1) / len(lines))
     rate = rate or _DEFAULT_RATE
     last_end = max((p.audio_end_s for p in manifest), default=0.0)
-    total_s = track_length(lines[-1].cue.end_s if lines else 0.0, how.duration_s, last_end)
+    duration_s = how.duration_s + planner.added_s if how.duration_s is not None else None
+    total_s = track_length(to_output(lines[-1].cue.end_s, planner.stretches) if lines else 0.0, duration_s, last_end)
     track = np.zeros(samples_at(total_s, rate), dtype=np.float32)
     for start, piece in pieces:
         chunk = piece.samples[: max(0, track.shape[0] - start)]
         track[start : start + chunk.shape[0]] = chunk
-    return Speech(samples=track, sample_rate=rate), manifest, planner.rates.summary()
+    return Dubbed(Speech(samples=track, sample_rate=rate), manifest, planner.rates.summary(), planner.stretches)

@@ -21,6 +21,8 @@ MERGE_GAP_S = 0.4
 MERGE_MAX_S = 8.0
 # a shortened line is asked for a little under its budget: speech rates vary from line to line
 BUDGET_MARGIN = 0.9
+# the picture is slowed over a line's span only when the span is at least this long
+MIN_STRETCH_S = 0.2
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
+from actors.ffmpeg.retime import VideoStretch
+
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
@@ -36,8 +38,11 @@ class Placed(msgspec.Struct, kw_only=True):
 
     ``decision``: ``natural`` (fits its cue), ``borrowed`` (fits with silence borrowed around the cue),
     ``sped_up`` (fits at ``speed`` <= max_speed), ``shortened`` (the LLM shortened it: ``original_text``),
-    ``too_long`` (reported: played at max_speed and cut at the next line), ``silent`` (nothing to say).
-    ``window_*``: the room the line was given; ``cues``: the indices of the cues it speaks (merged lines).
+    ``stretched`` (fits once the picture is slowed over ``video_stretch``: its span in source time and
+    factor), ``too_long`` (reported: played at max_speed and cut at the next line; a ``video_stretch`` at the
+    bound may have lengthened it), ``silent`` (nothing to say). ``window_*``: the room the line was given;
+    ``cues``: the indices of the cues it speaks (merged lines). Every time is on the stretched film (the
+    source's when nothing was stretched): ``shift_s`` is what the spans before the line added.
     """
 
     index: int
@@ -57,6 +62,8 @@ class Placed(msgspec.Struct, kw_only=True):
     audio_end_s: float
     overrun_s: float
     cut_s: float
+    shift_s: float = 0.0
+    video_stretch: VideoStretch | None = None
 
 
 def plan_line(spoken_s: float, start_s: float, end_s: float, *, limit_s: float, fit: str, max_speed: float) -> Plan:

