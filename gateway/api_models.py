@@ -10,7 +10,7 @@ from actors.webhooks.events import CallbackStatus
 from gateway.audit import AuditEntry
 from state import StageError
 
-StatusName = Literal["PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"]
+StatusName = Literal["SCHEDULED", "PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"]
 
 
 class StageView(msgspec.Struct, kw_only=True):
@@ -29,6 +29,8 @@ class StageView(msgspec.Struct, kw_only=True):
     finished_at: str | None
     duration_s: float | None
     callback_status: CallbackStatus | None = None
+    # a SCHEDULED stage's start time (run_at / delay_s at submit); null for a stage queued at once
+    run_at: str | None = None
 
 
 class TaskView(msgspec.Struct, kw_only=True):

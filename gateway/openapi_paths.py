@@ -77,7 +77,7 @@ def file_path_schema(settings: Settings) -> dict[str, Any]:
 
 def _task_operations(task_request: dict[str, Any]) -> Operations:
     view = json_doc(ref("TaskView"), "The task")
-    status_enum = {"type": "string", "enum": ["PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"]}
+    status_enum = {"type": "string", "enum": ["SCHEDULED", "PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"]}
     return {
         ("post", "/v1/tasks"): {
             "tags": ["tasks"],
@@ -304,7 +304,7 @@ def _event_operations() -> Operations:
     types = _query(
         "type", {"type": "string"}, f"Comma-separated kinds ({kinds}); default: all the key may see (403 past that)"
     )
-    status_enum = {"type": "string", "enum": ["PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"]}
+    status_enum = {"type": "string", "enum": ["SCHEDULED", "PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"]}
     return {
         ("get", "/v1/events"): {
             "tags": ["events"],

@@ -290,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("task_id")
     p.set_defaults(run=cmd_cancel)
     p = sub.add_parser("tasks", help="list recent tasks", parents=[common])
-    p.add_argument("--status", choices=sorted(TERMINAL | {"PENDING", "RUNNING"}))
+    p.add_argument("--status", choices=sorted(TERMINAL | {"SCHEDULED", "PENDING", "RUNNING"}))
     p.add_argument("--task-name")
     p.add_argument("--limit", type=int)
     p.set_defaults(run=cmd_tasks)
