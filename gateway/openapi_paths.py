@@ -19,6 +19,7 @@ PROBLEMS = {
     "409": "Conflicts with the current state",
     "413": "Too large",
     "422": "A field is invalid (`errors` points at it)",
+    "429": "The API key is at a limit (`limit`, `value`, `current`); retry after `Retry-After` seconds",
     "503": "A dependency is down; retry after `Retry-After`",
 }
 
@@ -89,6 +90,7 @@ def _task_operations(task_request: dict[str, Any]) -> Operations:
                 "409": None,
                 "413": None,
                 "422": None,
+                "429": None,
                 "503": None,
             },
         },
