@@ -1,4 +1,4 @@
-"""Limits per API key: 429 with Retry-After and a problem naming the limit, counts that follow the task, run-time changes.
+"""Limits per API key: 429 with Retry-After and a problem naming the limit, counts that follow tasks, run-time changes.
 
 In process, without workers: submitted stages stay queued, so the queued counts are exact. The running limit
 and the counts' life through real runs are in tests/e2e/test_intake.py.
