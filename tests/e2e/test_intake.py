@@ -74,7 +74,8 @@ async def test_a_delayed_task_shows_scheduled_then_runs_at_its_time(bob: Client)
 
 
 async def test_a_stage_waiting_on_a_scheduled_stage_starts_after_it(bob: Client) -> None:
-    await bob.submit("system.sleep", {"seconds": 0.2}, task_id="e2e-after", delay_s=1.5)
+    run_at = datetime.fromtimestamp(datetime.now(UTC).timestamp() + 1.5, tz=UTC).isoformat()  # ISO 8601, +00:00
+    await bob.submit("system.sleep", {"seconds": 0.2}, task_id="e2e-after", run_at=run_at)
     await bob.submit("system.gpu_hold", {"seconds": "${{ stages.system.sleep.output.slept_s }}"}, task_id="e2e-after")
     record = await bob.wait("e2e-after", stage="system.gpu_hold", timeout_s=60)
     sleep, hold = record["stages"]["system.sleep"], record["stages"]["system.gpu_hold"]
