@@ -94,7 +94,7 @@ class Scheduler:
             )
         except StateError:  # not SCHEDULED any more, or gone
             return False
-        log.info("stage_released", task_id=workflow_id, task_name=task_name)
+        log.debug("stage_released", task_id=workflow_id, task_name=task_name)
         return True
 
     async def next_due_s(self) -> float:

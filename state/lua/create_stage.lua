@@ -34,8 +34,9 @@
 -- The stage's latest message is noted in the record (field message:{task_name} = "queue\nredis message id")
 -- for the monitor's pending sweep.
 -- Limits JSON: {max_running, max_queued, submits_per_minute, per_task: {task_name: {the same three}}}; a
--- count at its limit refuses the submit. Queued and running counts drop run ids older than the ttl (their
--- records expired), the submits those older than a minute.
+-- count at its limit refuses the submit. A queued or running count found at its limit first drops run ids
+-- older than the ttl (their records expired). A submit is recorded in a per-minute window (server TIME) only
+-- where a submits_per_minute limit applies; each check drops the entries older than a minute.
 -- returns {"created", {} when the workflow is new (the caller knows every field: it sent them) | HGETALL of
 -- KEYS[1] as a flat list} | {"exists", HGETALL} | {"conflict", {}} |
 -- {"limited", limit name, limit value, current count, ms until the window frees (-1: unknown)}
@@ -49,50 +50,63 @@ if found[1] then
 end
 local rid = ARGV[7] .. '|' .. name
 local key_name = ARGV[16]
+-- the per-minute windows this submit is recorded in (only where such a limit applies: unbounded otherwise)
+local windows = {}
 local clock
 if key_name ~= '' then
-  local t = redis.call('TIME')
-  clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  local stale = clock - tonumber(ARGV[5])
-  for _, k in ipairs({12, 13, 15, 16}) do
-    redis.call('ZREMRANGEBYSCORE', KEYS[k], '-inf', stale)
-  end
-  redis.call('ZREMRANGEBYSCORE', KEYS[14], '-inf', clock - 60000)
-  redis.call('ZREMRANGEBYSCORE', KEYS[17], '-inf', clock - 60000)
   local raw = redis.call('HGET', KEYS[11], key_name)
   if not raw then
     raw = ARGV[17]
   end
+  local limits = {}
   if raw ~= '' then
-    local limits = cjson.decode(raw)
-    local function over(set, prefix, first)
-      if type(set) ~= 'table' then
-        return nil
+    limits = cjson.decode(raw)
+  end
+  local function count(kind, k, value)
+    if kind == 'submits_per_minute' then
+      if not clock then
+        local t = redis.call('TIME')
+        clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
       end
-      local checks = {{'max_queued', first}, {'max_running', first + 1}, {'submits_per_minute', first + 2}}
-      for _, check in ipairs(checks) do
-        local value = set[check[1]]
-        if type(value) == 'number' then
-          local current = redis.call('ZCARD', KEYS[check[2]])
-          if current >= value then
-            local wait = -1
-            if check[1] == 'submits_per_minute' then
-              local oldest = redis.call('ZRANGE', KEYS[check[2]], current - value, current - value, 'WITHSCORES')
-              wait = math.max(0, tonumber(oldest[2]) + 60000 - clock)
-            end
-            return {'limited', prefix .. check[1], value, current, wait}
-          end
-        end
-      end
+      redis.call('ZREMRANGEBYSCORE', KEYS[k], '-inf', clock - 60000)
+      table.insert(windows, k)
+      return redis.call('ZCARD', KEYS[k])
+    end
+    local current = redis.call('ZCARD', KEYS[k])
+    if current >= value then  -- at the limit: drop ids whose record expired, and count again
+      redis.call('ZREMRANGEBYSCORE', KEYS[k], '-inf', tonumber(ARGV[6]) - tonumber(ARGV[5]))
+      current = redis.call('ZCARD', KEYS[k])
+    end
+    return current
+  end
+  local function over(set, prefix, first)
+    if type(set) ~= 'table' then
       return nil
     end
-    local refused = over(limits, '', 12)
-    if not refused and type(limits.per_task) == 'table' then
-      refused = over(limits.per_task[name], 'per_task.' .. name .. '.', 15)
+    local checks = {{'max_queued', first}, {'max_running', first + 1}, {'submits_per_minute', first + 2}}
+    for _, check in ipairs(checks) do
+      local kind, k = check[1], check[2]
+      local value = set[kind]
+      if type(value) == 'number' then
+        local current = count(kind, k, value)
+        if current >= value then
+          local wait = -1
+          if kind == 'submits_per_minute' then
+            local oldest = redis.call('ZRANGE', KEYS[k], current - value, current - value, 'WITHSCORES')
+            wait = math.max(0, tonumber(oldest[2] or clock) + 60000 - clock)
+          end
+          return {'limited', prefix .. kind, value, current, wait}
+        end
+      end
     end
-    if refused then
-      return refused
-    end
+    return nil
+  end
+  local refused = over(limits, '', 12)
+  if not refused and type(limits.per_task) == 'table' then
+    refused = over(limits.per_task[name], 'per_task.' .. name .. '.', 15)
+  end
+  if refused then
+    return refused
   end
 end
 local run_at = tonumber(ARGV[15])
@@ -138,7 +152,9 @@ else
   redis.call('ZADD', KEYS[5], now, rid)
 end
 if key_name ~= '' then
-  for _, k in ipairs({12, 14, 15, 17}) do
+  redis.call('ZADD', KEYS[12], now, rid)
+  redis.call('ZADD', KEYS[15], now, rid)
+  for _, k in ipairs(windows) do
     redis.call('ZADD', KEYS[k], clock, rid)
   end
 end
