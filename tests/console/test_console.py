@@ -154,6 +154,16 @@ async def test_the_submit_form_starts_a_ping(system: System, client: Client, ope
     await page.wait_for_url("**/ui/tasks/ui-submitted")
     await expect(page.locator('section[data-stage="system.ping"] .badge')).to_have_text("SUCCESS", timeout=15000)
     assert (await client.task("ui-submitted"))["stages"]["system.ping"]["output"] == {"pong": True}
+
+    await page.goto("/ui/submit")  # a later start: SCHEDULED with its time on the task page, then it runs
+    await page.get_by_label("task_id").fill("ui-later")
+    await page.get_by_label("Start after").fill("4")
+    await page.get_by_role("button", name="Submit").click()
+    await page.wait_for_url("**/ui/tasks/ui-later")
+    later = page.locator('section[data-stage="system.ping"]')
+    await expect(later.locator(".badge")).to_have_text("SCHEDULED")
+    await expect(later.locator(".facts")).to_contain_text("Starts at")
+    await expect(later.locator(".badge")).to_have_text("SUCCESS", timeout=20000)
     assert tab.errors == []
 
 
