@@ -270,7 +270,8 @@ _SSE_DESCRIPTION = (
     "admin keys only, mirroring `/v1/monitor/*`: `lease` (`action` granted, queued, released, force_released "
     "or expired (its holder stopped renewing; `expired_at_ms`, seen at the device's next lock call); `device`, "
     "`fencing_token`, `task_id`, `task_name`, `host`, `pid`), `tier` (`kind`, "
-    "`task_id`, `task_name`, `detail`) and `worker` (`action` up or down, `worker` host:pid). A `: keep-alive` "
+    "`task_id`, `task_name`, `detail`), `worker` (`action` up or down, `worker` host:pid) and `throttle` (a "
+    "submit refused at a key's limit: `key`, `task_id`, `task_name`, `limit`, `value`, `current`). A `: keep-alive` "
     "comment comes every `events.keepalive_s` of silence. Reconnect with `Last-Event-ID` to get what was "
     "missed while it is still in the stream's window (about the last 10,000 events); a `gap` event says "
     "some were older than that. A client that falls `events.client_queue` events behind gets an `overflow` "
@@ -295,7 +296,7 @@ def _sse(description: str) -> dict[str, Any]:
 
 
 def _event_operations() -> Operations:
-    kinds = "stage, progress, lease, tier, worker"
+    kinds = "stage, progress, lease, tier, worker, throttle"
     last_id = {
         "name": "Last-Event-ID",
         "in": "header",

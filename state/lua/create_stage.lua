@@ -6,7 +6,8 @@
 -- KEYS[3] index of workflows by task_name (zset)
 -- KEYS[4] storage sweep (zset workflow_id -> ms of last activity; its folder is removed once that is old)
 -- KEYS[5] index of PENDING stages (zset run id -> ms)
--- KEYS[6] the live events stream (taskgate:events): a new stage adds a 'stage' event (PENDING or SCHEDULED, rev 1)
+-- KEYS[6] the live events stream (taskgate:events): a new stage adds a 'stage' event (PENDING or SCHEDULED,
+--         rev 1); a refusal a 'throttle' event (key, task_name, limit, value, current)
 -- KEYS[7] the Dramatiq queue list (dramatiq:{queue}); any key when ARGV[11] is ''
 -- KEYS[8] the Dramatiq queue's message hash (dramatiq:{queue}.msgs); any key when ARGV[11] is ''
 -- KEYS[9] the queue's wake-up list (taskgate:wake:{queue}); any key when ARGV[11] is ''
@@ -106,6 +107,8 @@ if key_name ~= '' then
     refused = over(limits.per_task[name], 'per_task.' .. name .. '.', 15)
   end
   if refused then
+    redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[8], '*', 'type', 'throttle', 'key', key_name,
+      'workflow_id', ARGV[7], 'task_name', name, 'limit', refused[2], 'value', refused[3], 'current', refused[4])
     return refused
   end
 end

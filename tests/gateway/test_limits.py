@@ -86,6 +86,25 @@ async def test_a_submit_past_max_queued_gets_429_naming_the_limit_then_is_accept
     assert 'taskgate_submits_throttled_total{key="app-bob",limit="max_queued"} 2.0' in metrics
 
 
+async def test_a_refusal_is_a_throttle_event_for_admin_keys(gateway: TestClient, redis_client: redis.Redis) -> None:
+    await gateway.put("/v1/keys/app-bob/limits", json={"max_queued": 0}, headers=ADMIN)
+    assert (await _submit(gateway, "t0", USER))[0] == 429
+    events = [e for _, e in redis_client.xrange(keys.EVENTS) if e[b"type"] == b"throttle"]
+    assert [{k.decode(): v.decode() for k, v in e.items()} for e in events] == [
+        {
+            "type": "throttle",
+            "key": "app-bob",
+            "workflow_id": "t0",
+            "task_name": "system.ping",
+            "limit": "max_queued",
+            "value": "0",
+            "current": "0",
+        }
+    ]
+    refused = await gateway.get("/v1/events?type=throttle", headers=USER)
+    assert refused.status == 403  # another key's throttling is for admins
+
+
 async def test_a_per_task_limit_refuses_only_that_task(gateway: TestClient) -> None:
     body = {"task_name": "ffmpeg.probe", "task_id": "probe", "input_data": {"media_path": "https://example.com/a"}}
     resp = await gateway.post("/v1/tasks", json=body, headers=USER)
