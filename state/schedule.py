@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 from config import keys
 from redis_io import text
 from state import changes
-from state.errors import StateError
+from state.errors import ConcurrentUpdate, StateError, TaskNotFound
 from state.models import StageRecord, now_ms
 from state.tracking import run_id
 from state.transitions import Status
@@ -71,13 +71,15 @@ class Scheduler:
         for member in due:
             rid = text(member)
             workflow_id, _, task_name = rid.partition("|")
-            if await self._release(workflow_id, task_name):
+            outcome = await self._release(workflow_id, task_name)
+            if outcome is True:
                 released += 1
-            else:  # ended, released elsewhere, or its record expired: not due any more
+            elif outcome is False:  # ended, released elsewhere, or its record expired: not due any more
                 await self.client.zrem(keys.SCHEDULED_STAGES, rid)
         return released
 
-    async def _release(self, workflow_id: str, task_name: str) -> bool:
+    async def _release(self, workflow_id: str, task_name: str) -> bool | None:
+        """Release one stage: True when done here, False when it is not SCHEDULED any more, None to try again."""
         found = await self.client.hget(keys.workflow_state(workflow_id), keys.scheduled_field(task_name))
         if found is None:
             return False
@@ -92,8 +94,11 @@ class Scheduler:
             await self.store.update_stage_at(
                 workflow_id, task_name, release, also=lambda effects, _new: queue_message(effects, workflow_id, entry)
             )
-        except StateError:  # not SCHEDULED any more, or gone
+        except (_NotScheduled, TaskNotFound):
             return False
+        except ConcurrentUpdate:  # the record kept changing: the next round tries again
+            log.warning("scheduled_release_contended", task_id=workflow_id, task_name=task_name)
+            return None
         log.debug("stage_released", task_id=workflow_id, task_name=task_name)
         return True
 
