@@ -30,16 +30,13 @@ MAX_RETRY_AFTER_S = 60
 _encoder = msgspec.json.Encoder()
 
 
-def _file_limits(settings: Settings) -> dict[str, bytes]:
-    return {k.name: _encoder.encode(k.limits) for k in settings.auth.api_keys if k.limits is not None}
-
-
 def submit_key(request: web.Request, settings: Settings) -> SubmitKey | None:
-    """Return the key a submit counts against (None when keys are off)."""
+    """Return the key a submit counts against, with its limits from the settings file (None when keys are off)."""
     principal = request.get(PRINCIPAL, OPEN)
     if principal is OPEN:
         return None
-    return SubmitKey(principal.name, _file_limits(settings).get(principal.name, b""))
+    limits = next((k.limits for k in settings.auth.api_keys if k.name == principal.name), None)
+    return SubmitKey(principal.name, _encoder.encode(limits) if limits is not None else b"")
 
 
 async def retry_after_s(request: web.Request, exc: LimitExceeded, task_name: str) -> int:
