@@ -9,6 +9,7 @@ import msgspec
 from aiohttp import web
 
 from actors.registry import REGISTRY
+from actors.validation import InvalidInput, closest
 from config import Settings, keys
 from config.limits import KeyLimits
 from gateway.audit import audited
@@ -93,6 +94,11 @@ async def put_limits(request: web.Request) -> web.Response:
         limits = decode_json(body, KeyLimits)
     except msgspec.ValidationError as exc:
         raise request_error(exc, body) from None
+    for task_name in limits.per_task:
+        if task_name not in REGISTRY:
+            near = closest(task_name, list(REGISTRY))
+            hint = f" (did you mean {near!r}?)" if near else "; GET /v1/task-types lists them"
+            raise InvalidInput(f"per_task names an unknown task_name {task_name!r}{hint}", f"$.per_task.{task_name}")
     await ctx.redis.hset(keys.KEY_LIMITS, name, _encoder.encode(limits))
     key = next(k for k in ctx.settings.auth.api_keys if k.name == name)
     return json_response(await _view(request, name, list(key.scopes), key.limits))

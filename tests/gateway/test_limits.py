@@ -173,6 +173,11 @@ async def test_bad_limit_changes_are_refused_clearly(gateway: TestClient) -> Non
     bad = await gateway.put("/v1/keys/app-bob/limits", json={"max_queued": -1}, headers=ADMIN)
     assert bad.status == 422
     assert (await bad.json())["errors"][0]["pointer"] == "$.max_queued"
+    typo = await gateway.put("/v1/keys/app-bob/limits", json={"per_task": {"system.pong": {}}}, headers=ADMIN)
+    problem = await typo.json()
+    assert typo.status == 422, problem
+    assert problem["errors"][0]["pointer"] == "$.per_task.system.pong"
+    assert "did you mean 'system.ping'" in problem["errors"][0]["detail"]
     unknown = await gateway.put("/v1/keys/nobody/limits", json={}, headers=ADMIN)
     assert unknown.status == 404
     assert "nobody" in (await unknown.json())["detail"]
