@@ -70,7 +70,7 @@ async def test_a_delayed_task_shows_scheduled_then_runs_at_its_time(bob: Client)
     assert ran["status"] == "SUCCESS", ran
     assert ran["attempts"] == 1
     assert _ms(ran["started_at"]) >= _ms(submitted["created_at"]) + 2000
-    assert _ms(ran["started_at"]) - _ms(ran["run_at"]) < 5000  # about on time (a loaded machine is slower)
+    assert _ms(ran["started_at"]) - _ms(ran["run_at"]) < 10_000  # about on time (a loaded machine is slower)
 
 
 async def test_a_stage_waiting_on_a_scheduled_stage_starts_after_it(bob: Client) -> None:

@@ -66,7 +66,7 @@ async def test_a_delayed_stage_is_scheduled_then_released_to_its_queue_at_its_ti
     record = await async_wait_until(released, timeout_s=10, what="the stage released")
     released_ms = _ms(record["updated_at"])
     assert released_ms >= _ms(stage["run_at"])
-    assert released_ms - _ms(stage["run_at"]) < 3000  # the scheduler looks at least four times a second
+    assert released_ms - _ms(stage["run_at"]) < 5000  # it looks four times a second (a loaded machine is slower)
     assert redis_client.llen("dramatiq:system") == 1
     assert redis_client.zcard(keys.SCHEDULED_STAGES) == 0
     assert redis_client.zscore(keys.PENDING_STAGES, "later|system.ping") is not None  # the pending sweep's net
