@@ -31,6 +31,7 @@ PAGES = (
     "/ui/monitor",
     "/ui/submit",
     "/ui/audit",
+    "/ui/keys",
 )
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

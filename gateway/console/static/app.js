@@ -9,11 +9,12 @@ import * as workers from "./page-workers.js";
 import * as monitor from "./page-monitor.js";
 import * as submit from "./page-submit.js";
 import * as audit from "./page-audit.js";
+import * as keyPage from "./page-keys.js";
 
 function route(path) {
   const m = path.match(/^\/ui\/tasks\/(.+)$/);
   if (m) return ["tasks", (main, who) => task.render(main, who, decodeURIComponent(m[1]))];
-  const pages = { gpus, workers, monitor, submit, audit };
+  const pages = { gpus, workers, monitor, submit, audit, keys: keyPage };
   const name = path.replace(/^\/ui\/?/, "").replace(/\/$/, "");
   if (pages[name]) return [name, (main, who) => pages[name].render(main, who)];
   return ["tasks", (main, who) => tasks.render(main, who)];
