@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 import structlog
@@ -25,6 +25,9 @@ from state.errors import ConcurrentUpdate, StateError, TaskNotFound
 from state.models import StageRecord, now_ms
 from state.tracking import run_id
 from state.transitions import Status
+
+if TYPE_CHECKING:  # the store's transitions import this module (queue_unschedule)
+    from state.store import StateStore
 
 log = structlog.get_logger(__name__)
 
@@ -60,9 +63,9 @@ def queue_message(effects: Any, workflow_id: str, entry: bytes) -> None:
 class Scheduler:
     """Release the SCHEDULED stages whose time has come (any number of schedulers may run at once)."""
 
-    def __init__(self, client: aioredis.Redis, store: Any) -> None:
+    def __init__(self, client: aioredis.Redis, store: StateStore) -> None:
         self.client = client
-        self.store = store  # a ``StateStore``
+        self.store = store
 
     async def release_due(self, limit: int = BATCH) -> int:
         """Queue the stages due now (at most ``limit``); return how many this call released."""
