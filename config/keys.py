@@ -216,3 +216,28 @@ def batch(batch_id: str) -> str:
 def batch_item_id(batch_id: str, index: int) -> str:
     """Return the workflow id of a batch's item ``index``."""
     return f"{batch_id}-{index}"
+# Later start (state/schedule.py). zset: run id of each SCHEDULED stage -> its run_at ms; the scheduler moves
+# the due ones to PENDING and queues the message the submit kept in the field scheduled:{task_name} of the
+# workflow's hash (queue, task_name, redis message id, encoded message; tab-separated).
+SCHEDULED_STAGES = "taskgate:stages:scheduled"
+SCHEDULED_FIELD = "scheduled:{task_name}"
+
+# Limits per API key (state/limits.py). hash: key name -> limits JSON set at run time (PUT /v1/keys/{name}/limits),
+# read by the submit script before the settings file's. zsets per key (and per key and task_name): run ids of
+# its queued (SCHEDULED or PENDING) and running stages -> ms they entered that state, kept by the stage
+# transitions; and its recent submits -> ms (the per-minute window).
+KEY_LIMITS = "taskgate:keys:limits"
+KEY_COUNT = "taskgate:limits:{key}:{what}"
+KEY_TASK_COUNT = "taskgate:limits:{key}:task:{task_name}:{what}"
+
+
+def scheduled_field(task_name: str) -> str:
+    """Return the field of a workflow's hash that keeps a SCHEDULED stage's message until its time."""
+    return SCHEDULED_FIELD.format(task_name=task_name)
+
+
+def key_count(key: str, what: str, task_name: str | None = None) -> str:
+    """Return the zset of an API key's ``queued``, ``running`` or ``submits`` (overall, or for one task_name)."""
+    if task_name is None:
+        return KEY_COUNT.format(key=key, what=what)
+    return KEY_TASK_COUNT.format(key=key, task_name=task_name, what=what)

@@ -25,6 +25,7 @@ from config.gpu import (
     GpuLockMonitorSettings,
     GpuLockSettings,
 )
+from config.limits import KeyLimits
 from config.redis_target import sentinel_address, sentinel_entries
 from config.section import PositiveInt, PositiveSeconds
 from config.section import Section as _Section
@@ -115,6 +116,8 @@ class ApiKey(_Section):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     key_sha256: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}\Z")]
     scopes: list[Literal["user", "admin"]] = msgspec.field(default_factory=lambda: ["user"])
+    # submits past these get 429 (PUT /v1/keys/{name}/limits replaces them at run time)
+    limits: KeyLimits | None = None
 
 
 class AuthSettings(_Section):

@@ -7,10 +7,11 @@ from typing import Any, Literal
 import msgspec
 
 from actors.webhooks.events import CallbackStatus
+from config.limits import KeyLimits
 from gateway.audit import AuditEntry
 from state import StageError
 
-StatusName = Literal["PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"]
+StatusName = Literal["SCHEDULED", "PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"]
 
 
 class StageView(msgspec.Struct, kw_only=True):
@@ -29,6 +30,8 @@ class StageView(msgspec.Struct, kw_only=True):
     finished_at: str | None
     duration_s: float | None
     callback_status: CallbackStatus | None = None
+    # a SCHEDULED stage's start time (run_at / delay_s at submit); null for a stage queued at once
+    run_at: str | None = None
 
 
 class TaskView(msgspec.Struct, kw_only=True):
@@ -161,3 +164,28 @@ class WhoAmI(msgspec.Struct, kw_only=True):
     admin: bool
     user: bool
     auth_enabled: bool
+
+
+class KeyCounts(msgspec.Struct, kw_only=True):
+    """A key's queued (SCHEDULED, PENDING) and running stages, overall and per task_name (only those with any)."""
+
+    queued: int
+    running: int
+    per_task: dict[str, dict[str, int]]
+
+
+class KeyView(msgspec.Struct, kw_only=True):
+    """An API key (its name, never its secret), its limits and where they come from, and its counts."""
+
+    name: str
+    scopes: list[str]
+    limits: KeyLimits | None
+    # "runtime" (PUT /v1/keys/{name}/limits), "settings" (auth.api_keys), or null: no limits
+    limits_source: Literal["runtime", "settings"] | None
+    counts: KeyCounts
+
+
+class KeyList(msgspec.Struct, kw_only=True):
+    """Every configured API key."""
+
+    keys: list[KeyView]

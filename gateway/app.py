@@ -19,7 +19,9 @@ from gateway import (
     files,
     glossary_routes,
     health,
+    key_routes,
     monitor_routes,
+    scheduling,
     tasks,
     voice_maps,
     voices,
@@ -56,12 +58,14 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(event_routes.routes)
     app.add_routes(worker_routes.routes)
     app.add_routes(audit_routes.routes)
+    app.add_routes(key_routes.routes)
     app.add_routes(console.routes)
     auth.install(app, settings)
     app.middlewares.append(metrics_middleware)
     app.cleanup_ctx.append(_resources)
     app.cleanup_ctx.append(event_routes.events_ctx)
     app.cleanup_ctx.append(webhooks.outbox_dispatcher)
+    app.cleanup_ctx.append(scheduling.scheduler_ctx)
     # The monitor runs in the gateway unless gpu_lock_monitor.enabled is false (then: python -m monitor).
     app.cleanup_ctx.append(monitor_routes.monitor_ctx)
     return app

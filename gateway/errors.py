@@ -35,3 +35,7 @@ class SubmitUnconfirmed(GatewayError):
     def __init__(self, detail: str, task_id: str) -> None:
         super().__init__(detail)
         self.task_id = task_id
+
+
+class UnknownKey(GatewayError):
+    """Raised when a route names an API key that the settings do not configure."""

@@ -31,7 +31,18 @@ BLOCK_MS = 5000
 READ_COUNT = 500
 # After a Redis error the reader waits this long before it reads again.
 RETRY_S = 0.5
-_INTS = ("rev", "device", "fencing_token", "pid", "waited_ms", "since_ms", "expired_at_ms", "amount")
+_INTS = (
+    "rev",
+    "device",
+    "fencing_token",
+    "pid",
+    "waited_ms",
+    "since_ms",
+    "expired_at_ms",
+    "amount",
+    "value",
+    "current",
+)
 _NESTED = ("owner", "holder")
 _KEEP_NESTED = ("task_id", "task_name", "host", "pid", "fencing_token", "since_ms", "waited_ms", "memory_mb")
 _encoder = msgspec.json.Encoder()

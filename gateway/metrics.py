@@ -241,6 +241,12 @@ class GatewayMetrics:
             "Event stream clients dropped for falling events.client_queue events behind.",
             registry=self.registry,
         )
+        self.submits_throttled = Counter(
+            "taskgate_submits_throttled_total",
+            "Submits refused with 429 because the API key was at a limit (limit: e.g. max_queued).",
+            ["key", "limit"],
+            registry=self.registry,
+        )
         self.snapshot = _Snapshot()
         self.registry.register(_RedisCollector(self.snapshot))
 
@@ -248,6 +254,10 @@ class GatewayMetrics:
         """Count accepted submits (a batch counts its items)."""
         child = self._submitted.get(task_name) or self.tasks_submitted.labels(task_name=task_name)
         child.inc(count)
+
+    def throttled(self, key: str, limit: str) -> None:
+        """Count one submit refused at a limit of ``key``."""
+        self.submits_throttled.labels(key=key, limit=limit).inc()
 
     async def refresh(self, client: aioredis.Redis, settings: Settings) -> None:
         """Read the Redis figures for the next ``render`` (``taskgate_redis_up`` 0 when Redis fails)."""

@@ -13,9 +13,11 @@ from actors.llm.glossary import Glossary
 from actors.registry import REGISTRY
 from actors.webhooks.events import WebhookEvent
 from config import Settings
+from config.limits import KeyLimits
 from gateway import api_models as m
 from gateway.auth import SCOPE_ATTR, KeyRing
 from gateway.monitor_routes import LiveConfigPatch, ReleaseRequest
+from gateway.openapi_keys import key_operations
 from gateway.openapi_paths import PROBLEMS, REF, Operations, json_doc, operations, path_param, problem_doc, ref
 from gateway.openapi_rules import callback_schema, tighten_input
 from gateway.problems import Problem
@@ -41,6 +43,9 @@ _STRUCTS: list[type[msgspec.Struct]] = [
     m.Ready,
     m.WhoAmI,
     m.AuditList,
+    m.KeyList,
+    m.KeyView,
+    KeyLimits,
 ]
 HIDDEN_ATTR = "__taskgate_openapi_hidden__"
 
@@ -91,6 +96,8 @@ def _task_requests(schemas: dict[str, Any], ref_of: dict[Any, dict[str, str]]) -
                 "input_data": ref_of[spec.input_type],
                 "task_id": base["task_id"],
                 "callback": base["callback"],
+                "run_at": base["run_at"],
+                "delay_s": base["delay_s"],
             },
             "required": ["task_name"] if _accepts_empty(spec.input_type) else ["task_name", "input_data"],
             "additionalProperties": False,
@@ -142,7 +149,7 @@ def _operation(route: web.AbstractRoute, method: str, path: str, documented: Ope
     op["operationId"] = method + "_" + re.sub(r"\W+", "_", path).strip("_")
     op = _secure(op, route.handler, path, ring)
     op["responses"] = {code: (r or problem_doc(PROBLEMS.get(code, "Error"))) for code, r in op["responses"].items()}
-    for code, header in (("503", "Retry-After"), ("401", "WWW-Authenticate")):
+    for code, header in (("503", "Retry-After"), ("429", "Retry-After"), ("401", "WWW-Authenticate")):
         if code in op["responses"]:
             op["responses"][code] = {**op["responses"][code], "headers": {header: {"schema": {"type": "string"}}}}
     return op
@@ -163,7 +170,7 @@ def build_document(app: web.Application, settings: Settings) -> dict[str, Any]:
     types = _STRUCTS + [t for s in REGISTRY.values() for t in (s.input_type, s.output_type)]
     refs, schemas = msgspec.json.schema_components(types, ref_template=REF)
     ref_of = dict(zip(types, refs, strict=True))
-    documented = operations(_task_requests(schemas, ref_of), settings)
+    documented = operations(_task_requests(schemas, ref_of), settings) | key_operations()
     hook = {
         "summary": "A stage ended (SUCCESS, FAILED or CANCELLED) and the task has a callback URL",
         "description": _WEBHOOK_DESCRIPTION,

@@ -19,6 +19,7 @@ PROBLEMS = {
     "409": "Conflicts with the current state",
     "413": "Too large",
     "422": "A field is invalid (`errors` points at it)",
+    "429": "The API key is at a limit (`limit`, `value`, `current`); retry after `Retry-After` seconds",
     "503": "A dependency is down; retry after `Retry-After`",
 }
 
@@ -77,7 +78,7 @@ def file_path_schema(settings: Settings) -> dict[str, Any]:
 
 def _task_operations(task_request: dict[str, Any]) -> Operations:
     view = json_doc(ref("TaskView"), "The task")
-    status_enum = {"type": "string", "enum": ["PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"]}
+    status_enum = {"type": "string", "enum": ["SCHEDULED", "PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"]}
     return {
         ("post", "/v1/tasks"): {
             "tags": ["tasks"],
@@ -89,6 +90,7 @@ def _task_operations(task_request: dict[str, Any]) -> Operations:
                 "409": None,
                 "413": None,
                 "422": None,
+                "429": None,
                 "503": None,
             },
         },
@@ -268,7 +270,8 @@ _SSE_DESCRIPTION = (
     "admin keys only, mirroring `/v1/monitor/*`: `lease` (`action` granted, queued, released, force_released "
     "or expired (its holder stopped renewing; `expired_at_ms`, seen at the device's next lock call); `device`, "
     "`fencing_token`, `task_id`, `task_name`, `host`, `pid`), `tier` (`kind`, "
-    "`task_id`, `task_name`, `detail`) and `worker` (`action` up or down, `worker` host:pid). A `: keep-alive` "
+    "`task_id`, `task_name`, `detail`), `worker` (`action` up or down, `worker` host:pid) and `throttle` (a "
+    "submit refused at a key's limit: `key`, `task_id`, `task_name`, `limit`, `value`, `current`). A `: keep-alive` "
     "comment comes every `events.keepalive_s` of silence. Reconnect with `Last-Event-ID` to get what was "
     "missed while it is still in the stream's window (about the last 10,000 events); a `gap` event says "
     "some were older than that. A client that falls `events.client_queue` events behind gets an `overflow` "
@@ -293,7 +296,7 @@ def _sse(description: str) -> dict[str, Any]:
 
 
 def _event_operations() -> Operations:
-    kinds = "stage, progress, batch, lease, tier, worker"
+    kinds = "stage, progress, batch, lease, tier, worker, throttle"
     last_id = {
         "name": "Last-Event-ID",
         "in": "header",
@@ -304,7 +307,7 @@ def _event_operations() -> Operations:
     types = _query(
         "type", {"type": "string"}, f"Comma-separated kinds ({kinds}); default: all the key may see (403 past that)"
     )
-    status_enum = {"type": "string", "enum": ["PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"]}
+    status_enum = {"type": "string", "enum": ["SCHEDULED", "PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"]}
     return {
         ("get", "/v1/events"): {
             "tags": ["events"],

@@ -20,10 +20,11 @@ from gateway.errors import (
     LeaseNotFound,
     NoCallback,
     SubmitUnconfirmed,
+    UnknownKey,
     UnknownTask,
 )
 from gpu_lock import UnknownDevice
-from state import IllegalTransition, StageFinished, StageNotTerminal, TaskConflict, TaskNotFound
+from state import IllegalTransition, LimitExceeded, StageFinished, StageNotTerminal, TaskConflict, TaskNotFound
 
 PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER_S = 5
@@ -49,6 +50,10 @@ class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):
     errors: list[FieldError] | None = None
     # an extension member: the task a failed submit may have created (retry with it, never without it)
     task_id: str | None = None
+    # extension members of a 429 (limit-exceeded): the limit reached, its value and the key's current count
+    limit: str | None = None
+    value: int | None = None
+    current: int | None = None
 
 
 # exception type -> (HTTP status, slug, title); the first match in order wins.
@@ -59,6 +64,7 @@ ERROR_TABLE: list[tuple[type[BaseException], int, str, str]] = [
     (BadQuery, 400, "bad-query", "A query parameter is not valid"),
     (BodyTimeout, 408, "request-timeout", "The request body did not arrive in time"),
     (TaskNotFound, 404, "not-found", "No such task"),
+    (UnknownKey, 404, "unknown-key", "No such API key"),
     (TaskConflict, 409, "conflict", "The task_id is already used with other input"),
     (StageNotTerminal, 409, "not-finished", "The task has not finished"),
     (NoCallback, 409, "no-callback", "The task has no callback URL"),
@@ -98,6 +104,22 @@ def problem_response(  # noqa: PLR0917  (mirrors the RFC 9457 members)
         task_id=task_id,
     )
     return web.Response(status=status, body=_encoder.encode(body), content_type=PROBLEM_JSON, headers=headers)
+
+
+def limit_response(exc: LimitExceeded, retry_after_s: int, path: str) -> web.Response:
+    """Render a submit refused at a key's limit: 429, ``Retry-After`` and the limit, its value and the count."""
+    body = Problem(
+        type="urn:taskgate:problem:limit-exceeded",
+        title="A limit of the API key is reached",
+        status=429,
+        detail=f"{exc}; retry after {retry_after_s} s",
+        instance=path,
+        limit=exc.limit,
+        value=exc.value,
+        current=exc.current,
+    )
+    headers = {"Retry-After": str(retry_after_s)}
+    return web.Response(status=429, body=_encoder.encode(body), content_type=PROBLEM_JSON, headers=headers)
 
 
 def _from_exception(exc: BaseException, path: str) -> web.Response | None:

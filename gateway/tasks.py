@@ -22,11 +22,14 @@ from gateway.audit import audited
 from gateway.bodies import decode_json, read_body
 from gateway.context import context
 from gateway.errors import BadQuery, BadRequest, SubmitUnconfirmed, UnknownTask
+from gateway.key_routes import retry_after_s, submit_key
 from gateway.paths import check_input_paths
+from gateway.problems import limit_response
 from gateway.request_errors import request_error
 from gateway.responses import json_response
+from gateway.scheduling import start_time_ms
 from gateway.webhooks import check_callback
-from state import CreateOutcome, StageNotTerminal, Status, TaskRequest, is_terminal, workflow_view
+from state import CreateOutcome, LimitExceeded, StageNotTerminal, Status, TaskRequest, is_terminal, workflow_view
 from state.references import find_references
 from state.retention import AsyncRetention
 
@@ -63,6 +66,8 @@ async def submit_task(request: web.Request) -> web.Response:
     if path_fields(spec.input_type) or spec.check is not None:  # realpath, stat, voice files: off the event loop
         await asyncio.to_thread(_check_files, spec, req.input_data, ctx.settings)
     check_callback(ctx.settings, req.callback)
+    start_at = start_time_ms(req, ctx.settings.state_ttl_s)
+    key = submit_key(request, ctx.settings)
     workflow_id = req.task_id or uuid.uuid4().hex
     for name in find_references(req.input_data):
         if name == req.task_name:
@@ -70,8 +75,12 @@ async def submit_task(request: web.Request) -> web.Response:
     queued = stage_message(spec.queue, spec.name, workflow_id)
     try:
         outcome, workflow = await ctx.store.create_stage(
-            workflow_id, req.task_name, req.input_data, req.callback, queued
+            workflow_id, req.task_name, req.input_data, req.callback, queued, run_at_ms=start_at, key=key
         )
+    except LimitExceeded as exc:
+        ctx.metrics.throttled(exc.key, exc.limit)
+        log.info("submit_throttled", key=exc.key, limit=exc.limit, value=exc.value, current=exc.current)
+        return limit_response(exc, await retry_after_s(request, exc, spec.name), request.path)
     except (RedisConnectionError, RedisTimeoutError) as exc:
         # The script may have run before the reply was lost: name the task, so a retry cannot run it twice.
         raise SubmitUnconfirmed(

@@ -19,6 +19,12 @@ REDELIVERED_EVENT = "redelivered"
 RETRY_EVENT = "retry"
 
 
+def release(stage: StageRecord) -> StageRecord:
+    """Move a SCHEDULED stage whose run_at has come to PENDING (its message is queued in the same step)."""
+    stage.status = Status.PENDING
+    return stage
+
+
 def start(stage: StageRecord) -> StageRecord:
     """Mark a stage RUNNING for one more attempt (a redelivered message re-runs it into the same record)."""
     stage.status = Status.RUNNING

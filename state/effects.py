@@ -1,12 +1,12 @@
 """Writes that commit together with a stage's compare-and-set, or not at all.
 
 ``Effects`` offers the pipeline methods the bookkeeping code uses (``hincrby``, ``hincrbyfloat``, ``hset``,
-``hdel``, ``zrem``, ``srem``, plus ``zadd_after`` for deadlines on the server's clock), so ``queue_transition`` and
-``queue_start`` fill it as they would fill a pipeline; ``update_stage.lua`` applies the recorded commands only
-when the compare-and-set succeeds. Task metrics and run tracking stay in step with the status, in one round
-trip. The commands travel as plain script arguments (``count``, then per command ``name, key index, number
-of arguments, arguments...``): Lua reads them without a JSON decode, which cost the script more than the
-commands themselves.
+``hdel``, ``zrem``, ``srem``, ``rpush``, ``lpush``, ``ltrim`` for a released scheduled stage's enqueue, plus
+``zadd_after`` for deadlines on the server's clock), so ``queue_transition`` and ``queue_start`` fill it as they
+would fill a pipeline; ``update_stage.lua`` applies the recorded commands only when the compare-and-set succeeds.
+Task metrics and run tracking stay in step with the status, in one round trip. The commands travel as plain script
+arguments (``count``, then per command ``name, key index, number of arguments, arguments...``): Lua reads them
+without a JSON decode, which cost the script more than the commands themselves.
 """
 
 from __future__ import annotations
@@ -54,6 +54,18 @@ class Effects:
     def srem(self, key: str, *members: str) -> None:
         """Record SREM."""
         self.ops.append(["SREM", self._index(key), *members])
+
+    def rpush(self, key: str, value: str) -> None:
+        """Record RPUSH of one value."""
+        self.ops.append(["RPUSH", self._index(key), value])
+
+    def lpush(self, key: str, value: str | int) -> None:
+        """Record LPUSH of one value."""
+        self.ops.append(["LPUSH", self._index(key), value])
+
+    def ltrim(self, key: str, start: int, stop: int) -> None:
+        """Record LTRIM."""
+        self.ops.append(["LTRIM", self._index(key), start, stop])
 
     def args(self) -> list[Any]:
         """Return the recorded commands as the script's trailing arguments (``[0]`` when none)."""

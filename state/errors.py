@@ -63,3 +63,15 @@ class DependencyNotReady(StateError):
     def __init__(self, message: str, task_name: str) -> None:
         super().__init__(message)
         self.task_name = task_name
+
+
+class LimitExceeded(StateError):
+    """Raised when a submit would pass a limit of its API key (``limit`` names it, e.g. ``max_queued``)."""
+
+    def __init__(self, key: str, limit: str, value: int, current: int, retry_after_ms: int | None) -> None:
+        super().__init__(f"API key {key!r} is at its limit {limit} = {value} (current: {current})")
+        self.key = key
+        self.limit = limit
+        self.value = value
+        self.current = current
+        self.retry_after_ms = retry_after_ms

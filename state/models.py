@@ -13,6 +13,11 @@ import msgspec
 TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z"
 TaskId = Annotated[str, msgspec.Meta(pattern=TASK_ID_PATTERN, description="Letters, digits, '.', '_', '-'")]
 TaskName = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+RunAt = Annotated[
+    str | int,
+    msgspec.Meta(description="When the stage may start: ISO 8601 with a zone, or epoch milliseconds"),
+]
+DelaySeconds = Annotated[float, msgspec.Meta(ge=0, description="Seconds from now before the stage may start")]
 CallbackUrl = Annotated[str, msgspec.Meta(min_length=8, max_length=2048, pattern=r"^https?://")]
 
 
@@ -23,6 +28,9 @@ class TaskRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     input_data: dict[str, Any] = msgspec.field(default_factory=dict)
     task_id: TaskId | None = None
     callback: CallbackUrl | None = None
+    # later start: an ISO 8601 time with a zone, or epoch milliseconds; or a delay from now (not both)
+    run_at: RunAt | None = None
+    delay_s: DelaySeconds | None = None
 
 
 class StageError(msgspec.Struct, kw_only=True):
@@ -48,6 +56,10 @@ class StageRecord(msgspec.Struct, kw_only=True):
     attempts: int = 0
     gpu: dict[str, Any] | None = None
     events: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    # when a SCHEDULED stage may start (ms); None for a stage queued at once
+    run_at_ms: int | None = None
+    # the API key name that submitted the stage (its limits count it); None when keys are off
+    key: str | None = None
 
 
 class WorkflowMeta(msgspec.Struct, kw_only=True):
@@ -58,6 +70,8 @@ class WorkflowMeta(msgspec.Struct, kw_only=True):
     input_params: dict[str, Any]
     shared_storage_path: str
     callback: str | None = None
+    # the API key name that created the workflow; None when keys are off
+    key: str | None = None
 
 
 class Workflow(msgspec.Struct, kw_only=True):
@@ -125,6 +139,7 @@ def stage_view(stage: StageRecord, progress: float | None) -> dict[str, Any]:
         "started_at": iso_ms(stage.started_at_ms),
         "finished_at": iso_ms(stage.finished_at_ms),
         "duration_s": duration,
+        "run_at": iso_ms(stage.run_at_ms),
     }
 
 

@@ -44,7 +44,7 @@ def _lookup(stages: Mapping[str, StageRecord], task_name: str, path: str) -> Any
     stage = stages.get(task_name)
     if stage is None:
         raise BrokenReference(f"no stage {task_name!r} in this workflow")
-    if stage.status in (Status.PENDING, Status.RUNNING):
+    if stage.status in (Status.SCHEDULED, Status.PENDING, Status.RUNNING):
         raise DependencyNotReady(f"stage {task_name!r} is {stage.status}", task_name)
     if stage.status != Status.SUCCESS or stage.output is None:
         raise BrokenReference(f"stage {task_name!r} ended {stage.status}; its output is not available")

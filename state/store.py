@@ -15,7 +15,16 @@ from config import keys
 from redis_io import AsyncChannel, LuaScript, as_mapping, text
 from state import changes
 from state.effects import Effects
-from state.errors import ConcurrentUpdate, LeaseNotHeld, StageFinished, StateError, TaskConflict, TaskNotFound
+from state.errors import (
+    ConcurrentUpdate,
+    LeaseNotHeld,
+    LimitExceeded,
+    StageFinished,
+    StateError,
+    TaskConflict,
+    TaskNotFound,
+)
+from state.limits import SubmitKey, count_keys
 from state.models import StageRecord, Workflow, WorkflowMeta, input_hash, now_ms
 from state.records import (
     HAND_OVER,
@@ -31,7 +40,7 @@ from state.records import (
     prepare_change,
     stage_fields,
 )
-from state.transitions import Status, is_terminal
+from state.transitions import QUEUED, Status, is_terminal
 
 CREATE_STAGE = LuaScript.load("state", "create_stage")
 # The indexes of workflows drop their expired entries on a submit at most this often per task_name (readers
@@ -73,17 +82,22 @@ def create_stage_call(  # noqa: PLR0917  (the stage's fields, as create_stage ta
     ttl_ms: int,
     *,
     trim: bool,
+    run_at_ms: int | None = None,
+    key: SubmitKey | None = None,
 ) -> tuple[bytes, bytes, list[str], list[Any]]:
     """Return the stage and meta JSON, and the keys and arguments of ``create_stage.lua`` for a new stage."""
     created = now_ms()
     digest = input_hash(task_name, input_data)
+    owner = key.name if key else None
     stage = StageRecord(
         task_name=task_name,
-        status=Status.PENDING,
+        status=Status.SCHEDULED if run_at_ms else Status.PENDING,
         input_data=input_data,
         input_hash=digest,
         created_at_ms=created,
         updated_at_ms=created,
+        run_at_ms=run_at_ms,
+        key=owner,
     )
     meta = WorkflowMeta(
         workflow_id=workflow_id,
@@ -91,16 +105,30 @@ def create_stage_call(  # noqa: PLR0917  (the stage's fields, as create_stage ta
         input_params=input_data,
         shared_storage_path=f"workflows/{workflow_id}",
         callback=callback,
+        key=owner,
     )
     stage_json, meta_json = _encoder.encode(stage), _encoder.encode(meta)
+    state_key = keys.workflow_state(workflow_id)
+    queue_keys = [state_key] * 3
+    if message is not None:
+        queue_keys = [
+            keys.dramatiq_queue(message.queue),
+            keys.dramatiq_messages(message.queue),
+            keys.broker_wake(message.queue),
+        ]
     script_keys = [
-        keys.workflow_state(workflow_id),
+        state_key,
         keys.TASK_INDEX,
         keys.task_index_by_name(task_name),
         keys.STORAGE_SWEEP,
         keys.PENDING_STAGES,
         keys.EVENTS,
+        *queue_keys,
+        keys.SCHEDULED_STAGES,
+        keys.KEY_LIMITS,
     ]
+    if key is not None:
+        script_keys += count_keys(key.name, task_name)
     args: list[Any] = [
         task_name,
         digest,
@@ -112,14 +140,14 @@ def create_stage_call(  # noqa: PLR0917  (the stage's fields, as create_stage ta
         keys.EVENTS_KEPT,
         1 if callback else 0,
         1 if trim else 0,
+        message.message_id if message else "",
+        message.payload if message else "",
+        keys.BROKER_WAKE_KEPT,
+        message.queue if message else "",
+        run_at_ms or 0,
+        owner or "",
+        key.limits_json if key else "",
     ]
-    if message is not None:
-        script_keys += [
-            keys.dramatiq_queue(message.queue),
-            keys.dramatiq_messages(message.queue),
-            keys.broker_wake(message.queue),
-        ]
-        args += [message.message_id, message.payload, keys.BROKER_WAKE_KEPT, message.queue]
     return stage_json, meta_json, script_keys, args
 
 
@@ -139,16 +167,30 @@ class StateStore:
         input_data: dict[str, Any],
         callback: str | None = None,
         message: QueuedMessage | None = None,
+        *,
+        run_at_ms: int | None = None,
+        key: SubmitKey | None = None,
     ) -> tuple[CreateOutcome, Workflow]:
         """Create a PENDING stage (queueing ``message`` atomically with it), or find the identical one.
 
+        With ``run_at_ms`` the stage is SCHEDULED and ``message`` waits until then (``state.schedule``). With
+        ``key`` the key's limits are checked and its counts kept in the same step (``state.limits``).
         Returns what happened and the workflow as it now is, in one round trip.
 
         Raises:
             TaskConflict: the stage exists with different input.
+            LimitExceeded: the key is at one of its limits (an identical resubmit is never refused).
         """
         call = create_stage_call(
-            workflow_id, task_name, input_data, callback, message, self.ttl_ms, trim=self._trim_due(task_name)
+            workflow_id,
+            task_name,
+            input_data,
+            callback,
+            message,
+            self.ttl_ms,
+            trim=self._trim_due(task_name),
+            run_at_ms=run_at_ms,
+            key=key,
         )
         stage_json, meta_json, script_keys, args = call
         reply = await CREATE_STAGE.run(self.channel, script_keys, args)
@@ -157,6 +199,11 @@ class StateStore:
             raise TaskConflict(
                 f"task {workflow_id!r} already has a {task_name!r} stage with different input_data; "
                 "use a new task_id to run it again"
+            )
+        if outcome == "limited":
+            wait = int(reply[4])
+            raise LimitExceeded(
+                key.name if key else "", text(reply[1]), int(reply[2]), int(reply[3]), wait if wait >= 0 else None
             )
         if reply[1]:
             raw = as_mapping(reply[1])
@@ -308,11 +355,11 @@ class StateStore:
         if is_terminal(stage.status):
             raise StageFinished(f"task {workflow_id!r} already ended as {stage.status}")
         await self.client.hset(keys.workflow_state(workflow_id), f"cancel:{name}", now_ms())
-        if stage.status != Status.PENDING:
+        if stage.status not in QUEUED:
             return stage
 
         def end_pending(current: StageRecord) -> StageRecord:
-            if current.status != Status.PENDING:  # it started meanwhile: the flag stops it
+            if current.status not in QUEUED:  # it started meanwhile: the flag stops it
                 raise _LeftAlone(current)
             return changes.cancel_pending(current)
 

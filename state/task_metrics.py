@@ -13,7 +13,9 @@ from typing import Any
 import msgspec
 
 from config import keys
+from state.limits import queue_key_counts
 from state.models import StageRecord
+from state.schedule import queue_unschedule
 from state.tracking import queue_forget, queue_pending, run_id
 from state.transitions import Status, is_terminal
 
@@ -66,6 +68,11 @@ def queue_transition(pipe: Any, workflow_id: str, old: StageRecord, new: StageRe
         queued = True
     if (old.status == Status.PENDING) != (new.status == Status.PENDING):
         queue_pending(pipe, run_id(workflow_id, new.task_name), pending=new.status == Status.PENDING)
+        queued = True
+    if old.status != new.status:
+        queued = queue_key_counts(pipe, run_id(workflow_id, new.task_name), old, new) or queued
+    if old.status == Status.SCHEDULED and new.status != Status.SCHEDULED:
+        queue_unschedule(pipe, workflow_id, new.task_name)
         queued = True
     if is_terminal(new.status) and not is_terminal(old.status):
         figures.hincrby(keys.TASK_METRICS, f"finished_total:{new.task_name}:{new.status.lower()}", 1)

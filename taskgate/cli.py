@@ -102,6 +102,10 @@ def _bodies(args: argparse.Namespace) -> list[dict[str, Any]]:
         body["task_id"] = args.task_id
     if args.callback:
         body["callback"] = args.callback
+    if args.delay is not None:
+        body["delay_s"] = args.delay
+    if args.run_at is not None:
+        body["run_at"] = int(args.run_at) if args.run_at.isdigit() else args.run_at
     return [body]
 
 
@@ -278,6 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file", help="a pipeline YAML file: stages submitted in order under one task_id")
     p.add_argument("--task-id")
     p.add_argument("--callback", help="URL to POST the signed event to when the task ends")
+    p.add_argument("--delay", type=float, metavar="SECONDS", help="start it this much later (SCHEDULED until then)")
+    p.add_argument("--run-at", metavar="TIME", help="start it at TIME: ISO 8601 with a zone, or epoch milliseconds")
     p.add_argument("--wait", action="store_true", help="follow the task live with a progress bar; print its outputs")
     p.add_argument("--timeout", type=float, default=0, help="with --wait: give up after this many seconds")
     p.set_defaults(run=cmd_submit)
@@ -290,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("task_id")
     p.set_defaults(run=cmd_cancel)
     p = sub.add_parser("tasks", help="list recent tasks", parents=[common])
-    p.add_argument("--status", choices=sorted(TERMINAL | {"PENDING", "RUNNING"}))
+    p.add_argument("--status", choices=sorted(TERMINAL | {"SCHEDULED", "PENDING", "RUNNING"}))
     p.add_argument("--task-name")
     p.add_argument("--limit", type=int)
     p.set_defaults(run=cmd_tasks)

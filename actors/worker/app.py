@@ -60,12 +60,16 @@ def check_task_names(settings: Settings) -> None:
     """Check that per-task settings name registered tasks.
 
     Raises:
-        ConfigError: a ``task_retries`` or ``task_timeout_levels`` key is not a registered task_name.
+        ConfigError: a ``task_retries``, ``task_timeout_levels`` or API key ``limits.per_task`` key is not a
+            registered task_name.
     """
     sections: dict[str, set[str]] = {
         "task_retries": set(settings.task_retries),
         "gpu_lock_monitor.task_timeout_levels": set(settings.gpu_lock_monitor.task_timeout_levels),
     }
+    for key in settings.auth.api_keys:
+        if key.limits is not None:
+            sections[f"auth.api_keys[{key.name}].limits.per_task"] = set(key.limits.per_task)
     for section, names in sections.items():
         unknown = sorted(names - set(REGISTRY))
         if unknown:

@@ -33,6 +33,7 @@ PAGES = (
     "/ui/audit",
     "/ui/batches",
     "/ui/batches/{batch_id}",
+    "/ui/keys",
 )
 _CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

@@ -8,7 +8,7 @@
 -- ARGV[3] the waiting stage's task_name (marked parked:{name}, so the monitor's pending sweep leaves it be)
 -- returns 1 parked | 0 the awaited stage has ended (or is gone): run the waiter now
 local status = redis.call('HGET', KEYS[1], 'status:' .. ARGV[1])
-if status ~= 'PENDING' and status ~= 'RUNNING' then
+if status ~= 'PENDING' and status ~= 'RUNNING' and status ~= 'SCHEDULED' then
   return 0
 end
 local field = 'waiters:' .. ARGV[1]

@@ -155,6 +155,16 @@ async def test_the_submit_form_starts_a_ping(system: System, client: Client, ope
     await page.wait_for_url("**/ui/tasks/ui-submitted")
     await expect(page.locator('section[data-stage="system.ping"] .badge')).to_have_text("SUCCESS", timeout=15000)
     assert (await client.task("ui-submitted"))["stages"]["system.ping"]["output"] == {"pong": True}
+
+    await page.goto("/ui/submit")  # a later start: SCHEDULED with its time on the task page, then it runs
+    await page.get_by_label("task_id").fill("ui-later")
+    await page.get_by_label("Start after").fill("4")
+    await page.get_by_role("button", name="Submit").click()
+    await page.wait_for_url("**/ui/tasks/ui-later")
+    later = page.locator('section[data-stage="system.ping"]')
+    await expect(later.locator(".badge")).to_have_text("SCHEDULED")
+    await expect(later.locator(".facts")).to_contain_text("Starts at")
+    await expect(later.locator(".badge")).to_have_text("SUCCESS", timeout=20000)
     assert tab.errors == []
 
 
@@ -177,7 +187,7 @@ async def test_with_keys_no_key_shows_no_data_and_a_user_key_sees_no_admin_contr
     await expect(anonymous.page.locator("#who")).to_have_text("alice (user)")
 
     user = await open_tab(system.base_url, key=USER_KEY)
-    for path in ("/ui/gpus", "/ui/monitor", "/ui/workers", "/ui/audit"):
+    for path in ("/ui/gpus", "/ui/monitor", "/ui/workers", "/ui/audit", "/ui/keys"):
         await user.page.goto(path)
         await expect(user.page.locator("main .notice")).to_contain_text("admin scope")
         await expect(user.page.get_by_role("button", name="Force release")).to_have_count(0)
@@ -200,6 +210,25 @@ async def test_with_keys_no_key_shows_no_data_and_a_user_key_sees_no_admin_contr
     await admin.page.get_by_label("Action").fill("task.")
     await admin.page.get_by_role("button", name="Filter").click()
     await expect(admin.page.locator("#audit-rows tr")).to_have_count(0)
+
+    await admin.page.goto("/ui/keys")  # limits per key, changed at run time from the page
+    alice = admin.page.locator('section[data-key="alice"]')
+    await expect(alice.locator("h2")).to_contain_text("no limits")
+    ops = admin.page.locator('section[data-key="ops"] .counts')
+    await expect(ops).to_contain_text("1 queued")  # ui-secret waits (no worker here)
+    await alice.get_by_label("Limits of alice").fill('{"max_queued": 0}')
+    await alice.get_by_role("button", name="Save limits").click()
+    await expect(alice.locator("h2")).to_contain_text("limits from run time")
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {USER_KEY}"}) as session:
+        status, body, _ = await Client(session, system.base_url).request(
+            "POST", "/v1/tasks", json={"task_name": "system.ping", "task_id": "ui-over"}
+        )
+    assert (status, body["limit"]) == (429, "max_queued"), body
+    await alice.get_by_label("Limits of alice").fill('{"max_queued": -1}')
+    await alice.get_by_role("button", name="Save limits").click()
+    await expect(alice.locator(".notice.error")).to_contain_text("$.max_queued")
+    await alice.get_by_role("button", name="Use the settings file's").click()
+    await expect(alice.locator("h2")).to_contain_text("no limits")
     # Expected network errors only: the refused settings (422) and health without workers (503, by design).
     assert [e for e in admin.errors if "status of 422" not in e and "503" not in e] == []
 
@@ -226,6 +255,7 @@ async def test_no_page_logs_an_error_and_each_fits_a_phone(
             "/ui/audit",
             "/ui/batches",
             "/ui/batches/ui-phone",
+            "/ui/keys",
             "/docs",
         ):
             await tab.page.goto(path)

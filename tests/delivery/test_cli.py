@@ -84,6 +84,9 @@ def test_submit_wait_shows_progress_and_outputs_and_exit_codes_follow_the_outcom
     queued = taskgate(cli_system, "submit", "system.ping", "--task-id", "cli-2")
     assert queued.returncode == 0
     assert "submitted cli-2" in queued.stdout
+    later = taskgate(cli_system, "submit", "system.ping", "--task-id", "cli-3", "--delay", "600")
+    assert later.returncode == 0, later.stderr
+    assert "submitted cli-3 (SCHEDULED" in later.stdout
 
 
 def test_error_exit_codes(cli_system: System) -> None:

@@ -50,3 +50,6 @@ def test_per_task_settings_must_name_registered_tasks() -> None:
     levels = "{nope.task: {warning: 1, soft_timeout: 2, hard_timeout: 3}}"
     with pytest.raises(ConfigError, match=r"task_timeout_levels: unknown task_name 'nope\.task'"):
         check_task_names(load_settings({"TASKGATE_GPU_LOCK_MONITOR__TASK_TIMEOUT_LEVELS": levels}))
+    api_keys = '[{name: bob, key_sha256: "' + "0" * 64 + '", limits: {per_task: {system.pong: {max_queued: 1}}}}]'
+    with pytest.raises(ConfigError, match=r"auth.api_keys\[bob\].limits.per_task: unknown task_name 'system\.pong'"):
+        check_task_names(load_settings({"TASKGATE_AUTH__API_KEYS": api_keys}))

@@ -10,6 +10,7 @@ import * as monitor from "./page-monitor.js";
 import * as submit from "./page-submit.js";
 import * as audit from "./page-audit.js";
 import * as batches from "./page-batches.js";
+import * as keyPage from "./page-keys.js";
 
 function route(path) {
   const m = path.match(/^\/ui\/tasks\/(.+)$/);
@@ -17,7 +18,7 @@ function route(path) {
   const b = path.match(/^\/ui\/batches\/(.+)$/);
   if (b) return ["batches", (main, who) => batches.renderOne(main, who, decodeURIComponent(b[1]))];
   if (/^\/ui\/batches\/?$/.test(path)) return ["batches", (main) => batches.renderList(main)];
-  const pages = { gpus, workers, monitor, submit, audit };
+  const pages = { gpus, workers, monitor, submit, audit, keys: keyPage };
   const name = path.replace(/^\/ui\/?/, "").replace(/\/$/, "");
   if (pages[name]) return [name, (main, who) => pages[name].render(main, who)];
   return ["tasks", (main, who) => tasks.render(main, who)];

@@ -16,7 +16,7 @@ export function h(tag, attrs = {}, ...children) {
 }
 
 export const TERMINAL = new Set(["SUCCESS", "FAILED", "CANCELLED"]);
-export const STATUSES = ["PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"];
+export const STATUSES = ["SCHEDULED", "PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"];
 
 export function badge(status) {
   return h("span", { class: `badge s-${String(status).toLowerCase()}`, "data-status": status }, status);

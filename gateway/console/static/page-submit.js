@@ -142,6 +142,7 @@ export async function render(main) {
     value: params.get("task_id") || undefined,
   });
   const callback = h("input", { id: "callback", name: "callback", type: "url", autocomplete: "off" });
+  const delay = h("input", { id: "delay-s", name: "delay_s", type: "number", min: "0", step: "any" });
   const form = h(
     "form",
     {
@@ -161,6 +162,7 @@ export async function render(main) {
         const body = { task_name: picker.value, input_data: input };
         if (taskId.value.trim()) body.task_id = taskId.value.trim();
         if (callback.value.trim()) body.callback = callback.value.trim();
+        if (delay.value.trim()) body.delay_s = Number(delay.value);
         try {
           const task = await api("/v1/tasks", { method: "POST", body });
           location.href = `/ui/tasks/${encodeURIComponent(task.task_id)}`;
@@ -180,6 +182,12 @@ export async function render(main) {
       taskId,
     ),
     h("div", { class: "field" }, h("label", { for: "callback" }, "Callback URL (optional)"), callback),
+    h(
+      "div",
+      { class: "field" },
+      h("label", { for: "delay-s" }, "Start after, in seconds (optional: the task is SCHEDULED until then)"),
+      delay,
+    ),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary", id: "submit" }, "Submit")),
   );
   main.append(h("h1", {}, "Submit a task"), message, form, files, uploader(files, message));

@@ -74,6 +74,7 @@ function stageCard(name, stage) {
       "dl",
       { class: "facts" },
       field("Created", when(stage.created_at)),
+      field("Starts at", when(stage.run_at)),
       field("Started", when(stage.started_at)),
       field("Finished", when(stage.finished_at)),
       field("Duration", seconds(stage.duration_s)),

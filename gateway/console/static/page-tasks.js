@@ -154,7 +154,7 @@ export async function render(main, who) {
       if (r) setProgress(r.querySelector(".prog"), data.progress);
     } else if (type === "stage") {
       const r = rows.get(data.task_id);
-      if (r && !TERMINAL.has(data.status) && data.status !== "PENDING") {
+      if (r && !TERMINAL.has(data.status) && data.status !== "PENDING" && data.status !== "SCHEDULED") {
         r.querySelector(".status").replaceChildren(badge(data.status));
         r.dataset.status = data.status;
         if (state.status && state.status !== data.status) {
