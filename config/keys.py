@@ -216,6 +216,8 @@ def batch(batch_id: str) -> str:
 def batch_item_id(batch_id: str, index: int) -> str:
     """Return the workflow id of a batch's item ``index``."""
     return f"{batch_id}-{index}"
+
+
 # Later start (state/schedule.py). zset: run id of each SCHEDULED stage -> its run_at ms; the scheduler moves
 # the due ones to PENDING and queues the message the submit kept in the field scheduled:{task_name} of the
 # workflow's hash (queue, task_name, redis message id, encoded message; tab-separated).
