@@ -191,3 +191,39 @@ GLOSSARY_NAMES = "taskgate:glossaries"
 def glossary(name: str) -> str:
     """Return the key of a named glossary."""
     return GLOSSARY.format(name=name)
+
+
+# Priority lanes (actors/worker/lua/fetch.lua, state/lua/create_stage.lua). Per queue and priority band:
+# a list of message ids per client (tenant, else key name), a rotation list of the clients with work (a client
+# is in it iff its lane is not empty), a hash client -> messages taken in its current turn, and a zset
+# "client\tmessage id" -> enqueue ms (the band's queued count and its oldest, for aging). The fetch script
+# builds a lane's key from LANE_PREFIX: one Redis, not a cluster (the queue's other keys live there too).
+LANE = "taskgate:lane:{queue}:{priority}:{client}"
+LANE_ROTATION = "taskgate:lanes:{queue}:{priority}"
+LANE_TURNS = "taskgate:lanes:{queue}:{priority}:turns"
+LANE_AGES = "taskgate:lanes:{queue}:{priority}:ages"
+# hash: client -> weight (its turns take this many messages), written by each submit from the key's settings
+CLIENT_WEIGHTS = "taskgate:clients:weights"
+# hash: queue -> JSON {at_ms, by} of each paused queue (nothing is taken from it)
+PAUSED_QUEUES = "taskgate:queues:paused"
+# hash: host -> JSON {at_ms, by} of each drained worker host (its consumers take nothing new)
+DRAINED_HOSTS = "taskgate:workers:drained"
+
+
+def lane_prefix(queue: str, priority: str) -> str:
+    """Return the prefix of a band's per-client lanes; the client's name follows it."""
+    return LANE.format(queue=queue, priority=priority, client="")
+
+
+def lane(queue: str, priority: str, client: str) -> str:
+    """Return one client's lane (list of message ids) in a queue's priority band."""
+    return LANE.format(queue=queue, priority=priority, client=client)
+
+
+def lane_keys(queue: str, priority: str) -> tuple[str, str, str]:
+    """Return a band's rotation list, turns hash and ages zset."""
+    return (
+        LANE_ROTATION.format(queue=queue, priority=priority),
+        LANE_TURNS.format(queue=queue, priority=priority),
+        LANE_AGES.format(queue=queue, priority=priority),
+    )

@@ -24,6 +24,7 @@ from config.gpu import (
     GpuLockMonitorSettings,
     GpuLockSettings,
 )
+from config.queueing import Priority, QueueingSettings
 from config.redis_target import sentinel_address, sentinel_entries
 from config.section import PositiveInt, PositiveSeconds
 from config.section import Section as _Section
@@ -114,6 +115,12 @@ class ApiKey(_Section):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     key_sha256: Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}\Z")]
     scopes: list[Literal["user", "admin"]] = msgspec.field(default_factory=lambda: ["user"])
+    # the priority of this key's submits that name none (else queueing.task_priority, then the default)
+    priority: Priority | None = None
+    # its share of turns among the clients of a queue and priority (round-robin, `weight` takes a turn)
+    weight: PositiveInt | None = None
+    # the client its submits count as for fairness (else the key's name); an admin key may set one per submit
+    tenant: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}\Z")] | None = None
 
 
 class AuthSettings(_Section):
@@ -207,6 +214,7 @@ class Settings(_Section):
     http: HttpSettings = msgspec.field(default_factory=HttpSettings)
     storage: StorageSettings = msgspec.field(default_factory=StorageSettings)
     audit: AuditSettings = msgspec.field(default_factory=AuditSettings)
+    queueing: QueueingSettings = msgspec.field(default_factory=QueueingSettings)
 
     def __post_init__(self) -> None:
         self.redis_sentinels = sentinel_entries(self.redis_sentinels)

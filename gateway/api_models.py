@@ -29,6 +29,8 @@ class StageView(msgspec.Struct, kw_only=True):
     finished_at: str | None
     duration_s: float | None
     callback_status: CallbackStatus | None = None
+    # the priority band the stage waited in (null: submitted before priorities, or a dependent stage)
+    priority: Literal["high", "normal", "low"] | None = None
 
 
 class TaskView(msgspec.Struct, kw_only=True):
@@ -52,6 +54,9 @@ class TaskView(msgspec.Struct, kw_only=True):
     storage_bytes: int | None = None
     # when retention removed the workflow's files while its record stayed (storage.retention_s)
     files_removed_at: str | None = None
+    # the API key that created the task (null when keys are off) and the tenant it counts as
+    key: str | None = None
+    tenant: str | None = None
 
 
 class TaskSummary(msgspec.Struct, kw_only=True):

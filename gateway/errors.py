@@ -35,3 +35,15 @@ class SubmitUnconfirmed(GatewayError):
     def __init__(self, detail: str, task_id: str) -> None:
         super().__init__(detail)
         self.task_id = task_id
+
+
+class Forbidden(GatewayError):
+    """Raised when the caller's key may not do what the request asks (a ``tenant`` set by a user key)."""
+
+
+class UnknownQueue(GatewayError):
+    """Raised when a path names a queue no registered task uses."""
+
+
+class UnknownHost(GatewayError):
+    """Raised when a path names a worker host that has never been seen."""

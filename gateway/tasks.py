@@ -23,6 +23,7 @@ from gateway.bodies import decode_json, read_body
 from gateway.context import context
 from gateway.errors import BadQuery, BadRequest, SubmitUnconfirmed, UnknownTask
 from gateway.paths import check_input_paths
+from gateway.placement import placement
 from gateway.request_errors import request_error
 from gateway.responses import json_response
 from gateway.webhooks import check_callback
@@ -63,6 +64,7 @@ async def submit_task(request: web.Request) -> web.Response:
     if path_fields(spec.input_type) or spec.check is not None:  # realpath, stat, voice files: off the event loop
         await asyncio.to_thread(_check_files, spec, req.input_data, ctx.settings)
     check_callback(ctx.settings, req.callback)
+    placed = placement(request, ctx.settings, spec, req)
     workflow_id = req.task_id or uuid.uuid4().hex
     for name in find_references(req.input_data):
         if name == req.task_name:
@@ -70,7 +72,7 @@ async def submit_task(request: web.Request) -> web.Response:
     queued = stage_message(spec.queue, spec.name, workflow_id)
     try:
         outcome, workflow = await ctx.store.create_stage(
-            workflow_id, req.task_name, req.input_data, req.callback, queued
+            workflow_id, req.task_name, req.input_data, req.callback, queued, placement=placed
         )
     except (RedisConnectionError, RedisTimeoutError) as exc:
         # The script may have run before the reply was lost: name the task, so a retry cannot run it twice.

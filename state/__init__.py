@@ -15,7 +15,7 @@ from state.errors import (
     TaskNotFound,
 )
 from state.models import StageError, StageRecord, TaskRequest, Workflow, WorkflowMeta, now_ms, workflow_view
-from state.store import CreateOutcome, Fence, QueuedMessage, StateStore
+from state.store import CreateOutcome, Fence, Placement, QueuedMessage, StateStore
 from state.transitions import TERMINAL, Status, check_transition, is_terminal
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "IllegalTransition",
     "LeaseNotHeld",
     "PathOutsideRoot",
+    "Placement",
     "QueuedMessage",
     "StageError",
     "StageFinished",

@@ -13,6 +13,7 @@ import msgspec
 TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z"
 TaskId = Annotated[str, msgspec.Meta(pattern=TASK_ID_PATTERN, description="Letters, digits, '.', '_', '-'")]
 TaskName = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+TenantName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}\Z")]
 CallbackUrl = Annotated[str, msgspec.Meta(min_length=8, max_length=2048, pattern=r"^https?://")]
 
 
@@ -23,6 +24,10 @@ class TaskRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     input_data: dict[str, Any] = msgspec.field(default_factory=dict)
     task_id: TaskId | None = None
     callback: CallbackUrl | None = None
+    # "high" | "normal" | "low" (checked by the gateway, which lists them); unset: the key's, the task type's
+    priority: Annotated[str, msgspec.Meta(description="high, normal or low")] | None = None
+    # the client this submit counts as for fairness; admin keys only
+    tenant: TenantName | None = None
 
 
 class StageError(msgspec.Struct, kw_only=True):
@@ -48,6 +53,7 @@ class StageRecord(msgspec.Struct, kw_only=True):
     attempts: int = 0
     gpu: dict[str, Any] | None = None
     events: list[dict[str, Any]] = msgspec.field(default_factory=list)
+    priority: str | None = None
 
 
 class WorkflowMeta(msgspec.Struct, kw_only=True):
@@ -58,6 +64,8 @@ class WorkflowMeta(msgspec.Struct, kw_only=True):
     input_params: dict[str, Any]
     shared_storage_path: str
     callback: str | None = None
+    key: str | None = None  # the API key name that created the workflow (None when keys are off)
+    tenant: str | None = None
 
 
 class Workflow(msgspec.Struct, kw_only=True):
@@ -125,6 +133,7 @@ def stage_view(stage: StageRecord, progress: float | None) -> dict[str, Any]:
         "started_at": iso_ms(stage.started_at_ms),
         "finished_at": iso_ms(stage.finished_at_ms),
         "duration_s": duration,
+        "priority": stage.priority,
     }
 
 
@@ -150,4 +159,6 @@ def workflow_view(wf: Workflow) -> dict[str, Any]:
         "updated_at": iso_ms(updated),
         "storage_bytes": wf.storage_bytes,
         "files_removed_at": iso_ms(wf.files_removed_ms),
+        "key": wf.meta.key,
+        "tenant": wf.meta.tenant,
     }

@@ -64,6 +64,21 @@ class QueuedMessage:
     payload: bytes
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Who submits a stage and how it waits: its priority band, its client (tenant, else key name) and weight.
+
+    ``lanes``: queue the message in the client's lane of its band (priorities on), else on the queue's list.
+    """
+
+    priority: str
+    client: str
+    weight: int = 1
+    key: str | None = None
+    tenant: str | None = None
+    lanes: bool = True
+
+
 class StateStore:
     """Asynchronous access to workflow state; scripts are registered once per client."""
 
@@ -80,6 +95,8 @@ class StateStore:
         input_data: dict[str, Any],
         callback: str | None = None,
         message: QueuedMessage | None = None,
+        *,
+        placement: Placement | None = None,
     ) -> tuple[CreateOutcome, Workflow]:
         """Create a PENDING stage (queueing ``message`` atomically with it), or find the identical one.
 
@@ -97,6 +114,7 @@ class StateStore:
             input_hash=digest,
             created_at_ms=created,
             updated_at_ms=created,
+            priority=placement.priority if placement else None,
         )
         meta = WorkflowMeta(
             workflow_id=workflow_id,
@@ -104,6 +122,8 @@ class StateStore:
             input_params=input_data,
             shared_storage_path=f"workflows/{workflow_id}",
             callback=callback,
+            key=placement.key if placement else None,
+            tenant=placement.tenant if placement else None,
         )
         stage_json, meta_json = _encoder.encode(stage), _encoder.encode(meta)
         script_keys = [
@@ -133,6 +153,11 @@ class StateStore:
                 keys.broker_wake(message.queue),
             ]
             args += [message.message_id, message.payload, keys.BROKER_WAKE_KEPT, message.queue]
+            if placement is not None and placement.lanes:
+                rotation, _turns, ages = keys.lane_keys(message.queue, placement.priority)
+                lane = keys.lane(message.queue, placement.priority, placement.client)
+                script_keys += [lane, rotation, ages, keys.CLIENT_WEIGHTS]
+                args += [placement.client, placement.weight]
         reply = await _CREATE_STAGE.run(self.channel, script_keys, args)
         outcome = text(reply[0])
         if outcome == "conflict":

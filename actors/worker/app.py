@@ -65,6 +65,7 @@ def check_task_names(settings: Settings) -> None:
     sections: dict[str, set[str]] = {
         "task_retries": set(settings.task_retries),
         "gpu_lock_monitor.task_timeout_levels": set(settings.gpu_lock_monitor.task_timeout_levels),
+        "queueing.task_priority": set(settings.queueing.task_priority),
     }
     for section, names in sections.items():
         unknown = sorted(names - set(REGISTRY))
@@ -100,6 +101,9 @@ def build_broker(settings: Settings, *, heartbeated: bool = False) -> tuple[Waki
         )
     broker.snapshots = Snapshots(frozenset(REGISTRY))
     broker.record_ttl_ms = settings.state_ttl_s * 1000
+    broker.aging_ms = int(settings.queueing.aging_s * 1000)
+    broker.lanes = settings.queueing.priorities
+    broker.gpu_queues = frozenset(spec.queue for spec in REGISTRY.values() if spec.uses_gpu(settings))
     declare_webhook_actor(broker, settings)
     dramatiq.set_broker(broker)
     return broker, lifecycle

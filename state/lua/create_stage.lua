@@ -9,6 +9,10 @@
 -- KEYS[7] optional: the Dramatiq queue list (dramatiq:{queue})
 -- KEYS[8] optional: the Dramatiq queue's message hash (dramatiq:{queue}.msgs)
 -- KEYS[9] optional: the queue's wake-up list (taskgate:wake:{queue})
+-- KEYS[10] optional: the client's lane in the stage's priority band (taskgate:lane:{queue}:{priority}:{client});
+--   with it the message id goes there instead of onto KEYS[7] (priorities on; actors/worker/lua/fetch.lua)
+-- KEYS[11] optional: the band's rotation of clients with work, KEYS[12] the band's ages zset,
+-- KEYS[13] the client weights hash
 -- ARGV[1] task_name
 -- ARGV[2] input hash (sha256 of task_name + input_data)
 -- ARGV[3] stage record JSON (status PENDING)
@@ -23,6 +27,7 @@
 -- ARGV[12] optional: encoded Dramatiq message
 -- ARGV[13] optional: wake-up tokens kept
 -- ARGV[14] optional: the queue's name
+-- ARGV[15] optional (with KEYS[10]): the client, ARGV[16] its weight
 -- The stage's latest message is noted in the record (field message:{task_name} = "queue\nredis message id")
 -- for the monitor's pending sweep.
 -- returns {"created", {} when the workflow is new (the caller knows every field: it sent them) | HGETALL of
@@ -69,7 +74,15 @@ redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[8], '*',
 if KEYS[7] then
   -- What Dramatiq's RedisBroker enqueue does (dispatch.lua "enqueue"), plus a wake-up token.
   redis.call('HSET', KEYS[8], ARGV[11], ARGV[12])
-  redis.call('RPUSH', KEYS[7], ARGV[11])
+  if KEYS[10] then
+    if redis.call('RPUSH', KEYS[10], ARGV[11]) == 1 then
+      redis.call('RPUSH', KEYS[11], ARGV[15])  -- the client has work again: it joins the rotation, last
+    end
+    redis.call('ZADD', KEYS[12], now, ARGV[15] .. '\t' .. ARGV[11])
+    redis.call('HSET', KEYS[13], ARGV[15], ARGV[16])
+  else
+    redis.call('RPUSH', KEYS[7], ARGV[11])
+  end
   if redis.call('LLEN', KEYS[9]) < tonumber(ARGV[13]) then  -- at the cap (consumers all busy) one read
     redis.call('LPUSH', KEYS[9], 1)
   end
