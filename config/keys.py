@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-# stream: live events for every gateway's /v1/events (stage, progress, lease, tier, worker), written by the
+# stream: live events for every gateway's /v1/events (stage, progress, lease, tier, worker, queue), written by the
 # same atomic step as the change each reports; capped near EVENTS_KEPT entries (XADD MAXLEN ~), so a client
 # resumes with Last-Event-ID only within that window. gpu_lock/lua/lib.lua spells the cap too.
 EVENTS = "taskgate:events"

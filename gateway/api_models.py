@@ -166,3 +166,37 @@ class WhoAmI(msgspec.Struct, kw_only=True):
     admin: bool
     user: bool
     auth_enabled: bool
+
+
+class PauseMark(msgspec.Struct, kw_only=True):
+    """When and by which key a queue was paused or a host drained."""
+
+    at: str | None
+    by: str
+
+
+class QueueState(msgspec.Struct, kw_only=True):
+    """A queue: paused or not, and what waits in it by priority (``put_back``: messages put back or retried)."""
+
+    queue: str
+    paused: bool
+    paused_since: PauseMark | None
+    queued: int
+    queued_by_priority: dict[str, int]
+    # priority -> client (tenant, else key name) -> queued messages
+    queued_by_client: dict[str, dict[str, int]] | None = None
+
+
+class HostState(msgspec.Struct, kw_only=True):
+    """A worker host: drained (takes nothing new) or not."""
+
+    host: str
+    drained: bool
+    drained_since: PauseMark | None
+
+
+class QueueList(msgspec.Struct, kw_only=True):
+    """Every queue, and the drained worker hosts."""
+
+    queues: list[QueueState]
+    drained_hosts: list[HostState]

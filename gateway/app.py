@@ -19,6 +19,7 @@ from gateway import (
     glossary_routes,
     health,
     monitor_routes,
+    queue_routes,
     tasks,
     voice_maps,
     voices,
@@ -53,6 +54,7 @@ def create_app(settings: Settings) -> web.Application:
     app.on_startup.append(voices.warm_catalogue)
     app.add_routes(event_routes.routes)
     app.add_routes(worker_routes.routes)
+    app.add_routes(queue_routes.routes)
     app.add_routes(audit_routes.routes)
     app.add_routes(console.routes)
     auth.install(app, settings)

@@ -24,7 +24,7 @@ HUB = web.AppKey("taskgate_event_hub", EventHub)
 
 # Stage and progress events mirror GET /v1/tasks (user scope); the rest mirror /v1/monitor/* (admin).
 USER_TYPES = frozenset({"stage", "progress"})
-ALL_TYPES = USER_TYPES | {"lease", "tier", "worker"}
+ALL_TYPES = USER_TYPES | {"lease", "tier", "worker", "queue"}
 _HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _RETRY_MS = 1000
 

@@ -41,6 +41,9 @@ _STRUCTS: list[type[msgspec.Struct]] = [
     m.Ready,
     m.WhoAmI,
     m.AuditList,
+    m.QueueList,
+    m.QueueState,
+    m.HostState,
 ]
 HIDDEN_ATTR = "__taskgate_openapi_hidden__"
 

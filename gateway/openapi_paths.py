@@ -293,7 +293,7 @@ def _sse(description: str) -> dict[str, Any]:
 
 
 def _event_operations() -> Operations:
-    kinds = "stage, progress, lease, tier, worker"
+    kinds = "stage, progress, lease, tier, worker, queue"
     last_id = {
         "name": "Last-Event-ID",
         "in": "header",

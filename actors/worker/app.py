@@ -103,7 +103,6 @@ def build_broker(settings: Settings, *, heartbeated: bool = False) -> tuple[Waki
     broker.record_ttl_ms = settings.state_ttl_s * 1000
     broker.aging_ms = int(settings.queueing.aging_s * 1000)
     broker.lanes = settings.queueing.priorities
-    broker.gpu_queues = frozenset(spec.queue for spec in REGISTRY.values() if spec.uses_gpu(settings))
     declare_webhook_actor(broker, settings)
     dramatiq.set_broker(broker)
     return broker, lifecycle
