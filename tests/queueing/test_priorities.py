@@ -162,7 +162,8 @@ async def test_a_drained_host_finishes_its_run_and_takes_nothing_new(clients: di
     await ops.submit("system.sleep", {"seconds": 1.5}, task_id="drain-running")
     await ops.wait("drain-running", statuses={"RUNNING"})
     status, body, _ = await ops.request("POST", f"/v1/workers/{host}/drain")
-    assert status == 200 and body["drained"], body
+    assert status == 200, body
+    assert body["drained"]
     await ops.submit("system.sleep", {"seconds": 0}, task_id="drain-next")
     assert (await ops.wait("drain-running"))["status"] == "SUCCESS"
     await _stays_pending(ops, ["drain-next"], 1.5)
