@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from taskgate.cli_queues import add_queue_commands
 from taskgate.cli_views import locks_text, status_text, tasks_text
 from taskgate.follow import follow
 from taskgate.http_client import EXIT_OK, EXIT_TASK_FAILED, EXIT_USAGE, Api, CliError
@@ -102,6 +103,7 @@ def _bodies(args: argparse.Namespace) -> list[dict[str, Any]]:
         body["task_id"] = args.task_id
     if args.callback:
         body["callback"] = args.callback
+    body |= {k: v for k, v in (("priority", args.priority), ("tenant", args.tenant)) if v}
     return [body]
 
 
@@ -278,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--file", help="a pipeline YAML file: stages submitted in order under one task_id")
     p.add_argument("--task-id")
     p.add_argument("--callback", help="URL to POST the signed event to when the task ends")
+    p.add_argument("--priority", choices=["high", "normal", "low"], help="default: the key's, else the task type's")
+    p.add_argument("--tenant", help="the client the task counts as for fairness (admin keys only)")
     p.add_argument("--wait", action="store_true", help="follow the task live with a progress bar; print its outputs")
     p.add_argument("--timeout", type=float, default=0, help="with --wait: give up after this many seconds")
     p.set_defaults(run=cmd_submit)
@@ -312,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="client")
     p.add_argument("--scope", action="append", choices=["user", "admin"])
     p.set_defaults(run=cmd_hash_key)
+    add_queue_commands(sub, common)
     _system_commands(sub)
     return parser
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -19,7 +22,7 @@ import pytest
 import redis
 
 from taskgate.embedded_redis import EmbeddedRedis
-from tests.harness import Client, System, async_wait_until
+from tests.harness import ROOT, Client, System, async_wait_until
 
 KEYS = {"ops": ("ops-key-0123456789", "admin"), "alpha": ("alpha-key-0123456789", "user")}
 KEYS["beta"] = ("beta-key-0123456789", "user")
@@ -196,3 +199,29 @@ async def test_bad_priority_tenant_queue_and_host_are_refused_clearly(clients: d
     record = await ops.submit("system.sleep", {"seconds": 0}, task_id="tenant-ok", tenant="acme")
     assert record["tenant"] == "acme"
     assert (await ops.wait("tenant-ok"))["status"] == "SUCCESS"
+
+
+def _cli(system: System, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TASKGATE_")}
+    env |= {"TASKGATE_URL": system.base_url, "TASKGATE_API_KEY": KEYS["ops"][0], "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "taskgate", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=False)
+
+
+async def test_the_cli_pauses_shows_and_resumes_a_queue(flow_system: System, clients: dict[str, Client]) -> None:
+    paused = await asyncio.to_thread(_cli, flow_system, "pause", "system")
+    assert paused.returncode == 0, paused.stderr
+    assert "queue system: paused" in paused.stdout
+    submitted = await asyncio.to_thread(
+        _cli, flow_system, "submit", "system.sleep", "seconds=0", "--priority", "low", "--task-id", "cli-low"
+    )
+    assert submitted.returncode == 0, submitted.stderr
+    shown = await asyncio.to_thread(_cli, flow_system, "queues", "--json")
+    system_queue = next(q for q in json.loads(shown.stdout)["queues"] if q["queue"] == "system")
+    assert system_queue["paused"]
+    assert system_queue["queued_by_priority"]["low"] == 1
+    resumed = await asyncio.to_thread(_cli, flow_system, "resume", "system")
+    assert resumed.returncode == 0, resumed.stderr
+    record = await clients["ops"].wait("cli-low", timeout_s=60)
+    assert record["status"] == "SUCCESS"
+    assert record["stages"]["system.sleep"]["priority"] == "low"
