@@ -212,10 +212,11 @@ class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
             log.info("broker_wake_failed", queue=queue_name, error=str(exc))
         return result
 
-    def do_fetch(self, queue_name: str, count: int) -> list[bytes | None]:
+    def do_fetch(self, queue_name: str, count: int, now_ms: int | None = None) -> list[bytes | None]:
         """Take up to ``count`` messages through ``fetch.lua``: paused and drained take nothing, then priorities.
 
-        A delay queue's fetch is Dramatiq's (a delayed message only moves on to its queue when due).
+        ``now_ms``: the clock aging reads (this host's, as Dramatiq's dispatch takes it). A delay queue's fetch
+        is Dramatiq's (a delayed message only moves on to its queue when due).
         """
         if queue_name.endswith(".DQ"):
             return self._dispatch("fetch")(queue_name, count)  # type: ignore[no-any-return]
@@ -233,7 +234,8 @@ class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
         ]
         for priority in PRIORITIES:
             script_keys += keys.lane_keys(queue_name, priority)
-        args: list[str | int | bytes] = [queue_name, self.broker_id, current_millis(), count, self.host]
+        now = current_millis() if now_ms is None else now_ms
+        args: list[str | int | bytes] = [queue_name, self.broker_id, now, count, self.host]
         args += [self.aging_ms, *(keys.lane_prefix(queue_name, p) for p in PRIORITIES)]
         return list(_FETCH(self.channel, script_keys, args))
 

@@ -4,14 +4,14 @@
 --   2. the queue's own list first (messages put back by a dead or stopping worker, delayed retries, re-sends,
 --      dependent stages handed over, and every submit while priorities are off): they were chosen once already;
 --   3. then the priority lanes: the band whose oldest message has the best effective priority (its band, one
---      better per ARGV[6] ms it has waited: low is never starved), high first on a tie; within the band the
+--      better per ARGV[6] ms it has waited: low is never starved), the longer wait on a tie; within the band the
 --      clients with work take turns (rotation list), each turn taking the client's weight in messages. A band
 --      whose oldest message has aged past its band gives that oldest message (oldest first).
 -- KEYS[1] the queue's list (dramatiq:{queue}), KEYS[2] its messages hash (dramatiq:{queue}.msgs),
 -- KEYS[3] the consumer's ack set (dramatiq:__acks__.{broker id}.{queue}), KEYS[4] Dramatiq's heartbeats zset,
 -- KEYS[5] paused queues hash, KEYS[6] drained hosts hash, KEYS[7] client weights hash,
 -- KEYS[8..16] per band (high, normal, low): rotation list, turns hash, ages zset
--- ARGV[1] queue, ARGV[2] broker id, ARGV[3] now ms, ARGV[4] how many, ARGV[5] host ('' = never drained),
+-- ARGV[1] queue, ARGV[2] broker id, ARGV[3] now ms (the caller's clock, as Dramatiq's dispatch takes it), ARGV[4] how many, ARGV[5] host ('' = never drained),
 -- ARGV[6] aging ms, ARGV[7..9] per band: the prefix of its lanes (the client's name follows)
 -- returns the encoded messages (HMGET of the ids taken; nil for an id whose message is gone), or {}
 local now = tonumber(ARGV[3])
@@ -50,15 +50,18 @@ local function take_oldest(b, member)
 end
 
 local function take_lane()
-  local best, best_eff, best_member
+  local best, best_eff, best_member, best_at
   for b = 1, 3 do
     local _, _, ages = band_keys(b)
     local head = redis.call('ZRANGE', ages, 0, 0, 'WITHSCORES')
     if head[1] then
-      local eff = (b - 1) - math.floor((now - tonumber(head[2])) / aging)
+      local at = tonumber(head[2])
+      local eff = (b - 1) - math.floor((now - at) / aging)
       if eff < 0 then eff = 0 end
-      if best == nil or eff < best_eff then
-        best, best_eff, best_member = b, eff, head[1]
+      -- the best effective priority; on a tie the band whose oldest waited longer (an aged low is not
+      -- starved by a stream of fresh highs), then the higher band
+      if best == nil or eff < best_eff or (eff == best_eff and at < best_at) then
+        best, best_eff, best_member, best_at = b, eff, head[1], at
       end
     end
   end
