@@ -7,6 +7,11 @@ Figures per mode, the best of ``ROUNDS`` rounds (alternating off/on, so both see
 end-to-end throughput (tasks from the first submit to the last end, from the stage records, the server's
 clock) and submit latency p50/p95 (client side). Target: on costs at most 10 % of either against off.
 
+The same comparison without the rest of the system (a shared machine's load swamps the end-to-end one): on a
+Redis of its own, ``SCRIPT_TASKS`` submits through the submit script, then one take at a time, with lanes
+(4 tenants x 3 priorities; ``fetch.lua``) against without (the queue's list; Dramatiq's own dispatch ``fetch``,
+the path before priorities), the two alternating message by message: median microseconds per submit and take.
+
 Run: .venv/bin/python -m bench priorities
 """
 
@@ -16,18 +21,24 @@ import asyncio
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import aiohttp
 import msgspec
 import redis
+import redis.asyncio as aioredis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from actors.worker.broker import WakingRedisBroker, stage_message
 from bench.system import running_system
+from state import Placement, StateStore
+from taskgate.embedded_redis import EmbeddedRedis
 from tests.harness import Client, System, wait_until
 
+SCRIPT_TASKS = 3000
 TASKS = 400
 SUBMITTERS = 8
 THREADS = 4
@@ -95,12 +106,68 @@ async def _ping_once(system: System) -> None:
         await client.wait("warm-up", timeout_s=60)
 
 
+# the list path runs on another queue of the same Redis, so that the two alternate message by message
+LIST_QUEUE = "ffmpeg"
+
+
+async def _script_submits(url: str) -> dict[bool, list[float]]:
+    """Submit ``SCRIPT_TASKS`` stages per path through the submit script, alternating; return microseconds each."""
+    client = aioredis.Redis.from_url(url)
+    store = StateStore(client, 3600)
+    found: dict[bool, list[float]] = {False: [], True: []}
+    for i in range(SCRIPT_TASKS):
+        for lanes in (False, True):
+            queue, task_id = ("system", f"lane-{i}") if lanes else (LIST_QUEUE, f"list-{i}")
+            placement = Placement(priority=PRIORITIES[i % 3], client=f"tenant-{i % 4}", lanes=lanes)
+            message = stage_message(queue, "system.ping", task_id)
+            started = time.perf_counter()
+            await store.create_stage(task_id, "system.ping", {}, None, message, placement=placement)
+            found[lanes].append((time.perf_counter() - started) * 1e6)
+    await client.aclose()
+    return found
+
+
+def _script_takes(url: str) -> dict[bool, list[float]]:
+    """Take every message one at a time, alternating the paths; return microseconds each."""
+    broker = WakingRedisBroker(client=redis.Redis.from_url(url), middleware=[])  # type: ignore[no-untyped-call]
+    dramatiq_fetch = broker._dispatch("fetch")  # the path before lanes
+    found: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(SCRIPT_TASKS):
+        for lanes in (False, True):
+            started = time.perf_counter()
+            taken = broker.do_fetch("system", 1) if lanes else dramatiq_fetch(LIST_QUEUE, 1)
+            found[lanes].append((time.perf_counter() - started) * 1e6)
+            assert len(taken) == 1, taken
+    broker.client.close()
+    return found
+
+
+def _scripts() -> dict[bool, tuple[float, float]]:
+    """Return, per path, the median microseconds per submit and per take, on a Redis of its own."""
+    with tempfile.TemporaryDirectory() as tmp:
+        server = EmbeddedRedis(Path(tmp) / "redis", persist=False)
+        server.start()
+        try:
+            submits = asyncio.run(_script_submits(server.url))
+            takes = _script_takes(server.url)
+        finally:
+            server.stop()
+    return {lanes: (statistics.median(submits[lanes]), statistics.median(takes[lanes])) for lanes in (False, True)}
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> int:
+    scripts = _scripts()
+    print(f"scripts alone, {SCRIPT_TASKS} messages per path, one at a time, the paths alternating (medians):")
+    for lanes in (False, True):
+        name = "lanes (4 tenants x 3 priorities, fetch.lua)" if lanes else "queue list (Dramatiq's fetch, baseline)"
+        print(f"  {name}: submit {scripts[lanes][0]:.0f} us, take {scripts[lanes][1]:.0f} us")
+    submit_ratio, take_ratio = (scripts[True][i] / scripts[False][i] for i in (0, 1))
+    print(f"  submit lanes/list = {submit_ratio:.3f}, take lanes/list = {take_ratio:.3f}")
     results: dict[bool, list[tuple[float, list[float]]]] = {False: [], True: []}
     for index in range(ROUNDS):
         for on in (False, True):
