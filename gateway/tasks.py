@@ -22,6 +22,7 @@ from gateway.audit import audited
 from gateway.bodies import decode_json, read_body
 from gateway.context import context
 from gateway.errors import BadQuery, BadRequest, SubmitUnconfirmed, UnknownTask
+from gateway.monitor_views import LIVE
 from gateway.paths import check_input_paths
 from gateway.placement import placement
 from gateway.request_errors import request_error
@@ -36,6 +37,7 @@ log = structlog.get_logger(__name__)
 
 _encoder = msgspec.json.Encoder()
 _LIST_MAX = 500
+_LIVE_MAX_AGE_S = 1.0
 
 
 def _decode_request(body: bytes) -> TaskRequest:
@@ -64,7 +66,9 @@ async def submit_task(request: web.Request) -> web.Response:
     if path_fields(spec.input_type) or spec.check is not None:  # realpath, stat, voice files: off the event loop
         await asyncio.to_thread(_check_files, spec, req.input_data, ctx.settings)
     check_callback(ctx.settings, req.callback)
-    placed = placement(request, ctx.settings, spec, req)
+    live = request.app.get(LIVE)  # the queueing section can change at run time: read at most once a second
+    settings = await live.refresh_within(ctx.redis, _LIVE_MAX_AGE_S) if live is not None else ctx.settings
+    placed = placement(request, settings, spec, req)
     workflow_id = req.task_id or uuid.uuid4().hex
     for name in find_references(req.input_data):
         if name == req.task_name:

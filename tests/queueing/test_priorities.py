@@ -225,3 +225,19 @@ async def test_the_cli_pauses_shows_and_resumes_a_queue(flow_system: System, cli
     record = await clients["ops"].wait("cli-low", timeout_s=60)
     assert record["status"] == "SUCCESS"
     assert record["stages"]["system.sleep"]["priority"] == "low"
+
+
+async def test_the_default_priority_changes_at_run_time(clients: dict[str, Client]) -> None:
+    ops = clients["ops"]
+    status, body, _ = await ops.request("PUT", "/v1/monitor/config", json={"queueing": {"default_priority": "low"}})
+    assert status == 200, body
+    assert body["queueing"]["default_priority"] == "low"
+    try:
+        record = await ops.submit("system.sleep", {"seconds": 0}, task_id="live-default")
+        assert record["stages"]["system.sleep"]["priority"] == "low"
+        bad = {"queueing": {"task_priority": {"no.such_task": "high"}}}
+        status, body, _ = await ops.request("PUT", "/v1/monitor/config", json=bad)
+        assert status == 422, body
+    finally:
+        await ops.request("PUT", "/v1/monitor/config", json={"queueing": {"default_priority": "normal"}})
+    assert (await ops.wait("live-default"))["status"] == "SUCCESS"
