@@ -73,6 +73,14 @@ def check_task_names(settings: Settings) -> None:
             raise ConfigError(f"{section}: unknown task_name {unknown[0]!r}; GET /v1/task-types lists the tasks")
 
 
+def gpu_queues(settings: Settings) -> frozenset[str]:
+    """Return the queues whose every task takes a GPU lease under ``settings`` (their workers prefetch one)."""
+    by_queue: dict[str, list[bool]] = {}
+    for spec in REGISTRY.values():
+        by_queue.setdefault(spec.queue, []).append(spec.uses_gpu(settings))
+    return frozenset(queue for queue, uses in by_queue.items() if all(uses))
+
+
 def build_broker(settings: Settings, *, heartbeated: bool = False) -> tuple[WakingRedisBroker, Lifecycle]:
     """Create the broker with taskgate's middleware and declare every registered actor.
 
@@ -103,6 +111,7 @@ def build_broker(settings: Settings, *, heartbeated: bool = False) -> tuple[Waki
     broker.record_ttl_ms = settings.state_ttl_s * 1000
     broker.aging_ms = int(settings.queueing.aging_s * 1000)
     broker.lanes = settings.queueing.priorities
+    broker.gpu_queues = gpu_queues(settings)
     declare_webhook_actor(broker, settings)
     dramatiq.set_broker(broker)
     return broker, lifecycle

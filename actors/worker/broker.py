@@ -154,6 +154,8 @@ class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
     # higher; whether consumers hold only what their threads run (else Dramatiq's prefetch, FIFO)
     aging_ms: int = 60_000
     lanes: bool = False
+    # queues whose every task takes a GPU lease: their consumers hold one message (the others wait in Redis)
+    gpu_queues: frozenset[str] = frozenset()
     # the host the fetch script checks against the drained hosts
     host: str = socket.gethostname()
     _fetches = 0
@@ -271,8 +273,9 @@ class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> _WakingConsumer:
         """Return a consumer that waits on the queue's wake-up list when idle.
 
-        With priorities on, a queue's consumer holds no more messages than its threads run (a one-thread GPU
-        worker: one): a message waits in Redis, where a higher priority can still go ahead of it.
+        With priorities on, a queue's consumer holds no more messages than its threads run, and a GPU queue's
+        (every task of it takes a lease) one: a message waits in Redis, where a higher priority can still go
+        ahead of it.
 
         A delay queue's consumer first puts back what this process had fetched from it: after a connection
         error Dramatiq restarts the consumer with an empty in-memory delay queue, and the messages it held
@@ -289,5 +292,5 @@ class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
             except (redis.RedisError, OSError) as exc:
                 raise ConnectionClosed(exc) from None  # type: ignore[no-untyped-call]
         if self.lanes and not queue_name.endswith(".DQ"):  # Dramatiq asks for twice its threads
-            prefetch = max(1, prefetch // 2)
+            prefetch = 1 if queue_name in self.gpu_queues else max(1, prefetch // 2)
         return _WakingConsumer(self, queue_name, prefetch, timeout)  # type: ignore[no-untyped-call]

@@ -79,3 +79,17 @@ async def test_a_paused_queue_and_a_drained_host_take_nothing(
     assert _take(broker, 1) == []
     redis_client.hdel(keys.DRAINED_HOSTS, broker.host)
     assert _take(broker, 1) == ["waiting"]
+
+
+def test_a_queue_whose_every_task_takes_a_gpu_prefetches_one() -> None:
+    from actors.worker.app import gpu_queues
+    from config import load_settings
+
+    assert gpu_queues(load_settings({})) == frozenset()  # system mixes GPU and CPU tasks: per thread
+    assert gpu_queues(load_settings({"TASKGATE_FASTER_WHISPER__DEVICE": "cuda"})) == {"faster_whisper"}
+    broker = WakingRedisBroker(middleware=[])  # type: ignore[no-untyped-call]
+    broker.lanes, broker.gpu_queues = True, frozenset({"faster_whisper"})
+    assert broker.consume("faster_whisper", prefetch=8).prefetch == 1
+    assert broker.consume("system", prefetch=8).prefetch == 4  # Dramatiq asks for twice its 4 threads
+    broker.lanes = False
+    assert broker.consume("system", prefetch=8).prefetch == 8
