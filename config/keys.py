@@ -202,6 +202,9 @@ LANE = "taskgate:lane:{queue}:{priority}:{client}"
 LANE_ROTATION = "taskgate:lanes:{queue}:{priority}"
 LANE_TURNS = "taskgate:lanes:{queue}:{priority}:turns"
 LANE_AGES = "taskgate:lanes:{queue}:{priority}:ages"
+# list per queue: one token per message waiting in its lanes (pushed by the submit, popped by the take), so a
+# list-length autoscaler (KEDA's redis scaler, deploy/kubernetes) sees the lanes' backlog
+LANES_QUEUED = "taskgate:lanes:{queue}:queued"
 # hash: client -> weight (its turns take this many messages), written by each submit from the key's settings
 CLIENT_WEIGHTS = "taskgate:clients:weights"
 # hash: queue -> JSON {at_ms, by} of each paused queue (nothing is taken from it)
@@ -218,6 +221,11 @@ def lane_prefix(queue: str, priority: str) -> str:
 def lane(queue: str, priority: str, client: str) -> str:
     """Return one client's lane (list of message ids) in a queue's priority band."""
     return LANE.format(queue=queue, priority=priority, client=client)
+
+
+def lanes_queued(queue: str) -> str:
+    """Return the list of one token per message waiting in a queue's lanes."""
+    return LANES_QUEUED.format(queue=queue)
 
 
 def lane_keys(queue: str, priority: str) -> tuple[str, str, str]:

@@ -156,7 +156,7 @@ class StateStore:
             if placement is not None and placement.lanes:
                 rotation, _turns, ages = keys.lane_keys(message.queue, placement.priority)
                 lane = keys.lane(message.queue, placement.priority, placement.client)
-                script_keys += [lane, rotation, ages, keys.CLIENT_WEIGHTS]
+                script_keys += [lane, rotation, ages, keys.CLIENT_WEIGHTS, keys.lanes_queued(message.queue)]
                 args += [placement.client, placement.weight]
         reply = await _CREATE_STAGE.run(self.channel, script_keys, args)
         outcome = text(reply[0])

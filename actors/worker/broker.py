@@ -236,6 +236,7 @@ class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
         ]
         for priority in PRIORITIES:
             script_keys += keys.lane_keys(queue_name, priority)
+        script_keys.append(keys.lanes_queued(queue_name))
         now = current_millis() if now_ms is None else now_ms
         args: list[str | int | bytes] = [queue_name, self.broker_id, now, count, self.host]
         args += [self.aging_ms, *(keys.lane_prefix(queue_name, p) for p in PRIORITIES)]

@@ -12,7 +12,7 @@
 -- KEYS[10] optional: the client's lane in the stage's priority band (taskgate:lane:{queue}:{priority}:{client});
 --   with it the message id goes there instead of onto KEYS[7] (priorities on; actors/worker/lua/fetch.lua)
 -- KEYS[11] optional: the band's rotation of clients with work, KEYS[12] the band's ages zset,
--- KEYS[13] the client weights hash
+-- KEYS[13] the client weights hash, KEYS[14] the queue's lane tokens list (one per message in its lanes)
 -- ARGV[1] task_name
 -- ARGV[2] input hash (sha256 of task_name + input_data)
 -- ARGV[3] stage record JSON (status PENDING)
@@ -80,6 +80,7 @@ if KEYS[7] then
     end
     redis.call('ZADD', KEYS[12], now, ARGV[15] .. '\t' .. ARGV[11])
     redis.call('HSET', KEYS[13], ARGV[15], ARGV[16])
+    redis.call('RPUSH', KEYS[14], 1)
   else
     redis.call('RPUSH', KEYS[7], ARGV[11])
   end

@@ -44,12 +44,13 @@ async def test_bands_in_order_clients_in_weighted_turns_and_taken_ids_join_the_a
     await _submit(store, "b1", "normal", "b")
     await _submit(store, "low0", "low", "a", weight=2)  # a weight is the key's, the same on every submit
     await _submit(store, "high0", "high", "c")
+    assert redis_client.llen(keys.lanes_queued("system")) == 8  # what an autoscaler reads
     assert _take(broker, 1) == ["high0"]
     assert _take(broker, 6) == ["a0", "a1", "b0", "a2", "a3", "b1"]  # a's weight 2: two per turn
     assert _take(broker, 5) == ["low0"]
     acked = redis_client.smembers(keys.dramatiq_acks(broker.broker_id, "system"))
     assert len(acked) == 8  # a worker killed now has every one of them put back
-    assert redis_client.exists(*keys.lane_keys("system", "normal")) == 0  # nothing left behind
+    assert redis_client.exists(*keys.lane_keys("system", "normal"), keys.lanes_queued("system")) == 0
 
 
 async def test_a_message_put_back_goes_first_and_an_aged_low_beats_fresh_highs(

@@ -10,7 +10,8 @@
 -- KEYS[1] the queue's list (dramatiq:{queue}), KEYS[2] its messages hash (dramatiq:{queue}.msgs),
 -- KEYS[3] the consumer's ack set (dramatiq:__acks__.{broker id}.{queue}), KEYS[4] Dramatiq's heartbeats zset,
 -- KEYS[5] paused queues hash, KEYS[6] drained hosts hash, KEYS[7] client weights hash,
--- KEYS[8..16] per band (high, normal, low): rotation list, turns hash, ages zset
+-- KEYS[8..16] per band (high, normal, low): rotation list, turns hash, ages zset;
+-- KEYS[17] the queue's lane tokens list (one per message in its lanes; an autoscaler reads its length)
 -- ARGV[1] queue, ARGV[2] broker id, ARGV[3] now ms (the caller's clock, as Dramatiq's dispatch takes it), ARGV[4] how many, ARGV[5] host ('' = never drained),
 -- ARGV[6] aging ms, ARGV[7..9] per band: the prefix of its lanes (the client's name follows)
 -- returns the encoded messages (HMGET of the ids taken; nil for an id whose message is gone), or {}
@@ -96,6 +97,9 @@ while #ids < wanted do
   local id = redis.call('LPOP', KEYS[1])
   if not id then
     id = take_lane()
+    if id then
+      redis.call('LPOP', KEYS[17])
+    end
   end
   if not id then
     break
