@@ -11,8 +11,11 @@ import redis.asyncio as aioredis
 
 from actors.worker.broker import WakingRedisBroker, decode_message, stage_message
 from config import keys
+from redis_io import Channel
 from state import Placement, StateStore
 from state.models import now_ms
+from state.records import waiter_entry
+from state.sync_store import SyncStageStore
 
 
 @pytest.fixture
@@ -94,3 +97,21 @@ def test_a_queue_whose_every_task_takes_a_gpu_prefetches_one() -> None:
     assert broker.consume("system", prefetch=8).prefetch == 4  # Dramatiq asks for twice its 4 threads
     broker.lanes = False
     assert broker.consume("system", prefetch=8).prefetch == 8
+
+
+async def test_a_stage_handed_over_by_its_dependency_queues_in_its_clients_lane(
+    aredis: aioredis.Redis, broker: WakingRedisBroker, redis_client: redis.Redis
+) -> None:
+    store = StateStore(aredis, 3600)
+    await _submit(store, "chain", "high", "b")  # the awaited stage, PENDING: a waiter can park on it
+    await _submit(store, "other", "high", "a")
+    sync = SyncStageStore(Channel(redis_client), 3600)
+    for task_id, lane in (("chain", "high|1|b"), ("chain", "")):  # with a lane; as parked before lanes existed
+        waiting = stage_message("system", "system.sleep", task_id)
+        entry = waiter_entry("system", "system.sleep", waiting.message_id, waiting.payload, lane)
+        if not lane:
+            entry = entry.replace(b"\t\t", b"\t", 1)  # the four-field entry of an older worker
+        assert sync.park(task_id, "system.ping", entry)
+        assert sync.hand_over(task_id, "system.ping") == 1
+    assert redis_client.llen(keys.lane("system", "high", "b")) == 2  # its own message, then the handed-over one
+    assert _take(broker, 4) == ["chain", "chain", "other", "chain"]  # the old entry went to the list: first
