@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-# stream: live events for every gateway's /v1/events (stage, progress, lease, tier, worker), written by the
+# stream: live events for every gateway's /v1/events (stage, progress, lease, tier, worker, queue), written by the
 # same atomic step as the change each reports; capped near EVENTS_KEPT entries (XADD MAXLEN ~), so a client
 # resumes with Last-Event-ID only within that window. gpu_lock/lua/lib.lua spells the cap too.
 EVENTS = "taskgate:events"
@@ -243,3 +243,47 @@ def key_count(key: str, what: str, task_name: str | None = None) -> str:
     if task_name is None:
         return KEY_COUNT.format(key=key, what=what)
     return KEY_TASK_COUNT.format(key=key, task_name=task_name, what=what)
+
+
+# Priority lanes (actors/worker/lua/fetch.lua, state/lua/create_stage.lua). Per queue and priority band:
+# a list of message ids per client (tenant, else key name), a rotation list of the clients with work (a client
+# is in it iff its lane is not empty), a hash client -> messages taken in its current turn, and a zset
+# "client\tmessage id" -> enqueue ms (the band's queued count and its oldest, for aging). The fetch script
+# builds a lane's key from LANE_PREFIX: one Redis, not a cluster (the queue's other keys live there too).
+LANE = "taskgate:lane:{queue}:{priority}:{client}"
+LANE_ROTATION = "taskgate:lanes:{queue}:{priority}"
+LANE_TURNS = "taskgate:lanes:{queue}:{priority}:turns"
+LANE_AGES = "taskgate:lanes:{queue}:{priority}:ages"
+# list per queue: one token per message waiting in its lanes (pushed by the submit, popped by the take), so a
+# list-length autoscaler (KEDA's redis scaler, deploy/kubernetes) sees the lanes' backlog
+LANES_QUEUED = "taskgate:lanes:{queue}:queued"
+# hash: client -> weight (its turns take this many messages), written by each submit from the key's settings
+CLIENT_WEIGHTS = "taskgate:clients:weights"
+# hash: queue -> JSON {at_ms, by} of each paused queue (nothing is taken from it)
+PAUSED_QUEUES = "taskgate:queues:paused"
+# hash: host -> JSON {at_ms, by} of each drained worker host (its consumers take nothing new)
+DRAINED_HOSTS = "taskgate:workers:drained"
+
+
+def lane_prefix(queue: str, priority: str) -> str:
+    """Return the prefix of a band's per-client lanes; the client's name follows it."""
+    return LANE.format(queue=queue, priority=priority, client="")
+
+
+def lane(queue: str, priority: str, client: str) -> str:
+    """Return one client's lane (list of message ids) in a queue's priority band."""
+    return LANE.format(queue=queue, priority=priority, client=client)
+
+
+def lanes_queued(queue: str) -> str:
+    """Return the list of one token per message waiting in a queue's lanes."""
+    return LANES_QUEUED.format(queue=queue)
+
+
+def lane_keys(queue: str, priority: str) -> tuple[str, str, str]:
+    """Return a band's rotation list, turns hash and ages zset."""
+    return (
+        LANE_ROTATION.format(queue=queue, priority=priority),
+        LANE_TURNS.format(queue=queue, priority=priority),
+        LANE_AGES.format(queue=queue, priority=priority),
+    )

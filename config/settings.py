@@ -26,6 +26,7 @@ from config.gpu import (
     GpuLockSettings,
 )
 from config.limits import KeyLimits
+from config.queueing import Priority, QueueingSettings
 from config.redis_target import sentinel_address, sentinel_entries
 from config.section import PositiveInt, PositiveSeconds
 from config.section import Section as _Section
@@ -118,6 +119,12 @@ class ApiKey(_Section):
     scopes: list[Literal["user", "admin"]] = msgspec.field(default_factory=lambda: ["user"])
     # submits past these get 429 (PUT /v1/keys/{name}/limits replaces them at run time)
     limits: KeyLimits | None = None
+    # the priority of this key's submits that name none (else queueing.task_priority, then the default)
+    priority: Priority | None = None
+    # its share of turns among the clients of a queue and priority (round-robin, `weight` takes a turn)
+    weight: PositiveInt | None = None
+    # the client its submits count as for fairness (else the key's name); an admin key may set one per submit
+    tenant: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}\Z")] | None = None
 
 
 class AuthSettings(_Section):
@@ -212,6 +219,7 @@ class Settings(_Section):
     storage: StorageSettings = msgspec.field(default_factory=StorageSettings)
     audit: AuditSettings = msgspec.field(default_factory=AuditSettings)
     batches: BatchSettings = msgspec.field(default_factory=BatchSettings)
+    queueing: QueueingSettings = msgspec.field(default_factory=QueueingSettings)
 
     def __post_init__(self) -> None:
         self.redis_sentinels = sentinel_entries(self.redis_sentinels)

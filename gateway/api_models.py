@@ -32,6 +32,8 @@ class StageView(msgspec.Struct, kw_only=True):
     callback_status: CallbackStatus | None = None
     # a SCHEDULED stage's start time (run_at / delay_s at submit); null for a stage queued at once
     run_at: str | None = None
+    # the priority band the stage waited in (null: submitted before priorities, or a dependent stage)
+    priority: Literal["high", "normal", "low"] | None = None
 
 
 class TaskView(msgspec.Struct, kw_only=True):
@@ -55,6 +57,9 @@ class TaskView(msgspec.Struct, kw_only=True):
     storage_bytes: int | None = None
     # when retention removed the workflow's files while its record stayed (storage.retention_s)
     files_removed_at: str | None = None
+    # the API key that created the task (null when keys are off) and the tenant it counts as
+    key: str | None = None
+    tenant: str | None = None
 
 
 class TaskSummary(msgspec.Struct, kw_only=True):
@@ -189,3 +194,37 @@ class KeyList(msgspec.Struct, kw_only=True):
     """Every configured API key."""
 
     keys: list[KeyView]
+
+
+class PauseMark(msgspec.Struct, kw_only=True):
+    """When and by which key a queue was paused or a host drained."""
+
+    at: str | None
+    by: str
+
+
+class QueueState(msgspec.Struct, kw_only=True):
+    """A queue: paused or not, and what waits in it by priority (``put_back``: messages put back or retried)."""
+
+    queue: str
+    paused: bool
+    paused_since: PauseMark | None
+    queued: int
+    queued_by_priority: dict[str, int]
+    # priority -> client (tenant, else key name) -> queued messages
+    queued_by_client: dict[str, dict[str, int]] | None = None
+
+
+class HostState(msgspec.Struct, kw_only=True):
+    """A worker host: drained (takes nothing new) or not."""
+
+    host: str
+    drained: bool
+    drained_since: PauseMark | None
+
+
+class QueueList(msgspec.Struct, kw_only=True):
+    """Every queue, and the drained worker hosts."""
+
+    queues: list[QueueState]
+    drained_hosts: list[HostState]

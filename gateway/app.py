@@ -21,6 +21,7 @@ from gateway import (
     health,
     key_routes,
     monitor_routes,
+    queue_routes,
     scheduling,
     tasks,
     voice_maps,
@@ -57,6 +58,7 @@ def create_app(settings: Settings) -> web.Application:
     app.on_startup.append(voices.warm_catalogue)
     app.add_routes(event_routes.routes)
     app.add_routes(worker_routes.routes)
+    app.add_routes(queue_routes.routes)
     app.add_routes(audit_routes.routes)
     app.add_routes(key_routes.routes)
     app.add_routes(console.routes)

@@ -22,10 +22,11 @@ from gateway.bodies import decode_json, read_body
 from gateway.context import AppContext, context
 from gateway.errors import UnknownTask
 from gateway.paths import check_input_paths
+from gateway.placement import placement
 from gateway.request_errors import request_error
 from gateway.responses import json_response
 from gateway.webhooks import check_callback
-from state import CreateOutcome, StageFinished, TaskNotFound
+from state import CreateOutcome, StageFinished, TaskNotFound, TaskRequest
 from state.batches import ENDED, BatchConflict, BatchMeta, BatchRecord, BatchStore, body_digest
 from state.models import TASK_ID_PATTERN, CallbackUrl, TaskName, now_ms
 from state.references import find_references
@@ -146,6 +147,7 @@ async def submit_batch(request: web.Request) -> web.Response:
             req.items,
             lambda wid: stage_message(spec.queue, spec.name, wid),
             ctx.settings.batches.write_chunk,
+            placement(request, ctx.settings, spec, TaskRequest(task_name=spec.name)),
         )
         record = await store.get(meta.batch_id)
     if outcome is CreateOutcome.CREATED:

@@ -39,3 +39,15 @@ class SubmitUnconfirmed(GatewayError):
 
 class UnknownKey(GatewayError):
     """Raised when a route names an API key that the settings do not configure."""
+
+
+class Forbidden(GatewayError):
+    """Raised when the caller's key may not do what the request asks (a ``tenant`` set by a user key)."""
+
+
+class UnknownQueue(GatewayError):
+    """Raised when a path names a queue no registered task uses."""
+
+
+class UnknownHost(GatewayError):
+    """Raised when a path names a worker host that has never been seen."""

@@ -25,7 +25,7 @@ HUB = web.AppKey("taskgate_event_hub", EventHub)
 # Stage, progress and batch (completed) events mirror GET /v1/tasks and /v1/batches (user scope); the rest
 # mirror /v1/monitor/* (admin).
 USER_TYPES = frozenset({"stage", "progress", "batch"})
-ALL_TYPES = USER_TYPES | {"lease", "tier", "worker", "throttle"}
+ALL_TYPES = USER_TYPES | {"lease", "tier", "worker", "throttle", "queue"}
 _HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 _RETRY_MS = 1000
 

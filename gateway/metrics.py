@@ -21,8 +21,10 @@ from redis.exceptions import RedisError
 
 from actors.registry import QUEUES, REGISTRY
 from config import Settings, keys
+from config.queueing import PRIORITIES
 from gateway.context import CTX
 from gateway.monitor_views import LIVE
+from gateway.queue_state import PUT_BACK
 from gpu_lock import GpuLockStatus, aread_status
 from redis_io import text
 from state.task_metrics import TaskFigures, TaskHistogram, parse_figures
@@ -45,6 +47,9 @@ class _Snapshot:
         self.tasks: TaskFigures | None = None
         self.locks: GpuLockStatus | None = None
         self.queue_depth: dict[str, int] = {}
+        self.queued: dict[tuple[str, str], int] = {}  # (queue, priority or put_back) -> messages
+        self.paused: set[str] = set()
+        self.drained_hosts = 0
         self.running = 0
         self.tier_events: dict[str, int] = {}
         self.oldest_heartbeat_s = 0.0
@@ -74,6 +79,19 @@ class _RedisCollector(Collector):
             {(q,): n for q, n in snap.queue_depth.items()},
             ["queue"],
         )
+        yield _gauge(
+            "taskgate_queued_messages",
+            "Messages waiting by queue and priority (put_back: put back by a worker, retried or handed over).",
+            {k: float(n) for k, n in snap.queued.items()},
+            ["queue", "priority"],
+        )
+        yield _gauge(
+            "taskgate_queue_paused",
+            "1 while a queue is paused (nothing starts from it).",
+            {(q,): float(q in snap.paused) for q in snap.queue_depth},
+            ["queue"],
+        )
+        yield _gauge("taskgate_worker_hosts_drained", "Worker hosts drained now.", {(): snap.drained_hosts})
         yield _gauge("taskgate_tasks_running", "Stages running now (tracked by the monitor).", {(): snap.running})
         yield _counter(
             "taskgate_timeout_tier_events",
@@ -284,6 +302,14 @@ class GatewayMetrics:
         snap.leader = bool(rest[5])
         snap.storage_bytes = int(rest[6] or 0)
         snap.storage_workflows = int(rest[7])
+        bands = rest[8 : 8 + len(QUEUES) * len(PRIORITIES)]
+        snap.queued = {(q, PUT_BACK): n for q, n in snap.queue_depth.items()}
+        for index, count in enumerate(bands):
+            queue, priority = QUEUES[index // len(PRIORITIES)], PRIORITIES[index % len(PRIORITIES)]
+            snap.queued[queue, priority] = int(count)
+            snap.queue_depth[queue] += int(count)
+        snap.paused = {text(q) for q in rest[-2]}
+        snap.drained_hosts = int(rest[-1])
         snap.locks = locks
         snap.redis_up = True
 
@@ -309,6 +335,11 @@ async def _read(client: aioredis.Redis, settings: Settings) -> list[Any]:
         pipe.exists(keys.MONITOR_LEADER)
         pipe.get(keys.STORAGE_TOTAL)
         pipe.hlen(keys.STORAGE_BYTES)
+        for queue in QUEUES:
+            for priority in PRIORITIES:
+                pipe.zcard(keys.lane_keys(queue, priority)[2])
+        pipe.hkeys(keys.PAUSED_QUEUES)
+        pipe.hlen(keys.DRAINED_HOSTS)
         return list(await pipe.execute())
 
 

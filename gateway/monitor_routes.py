@@ -17,6 +17,7 @@ from aiohttp import web
 from actors.validation import InvalidInput
 from actors.worker.app import check_task_names
 from config import ConfigError, GpuLockMonitorSettings, GpuLockSettings, Settings
+from config.queueing import QueueingSettings
 from gateway.audit import audited
 from gateway.auth import ADMIN, require_scope
 from gateway.bodies import decode_json, read_body
@@ -53,6 +54,8 @@ class LiveConfigPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     gpu_lock: GpuLockSettings | msgspec.UnsetType = msgspec.UNSET
     gpu_lock_monitor: GpuLockMonitorSettings | msgspec.UnsetType = msgspec.UNSET
+    # submits read it within a second: default priorities, priorities on or off (workers read aging_s at start)
+    queueing: QueueingSettings | msgspec.UnsetType = msgspec.UNSET
 
 
 def _decode(body: bytes, kind: type[Any]) -> Any:
@@ -133,7 +136,7 @@ async def get_config(request: web.Request) -> web.Response:
 @require_scope(ADMIN)
 @audited("config.update")
 async def put_config(request: web.Request) -> web.Response:
-    """Change ``gpu_lock``/``gpu_lock_monitor`` keys; every process picks the change up without a restart."""
+    """Change ``gpu_lock``/``gpu_lock_monitor``/``queueing`` keys; every process picks the change up, no restart."""
     ctx = context(request)
     patch = _decode(await read_body(request), dict[str, Any])
     live = request.app[LIVE]
@@ -157,6 +160,7 @@ def _config_view(live: LiveSettings, settings: Settings) -> dict[str, Any]:
         "version": live.version,
         "gpu_lock": msgspec.to_builtins(settings.gpu_lock),
         "gpu_lock_monitor": msgspec.to_builtins(settings.gpu_lock_monitor),
+        "queueing": msgspec.to_builtins(settings.queueing),
         "overrides": live.overrides,
     }
 

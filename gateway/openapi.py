@@ -46,6 +46,9 @@ _STRUCTS: list[type[msgspec.Struct]] = [
     m.KeyList,
     m.KeyView,
     KeyLimits,
+    m.QueueList,
+    m.QueueState,
+    m.HostState,
 ]
 HIDDEN_ATTR = "__taskgate_openapi_hidden__"
 

@@ -296,7 +296,7 @@ def _sse(description: str) -> dict[str, Any]:
 
 
 def _event_operations() -> Operations:
-    kinds = "stage, progress, batch, lease, tier, worker, throttle"
+    kinds = "stage, progress, batch, lease, tier, worker, throttle, queue"
     last_id = {
         "name": "Last-Event-ID",
         "in": "header",

@@ -17,10 +17,13 @@ from gateway.errors import (
     BadQuery,
     BadRequest,
     BodyTimeout,
+    Forbidden,
     LeaseNotFound,
     NoCallback,
     SubmitUnconfirmed,
+    UnknownHost,
     UnknownKey,
+    UnknownQueue,
     UnknownTask,
 )
 from gpu_lock import UnknownDevice
@@ -70,6 +73,9 @@ ERROR_TABLE: list[tuple[type[BaseException], int, str, str]] = [
     (NoCallback, 409, "no-callback", "The task has no callback URL"),
     (StageFinished, 409, "already-finished", "The task has already finished"),
     (IllegalTransition, 409, "illegal-transition", "The task cannot change that way now"),
+    (Forbidden, 403, "forbidden", "Forbidden"),
+    (UnknownQueue, 404, "unknown-queue", "No such queue"),
+    (UnknownHost, 404, "unknown-host", "No such worker host"),
     (UnknownDevice, 404, "unknown-device", "No such GPU device"),
     (LeaseNotFound, 409, "lease-not-found", "No lease carries that fencing token"),
     (SubmitUnconfirmed, 503, "submit-unconfirmed", "Redis did not confirm the submit"),

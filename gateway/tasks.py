@@ -23,7 +23,9 @@ from gateway.bodies import decode_json, read_body
 from gateway.context import context
 from gateway.errors import BadQuery, BadRequest, SubmitUnconfirmed, UnknownTask
 from gateway.key_routes import retry_after_s, submit_key
+from gateway.monitor_views import LIVE
 from gateway.paths import check_input_paths
+from gateway.placement import placement
 from gateway.problems import limit_response
 from gateway.request_errors import request_error
 from gateway.responses import json_response
@@ -38,6 +40,7 @@ log = structlog.get_logger(__name__)
 
 _encoder = msgspec.json.Encoder()
 _LIST_MAX = 500
+_LIVE_MAX_AGE_S = 1.0
 
 
 def _decode_request(body: bytes) -> TaskRequest:
@@ -68,6 +71,9 @@ async def submit_task(request: web.Request) -> web.Response:
     check_callback(ctx.settings, req.callback)
     start_at = start_time_ms(req, ctx.settings.state_ttl_s)
     key = submit_key(request, ctx.settings)
+    live = request.app.get(LIVE)  # the queueing section can change at run time: read at most once a second
+    settings = await live.refresh_within(ctx.redis, _LIVE_MAX_AGE_S) if live is not None else ctx.settings
+    placed = placement(request, settings, spec, req)
     workflow_id = req.task_id or uuid.uuid4().hex
     for name in find_references(req.input_data):
         if name == req.task_name:
@@ -75,7 +81,14 @@ async def submit_task(request: web.Request) -> web.Response:
     queued = stage_message(spec.queue, spec.name, workflow_id)
     try:
         outcome, workflow = await ctx.store.create_stage(
-            workflow_id, req.task_name, req.input_data, req.callback, queued, run_at_ms=start_at, key=key
+            workflow_id,
+            req.task_name,
+            req.input_data,
+            req.callback,
+            queued,
+            run_at_ms=start_at,
+            key=key,
+            placement=placed,
         )
     except LimitExceeded as exc:
         ctx.metrics.throttled(exc.key, exc.limit)

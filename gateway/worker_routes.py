@@ -9,9 +9,11 @@ from aiohttp import web
 from actors.registry import QUEUES
 from actors.worker.broker import decode_message
 from config import Settings, keys
+from config.queueing import PRIORITIES
 from gateway.auth import ADMIN, require_scope
 from gateway.context import AppContext, context
 from gateway.monitor_views import LIVE
+from gateway.queue_state import drained_hosts, queue_states
 from gateway.responses import json_response
 
 routes = web.RouteTableDef()
@@ -26,23 +28,36 @@ async def workers_view(ctx: AppContext, settings: Settings) -> dict[str, Any]:
     async with ctx.redis.pipeline(transaction=False) as pipe:
         pipe.zrangebyscore(keys.WORKERS, now - timeout_ms, "+inf", withscores=True)
         for queue in queues:
-            pipe.llen(keys.dramatiq_queue(queue))
             pipe.lindex(keys.dramatiq_queue(queue), 0)
+            for priority in PRIORITIES:  # each band's oldest message (enqueue ms)
+                pipe.zrange(keys.lane_keys(queue, priority)[2], 0, 0, withscores=True)
         workers, *per_queue = await pipe.execute()
+    step = 1 + len(PRIORITIES)
     async with ctx.redis.pipeline(transaction=False) as pipe:
-        for queue, head in zip(queues, per_queue[1::2], strict=True):
+        for queue, head in zip(queues, per_queue[::step], strict=True):
             pipe.hget(keys.dramatiq_messages(queue), head or b"")
         heads = await pipe.execute()
+    states = {row["queue"]: row for row in await queue_states(ctx.redis, queues)}
+    drained = await drained_hosts(ctx.redis)
     rows = []
-    for queue, depth, raw in zip(queues, per_queue[0::2], heads, strict=True):
-        oldest = decode_message(raw).message_timestamp if raw else None
+    for index, (queue, raw) in enumerate(zip(queues, heads, strict=True)):
+        lanes = [int(found[0][1]) for found in per_queue[index * step + 1 : (index + 1) * step] if found]
+        oldest = min(([decode_message(raw).message_timestamp] if raw else []) + lanes, default=None)
+        state = states[queue]
         rows.append(
-            {"queue": queue, "depth": int(depth), "oldest_wait_s": round((now - oldest) / 1000, 3) if oldest else None}
+            {
+                "queue": queue,
+                "depth": state["queued"],
+                "oldest_wait_s": round((now - oldest) / 1000, 3) if oldest else None,
+                "paused": state["paused"],
+                "queued_by_priority": state["queued_by_priority"],
+            }
         )
     alive = []
     for member, seen_ms in workers:
         host, _, pid = (member.decode() if isinstance(member, bytes) else member).rpartition(":")
-        alive.append({"host": host, "pid": int(pid), "last_seen_age_s": round((now - seen_ms) / 1000, 3)})
+        age_s = round((now - seen_ms) / 1000, 3)
+        alive.append({"host": host, "pid": int(pid), "last_seen_age_s": age_s, "drained": host in drained})
     return {"heartbeat_timeout_s": settings.gpu_lock_monitor.heartbeat.timeout, "workers": alive, "queues": rows}
 
 

@@ -16,7 +16,7 @@ from state.errors import (
     TaskNotFound,
 )
 from state.models import StageError, StageRecord, TaskRequest, Workflow, WorkflowMeta, now_ms, workflow_view
-from state.store import CreateOutcome, Fence, QueuedMessage, StateStore
+from state.store import CreateOutcome, Fence, Placement, QueuedMessage, StateStore
 from state.transitions import TERMINAL, Status, check_transition, is_terminal
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "LeaseNotHeld",
     "LimitExceeded",
     "PathOutsideRoot",
+    "Placement",
     "QueuedMessage",
     "StageError",
     "StageFinished",

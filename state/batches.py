@@ -18,7 +18,7 @@ from config import keys
 from redis_io import AsyncChannel, LuaScript, text
 from state.errors import StateError, TaskConflict, TaskNotFound
 from state.models import input_hash, now_ms
-from state.store import CREATE_STAGE, CreateOutcome, QueuedMessage, create_stage_call
+from state.store import CREATE_STAGE, CreateOutcome, Placement, QueuedMessage, create_stage_call
 
 _CREATE_BATCH = LuaScript.load("state", "create_batch")
 BATCH_ITEM = LuaScript.load("state", "batch_item")
@@ -141,8 +141,11 @@ class BatchStore:
         items: list[dict[str, Any]],
         message: Callable[[str], QueuedMessage],
         chunk: int,
+        placement: Placement | None = None,
     ) -> None:
         """Create every item's workflow (with its queued message), ``chunk`` scripts per round trip.
+
+        ``placement``: the priority band and client every item waits in (the batch's submitter's).
 
         The event loop runs other requests between chunks. Items that exist with the same input are kept
         (a retried batch completes what an interrupted one began).
@@ -155,7 +158,14 @@ class BatchStore:
             for index in range(start, min(start + chunk, len(items))):
                 wid = keys.batch_item_id(meta.batch_id, index)
                 _stage, _meta, script_keys, args = create_stage_call(
-                    wid, meta.task_name, items[index], None, message(wid), self.ttl_ms, trim=index == 0
+                    wid,
+                    meta.task_name,
+                    items[index],
+                    None,
+                    message(wid),
+                    self.ttl_ms,
+                    trim=index == 0,
+                    placement=placement,
                 )
                 calls.append((script_keys, args))
             replies = await CREATE_STAGE.run_many(self.channel, calls)

@@ -1,4 +1,4 @@
-"""Dynamic settings: overrides of the ``gpu_lock`` and ``gpu_lock_monitor`` sections stored in Redis.
+"""Dynamic settings: overrides of the ``gpu_lock``, ``gpu_lock_monitor`` and ``queueing`` sections in Redis.
 
 ``PUT /v1/monitor/config`` validates a change against the same Structs as the settings file and
 stores the merged overrides with a version number. Every process keeps a ``LiveSettings``: one
@@ -8,6 +8,7 @@ stores the merged overrides with a version number. Every process keeps a ``LiveS
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,6 +20,7 @@ import structlog
 from config import keys
 from config.errors import ConfigError
 from config.gpu import GpuLockMonitorSettings, GpuLockSettings
+from config.queueing import QueueingSettings
 from config.settings import Settings, _merge
 from redis_io.channel import Channel
 
@@ -27,6 +29,7 @@ log = structlog.get_logger(__name__)
 LIVE_SECTIONS: dict[str, type[msgspec.Struct]] = {
     "gpu_lock": GpuLockSettings,
     "gpu_lock_monitor": GpuLockMonitorSettings,
+    "queueing": QueueingSettings,
 }
 
 
@@ -69,6 +72,7 @@ class LiveSettings:
         self.version = 0
         self.overrides: dict[str, Any] = {}
         self.rejected_version = 0  # the last stored version found invalid here (its overrides are not used)
+        self._read_at = float("-inf")  # when ``refresh_within`` last read Redis (monotonic)
 
     def _adopt(self, version: bytes | str | None, raw: bytes | str | None) -> Settings:
         number = int(version or 0)
@@ -110,6 +114,17 @@ class LiveSettings:
         """Return the current settings, reading Redis (one MGET)."""
         version, raw = await client.mget([keys.CONFIG_VERSION, keys.CONFIG_OVERRIDES])
         return self._adopt(version, raw)
+
+    async def refresh_within(self, client: aioredis.Redis, max_age_s: float) -> Settings:
+        """Return the current settings, reading Redis only when the last read is older than ``max_age_s``.
+
+        For hot paths (every submit): a change reaches them within ``max_age_s``, at one read per period.
+        """
+        now = time.monotonic()
+        if now - self._read_at < max_age_s:
+            return self.current
+        self._read_at = now
+        return await self.refresh(client)
 
     async def update(self, client: aioredis.Redis, patch: Mapping[str, Any]) -> Settings:
         """Validate ``patch`` merged onto the stored overrides, store it with a new version, return the result.

@@ -18,6 +18,7 @@ RunAt = Annotated[
     msgspec.Meta(description="When the stage may start: ISO 8601 with a zone, or epoch milliseconds"),
 ]
 DelaySeconds = Annotated[float, msgspec.Meta(ge=0, description="Seconds from now before the stage may start")]
+TenantName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}\Z")]
 CallbackUrl = Annotated[str, msgspec.Meta(min_length=8, max_length=2048, pattern=r"^https?://")]
 
 
@@ -31,6 +32,10 @@ class TaskRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     # later start: an ISO 8601 time with a zone, or epoch milliseconds; or a delay from now (not both)
     run_at: RunAt | None = None
     delay_s: DelaySeconds | None = None
+    # "high" | "normal" | "low" (checked by the gateway, which lists them); unset: the key's, the task type's
+    priority: Annotated[str, msgspec.Meta(description="high, normal or low")] | None = None
+    # the client this submit counts as for fairness; admin keys only
+    tenant: TenantName | None = None
 
 
 class StageError(msgspec.Struct, kw_only=True):
@@ -60,6 +65,7 @@ class StageRecord(msgspec.Struct, kw_only=True):
     run_at_ms: int | None = None
     # the API key name that submitted the stage (its limits count it); None when keys are off
     key: str | None = None
+    priority: str | None = None
 
 
 class WorkflowMeta(msgspec.Struct, kw_only=True):
@@ -72,6 +78,7 @@ class WorkflowMeta(msgspec.Struct, kw_only=True):
     callback: str | None = None
     # the API key name that created the workflow; None when keys are off
     key: str | None = None
+    tenant: str | None = None
 
 
 class Workflow(msgspec.Struct, kw_only=True):
@@ -140,6 +147,7 @@ def stage_view(stage: StageRecord, progress: float | None) -> dict[str, Any]:
         "finished_at": iso_ms(stage.finished_at_ms),
         "duration_s": duration,
         "run_at": iso_ms(stage.run_at_ms),
+        "priority": stage.priority,
     }
 
 
@@ -165,4 +173,6 @@ def workflow_view(wf: Workflow) -> dict[str, Any]:
         "updated_at": iso_ms(updated),
         "storage_bytes": wf.storage_bytes,
         "files_removed_at": iso_ms(wf.files_removed_ms),
+        "key": wf.meta.key,
+        "tenant": wf.meta.tenant,
     }

@@ -132,9 +132,13 @@ def cas_call(
     return script_keys, args
 
 
-def waiter_entry(queue: str, task_name: str, message_id: str, payload: bytes) -> bytes:
-    """Return a parked message as ``park_waiter.lua`` stores it (encoded messages hold no tab or newline)."""
-    return b"\t".join((queue.encode(), task_name.encode(), message_id.encode(), payload))
+def waiter_entry(queue: str, task_name: str, message_id: str, payload: bytes, lane: str = "") -> bytes:
+    """Return a parked message as ``park_waiter.lua`` stores it (encoded messages hold no tab or newline).
+
+    ``lane``: ``priority|weight|client`` to queue it in that client's lane of its band when it is handed over
+    (priorities on), else empty: the queue's own list.
+    """
+    return b"\t".join((queue.encode(), task_name.encode(), message_id.encode(), lane.encode(), payload))
 
 
 def park_call(key: str, awaited: str, entry: bytes) -> tuple[list[str], list[Any]]:
@@ -143,14 +147,27 @@ def park_call(key: str, awaited: str, entry: bytes) -> tuple[list[str], list[Any
 
 
 def hand_over_call(key: str, ended: str, parked: bytes) -> tuple[list[str], list[Any]]:
-    """Return the KEYS and ARGV of ``hand_over.lua`` for the entries ``parked`` on stage ``ended``."""
+    """Return the KEYS and ARGV of ``hand_over.lua`` for the entries ``parked`` on stage ``ended``.
+
+    An entry parked before lanes existed has four fields (no lane): it goes to the queue's list.
+    """
     script_keys = [key]
     args: list[Any] = [ended, parked, keys.BROKER_WAKE_KEPT]
     for line in parked.split(b"\n"):
-        queue, task_name, message_id, payload = line.split(b"\t", 3)
+        parts = line.split(b"\t", 4)
+        queue, task_name, message_id, payload = (*parts[:3], parts[-1])
+        lane = parts[3].decode() if len(parts) == 5 else ""
         name = queue.decode()
         script_keys += [keys.dramatiq_queue(name), keys.dramatiq_messages(name), keys.broker_wake(name)]
-        args += [queue, task_name, message_id, payload]
+        if lane:
+            priority, weight, client = lane.split("|", 2)
+            rotation, _turns, ages = keys.lane_keys(name, priority)
+            script_keys += [keys.lane(name, priority, client), rotation, ages, keys.CLIENT_WEIGHTS]
+            script_keys.append(keys.lanes_queued(name))
+            args += [queue, task_name, message_id, payload, client, weight]
+        else:  # the queue's list: the lane keys are not touched (the list's key stands in for them)
+            script_keys += [keys.dramatiq_queue(name)] * 5
+            args += [queue, task_name, message_id, payload, "", 0]
     return script_keys, args
 
 

@@ -73,6 +73,21 @@ class QueuedMessage:
     payload: bytes
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Who submits a stage and how it waits: its priority band, its client (tenant, else key name) and weight.
+
+    ``lanes``: queue the message in the client's lane of its band (priorities on), else on the queue's list.
+    """
+
+    priority: str
+    client: str
+    weight: int = 1
+    key: str | None = None
+    tenant: str | None = None
+    lanes: bool = True
+
+
 def create_stage_call(  # noqa: PLR0917  (the stage's fields, as create_stage takes them)
     workflow_id: str,
     task_name: str,
@@ -84,11 +99,12 @@ def create_stage_call(  # noqa: PLR0917  (the stage's fields, as create_stage ta
     trim: bool,
     run_at_ms: int | None = None,
     key: SubmitKey | None = None,
+    placement: Placement | None = None,
 ) -> tuple[bytes, bytes, list[str], list[Any]]:
     """Return the stage and meta JSON, and the keys and arguments of ``create_stage.lua`` for a new stage."""
     created = now_ms()
     digest = input_hash(task_name, input_data)
-    owner = key.name if key else None
+    owner = key.name if key else (placement.key if placement else None)
     stage = StageRecord(
         task_name=task_name,
         status=Status.SCHEDULED if run_at_ms else Status.PENDING,
@@ -98,6 +114,7 @@ def create_stage_call(  # noqa: PLR0917  (the stage's fields, as create_stage ta
         updated_at_ms=created,
         run_at_ms=run_at_ms,
         key=owner,
+        priority=placement.priority if placement else None,
     )
     meta = WorkflowMeta(
         workflow_id=workflow_id,
@@ -106,6 +123,7 @@ def create_stage_call(  # noqa: PLR0917  (the stage's fields, as create_stage ta
         shared_storage_path=f"workflows/{workflow_id}",
         callback=callback,
         key=owner,
+        tenant=placement.tenant if placement else None,
     )
     stage_json, meta_json = _encoder.encode(stage), _encoder.encode(meta)
     state_key = keys.workflow_state(workflow_id)
@@ -127,6 +145,13 @@ def create_stage_call(  # noqa: PLR0917  (the stage's fields, as create_stage ta
         keys.SCHEDULED_STAGES,
         keys.KEY_LIMITS,
     ]
+    lanes = message is not None and placement is not None and placement.lanes
+    if message is not None and placement is not None and lanes:
+        rotation, _turns, ages = keys.lane_keys(message.queue, placement.priority)
+        lane = keys.lane(message.queue, placement.priority, placement.client)
+        script_keys += [lane, rotation, ages, keys.CLIENT_WEIGHTS, keys.lanes_queued(message.queue)]
+    else:
+        script_keys += [state_key] * 5
     if key is not None:
         script_keys += count_keys(key.name, task_name)
     args: list[Any] = [
@@ -147,6 +172,8 @@ def create_stage_call(  # noqa: PLR0917  (the stage's fields, as create_stage ta
         run_at_ms or 0,
         owner or "",
         key.limits_json if key else "",
+        placement.client if placement is not None and lanes else "",
+        placement.weight if placement is not None else 0,
     ]
     return stage_json, meta_json, script_keys, args
 
@@ -170,6 +197,7 @@ class StateStore:
         *,
         run_at_ms: int | None = None,
         key: SubmitKey | None = None,
+        placement: Placement | None = None,
     ) -> tuple[CreateOutcome, Workflow]:
         """Create a PENDING stage (queueing ``message`` atomically with it), or find the identical one.
 
@@ -191,6 +219,7 @@ class StateStore:
             trim=self._trim_due(task_name),
             run_at_ms=run_at_ms,
             key=key,
+            placement=placement,
         )
         stage_json, meta_json, script_keys, args = call
         reply = await CREATE_STAGE.run(self.channel, script_keys, args)

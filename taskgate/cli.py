@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from taskgate.cli_queues import add_queue_commands
 from taskgate.cli_views import locks_text, status_text, tasks_text
 from taskgate.follow import follow
 from taskgate.http_client import EXIT_OK, EXIT_TASK_FAILED, EXIT_USAGE, Api, CliError
@@ -106,6 +107,7 @@ def _bodies(args: argparse.Namespace) -> list[dict[str, Any]]:
         body["delay_s"] = args.delay
     if args.run_at is not None:
         body["run_at"] = int(args.run_at) if args.run_at.isdigit() else args.run_at
+    body |= {k: v for k, v in (("priority", args.priority), ("tenant", args.tenant)) if v}
     return [body]
 
 
@@ -284,6 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--callback", help="URL to POST the signed event to when the task ends")
     p.add_argument("--delay", type=float, metavar="SECONDS", help="start it this much later (SCHEDULED until then)")
     p.add_argument("--run-at", metavar="TIME", help="start it at TIME: ISO 8601 with a zone, or epoch milliseconds")
+    p.add_argument("--priority", choices=["high", "normal", "low"], help="default: the key's, else the task type's")
+    p.add_argument("--tenant", help="the client the task counts as for fairness (admin keys only)")
     p.add_argument("--wait", action="store_true", help="follow the task live with a progress bar; print its outputs")
     p.add_argument("--timeout", type=float, default=0, help="with --wait: give up after this many seconds")
     p.set_defaults(run=cmd_submit)
@@ -318,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="client")
     p.add_argument("--scope", action="append", choices=["user", "admin"])
     p.set_defaults(run=cmd_hash_key)
+    add_queue_commands(sub, common)
     _system_commands(sub)
     return parser
 

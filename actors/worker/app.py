@@ -66,6 +66,7 @@ def check_task_names(settings: Settings) -> None:
     sections: dict[str, set[str]] = {
         "task_retries": set(settings.task_retries),
         "gpu_lock_monitor.task_timeout_levels": set(settings.gpu_lock_monitor.task_timeout_levels),
+        "queueing.task_priority": set(settings.queueing.task_priority),
     }
     for key in settings.auth.api_keys:
         if key.limits is not None:
@@ -74,6 +75,14 @@ def check_task_names(settings: Settings) -> None:
         unknown = sorted(names - set(REGISTRY))
         if unknown:
             raise ConfigError(f"{section}: unknown task_name {unknown[0]!r}; GET /v1/task-types lists the tasks")
+
+
+def gpu_queues(settings: Settings) -> frozenset[str]:
+    """Return the queues whose every task takes a GPU lease under ``settings`` (their workers prefetch one)."""
+    by_queue: dict[str, list[bool]] = {}
+    for spec in REGISTRY.values():
+        by_queue.setdefault(spec.queue, []).append(spec.uses_gpu(settings))
+    return frozenset(queue for queue, uses in by_queue.items() if all(uses))
 
 
 def build_broker(settings: Settings, *, heartbeated: bool = False) -> tuple[WakingRedisBroker, Lifecycle]:
@@ -104,6 +113,9 @@ def build_broker(settings: Settings, *, heartbeated: bool = False) -> tuple[Waki
         )
     broker.snapshots = Snapshots(frozenset(REGISTRY))
     broker.record_ttl_ms = settings.state_ttl_s * 1000
+    broker.aging_ms = int(settings.queueing.aging_s * 1000)
+    broker.lanes = settings.queueing.priorities
+    broker.gpu_queues = gpu_queues(settings)
     declare_webhook_actor(broker, settings)
     dramatiq.set_broker(broker)
     return broker, lifecycle

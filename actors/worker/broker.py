@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import uuid
 from collections.abc import Callable
@@ -13,7 +14,7 @@ import msgspec
 import redis
 import structlog
 from dramatiq.broker import MessageProxy
-from dramatiq.common import compute_backoff
+from dramatiq.common import compute_backoff, current_millis
 from dramatiq.encoder import JSONEncoder
 from dramatiq.errors import ConnectionClosed, DecodeError
 from dramatiq.message import Message
@@ -21,12 +22,17 @@ from dramatiq.message import Message
 from actors.worker.dramatiq_internals import RedisBroker, RedisConsumer, dispatch_args, dispatch_source
 from actors.worker.prefetch import Snapshots
 from config import keys
+from config.queueing import PRIORITIES
 from redis_io import Channel, LuaScript
 from state import QueuedMessage
 
 log = structlog.get_logger(__name__)
 _json_decoder = msgspec.json.Decoder()
 _json_encoder = msgspec.json.Encoder()
+_FETCH = LuaScript.load("actors.worker", "fetch")
+# One fetch in this many also runs Dramatiq's maintenance (dead consumers' ack sets put back) with the odds
+# Dramatiq gives every dispatch; the monitor's dead-worker recovery (monitor.workers) comes first anyway.
+_MAINTENANCE_EVERY = 16
 
 
 def encode_message(message: Message[Any]) -> bytes:
@@ -144,6 +150,15 @@ class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
     snapshots: Snapshots | None = None
     # how long a task record lives after its last change (``state_ttl_s``); the worker app sets it
     record_ttl_ms: int = 7 * 24 * 3600 * 1000
+    # priorities (``queueing``; the worker app sets these): how long a message waits to count one band
+    # higher; whether consumers hold only what their threads run (else Dramatiq's prefetch, FIFO)
+    aging_ms: int = 60_000
+    lanes: bool = False
+    # queues whose every task takes a GPU lease: their consumers hold one message (the others wait in Redis)
+    gpu_queues: frozenset[str] = frozenset()
+    # the host the fetch script checks against the drained hosts
+    host: str = socket.gethostname()
+    _fetches = 0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
@@ -199,6 +214,42 @@ class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
             log.info("broker_wake_failed", queue=queue_name, error=str(exc))
         return result
 
+    def do_fetch(self, queue_name: str, count: int, now_ms: int | None = None) -> list[bytes | None]:
+        """Take up to ``count`` messages through ``fetch.lua``: paused and drained take nothing, then priorities.
+
+        ``now_ms``: the clock aging reads (this host's, as Dramatiq's dispatch takes it). A delay queue's fetch
+        is Dramatiq's (a delayed message only moves on to its queue when due).
+        """
+        if queue_name.endswith(".DQ"):
+            return self._dispatch("fetch")(queue_name, count)  # type: ignore[no-any-return]
+        self._fetches += 1
+        if self._fetches % _MAINTENANCE_EVERY == 0 and self._should_do_maintenance("fetch"):
+            self._maintain(queue_name)
+        script_keys = [
+            keys.dramatiq_queue(queue_name),
+            keys.dramatiq_messages(queue_name),
+            keys.dramatiq_acks(self.broker_id, queue_name),
+            keys.DRAMATIQ_HEARTBEATS,
+            keys.PAUSED_QUEUES,
+            keys.DRAINED_HOSTS,
+            keys.CLIENT_WEIGHTS,
+        ]
+        for priority in PRIORITIES:
+            script_keys += keys.lane_keys(queue_name, priority)
+        script_keys.append(keys.lanes_queued(queue_name))
+        now = current_millis() if now_ms is None else now_ms
+        args: list[str | int | bytes] = [queue_name, self.broker_id, now, count, self.host]
+        args += [self.aging_ms, *(keys.lane_prefix(queue_name, p) for p in PRIORITIES)]
+        return list(_FETCH(self.channel, script_keys, args))
+
+    def _maintain(self, queue_name: str) -> None:
+        """Run Dramatiq's maintenance for ``queue_name`` (its dispatch script, fetching nothing)."""
+        if self._dispatch_script is None:
+            self._dispatch_script = LuaScript(dispatch_source(self))
+        args = dispatch_args(self, "fetch", queue_name, 0)
+        args[6] = 1  # do_maintenance: this call is the one drawn
+        self._dispatch_script(self.channel, [self.namespace], args)
+
     def delivery(self, message: MessageProxy) -> Delivery:
         """Return what acking ``message`` takes, for a stage ending that acks it in its own script."""
         return Delivery(
@@ -223,6 +274,10 @@ class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
     def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> _WakingConsumer:
         """Return a consumer that waits on the queue's wake-up list when idle.
 
+        With priorities on, a queue's consumer holds no more messages than its threads run, and a GPU queue's
+        (every task of it takes a lease) one: a message waits in Redis, where a higher priority can still go
+        ahead of it.
+
         A delay queue's consumer first puts back what this process had fetched from it: after a connection
         error Dramatiq restarts the consumer with an empty in-memory delay queue, and the messages it held
         (retries, re-sent starts) would otherwise wait in this process's ack set until the process dies.
@@ -237,4 +292,6 @@ class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
                     self.do_requeue(queue_name, *held)
             except (redis.RedisError, OSError) as exc:
                 raise ConnectionClosed(exc) from None  # type: ignore[no-untyped-call]
+        if self.lanes and not queue_name.endswith(".DQ"):  # Dramatiq asks for twice its threads
+            prefetch = 1 if queue_name in self.gpu_queues else max(1, prefetch // 2)
         return _WakingConsumer(self, queue_name, prefetch, timeout)  # type: ignore[no-untyped-call]

@@ -7,7 +7,9 @@ that moves one fails there, loudly, rather than as a stuck queue:
   (its ``message_cache``, ``misses``, ``prefetch``, ``outstanding_message_count``, ``queued_message_ids``).
 - ``RedisBroker.scripts["dispatch"]`` and the arguments of that script (``broker_id``,
   ``heartbeat_timeout``, ``dead_message_ttl``, ``_should_do_maintenance``, ``_max_unpack_size``): the
-  broker sends it over a lean ``Channel``.
+  broker sends it over a lean ``Channel``. Its fetch is taskgate's (``actors/worker/lua/fetch.lua``, the same
+  ack set and heartbeat); Dramatiq's maintenance still runs through the dispatch script, its flag (ARGV[7],
+  ``dispatch_args(...)[6]``) set by ``WakingRedisBroker._maintain``.
 - The queue layout that ``state/lua/create_stage.lua`` writes when it queues a stage's message, as the
   dispatch script's ``enqueue`` does: the list ``{namespace}:{queue}`` of message ids and the hash
   ``{namespace}:{queue}.msgs`` of id -> encoded message (``config.keys.dramatiq_queue`` and

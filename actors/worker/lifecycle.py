@@ -267,17 +267,37 @@ class Lifecycle(Endings, Middleware):  # type: ignore[misc]
         try:
             return decode_input(spec, resolve(stage.input_data, workflow.stages))
         except DependencyNotReady as exc:
-            self._park(broker, message, wid, exc)
+            self._park(broker, message, workflow, stage, exc)
             self._skip()
         except (BrokenReference, InputError) as exc:
             self._finish(wid, name, Status.FAILED, error=exc)
             self._skip()
 
-    def _park(self, broker: dramatiq.Broker, message: MessageProxy, wid: str, waiting: DependencyNotReady) -> None:
-        """Park the message on the stage it waits for; that stage's ending queues it (no polling)."""
+    def _park(
+        self,
+        broker: dramatiq.Broker,
+        message: MessageProxy,
+        workflow: Workflow,
+        stage: StageRecord,
+        waiting: DependencyNotReady,
+    ) -> None:
+        """Park the message on the stage it waits for; that stage's ending queues it (no polling).
+
+        With priorities on it is queued in its client's lane of its band, as its submit would have been.
+        """
+        wid = workflow.meta.workflow_id
         again = message.copy(options={"redis_message_id": str(uuid.uuid4())})
+        lane, meta = "", workflow.meta
+        client = meta.tenant or meta.key or "open"
+        if self.settings.queueing.priorities and stage.priority and not ("\t" in client or "\n" in client):
+            key = next((k for k in self.settings.auth.api_keys if k.name == meta.key), None)
+            lane = f"{stage.priority}|{(key.weight if key else None) or 1}|{client}"
         entry = waiter_entry(
-            message.queue_name, message.args[0]["task_name"], again.options["redis_message_id"], encode_message(again)
+            message.queue_name,
+            message.args[0]["task_name"],
+            again.options["redis_message_id"],
+            encode_message(again),
+            lane,
         )
         if self.sync_store.park(wid, waiting.task_name, entry):
             log.info("stage_waiting_for_dependency", reason=str(waiting), awaited=waiting.task_name)

@@ -13,8 +13,12 @@
 -- KEYS[9] the queue's wake-up list (taskgate:wake:{queue}); any key when ARGV[11] is ''
 -- KEYS[10] the SCHEDULED stages (zset run id -> run_at ms)
 -- KEYS[11] limits set at run time (hash key name -> limits JSON)
--- KEYS[12..14] optional (with ARGV[16]): the key's queued, running and submits zsets (run id -> ms)
--- KEYS[15..17] optional (with ARGV[16]): the same for the key and this task_name
+-- KEYS[12] the client's lane in the stage's priority band (taskgate:lane:{queue}:{priority}:{client}); with
+--   ARGV[18] the message id goes there instead of onto KEYS[7] (priorities on; actors/worker/lua/fetch.lua)
+-- KEYS[13] the band's rotation of clients with work, KEYS[14] the band's ages zset, KEYS[15] the client
+--   weights hash, KEYS[16] the queue's lane tokens list (one per message in its lanes); any keys without ARGV[18]
+-- KEYS[17..19] optional (with ARGV[16]): the key's queued, running and submits zsets (run id -> ms)
+-- KEYS[20..22] optional (with ARGV[16]): the same for the key and this task_name
 -- ARGV[1] task_name
 -- ARGV[2] input hash (sha256 of task_name + input_data)
 -- ARGV[3] stage record JSON (status PENDING, or SCHEDULED when ARGV[15] > 0)
@@ -32,6 +36,7 @@
 -- ARGV[15] run_at ms: > 0 keeps the message in field scheduled:{task_name} and the stage SCHEDULED until then
 -- ARGV[16] the API key name ('' when keys are off: nothing is counted or limited)
 -- ARGV[17] the key's limits JSON from the settings file ('' for none); KEYS[11]'s entry replaces it
+-- ARGV[18] the client of the stage's lane ('' for the queue's plain list), ARGV[19] its weight
 -- The stage's latest message is noted in the record (field message:{task_name} = "queue\nredis message id")
 -- for the monitor's pending sweep.
 -- Limits JSON: {max_running, max_queued, submits_per_minute, per_task: {task_name: {the same three}}}; a
@@ -102,9 +107,9 @@ if key_name ~= '' then
     end
     return nil
   end
-  local refused = over(limits, '', 12)
+  local refused = over(limits, '', 17)
   if not refused and type(limits.per_task) == 'table' then
-    refused = over(limits.per_task[name], 'per_task.' .. name .. '.', 15)
+    refused = over(limits.per_task[name], 'per_task.' .. name .. '.', 20)
   end
   if refused then
     redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[8], '*', 'type', 'throttle', 'key', key_name,
@@ -155,8 +160,8 @@ else
   redis.call('ZADD', KEYS[5], now, rid)
 end
 if key_name ~= '' then
-  redis.call('ZADD', KEYS[12], now, rid)
-  redis.call('ZADD', KEYS[15], now, rid)
+  redis.call('ZADD', KEYS[17], now, rid)
+  redis.call('ZADD', KEYS[20], now, rid)
   for _, k in ipairs(windows) do
     redis.call('ZADD', KEYS[k], clock, rid)
   end
@@ -166,7 +171,16 @@ redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[8], '*',
 if message and run_at <= 0 then
   -- What Dramatiq's RedisBroker enqueue does (dispatch.lua "enqueue"), plus a wake-up token.
   redis.call('HSET', KEYS[8], ARGV[11], ARGV[12])
-  redis.call('RPUSH', KEYS[7], ARGV[11])
+  if ARGV[18] ~= '' then
+    if redis.call('RPUSH', KEYS[12], ARGV[11]) == 1 then
+      redis.call('RPUSH', KEYS[13], ARGV[18])  -- the client has work again: it joins the rotation, last
+    end
+    redis.call('ZADD', KEYS[14], now, ARGV[18] .. '\t' .. ARGV[11])
+    redis.call('HSET', KEYS[15], ARGV[18], ARGV[19])
+    redis.call('RPUSH', KEYS[16], 1)
+  else
+    redis.call('RPUSH', KEYS[7], ARGV[11])
+  end
   if redis.call('LLEN', KEYS[9]) < tonumber(ARGV[13]) then  -- at the cap (consumers all busy) one read
     redis.call('LPUSH', KEYS[9], 1)
   end

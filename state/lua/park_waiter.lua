@@ -3,7 +3,8 @@
 -- starts the moment its input exists instead of polling for it.
 -- KEYS[1] workflow_state:{workflow_id} (hash)
 -- ARGV[1] the awaited stage's task_name
--- ARGV[2] the entry: queue, the waiting stage's task_name, Dramatiq redis message id and encoded message,
+-- ARGV[2] the entry: queue, the waiting stage's task_name, Dramatiq redis message id, its lane ("priority|weight|client"
+--         or empty; entries parked before lanes lack the field) and encoded message,
 --         tab-separated
 -- ARGV[3] the waiting stage's task_name (marked parked:{name}, so the monitor's pending sweep leaves it be)
 -- returns 1 parked | 0 the awaited stage has ended (or is gone): run the waiter now

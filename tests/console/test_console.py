@@ -328,3 +328,26 @@ async def test_batch_pages_list_a_batch_follow_its_items_live_and_cancel_it(
 async def _healthy(client: Client) -> bool:
     status, _, _ = await client.request("GET", "/v1/monitor/health")
     return status == 200
+
+
+async def test_the_workers_page_pauses_and_resumes_a_queue_and_drains_a_host(
+    system: System, client: Client, open_tab: Callable[..., Tab]
+) -> None:
+    await client.submit("system.ping", {}, task_id="ui-queues")  # a worker seen alive: its host is listed
+    await client.wait("ui-queues")
+    tab = await open_tab(system.base_url)
+    page = tab.page
+    await page.goto("/ui/workers")
+    row = page.locator('tr[data-queue="system"]')
+    await row.get_by_role("button", name="Pause queue system").click()
+    await expect(row).to_contain_text("paused")
+    _, body, _ = await client.request("GET", "/v1/queues")
+    assert next(q for q in body["queues"] if q["queue"] == "system")["paused"]
+    await row.get_by_role("button", name="Resume queue system").click()
+    await expect(row).to_contain_text("running")
+    host = page.locator("tr[data-worker]").first
+    await host.get_by_role("button", name="Drain host", exact=False).click()
+    await expect(host).to_contain_text("drained")
+    await host.get_by_role("button", name="Undrain host", exact=False).click()
+    await expect(host).to_contain_text("taking work")
+    assert tab.errors == []

@@ -48,7 +48,9 @@ async def test_submit_queues_the_message_the_broker_module_built(gateway: TestCl
     assert resp.status == 202
     assert resp.headers["Location"] == "/v1/tasks/inproc-1"
     client = redis.Redis.from_url(redis_url)
-    (message_id,) = client.lrange("dramatiq:system", 0, -1)
+    # priorities on: the message waits in the submitting client's lane of its band (keys off: client "open")
+    (message_id,) = client.lrange("taskgate:lane:system:normal:open", 0, -1)
+    assert client.llen("dramatiq:system") == 0
     payload = client.hget("dramatiq:system.msgs", message_id)
     client.close()
     assert b'"actor_name":"system.ping"' in payload

@@ -57,6 +57,8 @@ def test_dramatiq_dispatch_script_and_its_arguments_are_where_the_broker_reads_t
         assert args[0] == "enqueue"
         assert args[2] == "contract"
         assert args[-2:] == ["id", "payload"]
+        assert 'do_maintenance == "1"' in dispatch_source(broker)  # the flag WakingRedisBroker._maintain sets
+        assert args[6] in (0, 1)
     finally:
         broker.close()
 

@@ -85,7 +85,7 @@ def test_each_worker_deployment_scales_on_its_dramatiq_lists(overlay: tuple[str,
     for queue, doc in workers(docs).items():
         triggers = scaled[doc["metadata"]["name"]]["spec"]["triggers"]
         lists = {t["metadata"]["listName"] for t in triggers}
-        assert lists == {keys.dramatiq_queue(queue), keys.dramatiq_queue(queue) + ".DQ"}
+        assert lists == {keys.dramatiq_queue(queue), keys.dramatiq_queue(queue) + ".DQ", keys.lanes_queued(queue)}
         assert all(t["metadata"]["addressFromEnv"] in env for t in triggers)
     assert len(scaled) == len(QUEUES)
 

@@ -48,7 +48,7 @@ function settingsForm(config, message) {
         }
       },
     },
-    h("label", { for: "config-patch" }, "Overrides (JSON patch of gpu_lock and gpu_lock_monitor)"),
+    h("label", { for: "config-patch" }, "Overrides (JSON patch of gpu_lock, gpu_lock_monitor and queueing)"),
     h(
       "p",
       { id: "config-help", class: "muted" },
@@ -60,7 +60,7 @@ function settingsForm(config, message) {
   const current = h(
     "pre",
     { class: "json" },
-    JSON.stringify({ gpu_lock: config.gpu_lock, gpu_lock_monitor: config.gpu_lock_monitor }, null, 2),
+    JSON.stringify({ gpu_lock: config.gpu_lock, gpu_lock_monitor: config.gpu_lock_monitor, queueing: config.queueing }, null, 2),
   );
   return [form, h("details", {}, h("summary", {}, `Live settings (version ${config.version})`), current)];
 }
