@@ -170,7 +170,7 @@ def create_stage_call(  # noqa: PLR0917  (the stage's fields, as create_stage ta
         keys.BROKER_WAKE_KEPT,
         message.queue if message else "",
         run_at_ms or 0,
-        owner or "",
+        key.name if key else "",  # counted and limited only with the key's count keys
         key.limits_json if key else "",
         placement.client if placement is not None and lanes else "",
         placement.weight if placement is not None else 0,
