@@ -12,6 +12,7 @@ from config import Settings
 from gateway import (
     audit_routes,
     auth,
+    bulk_routes,
     console,
     docs,
     event_routes,
@@ -41,6 +42,7 @@ def create_app(settings: Settings) -> web.Application:
         raise ValueError("settings.redis_url or settings.redis_sentinels is required")
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[audit_middleware, problem_middleware])
     app[SETTINGS] = settings
+    app.add_routes(bulk_routes.routes)
     app.add_routes(tasks.routes)
     app.add_routes(health.routes)
     app.add_routes(files.routes)

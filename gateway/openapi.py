@@ -18,7 +18,9 @@ from gateway.auth import SCOPE_ATTR, KeyRing
 from gateway.monitor_routes import LiveConfigPatch, ReleaseRequest
 from gateway.openapi_paths import PROBLEMS, REF, Operations, json_doc, operations, path_param, problem_doc, ref
 from gateway.openapi_rules import callback_schema, tighten_input
+from gateway.openapi_search import search_operations
 from gateway.problems import Problem
+from gateway.task_filters import BulkRequest
 from state import TaskRequest
 
 OPENAPI_ATTR = "__taskgate_openapi__"
@@ -41,6 +43,8 @@ _STRUCTS: list[type[msgspec.Struct]] = [
     m.Ready,
     m.WhoAmI,
     m.AuditList,
+    m.BulkResult,
+    BulkRequest,
 ]
 HIDDEN_ATTR = "__taskgate_openapi_hidden__"
 
@@ -163,7 +167,7 @@ def build_document(app: web.Application, settings: Settings) -> dict[str, Any]:
     types = _STRUCTS + [t for s in REGISTRY.values() for t in (s.input_type, s.output_type)]
     refs, schemas = msgspec.json.schema_components(types, ref_template=REF)
     ref_of = dict(zip(types, refs, strict=True))
-    documented = operations(_task_requests(schemas, ref_of), settings)
+    documented = operations(_task_requests(schemas, ref_of), settings) | search_operations()
     hook = {
         "summary": "A stage ended (SUCCESS, FAILED or CANCELLED) and the task has a callback URL",
         "description": _WEBHOOK_DESCRIPTION,

@@ -19,16 +19,19 @@ from actors.validation import check_io, path_fields, validate_submit
 from actors.worker.broker import stage_message
 from config import Settings
 from gateway.audit import audited
+from gateway.auth import ADMIN, PRINCIPAL, keyring
 from gateway.bodies import decode_json, read_body
 from gateway.context import context
 from gateway.errors import BadQuery, BadRequest, SubmitUnconfirmed, UnknownTask
 from gateway.paths import check_input_paths
 from gateway.request_errors import request_error
 from gateway.responses import json_response
+from gateway.task_filters import TenantForbidden, from_query
 from gateway.webhooks import check_callback
 from state import CreateOutcome, StageNotTerminal, Status, TaskRequest, is_terminal, workflow_view
 from state.references import find_references
 from state.retention import AsyncRetention
+from state.search import Origin, search
 
 routes = web.RouteTableDef()
 log = structlog.get_logger(__name__)
@@ -68,9 +71,10 @@ async def submit_task(request: web.Request) -> web.Response:
         if name == req.task_name:
             raise BadRequest(f"a stage cannot refer to its own output ({name})")
     queued = stage_message(spec.queue, spec.name, workflow_id)
+    origin = _origin(request, req)
     try:
         outcome, workflow = await ctx.store.create_stage(
-            workflow_id, req.task_name, req.input_data, req.callback, queued
+            workflow_id, req.task_name, req.input_data, req.callback, queued, origin=origin
         )
     except (RedisConnectionError, RedisTimeoutError) as exc:
         # The script may have run before the reply was lost: name the task, so a retry cannot run it twice.
@@ -91,6 +95,15 @@ async def submit_task(request: web.Request) -> web.Response:
     if warnings:
         view["warnings"] = warnings  # accepted all the same: queues are durable
     return json_response(view, status, headers={"Location": f"/v1/tasks/{workflow_id}"})
+
+
+def _origin(request: web.Request, req: TaskRequest) -> Origin:
+    """Return who submits (the key's name when keys are on) and the tenant and labels asked for."""
+    principal = request[PRINCIPAL]
+    if req.tenant is not None and not principal.allows(ADMIN):
+        raise TenantForbidden(f"only an admin key may set tenant; key {principal.name!r} is not one")
+    key = principal.name if keyring(request.app).enabled else None
+    return Origin(key=key, tenant=req.tenant, labels=req.labels)
 
 
 @routes.get("/v1/tasks/{task_id}")
@@ -142,24 +155,27 @@ async def cancel_task(request: web.Request) -> web.Response:
 
 @routes.get("/v1/tasks")
 async def list_tasks(request: web.Request) -> web.Response:
-    """List recent tasks, newest first; ``task_name`` picks workflows with that stage, ``status`` filters on it."""
+    """Search tasks, newest first, by task name, status, key, tenant, labels, error type and time; paged by cursor.
+
+    ``status`` and ``error_type`` are those of the ``task_name`` stage when one is given, else of the latest
+    stage. A page may come back short with a ``next_cursor`` (one request reads a bounded part of the index).
+    """
     ctx = context(request)
-    status = request.query.get("status")
-    if status is not None and status not in Status.__members__:
-        raise BadQuery(f"status must be one of {', '.join(Status.__members__)}")
-    task_name = request.query.get("task_name")
+    selector = from_query(request.query)
     try:
         limit = int(request.query.get("limit", "50"))
     except ValueError:
         raise BadQuery("limit must be an integer") from None
     if not 1 <= limit <= _LIST_MAX:
         raise BadQuery(f"limit must be between 1 and {_LIST_MAX}")
-    found = await ctx.store.list_recent(task_name, status, limit)
-    return json_response({"tasks": [_summary(workflow_view(wf), task_name) for wf in found]})
+    ids, next_cursor = await search(ctx.store.channel, ctx.store.ttl_ms, selector, limit, request.query.get("cursor"))
+    found = await ctx.store.get_many(ids)
+    tasks = [_summary(workflow_view(wf), selector.task_name) for wf in found]
+    return json_response({"tasks": tasks, "next_cursor": next_cursor})
 
 
 def _summary(view: dict[str, Any], task_name: str | None) -> dict[str, Any]:
-    keep = ("task_id", "task_name", "status", "created_at", "updated_at", "error")
+    keep = ("task_id", "task_name", "status", "created_at", "updated_at", "error", "key", "tenant", "labels")
     latest = view["stages"][view["task_name"]]
     summary = {k: view[k] for k in keep} | {
         k: latest[k] for k in ("progress", "started_at", "finished_at", "duration_s")

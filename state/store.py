@@ -31,6 +31,7 @@ from state.records import (
     prepare_change,
     stage_fields,
 )
+from state.search import Origin, TaskFilter, search
 from state.transitions import Status, is_terminal
 
 _CREATE_STAGE = LuaScript.load("state", "create_stage")
@@ -80,8 +81,12 @@ class StateStore:
         input_data: dict[str, Any],
         callback: str | None = None,
         message: QueuedMessage | None = None,
+        *,
+        origin: Origin | None = None,
     ) -> tuple[CreateOutcome, Workflow]:
         """Create a PENDING stage (queueing ``message`` atomically with it), or find the identical one.
+
+        ``origin`` (the API key, tenant and labels) is written into a new workflow's meta and search indexes.
 
         Returns what happened and the workflow as it now is, in one round trip.
 
@@ -105,6 +110,9 @@ class StateStore:
             shared_storage_path=f"workflows/{workflow_id}",
             callback=callback,
         )
+        if origin is not None:
+            meta.key, meta.tenant, meta.labels = origin.key, origin.tenant, origin.labels
+        facets = origin.facet_keys() if origin is not None else []
         stage_json, meta_json = _encoder.encode(stage), _encoder.encode(meta)
         script_keys = [
             keys.workflow_state(workflow_id),
@@ -113,6 +121,8 @@ class StateStore:
             keys.STORAGE_SWEEP,
             keys.PENDING_STAGES,
             keys.EVENTS,
+            keys.FACETS,
+            *facets,
         ]
         args: list[Any] = [
             task_name,
@@ -125,6 +135,7 @@ class StateStore:
             keys.EVENTS_KEPT,
             1 if callback else 0,
             1 if self._trim_due(task_name) else 0,
+            len(facets),
         ]
         if message is not None:
             script_keys += [
@@ -316,30 +327,19 @@ class StateStore:
         return bool(await self.client.hexists(keys.workflow_state(workflow_id), f"cancel:{task_name}"))
 
     async def list_recent(self, task_name: str | None, status: str | None, limit: int) -> list[Workflow]:
-        """Return recent workflows, newest first, from the index (no key scans).
+        """Return recent workflows, newest first, from the indexes (``state.search``; no key scans)."""
+        ids, _ = await search(self.channel, self.ttl_ms, TaskFilter(task_name=task_name, status=status), limit)
+        return await self.get_many(ids)
 
-        ``status`` filters on the ``task_name`` stage when one is given, else on the workflow's status.
-        """
-        index = keys.task_index_by_name(task_name) if task_name else keys.TASK_INDEX
-        found: list[Workflow] = []
-        start, page = 0, max(limit * 2, 50)
-        horizon = now_ms() - self.ttl_ms
-        while len(found) < limit and start < 20 * page:
-            ids = await self.client.zrevrangebyscore(index, "+inf", horizon, start=start, num=page)
-            if not ids:
-                break
-            async with self.client.pipeline(transaction=False) as pipe:
-                for wid in ids:
-                    pipe.hgetall(keys.workflow_state(text(wid)))  # type: ignore[arg-type]
-                raws = await pipe.execute()
-            for raw in raws:
-                wf = parse_workflow(raw)
-                # with a task_name, the status asked for is that stage's; else the workflow's (its latest stage's)
-                stage = (wf.stages.get(task_name) if task_name else wf.latest_stage) if wf else None
-                if wf and stage and (status is None or stage.status == status):
-                    found.append(wf)
-            start += page
-        return found[:limit]
+    async def get_many(self, workflow_ids: list[str]) -> list[Workflow]:
+        """Return the workflows of ``workflow_ids`` that still exist, in that order (one pipeline)."""
+        if not workflow_ids:
+            return []
+        async with self.client.pipeline(transaction=False) as pipe:
+            for wid in workflow_ids:
+                pipe.hgetall(keys.workflow_state(wid))
+            raws = await pipe.execute()
+        return [wf for wf in map(parse_workflow, raws) if wf is not None]
 
 
 __all__ = ["CreateOutcome", "Fence", "LeaseNotHeld", "QueuedMessage", "StateStore", "parse_workflow"]

@@ -6,9 +6,11 @@
 -- KEYS[4] storage sweep (zset workflow_id -> ms of last activity; its folder is removed once that is old)
 -- KEYS[5] index of PENDING stages (zset run id -> ms)
 -- KEYS[6] the live events stream (taskgate:events): a new stage adds a 'stage' event (PENDING, rev 1)
--- KEYS[7] optional: the Dramatiq queue list (dramatiq:{queue})
--- KEYS[8] optional: the Dramatiq queue's message hash (dramatiq:{queue}.msgs)
--- KEYS[9] optional: the queue's wake-up list (taskgate:wake:{queue})
+-- KEYS[7] the search facets' registry (zset facet index key -> ms of its last write)
+-- KEYS[8 .. 7+n] the search facet indexes of a new workflow (by key, tenant, label; zsets, score = now ms)
+-- KEYS[8+n] optional: the Dramatiq queue list (dramatiq:{queue})
+-- KEYS[9+n] optional: the Dramatiq queue's message hash (dramatiq:{queue}.msgs)
+-- KEYS[10+n] optional: the queue's wake-up list (taskgate:wake:{queue})
 -- ARGV[1] task_name
 -- ARGV[2] input hash (sha256 of task_name + input_data)
 -- ARGV[3] stage record JSON (status PENDING)
@@ -19,15 +21,18 @@
 -- ARGV[8] events kept (the stream's approximate cap)
 -- ARGV[9] '1' when the workflow has a callback URL (the flag update_stage.lua reads), else '0'
 -- ARGV[10] '1' to drop index entries older than the ttl (the caller asks about once a second), else '0'
--- ARGV[11] optional: Dramatiq redis message id
--- ARGV[12] optional: encoded Dramatiq message
--- ARGV[13] optional: wake-up tokens kept
--- ARGV[14] optional: the queue's name
+-- ARGV[11] n, the number of facet indexes (written only when the workflow is new)
+-- ARGV[12] optional: Dramatiq redis message id
+-- ARGV[13] optional: encoded Dramatiq message
+-- ARGV[14] optional: wake-up tokens kept
+-- ARGV[15] optional: the queue's name
 -- The stage's latest message is noted in the record (field message:{task_name} = "queue\nredis message id")
 -- for the monitor's pending sweep.
 -- returns {"created", {} when the workflow is new (the caller knows every field: it sent them) | HGETALL of
 -- KEYS[1] as a flat list} | {"exists", HGETALL} | {"conflict", {}}
 local name = ARGV[1]
+local facets = tonumber(ARGV[11])
+local queue_key, msgs_key, wake_key = KEYS[8 + facets], KEYS[9 + facets], KEYS[10 + facets]
 local found = redis.call('HMGET', KEYS[1], 'hash:' .. name, 'latest')
 if found[1] then
   if found[1] == ARGV[2] then
@@ -48,9 +53,9 @@ if not found[2] then
   table.insert(fields, 'has_callback')
   table.insert(fields, ARGV[9])
 end
-if KEYS[7] then
+if queue_key then
   table.insert(fields, 'message:' .. name)
-  table.insert(fields, ARGV[14] .. '\n' .. ARGV[11])
+  table.insert(fields, ARGV[15] .. '\n' .. ARGV[12])
 end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
@@ -61,17 +66,28 @@ if ARGV[10] == '1' then
   local horizon = now - tonumber(ARGV[5])
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', horizon)
   redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', horizon)
+  if not found[2] then
+    for i = 8, 7 + facets do
+      redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', horizon)
+    end
+  end
+end
+if not found[2] then
+  for i = 8, 7 + facets do
+    redis.call('ZADD', KEYS[i], now, ARGV[7])
+    redis.call('ZADD', KEYS[7], now, KEYS[i])
+  end
 end
 redis.call('ZADD', KEYS[4], now, ARGV[7])
 redis.call('ZADD', KEYS[5], now, ARGV[7] .. '|' .. name)
 redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[8], '*',
   'type', 'stage', 'workflow_id', ARGV[7], 'task_name', name, 'status', 'PENDING', 'rev', 1)
-if KEYS[7] then
+if queue_key then
   -- What Dramatiq's RedisBroker enqueue does (dispatch.lua "enqueue"), plus a wake-up token.
-  redis.call('HSET', KEYS[8], ARGV[11], ARGV[12])
-  redis.call('RPUSH', KEYS[7], ARGV[11])
-  if redis.call('LLEN', KEYS[9]) < tonumber(ARGV[13]) then  -- at the cap (consumers all busy) one read
-    redis.call('LPUSH', KEYS[9], 1)
+  redis.call('HSET', msgs_key, ARGV[12], ARGV[13])
+  redis.call('RPUSH', queue_key, ARGV[12])
+  if redis.call('LLEN', wake_key) < tonumber(ARGV[14]) then  -- at the cap (consumers all busy) one read
+    redis.call('LPUSH', wake_key, 1)
   end
 end
 if not found[2] then
