@@ -52,6 +52,7 @@ class PassReport(msgspec.Struct, kw_only=True):
     workers_gone: int = 0
     messages_requeued: int = 0
     pending_redelivered: int = 0
+    facets_dropped: int = 0  # search facet indexes (per key, tenant, label) whose every entry had expired
     duration_s: float = 0.0
 
 
@@ -156,6 +157,7 @@ class Monitor:
         report.pending_redelivered = await self.pending.check(settings, due.now_ms)
         report.leases_released = await self.locks.check(settings)
         report.folders_removed = await self.retention.sweep(settings)
+        report.facets_dropped = await self.retention.drop_idle_facets(settings)
         report.duration_s = time.perf_counter() - started
         await self._count_pass(report)
         return report

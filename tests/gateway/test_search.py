@@ -20,6 +20,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from config import keys, load_settings
 from gateway.app import create_app
 from state import StageError, StateStore, changes
+from state.retention import AsyncRetention
+from tests.harness import async_wait_until
 
 ADMIN = {"Authorization": "Bearer admin-secret"}
 USER = {"Authorization": "Bearer user-secret"}
@@ -240,3 +242,23 @@ async def test_a_filter_matching_nothing_is_200_with_count_zero(gateway: TestCli
     resp = await gateway.post("/v1/tasks/cancel", json={"tenant": "nobody"}, headers=ADMIN)
     assert resp.status == 200
     assert (await resp.json())["count"] == 0
+
+
+async def test_purge_and_expiry_leave_no_facet_entries(gateway: TestClient, store: StateStore, redis_url: str) -> None:
+    await _submit(gateway, "p1", USER, labels={"gone": "soon"})
+    await _fail(store, "p1")
+    sync = redis.Redis.from_url(redis_url)
+    facet = keys.task_index_by_label("gone", "soon")
+    assert sync.zscore(facet, "p1") is not None
+    assert (await gateway.delete("/v1/tasks/p1?purge=true", headers=ADMIN)).status == 200
+    assert sync.zcard(facet) == 0
+    assert sync.zcard(keys.task_index_by_key("app-bob")) == 0
+
+    # a facet no submit has written for the record TTL lists only expired workflows: the monitor drops it whole
+    settings = load_settings({"TASKGATE_REDIS_URL": redis_url, "TASKGATE_STATE_TTL_S": "1"})
+    retention = AsyncRetention(store.client)
+    assert await retention.drop_idle_facets(settings) == 0  # written just now
+    dropped = await async_wait_until(lambda: retention.drop_idle_facets(settings), 10, 0.1, "the idle facets")
+    assert dropped == 2  # the label's and the key's
+    assert not sync.exists(facet)
+    assert sync.zcard(keys.FACETS) == 0
