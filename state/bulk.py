@@ -17,21 +17,22 @@ from typing import Any, Literal
 import msgspec
 
 from config import keys
-from redis_io import LuaScript
+from redis_io import LuaScript, text
 from state import changes
 from state.errors import StageFinished, TaskNotFound
-from state.models import Workflow
-from state.records import parse_workflow
+from state.models import StageRecord
+from state.records import stage_fields
 from state.search import TaskFilter, search
 from state.store import QueuedMessage, StateStore
 from state.transitions import is_terminal
 
 REPLAY_STAGES = LuaScript.load("state", "replay_stages")
-PAGE = 500
+PAGE = 200
 SAMPLE = 20
 Action = Literal["retry", "cancel"]
 MakeMessage = Callable[[str, str], QueuedMessage]  # (task_name, workflow_id) -> the message that runs it
 _encoder = msgspec.json.Encoder()
+_stage_decoder = msgspec.json.Decoder(StageRecord)
 
 
 @dataclass
@@ -48,36 +49,49 @@ class BulkOutcome:
     elapsed_s: float = 0.0
 
 
-def target_stage(wf: Workflow, action: Action, task_name: str | None) -> str | None:
-    """Return the stage the action applies to, or None when it leaves the workflow alone.
+@dataclass(frozen=True)
+class Target:
+    """A stage a bulk action applies to, as read: its record and revision."""
 
-    Only the latest stage is acted on (with ``task_name``: when that stage is the latest): a retry needs it
-    FAILED or CANCELLED, a cancel needs it not ended.
+    workflow_id: str
+    stage: StageRecord
+    rev: int
+
+
+def applies(action: Action, status: str) -> bool:
+    """Return whether ``action`` applies to a stage in ``status`` (retry: ended unsuccessfully; cancel: running)."""
+    return status in changes.REPLAYABLE if action == "retry" else not is_terminal(status)
+
+
+async def _targets(store: StateStore, ids: list[str], action: Action, task_name: str | None) -> list[Target]:
+    """Read the stage each id's action applies to: its latest (with ``task_name``: that one, when it is the latest).
+
+    Two pipelines of small reads (the latest stage's name, then its record and revision), not whole workflows.
     """
-    name = task_name or wf.latest
-    if name != wf.latest:
-        return None
-    status = wf.stages[name].status
-    applies = status in changes.REPLAYABLE if action == "retry" else not is_terminal(status)
-    return name if applies else None
-
-
-async def _read(store: StateStore, ids: list[str]) -> list[Workflow | None]:
     async with store.client.pipeline(transaction=False) as pipe:
         for wid in ids:
-            pipe.hgetall(keys.workflow_state(wid))
-        raws = await pipe.execute()
-    return [parse_workflow(raw) for raw in raws]
+            pipe.hget(keys.workflow_state(wid), "latest")
+        latest = [text(name) if name is not None else None for name in await pipe.execute()]
+    picked = [(wid, name) for wid, name in zip(ids, latest, strict=True) if name and name == (task_name or name)]
+    async with store.client.pipeline(transaction=False) as pipe:
+        for wid, name in picked:
+            pipe.hmget(keys.workflow_state(wid), [f"status:{name}", *stage_fields(name)])
+        found = await pipe.execute()
+    return [
+        Target(wid, _stage_decoder.decode(raw), int(rev))
+        for (wid, _), (status, raw, rev) in zip(picked, found, strict=True)
+        if status is not None and raw is not None and applies(action, text(status))
+    ]
 
 
-async def replay(store: StateStore, targets: list[tuple[Workflow, str]], make_message: MakeMessage) -> list[str]:
-    """Replay each ``(workflow, stage)`` in one script call; return the ids replayed (a moved one is left)."""
+def _replay_call(store: StateStore, targets: list[Target], make_message: MakeMessage) -> tuple[list[str], list[Any]]:
+    """Return the KEYS and ARGV of ``replay_stages.lua`` (CPU work: the caller runs it off the event loop)."""
     script_keys: list[str] = [keys.EVENTS, keys.PENDING_STAGES]
     args: list[Any] = [store.ttl_ms, keys.EVENTS_KEPT, keys.BROKER_WAKE_KEPT]
-    for wf, name in targets:
-        wid = wf.meta.workflow_id
+    for target in targets:
+        wid, name = target.workflow_id, target.stage.task_name
         message = make_message(name, wid)
-        new = changes.replay(msgspec.structs.replace(wf.stages[name]), message.message_id)
+        new = changes.replay(target.stage, message.message_id)
         q = message.queue
         script_keys += [
             keys.workflow_state(wid),
@@ -85,12 +99,20 @@ async def replay(store: StateStore, targets: list[tuple[Workflow, str]], make_me
             keys.dramatiq_messages(q),
             keys.broker_wake(q),
         ]
-        args += [wid, name, wf.revisions[name], _encoder.encode(new), message.message_id, message.payload, q]
-    codes = await REPLAY_STAGES.run(store.channel, script_keys, args) if targets else []
-    return [wf.meta.workflow_id for (wf, _), code in zip(targets, codes, strict=True) if int(code) == 1]
+        args += [wid, name, target.rev, _encoder.encode(new), message.message_id, message.payload, q]
+    return script_keys, args
 
 
-async def _cancel(store: StateStore, targets: list[tuple[Workflow, str]]) -> list[str]:
+async def replay(store: StateStore, targets: list[Target], make_message: MakeMessage) -> list[str]:
+    """Replay each target in one script call; return the ids replayed (one that moved meanwhile is left)."""
+    if not targets:
+        return []
+    script_keys, args = await asyncio.to_thread(_replay_call, store, targets, make_message)
+    codes = await REPLAY_STAGES.run(store.channel, script_keys, args)
+    return [t.workflow_id for t, code in zip(targets, codes, strict=True) if int(code) == 1]
+
+
+async def _cancel(store: StateStore, targets: list[Target]) -> list[str]:
     async def one(wid: str) -> str | None:
         try:
             await store.request_cancel(wid)
@@ -98,7 +120,7 @@ async def _cancel(store: StateStore, targets: list[tuple[Workflow, str]]) -> lis
             return None
         return wid
 
-    done = await asyncio.gather(*(one(wf.meta.workflow_id) for wf, _ in targets))
+    done = await asyncio.gather(*(one(t.workflow_id) for t in targets))
     return [wid for wid in done if wid is not None]
 
 
@@ -119,13 +141,9 @@ async def run_bulk(
         ids, cursor = await search(store.channel, store.ttl_ms, selector, PAGE, cursor)
         outcome.pages += 1
         outcome.matched += len(ids)
-        targets = []
-        for wf in await _read(store, ids) if ids else []:
-            name = target_stage(wf, action, selector.task_name) if wf is not None else None
-            if wf is not None and name is not None:
-                targets.append((wf, name))
+        targets = await _targets(store, ids, action, selector.task_name) if ids else []
         if dry_run:
-            done = [wf.meta.workflow_id for wf, _ in targets]
+            done = [t.workflow_id for t in targets]
         elif action == "retry":
             done = await replay(store, targets, make_message)
         else:
