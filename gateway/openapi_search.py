@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.openapi_paths import Operations, json_doc, ref
+from state.search import CURSOR_PATTERN
 
 _WHEN = {"type": "integer", "minimum": 0, "maximum": 10**15, "description": "epoch milliseconds"}
+_LABEL = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}:[^\x00-\x1f\x7f]{1,128}$"
 _STATUS = {"type": "string", "enum": ["PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"]}
 
 
@@ -41,10 +43,12 @@ def search_operations() -> Operations:
                 _query("key", name, "Only tasks submitted with this API key (its name)"),
                 _query("tenant", name, "Only tasks of this tenant"),
                 _query("error_type", name, "Only tasks whose stage failed with this error type"),
-                _query("label", {"type": "string", "pattern": "^[^:]+:.+$"}, "name:value, repeatable", many=True),
+                _query("label", {"type": "string", "pattern": _LABEL}, "name:value, repeatable", many=True),
                 _query("since", _WHEN, "Only tasks submitted at or after this time"),
                 _query("until", _WHEN, "Only tasks submitted at or before this time"),
-                _query("cursor", {"type": "string", "minLength": 1}, "next_cursor of an earlier page"),
+                _query(
+                    "cursor", {"type": "string", "pattern": CURSOR_PATTERN.replace("\\Z", "$")}, "next_cursor of a page"
+                ),
                 _query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "At most this many"),
             ],
             "responses": {"200": json_doc(ref("TaskList"), "Tasks, newest first"), "400": None},

@@ -18,7 +18,7 @@ from state.transitions import Status
 TIME_MAX_MS = 10**15  # the year 33658: the bound the OpenAPI document states
 KeyName = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 ErrorType = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-When = Annotated[int, msgspec.Meta(ge=0, le=TIME_MAX_MS)] | Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+When = Annotated[int, msgspec.Meta(ge=0, le=TIME_MAX_MS, description="epoch milliseconds")]
 FILTER_FIELDS = ("task_name", "status", "key", "tenant", "error_type", "since", "until", "labels")
 
 
@@ -38,7 +38,7 @@ class BulkRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     key: KeyName | None = None
     tenant: Tenant | None = None
     error_type: ErrorType | None = None
-    since: When | None = None  # epoch ms or ISO 8601 with a zone
+    since: When | None = None
     until: When | None = None
     labels: Labels | None = None
     dry_run: bool = False

@@ -15,7 +15,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from actors.gpu_memory import check_submit as check_gpu_memory
 from actors.registry import REGISTRY, TaskSpec
-from actors.validation import check_io, path_fields, validate_submit
+from actors.validation import InvalidInput, check_io, path_fields, validate_submit
 from actors.worker.broker import stage_message
 from config import Settings
 from gateway.audit import audited
@@ -38,6 +38,8 @@ log = structlog.get_logger(__name__)
 
 _encoder = msgspec.json.Encoder()
 _LIST_MAX = 500
+# /v1/tasks/retry and /v1/tasks/cancel are the bulk actions: no task may take those ids
+RESERVED_IDS = frozenset({"retry", "cancel"})
 
 
 def _decode_request(body: bytes) -> TaskRequest:
@@ -67,6 +69,10 @@ async def submit_task(request: web.Request) -> web.Response:
         await asyncio.to_thread(_check_files, spec, req.input_data, ctx.settings)
     check_callback(ctx.settings, req.callback)
     workflow_id = req.task_id or uuid.uuid4().hex
+    if workflow_id in RESERVED_IDS:
+        raise InvalidInput(
+            f"task_id {workflow_id!r} is reserved (POST /v1/tasks/{workflow_id}); pick another", "$.task_id"
+        )
     for name in find_references(req.input_data):
         if name == req.task_name:
             raise BadRequest(f"a stage cannot refer to its own output ({name})")
@@ -106,7 +112,7 @@ def _origin(request: web.Request, req: TaskRequest) -> Origin:
     return Origin(key=key, tenant=req.tenant, labels=req.labels)
 
 
-@routes.get("/v1/tasks/{task_id}")
+@routes.get("/v1/tasks/{task_id:(?!(?:retry|cancel)$)[^/]+}")
 async def get_task(request: web.Request) -> web.Response:
     """Return the workflow context of a task."""
     ctx = context(request)
@@ -133,7 +139,7 @@ async def get_result(request: web.Request) -> web.Response:
     )
 
 
-@routes.delete("/v1/tasks/{task_id}")
+@routes.delete("/v1/tasks/{task_id:(?!(?:retry|cancel)$)[^/]+}")
 @audited(lambda request: "task.purge" if request.query.get("purge") == "true" else "task.cancel")
 async def cancel_task(request: web.Request) -> web.Response:
     """Cancel a task: a pending one ends now, a running one stops at its next checkpoint.

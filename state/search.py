@@ -9,8 +9,7 @@ others and the stage's status and error type; no key is ever scanned. A cursor i
 
 from __future__ import annotations
 
-import base64
-import binascii
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +19,8 @@ from state.errors import StateError
 from state.models import now_ms
 
 SEARCH = LuaScript.load("state", "search")
+CURSOR_PATTERN = r"^\d{1,16}-[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z"
+CURSOR = re.compile(CURSOR_PATTERN)
 SCAN_MAX = 5000  # index entries one call reads at most: a narrow filter may return a short page and a cursor
 
 
@@ -72,9 +73,8 @@ class TaskFilter:
 
 
 def encode_cursor(score: Any, member: Any) -> str:
-    """Return the opaque cursor of the last index entry a page read."""
-    raw = f"{int(float(text(score)))}:{text(member)}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    """Return the cursor of the last index entry a page read: its time (ms), '-', its id."""
+    return f"{int(float(text(score)))}-{text(member)}"
 
 
 def decode_cursor(cursor: str) -> tuple[int, str]:
@@ -83,12 +83,10 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
     Raises:
         BadCursor: it is not a cursor a search returned.
     """
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        score, member = raw.split(":", 1)
-        return int(score), member
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise BadCursor("cursor must be the next_cursor of an earlier page") from None
+    if not CURSOR.match(cursor):
+        raise BadCursor("cursor must be the next_cursor of an earlier page")
+    score, member = cursor.split("-", 1)
+    return int(score), member
 
 
 async def search(
@@ -101,7 +99,7 @@ async def search(
     """
     low = max(selector.since or 0, now_ms() - ttl_ms)
     high = "+inf" if selector.until is None else str(selector.until)
-    after_score, after_id = decode_cursor(cursor) if cursor else ("", "")
+    after_score, after_id = decode_cursor(cursor) if cursor is not None else ("", "")
     args: list[Any] = [
         low,
         high,
