@@ -95,6 +95,8 @@ def _task_requests(schemas: dict[str, Any], ref_of: dict[Any, dict[str, str]]) -
                 "input_data": ref_of[spec.input_type],
                 "task_id": base["task_id"],
                 "callback": base["callback"],
+                "tenant": base["tenant"],
+                "labels": base["labels"],
             },
             "required": ["task_name"] if _accepts_empty(spec.input_type) else ["task_name", "input_data"],
             "additionalProperties": False,
