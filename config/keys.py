@@ -59,6 +59,30 @@ def workflow_id_of(state_key: str) -> str:
     return state_key.removeprefix(WORKFLOW_STATE.split("{", 1)[0])
 
 
+# Search facets (GET /v1/tasks, bulk actions): one sorted set per key, tenant and label (workflow id -> ms the
+# workflow was created), written when a workflow is created; FACETS notes each facet's last write, so the
+# monitor drops a facet whose every entry has expired.
+TASK_INDEX_BY_KEY = "taskgate:index:key:{name}"
+TASK_INDEX_BY_TENANT = "taskgate:index:tenant:{name}"
+TASK_INDEX_BY_LABEL = "taskgate:index:label:{name}={value}"
+FACETS = "taskgate:index:facets"
+
+
+def task_index_by_key(name: str) -> str:
+    """Return the index of the workflows an API key created."""
+    return TASK_INDEX_BY_KEY.format(name=name)
+
+
+def task_index_by_tenant(name: str) -> str:
+    """Return the index of a tenant's workflows."""
+    return TASK_INDEX_BY_TENANT.format(name=name)
+
+
+def task_index_by_label(name: str, value: str) -> str:
+    """Return the index of the workflows labelled ``name: value``."""
+    return TASK_INDEX_BY_LABEL.format(name=name, value=value)
+
+
 def task_index_by_name(task_name: str) -> str:
     """Return the key of the per-task-name index."""
     return TASK_INDEX_BY_NAME.format(task_name=task_name)

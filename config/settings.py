@@ -124,7 +124,7 @@ class ApiKey(_Section):
     # its share of turns among the clients of a queue and priority (round-robin, `weight` takes a turn)
     weight: PositiveInt | None = None
     # the client its submits count as for fairness (else the key's name); an admin key may set one per submit
-    tenant: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}\Z")] | None = None
+    tenant: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")] | None = None
 
 
 class AuthSettings(_Section):

@@ -14,6 +14,16 @@ from state import StageError
 StatusName = Literal["SCHEDULED", "PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"]
 
 
+class StageRun(msgspec.Struct, kw_only=True):
+    """One run of a stage: its attempt number, how it ended, its error."""
+
+    attempt: int
+    status: StatusName
+    error: StageError | None
+    started_at: str | None
+    finished_at: str | None
+
+
 class StageView(msgspec.Struct, kw_only=True):
     """One stage of a task: status, input, output or error, progress and timings."""
 
@@ -34,6 +44,8 @@ class StageView(msgspec.Struct, kw_only=True):
     run_at: str | None = None
     # the priority band the stage waited in (null: submitted before priorities, or a dependent stage)
     priority: Literal["high", "normal", "low"] | None = None
+    # every run of the stage once a replay (POST /v1/tasks/retry) sent it back: earlier runs, then the current one
+    history: list[StageRun] = msgspec.field(default_factory=list)
 
 
 class TaskView(msgspec.Struct, kw_only=True):
@@ -48,6 +60,9 @@ class TaskView(msgspec.Struct, kw_only=True):
     callback: str | None
     callback_status: CallbackStatus | None
     stages: dict[str, StageView]
+    key: str | None = None  # the API key that created the task (null without keys)
+    tenant: str | None = None
+    labels: dict[str, str] | None = None
     error: StageError | None
     created_at: str | None
     updated_at: str | None
@@ -57,9 +72,6 @@ class TaskView(msgspec.Struct, kw_only=True):
     storage_bytes: int | None = None
     # when retention removed the workflow's files while its record stayed (storage.retention_s)
     files_removed_at: str | None = None
-    # the API key that created the task (null when keys are off) and the tenant it counts as
-    key: str | None = None
-    tenant: str | None = None
 
 
 class TaskSummary(msgspec.Struct, kw_only=True):
@@ -77,12 +89,29 @@ class TaskSummary(msgspec.Struct, kw_only=True):
     started_at: str | None = None
     finished_at: str | None = None
     duration_s: float | None = None
+    key: str | None = None
+    tenant: str | None = None
+    labels: dict[str, str] | None = None
 
 
 class TaskList(msgspec.Struct, kw_only=True):
-    """Recent tasks, newest first."""
+    """Recent tasks, newest first; ``next_cursor`` goes on after the last one (null: no more)."""
 
     tasks: list[TaskSummary]
+    next_cursor: str | None = None
+
+
+class BulkResult(msgspec.Struct, kw_only=True):
+    """What a bulk retry or cancel did (or, with ``dry_run``, would do)."""
+
+    action: Literal["retry", "cancel"]
+    dry_run: bool
+    matched: int  # tasks the filter selected
+    count: int  # of those, the ones the action applies to (dry run) or was applied to
+    skipped: int  # matched but left as they were (e.g. a retry of a task that did not fail)
+    sample: list[str]  # up to 20 task ids the action applies to
+    pages: int
+    elapsed_s: float
 
 
 class TaskResult(msgspec.Struct, kw_only=True):

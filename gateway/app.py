@@ -13,6 +13,7 @@ from gateway import (
     audit_routes,
     auth,
     batch_routes,
+    bulk_routes,
     console,
     docs,
     event_routes,
@@ -45,6 +46,7 @@ def create_app(settings: Settings) -> web.Application:
         raise ValueError("settings.redis_url or settings.redis_sentinels is required")
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[audit_middleware, problem_middleware])
     app[SETTINGS] = settings
+    app.add_routes(bulk_routes.routes)
     app.add_routes(tasks.routes)
     app.add_routes(batch_routes.routes)
     app.add_routes(health.routes)

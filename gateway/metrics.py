@@ -265,8 +265,18 @@ class GatewayMetrics:
             ["key", "limit"],
             registry=self.registry,
         )
+        self.bulk_tasks = Counter(
+            "taskgate_bulk_tasks_total",
+            "Tasks retried or cancelled by POST /v1/tasks/retry and /cancel (not dry runs).",
+            ["action"],
+            registry=self.registry,
+        )
         self.snapshot = _Snapshot()
         self.registry.register(_RedisCollector(self.snapshot))
+
+    def bulk(self, action: str, count: int) -> None:
+        """Count the tasks a bulk action applied to."""
+        self.bulk_tasks.labels(action=action).inc(count)
 
     def submitted(self, task_name: str, count: int = 1) -> None:
         """Count accepted submits (a batch counts its items)."""

@@ -20,7 +20,9 @@ from gateway.monitor_routes import LiveConfigPatch, ReleaseRequest
 from gateway.openapi_keys import key_operations
 from gateway.openapi_paths import PROBLEMS, REF, Operations, json_doc, operations, path_param, problem_doc, ref
 from gateway.openapi_rules import callback_schema, tighten_input
+from gateway.openapi_search import search_operations
 from gateway.problems import Problem
+from gateway.task_filters import BulkRequest
 from state import TaskRequest
 
 OPENAPI_ATTR = "__taskgate_openapi__"
@@ -49,6 +51,8 @@ _STRUCTS: list[type[msgspec.Struct]] = [
     m.QueueList,
     m.QueueState,
     m.HostState,
+    m.BulkResult,
+    BulkRequest,
 ]
 HIDDEN_ATTR = "__taskgate_openapi_hidden__"
 
@@ -101,6 +105,8 @@ def _task_requests(schemas: dict[str, Any], ref_of: dict[Any, dict[str, str]]) -
                 "callback": base["callback"],
                 "run_at": base["run_at"],
                 "delay_s": base["delay_s"],
+                "tenant": base["tenant"],
+                "labels": base["labels"],
             },
             "required": ["task_name"] if _accepts_empty(spec.input_type) else ["task_name", "input_data"],
             "additionalProperties": False,
@@ -173,7 +179,7 @@ def build_document(app: web.Application, settings: Settings) -> dict[str, Any]:
     types = _STRUCTS + [t for s in REGISTRY.values() for t in (s.input_type, s.output_type)]
     refs, schemas = msgspec.json.schema_components(types, ref_template=REF)
     ref_of = dict(zip(types, refs, strict=True))
-    documented = operations(_task_requests(schemas, ref_of), settings) | key_operations()
+    documented = operations(_task_requests(schemas, ref_of), settings) | key_operations() | search_operations()
     hook = {
         "summary": "A stage ended (SUCCESS, FAILED or CANCELLED) and the task has a callback URL",
         "description": _WEBHOOK_DESCRIPTION,

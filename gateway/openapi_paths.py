@@ -78,7 +78,6 @@ def file_path_schema(settings: Settings) -> dict[str, Any]:
 
 def _task_operations(task_request: dict[str, Any]) -> Operations:
     view = json_doc(ref("TaskView"), "The task")
-    status_enum = {"type": "string", "enum": ["SCHEDULED", "PENDING", "RUNNING", "SUCCESS", "FAILED", "CANCELLED"]}
     return {
         ("post", "/v1/tasks"): {
             "tags": ["tasks"],
@@ -93,15 +92,6 @@ def _task_operations(task_request: dict[str, Any]) -> Operations:
                 "429": None,
                 "503": None,
             },
-        },
-        ("get", "/v1/tasks"): {
-            "tags": ["tasks"],
-            "parameters": [
-                _query("status", status_enum, "Only tasks whose latest stage has this status"),
-                _query("task_name", {"type": "string"}, "Only tasks with a stage of this task_name"),
-                _query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "At most this many"),
-            ],
-            "responses": {"200": json_doc(ref("TaskList"), "Recent tasks"), "400": None},
         },
         ("get", "/v1/tasks/{task_id}"): {
             "tags": ["tasks"],

@@ -26,8 +26,10 @@ from gateway.errors import (
     UnknownQueue,
     UnknownTask,
 )
+from gateway.task_filters import EmptyFilter, TenantForbidden
 from gpu_lock import UnknownDevice
 from state import IllegalTransition, LimitExceeded, StageFinished, StageNotTerminal, TaskConflict, TaskNotFound
+from state.search import BadCursor
 
 PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER_S = 5
@@ -65,6 +67,9 @@ ERROR_TABLE: list[tuple[type[BaseException], int, str, str]] = [
     (UnknownTask, 422, "unknown-task", "Unknown task_name"),
     (BadRequest, 400, "bad-request", "The request body is not valid"),
     (BadQuery, 400, "bad-query", "A query parameter is not valid"),
+    (BadCursor, 400, "bad-query", "A query parameter is not valid"),
+    (EmptyFilter, 422, "empty-filter", "A bulk action needs a filter"),
+    (TenantForbidden, 403, "forbidden", "Forbidden"),
     (BodyTimeout, 408, "request-timeout", "The request body did not arrive in time"),
     (TaskNotFound, 404, "not-found", "No such task"),
     (UnknownKey, 404, "unknown-key", "No such API key"),

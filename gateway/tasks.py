@@ -15,10 +15,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from actors.gpu_memory import check_submit as check_gpu_memory
 from actors.registry import REGISTRY, TaskSpec
-from actors.validation import check_io, path_fields, validate_submit
+from actors.validation import InvalidInput, check_io, path_fields, validate_submit
 from actors.worker.broker import stage_message
 from config import Settings
 from gateway.audit import audited
+from gateway.auth import ADMIN, PRINCIPAL, keyring
 from gateway.bodies import decode_json, read_body
 from gateway.context import context
 from gateway.errors import BadQuery, BadRequest, SubmitUnconfirmed, UnknownTask
@@ -30,10 +31,12 @@ from gateway.problems import limit_response
 from gateway.request_errors import request_error
 from gateway.responses import json_response
 from gateway.scheduling import start_time_ms
+from gateway.task_filters import TenantForbidden, from_query
 from gateway.webhooks import check_callback
 from state import CreateOutcome, LimitExceeded, StageNotTerminal, Status, TaskRequest, is_terminal, workflow_view
 from state.references import find_references
 from state.retention import AsyncRetention
+from state.search import Origin, search
 
 routes = web.RouteTableDef()
 log = structlog.get_logger(__name__)
@@ -41,6 +44,8 @@ log = structlog.get_logger(__name__)
 _encoder = msgspec.json.Encoder()
 _LIST_MAX = 500
 _LIVE_MAX_AGE_S = 1.0
+# /v1/tasks/retry and /v1/tasks/cancel are the bulk actions: no task may take those ids
+RESERVED_IDS = frozenset({"retry", "cancel"})
 
 
 def _decode_request(body: bytes) -> TaskRequest:
@@ -75,10 +80,15 @@ async def submit_task(request: web.Request) -> web.Response:
     settings = await live.refresh_within(ctx.redis, _LIVE_MAX_AGE_S) if live is not None else ctx.settings
     placed = placement(request, settings, spec, req)
     workflow_id = req.task_id or uuid.uuid4().hex
+    if workflow_id in RESERVED_IDS:
+        raise InvalidInput(
+            f"task_id {workflow_id!r} is reserved (POST /v1/tasks/{workflow_id}); pick another", "$.task_id"
+        )
     for name in find_references(req.input_data):
         if name == req.task_name:
             raise BadRequest(f"a stage cannot refer to its own output ({name})")
     queued = stage_message(spec.queue, spec.name, workflow_id)
+    origin = _origin(request, req, placed.tenant)
     try:
         outcome, workflow = await ctx.store.create_stage(
             workflow_id,
@@ -89,6 +99,7 @@ async def submit_task(request: web.Request) -> web.Response:
             run_at_ms=start_at,
             key=key,
             placement=placed,
+            origin=origin,
         )
     except LimitExceeded as exc:
         ctx.metrics.throttled(exc.key, exc.limit)
@@ -115,7 +126,16 @@ async def submit_task(request: web.Request) -> web.Response:
     return json_response(view, status, headers={"Location": f"/v1/tasks/{workflow_id}"})
 
 
-@routes.get("/v1/tasks/{task_id}")
+def _origin(request: web.Request, req: TaskRequest, tenant: str | None) -> Origin:
+    """Return who submits (the key's name when keys are on), its tenant (asked for, else its key's) and labels."""
+    principal = request[PRINCIPAL]
+    if req.tenant is not None and not principal.allows(ADMIN):
+        raise TenantForbidden(f"only an admin key may set tenant; key {principal.name!r} is not one")
+    key = principal.name if keyring(request.app).enabled else None
+    return Origin(key=key, tenant=tenant, labels=req.labels)
+
+
+@routes.get("/v1/tasks/{task_id:(?!(?:retry|cancel)$)[^/]+}")
 async def get_task(request: web.Request) -> web.Response:
     """Return the workflow context of a task."""
     ctx = context(request)
@@ -142,7 +162,7 @@ async def get_result(request: web.Request) -> web.Response:
     )
 
 
-@routes.delete("/v1/tasks/{task_id}")
+@routes.delete("/v1/tasks/{task_id:(?!(?:retry|cancel)$)[^/]+}")
 @audited(lambda request: "task.purge" if request.query.get("purge") == "true" else "task.cancel")
 async def cancel_task(request: web.Request) -> web.Response:
     """Cancel a task: a pending one ends now, a running one stops at its next checkpoint.
@@ -164,24 +184,27 @@ async def cancel_task(request: web.Request) -> web.Response:
 
 @routes.get("/v1/tasks")
 async def list_tasks(request: web.Request) -> web.Response:
-    """List recent tasks, newest first; ``task_name`` picks workflows with that stage, ``status`` filters on it."""
+    """Search tasks, newest first, by task name, status, key, tenant, labels, error type and time; paged by cursor.
+
+    ``status`` and ``error_type`` are those of the ``task_name`` stage when one is given, else of the latest
+    stage. A page may come back short with a ``next_cursor`` (one request reads a bounded part of the index).
+    """
     ctx = context(request)
-    status = request.query.get("status")
-    if status is not None and status not in Status.__members__:
-        raise BadQuery(f"status must be one of {', '.join(Status.__members__)}")
-    task_name = request.query.get("task_name")
+    selector = from_query(request.query)
     try:
         limit = int(request.query.get("limit", "50"))
     except ValueError:
         raise BadQuery("limit must be an integer") from None
     if not 1 <= limit <= _LIST_MAX:
         raise BadQuery(f"limit must be between 1 and {_LIST_MAX}")
-    found = await ctx.store.list_recent(task_name, status, limit)
-    return json_response({"tasks": [_summary(workflow_view(wf), task_name) for wf in found]})
+    ids, next_cursor = await search(ctx.store.channel, ctx.store.ttl_ms, selector, limit, request.query.get("cursor"))
+    found = await ctx.store.get_many(ids)
+    tasks = [_summary(workflow_view(wf), selector.task_name) for wf in found]
+    return json_response({"tasks": tasks, "next_cursor": next_cursor})
 
 
 def _summary(view: dict[str, Any], task_name: str | None) -> dict[str, Any]:
-    keep = ("task_id", "task_name", "status", "created_at", "updated_at", "error")
+    keep = ("task_id", "task_name", "status", "created_at", "updated_at", "error", "key", "tenant", "labels")
     latest = view["stages"][view["task_name"]]
     summary = {k: view[k] for k in keep} | {
         k: latest[k] for k in ("progress", "started_at", "finished_at", "duration_s")

@@ -54,6 +54,7 @@ class PassReport(msgspec.Struct, kw_only=True):
     messages_requeued: int = 0
     pending_redelivered: int = 0
     batch_moves_reconciled: int = 0
+    facets_dropped: int = 0  # search facet indexes (per key, tenant, label) whose every entry had expired
     duration_s: float = 0.0
 
 
@@ -169,6 +170,7 @@ class Monitor:
         report.leases_released = await self.locks.check(settings)
         report.folders_removed = await self.retention.sweep(settings)
         report.batch_moves_reconciled = await self.batches.reconcile_due()
+        report.facets_dropped = await self.retention.drop_idle_facets(settings)
         report.duration_s = time.perf_counter() - started
         await self._count_pass(report)
         return report

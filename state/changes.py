@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from state.models import StageError, StageRecord, now_ms
+from state.models import StageAttempt, StageError, StageRecord, now_ms
 from state.transitions import Status
 
 # The stage event the monitor adds when it re-queues a dead worker's stage under a new message.
@@ -17,6 +17,10 @@ REQUEUED_EVENT = "requeued"
 # The stage event the monitor adds when it sends a PENDING stage whose message is in no queue again.
 REDELIVERED_EVENT = "redelivered"
 RETRY_EVENT = "retry"
+# The stage event a replay (POST /v1/tasks/retry) adds: the stage runs again under this message.
+REPLAYED_EVENT = "replayed"
+# What a replay may send back to PENDING: only a stage that ended without success.
+REPLAYABLE = frozenset({Status.FAILED, Status.CANCELLED})
 
 
 def release(stage: StageRecord) -> StageRecord:
@@ -106,3 +110,33 @@ def redeliver(stage: StageRecord, message_id: str) -> StageRecord:
 def was_requeued(stage: StageRecord) -> bool:
     """Return whether the monitor has already re-queued this stage once."""
     return any(e.get("type") == REQUEUED_EVENT for e in stage.events)
+
+
+def replay(stage: StageRecord, message_id: str) -> StageRecord:
+    """Send a FAILED or CANCELLED stage back to PENDING under a new message, keeping its run in ``history``.
+
+    The one move out of a terminal status, made only by an operator's replay (``state/replay.py``): the
+    attempts count goes on, the run that ended (its attempt, status, error, times) stays in the record.
+
+    Raises:
+        ValueError: the stage did not end FAILED or CANCELLED.
+    """
+    if stage.status not in REPLAYABLE:
+        raise ValueError(f"only a FAILED or CANCELLED stage is replayed, not a {stage.status} one")
+    ended = StageAttempt(
+        attempt=stage.attempts,
+        status=stage.status,
+        error=stage.error,
+        started_at_ms=stage.started_at_ms,
+        finished_at_ms=stage.finished_at_ms,
+    )
+    stage.history = [*stage.history, ended]
+    stage.status = Status.PENDING
+    stage.error = None
+    stage.output = None
+    stage.started_at_ms = None
+    stage.finished_at_ms = None
+    stage.gpu = None
+    stage.updated_at_ms = now_ms()
+    stage.events.append({"type": REPLAYED_EVENT, "at_ms": now_ms(), "message_id": message_id})
+    return stage

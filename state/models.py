@@ -18,8 +18,14 @@ RunAt = Annotated[
     msgspec.Meta(description="When the stage may start: ISO 8601 with a zone, or epoch milliseconds"),
 ]
 DelaySeconds = Annotated[float, msgspec.Meta(ge=0, description="Seconds from now before the stage may start")]
-TenantName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}\Z")]
+TenantName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")]
 CallbackUrl = Annotated[str, msgspec.Meta(min_length=8, max_length=2048, pattern=r"^https?://")]
+# Labels and tenants name index keys: no ':' or '=' in a label name, nothing a key cannot hold.
+LABEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}\Z"
+Tenant = TenantName  # one spelling for the submit (fairness) and the search filter
+LabelName = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=LABEL_NAME_PATTERN)]
+LabelValue = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+\Z")]
+Labels = Annotated[dict[LabelName, LabelValue], msgspec.Meta(max_length=16)]
 
 
 class TaskRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -34,8 +40,10 @@ class TaskRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     delay_s: DelaySeconds | None = None
     # "high" | "normal" | "low" (checked by the gateway, which lists them); unset: the key's, the task type's
     priority: Annotated[str, msgspec.Meta(description="high, normal or low")] | None = None
-    # the client this submit counts as for fairness; admin keys only
+    # the client this submit counts as for fairness and search; admin keys only
     tenant: TenantName | None = None
+    # free labels, set when the workflow is created, searchable with ``label=name:value``
+    labels: Labels | None = None
 
 
 class StageError(msgspec.Struct, kw_only=True):
@@ -43,6 +51,16 @@ class StageError(msgspec.Struct, kw_only=True):
 
     type: str
     message: str
+
+
+class StageAttempt(msgspec.Struct, kw_only=True):
+    """An earlier run of a stage, kept when a replay (bulk retry) sent the stage back to PENDING."""
+
+    attempt: int
+    status: str
+    error: StageError | None = None
+    started_at_ms: int | None = None
+    finished_at_ms: int | None = None
 
 
 class StageRecord(msgspec.Struct, kw_only=True):
@@ -66,6 +84,7 @@ class StageRecord(msgspec.Struct, kw_only=True):
     # the API key name that submitted the stage (its limits count it); None when keys are off
     key: str | None = None
     priority: str | None = None
+    history: list[StageAttempt] = msgspec.field(default_factory=list)
 
 
 class WorkflowMeta(msgspec.Struct, kw_only=True):
@@ -76,9 +95,9 @@ class WorkflowMeta(msgspec.Struct, kw_only=True):
     input_params: dict[str, Any]
     shared_storage_path: str
     callback: str | None = None
-    # the API key name that created the workflow; None when keys are off
-    key: str | None = None
+    key: str | None = None  # the API key name that created the workflow (None when keys are off)
     tenant: str | None = None
+    labels: dict[str, str] | None = None
 
 
 class Workflow(msgspec.Struct, kw_only=True):
@@ -148,6 +167,32 @@ def stage_view(stage: StageRecord, progress: float | None) -> dict[str, Any]:
         "duration_s": duration,
         "run_at": iso_ms(stage.run_at_ms),
         "priority": stage.priority,
+        "history": history_view(stage),
+    }
+
+
+def history_view(stage: StageRecord) -> list[dict[str, Any]]:
+    """Render every run of a stage: the earlier ones a replay ended, then the current one once it started."""
+    runs = [_attempt_view(a) for a in stage.history]
+    if stage.history and stage.started_at_ms is not None:
+        current = StageAttempt(
+            attempt=stage.attempts,
+            status=stage.status,
+            error=stage.error,
+            started_at_ms=stage.started_at_ms,
+            finished_at_ms=stage.finished_at_ms,
+        )
+        runs.append(_attempt_view(current))
+    return runs
+
+
+def _attempt_view(attempt: StageAttempt) -> dict[str, Any]:
+    return {
+        "attempt": attempt.attempt,
+        "status": attempt.status,
+        "error": msgspec.to_builtins(attempt.error) if attempt.error else None,
+        "started_at": iso_ms(attempt.started_at_ms),
+        "finished_at": iso_ms(attempt.finished_at_ms),
     }
 
 
@@ -163,6 +208,9 @@ def workflow_view(wf: Workflow) -> dict[str, Any]:
         "input_params": wf.meta.input_params,
         "shared_storage_path": wf.meta.shared_storage_path,
         "callback": wf.meta.callback,
+        "key": wf.meta.key,
+        "tenant": wf.meta.tenant,
+        "labels": wf.meta.labels,
         "callback_status": wf.callbacks.get(wf.latest),
         "stages": {
             name: {**stage_view(s, wf.progress.get(name)), "callback_status": wf.callbacks.get(name)}
@@ -173,6 +221,4 @@ def workflow_view(wf: Workflow) -> dict[str, Any]:
         "updated_at": iso_ms(updated),
         "storage_bytes": wf.storage_bytes,
         "files_removed_at": iso_ms(wf.files_removed_ms),
-        "key": wf.meta.key,
-        "tenant": wf.meta.tenant,
     }

@@ -26,11 +26,13 @@ from redis_io import AsyncChannel, Channel, LuaScript, text
 from state.errors import StageNotTerminal, TaskNotFound
 from state.models import Workflow, now_ms
 from state.records import parse_workflow
+from state.search import Origin
 from state.transitions import is_terminal
 
 log = structlog.get_logger(__name__)
 
 _STORAGE_BYTES = LuaScript.load("state", "storage_bytes")
+_DROP_FACET = LuaScript.load("state", "drop_facet")
 _FORGET = -1
 _MIN_RECHECK_MS = 100
 _MAX_RECHECK_MS = 60_000
@@ -133,6 +135,18 @@ class AsyncRetention:
             await self.client.zadd(keys.STORAGE_SWEEP, later, xx=True)
         return removed
 
+    async def drop_idle_facets(self, settings: Settings, batch: int = 100) -> int:
+        """Drop the search facet indexes (per key, tenant, label) unwritten for the record TTL; return how many.
+
+        Their every entry has expired; a facet still written is trimmed by the submits that write it.
+        """
+        horizon = now_ms() - settings.state_ttl_s * 1000
+        idle = await self.client.zrangebyscore(keys.FACETS, "-inf", horizon, start=0, num=batch)
+        if not idle:
+            return 0
+        calls = [([keys.FACETS, text(facet)], [horizon]) for facet in idle]
+        return sum(int(n) for n in await _DROP_FACET.run_many(self._channel, calls))
+
     async def purge(self, root: Path, workflow_id: str) -> Workflow:
         """Delete a finished workflow's record, index entries and folder; return the record it had.
 
@@ -155,6 +169,8 @@ class AsyncRetention:
             pipe.zrem(keys.TASK_INDEX, workflow_id)
             for name in wf.stages:
                 pipe.zrem(keys.task_index_by_name(name), workflow_id)
+            for facet in Origin(wf.meta.key, wf.meta.tenant, wf.meta.labels).facet_keys():
+                pipe.zrem(facet, workflow_id)
             await pipe.execute()
         log.info("workflow_purged", task_id=workflow_id, storage_bytes=wf.storage_bytes)
         return wf

@@ -40,6 +40,7 @@ from state.records import (
     prepare_change,
     stage_fields,
 )
+from state.search import Origin, TaskFilter, search
 from state.transitions import QUEUED, Status, is_terminal
 
 CREATE_STAGE = LuaScript.load("state", "create_stage")
@@ -100,6 +101,7 @@ def create_stage_call(  # noqa: PLR0917  (the stage's fields, as create_stage ta
     run_at_ms: int | None = None,
     key: SubmitKey | None = None,
     placement: Placement | None = None,
+    origin: Origin | None = None,
 ) -> tuple[bytes, bytes, list[str], list[Any]]:
     """Return the stage and meta JSON, and the keys and arguments of ``create_stage.lua`` for a new stage."""
     created = now_ms()
@@ -125,6 +127,9 @@ def create_stage_call(  # noqa: PLR0917  (the stage's fields, as create_stage ta
         key=owner,
         tenant=placement.tenant if placement else None,
     )
+    if origin is not None:
+        meta.key, meta.tenant, meta.labels = origin.key, origin.tenant, origin.labels
+    facets = origin.facet_keys() if origin is not None else []
     stage_json, meta_json = _encoder.encode(stage), _encoder.encode(meta)
     state_key = keys.workflow_state(workflow_id)
     queue_keys = [state_key] * 3
@@ -152,6 +157,7 @@ def create_stage_call(  # noqa: PLR0917  (the stage's fields, as create_stage ta
         script_keys += [lane, rotation, ages, keys.CLIENT_WEIGHTS, keys.lanes_queued(message.queue)]
     else:
         script_keys += [state_key] * 5
+    script_keys += [keys.FACETS, *facets]
     if key is not None:
         script_keys += count_keys(key.name, task_name)
     args: list[Any] = [
@@ -174,6 +180,7 @@ def create_stage_call(  # noqa: PLR0917  (the stage's fields, as create_stage ta
         key.limits_json if key else "",
         placement.client if placement is not None and lanes else "",
         placement.weight if placement is not None else 0,
+        len(facets),
     ]
     return stage_json, meta_json, script_keys, args
 
@@ -198,11 +205,13 @@ class StateStore:
         run_at_ms: int | None = None,
         key: SubmitKey | None = None,
         placement: Placement | None = None,
+        origin: Origin | None = None,
     ) -> tuple[CreateOutcome, Workflow]:
         """Create a PENDING stage (queueing ``message`` atomically with it), or find the identical one.
 
         With ``run_at_ms`` the stage is SCHEDULED and ``message`` waits until then (``state.schedule``). With
         ``key`` the key's limits are checked and its counts kept in the same step (``state.limits``).
+        ``origin`` (the API key, tenant and labels) is written into a new workflow's meta and search indexes.
         Returns what happened and the workflow as it now is, in one round trip.
 
         Raises:
@@ -220,6 +229,7 @@ class StateStore:
             run_at_ms=run_at_ms,
             key=key,
             placement=placement,
+            origin=origin,
         )
         stage_json, meta_json, script_keys, args = call
         reply = await CREATE_STAGE.run(self.channel, script_keys, args)
@@ -410,30 +420,19 @@ class StateStore:
         return bool(await self.client.hexists(keys.workflow_state(workflow_id), f"cancel:{task_name}"))
 
     async def list_recent(self, task_name: str | None, status: str | None, limit: int) -> list[Workflow]:
-        """Return recent workflows, newest first, from the index (no key scans).
+        """Return recent workflows, newest first, from the indexes (``state.search``; no key scans)."""
+        ids, _ = await search(self.channel, self.ttl_ms, TaskFilter(task_name=task_name, status=status), limit)
+        return await self.get_many(ids)
 
-        ``status`` filters on the ``task_name`` stage when one is given, else on the workflow's status.
-        """
-        index = keys.task_index_by_name(task_name) if task_name else keys.TASK_INDEX
-        found: list[Workflow] = []
-        start, page = 0, max(limit * 2, 50)
-        horizon = now_ms() - self.ttl_ms
-        while len(found) < limit and start < 20 * page:
-            ids = await self.client.zrevrangebyscore(index, "+inf", horizon, start=start, num=page)
-            if not ids:
-                break
-            async with self.client.pipeline(transaction=False) as pipe:
-                for wid in ids:
-                    pipe.hgetall(keys.workflow_state(text(wid)))  # type: ignore[arg-type]
-                raws = await pipe.execute()
-            for raw in raws:
-                wf = parse_workflow(raw)
-                # with a task_name, the status asked for is that stage's; else the workflow's (its latest stage's)
-                stage = (wf.stages.get(task_name) if task_name else wf.latest_stage) if wf else None
-                if wf and stage and (status is None or stage.status == status):
-                    found.append(wf)
-            start += page
-        return found[:limit]
+    async def get_many(self, workflow_ids: list[str]) -> list[Workflow]:
+        """Return the workflows of ``workflow_ids`` that still exist, in that order (one pipeline)."""
+        if not workflow_ids:
+            return []
+        async with self.client.pipeline(transaction=False) as pipe:
+            for wid in workflow_ids:
+                pipe.hgetall(keys.workflow_state(wid))
+            raws = await pipe.execute()
+        return [wf for wf in map(parse_workflow, raws) if wf is not None]
 
 
 __all__ = ["CreateOutcome", "Fence", "LeaseNotHeld", "QueuedMessage", "StateStore", "parse_workflow"]

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from taskgate.cli_bulk import add_search_commands, has_filter, labels_of, run_bulk
 from taskgate.cli_queues import add_queue_commands
-from taskgate.cli_views import locks_text, status_text, tasks_text
+from taskgate.cli_views import locks_text, status_text
 from taskgate.follow import follow
 from taskgate.http_client import EXIT_OK, EXIT_TASK_FAILED, EXIT_USAGE, Api, CliError
 from taskgate.pipeline import read_pipeline
@@ -108,6 +109,8 @@ def _bodies(args: argparse.Namespace) -> list[dict[str, Any]]:
     if args.run_at is not None:
         body["run_at"] = int(args.run_at) if args.run_at.isdigit() else args.run_at
     body |= {k: v for k, v in (("priority", args.priority), ("tenant", args.tenant)) if v}
+    if args.label:
+        body["labels"] = labels_of(args.label)
     return [body]
 
 
@@ -140,16 +143,12 @@ def cmd_status(api: Api, out: Output, args: argparse.Namespace) -> int:
     return _exit_for(record)
 
 
-def cmd_tasks(api: Api, out: Output, args: argparse.Namespace) -> int:
-    """List recent tasks."""
-    query = {k: v for k, v in (("status", args.status), ("task_name", args.task_name), ("limit", args.limit)) if v}
-    found = api.call("GET", "/v1/tasks?" + urllib.parse.urlencode(query))
-    out.emit(found, tasks_text)
-    return EXIT_OK
-
-
 def cmd_cancel(api: Api, out: Output, args: argparse.Namespace) -> int:
-    """Cancel a task."""
+    """Cancel a task, or (without a task id) every task the filter matches that has not ended."""
+    if args.task_id is None:
+        return run_bulk(api, out, args, "cancel")
+    if has_filter(args) or args.dry_run:
+        raise CliError("cancel takes a task id or filter options, not both", EXIT_USAGE)
     record = api.call("DELETE", f"/v1/tasks/{urllib.parse.quote(args.task_id)}")
     out.emit(record, lambda r: f"task {r['task_id']}: {r['status']} (cancel requested)")
     return EXIT_OK
@@ -287,7 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--delay", type=float, metavar="SECONDS", help="start it this much later (SCHEDULED until then)")
     p.add_argument("--run-at", metavar="TIME", help="start it at TIME: ISO 8601 with a zone, or epoch milliseconds")
     p.add_argument("--priority", choices=["high", "normal", "low"], help="default: the key's, else the task type's")
-    p.add_argument("--tenant", help="the client the task counts as for fairness (admin keys only)")
+    p.add_argument("--tenant", help="the client the task counts as for fairness and search (admin keys only)")
+    p.add_argument("--label", action="append", default=[], metavar="NAME:VALUE", help="a label to search by")
     p.add_argument("--wait", action="store_true", help="follow the task live with a progress bar; print its outputs")
     p.add_argument("--timeout", type=float, default=0, help="with --wait: give up after this many seconds")
     p.set_defaults(run=cmd_submit)
@@ -296,14 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--follow", action="store_true", help="follow the task live to its end, then show it")
     p.add_argument("--timeout", type=float, default=0, help="with --follow: give up after this many seconds")
     p.set_defaults(run=cmd_status)
-    p = sub.add_parser("cancel", help="cancel a task", parents=[common])
-    p.add_argument("task_id")
-    p.set_defaults(run=cmd_cancel)
-    p = sub.add_parser("tasks", help="list recent tasks", parents=[common])
-    p.add_argument("--status", choices=sorted(TERMINAL | {"SCHEDULED", "PENDING", "RUNNING"}))
-    p.add_argument("--task-name")
-    p.add_argument("--limit", type=int)
-    p.set_defaults(run=cmd_tasks)
+    add_search_commands(sub, common, cmd_cancel)
     p = sub.add_parser(
         "upload", help="upload FILE to PATH in the storage root (default uploads/<name>)", parents=[common]
     )

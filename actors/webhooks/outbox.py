@@ -77,5 +77,10 @@ class OutboxDispatcher:
             except (OSError, aioredis.RedisError, dramatiq.errors.BrokerConnectionError) as exc:
                 log.warning("webhook_dispatch_failed", error=str(exc))
                 count = 0
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                # a cancel that landed inside a Redis call can come out of it as another error (or none): stop as
+                # asked, else the loop runs on and the gateway's shutdown waits for it forever
+                raise asyncio.CancelledError
             if count < _CLAIM_BATCH:
                 await asyncio.sleep(self.interval_s)

@@ -52,12 +52,15 @@ def stage_message(queue: str, task_name: str, workflow_id: str) -> QueuedMessage
     The message id is chosen here, as ``RedisBroker.enqueue`` would, because the submit script queues the
     message itself (``state/lua/create_stage.lua``) in the same atomic step that creates the stage.
     """
+    # one id for both: a replay notes it in the stage record, and the worker compares the message's message_id
+    message_id = str(uuid.uuid4())
     message: Message[Any] = Message(
         queue_name=queue,
         actor_name=task_name,
         args=({"workflow_id": workflow_id, "task_name": task_name},),
         kwargs={},
-        options={"redis_message_id": str(uuid.uuid4())},
+        options={"redis_message_id": message_id},
+        message_id=message_id,
     )
     return QueuedMessage(queue=queue, message_id=message.options["redis_message_id"], payload=encode_message(message))
 

@@ -13,15 +13,15 @@ from redis.exceptions import RedisError
 
 from config import Settings
 from state import StageRecord
-from state.changes import REDELIVERED_EVENT, REQUEUED_EVENT
+from state.changes import REDELIVERED_EVENT, REPLAYED_EVENT, REQUEUED_EVENT
 from state.tracking import RunInfo, SyncTracker, limits_for
 
 log = structlog.get_logger(__name__)
 
 
 def superseded(stage: StageRecord, message_id: str) -> bool:
-    """Return whether the monitor re-queued or re-sent this stage under another message (this one is stale)."""
-    requeues = [e for e in stage.events if e.get("type") in (REQUEUED_EVENT, REDELIVERED_EVENT)]
+    """Return whether the monitor (or a replay) re-queued or re-sent this stage under another message (stale)."""
+    requeues = [e for e in stage.events if e.get("type") in (REQUEUED_EVENT, REDELIVERED_EVENT, REPLAYED_EVENT)]
     return bool(requeues) and requeues[-1].get("message_id") != message_id
 
 

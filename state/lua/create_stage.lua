@@ -17,8 +17,10 @@
 --   ARGV[18] the message id goes there instead of onto KEYS[7] (priorities on; actors/worker/lua/fetch.lua)
 -- KEYS[13] the band's rotation of clients with work, KEYS[14] the band's ages zset, KEYS[15] the client
 --   weights hash, KEYS[16] the queue's lane tokens list (one per message in its lanes); any keys without ARGV[18]
--- KEYS[17..19] optional (with ARGV[16]): the key's queued, running and submits zsets (run id -> ms)
--- KEYS[20..22] optional (with ARGV[16]): the same for the key and this task_name
+-- KEYS[17] the search facets' registry (zset facet index key -> ms of its last write)
+-- KEYS[18 .. 17+n] the search facet indexes of a new workflow (by key, tenant, label; zsets, score = now ms)
+-- KEYS[18+n .. 20+n] optional (with ARGV[16]): the key's queued, running and submits zsets (run id -> ms)
+-- KEYS[21+n .. 23+n] optional (with ARGV[16]): the same for the key and this task_name
 -- ARGV[1] task_name
 -- ARGV[2] input hash (sha256 of task_name + input_data)
 -- ARGV[3] stage record JSON (status PENDING, or SCHEDULED when ARGV[15] > 0)
@@ -37,6 +39,7 @@
 -- ARGV[16] the API key name ('' when keys are off: nothing is counted or limited)
 -- ARGV[17] the key's limits JSON from the settings file ('' for none); KEYS[11]'s entry replaces it
 -- ARGV[18] the client of the stage's lane ('' for the queue's plain list), ARGV[19] its weight
+-- ARGV[20] n, the number of facet indexes (written only when the workflow is new)
 -- The stage's latest message is noted in the record (field message:{task_name} = "queue\nredis message id")
 -- for the monitor's pending sweep.
 -- Limits JSON: {max_running, max_queued, submits_per_minute, per_task: {task_name: {the same three}}}; a
@@ -47,6 +50,7 @@
 -- KEYS[1] as a flat list} | {"exists", HGETALL} | {"conflict", {}} |
 -- {"limited", limit name, limit value, current count, ms until the window frees (-1: unknown)}
 local name = ARGV[1]
+local facets = tonumber(ARGV[20])
 local found = redis.call('HMGET', KEYS[1], 'hash:' .. name, 'latest')
 if found[1] then
   if found[1] == ARGV[2] then
@@ -107,9 +111,9 @@ if key_name ~= '' then
     end
     return nil
   end
-  local refused = over(limits, '', 17)
+  local refused = over(limits, '', 18 + facets)
   if not refused and type(limits.per_task) == 'table' then
-    refused = over(limits.per_task[name], 'per_task.' .. name .. '.', 20)
+    refused = over(limits.per_task[name], 'per_task.' .. name .. '.', 21 + facets)
   end
   if refused then
     redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[8], '*', 'type', 'throttle', 'key', key_name,
@@ -152,6 +156,17 @@ if ARGV[10] == '1' then
   local horizon = now - tonumber(ARGV[5])
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', horizon)
   redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', horizon)
+  if not found[2] then
+    for i = 18, 17 + facets do
+      redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', horizon)
+    end
+  end
+end
+if not found[2] then
+  for i = 18, 17 + facets do
+    redis.call('ZADD', KEYS[i], now, ARGV[7])
+    redis.call('ZADD', KEYS[17], now, KEYS[i])
+  end
 end
 redis.call('ZADD', KEYS[4], now, ARGV[7])
 if run_at > 0 then
@@ -160,8 +175,8 @@ else
   redis.call('ZADD', KEYS[5], now, rid)
 end
 if key_name ~= '' then
-  redis.call('ZADD', KEYS[17], now, rid)
-  redis.call('ZADD', KEYS[20], now, rid)
+  redis.call('ZADD', KEYS[18 + facets], now, rid)
+  redis.call('ZADD', KEYS[21 + facets], now, rid)
   for _, k in ipairs(windows) do
     redis.call('ZADD', KEYS[k], clock, rid)
   end

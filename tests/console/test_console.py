@@ -74,6 +74,30 @@ async def test_task_page_shows_every_stage_and_cancel_from_the_page_cancels(
     assert tab.errors == []
 
 
+async def test_the_task_list_filters_by_label_and_its_bulk_bar_cancels_what_matches(
+    system: System, client: Client, open_tab: Callable[..., Tab]
+) -> None:
+    for n in range(3):
+        await client.submit("system.sleep", {"seconds": 30}, task_id=f"ui-bulk-{n}", labels={"ui": "bulk"})
+    await client.submit("system.ping", {}, task_id="ui-other")
+    tab = await open_tab(system.base_url)
+    page = tab.page
+    await page.goto("/")
+    await expect(page.locator('tr[data-task-id="ui-other"]')).to_have_count(1)
+    await page.fill("#f-label", "ui:bulk")
+    await page.get_by_role("button", name="Filter").click()
+    await expect(page.locator("#task-rows tr")).to_have_count(3)
+    await expect(page.locator('tr[data-task-id="ui-other"]')).to_have_count(0)
+    await page.get_by_role("button", name="Cancel matching…").click()
+    await expect(page.locator("#bulk-message")).to_have_text("3 of 3 matching tasks would be cancelled.")
+    await page.get_by_role("button", name="Cancel 3").click()
+    await expect(page.locator("#bulk-message")).to_contain_text("3 tasks cancelled")
+    for n in range(3):
+        await client.wait(f"ui-bulk-{n}", timeout_s=30)
+        assert (await client.task(f"ui-bulk-{n}"))["status"] == "CANCELLED"
+    assert tab.errors == []
+
+
 async def test_gpu_page_shows_the_holder_and_its_waiter_and_an_admin_releases_it(
     system: System, client: Client, open_tab: Callable[..., Tab]
 ) -> None:

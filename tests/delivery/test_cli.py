@@ -245,3 +245,27 @@ def test_download_keeps_an_existing_file_without_force_and_upload_conflicts_name
     forced = taskgate(cli_system, "download", "in/a.txt", str(tmp_path / "mine.txt"), "--force", key=USER_KEY)
     assert forced.returncode == 0, forced.stderr
     assert (tmp_path / "mine.txt").read_text() == "first"
+
+
+def test_search_and_bulk_actions_by_filter(cli_system: System) -> None:
+    for i in range(2):
+        done = taskgate(cli_system, "submit", "system.ping", "--task-id", f"lab-{i}", "--label", "batch:cli", "--wait")
+        assert done.returncode == 0, done.stderr
+    assert taskgate(cli_system, "submit", "system.ping", "--task-id", "other", "--wait").returncode == 0
+
+    found = json.loads(taskgate(cli_system, "--json", "tasks", "--label", "batch:cli", "--limit", "1").stdout)
+    assert [t["task_id"] for t in found["tasks"]] == ["lab-1"]
+    rest = taskgate(cli_system, "--json", "tasks", "--label", "batch:cli", "--cursor", found["next_cursor"])
+    assert [t["task_id"] for t in json.loads(rest.stdout)["tasks"]] == ["lab-0"]
+    assert "next page: --cursor" in taskgate(cli_system, "tasks", "--by-key", "ops", "--limit", "1").stdout
+
+    dry = taskgate(cli_system, "retry", "--label", "batch:cli", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.startswith("0 of 2 matching tasks would be retried")  # they succeeded: nothing to retry
+    cancelled = json.loads(taskgate(cli_system, "--json", "cancel", "--label", "batch:cli").stdout)
+    assert (cancelled["action"], cancelled["matched"], cancelled["count"]) == ("cancel", 2, 0)
+
+    assert taskgate(cli_system, "retry").returncode == 2  # no filter: refused (422)
+    both = taskgate(cli_system, "cancel", "lab-0", "--label", "batch:cli")
+    assert both.returncode == 2
+    assert "not both" in both.stderr

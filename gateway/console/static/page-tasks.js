@@ -1,6 +1,8 @@
-// Tasks: newest first, live, with filters by status and task_name and a search by task_id.
+// Tasks: newest first, live, with filters (status, task, key, tenant, label, error type), older pages by cursor,
+// a search by task_id and, for admin keys, a bulk bar that retries or cancels what the filter matches.
 
 import { api, follow } from "./api.js";
+import { bulkBar } from "./page-bulk.js";
 import {
   STATUSES,
   TERMINAL,
@@ -16,6 +18,14 @@ import {
 } from "./dom.js";
 
 const LIMIT = 100;
+const TEXT_FILTERS = [
+  ["key", "Key", "API key name"],
+  ["tenant", "Tenant", "tenant"],
+  ["label", "Label", "name:value"],
+  ["error_type", "Error", "error type"],
+];
+// Filters the live feed cannot check from an event: with any of them set, only the listed rows are refreshed.
+const FACETS = TEXT_FILTERS.map(([name]) => name);
 
 function row(task) {
   return h(
@@ -54,6 +64,24 @@ function filters(names, state, reload) {
   };
   status.addEventListener("change", change);
   name.addEventListener("change", change);
+  const texts = TEXT_FILTERS.map(([key, label, hint]) => {
+    const input = h("input", { id: `f-${key}`, name: key, type: "text", placeholder: hint, size: 12, autocomplete: "off" });
+    input.value = state[key];
+    return [key, label, input];
+  });
+  const facets = h(
+    "form",
+    {
+      class: "facets",
+      onsubmit: (e) => {
+        e.preventDefault();
+        for (const [key, , input] of texts) state[key] = input.value.trim();
+        change();
+      },
+    },
+    texts.flatMap(([key, label, input]) => [h("label", { for: `f-${key}` }, label), input]),
+    h("button", { type: "submit" }, "Filter"),
+  );
   const search = h("input", { id: "f-search", type: "search", placeholder: "task_id", autocomplete: "off" });
   const go = h(
     "form",
@@ -76,6 +104,7 @@ function filters(names, state, reload) {
     status,
     h("label", { for: "f-task-name" }, "Task"),
     name,
+    facets,
     go,
   );
 }
@@ -83,6 +112,7 @@ function filters(names, state, reload) {
 export async function render(main, who) {
   const params = new URLSearchParams(location.search);
   const state = { status: params.get("status") || "", task_name: params.get("task_name") || "" };
+  for (const key of FACETS) state[key] = params.get(key) || "";
   const types = await api("/v1/task-types");
   const body = h("tbody", { id: "task-rows" });
   const empty = notice("No tasks yet.", "info");
@@ -106,27 +136,44 @@ export async function render(main, who) {
     ),
   );
   const rows = new Map();
-  const load = async () => {
+  const older = h("button", { type: "button", id: "older", hidden: true }, "Older");
+  let cursor = null;
+  const load = async (more = false) => {
     const query = new URLSearchParams({
       limit: String(LIMIT),
       ...Object.fromEntries(Object.entries(state).filter(([, v]) => v)),
     });
-    const found = await api(`/v1/tasks?${query}`);
-    rows.clear();
-    body.replaceChildren(
-      ...found.tasks.map((t) => {
-        const r = row(t);
-        rows.set(t.task_id, r);
-        return r;
-      }),
-    );
-    empty.hidden = found.tasks.length > 0;
+    if (more && cursor) query.set("cursor", cursor);
+    let found;
+    try {
+      found = await api(`/v1/tasks?${query}`);
+    } catch (err) {
+      empty.textContent = err.message;
+      empty.hidden = false;
+      return;
+    }
+    if (!more) {
+      rows.clear();
+      body.replaceChildren();
+    }
+    for (const t of found.tasks) {
+      const r = row(t);
+      rows.set(t.task_id, r);
+      body.append(r);
+    }
+    cursor = found.next_cursor;
+    older.hidden = cursor === null;
+    empty.textContent = "No tasks match.";
+    empty.hidden = rows.size > 0;
   };
+  older.addEventListener("click", () => load(true));
   main.append(
     h("h1", {}, "Tasks"),
-    filters(types.task_types.map((t) => t.task_name).sort(), state, load),
+    filters(types.task_types.map((t) => t.task_name).sort(), state, () => load()),
+    who.admin ? bulkBar(state, () => load()) : "",
     empty,
     table,
+    older,
   );
   await load();
   const refresh = async (id) => {
@@ -143,6 +190,7 @@ export async function render(main, who) {
       return;
     }
     if (state.task_name && !(state.task_name in task.stages)) return;
+    if (!old && FACETS.some((key) => state[key])) return; // a new task may not match: the next load shows it
     if (old) old.replaceWith(fresh);
     else body.prepend(fresh);
     rows.set(id, fresh);
