@@ -17,6 +17,7 @@ from gateway import (
     event_routes,
     files,
     glossary_routes,
+    pipeline_routes,
     health,
     monitor_routes,
     tasks,
@@ -50,6 +51,8 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(voices.routes)
     app.add_routes(glossary_routes.routes)
     app.add_routes(voice_maps.routes)
+    app.add_routes(pipeline_routes.routes)
+    app.on_startup.append(pipeline_routes.load_folder)
     app.on_startup.append(voices.warm_catalogue)
     app.add_routes(event_routes.routes)
     app.add_routes(worker_routes.routes)

@@ -88,6 +88,42 @@ class StateStore:
         Raises:
             TaskConflict: the stage exists with different input.
         """
+        script_keys, args, (stage_json, meta_json) = self.create_call(
+            workflow_id, task_name, input_data, callback=callback, message=message
+        )
+        reply = await _CREATE_STAGE.run(self.channel, script_keys, args)
+        outcome = text(reply[0])
+        if outcome == "conflict":
+            raise TaskConflict(
+                f"task {workflow_id!r} already has a {task_name!r} stage with different input_data; "
+                "use a new task_id to run it again"
+            )
+        if reply[1]:
+            raw = as_mapping(reply[1])
+        else:  # a new workflow: the script wrote exactly these fields
+            raw = {b"meta": meta_json, f"stage:{task_name}".encode(): stage_json, f"rev:{task_name}".encode(): b"1"}
+            raw[b"latest"] = task_name.encode()
+        workflow = parse_workflow(raw)
+        if workflow is None:  # pragma: no cover  (the script just wrote it)
+            raise TaskNotFound(f"task {workflow_id!r} vanished while it was created")
+        return CreateOutcome(outcome), workflow
+
+    def create_call(
+        self,
+        workflow_id: str,
+        task_name: str,
+        input_data: dict[str, Any],
+        *,
+        callback: str | None = None,
+        message: QueuedMessage | None = None,
+        callback_stage: str | None = None,
+        input_params: dict[str, Any] | None = None,
+    ) -> tuple[list[Any], list[Any], tuple[bytes, bytes]]:
+        """Return the keys and arguments of the create script for one stage, and the stage and meta JSON.
+
+        ``callback_stage``: only that stage's ending calls the callback back (a pipeline's own stage), not
+        every stage's; ``input_params``: the workflow's input when it is not this stage's.
+        """
         created = now_ms()
         digest = input_hash(task_name, input_data)
         stage = StageRecord(
@@ -101,7 +137,7 @@ class StateStore:
         meta = WorkflowMeta(
             workflow_id=workflow_id,
             created_at_ms=created,
-            input_params=input_data,
+            input_params=input_params if input_params is not None else input_data,
             shared_storage_path=f"workflows/{workflow_id}",
             callback=callback,
         )
@@ -123,7 +159,7 @@ class StateStore:
             created,
             workflow_id,
             keys.EVENTS_KEPT,
-            1 if callback else 0,
+            (callback_stage or 1) if callback else 0,
             1 if self._trim_due(task_name) else 0,
         ]
         if message is not None:
@@ -133,22 +169,7 @@ class StateStore:
                 keys.broker_wake(message.queue),
             ]
             args += [message.message_id, message.payload, keys.BROKER_WAKE_KEPT, message.queue]
-        reply = await _CREATE_STAGE.run(self.channel, script_keys, args)
-        outcome = text(reply[0])
-        if outcome == "conflict":
-            raise TaskConflict(
-                f"task {workflow_id!r} already has a {task_name!r} stage with different input_data; "
-                "use a new task_id to run it again"
-            )
-        if reply[1]:
-            raw = as_mapping(reply[1])
-        else:  # a new workflow: the script wrote exactly these fields
-            raw = {b"meta": meta_json, f"stage:{task_name}".encode(): stage_json, f"rev:{task_name}".encode(): b"1"}
-            raw[b"latest"] = task_name.encode()
-        workflow = parse_workflow(raw)
-        if workflow is None:  # pragma: no cover  (the script just wrote it)
-            raise TaskNotFound(f"task {workflow_id!r} vanished while it was created")
-        return CreateOutcome(outcome), workflow
+        return script_keys, args, (stage_json, meta_json)
 
     def _trim_due(self, task_name: str) -> bool:
         """Return whether this submit also drops the expired entries of the indexes it adds to (once a second)."""
@@ -274,8 +295,8 @@ class StateStore:
             pipe.xadd(keys.EVENTS, event, maxlen=keys.EVENTS_KEPT, approximate=True)  # type: ignore[arg-type]
             await pipe.execute()
 
-    async def request_cancel(self, workflow_id: str) -> StageRecord:
-        """Cancel the latest stage: a pending one ends now, a running one is asked to stop.
+    async def request_cancel(self, workflow_id: str, task_name: str | None = None) -> StageRecord:
+        """Cancel the latest stage (or ``task_name``): a pending one ends now, a running one is asked to stop.
 
         Returns the stage as the cancel left it: CANCELLED when it had not started, else as it was when
         asked (it stops at its next checkpoint; by the time the caller reads it again it may have ended).
@@ -285,7 +306,7 @@ class StateStore:
             StageFinished: the latest stage already ended.
         """
         wf = await self.get(workflow_id)
-        name = wf.latest
+        name = task_name or wf.latest
         stage = wf.stages[name]
         if is_terminal(stage.status):
             raise StageFinished(f"task {workflow_id!r} already ended as {stage.status}")
