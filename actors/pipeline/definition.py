@@ -9,6 +9,7 @@ the path of the error (``stages[2].input.audio_path``).
 from __future__ import annotations
 
 import json
+import typing
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -86,12 +87,23 @@ def parse_definition(text: str | bytes, *, name: str | None = None) -> Definitio
     if name is not None:
         if doc.setdefault("name", name) != name:
             raise DefinitionError(f"the definition is named {doc['name']!r}, not {name!r} as in the path", "name")
+    inputs = doc.get("inputs")
+    for key, spec in inputs.items() if isinstance(inputs, dict) else ():
+        _convert(spec, InputSpec, f"inputs.{key}")  # each by name: msgspec says `inputs[...]` for map values
+    return _convert(doc, Definition, "")
+
+
+def _convert(value: Any, into: type[msgspec.Struct], prefix: str) -> Any:
     try:
-        return msgspec.convert(doc, Definition)
+        return msgspec.convert(value, into)
     except msgspec.ValidationError as exc:
         message = str(exc)
         at = message.rsplit("`$", 1)[1].rstrip("`") if "`$" in message else ""
-        raise DefinitionError(message, at.lstrip(".") or "$") from None
+        path = (prefix + at).lstrip(".") or "$"
+        message = message.split(" - at `$")[0]
+        if path.endswith(".type") and path.startswith("inputs."):
+            message += f"; the input types are {', '.join(typing.get_args(InputType))}"
+        raise DefinitionError(f"{message} at `{path}`", path) from None
 
 
 def encode_definition(definition: Definition) -> bytes:
