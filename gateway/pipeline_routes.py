@@ -13,8 +13,15 @@ import structlog
 from aiohttp import web
 
 from actors.pipeline.check import check_definition
-from actors.pipeline.definition import NAME_PATTERN, PREFIX, Definition, DefinitionError, describe, encode_definition
-from actors.pipeline.definition import parse_definition
+from actors.pipeline.definition import (
+    NAME_PATTERN,
+    PREFIX,
+    Definition,
+    DefinitionError,
+    describe,
+    encode_definition,
+    parse_definition,
+)
 from actors.pipeline.tasks import builtin_definitions
 from actors.validation import InvalidInput
 from config import keys
@@ -31,7 +38,9 @@ from gateway.responses import json_response
 routes = web.RouteTableDef()
 log = structlog.get_logger(__name__)
 
-_NAME_PARAM = path_param("name", "The pipeline's name, without `pipeline.`", {"type": "string", "pattern": NAME_PATTERN})
+_NAME_PARAM = path_param(
+    "name", "The pipeline's name, without `pipeline.`", {"type": "string", "pattern": NAME_PATTERN}
+)
 _VIEW = {"type": "object", "description": "The definition, with its task_name and whether it is built in"}
 
 
@@ -95,7 +104,9 @@ async def delete_pipeline(request: web.Request) -> web.Response:
         raise InvalidInput(f"{PREFIX + name!r} is a built-in pipeline and cannot be deleted", "$.name")
     deleted = await context(request).redis.hdel(keys.PIPELINES, name)  # type: ignore[misc]
     if not deleted:
-        return problem_response(404, "pipeline-not-found", "No such pipeline", f"no pipeline named {name!r}", request.path)
+        return problem_response(
+            404, "pipeline-not-found", "No such pipeline", f"no pipeline named {name!r}", request.path
+        )
     return web.Response(status=204)
 
 

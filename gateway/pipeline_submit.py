@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import typing
 import uuid
 from typing import Any
 
@@ -67,7 +68,9 @@ def _checked_expansion(definition: Definition, spec: TaskSpec, data: dict[str, A
     return expansion
 
 
-def _check_files(spec: TaskSpec, data: dict[str, Any], stages: list[tuple[str, dict[str, Any]]], settings: Settings) -> None:
+def _check_files(
+    spec: TaskSpec, data: dict[str, Any], stages: list[tuple[str, dict[str, Any]]], settings: Settings
+) -> None:
     """The checks that touch the file system, for the pipeline's input and each stage's (off the event loop)."""
     check_input_paths(settings.share_root, path_fields(spec.input_type), data)
     check_io(spec, data, settings)
@@ -92,8 +95,7 @@ async def submit_pipeline(request: web.Request, req: TaskRequest) -> web.Respons
     ctx = context(request)
     task_name, data = req.task_name, req.input_data
     if task_name == RUN_TASK:
-        run = decode_input(REGISTRY[RUN_TASK], data)
-        assert isinstance(run, RunInput)
+        run = typing.cast("RunInput", decode_input(REGISTRY[RUN_TASK], data))
         task_name, data = PREFIX + run.pipeline, run.input
     definition = await find_definition(ctx.redis, task_name)
     spec = spec_of(definition)
@@ -116,7 +118,9 @@ async def submit_pipeline(request: web.Request, req: TaskRequest) -> web.Respons
         try:
             warnings += await ctx.workers.warnings(ctx.redis, ctx.settings, queue)
         except RedisError:
-            warnings.append("the live workers could not be read just now: whether a worker serves this queue is unknown")
+            warnings.append(
+                "the live workers could not be read just now: whether a worker serves this queue is unknown"
+            )
             break
     if warnings:
         view["warnings"] = list(dict.fromkeys(warnings))

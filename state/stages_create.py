@@ -43,9 +43,9 @@ async def create_stages(
     found = as_mapping(await store.channel.execute("HGETALL", key))
     if found:
         current = parse_workflow(found)
-        if current is not None and current.stages.get(last.task_name) is not None:
-            if current.stages[last.task_name].input_hash == input_hash(last.task_name, last.input_data):
-                return CreateOutcome.EXISTS, current
+        same = current.stages.get(last.task_name) if current is not None else None
+        if current is not None and same is not None and same.input_hash == input_hash(last.task_name, last.input_data):
+            return CreateOutcome.EXISTS, current
         raise TaskConflict(
             f"task {workflow_id!r} already exists; a pipeline creates a workflow of its own: use a new task_id"
         )

@@ -90,7 +90,9 @@ class _Checker:
                 try:
                     msgspec.convert(spec.default, PYTHON_TYPES[spec.type])
                 except msgspec.ValidationError as exc:
-                    raise DefinitionError(f"the default does not fit the type {spec.type}: {exc}", f"inputs.{key}.default") from None
+                    raise DefinitionError(
+                        f"the default does not fit the type {spec.type}: {exc}", f"inputs.{key}.default"
+                    ) from None
         seen: set[str] = set()
         for index, stage in enumerate(self.definition.stages):
             self._stage(index, stage.task, seen)
@@ -129,7 +131,9 @@ class _Checker:
         match = CONDITION.match(text)
         if match is None:
             raise DefinitionError(
-                f"{text!r} is not a condition: write inputs.a, not inputs.a, inputs.a == inputs.b or inputs.a != inputs.b", at
+                f"{text!r} is not a condition: write inputs.a, not inputs.a, "
+                "inputs.a == inputs.b or inputs.a != inputs.b",
+                at,
             )
         for name in (match.group(2), match.group(4)):
             if name is not None and name not in self.definition.inputs:
@@ -140,7 +144,7 @@ class _Checker:
     ) -> None:
         op = operator_of(value)
         if op is not None:
-            self._operator(op, value, target, at, owner, gather_ok)
+            self._operator(op, value, target, at, owner, gather_ok=gather_ok)
         elif isinstance(value, str):
             self._text(value, target, at, owner, hint)
         elif isinstance(value, Mapping):
@@ -156,7 +160,9 @@ class _Checker:
         elif not _fits(_literal_kind(value), kinds(target)):
             raise DefinitionError(f"{value!r} does not fit the field's type", at)
 
-    def _operator(self, op: str, value: Mapping[str, Any], target: Any, at: str, owner: str | None, gather_ok: bool) -> None:
+    def _operator(
+        self, op: str, value: Mapping[str, Any], target: Any, at: str, owner: str | None, *, gather_ok: bool
+    ) -> None:
         known = OPERATOR_KEYS.get(op)
         if known is None or not set(value) <= known or (op == "$if" and "then" not in value):
             raise DefinitionError(f"{op!r} is not an operator here (known: {', '.join(sorted(OPERATOR_KEYS))})", at)
@@ -188,16 +194,24 @@ class _Checker:
         for match in INPUT_REFERENCE.finditer(text):
             spec = self.definition.inputs.get(match.group(1))
             if spec is None:
-                raise DefinitionError(f"unknown input {match.group(1)!r}; the inputs are {', '.join(self.definition.inputs) or 'none'}", at)
+                raise DefinitionError(
+                    f"unknown input {match.group(1)!r}; the inputs are {', '.join(self.definition.inputs) or 'none'}",
+                    at,
+                )
             if match.group(0) == whole and not _fits(_INPUT_KINDS[spec.type], kinds(target)):
-                raise DefinitionError(f"input {match.group(1)!r} is {spec.type}, which does not fit the field's type", at)
+                raise DefinitionError(
+                    f"input {match.group(1)!r} is {spec.type}, which does not fit the field's type", at
+                )
         for match in REFERENCE.finditer(text):
             self._reference(match, target if match.group(0) == whole else None, at, owner)
         if not REFERENCE.search(text) and not INPUT_REFERENCE.search(text) and hint is not None:
             _convert(text, hint, at)
-        elif REFERENCE.fullmatch(whole) is None and INPUT_REFERENCE.fullmatch(whole) is None:
-            if not _fits({"str"}, kinds(target)):
-                raise DefinitionError("a text with references inside is a string, which does not fit the field's type", at)
+        elif (
+            REFERENCE.fullmatch(whole) is None
+            and INPUT_REFERENCE.fullmatch(whole) is None
+            and not _fits({"str"}, kinds(target))
+        ):
+            raise DefinitionError("a text with references inside is a string, which does not fit the field's type", at)
 
     def _reference(self, match: Any, target: Any, at: str, owner: str | None) -> None:
         stage, path = match.group(1), match.group(2).strip(".").split(".")
@@ -222,8 +236,10 @@ class _Checker:
             if state.get(name) == 2:
                 return
             if state.get(name) == 1:
-                loop = trail[trail.index(name) :] + [name]
-                raise DefinitionError(f"the stages form a cycle: {' -> '.join(loop)}", f"stages[{self.names.index(name)}].input")
+                loop = [*trail[trail.index(name) :], name]
+                raise DefinitionError(
+                    f"the stages form a cycle: {' -> '.join(loop)}", f"stages[{self.names.index(name)}].input"
+                )
             state[name] = 1
             for after in sorted(self.edges[name]):
                 visit(after, [*trail, name])

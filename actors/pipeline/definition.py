@@ -84,13 +84,13 @@ def parse_definition(text: str | bytes, *, name: str | None = None) -> Definitio
         raise DefinitionError(f"the definition is neither YAML nor JSON: {exc}", "$") from None
     if not isinstance(doc, dict):
         raise DefinitionError("a definition is a mapping with name, inputs, stages and output", "$")
-    if name is not None:
-        if doc.setdefault("name", name) != name:
-            raise DefinitionError(f"the definition is named {doc['name']!r}, not {name!r} as in the path", "name")
+    if name is not None and doc.setdefault("name", name) != name:
+        raise DefinitionError(f"the definition is named {doc['name']!r}, not {name!r} as in the path", "name")
     inputs = doc.get("inputs")
     for key, spec in inputs.items() if isinstance(inputs, dict) else ():
         _convert(spec, InputSpec, f"inputs.{key}")  # each by name: msgspec says `inputs[...]` for map values
-    return _convert(doc, Definition, "")
+    definition: Definition = _convert(doc, Definition, "")
+    return definition
 
 
 def _convert(value: Any, into: type[msgspec.Struct], prefix: str) -> Any:
@@ -100,7 +100,7 @@ def _convert(value: Any, into: type[msgspec.Struct], prefix: str) -> Any:
         message = str(exc)
         at = message.rsplit("`$", 1)[1].rstrip("`") if "`$" in message else ""
         path = (prefix + at).lstrip(".") or "$"
-        message = message.split(" - at `$")[0]
+        message = message.split(" - at `$", maxsplit=1)[0]
         if path.endswith(".type") and path.startswith("inputs."):
             message += f"; the input types are {', '.join(typing.get_args(InputType))}"
         raise DefinitionError(f"{message} at `{path}`", path) from None
@@ -111,7 +111,7 @@ def encode_definition(definition: Definition) -> bytes:
     return msgspec.json.encode(definition)
 
 
-def decode_definition(raw: bytes) -> Definition:
+def decode_definition(raw: bytes | str) -> Definition:
     """Read back a definition kept in Redis (it was checked when it was stored)."""
     return msgspec.json.decode(raw, type=Definition)
 
@@ -128,9 +128,7 @@ def input_struct(definition: Definition) -> type[msgspec.Struct]:
         else:
             fields.append((key, kind | None if kind is not Any else Any, None))
     fields.sort(key=len)  # required fields first (msgspec wants them before the defaulted ones)
-    struct = msgspec.defstruct(
-        _camel(definition.name) + "Input", fields, forbid_unknown_fields=True, kw_only=True
-    )
+    struct = msgspec.defstruct(_camel(definition.name) + "Input", fields, forbid_unknown_fields=True, kw_only=True)
     struct.__doc__ = f"Input of ``{definition.task_name}``."
     return struct
 

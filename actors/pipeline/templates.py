@@ -50,10 +50,7 @@ def condition(text: str, inputs: Mapping[str, Any]) -> bool:
     if match is None:  # pragma: no cover  (check_definition refused it)
         raise ValueError(text)
     negate, left, op, right = match.groups()
-    if op is None:
-        result = bool(inputs.get(left))
-    else:
-        result = _same(inputs.get(left), inputs.get(right)) == (op == "==")
+    result = bool(inputs.get(left)) if op is None else _same(inputs.get(left), inputs.get(right)) == (op == "==")
     return not result if negate else result
 
 
@@ -65,7 +62,7 @@ def _same(left: Any, right: Any) -> bool:
     return bool(left == right)
 
 
-def fill(value: Any, inputs: Mapping[str, Any], created: set[str], refs: Any) -> Any:
+def fill(value: Any, inputs: Mapping[str, Any], created: set[str], refs: Any) -> Any:  # noqa: PLR0911  (one return per operator)
     """Return ``value`` with inputs substituted and expansion operators applied; ``DROP`` when it cannot be set.
 
     ``refs`` is ``state.references.REFERENCE``'s pattern (stage references stay for the worker to resolve).
@@ -103,7 +100,7 @@ def _fill_text(text: str, inputs: Mapping[str, Any], created: set[str], refs: An
     return INPUT_REFERENCE.sub(lambda m: str(inputs[m.group(1)]), text)
 
 
-def gather(value: Any) -> Any:
+def gather(value: Any) -> Any:  # noqa: PLR0911  (one return per operator)
     """Apply the output operators to a resolved output template.
 
     ``{$entries: [[key, value], ...]}`` makes a mapping (pairs whose key or value is null are left out);

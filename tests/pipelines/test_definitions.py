@@ -92,9 +92,12 @@ def test_a_definition_that_cannot_run_is_refused_naming_the_path(
 
 
 def test_a_cycle_is_refused_naming_its_stages() -> None:
-    doc = changed(["stages", 0, "input", "video_path"], "${{ stages.faster_whisper.transcribe_audio.output.segments_file }}")
+    doc = changed(
+        ["stages", 0, "input", "video_path"], "${{ stages.faster_whisper.transcribe_audio.output.segments_file }}"
+    )
     error = refusal(doc)
-    assert "cycle" in str(error) and "ffmpeg.extract_audio -> faster_whisper.transcribe_audio" in str(error)
+    assert "cycle" in str(error)
+    assert "ffmpeg.extract_audio -> faster_whisper.transcribe_audio" in str(error)
     assert error.pointer.startswith("stages[")
 
 
@@ -124,7 +127,8 @@ async def test_a_kept_pipeline_is_listed_and_submitted_like_a_task(gateway: Test
     assert resp.status == 201, await resp.text()
     listed = await (await gateway.get("/v1/pipelines")).json()
     names = {p["task_name"]: p["builtin"] for p in listed["pipelines"]}
-    assert names["pipeline.audio_text"] is False and names["pipeline.dub_video"] is True
+    assert names["pipeline.audio_text"] is False
+    assert names["pipeline.dub_video"] is True
 
     body = {"task_name": "pipeline.audio_text", "task_id": "kept-1", "input_data": {"video_path": "v.mp4"}}
     resp = await gateway.post("/v1/tasks", json=body)
@@ -154,12 +158,14 @@ async def test_bad_definitions_and_unknown_pipelines_are_422s_and_nothing_is_hal
     problem = await resp.json()
     assert problem["errors"][0]["pointer"] == "stages[1].input.audio_path"
     resp = await gateway.put("/v1/pipelines/dub_video", json={**AUDIO, "name": "dub_video"})
-    assert resp.status == 422 and "built-in" in (await resp.json())["detail"]
+    assert resp.status == 422
+    assert "built-in" in (await resp.json())["detail"]
 
     resp = await gateway.post("/v1/tasks", json={"task_name": "pipeline.nope", "input_data": {}})
     assert resp.status == 422
     detail = (await resp.json())["detail"]
-    assert "pipeline.subtitle_video" in detail and "pipeline.clean_video" in detail
+    assert "pipeline.subtitle_video" in detail
+    assert "pipeline.clean_video" in detail
 
     # An inner stage refuses its input (an unknown profile): the whole pipeline is refused, nothing written.
     data = {"video_path": "v.mp4", "profile": "cinema"}
@@ -180,4 +186,5 @@ async def test_pipelines_have_their_input_schema_in_task_types_and_openapi(gatew
     assert {"pipeline.subtitle_video", "pipeline.dub_video", "pipeline.run"} <= set(types)
     app = gateway.server.app  # the document as /openapi.json builds it (its lazy cache warns in-process)
     text = str(build_document(app, app[SETTINGS]))
-    assert "DubVideoInput" in text and "target_language" in text
+    assert "DubVideoInput" in text
+    assert "target_language" in text

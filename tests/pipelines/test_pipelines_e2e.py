@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import aiohttp
 import av
@@ -69,7 +68,9 @@ async def test_subtitle_video_writes_checked_subtitles_and_calls_back_once(syste
         )  # fmt: skip
         stages = record["stages"]
         assert set(stages) == {
-            "ffmpeg.extract_audio", "faster_whisper.transcribe_audio", "subtitles.generate_files",
+            "ffmpeg.extract_audio",
+            "faster_whisper.transcribe_audio",
+            "subtitles.generate_files",
             "pipeline.subtitle_video",
         }  # fmt: skip  (no diarization unless asked)
         out = stages["pipeline.subtitle_video"]["output"]
@@ -79,6 +80,7 @@ async def test_subtitle_video_writes_checked_subtitles_and_calls_back_once(syste
         qc = json.loads((system.share_dir / out["qc_path"]).read_text())
         assert qc["compliant_share"] == 1.0, qc
         assert stages["pipeline.subtitle_video"]["progress"] == 1.0
+
         async def delivered() -> list | None:
             return receiver.events_for("subs") or None
 
@@ -120,14 +122,16 @@ async def test_dub_video_gives_a_video_with_the_dub_track_that_plays(system: Sys
         audio = container.streams.audio[0]
         assert audio.metadata.get("language") == "por"
         samples = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(audio)])
-    assert samples.size > 0 and float(np.abs(samples).max()) > 0.01  # it plays, and not silence
+    assert samples.size > 0
+    assert float(np.abs(samples).max()) > 0.01
 
 
 async def test_clean_video_reads_the_burnt_text_then_removes_it(system: System, client: Client) -> None:
     record = await run(client, "pipeline.clean_video", {"video_path": "videos/burnt.mp4"}, "clean")
     out = record["stages"]["pipeline.clean_video"]["output"]
     read = " ".join(c.text for c in read_srt(system, out["subtitle_paths"]["srt"])).upper().replace(" ", "")
-    assert "FIRSTLINE" in read and "SECONDLINE" in read, read
+    assert "FIRSTLINE" in read, read
+    assert "SECONDLINE" in read, read
     check = await run(client, "paddleocr.extract_subtitles", {"video_path": out["video_path"]}, "clean-ocr")
     assert check["stages"]["paddleocr.extract_subtitles"]["output"]["subtitles_count"] == 0
 
