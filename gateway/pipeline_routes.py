@@ -29,8 +29,9 @@ from gateway.audit import audited
 from gateway.auth import ADMIN, require_scope
 from gateway.bodies import read_body
 from gateway.context import CTX, context
+from gateway.errors import UnknownTask
 from gateway.openapi import describe as describe_route
-from gateway.openapi_paths import json_doc, path_param
+from gateway.openapi_paths import json_doc, path_param, ref
 from gateway.pipeline_submit import find_definition, stored_names
 from gateway.problems import problem_response
 from gateway.responses import json_response
@@ -71,10 +72,13 @@ async def list_pipelines(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/pipelines/{name}")
-@describe_route(parameters=[_NAME_PARAM], responses={"200": json_doc(_VIEW, "The pipeline"), "422": None})
+@describe_route(parameters=[_NAME_PARAM], responses={"200": json_doc(_VIEW, "The pipeline"), "404": None})
 async def get_pipeline(request: web.Request) -> web.Response:
     """Read one pipeline's definition."""
-    definition = await find_definition(context(request).redis, PREFIX + request.match_info["name"])
+    try:
+        definition = await find_definition(context(request).redis, PREFIX + request.match_info["name"])
+    except UnknownTask as exc:
+        return problem_response(404, "pipeline-not-found", "No such pipeline", str(exc), request.path)
     return json_response(_view(definition))
 
 
@@ -83,7 +87,11 @@ async def get_pipeline(request: web.Request) -> web.Response:
 @audited("pipeline.put")
 @describe_route(
     parameters=[_NAME_PARAM],
-    requestBody={"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+    requestBody={
+        "required": True,
+        "description": "The definition as JSON, or the same as YAML",
+        "content": {"application/json": {"schema": ref("Definition")}},
+    },
     responses={"200": json_doc(_VIEW, "Replaced"), "201": json_doc(_VIEW, "Created"), "413": None, "422": None},
 )
 async def put_pipeline(request: web.Request) -> web.Response:

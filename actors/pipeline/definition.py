@@ -79,13 +79,20 @@ def parse_definition(text: str | bytes, *, name: str | None = None) -> Definitio
     import yaml  # noqa: PLC0415  (read on load and PUT only)
 
     try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise DefinitionError(f"the definition is neither YAML nor JSON: {exc}", "$") from None
+        doc = msgspec.json.decode(text)  # JSON first: it joins escaped surrogate pairs, which YAML leaves apart
+    except msgspec.DecodeError:
+        try:
+            doc = yaml.safe_load(text)
+        except (yaml.YAMLError, UnicodeError) as exc:
+            raise DefinitionError(f"the definition is neither YAML nor JSON: {exc}", "$") from None
     if not isinstance(doc, dict):
         raise DefinitionError("a definition is a mapping with name, inputs, stages and output", "$")
     if name is not None and doc.setdefault("name", name) != name:
         raise DefinitionError(f"the definition is named {doc['name']!r}, not {name!r} as in the path", "name")
+    try:
+        doc = msgspec.json.decode(msgspec.json.encode(doc))  # YAML-only values (dates, odd keys) become JSON's
+    except (UnicodeError, TypeError) as exc:
+        raise DefinitionError(f"the definition is not plain JSON data: {exc}", "$") from None
     inputs = doc.get("inputs")
     for key, spec in inputs.items() if isinstance(inputs, dict) else ():
         _convert(spec, InputSpec, f"inputs.{key}")  # each by name: msgspec says `inputs[...]` for map values
