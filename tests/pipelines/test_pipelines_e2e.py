@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 
@@ -14,6 +15,7 @@ from actors.subtitles.formats import parse_srt
 from taskgate.embedded_redis import EmbeddedRedis
 from tests.delivery.conftest import FAST_WEBHOOKS
 from tests.delivery.receiver import Receiver
+from tests.delivery.test_cli import taskgate
 from tests.harness import Client, System, async_wait_until
 from tests.media import make_textured_pair, run_ffmpeg
 from tests.media_tasks.shared_system import shared_system
@@ -150,3 +152,40 @@ async def test_cancelling_a_pipeline_cancels_its_stages(system: System, client: 
     record = await async_wait_until(all_ended, 60, 0.05, "every stage ended")
     assert record["status"] == "CANCELLED"
     assert record["stages"]["llm.translate_subtitles"]["status"] == "CANCELLED"
+
+
+AUDIO_FACTS = """\
+name: audio_facts
+description: The audio of a video, and what ffprobe says of it.
+inputs:
+  video_path: {type: path, required: true}
+  sample_rate: {type: integer, default: 8000}
+stages:
+  - task: ffmpeg.extract_audio
+    input: {video_path: "${{ inputs.video_path }}", sample_rate: "${{ inputs.sample_rate }}"}
+  - task: ffmpeg.probe
+    input: {media_path: "${{ stages.ffmpeg.extract_audio.output.audio_path }}"}
+output:
+  audio_path: "${{ stages.ffmpeg.extract_audio.output.audio_path }}"
+  duration_s: "${{ stages.ffmpeg.probe.output.duration_s }}"
+"""
+
+
+async def test_a_definition_file_is_kept_and_run_by_the_cli_and_listed(
+    system: System, client: Client, tmp_path: Path
+) -> None:
+    (tmp_path / "facts.yaml").write_text(AUDIO_FACTS)
+    args = ["submit", "--file", str(tmp_path / "facts.yaml"), "video_path=videos/talk.mp4", "--task-id", "facts"]
+    done = await asyncio.to_thread(taskgate, system, *args, "--wait")
+    assert done.returncode == 0, done.stderr
+    record = await client.task("facts")
+    assert record["task_name"] == "pipeline.audio_facts"
+    out = record["stages"]["pipeline.audio_facts"]["output"]
+    assert abs(out["duration_s"] - 8.2) < 0.1
+    assert record["stages"]["ffmpeg.extract_audio"]["input_data"]["sample_rate"] == 8000  # the input's default
+    status, listed, _ = await client.request("GET", "/v1/pipelines")
+    assert status == 200
+    assert "pipeline.audio_facts" in {p["task_name"] for p in listed["pipelines"]}
+    status, audit, _ = await client.request("GET", "/v1/audit?action=pipeline.put")
+    assert status == 200, audit
+    assert any(e["action"] == "pipeline.put" for e in audit["entries"]), audit
