@@ -188,3 +188,30 @@ async def test_pipelines_have_their_input_schema_in_task_types_and_openapi(gatew
     text = str(build_document(app, app[SETTINGS]))
     assert "DubVideoInput" in text
     assert "target_language" in text
+
+
+async def test_a_pipelines_folder_is_checked_and_kept_at_start(redis_url: str, share_dir: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "pipelines"
+    folder.mkdir()
+    (folder / "audio_text.yaml").write_text(yaml.safe_dump(AUDIO))
+    env = {
+        "TASKGATE_REDIS_URL": redis_url,
+        "TASKGATE_SHARE_DIR": str(share_dir),
+        "TASKGATE_GPU_LOCK_MONITOR__ENABLED": "false",
+        "TASKGATE_PIPELINES_DIR": str(folder),
+    }
+    client = TestClient(TestServer(create_app(load_settings(env))))
+    await client.start_server()
+    try:
+        resp = await client.get("/v1/pipelines/audio_text")
+        assert resp.status == 200
+        assert (await resp.json())["stages"][0]["task"] == "ffmpeg.extract_audio"
+    finally:
+        await client.close()
+
+    bad = changed(["stages", 1, "input", "audio_path"], "${{ stages.ffmpeg.extract_audio.output.duration_s }}")
+    (folder / "audio_text.yaml").write_text(yaml.safe_dump(bad))
+    client = TestClient(TestServer(create_app(load_settings(env))))
+    with pytest.raises(DefinitionError, match=r"audio_text.yaml.*stages\[1\]\.input\.audio_path"):
+        await client.start_server()
+    await client.close()
