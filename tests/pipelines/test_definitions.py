@@ -18,6 +18,7 @@ from config import load_settings
 from gateway.app import create_app
 from gateway.context import SETTINGS
 from gateway.openapi import build_document
+from state import StateStore
 
 AUDIO = {
     "name": "audio_text",
@@ -215,3 +216,28 @@ async def test_a_pipelines_folder_is_checked_and_kept_at_start(redis_url: str, s
     with pytest.raises(DefinitionError, match=r"audio_text.yaml.*stages\[1\]\.input\.audio_path"):
         await client.start_server()
     await client.close()
+
+
+async def test_only_the_stages_needed_are_created_and_progress_is_weighted(gateway: TestClient, aredis: Any) -> None:
+    same = {"video_path": "v.mp4", "source_language": "en", "target_languages": ["en"]}
+    body = {"task_name": "pipeline.translate_video", "task_id": "same-language", "input_data": same}
+    resp = await gateway.post("/v1/tasks", json=body)
+    assert resp.status == 202, await resp.text()
+    stages = (await resp.json())["stages"]
+    assert "llm.translate_subtitles" not in stages  # nothing to translate into
+    assert "llm.translate_subtitles" not in stages["pipeline.translate_video"]["input_data"]["weights"]
+
+    data = {"video_path": "v.mp4", "target_language": "fr", "voices": {"SPEAKER_00": "en_US-joe-medium"}}
+    body = {"task_name": "pipeline.dub_video", "task_id": "two-voices", "input_data": data}
+    resp = await gateway.post("/v1/tasks", json=body)
+    assert resp.status == 202, await resp.text()
+    stages = (await resp.json())["stages"]
+    assert "pyannote_audio.diarize_speakers" in stages  # a voice per speaker needs the speakers
+    assert "llm.translate_subtitles" in stages  # the source language is not known to be French
+    weights = stages["pipeline.dub_video"]["input_data"]["weights"]
+
+    store = StateStore(aredis, 3600)
+    await store.set_progress("two-voices", "faster_whisper.transcribe_audio", 0.5)
+    record = await (await gateway.get("/v1/tasks/two-voices")).json()
+    expected = 0.5 * weights["faster_whisper.transcribe_audio"] / sum(weights.values())
+    assert record["stages"]["pipeline.dub_video"]["progress"] == pytest.approx(expected, abs=1e-4)
