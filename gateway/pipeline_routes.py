@@ -118,7 +118,12 @@ async def delete_pipeline(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def _read_folder(folder: Path) -> list[Definition]:
+def read_folder(folder: Path) -> list[Definition]:
+    """Read and check every definition of a folder.
+
+    Raises:
+        DefinitionError: naming the file and the path of the first error.
+    """
     found = []
     for path in sorted(folder.iterdir()):
         if path.suffix in (".yaml", ".yml", ".json"):
@@ -134,7 +139,7 @@ async def load_folder(app: web.Application) -> None:
     ctx = app[CTX]
     if not ctx.settings.pipelines_dir:
         return
-    found = await asyncio.to_thread(_read_folder, Path(ctx.settings.pipelines_dir))
+    found = await asyncio.to_thread(read_folder, Path(ctx.settings.pipelines_dir))
     for definition in found:
         await ctx.redis.hset(keys.PIPELINES, definition.name, encode_definition(definition))  # type: ignore[misc]
     log.info("pipelines_loaded", count=len(found), folder=ctx.settings.pipelines_dir)
