@@ -134,7 +134,9 @@ async def cancel_inner(store: StateStore, workflow_id: str) -> None:
     weights = workflow.latest_stage.input_data.get("weights")
     if not workflow.latest.startswith(PREFIX) or not isinstance(weights, dict):
         return
-    for name in weights:
+    # the last stages first: a cancelled stage hands its waiters over, and they must find themselves cancelled
+    # already, not fail on the missing output
+    for name in reversed(list(weights)):
         stage = workflow.stages.get(name)
         if stage is not None and not is_terminal(stage.status):
             try:
