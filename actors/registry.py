@@ -14,6 +14,7 @@ from actors.llm import tasks as llm
 from actors.llm import terms_task as llm_terms
 from actors.llm import translate_tasks as llm_translate
 from actors.paddleocr import tasks as paddleocr
+from actors.pipeline import tasks as pipeline
 from actors.pyannote_audio import tasks as pyannote_audio
 from actors.spec import QUEUES, REGISTRY, TaskSpec, always, get_spec, never, task
 from actors.subtitles import tasks as subtitles
@@ -35,6 +36,9 @@ SERVICES = (
     pyannote_audio,
     tts,
     audio,
+    pipeline,
 )
+# Pipelines are checked against every other task's schema: registered once all of them are.
+pipeline.register()
 
 __all__ = ["QUEUES", "REGISTRY", "SERVICES", "TaskSpec", "always", "get_spec", "never", "task"]

@@ -42,7 +42,7 @@ DEFAULT_GPU_MEMORY_MB = 1024
 
 In = TypeVar("In", bound=msgspec.Struct)
 Out = TypeVar("Out", bound=msgspec.Struct)
-Body = Callable[["TaskRun", Any], msgspec.Struct]
+Body = Callable[["TaskRun", Any], msgspec.Struct | dict[str, Any]]
 GpuRule = Callable[[Settings, Any], bool]
 # Checks at submit that need settings (e.g. a voice that must exist); raises InvalidInput. Gets the raw input_data.
 SubmitCheck = Callable[[Settings, dict[str, Any]], None]
@@ -62,6 +62,8 @@ class TaskSpec:
     check: SubmitCheck | None = None
     # MiB of GPU memory one run asks the lease for (see actors.gpu_memory for the settings that override it)
     gpu_memory_mb: int = DEFAULT_GPU_MEMORY_MB
+    # the Struct the worker decodes the stored input into, when it is not the submitted one (pipelines)
+    run_type: type[msgspec.Struct] | None = None
 
     def uses_gpu(self, settings: Settings, params: Any = None) -> bool:
         """Return whether a run of this task takes a GPU lease under these settings."""

@@ -115,6 +115,19 @@ def decode_input(spec: TaskSpec, data: dict[str, Any]) -> msgspec.Struct:
         raise _invalid(exc, spec.input_type) from None
 
 
+def decode_run_input(spec: TaskSpec, data: dict[str, Any]) -> msgspec.Struct:
+    """Convert a started stage's resolved ``input_data`` to the Struct its body takes (``run_type`` if set).
+
+    Raises:
+        InvalidInput: a field is missing, unknown or has a bad value.
+    """
+    run_type = spec.run_type or spec.input_type
+    try:
+        return msgspec.convert(data, run_type)
+    except msgspec.ValidationError as exc:
+        raise _invalid(exc, run_type) from None
+
+
 def _literal_paths(spec: TaskSpec, data: dict[str, Any]) -> dict[str, str]:
     """Return the path fields whose value is a plain storage path (not a URL, not a reference)."""
     found = {}

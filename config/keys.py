@@ -208,6 +208,8 @@ FILES_REMOVED_FIELD = "files_removed_ms"
 
 # string: a named glossary as JSON (gateway PUT/GET/DELETE /v1/glossaries/{name}; llm.translate_subtitles
 # reads it by `glossary_name`). set: the stored names, so GET /v1/glossaries lists them without scanning.
+# hash: pipeline name -> its definition as JSON (checked when kept; built-ins are not stored)
+PIPELINES = "taskgate:pipelines"
 GLOSSARY = "taskgate:glossary:{name}"
 GLOSSARY_NAMES = "taskgate:glossaries"
 

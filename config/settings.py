@@ -188,6 +188,8 @@ class Settings(_Section):
     # the embedded Redis's port (when neither redis_url nor redis_sentinels is set)
     embedded_redis_port: Port = 6389
     state_ttl_s: PositiveInt = 7 * 24 * 3600
+    # a folder of pipeline definitions (*.yaml, *.yml, *.json) each gateway checks and keeps in Redis at start
+    pipelines_dir: str | None = None
     max_body_bytes: PositiveInt = 1024 * 1024
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"

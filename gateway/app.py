@@ -22,6 +22,7 @@ from gateway import (
     health,
     key_routes,
     monitor_routes,
+    pipeline_routes,
     queue_routes,
     scheduling,
     tasks,
@@ -57,6 +58,8 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(voices.routes)
     app.add_routes(glossary_routes.routes)
     app.add_routes(voice_maps.routes)
+    app.add_routes(pipeline_routes.routes)
+    app.on_startup.append(pipeline_routes.load_folder)
     app.on_startup.append(voices.warm_catalogue)
     app.add_routes(event_routes.routes)
     app.add_routes(worker_routes.routes)

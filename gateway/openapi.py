@@ -10,6 +10,7 @@ import msgspec
 from aiohttp import web
 
 from actors.llm.glossary import Glossary
+from actors.pipeline.definition import Definition
 from actors.registry import REGISTRY
 from actors.webhooks.events import WebhookEvent
 from config import Settings
@@ -33,6 +34,7 @@ _STRUCTS: list[type[msgspec.Struct]] = [
     ReleaseRequest,
     LiveConfigPatch,
     Glossary,
+    Definition,
     Problem,
     WebhookEvent,
     m.TaskView,

@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from actors.gpu_memory import check_submit as check_gpu_memory
+from actors.pipeline.definition import PREFIX as PIPELINE_PREFIX
 from actors.registry import REGISTRY, TaskSpec
 from actors.validation import InvalidInput, check_io, path_fields, validate_submit
 from actors.worker.broker import stage_message
@@ -26,6 +27,7 @@ from gateway.errors import BadQuery, BadRequest, SubmitUnconfirmed, UnknownTask
 from gateway.key_routes import retry_after_s, submit_key
 from gateway.monitor_views import LIVE
 from gateway.paths import check_input_paths
+from gateway.pipeline_submit import cancel_inner, submit_pipeline
 from gateway.placement import placement
 from gateway.problems import limit_response
 from gateway.request_errors import request_error
@@ -66,6 +68,8 @@ async def submit_task(request: web.Request) -> web.Response:
     """Create a task (or a new stage of an existing workflow) and queue it."""
     ctx = context(request)
     req = _decode_request(await read_body(request))
+    if req.task_name.startswith(PIPELINE_PREFIX):
+        return await submit_pipeline(request, req)
     spec = REGISTRY.get(req.task_name)
     if spec is None:
         raise UnknownTask(f"unknown task_name {req.task_name!r}; GET /v1/task-types lists the tasks")
@@ -178,6 +182,7 @@ async def cancel_task(request: web.Request) -> web.Response:
         purged = await AsyncRetention(ctx.redis).purge(ctx.settings.share_root, task_id)
         return json_response({**workflow_view(purged), "storage_bytes": 0})
     stage = await ctx.store.request_cancel(task_id)
+    await cancel_inner(ctx.store, task_id)
     view = workflow_view(await ctx.store.get(task_id))
     return json_response(view, 200 if stage.status == Status.CANCELLED else 202)
 

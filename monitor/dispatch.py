@@ -6,7 +6,7 @@ import asyncio
 
 import dramatiq
 
-from actors.registry import REGISTRY
+from actors.pipeline.tasks import actor_of
 from monitor.actions import Enqueue
 
 
@@ -14,7 +14,9 @@ def broker_enqueue(broker: dramatiq.Broker) -> Enqueue:
     """Return an ``Enqueue`` that sends a stage's message with a given message id."""
 
     async def enqueue(workflow_id: str, task_name: str, message_id: str) -> None:
-        spec = REGISTRY[task_name]
+        spec = actor_of(task_name)
+        if spec is None:
+            raise KeyError(task_name)
         message: dramatiq.Message[None] = dramatiq.Message(
             queue_name=spec.queue,
             actor_name=spec.name,

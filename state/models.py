@@ -196,6 +196,22 @@ def _attempt_view(attempt: StageAttempt) -> dict[str, Any]:
     }
 
 
+def _progress(wf: Workflow, name: str) -> float | None:
+    """Return a stage's progress; a pipeline's own stage weighs the progress of the stages it expanded to."""
+    stage = wf.stages[name]
+    weights = stage.input_data.get("weights") if name.startswith("pipeline.") else None
+    if not isinstance(weights, dict) or not weights or stage.status != "PENDING":
+        return wf.progress.get(name)
+    done = 0.0
+    for inner, weight in weights.items():
+        found = wf.stages.get(inner)
+        if found is not None and found.status == "SUCCESS":
+            done += float(weight)
+        elif found is not None:
+            done += float(weight) * (wf.progress.get(inner) or 0.0)
+    return round(done / sum(float(w) for w in weights.values()), 4)
+
+
 def workflow_view(wf: Workflow) -> dict[str, Any]:
     """Render the workflow context the way ``GET /v1/tasks/{task_id}`` shows it."""
     latest = wf.latest_stage
@@ -213,7 +229,7 @@ def workflow_view(wf: Workflow) -> dict[str, Any]:
         "labels": wf.meta.labels,
         "callback_status": wf.callbacks.get(wf.latest),
         "stages": {
-            name: {**stage_view(s, wf.progress.get(name)), "callback_status": wf.callbacks.get(name)}
+            name: {**stage_view(s, _progress(wf, name)), "callback_status": wf.callbacks.get(name)}
             for name, s in wf.stages.items()
         },
         "error": msgspec.to_builtins(latest.error) if latest.error else None,

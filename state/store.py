@@ -102,6 +102,8 @@ def create_stage_call(  # noqa: PLR0917  (the stage's fields, as create_stage ta
     key: SubmitKey | None = None,
     placement: Placement | None = None,
     origin: Origin | None = None,
+    callback_stage: str | None = None,
+    input_params: dict[str, Any] | None = None,
 ) -> tuple[bytes, bytes, list[str], list[Any]]:
     """Return the stage and meta JSON, and the keys and arguments of ``create_stage.lua`` for a new stage."""
     created = now_ms()
@@ -121,7 +123,7 @@ def create_stage_call(  # noqa: PLR0917  (the stage's fields, as create_stage ta
     meta = WorkflowMeta(
         workflow_id=workflow_id,
         created_at_ms=created,
-        input_params=input_data,
+        input_params=input_params if input_params is not None else input_data,
         shared_storage_path=f"workflows/{workflow_id}",
         callback=callback,
         key=owner,
@@ -169,7 +171,7 @@ def create_stage_call(  # noqa: PLR0917  (the stage's fields, as create_stage ta
         created,
         workflow_id,
         keys.EVENTS_KEPT,
-        1 if callback else 0,
+        (callback_stage or 1) if callback else 0,  # a stage name: only that stage's ending is called back
         1 if trim else 0,
         message.message_id if message else "",
         message.payload if message else "",
@@ -253,6 +255,35 @@ class StateStore:
         if workflow is None:  # pragma: no cover  (the script just wrote it)
             raise TaskNotFound(f"task {workflow_id!r} vanished while it was created")
         return CreateOutcome(outcome), workflow
+
+    def create_call(
+        self,
+        workflow_id: str,
+        task_name: str,
+        input_data: dict[str, Any],
+        *,
+        callback: str | None = None,
+        message: QueuedMessage | None = None,
+        callback_stage: str | None = None,
+        input_params: dict[str, Any] | None = None,
+    ) -> tuple[list[Any], list[Any], tuple[bytes, bytes]]:
+        """Return the keys and arguments of the create script for one stage, and the stage and meta JSON.
+
+        ``callback_stage``: only that stage's ending calls the callback back (a pipeline's own stage), not
+        every stage's; ``input_params``: the workflow's input when it is not this stage's.
+        """
+        stage_json, meta_json, script_keys, args = create_stage_call(
+            workflow_id,
+            task_name,
+            input_data,
+            callback,
+            message,
+            self.ttl_ms,
+            trim=self._trim_due(task_name),
+            callback_stage=callback_stage,
+            input_params=input_params,
+        )
+        return script_keys, args, (stage_json, meta_json)
 
     def _trim_due(self, task_name: str) -> bool:
         """Return whether this submit also drops the expired entries of the indexes it adds to (once a second)."""
@@ -378,8 +409,8 @@ class StateStore:
             pipe.xadd(keys.EVENTS, event, maxlen=keys.EVENTS_KEPT, approximate=True)  # type: ignore[arg-type]
             await pipe.execute()
 
-    async def request_cancel(self, workflow_id: str) -> StageRecord:
-        """Cancel the latest stage: a pending one ends now, a running one is asked to stop.
+    async def request_cancel(self, workflow_id: str, task_name: str | None = None) -> StageRecord:
+        """Cancel the latest stage (or ``task_name``): a pending one ends now, a running one is asked to stop.
 
         Returns the stage as the cancel left it: CANCELLED when it had not started, else as it was when
         asked (it stops at its next checkpoint; by the time the caller reads it again it may have ended).
@@ -389,7 +420,7 @@ class StateStore:
             StageFinished: the latest stage already ended.
         """
         wf = await self.get(workflow_id)
-        name = wf.latest
+        name = task_name or wf.latest
         stage = wf.stages[name]
         if is_terminal(stage.status):
             raise StageFinished(f"task {workflow_id!r} already ended as {stage.status}")

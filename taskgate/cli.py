@@ -19,7 +19,7 @@ from taskgate.cli_queues import add_queue_commands
 from taskgate.cli_views import locks_text, status_text
 from taskgate.follow import follow
 from taskgate.http_client import EXIT_OK, EXIT_TASK_FAILED, EXIT_USAGE, Api, CliError
-from taskgate.pipeline import read_pipeline
+from taskgate.pipeline import definition_of, is_definition, read_file, read_pipeline
 
 DEFAULT_URL = "http://127.0.0.1:8788"
 TERMINAL = {"SUCCESS", "FAILED", "CANCELLED"}
@@ -92,14 +92,23 @@ def _exit_for(record: dict[str, Any]) -> int:
     return EXIT_TASK_FAILED if record["status"] in ("FAILED", "CANCELLED") else EXIT_OK
 
 
-def _bodies(args: argparse.Namespace) -> list[dict[str, Any]]:
+def _bodies(api: Api, args: argparse.Namespace) -> list[dict[str, Any]]:
+    if args.file and args.task_name and "=" in args.task_name:  # after --file, the first word is an input
+        args.input, args.task_name = [args.task_name, *(args.input or [])], None
     if bool(args.file) == bool(args.task_name):
         raise CliError("give a TASK_NAME with key=value inputs, or --file PIPELINE.yaml (not both)", EXIT_USAGE)
+    task_name = args.task_name
     if args.file:
-        if args.input:
-            raise CliError("key=value inputs go into the pipeline file's stages, not after --file", EXIT_USAGE)
-        return read_pipeline(Path(args.file), args.task_id, args.callback)
-    body: dict[str, Any] = {"task_name": args.task_name, "input_data": _pairs(args.input)}
+        doc = read_file(Path(args.file))
+        if not is_definition(doc):
+            if args.input:
+                raise CliError("key=value inputs go into the pipeline file's stages, not after --file", EXIT_USAGE)
+            return read_pipeline(Path(args.file), args.task_id, args.callback)
+        name = doc.get("name") or Path(args.file).stem
+        kept = api.call("PUT", f"/v1/pipelines/{urllib.parse.quote(str(name))}", definition_of(doc))
+        task_name = kept["task_name"]
+        args.task_id, args.callback = args.task_id or doc.get("task_id"), args.callback or doc.get("callback")
+    body: dict[str, Any] = {"task_name": task_name, "input_data": _pairs(args.input)}
     if args.task_id:
         body["task_id"] = args.task_id
     if args.callback:
@@ -117,7 +126,7 @@ def _bodies(args: argparse.Namespace) -> list[dict[str, Any]]:
 def cmd_submit(api: Api, out: Output, args: argparse.Namespace) -> int:
     """Submit a task (or a pipeline file's stages under one task_id); with ``--wait`` follow it to the end."""
     record: dict[str, Any] = {}
-    for body in _bodies(args):
+    for body in _bodies(api, args):
         record = api.call("POST", "/v1/tasks", body)
         for warning in record.get("warnings") or []:
             print(f"taskgate: warning: {warning}", file=sys.stderr)
@@ -280,7 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("task_name", nargs="?")
     p.add_argument("input", nargs="*", help="input_data as key=value (values are JSON when they parse)")
-    p.add_argument("--file", help="a pipeline YAML file: stages submitted in order under one task_id")
+    p.add_argument(
+        "--file",
+        help="a pipeline YAML file: stages submitted in order under one task_id, or a definition kept on the "
+        "gateway (admin) and submitted with the key=value inputs",
+    )
     p.add_argument("--task-id")
     p.add_argument("--callback", help="URL to POST the signed event to when the task ends")
     p.add_argument("--delay", type=float, metavar="SECONDS", help="start it this much later (SCHEDULED until then)")

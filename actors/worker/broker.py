@@ -46,7 +46,7 @@ def encode_message(message: Message[Any]) -> bytes:
     return _json_encoder.encode(message.asdict())
 
 
-def stage_message(queue: str, task_name: str, workflow_id: str) -> QueuedMessage:
+def stage_message(queue: str, task_name: str, workflow_id: str, actor: str | None = None) -> QueuedMessage:
     """Return the Dramatiq message that runs stage ``task_name`` of ``workflow_id``, encoded for the submit script.
 
     The message id is chosen here, as ``RedisBroker.enqueue`` would, because the submit script queues the
@@ -56,7 +56,7 @@ def stage_message(queue: str, task_name: str, workflow_id: str) -> QueuedMessage
     message_id = str(uuid.uuid4())
     message: Message[Any] = Message(
         queue_name=queue,
-        actor_name=task_name,
+        actor_name=actor or task_name,
         args=({"workflow_id": workflow_id, "task_name": task_name},),
         kwargs={},
         options={"redis_message_id": message_id},

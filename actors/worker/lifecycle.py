@@ -20,7 +20,7 @@ from dramatiq.middleware import Middleware, SkipMessage
 
 from actors.errors import InputError, TaskCancelled, TransientError
 from actors.registry import REGISTRY, TaskSpec
-from actors.validation import decode_input
+from actors.validation import decode_run_input
 from actors.worker.broker import WakingRedisBroker, encode_message
 from actors.worker.endings import Active, Endings
 from actors.worker.gpu import GpuSession
@@ -206,7 +206,7 @@ class Lifecycle(Endings, Middleware):  # type: ignore[misc]
         if rev is None or find_references(stage.input_data):
             return False
         try:
-            params = decode_input(spec, stage.input_data)
+            params = decode_run_input(spec, stage.input_data)
         except InputError:
             return False  # the full path fails the stage with the reason
         self._adopt_settings(taken.config_version)
@@ -265,7 +265,7 @@ class Lifecycle(Endings, Middleware):  # type: ignore[misc]
     ) -> msgspec.Struct:
         wid, name = workflow.meta.workflow_id, stage.task_name
         try:
-            return decode_input(spec, resolve(stage.input_data, workflow.stages))
+            return decode_run_input(spec, resolve(stage.input_data, workflow.stages))
         except DependencyNotReady as exc:
             self._park(broker, message, workflow, stage, exc)
             self._skip()

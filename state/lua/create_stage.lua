@@ -29,7 +29,8 @@
 -- ARGV[6] now in ms
 -- ARGV[7] workflow_id
 -- ARGV[8] events kept (the stream's approximate cap)
--- ARGV[9] '1' when the workflow has a callback URL (the flag update_stage.lua reads), else '0'
+-- ARGV[9] '1' when the workflow has a callback URL (the flag update_stage.lua reads), a stage name when only
+--         that stage's ending is called back (a pipeline's own stage), else '0'
 -- ARGV[10] '1' to drop index entries older than the ttl (the caller asks about once a second), else '0'
 -- ARGV[11] Dramatiq redis message id ('' for none)
 -- ARGV[12] encoded Dramatiq message

@@ -68,7 +68,8 @@ if ARGV[3] ~= 'RUNNING' and ARGV[3] ~= 'PENDING' then
       end
     end
   end
-  if callback == '1' then
+  -- '1': every stage's ending is called back; a stage name: only that stage's (a pipeline's own stage)
+  if callback == '1' or callback == name then
     redis.call('ZADD', KEYS[2], 'NX', now(), ARGV[7] .. '\n' .. name .. '\n' .. ARGV[3])
   end
 end
