@@ -11,12 +11,16 @@ import msgspec
 from aiohttp import web
 
 from actors.gpu_memory import check_submit as check_gpu_memory
+from actors.pipeline.definition import PREFIX as PIPELINE_PREFIX
 from actors.registry import REGISTRY, TaskSpec
 from actors.validation import InvalidInput, check_io, path_fields, validate_submit
 from actors.worker.broker import stage_message
 from config import Settings, keys
 from gateway.audit import audited
 from gateway.auth import ADMIN, OPEN, PRINCIPAL, Principal
+from gateway.batch_pipelines import check_items as check_pipeline_items
+from gateway.batch_pipelines import create_items as create_pipeline_items
+from gateway.batch_pipelines import pipeline_spec
 from gateway.batch_views import batch_view, describe_routes, page_args
 from gateway.bodies import decode_json, read_body
 from gateway.context import AppContext, context
@@ -117,10 +121,14 @@ async def submit_batch(request: web.Request) -> web.Response:
         raise InvalidInput(
             f"a batch holds at most {limit} items (batches.max_items); this one has {len(req.items)}", "$.items"
         )
-    spec = REGISTRY.get(req.task_name)
+    pipeline = req.task_name.startswith(PIPELINE_PREFIX)
+    spec = await pipeline_spec(ctx.redis, req.task_name) if pipeline else REGISTRY.get(req.task_name)
     if spec is None:
         raise UnknownTask(f"unknown task_name {req.task_name!r}; GET /v1/task-types lists the tasks")
-    await _check_items(spec, req.items, ctx.settings)
+    if pipeline:  # each item expands into the pipeline's stages: all checked before anything is created
+        expansions = await check_pipeline_items(ctx.redis, spec, req.items, ctx.settings)
+    else:
+        await _check_items(spec, req.items, ctx.settings)
     check_callback(ctx.settings, req.callback)
     principal: Principal = request.get(PRINCIPAL, OPEN)
     meta = BatchMeta(
@@ -141,7 +149,11 @@ async def submit_batch(request: web.Request) -> web.Response:
         )
     outcome = await store.create(meta, digest)
     record = await store.get(meta.batch_id)
-    if record.items_created < record.meta.size:  # new, or a retry of a batch whose creation was interrupted
+    if record.items_created < record.meta.size and pipeline:
+        await create_pipeline_items(ctx.store, meta.batch_id, spec.name, expansions)
+        await ctx.redis.hset(keys.batch(meta.batch_id), "items_created", meta.size)  # type: ignore[misc]
+        record = await store.get(meta.batch_id)
+    elif record.items_created < record.meta.size:  # new, or a retry of a batch whose creation was interrupted
         await store.create_items(
             record.meta,
             req.items,

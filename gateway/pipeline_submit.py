@@ -53,7 +53,7 @@ async def find_definition(redis: aioredis.Redis, task_name: str) -> Definition:
     return decode_definition(raw)
 
 
-def _checked_expansion(definition: Definition, spec: TaskSpec, data: dict[str, Any], settings: Settings) -> Expansion:
+def checked_expansion(definition: Definition, spec: TaskSpec, data: dict[str, Any], settings: Settings) -> Expansion:
     """Check the pipeline's input and each stage's input as a submit of that task would; return the expansion."""
     inputs = msgspec.to_builtins(decode_input(spec, data))
     expansion = expand(definition, inputs)
@@ -68,7 +68,7 @@ def _checked_expansion(definition: Definition, spec: TaskSpec, data: dict[str, A
     return expansion
 
 
-def _check_files(
+def check_pipeline_files(
     spec: TaskSpec, data: dict[str, Any], stages: list[tuple[str, dict[str, Any]]], settings: Settings
 ) -> None:
     """The checks that touch the file system, for the pipeline's input and each stage's (off the event loop)."""
@@ -99,8 +99,8 @@ async def submit_pipeline(request: web.Request, req: TaskRequest) -> web.Respons
         task_name, data = PREFIX + run.pipeline, run.input
     definition = await find_definition(ctx.redis, task_name)
     spec = spec_of(definition)
-    expansion = _checked_expansion(definition, spec, data, ctx.settings)
-    await asyncio.to_thread(_check_files, spec, data, expansion.stages, ctx.settings)
+    expansion = checked_expansion(definition, spec, data, ctx.settings)
+    await asyncio.to_thread(check_pipeline_files, spec, data, expansion.stages, ctx.settings)
     check_callback(ctx.settings, req.callback)
     workflow_id = req.task_id or uuid.uuid4().hex
     actor = task_name if task_name in REGISTRY else RUN_TASK

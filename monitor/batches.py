@@ -92,14 +92,15 @@ class BatchWatcher:
         return bool(oldest) and self._cursor is not None and _stream_ms(text(oldest[0][0])) > _stream_ms(self._cursor)
 
     async def _count(self, entries: list[tuple[str, dict[Any, Any]]]) -> int:
-        moves: list[tuple[str, int, int, str]] = []
+        moves: list[tuple[str, int, int, str, str]] = []
         for _eid, raw in entries:
             data = {text(k): text(v) for k, v in raw.items()}
             if data.get("type") != "stage" or data.get("status") not in STATUSES:
                 continue
             match = _ITEM_ID.match(data.get("workflow_id", ""))
             if match is not None:
-                moves.append((match.group(1), int(match.group(2)), int(data.get("rev", "0")), data["status"]))
+                rev, task_name = int(data.get("rev", "0")), data.get("task_name", "")
+                moves.append((match.group(1), int(match.group(2)), rev, data["status"], task_name))
         if not moves:
             return 0
         candidates = sorted({m[0] for m in moves})
@@ -145,7 +146,7 @@ class BatchWatcher:
             ]
             replies = await self.store.channel.execute_many(*commands) if commands else []
             moves = [
-                (batch_id, i, int(rev), text(status))
+                (batch_id, i, int(rev), text(status), task_name)
                 for (i, known), (rev, status) in zip(open_, replies, strict=True)
                 if rev is not None and status is not None and int(rev) > known
             ]

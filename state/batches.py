@@ -228,16 +228,20 @@ class BatchStore:
         """Record the batch callback's delivery state."""
         await self.client.hset(keys.batch(batch_id), "callback_status", status_json)  # type: ignore[misc]
 
-    async def count(self, moves: Sequence[tuple[str, int, int, str]]) -> list[str]:
-        """Count item moves ``(batch_id, index, rev, status)`` in one round trip; return the batches completed."""
+    async def count(self, moves: Sequence[tuple[str, int, int, str, str]]) -> list[str]:
+        """Count item moves ``(batch_id, index, rev, status, task_name)`` in one round trip.
+
+        Only moves of the batch's own task count (a pipeline item's inner stages move too). Returns the
+        batches the moves completed.
+        """
         if not moves:
             return []
         calls: list[tuple[list[str], list[str | int]]] = [
             (
                 [keys.batch(bid), keys.BATCHES_ACTIVE, keys.WEBHOOK_OUTBOX, keys.EVENTS],
-                [bid, index, rev, status, keys.EVENTS_KEPT],
+                [bid, index, rev, status, keys.EVENTS_KEPT, task_name],
             )
-            for bid, index, rev, status in moves
+            for bid, index, rev, status, task_name in moves
         ]
         replies = await BATCH_ITEM.run_many(self.channel, calls)
         for reply in replies:

@@ -8,12 +8,17 @@
 -- ARGV[3] the item stage's revision
 -- ARGV[4] the item stage's status
 -- ARGV[5] events kept (the stream's approximate cap)
+-- ARGV[6] the moved stage's task_name: only the batch's own task counts (a pipeline item's inner stages do not)
 -- A move counts only when its revision is newer than the one counted for the item, and never after an end
 -- (a terminal status is final), so an event seen twice, or both seen and reconciled, counts once. The move
 -- that ends the last item completes the batch exactly once: completed_at_ms, out of the active set, a
 -- 'batch' event on the stream, and the outbox entry of its callback.
 -- returns 0 (nothing counted: stale, repeated, or no such batch/item) | 1 (counted) | 2 (counted; complete)
-local size = redis.call('HGET', KEYS[1], 'size')
+local batch = redis.call('HMGET', KEYS[1], 'size', 'task_name')
+local size = batch[1]
+if batch[2] and ARGV[6] ~= batch[2] then
+  return 0
+end
 local index = tonumber(ARGV[2])
 if (not size) or index >= tonumber(size) then
   return 0

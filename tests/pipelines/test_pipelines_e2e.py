@@ -11,10 +11,11 @@ import aiohttp
 import av
 import numpy as np
 import pytest
+import redis.asyncio as aioredis
 
 from actors.subtitles.formats import parse_srt
 from taskgate.embedded_redis import EmbeddedRedis
-from tests.delivery.conftest import FAST_WEBHOOKS
+from tests.delivery.conftest import FAST_WEBHOOKS, webhooks_idle
 from tests.delivery.receiver import Receiver
 from tests.delivery.test_cli import taskgate
 from tests.harness import Client, System, async_wait_until
@@ -190,3 +191,68 @@ async def test_a_definition_file_is_kept_and_run_by_the_cli_and_listed(
     status, audit, _ = await client.request("GET", "/v1/audit?action=pipeline.put")
     assert status == 200, audit
     assert any(e["action"] == "pipeline.put" for e in audit["entries"]), audit
+
+
+async def test_a_batch_of_a_pipeline_expands_each_item_and_calls_back_once_when_both_ended(
+    system: System, client: Client, redis_server: EmbeddedRedis
+) -> None:
+    receiver = Receiver()
+    await receiver.start()
+    redis = aioredis.Redis.from_url(redis_server.url)
+    try:
+        talk = {"video_path": "videos/talk.mp4"}
+        bad = {
+            "task_name": "pipeline.subtitle_video",
+            "batch_id": "subs-bad",
+            "items": [talk, {**talk, "profile": "nope"}],
+        }
+        status, refused, _ = await client.request("POST", "/v1/batches", json=bad)
+        assert status == 422, refused
+        assert "item 1" in refused["detail"], refused
+        assert "subtitles.generate_files" in refused["detail"], refused
+        status, _, _ = await client.request("GET", "/v1/batches/subs-bad")
+        assert status == 404  # refused whole: nothing created
+        status, _, _ = await client.request("GET", "/v1/tasks/subs-bad-0")
+        assert status == 404
+
+        items = [
+            {"video_path": "videos/talk.mp4", "language": "en"},
+            {"video_path": "videos/talk.mp4", "formats": ["vtt"]},
+        ]
+        body = {
+            "task_name": "pipeline.subtitle_video",
+            "items": items,
+            "batch_id": "subs",
+            "callback": receiver.url("b"),
+        }
+        status, created, _ = await client.request("POST", "/v1/batches", json=body)
+        assert status == 201, created
+
+        async def completed() -> dict | None:
+            _, batch, _ = await client.request("GET", "/v1/batches/subs")
+            return batch if batch["status"] == "COMPLETED" else None
+
+        done = await async_wait_until(completed, 300, 0.2, "the pipeline batch completed")
+        assert done["counts"]["SUCCESS"] == 2, done
+        for index in range(2):
+            record = await client.task(f"subs-{index}")
+            assert record["task_name"] == "pipeline.subtitle_video"
+            assert {s["status"] for s in record["stages"].values()} == {"SUCCESS"}, record
+            out = record["stages"]["pipeline.subtitle_video"]["output"]
+            assert read_srt(system, next(iter(out["subtitle_paths"].values())))
+
+        def batch_events() -> list:
+            return [e for e in receiver.events if e["body"].get("batch_id") == "subs"]
+
+        async def called_back() -> list | None:
+            return batch_events() or None
+
+        await async_wait_until(called_back, 30, 0.05, "the batch's callback")
+        await async_wait_until(lambda: webhooks_idle(redis), 30, 0.05, "webhooks sent")
+        assert len(receiver.events) == 1, [e["body"] for e in receiver.events]  # none for the items' stages
+        [event] = batch_events()
+        assert event["body"]["type"] == "batch.completed"
+        assert event["body"]["counts"]["SUCCESS"] == 2
+    finally:
+        await redis.aclose()
+        await receiver.stop()
