@@ -144,6 +144,8 @@ class _Planner:
         take = self._take(i, line.text, speech)
         if take.speed > self.how.max_speed + 1e-6:
             take = self._shortened(i, take)
+        if take.speed > self.how.max_speed + 1e-6 and take.decision == "shortened":
+            take = self._shortened(i, take)  # once more, to a budget cut by what the first answer still overran
         if take.speed > self.how.max_speed + 1e-6:
             needed_s = take.spoken_s / self.how.max_speed
             take.speed, take.decision = self.how.max_speed, "too_long"
@@ -178,6 +180,11 @@ class _Planner:
         if self.how.llm is None or rate is None:
             return take
         budget = budget_chars(rate, take.room.length_s, self.how.max_speed)
+        if take.decision == "shortened":  # the first answer, spoken, was still too long: ask for what it overran
+            fits = take.room.length_s * self.how.max_speed / max(take.spoken_s, 1e-3)
+            budget = min(budget, int(len(take.text) * fits) - 1)
+            if budget < 1:
+                return take
         text = shorter(self.how.llm, self.run.settings.llm, line.text, budget, self.how.language)
         if text is None:
             return take
