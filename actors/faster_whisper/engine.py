@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
 
+_SENTENCE_ENDS = (".", "?", "!", "。", "？", "！")
+_SEGMENT_PAUSE_S = 0.5  # a window's words part into segments at a pause this long
+
+
 class Word(msgspec.Struct, kw_only=True):
     """One recognised word and its times in seconds."""
 
@@ -57,7 +61,9 @@ class Options(msgspec.Struct, kw_only=True):
     vad_filter: bool = True
     beam_size: int = 5
     initial_prompt: str | None = None
-    # > 0: faster-whisper's BatchedInferencePipeline decodes this many VAD chunks at once (0: one after another)
+    # 0: whisper's own loop, 30 s windows one after another, each seeking where the last one stopped;
+    # > 0: faster-whisper's BatchedInferencePipeline, each VAD window (<= 30 s of speech) decoded on its own,
+    # this many at once (1: window by window, the CPU default; segments arrive after each window)
     batch_size: int = 0
     # move word times onto the speech found in the audio (actors.faster_whisper.alignment)
     refine_timestamps: bool = True
@@ -92,6 +98,24 @@ def _word(w: Any) -> Word:
     )
 
 
+def _segments_of(piece: Any, first_id: int, window: bool) -> list[Segment]:
+    """Return faster-whisper's segment as ours; a whole VAD window's is cut into sentences and pauses."""
+    words = [_word(w) for w in piece.words or ()]
+    parts = split_at_sentences(words) if window and words else [words]
+    return [
+        Segment(
+            id=first_id + i,
+            start=part[0].start if window and part else round(float(piece.start), 3),
+            end=part[-1].end if window and part else round(float(piece.end), 3),
+            text="".join(w.word for w in part).strip() if window and part else piece.text.strip(),
+            words=part,
+            avg_logprob=round(float(piece.avg_logprob), 4),
+            no_speech_prob=round(float(piece.no_speech_prob), 4),
+        )
+        for i, part in enumerate(parts)
+    ]
+
+
 def transcribe(
     model: Any,
     audio: npt.NDArray[np.float32],
@@ -113,32 +137,28 @@ def transcribe(
         "word_timestamps": options.word_timestamps,
         "initial_prompt": options.initial_prompt,
     }
-    if options.batch_size > 0:
+    windows = options.batch_size > 0
+    if windows:
         from faster_whisper import BatchedInferencePipeline  # noqa: PLC0415
 
-        # the batched pipeline needs the VAD's speech chunks (its own 30 s windows) to batch them
+        # each VAD window (<= 30 s of speech) is decoded on its own, as text only (timestamp tokens cost words
+        # and timing on real speech: see bench_subtitles); a window comes back as one segment, cut here into
+        # sentences and pauses by its word times, so the words are always timed
         pieces, info = BatchedInferencePipeline(model).transcribe(
-            audio, vad_filter=True, batch_size=options.batch_size, **decoding
+            audio, vad_filter=True, batch_size=options.batch_size, **{**decoding, "word_timestamps": True}
         )
     else:
         pieces, info = model.transcribe(audio, vad_filter=options.vad_filter, **decoding)
     segments: list[Segment] = []
     for piece in pieces:
-        segments.append(
-            Segment(
-                id=len(segments),
-                start=round(float(piece.start), 3),
-                end=round(float(piece.end), 3),
-                text=piece.text.strip(),
-                words=[_word(w) for w in piece.words or ()],
-                avg_logprob=round(float(piece.avg_logprob), 4),
-                no_speech_prob=round(float(piece.no_speech_prob), 4),
-            )
-        )
+        segments.extend(_segments_of(piece, len(segments), windows))
         if on_segment is not None:
             on_segment(float(piece.end))
-    if options.refine_timestamps and options.word_timestamps and segments:
+    if options.refine_timestamps and any(s.words for s in segments):
         refine_segments(segments, speech_regions(audio))
+    if not options.word_timestamps:
+        for segment in segments:
+            segment.words = []
     return Transcript(
         language=info.language,
         language_probability=round(float(info.language_probability), 4),
@@ -147,6 +167,22 @@ def transcribe(
         model=shown_as,
         segments=segments,
     )
+
+
+def split_at_sentences(words: list[Word]) -> list[list[Word]]:
+    """Cut a window's words into segments after each sentence end and at each pause of ``_SEGMENT_PAUSE_S`` or more."""
+    parts: list[list[Word]] = []
+    for word in words:
+        previous = parts[-1][-1] if parts else None
+        if (
+            previous is None
+            or previous.word.rstrip().endswith(_SENTENCE_ENDS)
+            or (word.start - previous.end >= _SEGMENT_PAUSE_S)
+        ):
+            parts.append([word])
+        else:
+            parts[-1].append(word)
+    return parts
 
 
 def refine_segments(segments: list[Segment], regions: list[Region]) -> None:

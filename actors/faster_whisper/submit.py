@@ -1,4 +1,4 @@
-"""Submit-time check of ``faster_whisper.transcribe_audio``: a language Whisper knows, and a model that can do it."""
+"""Submit-time checks of ``faster_whisper.transcribe_audio``: a language the model knows, coherent batching."""
 
 from __future__ import annotations
 
@@ -15,6 +15,31 @@ from state.references import find_references
 def _literal(value: Any) -> str | None:
     """Return ``value`` when it is a plain string (references are resolved, and checked, at start)."""
     return value if isinstance(value, str) and not find_references(value) else None
+
+
+def check_request(settings: Settings, data: dict[str, Any]) -> None:
+    """Refuse contradictory batching options and a language the request's model cannot transcribe.
+
+    Raises:
+        InvalidInput: naming the field to fix.
+    """
+    check_batching(data)
+    check_language(settings, data)
+
+
+def check_batching(data: dict[str, Any]) -> None:
+    """Refuse ``batch_size`` > 0 with ``vad_filter`` false: the batched pipeline decodes the VAD's windows.
+
+    Raises:
+        InvalidInput: naming ``$.input_data.batch_size``.
+    """
+    batch_size = data.get("batch_size")
+    if data.get("vad_filter") is False and isinstance(batch_size, int) and batch_size > 0:
+        raise InvalidInput(
+            "batch_size > 0 decodes the VAD's speech windows one by one and needs vad_filter true; "
+            "use batch_size 0 (whisper's sequential loop) to transcribe without the VAD",
+            "$.input_data.batch_size",
+        )
 
 
 def check_language(settings: Settings, data: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ import structlog
 from actors.faster_whisper.chunked import ChunkStore, plan_key, transcribe_chunked
 from actors.faster_whisper.engine import Options
 from actors.faster_whisper.models import effective_device, load_model, model_key, resolve_model
-from actors.faster_whisper.submit import check_language
+from actors.faster_whisper.submit import check_request
 from actors.ffmpeg.media import probe_audio
 from actors.spec import task
 from actors.validation import StoragePath
@@ -21,7 +21,7 @@ from config import Settings
 log = structlog.get_logger(__name__)
 
 _PROGRESS_STEP = 0.01
-_DEFAULT_BATCH = {True: 16, False: 0}  # by "runs on cuda"
+_DEFAULT_BATCH = {True: 16, False: 1}  # by "runs on cuda"; without the VAD there are no windows: 0 (sequential)
 
 # Whisper's codes are two letters, plus "haw" and "yue"; the model checks the exact list at run time
 LanguageCode = Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2,3}\Z", description="Whisper language code, e.g. 'en'")]
@@ -38,7 +38,9 @@ class TranscribeInput(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     vad_filter: bool = True
     beam_size: Annotated[int, msgspec.Meta(ge=1, le=20)] = 5
     initial_prompt: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
-    # BatchedInferencePipeline: VAD chunks decoded this many at once; unset: 16 on cuda, 0 (sequential) on cpu
+    # > 0: BatchedInferencePipeline, each VAD window (<= 30 s of speech) decoded on its own, this many at once;
+    # 0: whisper's sequential loop (needed for vad_filter false). Unset: 16 on cuda, 1 (window by window) on cpu,
+    # 0 with vad_filter false
     batch_size: Annotated[int, msgspec.Meta(ge=0, le=64)] | None = None
     # the audio is decoded and transcribed in chunks of about this length, cut at silences; each finished chunk is
     # kept in the stage folder, so that a stage re-run after a lost worker resumes after the last one
@@ -67,6 +69,13 @@ class TranscribeOutput(msgspec.Struct, kw_only=True):
     chunks_resumed: int = 0
 
 
+def default_batch_size(params: TranscribeInput, device: str) -> int:
+    """Return the request's ``batch_size``, else 16 on cuda and 1 on cpu (0 when the request turns the VAD off)."""
+    if params.batch_size is not None:
+        return params.batch_size
+    return _DEFAULT_BATCH[device == "cuda"] if params.vad_filter else 0
+
+
 def uses_gpu(settings: Settings, _params: Any) -> bool:
     """Take the GPU lease when faster-whisper runs on cuda."""
     return effective_device(settings.faster_whisper) == "cuda"
@@ -78,7 +87,7 @@ def uses_gpu(settings: Settings, _params: Any) -> bool:
     input=TranscribeInput,
     output=TranscribeOutput,
     gpu=uses_gpu,
-    check=check_language,
+    check=check_request,
 )
 def transcribe_audio(run: TaskRun, params: TranscribeInput) -> TranscribeOutput:
     """Transcribe (or translate to English) an audio file into segments with word timestamps."""
@@ -90,7 +99,7 @@ def transcribe_audio(run: TaskRun, params: TranscribeInput) -> TranscribeOutput:
     key = model_key(model_source, settings, run.gpu_device)
     model, loaded = load_model(key, settings)
     run.checkpoint()
-    batch_size = params.batch_size if params.batch_size is not None else _DEFAULT_BATCH[key.device == "cuda"]
+    batch_size = default_batch_size(params, key.device)
     options = Options(
         language=params.language,
         task=params.task,

@@ -43,6 +43,7 @@ async def test_second_task_reuses_the_model_and_progress_shows_while_running(
     assert out["model"] == "tiny.en"
     assert out["segments_file"] == f"workflows/long/{STAGE}/segments.json"
     assert abs(out["audio_duration_s"] - 40.0) < 0.05
+    assert out["batch_size"] == 1  # the CPU default: VAD windows decoded one by one, progress after each
     segments = _segments(speech_share, out)["segments"]
     assert len(segments) == out["segments_count"] > 3
     assert all(s["words"] for s in segments)
@@ -86,7 +87,13 @@ async def test_bad_options_are_refused_at_submit(make_system: Callable[..., Syst
     gateway_only.start_gateway()
     async with aiohttp.ClientSession() as session:
         client = Client(session, gateway_only.base_url)
-        for bad in ({"beam_size": 0}, {"task": "summarise"}, {"language": "English"}, {"vad": True}):
+        for bad in (
+            {"beam_size": 0},
+            {"task": "summarise"},
+            {"language": "English"},
+            {"vad": True},
+            {"batch_size": 2, "vad_filter": False},
+        ):
             status, body, _ = await client.request(
                 "POST", "/v1/tasks", json={"task_name": STAGE, "input_data": {"audio_path": "a.wav", **bad}}
             )

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from actors.errors import EngineUnavailable, InputError, InputFileError
-from actors.faster_whisper.engine import Options, Transcript, transcribe
+from actors.faster_whisper.engine import Options, Transcript, Word, split_at_sentences, transcribe
 from actors.faster_whisper.models import bundled_models, load_model, model_key, resolve_model
 from actors.ffmpeg.pcm import decode_mono
 from actors.worker.warm import WarmModels
@@ -76,6 +76,31 @@ def test_without_word_timestamps_segments_carry_no_words(tiny_en, meeting_audio)
     assert result.segments
     assert all(s.words == [] for s in result.segments)
     assert "friday" in _text(result)
+
+
+def test_a_window_splits_after_sentence_ends_and_at_pauses_of_half_a_second() -> None:
+    def w(text: str, start: float, end: float) -> Word:
+        return Word(word=text, start=start, end=end, probability=0.9)
+
+    words = [w(" Hello", 0.0, 0.3), w(" there.", 0.3, 0.6), w(" Is", 0.7, 0.8), w(" it", 0.8, 0.9)]
+    words += [w(" late", 1.39, 1.6), w(" now", 2.1, 2.3), w(" or", 2.3, 2.4), w(" not?", 2.4, 2.6)]
+    parts = split_at_sentences(words)
+    assert ["".join(x.word for x in part).strip() for part in parts] == ["Hello there.", "Is it late", "now or not?"]
+    assert split_at_sentences([]) == []
+
+
+def test_vad_windows_decoded_one_by_one_come_back_as_sentences_with_or_without_words(tiny_en, meeting_audio) -> None:
+    ends: list[float] = []
+    timed = transcribe(tiny_en, meeting_audio, Options(batch_size=1, beam_size=1), "tiny.en", ends.append)
+    untimed = transcribe(tiny_en, meeting_audio, Options(batch_size=1, beam_size=1, word_timestamps=False), "tiny.en")
+    assert len(ends) == 1  # the clip is one VAD window: one progress report, after it
+    assert len(timed.segments) >= 3, timed.segments  # three sentences
+    assert "friday" in _text(timed)
+    for segment in timed.segments:
+        assert segment.text == "".join(w.word for w in segment.words).strip()
+        assert (segment.start, segment.end) == (segment.words[0].start, segment.words[-1].end)
+    assert [(s.start, s.end, s.text) for s in untimed.segments] == [(s.start, s.end, s.text) for s in timed.segments]
+    assert all(s.words == [] for s in untimed.segments)
 
 
 def test_initial_prompt_and_vad_off_are_accepted(tiny_en, meeting_audio) -> None:

@@ -11,7 +11,8 @@ from actors.errors import EngineUnavailable
 from actors.faster_whisper import bundled
 from actors.faster_whisper.languages import WHISPER_LANGUAGES, folder_languages, size_languages
 from actors.faster_whisper.models import bundled_models, load_model, model_key, model_languages, resolve_model
-from actors.faster_whisper.submit import check_language
+from actors.faster_whisper.submit import check_language, check_request
+from actors.faster_whisper.tasks import TranscribeInput, default_batch_size
 from actors.validation import InvalidInput
 from actors.worker.warm import WarmModels
 from config import load_settings
@@ -90,3 +91,18 @@ def test_corrupt_model_folder_fails_naming_the_setting(tmp_path: Path) -> None:
     source, _ = resolve_model(None, settings, tmp_path, "de")
     with pytest.raises(EngineUnavailable, match=r"faster_whisper\.language_models\['\*'\]"):
         load_model(model_key(source, settings, None), settings, WarmModels())
+
+
+def test_cpu_decodes_vad_windows_one_by_one_by_default_and_batching_without_the_vad_is_refused(
+    tmp_path: Path,
+) -> None:
+    assert default_batch_size(TranscribeInput(audio_path="a.wav"), "cpu") == 1
+    assert default_batch_size(TranscribeInput(audio_path="a.wav"), "cuda") == 16
+    assert default_batch_size(TranscribeInput(audio_path="a.wav", vad_filter=False), "cuda") == 0
+    assert default_batch_size(TranscribeInput(audio_path="a.wav", batch_size=0), "cpu") == 0
+    settings = load_settings({"TASKGATE_SHARE_DIR": str(tmp_path)})
+    with pytest.raises(InvalidInput, match=r"batch_size > 0 .* needs vad_filter true; use batch_size 0") as err:
+        check_request(settings, {"audio_path": "a.wav", "batch_size": 4, "vad_filter": False})
+    assert err.value.pointer == "$.input_data.batch_size"
+    check_request(settings, {"audio_path": "a.wav", "batch_size": 0, "vad_filter": False})
+    check_request(settings, {"audio_path": "a.wav", "vad_filter": False, "language": "en"})
