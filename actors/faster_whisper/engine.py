@@ -6,10 +6,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
+import structlog
 
 from actors.errors import InputError
 from actors.faster_whisper.alignment import Region, refine_times, speech_regions
+from actors.faster_whisper.language_check import UNCERTAIN, text_candidates
 from actors.ffmpeg.pcm import SAMPLE_RATE
+
+log = structlog.get_logger(__name__)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -137,6 +141,47 @@ def transcribe(
         "word_timestamps": options.word_timestamps,
         "initial_prompt": options.initial_prompt,
     }
+    segments, info, score = _decode(model, audio, options, decoding, on_segment)
+    language, probability = info.language, float(info.language_probability)
+    if (
+        options.language is None
+        and options.task == "transcribe"
+        and model.model.is_multilingual
+        and probability < UNCERTAIN
+    ):
+        # a short clip the audio detection is unsure of: decode again in the languages its words read as, and
+        # keep the decoding the model finds likeliest (language_check.py)
+        text = " ".join(s.text for s in segments)
+        audio_probability = dict(info.all_language_probs or ())
+        for candidate in text_candidates(text, model.supported_languages, language):
+            tried, _, tried_score = _decode(model, audio, options, {**decoding, "language": candidate}, None)
+            log.info("language_rechecked", detected=info.language, candidate=candidate, score=score, tried=tried_score)
+            if tried and tried_score > score:
+                segments, score = tried, tried_score
+                language, probability = candidate, float(audio_probability.get(candidate, 0.0))
+    if options.refine_timestamps and any(s.words for s in segments):
+        refine_segments(segments, speech_regions(audio))
+    if not options.word_timestamps:
+        for segment in segments:
+            segment.words = []
+    return Transcript(
+        language=language,
+        language_probability=round(probability, 4),
+        duration_s=round(audio.shape[0] / SAMPLE_RATE, 3),
+        task=options.task,
+        model=shown_as,
+        segments=segments,
+    )
+
+
+def _decode(
+    model: Any,
+    audio: npt.NDArray[np.float32],
+    options: Options,
+    decoding: dict[str, Any],
+    on_segment: Callable[[float], None] | None,
+) -> tuple[list[Segment], Any, float]:
+    """Decode once; return the segments, faster-whisper's info and the mean log-probability per token."""
     windows = options.batch_size > 0
     if windows:
         from faster_whisper import BatchedInferencePipeline  # noqa: PLC0415
@@ -150,23 +195,14 @@ def transcribe(
     else:
         pieces, info = model.transcribe(audio, vad_filter=options.vad_filter, **decoding)
     segments: list[Segment] = []
+    total, tokens = 0.0, 0
     for piece in pieces:
         segments.extend(_segments_of(piece, len(segments), windows))
+        count = max(1, len(piece.tokens or ()))
+        total, tokens = total + float(piece.avg_logprob) * count, tokens + count
         if on_segment is not None:
             on_segment(float(piece.end))
-    if options.refine_timestamps and any(s.words for s in segments):
-        refine_segments(segments, speech_regions(audio))
-    if not options.word_timestamps:
-        for segment in segments:
-            segment.words = []
-    return Transcript(
-        language=info.language,
-        language_probability=round(float(info.language_probability), 4),
-        duration_s=round(audio.shape[0] / SAMPLE_RATE, 3),
-        task=options.task,
-        model=shown_as,
-        segments=segments,
-    )
+    return segments, info, total / tokens if tokens else float("-inf")
 
 
 def split_at_sentences(words: list[Word]) -> list[list[Word]]:

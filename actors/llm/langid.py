@@ -69,7 +69,8 @@ def _pair_detector(source: lingua.Language, target: lingua.Language) -> lingua.L
 
 
 @functools.cache
-def _any_detector() -> lingua.LanguageDetector:
+def any_detector() -> lingua.LanguageDetector:
+    """Return one detector of all the languages lingua knows (low-accuracy mode: fast, enough for whole texts)."""
     _require()
     import lingua  # noqa: PLC0415  (96 MB of models: loaded by the worker that translates, never the gateway)
 
@@ -81,7 +82,7 @@ def detect_text(text: str) -> lingua.Language | None:
     """Return the language of a whole text (a file's lines joined), or None if it has too few letters."""
     if sum(ch.isalpha() for ch in text) < MIN_LETTERS:
         return None
-    return _any_detector().detect_language_of(text[:4000])
+    return any_detector().detect_language_of(text[:4000])
 
 
 def letters(text: str) -> int:

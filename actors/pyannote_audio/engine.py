@@ -9,12 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import structlog
 import yaml
 
 from actors.errors import EngineFailed, EngineUnavailable
 from actors.ffmpeg.pcm import SAMPLE_RATE
 from actors.pyannote_audio.bundled import BUNDLED, build_pipeline, bundled_files
+from actors.pyannote_audio.refine import Embed, split_turns
 from actors.pyannote_audio.turns import Asked, DiarizationFile, Turn, speakers_of
 from actors.worker.warm import WARM
 from config.engines import PyannoteSettings
@@ -114,6 +116,24 @@ def _load(key: tuple[str, str], settings: PyannoteSettings, token: str | None) -
     return pipeline
 
 
+def _bundled_embedding(pipeline: Any) -> Embed | None:
+    """The bundled pipeline's CAM++ as a function of samples; None for any other pipeline (left as it is)."""
+    import torch  # noqa: PLC0415
+
+    from actors.pyannote_audio.campplus import CamPlusPlus  # noqa: PLC0415  (torch and pyannote: worker only)
+
+    model = getattr(getattr(pipeline, "_embedding", None), "model_", None)
+    if not isinstance(model, CamPlusPlus):
+        return None
+
+    def embed(samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        with torch.inference_mode():
+            vector: npt.NDArray[np.float32] = model(torch.from_numpy(samples).reshape(1, 1, -1))[0].cpu().numpy()
+        return vector
+
+    return embed
+
+
 def _turns(annotation: Any, duration_s: float) -> list[Turn]:
     turns = []
     for segment, _track, label in annotation.itertracks(yield_label=True):
@@ -128,6 +148,8 @@ def diarize(
     audio: npt.NDArray[np.float32],
     speakers: dict[str, int],
     on_progress: Hook | None = None,
+    *,
+    refine: bool = True,
 ) -> DiarizationFile:
     """Diarize mono 16 kHz samples; ``speakers`` holds num_speakers / min_speakers / max_speakers.
 
@@ -156,10 +178,26 @@ def diarize(
     annotation = getattr(result, "speaker_diarization", result)
     exclusive = getattr(result, "exclusive_speaker_diarization", None)
     turns = _turns(annotation, duration_s)
-    return DiarizationFile(
+    exclusive_turns = _turns(exclusive, duration_s) if exclusive is not None else []
+    found = DiarizationFile(
         segments=turns,
         speakers=speakers_of(turns),
         duration_s=round(duration_s, 3),
-        exclusive_segments=_turns(exclusive, duration_s) if exclusive is not None else [],
+        exclusive_segments=exclusive_turns,
         asked=Asked(**speakers),
+    )
+    return refined(pipeline, audio, found) if refine else found
+
+
+def refined(pipeline: Any, audio: npt.NDArray[np.float32], found: DiarizationFile) -> DiarizationFile:
+    """Cut the turns of the bundled pipeline where another voice takes over (refine.py); others as they are."""
+    embed = _bundled_embedding(pipeline)
+    if embed is None:
+        return found
+    turns = split_turns(found.segments, audio, embed)
+    return msgspec.structs.replace(
+        found,
+        segments=turns,
+        speakers=speakers_of(turns),
+        exclusive_segments=split_turns(found.exclusive_segments, audio, embed),
     )

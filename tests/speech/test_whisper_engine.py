@@ -13,6 +13,7 @@ from actors.ffmpeg.pcm import decode_mono
 from actors.worker.warm import WarmModels
 from config.engines import WhisperSettings
 from tests.speech.audio import MEETING
+from tests.speech.recordings import prompt_audio, word_error_rate
 
 CPU = WhisperSettings()
 
@@ -190,3 +191,30 @@ def test_undecodable_audio_is_an_input_file_error(tmp_path: Path) -> None:
     bad.write_text("not audio")
     with pytest.raises(InputFileError, match="not a media file"):
         decode_mono(bad, "notes.wav")
+
+
+@pytest.fixture(scope="module")
+def base() -> object:
+    settings = WhisperSettings()
+    source, _ = resolve_model(None, settings, Path("/nonexistent"), "es")
+    model, _ = load_model(model_key(source, settings, None), settings, WarmModels())
+    return model
+
+
+def test_a_short_clip_the_audio_detection_gets_wrong_is_decoded_in_the_language_its_words_read_as(base) -> None:
+    # a 3 s Spanish prompt the audio detection takes for Latin (p 0.36): decoded in the languages the text reads as
+    # (Portuguese, then Spanish), the likeliest decoding wins
+    audio = prompt_audio("es", "conf-onlyone")
+    text = "Actualmente solo hay otro participante en la conferencia."
+    transcript = transcribe(base, audio, Options(), "base")
+    assert transcript.language == "es"
+    assert transcript.language_probability < 0.5  # still reported as what the audio said: uncertain
+    assert word_error_rate(text, " ".join(s.text for s in transcript.segments)) <= 0.2
+
+
+def test_a_clip_the_audio_detection_is_sure_of_is_decoded_once_in_that_language(base) -> None:
+    audio = prompt_audio("es", "vm-sorry")
+    transcript = transcribe(base, audio, Options(), "base")
+    assert transcript.language == "es"
+    assert transcript.language_probability >= 0.5
+    assert word_error_rate("Lo siento, no comprendi su respuesta.", " ".join(s.text for s in transcript.segments)) == 0
