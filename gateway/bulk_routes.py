@@ -14,7 +14,7 @@ from gateway.context import context
 from gateway.responses import json_response
 from gateway.task_filters import decode_bulk, from_body
 from state.bulk import Action, BulkOutcome, run_bulk
-from state.store import QueuedMessage
+from state.create_call import QueuedMessage
 
 routes = web.RouteTableDef()
 log = structlog.get_logger(__name__)

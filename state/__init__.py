@@ -1,5 +1,6 @@
 """Workflow state in Redis: models, legal transitions, references, path rules and the store."""
 
+from state.create_call import Placement, QueuedMessage
 from state.errors import (
     BrokenReference,
     ConcurrentUpdate,
@@ -16,7 +17,7 @@ from state.errors import (
     TaskNotFound,
 )
 from state.models import StageError, StageRecord, TaskRequest, Workflow, WorkflowMeta, now_ms, workflow_view
-from state.store import CreateOutcome, Fence, Placement, QueuedMessage, StateStore
+from state.store import CreateOutcome, Fence, StateStore
 from state.transitions import TERMINAL, Status, check_transition, is_terminal
 
 __all__ = [

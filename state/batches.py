@@ -16,9 +16,10 @@ import redis.asyncio as aioredis
 
 from config import keys
 from redis_io import AsyncChannel, LuaScript, text
+from state.create_call import CREATE_STAGE, Placement, QueuedMessage, create_stage_call
 from state.errors import StateError, TaskConflict, TaskNotFound
 from state.models import input_hash, now_ms
-from state.store import CREATE_STAGE, CreateOutcome, Placement, QueuedMessage, create_stage_call
+from state.store import CreateOutcome
 
 _CREATE_BATCH = LuaScript.load("state", "create_batch")
 BATCH_ITEM = LuaScript.load("state", "batch_item")

@@ -19,11 +19,12 @@ import msgspec
 from config import keys
 from redis_io import LuaScript, text
 from state import changes
+from state.create_call import QueuedMessage
 from state.errors import StageFinished, TaskNotFound
 from state.models import StageRecord
 from state.records import stage_fields
 from state.search import TaskFilter, search
-from state.store import QueuedMessage, StateStore
+from state.store import StateStore
 from state.transitions import is_terminal
 
 REPLAY_STAGES = LuaScript.load("state", "replay_stages")

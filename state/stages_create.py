@@ -7,10 +7,11 @@ from typing import Any
 
 from config import keys
 from redis_io import as_mapping
+from state.create_call import CREATE_STAGE, QueuedMessage
 from state.errors import TaskConflict
 from state.models import Workflow, input_hash
 from state.records import parse_workflow
-from state.store import CREATE_STAGE, CreateOutcome, QueuedMessage, StateStore
+from state.store import CreateOutcome, StateStore
 
 
 @dataclass(frozen=True)

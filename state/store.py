@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -12,8 +11,9 @@ import msgspec
 import redis.asyncio as aioredis
 
 from config import keys
-from redis_io import AsyncChannel, LuaScript, as_mapping, text
+from redis_io import AsyncChannel, as_mapping, text
 from state import changes
+from state.create_call import CREATE_STAGE, Placement, QueuedMessage, create_stage_call
 from state.effects import Effects
 from state.errors import (
     ConcurrentUpdate,
@@ -24,8 +24,8 @@ from state.errors import (
     TaskConflict,
     TaskNotFound,
 )
-from state.limits import SubmitKey, count_keys
-from state.models import StageRecord, Workflow, WorkflowMeta, input_hash, now_ms
+from state.limits import SubmitKey
+from state.models import StageRecord, Workflow, now_ms
 from state.records import (
     HAND_OVER,
     MAX_CAS_ATTEMPTS,
@@ -41,9 +41,8 @@ from state.records import (
     stage_fields,
 )
 from state.search import Origin, TaskFilter, search
-from state.transitions import QUEUED, Status, is_terminal
+from state.transitions import QUEUED, is_terminal
 
-CREATE_STAGE = LuaScript.load("state", "create_stage")
 # The indexes of workflows drop their expired entries on a submit at most this often per task_name (readers
 # skip them by score meanwhile), instead of on every submit.
 _TRIM_EVERY_S = 1.0
@@ -63,128 +62,6 @@ class CreateOutcome(StrEnum):
 
     CREATED = "created"
     EXISTS = "exists"
-
-
-@dataclass(frozen=True)
-class QueuedMessage:
-    """A Dramatiq message to queue atomically with a new stage (encoded by the caller)."""
-
-    queue: str
-    message_id: str
-    payload: bytes
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Who submits a stage and how it waits: its priority band, its client (tenant, else key name) and weight.
-
-    ``lanes``: queue the message in the client's lane of its band (priorities on), else on the queue's list.
-    """
-
-    priority: str
-    client: str
-    weight: int = 1
-    key: str | None = None
-    tenant: str | None = None
-    lanes: bool = True
-
-
-def create_stage_call(  # noqa: PLR0917  (the stage's fields, as create_stage takes them)
-    workflow_id: str,
-    task_name: str,
-    input_data: dict[str, Any],
-    callback: str | None,
-    message: QueuedMessage | None,
-    ttl_ms: int,
-    *,
-    trim: bool,
-    run_at_ms: int | None = None,
-    key: SubmitKey | None = None,
-    placement: Placement | None = None,
-    origin: Origin | None = None,
-    callback_stage: str | None = None,
-    input_params: dict[str, Any] | None = None,
-) -> tuple[bytes, bytes, list[str], list[Any]]:
-    """Return the stage and meta JSON, and the keys and arguments of ``create_stage.lua`` for a new stage."""
-    created = now_ms()
-    digest = input_hash(task_name, input_data)
-    owner = key.name if key else (placement.key if placement else None)
-    stage = StageRecord(
-        task_name=task_name,
-        status=Status.SCHEDULED if run_at_ms else Status.PENDING,
-        input_data=input_data,
-        input_hash=digest,
-        created_at_ms=created,
-        updated_at_ms=created,
-        run_at_ms=run_at_ms,
-        key=owner,
-        priority=placement.priority if placement else None,
-    )
-    meta = WorkflowMeta(
-        workflow_id=workflow_id,
-        created_at_ms=created,
-        input_params=input_params if input_params is not None else input_data,
-        shared_storage_path=f"workflows/{workflow_id}",
-        callback=callback,
-        key=owner,
-        tenant=placement.tenant if placement else None,
-    )
-    if origin is not None:
-        meta.key, meta.tenant, meta.labels = origin.key, origin.tenant, origin.labels
-    facets = origin.facet_keys() if origin is not None else []
-    stage_json, meta_json = _encoder.encode(stage), _encoder.encode(meta)
-    state_key = keys.workflow_state(workflow_id)
-    queue_keys = [state_key] * 3
-    if message is not None:
-        queue_keys = [
-            keys.dramatiq_queue(message.queue),
-            keys.dramatiq_messages(message.queue),
-            keys.broker_wake(message.queue),
-        ]
-    script_keys = [
-        state_key,
-        keys.TASK_INDEX,
-        keys.task_index_by_name(task_name),
-        keys.STORAGE_SWEEP,
-        keys.PENDING_STAGES,
-        keys.EVENTS,
-        *queue_keys,
-        keys.SCHEDULED_STAGES,
-        keys.KEY_LIMITS,
-    ]
-    lanes = message is not None and placement is not None and placement.lanes
-    if message is not None and placement is not None and lanes:
-        rotation, _turns, ages = keys.lane_keys(message.queue, placement.priority)
-        lane = keys.lane(message.queue, placement.priority, placement.client)
-        script_keys += [lane, rotation, ages, keys.CLIENT_WEIGHTS, keys.lanes_queued(message.queue)]
-    else:
-        script_keys += [state_key] * 5
-    script_keys += [keys.FACETS, *facets]
-    if key is not None:
-        script_keys += count_keys(key.name, task_name)
-    args: list[Any] = [
-        task_name,
-        digest,
-        stage_json,
-        meta_json,
-        ttl_ms,
-        created,
-        workflow_id,
-        keys.EVENTS_KEPT,
-        (callback_stage or 1) if callback else 0,  # a stage name: only that stage's ending is called back
-        1 if trim else 0,
-        message.message_id if message else "",
-        message.payload if message else "",
-        keys.BROKER_WAKE_KEPT,
-        message.queue if message else "",
-        run_at_ms or 0,
-        key.name if key else "",  # counted and limited only with the key's count keys
-        key.limits_json if key else "",
-        placement.client if placement is not None and lanes else "",
-        placement.weight if placement is not None else 0,
-        len(facets),
-    ]
-    return stage_json, meta_json, script_keys, args
 
 
 class StateStore:
@@ -466,4 +343,4 @@ class StateStore:
         return [wf for wf in map(parse_workflow, raws) if wf is not None]
 
 
-__all__ = ["CreateOutcome", "Fence", "LeaseNotHeld", "QueuedMessage", "StateStore", "parse_workflow"]
+__all__ = ["CreateOutcome", "Fence", "LeaseNotHeld", "StateStore", "parse_workflow"]
