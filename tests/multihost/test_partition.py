@@ -70,13 +70,15 @@ def _cut_and_heal(cluster: Cluster, network: Network, hosts: list[Host]) -> Part
     cluster.submit(*((task_id, "system.ping", {}) for task_id in DURING))
     wait_until(lambda: _holding(cluster, "waiter"), 20, what="the waiter holding the lease")
     wait_until(lambda: cluster.first_event(holder.hostname, "gpu_lease_lost"), 20, what="the holder told")
-    for task_id in DURING:
-        cluster.wait_status(task_id, {"SUCCESS"}, 20)
+    # The re-queued stage is a message put back: it is taken before the pings waiting in their priority lanes
+    # (README: Priorities), so the other host runs it first and the pings after it (or on the healed host).
     wait_until(lambda: _second_attempt_running(cluster), 20, what="the stage re-queued to the other host")
     assert _child_alive(cluster), "the cut-off task ended before the heal: lengthen HOLDER_TASK"
     network.set_link(holder, up=True)
     seen.healed_at = datetime.now(UTC)
     wait_until(lambda: cluster.first_event(holder.hostname, "stage_result_discarded"), 20, what="the late result")
+    for task_id in DURING:
+        cluster.wait_status(task_id, {"SUCCESS"}, 30)
     cluster.submit(*((task_id, "system.ping", {}) for task_id in AFTER))
     for task_id in ["waiter", *AFTER]:
         cluster.wait_status(task_id, {"SUCCESS"}, 30)
