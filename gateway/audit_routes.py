@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
 from aiohttp import web
 
@@ -13,6 +12,7 @@ from gateway.auth import ADMIN, require_scope
 from gateway.context import context
 from gateway.errors import BadQuery
 from gateway.responses import json_response
+from gateway.task_filters import time_ms
 
 routes = web.RouteTableDef()
 
@@ -21,25 +21,11 @@ _READ_CHUNK = 200
 # At most this many entries are read per request whatever the filters: a page may come back short with a
 # cursor to go on from, so one request never walks the whole log.
 _SCAN_MAX = 5000
-_TIME_MAX_MS = 10**15  # the year 33658: the bound the OpenAPI document states
 _STREAM_ID = re.compile(r"^\d{1,19}-\d{1,19}\Z")  # both halves fit a 64-bit integer, as Redis needs
 
 
 def _time_ms(request: web.Request, name: str) -> int | None:
-    value = request.query.get(name)
-    if value is None:
-        return None
-    if value.isdigit():
-        if int(value) > _TIME_MAX_MS:
-            raise BadQuery(f"{name} must be at most {_TIME_MAX_MS} (epoch milliseconds)")
-        return int(value)
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise BadQuery(f"{name} must be epoch milliseconds or an ISO 8601 time (2026-12-05T10:00:00Z)") from None
-    if moment.tzinfo is None:
-        raise BadQuery(f"{name} needs a time zone (Z or +01:00)")
-    return int(moment.timestamp() * 1000)
+    return time_ms(name, request.query.get(name))
 
 
 def _limit(request: web.Request) -> int:
