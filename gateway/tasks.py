@@ -63,6 +63,17 @@ def _check_files(spec: TaskSpec, data: dict[str, Any], settings: Settings) -> No
     check_input_paths(settings.share_root, path_fields(spec.input_type), data)
 
 
+async def _live_settings(live: Any, ctx: Any) -> Settings:
+    """Return the settings with the live sections at most a second old; a failed refresh is not the submit's."""
+    if live is None:
+        return ctx.settings  # type: ignore[no-any-return]
+    try:
+        return await live.refresh_within(ctx.redis, _LIVE_MAX_AGE_S)  # type: ignore[no-any-return]
+    except (RedisConnectionError, RedisTimeoutError):
+        log.warning("live_settings_refresh_failed")
+        return ctx.settings  # type: ignore[no-any-return]
+
+
 @routes.post("/v1/tasks")
 async def submit_task(request: web.Request) -> web.Response:
     """Create a task (or a new stage of an existing workflow) and queue it."""
@@ -81,7 +92,7 @@ async def submit_task(request: web.Request) -> web.Response:
     start_at = start_time_ms(req, ctx.settings.state_ttl_s)
     key = submit_key(request, ctx.settings)
     live = request.app.get(LIVE)  # the queueing section can change at run time: read at most once a second
-    settings = await live.refresh_within(ctx.redis, _LIVE_MAX_AGE_S) if live is not None else ctx.settings
+    settings = await _live_settings(live, ctx)
     placed = placement(request, settings, spec, req)
     workflow_id = req.task_id or uuid.uuid4().hex
     if workflow_id in RESERVED_IDS:
