@@ -26,7 +26,7 @@ def make_system(redis_url: str, share_dir: Path, tmp_path: Path) -> Iterator[Cal
 
     yield make
     for system in made:
-        system.stop()
+        system.stop(graceful=False)  # a test that checks a graceful stop calls stop() itself
 
 
 @pytest.fixture

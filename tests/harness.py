@@ -163,8 +163,15 @@ class System:
         path = self.log_dir / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def stop(self) -> None:
-        """Stop every process (SIGTERM, then SIGKILL, for whatever a process left behind too)."""
+    def stop(self, graceful: bool = True) -> None:
+        """Stop every process (SIGTERM, then SIGKILL, for whatever a process left behind too).
+
+        ``graceful=False`` kills at once: a test's teardown has nothing left to check, and a graceful stop
+        costs seconds per test (Dramatiq's shutdown polls once a second), most of the suite's teardown time.
+        """
+        if not graceful:
+            self.kill_all()
+            return
         below = {name: _descendants(proc.pid) for name, proc in self.procs.items()}
         for name in list(self.procs):
             proc = self.procs[name]
@@ -181,6 +188,23 @@ class System:
             for pid in below[name]:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+        self.procs.clear()
+
+    def kill_all(self) -> None:
+        """SIGKILL every process and everything below it, and wait until all are gone."""
+        below: list[psutil.Process] = []
+        for pid in (pid for proc in self.procs.values() for pid in _descendants(proc.pid)):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                below.append(psutil.Process(pid))
+        for proc in self.procs.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        for child in below:
+            with contextlib.suppress(psutil.NoSuchProcess, ProcessLookupError):
+                child.kill()
+        for proc in self.procs.values():
+            proc.wait(timeout=30)
+        wait_until(lambda: all_gone(below), 30, 0.01, "every process of the system to exit")
         self.procs.clear()
 
 
