@@ -29,7 +29,6 @@ from state import (
     LeaseNotHeld,
     StageError,
     StageRecord,
-    StaleAttempt,
     Status,
     changes,
     is_terminal,
@@ -169,17 +168,13 @@ class Endings:
     ) -> None:
         record = _error_of(error, self.settings.share_root)
         gpu_record = gpu.record(released=True) if gpu else None
-
+        if active is None and attempt is None:  # refused before it ran (its input)
+            change: Any = functools.partial(changes.reject, error=record)
+        else:
+            ended_ms = active.ended_ms if active else None
+            change = functools.partial(changes.end, status=status, error=record, gpu=gpu_record, at_ms=ended_ms)
         try:
-            self._update(
-                wid,
-                name,
-                functools.partial(
-                    changes.end, status=status, error=record, gpu=gpu_record, at_ms=active.ended_ms if active else None
-                ),
-                active=active,
-                attempt=attempt,
-            )
+            self._update(wid, name, change, active=active, attempt=attempt)
         except IllegalTransition as exc:
             log.warning("stage_end_not_recorded", reason=str(exc), status=status)
             return
@@ -188,8 +183,7 @@ class Endings:
 
 
 def _owned_by(attempt: int, change: Any, stage: StageRecord) -> StageRecord:
-    if stage.status != Status.RUNNING or stage.attempts != attempt:
-        raise StaleAttempt(attempt, stage.status, stage.attempts)
+    changes.require("owned", stage, changes.RUNNING, attempt=attempt)
     new: StageRecord = change(stage)
     return new
 
