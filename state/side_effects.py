@@ -25,6 +25,10 @@ Queued here from what only the caller knows (``Companions``):
 7. a worker's start tracks its run (record, first heartbeat, tier deadlines, host entry);
 8. a worker's ending that holds its message's delivery acks the message when the stage ends;
 9. a scheduler's release queues the stage's kept message.
+
+Two other scripts write a status, each doing its own part of the list: ``create_stage.lua`` (a new stage,
+PENDING or SCHEDULED: record, event, indexes, its message) and ``replay_stages.lua`` (``changes.replay``,
+FAILED or CANCELLED -> PENDING: record, event, the PENDING index, its new message).
 """
 
 from __future__ import annotations
