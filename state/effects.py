@@ -2,7 +2,7 @@
 
 ``Effects`` offers the pipeline methods the bookkeeping code uses (``hincrby``, ``hincrbyfloat``, ``hset``,
 ``hdel``, ``zrem``, ``srem``, ``rpush``, ``lpush``, ``ltrim`` for a released scheduled stage's enqueue, plus
-``zadd_after`` for deadlines on the server's clock), so ``state.side_effects`` fills it as it
+``zadd_after`` for deadlines on the server's clock), so ``queue_transition`` and ``queue_start`` fill it as they
 would fill a pipeline; ``update_stage.lua`` applies the recorded commands only when the compare-and-set succeeds.
 Task metrics and run tracking stay in step with the status, in one round trip. The commands travel as plain script
 arguments (``count``, then per command ``name, key index, number of arguments, arguments...``): Lua reads them

@@ -16,13 +16,15 @@ Queued here by ``queue_transition``, from the old and the new record:
 
 4. task figures: the queue wait on PENDING -> RUNNING, the finished count and the run time on an end
    (into a worker's batch, ``state.counter_batch``, when it passes one);
-5. run tracking: a run leaving RUNNING is forgotten (record, beats, heartbeat, tier deadlines; with its
-   host's entry when the run is known: ``tracking.queue_forget``, the one untrack path);
+5. run tracking: a run leaving RUNNING is forgotten (``tracking.queue_forget``: everything the monitor reads;
+   a worker's own run drops its host's entry too, point 7; ``tracking.queue_untrack`` is both, for a run
+   forgotten outside a change);
 6. indexes: the PENDING index, the per-API-key queued/running counts, the schedule index.
 
 Queued here from what only the caller knows (``Companions``):
 
-7. a worker's start tracks its run (record, first heartbeat, tier deadlines, host entry);
+7. a worker's start tracks its run (``tracking.queue_start``: record, timeout checks, host entry), and its
+   change that leaves RUNNING drops the host entry;
 8. a worker's ending that holds its message's delivery acks the message when the stage ends;
 9. a scheduler's release queues the stage's kept message.
 

@@ -2,9 +2,8 @@
 
 A run is one stage on one worker process, id ``{workflow_id}|{task_name}``. The CAS script that moves a
 stage to RUNNING also tracks its run (``queue_start``, as effects), and the one that moves it on forgets it
-(``queue_forget``; ``state.side_effects`` lists both). A host's sidecar heartbeats its runs
-(``SyncTracker.beat``); the monitor reads only what is due (``AsyncTracker.due``), so a pass costs the
-same for 10 or 100,000 healthy runs.
+(``queue_forget``). A host's sidecar heartbeats its runs (``SyncTracker.beat``); the monitor
+reads only what is due (``AsyncTracker.due``), so a pass costs the same for 10 or 100,000 healthy runs.
 """
 
 from __future__ import annotations
@@ -120,11 +119,8 @@ def queue_start(effects: Any, info: RunInfo) -> None:
     effects.hset(keys.run_host(info.host), info.run_id, info.pid)
 
 
-def queue_forget(pipe: Any, ids: list[str], host: str | None = None) -> None:
-    """Queue the commands that stop tracking ``ids`` (effects, or a sync or async pipeline): the one untrack path.
-
-    Their records, last beats, heartbeats and tier deadlines; with ``host``, their entries in that host's runs.
-    """
+def queue_forget(pipe: Any, ids: list[str]) -> None:
+    """Queue the commands that stop tracking ``ids`` (sync or async pipeline)."""
     if not ids:
         return
     pipe.hdel(keys.RUNS, *ids)
@@ -132,8 +128,12 @@ def queue_forget(pipe: Any, ids: list[str], host: str | None = None) -> None:
     pipe.zrem(keys.RUN_HEARTBEATS, *ids)
     for key in _deadline_keys():
         pipe.zrem(key, *ids)
-    if host is not None:
-        pipe.hdel(keys.run_host(host), *ids)
+
+
+def queue_untrack(pipe: Any, ids: list[str], host: str) -> None:
+    """Queue what stops tracking ``ids`` of ``host`` everywhere: ``queue_forget`` and the host's entries."""
+    queue_forget(pipe, ids)
+    pipe.hdel(keys.run_host(host), *ids)
 
 
 def queue_pending(effects: Any, rid: str, *, pending: bool) -> None:
@@ -167,7 +167,7 @@ class SyncTracker:
     def end(self, info: RunInfo) -> None:
         """Stop tracking a run whose worker finished with it."""
         with self.client.pipeline(transaction=True) as pipe:
-            queue_forget(pipe, [info.run_id], info.host)
+            queue_untrack(pipe, [info.run_id], info.host)
             pipe.execute()
 
     def host_runs(self, host: str) -> dict[str, int]:
@@ -291,5 +291,6 @@ __all__ = [
     "queue_forget",
     "queue_pending",
     "queue_start",
+    "queue_untrack",
     "run_id",
 ]
