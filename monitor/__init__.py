@@ -6,7 +6,7 @@ and ``python -m monitor`` runs it alone. A leader lease in Redis lets exactly on
 
 from monitor.actions import Actions, Enqueue
 from monitor.dispatch import broker_enqueue
-from monitor.errors import MonitorError, StageNotRunning
+from monitor.errors import MonitorError
 from monitor.journal import MonitorEvent
 from monitor.journal import recent as recent_events
 from monitor.leader import Leader, current_leader, lease_ms
@@ -21,7 +21,6 @@ __all__ = [
     "MonitorError",
     "MonitorEvent",
     "PassReport",
-    "StageNotRunning",
     "broker_enqueue",
     "current_leader",
     "lease_ms",

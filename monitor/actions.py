@@ -8,6 +8,7 @@ worker process. The CAS on the stage comes first: if the worker committed in bet
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,8 +20,7 @@ import redis.asyncio as aioredis
 from config import Settings, keys
 from gpu_lock import AsyncGpuLock, GpuLockError, aread_status
 from monitor import journal
-from monitor.errors import StageNotRunning
-from state import IllegalTransition, StageError, StageRecord, StateStore, Status, TaskNotFound, changes, now_ms
+from state import IllegalTransition, StageError, StageRecord, StateStore, TaskNotFound, changes, now_ms
 from state.batch import update_stages
 from state.tracking import AsyncTracker, RunInfo
 
@@ -106,26 +106,17 @@ class Actions:
         await journal.record(self.client, journal.event_for("dead", run, reason, action=action))
 
     async def _end(self, run: RunInfo, error: StageError) -> bool:
-        def fail(stage: StageRecord) -> StageRecord:
-            if stage.status != Status.RUNNING:
-                raise StageNotRunning(stage.status)
-            return changes.fail(stage, error)
-
         try:
-            await self.store.update_stage(run.workflow_id, run.task_name, fail)
-        except (StageNotRunning, TaskNotFound, IllegalTransition):
+            await self.store.update_stage(run.workflow_id, run.task_name, functools.partial(changes.fail, error=error))
+        except (TaskNotFound, IllegalTransition):  # PreconditionFailed: it left RUNNING meanwhile
             return False
         return True
 
     async def _back_to_pending(self, run: RunInfo, reason: str, message_id: str) -> bool:
-        def requeue(stage: StageRecord) -> StageRecord:
-            if stage.status != Status.RUNNING or changes.was_requeued(stage):
-                raise StageNotRunning(stage.status)
-            return changes.requeue(stage, reason, message_id)
-
+        requeue = functools.partial(changes.requeue, reason=reason, message_id=message_id)
         try:
             await self.store.update_stage(run.workflow_id, run.task_name, requeue)
-        except (StageNotRunning, TaskNotFound, IllegalTransition):
+        except (TaskNotFound, IllegalTransition):  # PreconditionFailed: it left RUNNING, or was re-queued once
             return False
         return True
 
@@ -162,14 +153,8 @@ class Actions:
             await pipe.execute()
 
 
-def _with_event(event: dict[str, Any]) -> Callable[[StageRecord], StageRecord | None]:
-    def add(stage: StageRecord) -> StageRecord | None:
-        if stage.status != Status.RUNNING:
-            return None
-        stage.events.append(event)
-        return stage
-
-    return add
+def _with_event(event: dict[str, Any]) -> Callable[[StageRecord], StageRecord]:
+    return functools.partial(changes.note_event, event=event)
 
 
 def _tier_detail(tier: str, run: RunInfo, age_s: float) -> str:

@@ -11,6 +11,7 @@ new message, recorded as a ``redelivered`` event that supersedes any older messa
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
@@ -19,9 +20,8 @@ import redis.asyncio as aioredis
 from config import Settings, keys
 from monitor import journal
 from monitor.actions import Enqueue
-from monitor.errors import StageNotPending
 from redis_io import text
-from state import IllegalTransition, StageRecord, StateStore, Status, TaskNotFound, changes
+from state import IllegalTransition, StateStore, TaskNotFound, changes
 
 MAX_PER_PASS = 100
 
@@ -83,14 +83,11 @@ class PendingSweep:
         message_id = uuid.uuid4().hex
         reason = "PENDING past gpu_lock_monitor.pending_timeout with no message in any queue"
 
-        def mark(stage: StageRecord) -> StageRecord:
-            if stage.status != Status.PENDING:
-                raise StageNotPending(stage.status)
-            return changes.redeliver(stage, message_id)
-
         try:
-            await self.store.update_stage(workflow_id, task_name, mark)
-        except (StageNotPending, TaskNotFound, IllegalTransition):
+            await self.store.update_stage(
+                workflow_id, task_name, functools.partial(changes.redeliver, message_id=message_id)
+            )
+        except (TaskNotFound, IllegalTransition):  # PreconditionFailed: it left PENDING meanwhile
             return 0
         await self.enqueue(workflow_id, task_name, message_id)
         event = journal.event_for(

@@ -12,24 +12,10 @@ from state.models import StageRecord
 from state.records import UPDATE_STAGE, cas_call, has_waiters, prepare_change, stage_fields
 from state.store import StateStore
 
-# A change returns the new record, or None to leave the stage as it is.
-Change = Callable[[StageRecord], StageRecord | None]
+# A named change (``state.changes``): it raises ``PreconditionFailed`` to leave the stage as it is.
+Change = Callable[[StageRecord], StageRecord]
 
 _decoder = msgspec.json.Decoder(StageRecord)
-
-
-class _Declined(StateError):
-    """Raised inside a change that leaves the stage as it is."""
-
-
-def _declining(name: str, change: Change) -> Callable[[StageRecord], StageRecord]:
-    def apply(stage: StageRecord) -> StageRecord:
-        new = change(stage)
-        if new is None:
-            raise _Declined(name)
-        return new
-
-    return apply
 
 
 async def update_stages(store: StateStore, changes: list[tuple[str, str, Change]]) -> list[StageRecord | None]:
@@ -38,8 +24,8 @@ async def update_stages(store: StateStore, changes: list[tuple[str, str, Change]
     Reads every stage in one round trip and writes every change in another, each write the stores' own
     compare-and-set (``prepare_change`` + ``update_stage.lua``), so its bookkeeping (task figures, run
     tracking) commits in the same atomic step; a stage that changed in between is retried alone. Returns
-    the new record per change, or None where the stage is missing, the change declined or the transition
-    is illegal.
+    the new record per change, or None where the stage is missing, the change's precondition does not hold
+    or the transition is illegal.
     """
     reads = [("HMGET", keys.workflow_state(wid), *stage_fields(name)) for wid, name, _ in changes]
     raws = await store.channel.execute_many(*reads)
@@ -50,8 +36,8 @@ async def update_stages(store: StateStore, changes: list[tuple[str, str, Change]
         if raw is None or rev is None:
             continue
         try:
-            new, effects = prepare_change(wid, _decoder.decode(raw), _declining(name, change), None)
-        except StateError:  # declined, or an illegal move
+            new, effects = prepare_change(wid, _decoder.decode(raw), change, None)
+        except StateError:  # its precondition does not hold, or an illegal move
             continue
         calls.append(
             cas_call(keys.workflow_state(wid), name, int(rev), new, ttl_ms=store.ttl_ms, fence=None, effects=effects)
@@ -73,6 +59,6 @@ async def update_stages(store: StateStore, changes: list[tuple[str, str, Change]
 
 async def _alone(store: StateStore, wid: str, name: str, change: Change) -> StageRecord | None:
     try:
-        return await store.update_stage(wid, name, _declining(name, change))
-    except StateError:  # declined, gone, or an illegal move now
+        return await store.update_stage(wid, name, change)
+    except StateError:  # its precondition does not hold, gone, or an illegal move now
         return None

@@ -1,5 +1,9 @@
 """The state package's errors."""
 
+from __future__ import annotations
+
+from state.models import StageRecord
+
 
 class StateError(Exception):
     """Base of every error raised by the state package."""
@@ -22,15 +26,39 @@ class IllegalTransition(StateError):
         self.new = new
 
 
-class StaleAttempt(IllegalTransition):
-    """Raised when a run would end a stage that has moved on without it (re-queued, or run again elsewhere)."""
+class PreconditionFailed(IllegalTransition):
+    """Raised when a named change (``state.changes``) does not apply to the stage as it is now.
 
-    def __init__(self, attempt: int, status: str, attempts: int) -> None:
+    The one answer to "only if still RUNNING / PENDING / this attempt": ``change`` names the change,
+    ``stage`` is the record as found (``task_name`` its name), ``expected`` the statuses the change applies
+    to, ``found`` the status the stage has; ``attempt`` the run's attempt it was limited to (None: any) and
+    ``why`` what else did not hold (already re-queued once, another attempt owns the stage).
+    """
+
+    def __init__(
+        self,
+        change: str,
+        stage: StageRecord,
+        expected: frozenset[str],
+        *,
+        attempt: int | None = None,
+        why: str = "",
+    ) -> None:
+        found = str(stage.status)
+        wanted = " or ".join(sorted(str(s) for s in expected))
+        detail = f": {why}" if why else ""
         StateError.__init__(
-            self, f"attempt {attempt} no longer owns the stage (now {status}, attempt {attempts}): its end is dropped"
+            self, f"{change} does not apply to {stage.task_name!r}: expected {wanted}, found {found}{detail}"
         )
-        self.old = status
-        self.new = status
+        self.change = change
+        self.stage = stage
+        self.task_name = stage.task_name
+        self.expected = expected
+        self.found = found
+        self.attempt = attempt
+        self.why = why
+        self.old = found
+        self.new = found
 
 
 class StageNotTerminal(StateError):

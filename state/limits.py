@@ -2,7 +2,7 @@
 
 The submit script (``create_stage.lua``) checks a key's limits and counts the new stage as queued; every
 later move between queued (SCHEDULED, PENDING), running (RUNNING) and ended is recorded as effects of the
-move's compare-and-set (``queue_key_counts``, called from ``task_metrics.queue_transition``), so a retry, a
+move's compare-and-set (``queue_key_counts``, called from ``side_effects.queue_transition``), so a retry, a
 cancel, a re-queue by the monitor or a release of a scheduled stage moves the run id between the sets in
 the same atomic step. The counts are sorted sets of run ids, not integers: adding or removing one twice is
 harmless, and ids whose record expired are dropped by age when the submit script reads them (no drift).

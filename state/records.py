@@ -18,7 +18,7 @@ from redis_io import LuaScript, text
 from state.effects import Effects
 from state.errors import LeaseNotHeld, TaskNotFound
 from state.models import StageRecord, Workflow, WorkflowMeta, now_ms
-from state.task_metrics import queue_transition
+from state.side_effects import queue_transition
 from state.transitions import Status, check_transition
 
 UPDATE_STAGE = LuaScript.load("state", "update_stage")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 import structlog
@@ -21,12 +21,11 @@ from redis.exceptions import RedisError
 from config import keys
 from redis_io import text
 from state import changes
-from state.errors import ConcurrentUpdate, StateError, TaskNotFound
-from state.models import StageRecord, now_ms
-from state.tracking import run_id
-from state.transitions import Status
+from state.errors import ConcurrentUpdate, PreconditionFailed, TaskNotFound
+from state.models import now_ms
+from state.side_effects import Companions
 
-if TYPE_CHECKING:  # the store's transitions import this module (queue_unschedule)
+if TYPE_CHECKING:
     from state.store import StateStore
 
 log = structlog.get_logger(__name__)
@@ -36,28 +35,6 @@ BATCH = 100
 # The longest a scheduler waits between two looks at the head of the set (a stage starts this late at most,
 # plus the queue's own wait).
 POLL_S = 0.25
-
-
-class _NotScheduled(StateError):
-    """Raised inside a release when the stage is no longer SCHEDULED (cancelled, or released elsewhere)."""
-
-
-def queue_unschedule(effects: Any, workflow_id: str, task_name: str) -> None:
-    """Drop a stage leaving SCHEDULED from the set, and its kept message (as effects of the move)."""
-    effects.zrem(keys.SCHEDULED_STAGES, run_id(workflow_id, task_name))
-    effects.hdel(keys.workflow_state(workflow_id), keys.scheduled_field(task_name))
-
-
-def queue_message(effects: Any, workflow_id: str, entry: bytes) -> None:
-    """Queue a kept message as RedisBroker's enqueue would, with a wake-up token (as effects of the release)."""
-    queue, task_name, message_id, payload = entry.split(b"\t", 3)
-    name = queue.decode()
-    effects.hset(keys.dramatiq_messages(name), message_id.decode(), payload)
-    effects.rpush(keys.dramatiq_queue(name), message_id.decode())
-    effects.lpush(keys.broker_wake(name), 1)
-    effects.ltrim(keys.broker_wake(name), 0, keys.BROKER_WAKE_KEPT - 1)
-    note = b"%s\n%s" % (queue, message_id)
-    effects.hset(keys.workflow_state(workflow_id), keys.stage_message_field(task_name.decode()), note)
 
 
 class Scheduler:
@@ -88,16 +65,11 @@ class Scheduler:
             return False
         entry = found if isinstance(found, bytes) else found.encode()
 
-        def release(stage: StageRecord) -> StageRecord:
-            if stage.status != Status.SCHEDULED:
-                raise _NotScheduled(stage.status)
-            return changes.release(stage)
-
         try:
             await self.store.update_stage_at(
-                workflow_id, task_name, release, also=lambda effects, _new: queue_message(effects, workflow_id, entry)
+                workflow_id, task_name, changes.release, also=Companions(released=(workflow_id, entry))
             )
-        except (_NotScheduled, TaskNotFound):
+        except (PreconditionFailed, TaskNotFound):  # cancelled, or released elsewhere
             return False
         except ConcurrentUpdate:  # the record kept changing: the next round tries again
             log.warning("scheduled_release_contended", task_id=workflow_id, task_name=task_name)

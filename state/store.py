@@ -19,8 +19,8 @@ from state.errors import (
     ConcurrentUpdate,
     LeaseNotHeld,
     LimitExceeded,
+    PreconditionFailed,
     StageFinished,
-    StateError,
     TaskConflict,
     TaskNotFound,
 )
@@ -47,14 +47,6 @@ from state.transitions import QUEUED, is_terminal
 # skip them by score meanwhile), instead of on every submit.
 _TRIM_EVERY_S = 1.0
 _encoder = msgspec.json.Encoder()
-
-
-class _LeftAlone(StateError):
-    """Raised inside a change that leaves the stage as it is."""
-
-    def __init__(self, stage: StageRecord) -> None:
-        super().__init__(stage.status)
-        self.stage = stage
 
 
 class CreateOutcome(StrEnum):
@@ -304,15 +296,9 @@ class StateStore:
         await self.client.hset(keys.workflow_state(workflow_id), f"cancel:{name}", now_ms())
         if stage.status not in QUEUED:
             return stage
-
-        def end_pending(current: StageRecord) -> StageRecord:
-            if current.status not in QUEUED:  # it started meanwhile: the flag stops it
-                raise _LeftAlone(current)
-            return changes.cancel_pending(current)
-
         try:
-            return await self.update_stage(workflow_id, name, end_pending)
-        except _LeftAlone as exc:
+            return await self.update_stage(workflow_id, name, changes.cancel_pending)
+        except PreconditionFailed as exc:  # it started meanwhile: the flag stops it
             return exc.stage
 
     async def set_callback_status(self, workflow_id: str, task_name: str, status_json: bytes) -> None:

@@ -1,9 +1,9 @@
 """Task figures kept in Redis on stage transitions, so every process (gateway, monitor) can report them.
 
-Written by the store when a stage changes status: queue wait on PENDING -> RUNNING, outcome and run
-time when it ends. Histograms store per-bucket counts (``<name>_bucket:<task>:<le>``) that readers
-cumulate, and the sum (``<name>_sum:<task>``); the count is the buckets' total (two writes per
-observation, not three). Times are seconds.
+Written with a stage's status change (``state.side_effects.queue_transition``): queue wait on
+PENDING -> RUNNING, outcome and run time when it ends. Histograms store per-bucket counts
+(``<name>_bucket:<task>:<le>``) that readers cumulate, and the sum (``<name>_sum:<task>``); the count is
+the buckets' total (two writes per observation, not three). Times are seconds.
 """
 
 from __future__ import annotations
@@ -13,11 +13,6 @@ from typing import Any
 import msgspec
 
 from config import keys
-from state.limits import queue_key_counts
-from state.models import StageRecord
-from state.schedule import queue_unschedule
-from state.tracking import queue_forget, queue_pending, run_id
-from state.transitions import Status, is_terminal
 
 BUCKETS_S = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200)
 HISTOGRAMS = ("run_seconds", "queue_wait_seconds")
@@ -50,36 +45,6 @@ def queue_observe(pipe: Any, name: str, task_name: str, seconds: float) -> None:
     seconds = max(0.0, seconds)
     pipe.hincrby(keys.TASK_METRICS, f"{name}_bucket:{task_name}:{_bucket(seconds)}", 1)
     pipe.hincrbyfloat(keys.TASK_METRICS, f"{name}_sum:{task_name}", seconds)
-
-
-def queue_transition(pipe: Any, workflow_id: str, old: StageRecord, new: StageRecord, metrics: Any = None) -> bool:
-    """Queue the bookkeeping of a status change; return whether anything was queued.
-
-    The task figures go to ``metrics`` when given (a worker's ``counter_batch.Increments``), else to ``pipe``.
-    """
-    queued = False
-    figures = pipe if metrics is None else metrics
-    if old.status == Status.PENDING and new.status == Status.RUNNING and new.started_at_ms:
-        since = old.updated_at_ms or old.created_at_ms
-        queue_observe(figures, "queue_wait_seconds", new.task_name, (new.started_at_ms - since) / 1000)
-        queued = True
-    if old.status == Status.RUNNING and new.status != Status.RUNNING:
-        queue_forget(pipe, [run_id(workflow_id, new.task_name)])
-        queued = True
-    if (old.status == Status.PENDING) != (new.status == Status.PENDING):
-        queue_pending(pipe, run_id(workflow_id, new.task_name), pending=new.status == Status.PENDING)
-        queued = True
-    if old.status != new.status:
-        queued = queue_key_counts(pipe, run_id(workflow_id, new.task_name), old, new) or queued
-    if old.status == Status.SCHEDULED and new.status != Status.SCHEDULED:
-        queue_unschedule(pipe, workflow_id, new.task_name)
-        queued = True
-    if is_terminal(new.status) and not is_terminal(old.status):
-        figures.hincrby(keys.TASK_METRICS, f"finished_total:{new.task_name}:{new.status.lower()}", 1)
-        if new.started_at_ms and new.finished_at_ms:
-            queue_observe(figures, "run_seconds", new.task_name, (new.finished_at_ms - new.started_at_ms) / 1000)
-        queued = True
-    return queued
 
 
 def parse_figures(raw: dict[Any, Any]) -> TaskFigures:

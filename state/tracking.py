@@ -130,6 +130,12 @@ def queue_forget(pipe: Any, ids: list[str]) -> None:
         pipe.zrem(key, *ids)
 
 
+def queue_untrack(pipe: Any, ids: list[str], host: str) -> None:
+    """Queue what stops tracking ``ids`` of ``host`` everywhere: ``queue_forget`` and the host's entries."""
+    queue_forget(pipe, ids)
+    pipe.hdel(keys.run_host(host), *ids)
+
+
 def queue_pending(effects: Any, rid: str, *, pending: bool) -> None:
     """Keep the index of PENDING stages in step with a move to or from PENDING (as effects of the move).
 
@@ -161,8 +167,7 @@ class SyncTracker:
     def end(self, info: RunInfo) -> None:
         """Stop tracking a run whose worker finished with it."""
         with self.client.pipeline(transaction=True) as pipe:
-            queue_forget(pipe, [info.run_id])
-            pipe.hdel(keys.run_host(info.host), info.run_id)
+            queue_untrack(pipe, [info.run_id], info.host)
             pipe.execute()
 
     def host_runs(self, host: str) -> dict[str, int]:
@@ -286,5 +291,6 @@ __all__ = [
     "queue_forget",
     "queue_pending",
     "queue_start",
+    "queue_untrack",
     "run_id",
 ]

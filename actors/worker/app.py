@@ -33,10 +33,10 @@ def _actor_fn(spec: TaskSpec, lifecycle: Lifecycle) -> Any:
 
     def run_stage(context: dict[str, Any]) -> dict[str, Any]:
         active = lifecycle.active
-        if active is None:  # called outside a worker (a direct call in a shell)
+        if active is None or active.task is None:  # called outside a worker (a direct call in a shell)
             raise RuntimeError(f"{spec.name} runs only inside a taskgate worker")
         try:
-            output = spec.body(active.run, active.params)
+            output = spec.body(active.task, active.params)
         except TaskError as exc:
             active.error = exc
         except Exception as exc:

@@ -1,7 +1,8 @@
 """Worker side of the monitor: record which process runs which stage, with its tier deadlines.
 
-The lifecycle calls ``track`` when a stage starts, ``note_gpu`` once its lease is granted and
-``untrack`` when the stage's message is done. Heartbeats do not come from here: a thread in this
+A run (``actors.worker.stage_run``) builds its record with ``run_info`` when its stage starts (the start's
+script tracks it), notes its lease with ``note_gpu``, and is forgotten by its ending's script or
+``SyncTracker.end``. Heartbeats do not come from here: a thread in this
 process stops when C code holds the GIL, so the host's sidecar (``actors.worker.sidecar``, run by
 ``taskgate worker``) heartbeats every tracked run whose process is alive and executes kill orders.
 """
@@ -58,12 +59,3 @@ class RunTracking:
             self.tracker.note_gpu(info)
         except RedisError as exc:
             log.warning("run_gpu_not_tracked", error=str(exc))
-
-    def untrack(self, info: RunInfo | None) -> None:
-        """Stop tracking a run (its stage has ended or gone back to PENDING)."""
-        if info is None:
-            return
-        try:
-            self.tracker.end(info)
-        except RedisError as exc:
-            log.warning("run_not_untracked", error=str(exc))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from state import changes
+from state import IllegalTransition, PreconditionFailed, changes
 from state.models import StageError, StageRecord
 from state.transitions import Status, check_transition
 
@@ -60,3 +60,50 @@ def test_no_module_but_state_changes_writes_a_stage_status() -> None:
                 if WRITES.search(line) and "self." not in line.split("=")[0]:
                     offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert offenders == []
+
+
+@pytest.mark.parametrize(
+    ("found", "name", "change", "expected"),
+    [
+        (Status.PENDING, "release", changes.release, {Status.SCHEDULED}),
+        (Status.SUCCESS, "start", changes.start, {Status.PENDING, Status.RUNNING}),
+        (Status.PENDING, "note_gpu", lambda s: changes.note_gpu(s, {"device": 0}), {Status.RUNNING}),
+        (Status.PENDING, "note_event", lambda s: changes.note_event(s, {"type": "timeout"}), {Status.RUNNING}),
+        (Status.PENDING, "succeed", lambda s: changes.succeed(s, {}), {Status.RUNNING}),
+        (Status.PENDING, "end as FAILED", lambda s: changes.fail(s, ERROR), {Status.RUNNING}),
+        (
+            Status.CANCELLED,
+            "reject",
+            lambda s: changes.reject(s, ERROR),
+            {Status.SCHEDULED, Status.PENDING, Status.RUNNING},
+        ),
+        (Status.RUNNING, "cancel_pending", changes.cancel_pending, {Status.SCHEDULED, Status.PENDING}),
+        (Status.PENDING, "retry", lambda s: changes.retry(s, "boom"), {Status.RUNNING}),
+        (Status.PENDING, "requeue", lambda s: changes.requeue(s, "gone", "m1"), {Status.RUNNING}),
+        (Status.RUNNING, "redeliver", lambda s: changes.redeliver(s, "m1"), {Status.PENDING}),
+        (Status.SUCCESS, "replay", lambda s: changes.replay(s, "m1"), {Status.FAILED, Status.CANCELLED}),
+    ],
+)
+def test_a_named_change_that_does_not_apply_raises_the_one_precondition_error(
+    found: Status, name: str, change, expected: set[Status]
+) -> None:
+    stage = _stage(found)
+    with pytest.raises(PreconditionFailed) as raised:
+        change(stage)
+    error = raised.value
+    assert (error.change, error.task_name, error.found, error.expected) == (name, "system.ping", found, expected)
+    assert error.stage.status == found  # the record as found, left as it was
+    assert isinstance(error, IllegalTransition)  # callers that drop an illegal move drop this too
+
+
+def test_a_runs_own_change_applies_only_while_its_attempt_owns_the_stage() -> None:
+    stage = _stage(Status.RUNNING)
+    stage.attempts = 2
+    with pytest.raises(PreconditionFailed, match="attempt 1 no longer owns it") as raised:
+        changes.retry(stage, "boom", attempt=1)
+    assert (raised.value.attempt, raised.value.found) == (1, Status.RUNNING)
+    assert changes.retry(stage, "boom", attempt=2).status == Status.PENDING
+    requeued = changes.requeue(_stage(Status.RUNNING), "gone", "m1")
+    requeued.status = Status.RUNNING
+    with pytest.raises(PreconditionFailed, match="re-queued once already"):
+        changes.requeue(requeued, "gone again", "m2")

@@ -6,6 +6,7 @@ at a timeout in a subprocess's log.
 
 from __future__ import annotations
 
+import functools
 import json
 import socket
 from collections.abc import Iterator
@@ -25,7 +26,7 @@ from actors.worker.lifecycle import Lifecycle
 from actors.worker.prefetch import Snapshots
 from config import keys, load_settings
 from redis_io import Channel
-from state import StateStore
+from state import StateStore, changes
 from tests.harness import wait_until
 
 
@@ -161,6 +162,30 @@ async def test_a_stage_changed_after_its_fetch_is_judged_on_a_fresh_read_never_o
     stage = _stage(redis_client, "snap-stale", "system.ping")
     assert (stage["status"], stage["attempts"], stage["started_at_ms"]) == ("CANCELLED", 0, None)
     assert redis_client.hlen(keys.RUNS) == 0  # no run was tracked for it
+
+
+async def test_a_run_cut_off_from_its_stage_does_not_end_it_and_still_untracks_itself(
+    hooks: tuple[WakingRedisBroker, Lifecycle], redis_url: str, redis_client: redis.Redis
+) -> None:
+    broker, lifecycle = hooks
+    message = MessageProxy(decode_message(await _queued(redis_url, "cut-off")))
+    lifecycle.before_process_message(broker, message)
+    run = lifecycle.active
+    assert run is not None
+    assert run.attempt == 1
+    host_runs = keys.run_host(socket.gethostname())
+    assert redis_client.hexists(host_runs, "cut-off|system.ping")  # the start's script tracked it on this host
+    # The monitor gave up on the run meanwhile: the stage went back to PENDING under a new message.
+    client = aioredis.Redis.from_url(redis_url)
+    requeue = functools.partial(changes.requeue, reason="worker silent", message_id="m2")
+    await StateStore(client, 3600).update_stage("cut-off", "system.ping", requeue)
+    await client.aclose()
+    lifecycle.after_process_message(broker, message, exception=RuntimeError("finished late"))
+    stage = _stage(redis_client, "cut-off", "system.ping")
+    assert (stage["status"], stage["error"], [e["type"] for e in stage["events"]]) == ("PENDING", None, ["requeued"])
+    assert redis_client.hlen(keys.RUNS) == 0
+    assert redis_client.hlen(host_runs) == 0  # the run forgot itself: its ending was not recorded
+    assert lifecycle.active is None
 
 
 def test_snapshots_are_bounded_and_skip_messages_of_no_stage(redis_url: str, redis_client: redis.Redis) -> None:
