@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 import structlog
 from aiohttp import web
 
-from actors.worker.app import build_broker
+from actors.messages import MessageSender
+from actors.registry import check_task_names
 from config import Settings
 from gateway import (
     audit_routes,
@@ -33,7 +34,8 @@ from gateway import (
 )
 from gateway.audit import audit_middleware
 from gateway.context import CTX, SETTINGS, AppContext
-from gateway.metrics import GatewayMetrics, metrics_middleware
+from gateway.health import metrics_middleware
+from gateway.metrics import GatewayMetrics
 from gateway.problems import problem_middleware
 from redis_io.clients import GATEWAY, aclose_client, async_client
 from state import StateStore
@@ -42,9 +44,15 @@ log = structlog.get_logger(__name__)
 
 
 def create_app(settings: Settings) -> web.Application:
-    """Return the gateway application for these settings (Redis must be configured)."""
+    """Return the gateway application for these settings (Redis must be configured).
+
+    Raises:
+        ValueError: Redis is not configured.
+        ConfigError: per-task settings name a task that does not exist.
+    """
     if not settings.redis_configured:
         raise ValueError("settings.redis_url or settings.redis_sentinels is required")
+    check_task_names(settings)
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[audit_middleware, problem_middleware])
     app[SETTINGS] = settings
     app.add_routes(bulk_routes.routes)
@@ -81,15 +89,13 @@ def create_app(settings: Settings) -> web.Application:
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     settings: Settings = app[SETTINGS]
     client = async_client(settings, GATEWAY)
-    broker, _lifecycle = build_broker(settings)
     app[CTX] = AppContext(
         settings=settings,
         redis=client,
         store=StateStore(client, settings.state_ttl_s),
-        broker=broker,
+        sender=MessageSender(client, settings.state_ttl_s * 1000),
         metrics=GatewayMetrics(),
     )
     log.info("gateway_started", host=settings.host, port=settings.port)
     yield
-    broker.close()
     await aclose_client(client)

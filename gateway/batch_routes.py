@@ -11,10 +11,10 @@ import msgspec
 from aiohttp import web
 
 from actors.gpu_memory import check_submit as check_gpu_memory
+from actors.messages import stage_message
 from actors.pipeline.definition import PREFIX as PIPELINE_PREFIX
 from actors.registry import REGISTRY, TaskSpec
 from actors.validation import InvalidInput, check_io, path_fields, validate_submit
-from actors.worker.broker import stage_message
 from config import Settings, keys
 from gateway.audit import audited
 from gateway.auth import ADMIN, OPEN, PRINCIPAL, Principal

@@ -1,20 +1,17 @@
-"""What every handler shares: settings, the Redis client, the store, the broker and metrics."""
+"""What every handler shares: settings, the Redis client, the store, the message sender and metrics."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 from aiohttp import web
-from dramatiq import Broker
 
+from actors.messages import MessageSender
 from config import Settings
+from gateway.metrics import GatewayMetrics
 from gateway.workers import WorkerDirectory
 from state import StateStore
-
-if TYPE_CHECKING:  # gateway.metrics reads the context in its middleware
-    from gateway.metrics import GatewayMetrics
 
 
 @dataclass
@@ -24,7 +21,7 @@ class AppContext:
     settings: Settings
     redis: aioredis.Redis
     store: StateStore
-    broker: Broker
+    sender: MessageSender
     metrics: GatewayMetrics
     workers: WorkerDirectory = field(default_factory=WorkerDirectory)
 

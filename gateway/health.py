@@ -1,4 +1,4 @@
-"""Liveness, readiness, the task catalogue and ``/metrics``."""
+"""Liveness, readiness, the task catalogue and ``/metrics`` (with the middleware that refreshes its figures)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from aiohttp import web
 
 from actors.gpu_memory import requested_mb
 from actors.registry import REGISTRY, TaskSpec
-from gateway.context import AppContext, context
+from gateway.context import CTX, AppContext, context
+from gateway.monitor_views import LIVE
+from gateway.problems import Handler
 from gateway.responses import json_response
 from gateway.workers import QueueWorkers
 
@@ -59,3 +61,13 @@ async def metrics(request: web.Request) -> web.Response:
     """Expose Prometheus metrics."""
     ctx = context(request)
     return web.Response(body=ctx.metrics.render(), headers={"Content-Type": ctx.metrics.content_type})
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refresh the Redis figures right before ``/metrics`` renders them."""
+    if request.path == "/metrics" and CTX in request.app:
+        ctx = request.app[CTX]
+        live = request.app.get(LIVE)
+        await ctx.metrics.refresh(ctx.redis, live.current if live else ctx.settings)
+    return await handler(request)

@@ -14,8 +14,8 @@ from typing import Annotated, Any
 import msgspec
 from aiohttp import web
 
+from actors.registry import check_task_names
 from actors.validation import InvalidInput
-from actors.worker.app import check_task_names
 from config import ConfigError, GpuLockMonitorSettings, GpuLockSettings, Settings
 from config.queueing import QueueingSettings
 from gateway.audit import audited
@@ -25,8 +25,8 @@ from gateway.context import CTX, AppContext, context
 from gateway.errors import LeaseNotFound
 from gateway.monitor_views import LIVE, health_report, heartbeats_view, lock_view, statistics_view, timeouts_view
 from gateway.responses import json_response
-from gpu_lock import AsyncGpuLock
-from monitor import Monitor, broker_enqueue
+from gpu_lock import aforce_release
+from monitor import Monitor, stage_enqueue
 from state.live import LiveSettings, apply_overrides, merge_overrides
 
 routes = web.RouteTableDef()
@@ -86,7 +86,7 @@ async def release_lease(request: web.Request) -> web.Response:
     ctx, settings = await _settings(request)
     req: ReleaseRequest = _decode(await read_body(request), ReleaseRequest)
     device = int(request.match_info["device"])
-    if not await AsyncGpuLock(ctx.redis, settings.gpu_lock).force_release(device, req.fencing_token, req.reason):
+    if not await aforce_release(ctx.redis, settings.gpu_lock, device, req.fencing_token, req.reason):
         raise LeaseNotFound(f"no lease on device {device} carries fencing token {req.fencing_token}")
     return json_response({"released": True, "device": device, "fencing_token": req.fencing_token, "reason": req.reason})
 
@@ -171,7 +171,7 @@ async def monitor_ctx(app: web.Application) -> AsyncIterator[None]:
     app[LIVE] = LiveSettings(ctx.settings)
     task = None
     if ctx.settings.gpu_lock_monitor.enabled:
-        monitor = Monitor(ctx.redis, ctx.settings, broker_enqueue(ctx.broker))
+        monitor = Monitor(ctx.redis, ctx.settings, stage_enqueue(ctx.sender))
         task = asyncio.create_task(monitor.run(), name="monitor")
         app[MONITOR_TASK] = task
     yield

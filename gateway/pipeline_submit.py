@@ -13,13 +13,13 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from actors.gpu_memory import check_submit as check_gpu_memory
+from actors.messages import stage_message
 from actors.pipeline.definition import PREFIX, Definition, decode_definition
 from actors.pipeline.expand import Expansion, expand
 from actors.pipeline.tasks import RUN_TASK, RunInput, builtin_definitions, spec_of
 from actors.pipeline.templates import INPUT_REFERENCE
 from actors.registry import REGISTRY, TaskSpec
 from actors.validation import InvalidInput, check_io, decode_input, path_fields, validate_submit
-from actors.worker.broker import stage_message
 from config import Settings, keys
 from gateway.context import context
 from gateway.errors import UnknownTask

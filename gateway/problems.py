@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import dramatiq.errors
 import msgspec
 import redis.exceptions
 import structlog
@@ -88,7 +87,6 @@ ERROR_TABLE: list[tuple[type[BaseException], int, str, str]] = [
     (redis.exceptions.TimeoutError, 503, "redis-unavailable", "Redis is unavailable"),
     # a primary demoted by a failover, still reached before clients move to the new one
     (redis.exceptions.ReadOnlyError, 503, "redis-unavailable", "Redis is unavailable"),
-    (dramatiq.errors.BrokerConnectionError, 503, "broker-unavailable", "The message broker is unavailable"),
 ]
 
 _encoder = msgspec.json.Encoder()

@@ -14,10 +14,10 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from actors.gpu_memory import check_submit as check_gpu_memory
+from actors.messages import stage_message
 from actors.pipeline.definition import PREFIX as PIPELINE_PREFIX
 from actors.registry import REGISTRY, TaskSpec
 from actors.validation import InvalidInput, check_io, path_fields, validate_submit
-from actors.worker.broker import stage_message
 from config import Settings
 from gateway.audit import audited
 from gateway.auth import ADMIN, PRINCIPAL, keyring

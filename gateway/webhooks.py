@@ -26,7 +26,7 @@ routes = web.RouteTableDef()
 async def outbox_dispatcher(app: web.Application) -> AsyncIterator[None]:
     """Run the outbox dispatcher for the life of the application (after ``ctx`` exists)."""
     ctx = app[CTX]
-    dispatcher = OutboxDispatcher(ctx.redis, ctx.broker, ctx.settings)
+    dispatcher = OutboxDispatcher(ctx.redis, ctx.sender, ctx.settings)
     job = asyncio.create_task(dispatcher.run_forever(), name="webhook-outbox")
     yield
     job.cancel()
@@ -48,7 +48,7 @@ async def redeliver(request: web.Request) -> web.Response:
     delivery = Delivery(
         workflow_id=wf.meta.workflow_id, task_name=stage.task_name, status=stage.status, chain=f"redeliver-{now_ms()}"
     )
-    await asyncio.to_thread(ctx.broker.enqueue, delivery_message(delivery))
+    await ctx.sender.send(delivery_message(delivery))
     return json_response(workflow_view(wf), 202)
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
+from actors.messages import decode_message
 from actors.registry import QUEUES
-from actors.worker.broker import decode_message
 from config import Settings, keys
 from config.queueing import PRIORITIES
 from gateway.auth import ADMIN, require_scope

@@ -17,7 +17,7 @@ import msgspec
 import redis.asyncio as aioredis
 
 from config import Settings, keys
-from gpu_lock import AsyncGpuLock, GpuLockError, aread_status
+from gpu_lock import GpuLockError, aforce_release, aread_status
 from monitor import journal
 from monitor.errors import StageNotRunning
 from state import IllegalTransition, StageError, StageRecord, StateStore, Status, TaskNotFound, changes, now_ms
@@ -135,7 +135,6 @@ class Actions:
         A worker can die after its lease is granted and before its run record names the lease; the
         lock's own holder info (task, host, pid) still identifies it, so it is not left to its TTL.
         """
-        lock = AsyncGpuLock(self.client, settings.gpu_lock)
         leases = [(run.gpu_device, run.fencing_token)] if run.gpu_device is not None else []
         if not leases or run.fencing_token is None:
             status = await aread_status(self.client, settings.gpu_lock)
@@ -150,7 +149,7 @@ class Actions:
             if fencing_token is None:
                 continue
             try:
-                await lock.force_release(device, fencing_token, reason)
+                await aforce_release(self.client, settings.gpu_lock, device, fencing_token, reason)
             except GpuLockError as exc:
                 await journal.record(self.client, journal.event_for("lease", run, f"not released: {exc}"))
 

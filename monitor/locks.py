@@ -11,7 +11,7 @@ import msgspec
 import redis.asyncio as aioredis
 
 from config import Settings, keys
-from gpu_lock import AsyncGpuLock, DeviceStatus, GpuLockStatus, aread_status
+from gpu_lock import DeviceStatus, GpuLockStatus, aforce_release, aread_status
 from monitor import journal
 from state import StateStore, TaskNotFound, is_terminal, now_ms
 from state.tracking import limits_for, run_id
@@ -54,8 +54,7 @@ class LockHealth:
             reason = await self._why_release(holder, settings)
             if reason is None:
                 continue
-            lock = AsyncGpuLock(self.client, settings.gpu_lock)
-            if await lock.force_release(device, holder.fencing_token, reason):
+            if await aforce_release(self.client, settings.gpu_lock, device, holder.fencing_token, reason):
                 released += 1
                 event = journal.event_for(
                     "lease",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
-from actors.worker.broker import stage_message
+from actors.messages import stage_message
 from config import keys
 from config.settings import Settings
 from monitor.batches import BatchWatcher
