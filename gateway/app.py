@@ -10,33 +10,31 @@ from aiohttp import web
 from actors.messages import MessageSender
 from actors.registry import check_task_names
 from config import Settings
-from gateway import (
-    audit_routes,
-    auth,
-    batch_routes,
-    bulk_routes,
-    console,
+from gateway import auth, console, pipeline_folder, scheduling
+from gateway.audit import audit_middleware
+from gateway.context import CTX, SETTINGS, AppContext
+from gateway.metrics import GatewayMetrics
+from gateway.problems import problem_middleware
+from gateway.routes import (
+    audit,
+    batches,
+    bulk,
     docs,
-    event_routes,
+    events,
     files,
-    glossary_routes,
+    glossaries,
     health,
-    key_routes,
-    monitor_routes,
-    pipeline_routes,
-    queue_routes,
-    scheduling,
+    keys,
+    monitor,
+    pipelines,
+    processes,
+    queues,
     tasks,
     voice_maps,
     voices,
     webhooks,
-    worker_routes,
 )
-from gateway.audit import audit_middleware
-from gateway.context import CTX, SETTINGS, AppContext
-from gateway.health import metrics_middleware
-from gateway.metrics import GatewayMetrics
-from gateway.problems import problem_middleware
+from gateway.routes.health import metrics_middleware
 from redis_io.clients import GATEWAY, aclose_client, async_client
 from state import StateStore
 
@@ -55,34 +53,34 @@ def create_app(settings: Settings) -> web.Application:
     check_task_names(settings)
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[audit_middleware, problem_middleware])
     app[SETTINGS] = settings
-    app.add_routes(bulk_routes.routes)
+    app.add_routes(bulk.routes)
     app.add_routes(tasks.routes)
-    app.add_routes(batch_routes.routes)
+    app.add_routes(batches.routes)
     app.add_routes(health.routes)
     app.add_routes(files.routes)
     app.add_routes(webhooks.routes)
     app.add_routes(docs.routes)
-    app.add_routes(monitor_routes.routes)
+    app.add_routes(monitor.routes)
     app.add_routes(voices.routes)
-    app.add_routes(glossary_routes.routes)
+    app.add_routes(glossaries.routes)
     app.add_routes(voice_maps.routes)
-    app.add_routes(pipeline_routes.routes)
-    app.on_startup.append(pipeline_routes.load_folder)
+    app.add_routes(pipelines.routes)
+    app.on_startup.append(pipeline_folder.load_folder)
     app.on_startup.append(voices.warm_catalogue)
-    app.add_routes(event_routes.routes)
-    app.add_routes(worker_routes.routes)
-    app.add_routes(queue_routes.routes)
-    app.add_routes(audit_routes.routes)
-    app.add_routes(key_routes.routes)
+    app.add_routes(events.routes)
+    app.add_routes(processes.routes)
+    app.add_routes(queues.routes)
+    app.add_routes(audit.routes)
+    app.add_routes(keys.routes)
     app.add_routes(console.routes)
     auth.install(app, settings)
     app.middlewares.append(metrics_middleware)
     app.cleanup_ctx.append(_resources)
-    app.cleanup_ctx.append(event_routes.events_ctx)
+    app.cleanup_ctx.append(events.events_ctx)
     app.cleanup_ctx.append(webhooks.outbox_dispatcher)
     app.cleanup_ctx.append(scheduling.scheduler_ctx)
     # The monitor runs in the gateway unless gpu_lock_monitor.enabled is false (then: python -m monitor).
-    app.cleanup_ctx.append(monitor_routes.monitor_ctx)
+    app.cleanup_ctx.append(monitor.monitor_ctx)
     return app
 
 

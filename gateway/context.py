@@ -10,7 +10,7 @@ from aiohttp import web
 from actors.messages import MessageSender
 from config import Settings
 from gateway.metrics import GatewayMetrics
-from gateway.workers import WorkerDirectory
+from gateway.queue_coverage import WorkerDirectory
 from state import StateStore
 
 

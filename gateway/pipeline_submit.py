@@ -21,11 +21,11 @@ from actors.pipeline.templates import INPUT_REFERENCE
 from actors.registry import REGISTRY, TaskSpec
 from actors.validation import InvalidInput, check_io, decode_input, path_fields, validate_submit
 from config import Settings, keys
+from gateway.callbacks import check_callback
 from gateway.context import context
 from gateway.errors import UnknownTask
 from gateway.paths import check_input_paths
 from gateway.responses import json_response
-from gateway.webhooks import check_callback
 from state import CreateOutcome, StageFinished, StateStore, TaskRequest, is_terminal, workflow_view
 from state.stages_create import NewStage, create_stages
 

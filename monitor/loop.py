@@ -20,12 +20,12 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from config import Settings, keys
+from monitor.ack_recovery import AckRecovery
 from monitor.actions import Actions, Enqueue
 from monitor.batches import BatchWatcher
 from monitor.leader import Leader, lease_ms
 from monitor.locks import LockHealth
 from monitor.pending import PendingSweep
-from monitor.workers import WorkerRecovery
 from state import StateStore
 from state.live import LiveSettings
 from state.retention import AsyncRetention
@@ -71,7 +71,7 @@ class Monitor:
         self.actions = Actions(client, self.store, self.tracker, enqueue)
         self.locks = LockHealth(client, self.store)
         self.retention = AsyncRetention(client)
-        self.workers = WorkerRecovery(client)
+        self.acks = AckRecovery(client)
         self.pending = PendingSweep(client, self.store, enqueue)
         self.leader = Leader(client, identity or f"{socket.gethostname()}:{os.getpid()}")
         self.batches = BatchWatcher(client, settings)
@@ -165,7 +165,7 @@ class Monitor:
         report.soft = sum(rid in runs and rid not in stopped for rid in due.soft)
         report.warning = sum(rid in runs and rid not in stopped for rid in due.warning)
         report.workers_gone = len(due.dead_workers)  # after their runs: those messages come back superseded
-        report.messages_requeued = await self.workers.recover(due.dead_workers, due.cutoff_ms)
+        report.messages_requeued = await self.acks.recover(due.dead_workers, due.cutoff_ms)
         report.pending_redelivered = await self.pending.check(settings, due.now_ms)
         report.leases_released = await self.locks.check(settings)
         report.folders_removed = await self.retention.sweep(settings)

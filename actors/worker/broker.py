@@ -28,7 +28,7 @@ __all__ = ["Delivery", "WakingRedisBroker", "encode_message"]
 log = structlog.get_logger(__name__)
 _FETCH = LuaScript.load("actors.worker", "fetch")
 # One fetch in this many also runs Dramatiq's maintenance (dead consumers' ack sets put back) with the odds
-# Dramatiq gives every dispatch; the monitor's dead-worker recovery (monitor.workers) comes first anyway.
+# Dramatiq gives every dispatch; the monitor's dead-worker recovery (monitor.ack_recovery) comes first anyway.
 _MAINTENANCE_EVERY = 16
 
 

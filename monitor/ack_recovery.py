@@ -25,7 +25,7 @@ _WORKERS_DOWN = LuaScript.load("monitor", "workers_down")
 _decoder = msgspec.json.Decoder(ConsumerInfo)
 
 
-class WorkerRecovery:
+class AckRecovery:
     """Put back dead worker processes' unacked messages."""
 
     def __init__(self, client: aioredis.Redis) -> None:

@@ -23,13 +23,13 @@ from gateway.batch_pipelines import create_items as create_pipeline_items
 from gateway.batch_pipelines import pipeline_spec
 from gateway.batch_views import batch_view, describe_routes, page_args
 from gateway.bodies import decode_json, read_body
+from gateway.callbacks import check_callback
 from gateway.context import AppContext, context
 from gateway.errors import UnknownTask
 from gateway.paths import check_input_paths
 from gateway.placement import placement
 from gateway.request_errors import request_error
 from gateway.responses import json_response
-from gateway.webhooks import check_callback
 from state import CreateOutcome, StageFinished, TaskNotFound, TaskRequest
 from state.batches import ENDED, BatchConflict, BatchMeta, BatchRecord, BatchStore, body_digest
 from state.models import TASK_ID_PATTERN, CallbackUrl, TaskName, now_ms

@@ -12,8 +12,8 @@ from actors.registry import REGISTRY, TaskSpec
 from gateway.context import CTX, AppContext, context
 from gateway.monitor_views import LIVE
 from gateway.problems import Handler
+from gateway.queue_coverage import QueueWorkers
 from gateway.responses import json_response
-from gateway.workers import QueueWorkers
 
 routes = web.RouteTableDef()
 

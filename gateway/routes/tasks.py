@@ -22,9 +22,9 @@ from config import Settings
 from gateway.audit import audited
 from gateway.auth import ADMIN, PRINCIPAL, keyring
 from gateway.bodies import decode_json, read_body
+from gateway.callbacks import check_callback
 from gateway.context import context
 from gateway.errors import BadQuery, BadRequest, SubmitUnconfirmed, UnknownTask
-from gateway.key_routes import retry_after_s, submit_key
 from gateway.monitor_views import LIVE
 from gateway.paths import check_input_paths
 from gateway.pipeline_submit import cancel_inner, submit_pipeline
@@ -33,8 +33,8 @@ from gateway.problems import limit_response
 from gateway.request_errors import request_error
 from gateway.responses import json_response
 from gateway.scheduling import start_time_ms
+from gateway.submit_limits import retry_after_s, submit_key
 from gateway.task_filters import TenantForbidden, from_query
-from gateway.webhooks import check_callback
 from state import CreateOutcome, LimitExceeded, StageNotTerminal, Status, TaskRequest, is_terminal, workflow_view
 from state.references import find_references
 from state.retention import AsyncRetention

@@ -8,11 +8,8 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from actors.validation import InvalidInput
 from actors.webhooks.events import Delivery
-from actors.webhooks.netpolicy import NetPolicy, UrlRefused
 from actors.webhooks.outbox import OutboxDispatcher, delivery_message
-from config import Settings
 from gateway.audit import audited
 from gateway.context import CTX, context
 from gateway.errors import NoCallback
@@ -50,17 +47,3 @@ async def redeliver(request: web.Request) -> web.Response:
     )
     await ctx.sender.send(delivery_message(delivery))
     return json_response(workflow_view(wf), 202)
-
-
-def check_callback(settings: Settings, url: str | None) -> None:
-    """Refuse a callback URL the network policy would never let us reach (checked again at send time).
-
-    Raises:
-        InvalidInput: the URL is malformed, or names a denied host or address.
-    """
-    if url is None:
-        return
-    try:
-        NetPolicy(settings.network_policy).check_url(url)
-    except UrlRefused as exc:
-        raise InvalidInput(str(exc), "$.callback") from None
