@@ -37,6 +37,7 @@ from gateway.routes import (
 from gateway.routes.health import metrics_middleware
 from redis_io.clients import GATEWAY, aclose_client, async_client
 from state import StateStore
+from state.live import LiveSettings
 
 log = structlog.get_logger(__name__)
 
@@ -93,6 +94,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         store=StateStore(client, settings.state_ttl_s),
         sender=MessageSender(client, settings.state_ttl_s * 1000),
         metrics=GatewayMetrics(),
+        live=LiveSettings(settings),
     )
     log.info("gateway_started", host=settings.host, port=settings.port)
     yield

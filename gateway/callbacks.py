@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from actors.validation import InvalidInput
 from actors.webhooks.netpolicy import NetPolicy, UrlRefused
-from config import Settings
+from config.settings import NetworkPolicySettings
 
 
-def check_callback(settings: Settings, url: str | None) -> None:
+def check_callback(policy: NetworkPolicySettings, url: str | None) -> None:
     """Refuse a callback URL the network policy would never let us reach (checked again at send time).
 
     Raises:
@@ -16,6 +16,6 @@ def check_callback(settings: Settings, url: str | None) -> None:
     if url is None:
         return
     try:
-        NetPolicy(settings.network_policy).check_url(url)
+        NetPolicy(policy).check_url(url)
     except UrlRefused as exc:
         raise InvalidInput(str(exc), "$.callback") from None

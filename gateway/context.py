@@ -1,4 +1,4 @@
-"""What every handler shares: settings, the Redis client, the store, the message sender and metrics."""
+"""What every handler shares: settings (and their live view), the Redis client, the store, the sender, metrics."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from config import Settings
 from gateway.metrics import GatewayMetrics
 from gateway.queue_coverage import WorkerDirectory
 from state import StateStore
+from state.live import LiveSettings
 
 
 @dataclass
@@ -23,6 +24,8 @@ class AppContext:
     store: StateStore
     sender: MessageSender
     metrics: GatewayMetrics
+    # the one LiveSettings of this process: the routes, the submits and the in-process monitor read it
+    live: LiveSettings
     workers: WorkerDirectory = field(default_factory=WorkerDirectory)
 
 

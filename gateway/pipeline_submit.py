@@ -101,7 +101,7 @@ async def submit_pipeline(request: web.Request, req: TaskRequest) -> web.Respons
     spec = spec_of(definition)
     expansion = checked_expansion(definition, spec, data, ctx.settings)
     await asyncio.to_thread(check_pipeline_files, spec, data, expansion.stages, ctx.settings)
-    check_callback(ctx.settings, req.callback)
+    check_callback(ctx.settings.network_policy, req.callback)
     workflow_id = req.task_id or uuid.uuid4().hex
     actor = task_name if task_name in REGISTRY else RUN_TASK
     new = [NewStage(t, d, stage_message(REGISTRY[t].queue, t, workflow_id)) for t, d in expansion.stages]
@@ -116,7 +116,7 @@ async def submit_pipeline(request: web.Request, req: TaskRequest) -> web.Respons
     warnings: list[str] = []
     for queue in dict.fromkeys(REGISTRY[t].queue for t, _ in expansion.stages) | {"system": None}:
         try:
-            warnings += await ctx.workers.warnings(ctx.redis, ctx.settings, queue)
+            warnings += await ctx.workers.warnings(ctx.redis, ctx.settings.gpu_lock_monitor, queue)
         except RedisError:
             warnings.append(
                 "the live workers could not be read just now: whether a worker serves this queue is unknown"

@@ -12,6 +12,7 @@ from config import ConfigError, Settings, configure_logging, load_settings
 from monitor.dispatch import stage_enqueue
 from monitor.loop import Monitor
 from redis_io.clients import MONITOR, aclose_client, async_client
+from state.live import LiveSettings
 
 
 async def _serve(settings: Settings) -> None:
@@ -21,7 +22,9 @@ async def _serve(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await Monitor(client, settings, stage_enqueue(MessageSender(client, settings.state_ttl_s * 1000))).run(stop)
+        await Monitor(
+            client, LiveSettings(settings), stage_enqueue(MessageSender(client, settings.state_ttl_s * 1000))
+        ).run(stop)
     finally:
         await aclose_client(client)
 

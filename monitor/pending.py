@@ -16,7 +16,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from config import Settings, keys
+from config import GpuLockMonitorSettings, keys
 from monitor import journal
 from monitor.actions import Enqueue
 from monitor.errors import StageNotPending
@@ -34,11 +34,11 @@ class PendingSweep:
         self.store = store
         self.enqueue = enqueue
 
-    async def check(self, settings: Settings, now: int) -> int:
+    async def check(self, settings: GpuLockMonitorSettings, now: int) -> int:
         """Look at the PENDING stages due at server time ``now`` (ms); return how many were sent again."""
         if self.enqueue is None:
             return 0
-        horizon = now - int(settings.gpu_lock_monitor.pending_timeout * 1000)
+        horizon = now - int(settings.pending_timeout * 1000)
         due = [text(m) for m in await self.client.zrangebyscore(keys.PENDING_STAGES, "-inf", horizon, 0, MAX_PER_PASS)]
         if not due:
             return 0

@@ -12,7 +12,8 @@ import structlog
 
 from actors.messages import MessageSender
 from actors.webhooks.events import Delivery
-from config import Settings, keys
+from config import keys
+from config.settings import WebhookSettings
 from redis_io import AsyncChannel, LuaScript, text
 
 WEBHOOK_ACTOR = "taskgate.webhook"
@@ -51,11 +52,11 @@ def parse_entry(entry: bytes | str) -> Delivery:
 class OutboxDispatcher:
     """Claim due outbox entries, enqueue one delivery each, then drop them from the outbox."""
 
-    def __init__(self, client: aioredis.Redis, sender: MessageSender, settings: Settings) -> None:
+    def __init__(self, client: aioredis.Redis, sender: MessageSender, settings: WebhookSettings) -> None:
         self.client = client
         self.sender = sender
-        self.claim_ms = int(settings.webhooks.claim_timeout_s * 1000)
-        self.interval_s = settings.webhooks.dispatch_interval_s
+        self.claim_ms = int(settings.claim_timeout_s * 1000)
+        self.interval_s = settings.dispatch_interval_s
         self._channel = AsyncChannel(client)
 
     async def dispatch_due(self) -> int:

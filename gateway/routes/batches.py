@@ -129,7 +129,7 @@ async def submit_batch(request: web.Request) -> web.Response:
         expansions = await check_pipeline_items(ctx.redis, spec, req.items, ctx.settings)
     else:
         await _check_items(spec, req.items, ctx.settings)
-    check_callback(ctx.settings, req.callback)
+    check_callback(ctx.settings.network_policy, req.callback)
     principal: Principal = request.get(PRINCIPAL, OPEN)
     meta = BatchMeta(
         batch_id=req.batch_id or uuid.uuid4().hex,

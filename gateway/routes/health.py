@@ -10,7 +10,6 @@ from aiohttp import web
 from actors.gpu_memory import requested_mb
 from actors.registry import REGISTRY, TaskSpec
 from gateway.context import CTX, AppContext, context
-from gateway.monitor_views import LIVE
 from gateway.problems import Handler
 from gateway.queue_coverage import QueueWorkers
 from gateway.responses import json_response
@@ -52,7 +51,7 @@ def task_type(spec: TaskSpec, ctx: AppContext, workers: dict[str, QueueWorkers])
 async def task_types(request: web.Request) -> web.Response:
     """List every registered task: input schema, output fields, queue, GPU use, live workers and engine state."""
     ctx = context(request)
-    workers = await ctx.workers.get(ctx.redis, ctx.settings)
+    workers = await ctx.workers.get(ctx.redis, ctx.settings.gpu_lock_monitor)
     return json_response({"task_types": [task_type(spec, ctx, workers) for spec in REGISTRY.values()]})
 
 
@@ -68,6 +67,5 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
     """Refresh the Redis figures right before ``/metrics`` renders them."""
     if request.path == "/metrics" and CTX in request.app:
         ctx = request.app[CTX]
-        live = request.app.get(LIVE)
-        await ctx.metrics.refresh(ctx.redis, live.current if live else ctx.settings)
+        await ctx.metrics.refresh(ctx.redis, ctx.live.current)
     return await handler(request)

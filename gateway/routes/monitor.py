@@ -23,7 +23,7 @@ from gateway.auth import ADMIN, require_scope
 from gateway.bodies import decode_json, read_body
 from gateway.context import CTX, AppContext, context
 from gateway.errors import LeaseNotFound
-from gateway.monitor_views import LIVE, health_report, heartbeats_view, lock_view, statistics_view, timeouts_view
+from gateway.monitor_views import health_report, heartbeats_view, lock_view, statistics_view, timeouts_view
 from gateway.responses import json_response
 from gpu_lock import aforce_release
 from monitor import Monitor, stage_enqueue
@@ -67,7 +67,7 @@ def _decode(body: bytes, kind: type[Any]) -> Any:
 
 async def _settings(request: web.Request) -> tuple[AppContext, Settings]:
     ctx = context(request)
-    return ctx, await request.app[LIVE].refresh(ctx.redis)
+    return ctx, await ctx.live.refresh(ctx.redis)
 
 
 @routes.get("/v1/monitor/gpu-locks")
@@ -129,7 +129,7 @@ async def health(request: web.Request) -> web.Response:
 async def get_config(request: web.Request) -> web.Response:
     """The live ``gpu_lock`` and ``gpu_lock_monitor`` sections, the stored overrides and their version."""
     _ctx, settings = await _settings(request)
-    return json_response(_config_view(request.app[LIVE], settings))
+    return json_response(_config_view(context(request).live, settings))
 
 
 @routes.put("/v1/monitor/config")
@@ -139,7 +139,7 @@ async def put_config(request: web.Request) -> web.Response:
     """Change ``gpu_lock``/``gpu_lock_monitor``/``queueing`` keys; every process picks the change up, no restart."""
     ctx = context(request)
     patch = _decode(await read_body(request), dict[str, Any])
-    live = request.app[LIVE]
+    live = context(request).live
     try:
         check_task_names(apply_overrides(live.base, merge_overrides(live.overrides, patch)))
         settings = await live.update(ctx.redis, patch)
@@ -168,10 +168,9 @@ def _config_view(live: LiveSettings, settings: Settings) -> dict[str, Any]:
 async def monitor_ctx(app: web.Application) -> AsyncIterator[None]:
     """Keep live settings for the routes and run the monitor in this process while enabled."""
     ctx = app[CTX]
-    app[LIVE] = LiveSettings(ctx.settings)
     task = None
     if ctx.settings.gpu_lock_monitor.enabled:
-        monitor = Monitor(ctx.redis, ctx.settings, stage_enqueue(ctx.sender))
+        monitor = Monitor(ctx.redis, ctx.live, stage_enqueue(ctx.sender))
         task = asyncio.create_task(monitor.run(), name="monitor")
         app[MONITOR_TASK] = task
     yield

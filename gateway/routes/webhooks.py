@@ -23,7 +23,7 @@ routes = web.RouteTableDef()
 async def outbox_dispatcher(app: web.Application) -> AsyncIterator[None]:
     """Run the outbox dispatcher for the life of the application (after ``ctx`` exists)."""
     ctx = app[CTX]
-    dispatcher = OutboxDispatcher(ctx.redis, ctx.sender, ctx.settings)
+    dispatcher = OutboxDispatcher(ctx.redis, ctx.sender, ctx.settings.webhooks)
     job = asyncio.create_task(dispatcher.run_forever(), name="webhook-outbox")
     yield
     job.cancel()

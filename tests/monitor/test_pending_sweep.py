@@ -10,6 +10,7 @@ from config import Settings, keys
 from monitor.dispatch import stage_enqueue
 from monitor.loop import Monitor
 from state import QueuedMessage, StateStore
+from state.live import LiveSettings
 from tests.harness import async_wait_until
 
 
@@ -28,7 +29,7 @@ async def test_a_pending_stage_whose_message_was_lost_is_sent_again_once(
 ) -> None:
     settings = _settings(redis_url)
     store = StateStore(aredis, settings.state_ttl_s)
-    monitor = Monitor(aredis, settings, stage_enqueue(MessageSender(aredis, settings.state_ttl_s * 1000)))
+    monitor = Monitor(aredis, LiveSettings(settings), stage_enqueue(MessageSender(aredis, settings.state_ttl_s * 1000)))
     await store.create_stage("lost", "system.ping", {}, message=QueuedMessage("system", "m-lost", b"{}"))
     await store.create_stage("queued", "system.ping", {}, message=QueuedMessage("system", "m-queued", b"{}"))
     await aredis.hdel(keys.dramatiq_messages("system"), "m-lost")  # acked by a start hook that then gave up
