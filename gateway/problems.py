@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import msgspec
 import redis.exceptions
@@ -172,8 +171,3 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             return mapped
         log.exception("request_failed", path=request.path, method=request.method)
         return problem_response(500, "internal-error", "Internal Server Error", None, request.path)
-
-
-def problem_schema() -> dict[str, Any]:
-    """Return the JSON Schema of problem documents (for the API description)."""
-    return msgspec.json.schema(Problem)

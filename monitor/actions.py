@@ -18,8 +18,8 @@ import redis.asyncio as aioredis
 
 from config import Settings, keys
 from gpu_lock import GpuLockError, aforce_release, aread_status
-from monitor import journal
 from monitor.errors import StageNotRunning
+from monitor.journal import event_for, record_event
 from state import IllegalTransition, StageError, StageRecord, StateStore, Status, TaskNotFound, changes, now_ms
 from state.batch import update_stages
 from state.tracking import AsyncTracker, RunInfo
@@ -69,9 +69,9 @@ class Actions:
         ]
         await update_stages(self.store, changes)  # a stage that ended meanwhile gets no entry
         await self.tracker.done_with_tier(tier, [run.run_id for run, _ in due])
-        await journal.record(
+        await record_event(
             self.client,
-            *(journal.event_for(tier, run, _tier_detail(tier, run, age_s), action=tier) for run, age_s in due),
+            *(event_for(tier, run, _tier_detail(tier, run, age_s), action=tier) for run, age_s in due),
         )
 
     async def stop_hard(self, run: RunInfo, run_time_s: float, settings: Settings) -> None:
@@ -88,7 +88,7 @@ class Actions:
         if ended:
             await self._order_kill(run, reason)
         action = "killed" if ended else "already_finished"
-        await journal.record(self.client, journal.event_for("hard", run, reason, action=action))
+        await record_event(self.client, event_for("hard", run, reason, action=action))
 
     async def recover_dead(self, run: RunInfo, settings: Settings) -> None:
         """Dead heartbeat: free the lease, then re-queue the stage once or fail it."""
@@ -103,7 +103,7 @@ class Actions:
         await self.tracker.forget([run.run_id])
         if action == "requeued" and self.enqueue is not None:
             await self.enqueue(run.workflow_id, run.task_name, message_id)
-        await journal.record(self.client, journal.event_for("dead", run, reason, action=action))
+        await record_event(self.client, event_for("dead", run, reason, action=action))
 
     async def _end(self, run: RunInfo, error: StageError) -> bool:
         def fail(stage: StageRecord) -> StageRecord:
@@ -151,7 +151,7 @@ class Actions:
             try:
                 await aforce_release(self.client, settings.gpu_lock, device, fencing_token, reason)
             except GpuLockError as exc:
-                await journal.record(self.client, journal.event_for("lease", run, f"not released: {exc}"))
+                await record_event(self.client, event_for("lease", run, f"not released: {exc}"))
 
     async def _order_kill(self, run: RunInfo, reason: str) -> None:
         order = {"pid": run.pid, "run_id": run.run_id, "reason": reason}

@@ -17,9 +17,9 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from config import GpuLockMonitorSettings, keys
-from monitor import journal
 from monitor.actions import Enqueue
 from monitor.errors import StageNotPending
+from monitor.journal import event_for, record_event
 from redis_io import text
 from state import IllegalTransition, StageRecord, StateStore, Status, TaskNotFound, changes
 
@@ -93,8 +93,6 @@ class PendingSweep:
         except (StageNotPending, TaskNotFound, IllegalTransition):
             return 0
         await self.enqueue(workflow_id, task_name, message_id)
-        event = journal.event_for(
-            "pending", None, reason, task_id=workflow_id, task_name=task_name, action="redelivered"
-        )
-        await journal.record(self.client, event)
+        event = event_for("pending", None, reason, task_id=workflow_id, task_name=task_name, action="redelivered")
+        await record_event(self.client, event)
         return 1

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-ENGINES = ("rapidocr", "paddleocr")
 # Languages whose PP-OCR models ship in rapidocr's wheel (the Chinese model reads English too).
 RAPIDOCR_LANGUAGES = frozenset({"ch", "en", "chinese", "english"})
 # Detection resizes the longer side down to this (never up): subtitle strips keep their size.

@@ -33,9 +33,6 @@ routes = web.RouteTableDef()
 _AT_PATH = re.compile(r"- at `\$((?:\.\w+|\[\d+\])*)`\Z")
 MONITOR_TASK = web.AppKey("monitor_task", asyncio.Task)
 
-# Every monitor route needs the admin scope; these two change something.
-MUTATING_ROUTES = (("POST", "/v1/monitor/gpu-locks/{device}/release"), ("PUT", "/v1/monitor/config"))
-
 
 class ReleaseRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Body of ``POST /v1/monitor/gpu-locks/{device}/release``."""
