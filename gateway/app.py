@@ -10,7 +10,7 @@ from aiohttp import web
 from actors.messages import MessageSender
 from actors.registry import check_task_names
 from config import Settings
-from gateway import auth, console, pipeline_folder, scheduling
+from gateway import auth, background, console, pipeline_folder, scheduling
 from gateway.audit import audit_middleware
 from gateway.context import CTX, SETTINGS, AppContext
 from gateway.metrics import GatewayMetrics
@@ -78,10 +78,10 @@ def create_app(settings: Settings) -> web.Application:
     app.middlewares.append(metrics_middleware)
     app.cleanup_ctx.append(_resources)
     app.cleanup_ctx.append(events.events_ctx)
-    app.cleanup_ctx.append(webhooks.outbox_dispatcher)
+    app.cleanup_ctx.append(background.outbox_dispatcher)
     app.cleanup_ctx.append(scheduling.scheduler_ctx)
     # The monitor runs in the gateway unless gpu_lock_monitor.enabled is false (then: python -m monitor).
-    app.cleanup_ctx.append(monitor.monitor_ctx)
+    app.cleanup_ctx.append(background.in_process_monitor)
     return app
 
 

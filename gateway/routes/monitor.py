@@ -1,14 +1,11 @@
 """``/v1/monitor/*``: GPU leases, heartbeats, timeouts, statistics, health and live settings (admin scope).
 
-``monitor_ctx`` also runs the monitor coroutine inside the gateway while ``gpu_lock_monitor.enabled``.
+The monitor itself runs beside the routes (``gateway.background``) while ``gpu_lock_monitor.enabled``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import msgspec
@@ -21,17 +18,15 @@ from config.queueing import QueueingSettings
 from gateway.audit import audited
 from gateway.auth import ADMIN, require_scope
 from gateway.bodies import decode_json, read_body
-from gateway.context import CTX, AppContext, context
+from gateway.context import AppContext, context
 from gateway.errors import LeaseNotFound
 from gateway.monitor_views import health_report, heartbeats_view, lock_view, statistics_view, timeouts_view
 from gateway.responses import json_response
 from gpu_lock import aforce_release
-from monitor import Monitor, stage_enqueue
 from state.live import LiveSettings, apply_overrides, merge_overrides
 
 routes = web.RouteTableDef()
 _AT_PATH = re.compile(r"- at `\$((?:\.\w+|\[\d+\])*)`\Z")
-MONITOR_TASK = web.AppKey("monitor_task", asyncio.Task)
 
 
 class ReleaseRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -160,18 +155,3 @@ def _config_view(live: LiveSettings, settings: Settings) -> dict[str, Any]:
         "queueing": msgspec.to_builtins(settings.queueing),
         "overrides": live.overrides,
     }
-
-
-async def monitor_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Keep live settings for the routes and run the monitor in this process while enabled."""
-    ctx = app[CTX]
-    task = None
-    if ctx.settings.gpu_lock_monitor.enabled:
-        monitor = Monitor(ctx.redis, ctx.live, stage_enqueue(ctx.sender))
-        task = asyncio.create_task(monitor.run(), name="monitor")
-        app[MONITOR_TASK] = task
-    yield
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -1,34 +1,19 @@
-"""The gateway's part of webhooks: the outbox dispatcher in the background and manual redelivery."""
+"""``POST /v1/tasks/{task_id}/callback/redeliver``: a task's last webhook event sent again."""
 
 from __future__ import annotations
-
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from actors.webhooks.events import Delivery
-from actors.webhooks.outbox import OutboxDispatcher, delivery_message
+from actors.webhooks.outbox import delivery_message
 from gateway.audit import audited
-from gateway.context import CTX, context
+from gateway.context import context
 from gateway.errors import NoCallback
 from gateway.responses import json_response
 from state import StageNotTerminal, is_terminal, workflow_view
 from state.models import now_ms
 
 routes = web.RouteTableDef()
-
-
-async def outbox_dispatcher(app: web.Application) -> AsyncIterator[None]:
-    """Run the outbox dispatcher for the life of the application (after ``ctx`` exists)."""
-    ctx = app[CTX]
-    dispatcher = OutboxDispatcher(ctx.redis, ctx.sender, ctx.settings.webhooks)
-    job = asyncio.create_task(dispatcher.run_forever(), name="webhook-outbox")
-    yield
-    job.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await job
 
 
 @routes.post("/v1/tasks/{task_id}/callback/redeliver")
