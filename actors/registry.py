@@ -20,6 +20,7 @@ from actors.spec import QUEUES, REGISTRY, TaskSpec, always, get_spec, never, tas
 from actors.subtitles import tasks as subtitles
 from actors.system import tasks as system
 from actors.tts import tasks as tts
+from config import ConfigError, Settings
 
 SERVICES = (
     ffmpeg,
@@ -38,7 +39,30 @@ SERVICES = (
     audio,
     pipeline,
 )
+
+
+def check_task_names(settings: Settings) -> None:
+    """Check that per-task settings name registered tasks.
+
+    Raises:
+        ConfigError: a ``task_retries``, ``task_timeout_levels`` or API key ``limits.per_task`` key is not a
+            registered task_name.
+    """
+    sections: dict[str, set[str]] = {
+        "task_retries": set(settings.task_retries),
+        "gpu_lock_monitor.task_timeout_levels": set(settings.gpu_lock_monitor.task_timeout_levels),
+        "queueing.task_priority": set(settings.queueing.task_priority),
+    }
+    for key in settings.auth.api_keys:
+        if key.limits is not None:
+            sections[f"auth.api_keys[{key.name}].limits.per_task"] = set(key.limits.per_task)
+    for section, names in sections.items():
+        unknown = sorted(names - set(REGISTRY))
+        if unknown:
+            raise ConfigError(f"{section}: unknown task_name {unknown[0]!r}; GET /v1/task-types lists the tasks")
+
+
 # Pipelines are checked against every other task's schema: registered once all of them are.
 pipeline.register()
 
-__all__ = ["QUEUES", "REGISTRY", "SERVICES", "TaskSpec", "always", "get_spec", "never", "task"]
+__all__ = ["QUEUES", "REGISTRY", "SERVICES", "TaskSpec", "always", "check_task_names", "get_spec", "never", "task"]

@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from config import Settings, configure_logging, keys
 from monitor import Monitor
 from state import StateStore, Status
+from state.live import LiveSettings
 from state.models import StageRecord
 from state.tracking import RunInfo
 from taskgate.embedded_redis import EmbeddedRedis
@@ -84,7 +85,7 @@ class _Setup:
         self.server.start()
         self.client = aioredis.Redis.from_url(self.server.url)
         self.settings = Settings(redis_url=self.server.url)
-        self.monitor = Monitor(self.client, self.settings, enqueue=None, identity="bench")
+        self.monitor = Monitor(self.client, LiveSettings(self.settings), enqueue=None, identity="bench")
         self.overdue: list[str] = []
         self.timings: list[float] = []
 

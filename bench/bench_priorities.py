@@ -32,7 +32,8 @@ import redis.asyncio as aioredis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from actors.worker.broker import WakingRedisBroker, stage_message
+from actors.messages import stage_message
+from actors.worker.broker import WakingRedisBroker
 from bench.system import running_system
 from state import Placement, StateStore
 from taskgate.embedded_redis import EmbeddedRedis

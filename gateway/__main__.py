@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from actors.worker.app import check_task_names
+from actors.registry import check_task_names
 from config import ConfigError, configure_logging, load_settings
 from gateway import server
 from gateway.app import create_app

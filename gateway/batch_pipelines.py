@@ -7,11 +7,11 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from actors.messages import stage_message
 from actors.pipeline.expand import Expansion
 from actors.pipeline.tasks import RUN_TASK, spec_of
 from actors.registry import REGISTRY, TaskSpec
 from actors.validation import InvalidInput
-from actors.worker.broker import stage_message
 from config import Settings, keys
 from gateway.pipeline_submit import check_pipeline_files, checked_expansion, find_definition
 from state import StateStore, TaskConflict

@@ -1,20 +1,18 @@
-"""What every handler shares: settings, the Redis client, the store, the broker and metrics."""
+"""What every handler shares: settings (and their live view), the Redis client, the store, the sender, metrics."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 from aiohttp import web
-from dramatiq import Broker
 
+from actors.messages import MessageSender
 from config import Settings
-from gateway.workers import WorkerDirectory
+from gateway.metrics import GatewayMetrics
+from gateway.queue_coverage import WorkerDirectory
 from state import StateStore
-
-if TYPE_CHECKING:  # gateway.metrics reads the context in its middleware
-    from gateway.metrics import GatewayMetrics
+from state.live import LiveSettings
 
 
 @dataclass
@@ -24,8 +22,10 @@ class AppContext:
     settings: Settings
     redis: aioredis.Redis
     store: StateStore
-    broker: Broker
+    sender: MessageSender
     metrics: GatewayMetrics
+    # the one LiveSettings of this process: the routes, the submits and the in-process monitor read it
+    live: LiveSettings
     workers: WorkerDirectory = field(default_factory=WorkerDirectory)
 
 

@@ -7,12 +7,11 @@ monitor; ``metrics_middleware`` reads them in two round trips when ``/metrics`` 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
-from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -22,8 +21,6 @@ from redis.exceptions import RedisError
 from actors.registry import QUEUES, REGISTRY
 from config import Settings, keys
 from config.queueing import PRIORITIES
-from gateway.context import CTX
-from gateway.monitor_views import LIVE
 from gateway.queue_state import PUT_BACK
 from gpu_lock import GpuLockStatus, aread_status
 from redis_io import text
@@ -351,16 +348,3 @@ async def _read(client: aioredis.Redis, settings: Settings) -> list[Any]:
         pipe.hkeys(keys.PAUSED_QUEUES)
         pipe.hlen(keys.DRAINED_HOSTS)
         return list(await pipe.execute())
-
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-@web.middleware
-async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Refresh the Redis figures right before ``/metrics`` renders them."""
-    if request.path == "/metrics" and CTX in request.app:
-        ctx = request.app[CTX]
-        live = request.app.get(LIVE)
-        await ctx.metrics.refresh(ctx.redis, live.current if live else ctx.settings)
-    return await handler(request)

@@ -6,17 +6,14 @@ from typing import Any
 
 import msgspec
 import redis.asyncio as aioredis
-from aiohttp import web
 
 from config import Settings, keys
 from gpu_lock import GpuLockStatus, aread_status
 from monitor import current_leader, recent_events
 from redis_io import text
-from state.live import LiveSettings
 from state.task_metrics import parse_figures
 from state.tracking import AsyncTracker
 
-LIVE = web.AppKey("live_settings", LiveSettings)
 _RUNS_SHOWN = 1000
 _EVENTS_SHOWN = 100
 _HISTORY_SHOWN = 60

@@ -17,12 +17,12 @@ from config import Settings
 from config.limits import KeyLimits
 from gateway import api_models as m
 from gateway.auth import SCOPE_ATTR, KeyRing
-from gateway.monitor_routes import LiveConfigPatch, ReleaseRequest
 from gateway.openapi_keys import key_operations
 from gateway.openapi_paths import PROBLEMS, REF, Operations, json_doc, operations, path_param, problem_doc, ref
 from gateway.openapi_rules import callback_schema, tighten_input
 from gateway.openapi_search import search_operations
 from gateway.problems import Problem
+from gateway.routes.monitor import LiveConfigPatch, ReleaseRequest
 from gateway.task_filters import BulkRequest
 from state import TaskRequest
 

@@ -13,19 +13,19 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from actors.gpu_memory import check_submit as check_gpu_memory
+from actors.messages import stage_message
 from actors.pipeline.definition import PREFIX, Definition, decode_definition
 from actors.pipeline.expand import Expansion, expand
 from actors.pipeline.tasks import RUN_TASK, RunInput, builtin_definitions, spec_of
 from actors.pipeline.templates import INPUT_REFERENCE
 from actors.registry import REGISTRY, TaskSpec
 from actors.validation import InvalidInput, check_io, decode_input, path_fields, validate_submit
-from actors.worker.broker import stage_message
 from config import Settings, keys
+from gateway.callbacks import check_callback
 from gateway.context import context
 from gateway.errors import UnknownTask
 from gateway.paths import check_input_paths
 from gateway.responses import json_response
-from gateway.webhooks import check_callback
 from state import CreateOutcome, StageFinished, StateStore, TaskRequest, is_terminal, workflow_view
 from state.stages_create import NewStage, create_stages
 
@@ -101,7 +101,7 @@ async def submit_pipeline(request: web.Request, req: TaskRequest) -> web.Respons
     spec = spec_of(definition)
     expansion = checked_expansion(definition, spec, data, ctx.settings)
     await asyncio.to_thread(check_pipeline_files, spec, data, expansion.stages, ctx.settings)
-    check_callback(ctx.settings, req.callback)
+    check_callback(ctx.settings.network_policy, req.callback)
     workflow_id = req.task_id or uuid.uuid4().hex
     actor = task_name if task_name in REGISTRY else RUN_TASK
     new = [NewStage(t, d, stage_message(REGISTRY[t].queue, t, workflow_id)) for t, d in expansion.stages]
@@ -116,7 +116,7 @@ async def submit_pipeline(request: web.Request, req: TaskRequest) -> web.Respons
     warnings: list[str] = []
     for queue in dict.fromkeys(REGISTRY[t].queue for t, _ in expansion.stages) | {"system": None}:
         try:
-            warnings += await ctx.workers.warnings(ctx.redis, ctx.settings, queue)
+            warnings += await ctx.workers.warnings(ctx.redis, ctx.settings.gpu_lock_monitor, queue)
         except RedisError:
             warnings.append(
                 "the live workers could not be read just now: whether a worker serves this queue is unknown"

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
-import dramatiq.errors
 import msgspec
 import redis.exceptions
 import structlog
@@ -88,7 +86,6 @@ ERROR_TABLE: list[tuple[type[BaseException], int, str, str]] = [
     (redis.exceptions.TimeoutError, 503, "redis-unavailable", "Redis is unavailable"),
     # a primary demoted by a failover, still reached before clients move to the new one
     (redis.exceptions.ReadOnlyError, 503, "redis-unavailable", "Redis is unavailable"),
-    (dramatiq.errors.BrokerConnectionError, 503, "broker-unavailable", "The message broker is unavailable"),
 ]
 
 _encoder = msgspec.json.Encoder()
@@ -174,8 +171,3 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             return mapped
         log.exception("request_failed", path=request.path, method=request.method)
         return problem_response(500, "internal-error", "Internal Server Error", None, request.path)
-
-
-def problem_schema() -> dict[str, Any]:
-    """Return the JSON Schema of problem documents (for the API description)."""
-    return msgspec.json.schema(Problem)

@@ -33,7 +33,6 @@ process that holds it. Statistics and holder/waiter details live in Redis (see `
 
 from __future__ import annotations
 
-from gpu_lock.async_lock import AsyncGpuLock, AsyncHold
 from gpu_lock.decorator import gpu_lock
 from gpu_lock.errors import (
     GpuLockError,
@@ -46,6 +45,7 @@ from gpu_lock.errors import (
     UnknownDevice,
 )
 from gpu_lock.events import current_lease
+from gpu_lock.force_release import aforce_release
 from gpu_lock.lease import HolderInfo, Lease, engine_env
 from gpu_lock.status import (
     DeviceStatus,
@@ -60,8 +60,6 @@ from gpu_lock.status import (
 from gpu_lock.sync_lock import GpuLock
 
 __all__ = [
-    "AsyncGpuLock",
-    "AsyncHold",
     "DeviceStatus",
     "ForceRelease",
     "GpuLock",
@@ -79,6 +77,7 @@ __all__ = [
     "RequestTooLarge",
     "UnknownDevice",
     "WaiterStatus",
+    "aforce_release",
     "aread_status",
     "current_lease",
     "engine_env",

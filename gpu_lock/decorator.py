@@ -1,4 +1,4 @@
-"""``@gpu_lock(lock)``: run a sync or async callable while holding a GPU lease."""
+"""``@gpu_lock(lock)``: run a plain (blocking) callable while holding a GPU lease."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import functools
 import inspect
 import uuid
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import ParamSpec, TypeVar
 
-from gpu_lock.async_lock import AsyncGpuLock
 from gpu_lock.lease import HolderInfo
 from gpu_lock.sync_lock import GpuLock
 
@@ -17,7 +16,7 @@ R = TypeVar("R")
 
 
 def gpu_lock(
-    lock: GpuLock | AsyncGpuLock,
+    lock: GpuLock,
     *,
     device: int | None = None,
     max_wait_time: float | None = None,
@@ -26,11 +25,11 @@ def gpu_lock(
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Wrap a callable so each call holds a lease; inside, ``current_lease()`` names the device.
 
-    Coroutine functions need an ``AsyncGpuLock``, plain functions a ``GpuLock``. ``memory_mb`` is what each
+    Only plain functions: a lease is held around blocking work (asyncio code holds none). ``memory_mb`` is what each
     call asks on memory-weighted devices (required there; slot-counted devices give every call one slot).
 
     Raises:
-        TypeError: at decoration, when the lock does not fit the callable.
+        TypeError: at decoration, when the callable is a coroutine function.
     """
 
     def decorate(func: Callable[P, R]) -> Callable[P, R]:
@@ -40,23 +39,11 @@ def gpu_lock(
             return HolderInfo(task_id=uuid.uuid4().hex, task_name=name, memory_mb=memory_mb)
 
         if inspect.iscoroutinefunction(func):
-            if not isinstance(lock, AsyncGpuLock):
-                raise TypeError(f"{func.__qualname__} is a coroutine function: it needs an AsyncGpuLock")
-            async_lock = lock
-
-            @functools.wraps(func)
-            async def run_async(*args: P.args, **kwargs: P.kwargs) -> Any:
-                async with async_lock.hold(owner(), device=device, max_wait_time=max_wait_time):
-                    return await cast(Callable[P, Any], func)(*args, **kwargs)
-
-            return cast(Callable[P, R], run_async)
-        if not isinstance(lock, GpuLock):
-            raise TypeError(f"{func.__qualname__} is a plain function: it needs a GpuLock")
-        sync_lock = lock
+            raise TypeError(f"{func.__qualname__} is a coroutine function: hold a lease around blocking work only")
 
         @functools.wraps(func)
         def run(*args: P.args, **kwargs: P.kwargs) -> R:
-            with sync_lock.hold(owner(), device=device, max_wait_time=max_wait_time):
+            with lock.hold(owner(), device=device, max_wait_time=max_wait_time):
                 return func(*args, **kwargs)
 
         return run

@@ -1,4 +1,4 @@
-"""Keep a held lease alive from outside the work: a thread for sync holders, a task for async ones.
+"""Keep a held lease alive from outside the work: a renewal thread beside the holder.
 
 A lease counts as lost once its local expiry estimate passes without a successful renewal, even while a
 renewal call is still waiting for Redis (a network partition holds it for the client's socket timeout):
@@ -7,10 +7,9 @@ by then the lease may have expired on the server and been granted to another hol
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import structlog
 from redis.exceptions import RedisError
@@ -128,25 +127,3 @@ class RenewalThread(threading.Thread):
             if not self._stop_event.is_set() and not self._reported:
                 self._reported = True
                 lose(self._lease, reason, self._on_lost)
-
-
-async def renew_forever(
-    renew: Callable[[Lease], Awaitable[None]], lease: Lease, on_lost: Callable[[Lease], None]
-) -> None:
-    """Renew a lease every third of its TTL until cancelled; on failure call ``on_lost`` and return."""
-    delay_s = next_delay_s(lease, failed=False)
-    while delay_s is not None:
-        await asyncio.sleep(delay_s)
-        try:
-            # A call still waiting for Redis when the lease runs out locally is given up (a partition).
-            await asyncio.wait_for(renew(lease), timeout=max(RETRY_S, safe_remaining_s(lease)))
-            delay_s = next_delay_s(lease, failed=False)
-        except TimeoutError:
-            break
-        except LeaseLost as exc:
-            lose(lease, exc, on_lost)
-            return
-        except RedisError as exc:
-            log.warning("lease_renew_failed", device=lease.device, error=str(exc))
-            delay_s = next_delay_s(lease, failed=True)
-    lose(lease, _expired(lease), on_lost)

@@ -1,7 +1,8 @@
 """The lock's Lua scripts (``gpu_lock/lua``, each with the helpers of ``lib.lua`` in front), bound to a channel.
 
-The sync lock calls them through a ``redis_io.Channel``, the asyncio lock through an ``AsyncChannel``; both
-send ``EVALSHA`` and load a script only when Redis answers ``NOSCRIPT`` (``redis_io.LuaScript``).
+The lock calls them through a ``redis_io.Channel`` (``aforce_release`` runs its one script over an
+``AsyncChannel``); both send ``EVALSHA`` and load a script only when Redis answers ``NOSCRIPT``
+(``redis_io.LuaScript``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from redis_io import AsyncChannel, Channel, LuaScript
+from redis_io import Channel, LuaScript
 
 Call = Callable[..., Any]
 NAMES = ("acquire", "renew", "release", "force_release", "leave")
@@ -31,8 +32,3 @@ class Scripts:
 def sync_scripts(channel: Channel) -> Scripts:
     """Return the scripts called through a synchronous channel."""
     return Scripts(lambda script: partial(script, channel))
-
-
-def async_scripts(channel: AsyncChannel) -> Scripts:
-    """Return the scripts called through an asyncio channel (each call returns an awaitable)."""
-    return Scripts(lambda script: partial(script.run, channel))

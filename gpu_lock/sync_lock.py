@@ -11,8 +11,8 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from config.gpu import GpuLockSettings
-from gpu_lock import events
 from gpu_lock.errors import LeaseLost
+from gpu_lock.events import CURRENT_LEASE, acquired, force_released, release_failed, released, renewed, timed_out
 from gpu_lock.layout import Layout
 from gpu_lock.lease import HolderInfo, Lease
 from gpu_lock.renewal import OnLost, RenewalThread
@@ -49,15 +49,15 @@ class GpuLock:
                 sent = time.monotonic()
                 outcome = parse_acquire(self._scripts.acquire(keys=attempt.keys, args=attempt.args()))
                 if isinstance(outcome, Granted):
-                    return events.acquired(attempt.lease(outcome, sent))
+                    return acquired(attempt.lease(outcome, sent))
                 wait_s = attempt.next_wait_s(outcome)
                 if wait_s is None:
                     self._leave(attempt, timed_out=True)
-                    raise events.timed_out(attempt)
+                    raise timed_out(attempt)
                 sent = time.monotonic()
                 handed_over = attempt.after_wait(self._channel.execute("BLPOP", attempt.wake_key, wait_s), sent)
                 if handed_over is not None:
-                    return events.acquired(handed_over)
+                    return acquired(handed_over)
         finally:
             if attempt.queued:
                 self._leave(attempt, timed_out=False)
@@ -76,7 +76,7 @@ class GpuLock:
         reply = self._scripts.renew(
             keys=self.layout.renew_keys(lease.device), args=[lease.token, self.layout.lease_ttl_ms]
         )
-        events.renewed(lease, reply, sent)
+        renewed(lease, reply, sent)
 
     def release(self, lease: Lease) -> None:
         """Give the lease back; the first live waiter gets it at once.
@@ -87,7 +87,7 @@ class GpuLock:
         keys_, device = self.layout.release_call(lease.device)
         reply = self._scripts.release(keys=keys_, args=[lease.token, lease.acquired_at_ms, device])
         outcome = parse_outcome(reply)
-        events.released(lease, outcome)
+        released(lease, outcome)
 
     def force_release(self, device: int, fencing_token: int, reason: str) -> bool:
         """Remove the lease with ``fencing_token`` from ``device``, record why, and say whether one was removed.
@@ -97,7 +97,7 @@ class GpuLock:
         """
         keys_, args = self.layout.force_release_call(device, fencing_token, reason)
         outcome = parse_outcome(self._scripts.force_release(keys=keys_, args=args))
-        return events.force_released(device, fencing_token, reason, outcome.code == 1)
+        return force_released(device, fencing_token, reason, outcome.code == 1)
 
     @contextmanager
     def hold(
@@ -118,11 +118,11 @@ class GpuLock:
         lease = self.acquire(owner, device, max_wait_time)
         renewer = RenewalThread(self.renew, lease, on_lost)
         renewer.start()
-        token = events.CURRENT_LEASE.set(lease)
+        token = CURRENT_LEASE.set(lease)
         try:
             yield lease
         finally:
-            events.CURRENT_LEASE.reset(token)
+            CURRENT_LEASE.reset(token)
             renewer.stop()
             self._release_quietly(lease)
         lease.check()
@@ -133,7 +133,7 @@ class GpuLock:
         except LeaseLost:
             pass  # already marked lost; the caller learns it from lease.check()
         except (RedisError, OSError) as exc:
-            events.release_failed(lease, exc)
+            release_failed(lease, exc)
 
     def _leave(self, attempt: Attempt, timed_out: bool) -> None:
         self._scripts.leave(keys=attempt.leave_keys(), args=attempt.leave_args(timed_out))

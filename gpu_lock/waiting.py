@@ -50,7 +50,7 @@ def block_limit_s(socket_timeout: object) -> float | None:
 
 
 class Attempt:
-    """The state of one acquire call; the sync and async locks drive it."""
+    """The state of one acquire call; ``GpuLock.acquire`` drives it."""
 
     def __init__(
         self,

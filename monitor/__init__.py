@@ -5,7 +5,7 @@ and ``python -m monitor`` runs it alone. A leader lease in Redis lets exactly on
 """
 
 from monitor.actions import Actions, Enqueue
-from monitor.dispatch import broker_enqueue
+from monitor.dispatch import stage_enqueue
 from monitor.errors import MonitorError
 from monitor.journal import MonitorEvent
 from monitor.journal import recent as recent_events
@@ -21,8 +21,8 @@ __all__ = [
     "MonitorError",
     "MonitorEvent",
     "PassReport",
-    "broker_enqueue",
     "current_leader",
     "lease_ms",
     "recent_events",
+    "stage_enqueue",
 ]

@@ -6,25 +6,26 @@ import asyncio
 import signal
 import sys
 
+from actors.messages import MessageSender
+from actors.registry import check_task_names
 from config import ConfigError, Settings, configure_logging, load_settings
-from monitor.dispatch import broker_enqueue
+from monitor.dispatch import stage_enqueue
 from monitor.loop import Monitor
 from redis_io.clients import MONITOR, aclose_client, async_client
+from state.live import LiveSettings
 
 
 async def _serve(settings: Settings) -> None:
-    from actors.worker.app import build_broker  # noqa: PLC0415  (declares the actors the re-queue sends to)
-
-    broker, _lifecycle = build_broker(settings)
     client = async_client(settings, MONITOR)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await Monitor(client, settings, broker_enqueue(broker)).run(stop)
+        await Monitor(
+            client, LiveSettings(settings), stage_enqueue(MessageSender(client, settings.state_ttl_s * 1000))
+        ).run(stop)
     finally:
-        broker.close()
         await aclose_client(client)
 
 
@@ -32,6 +33,7 @@ def main() -> None:
     """Load settings and run the monitor until SIGTERM or SIGINT."""
     try:
         settings = load_settings()
+        check_task_names(settings)
     except ConfigError as exc:
         sys.exit(f"taskgate monitor: {exc}")
     if not settings.redis_configured:

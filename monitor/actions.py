@@ -18,8 +18,8 @@ import msgspec
 import redis.asyncio as aioredis
 
 from config import Settings, keys
-from gpu_lock import AsyncGpuLock, GpuLockError, aread_status
-from monitor import journal
+from gpu_lock import GpuLockError, aforce_release, aread_status
+from monitor.journal import event_for, record_event
 from state import IllegalTransition, StageError, StageRecord, StateStore, TaskNotFound, changes, now_ms
 from state.batch import update_stages
 from state.tracking import AsyncTracker, RunInfo
@@ -69,9 +69,9 @@ class Actions:
         ]
         await update_stages(self.store, changes)  # a stage that ended meanwhile gets no entry
         await self.tracker.done_with_tier(tier, [run.run_id for run, _ in due])
-        await journal.record(
+        await record_event(
             self.client,
-            *(journal.event_for(tier, run, _tier_detail(tier, run, age_s), action=tier) for run, age_s in due),
+            *(event_for(tier, run, _tier_detail(tier, run, age_s), action=tier) for run, age_s in due),
         )
 
     async def stop_hard(self, run: RunInfo, run_time_s: float, settings: Settings) -> None:
@@ -88,7 +88,7 @@ class Actions:
         if ended:
             await self._order_kill(run, reason)
         action = "killed" if ended else "already_finished"
-        await journal.record(self.client, journal.event_for("hard", run, reason, action=action))
+        await record_event(self.client, event_for("hard", run, reason, action=action))
 
     async def recover_dead(self, run: RunInfo, settings: Settings) -> None:
         """Dead heartbeat: free the lease, then re-queue the stage once or fail it."""
@@ -103,7 +103,7 @@ class Actions:
         await self.tracker.forget([run.run_id])
         if action == "requeued" and self.enqueue is not None:
             await self.enqueue(run.workflow_id, run.task_name, message_id)
-        await journal.record(self.client, journal.event_for("dead", run, reason, action=action))
+        await record_event(self.client, event_for("dead", run, reason, action=action))
 
     async def _end(self, run: RunInfo, error: StageError) -> bool:
         try:
@@ -126,7 +126,6 @@ class Actions:
         A worker can die after its lease is granted and before its run record names the lease; the
         lock's own holder info (task, host, pid) still identifies it, so it is not left to its TTL.
         """
-        lock = AsyncGpuLock(self.client, settings.gpu_lock)
         leases = [(run.gpu_device, run.fencing_token)] if run.gpu_device is not None else []
         if not leases or run.fencing_token is None:
             status = await aread_status(self.client, settings.gpu_lock)
@@ -141,9 +140,9 @@ class Actions:
             if fencing_token is None:
                 continue
             try:
-                await lock.force_release(device, fencing_token, reason)
+                await aforce_release(self.client, settings.gpu_lock, device, fencing_token, reason)
             except GpuLockError as exc:
-                await journal.record(self.client, journal.event_for("lease", run, f"not released: {exc}"))
+                await record_event(self.client, event_for("lease", run, f"not released: {exc}"))
 
     async def _order_kill(self, run: RunInfo, reason: str) -> None:
         order = {"pid": run.pid, "run_id": run.run_id, "reason": reason}

@@ -20,7 +20,8 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
-from config import Settings, keys
+from config import keys
+from config.batches import BatchSettings
 from redis_io import text
 from state.batches import ENDED, STATUSES, BatchNotFound, BatchStore
 
@@ -41,10 +42,10 @@ def _stream_ms(entry_id: str) -> tuple[int, int]:
 class BatchWatcher:
     """Follow the events stream for batch items while this process leads; reconcile when asked."""
 
-    def __init__(self, client: aioredis.Redis, settings: Settings) -> None:
+    def __init__(self, client: aioredis.Redis, settings: BatchSettings, state_ttl_s: int) -> None:
         self.client = client
-        self.store = BatchStore(client, settings.state_ttl_s)
-        self.interval_s = settings.batches.reconcile_interval_s
+        self.store = BatchStore(client, state_ttl_s)
+        self.interval_s = settings.reconcile_interval_s
         self._cursor: str | None = None
         self._reconciled_at = float("-inf")
         self._needs_reconcile = True

@@ -1,30 +1,23 @@
-"""Re-queue a stage through the Dramatiq broker (the gateway's, or one ``python -m monitor`` builds)."""
+"""Re-queue a stage: its new message goes out through the process's ``MessageSender`` (no broker needed)."""
 
 from __future__ import annotations
 
-import asyncio
-
-import dramatiq
-
+from actors.messages import MessageSender, requeued_stage_message
 from actors.pipeline.tasks import actor_of
 from monitor.actions import Enqueue
 
 
-def broker_enqueue(broker: dramatiq.Broker) -> Enqueue:
-    """Return an ``Enqueue`` that sends a stage's message with a given message id."""
+def stage_enqueue(sender: MessageSender) -> Enqueue:
+    """Return an ``Enqueue`` that sends a stage's message with a given message id.
+
+    Raises (from the returned coroutine):
+        KeyError: no registered actor runs that stage.
+    """
 
     async def enqueue(workflow_id: str, task_name: str, message_id: str) -> None:
         spec = actor_of(task_name)
         if spec is None:
             raise KeyError(task_name)
-        message: dramatiq.Message[None] = dramatiq.Message(
-            queue_name=spec.queue,
-            actor_name=spec.name,
-            args=({"workflow_id": workflow_id, "task_name": task_name},),
-            kwargs={},
-            options={},
-            message_id=message_id,
-        )
-        await asyncio.to_thread(broker.enqueue, message)
+        await sender.send(requeued_stage_message(spec.queue, spec.name, workflow_id, task_name, message_id))
 
     return enqueue

@@ -51,7 +51,7 @@ def event_for(kind: str, run: RunInfo | None, detail: str, **extra: Any) -> Moni
     )
 
 
-async def record(client: aioredis.Redis, *events: MonitorEvent) -> None:
+async def record_event(client: aioredis.Redis, *events: MonitorEvent) -> None:
     """Log each event, count it by kind and keep it in the recent list (one round trip)."""
     if not events:
         return

@@ -11,8 +11,8 @@ import msgspec
 import redis.asyncio as aioredis
 
 from config import Settings, keys
-from gpu_lock import AsyncGpuLock, DeviceStatus, GpuLockStatus, aread_status
-from monitor import journal
+from gpu_lock import DeviceStatus, GpuLockStatus, aforce_release, aread_status
+from monitor.journal import event_for, record_event
 from state import StateStore, TaskNotFound, is_terminal, now_ms
 from state.tracking import limits_for, run_id
 
@@ -54,10 +54,9 @@ class LockHealth:
             reason = await self._why_release(holder, settings)
             if reason is None:
                 continue
-            lock = AsyncGpuLock(self.client, settings.gpu_lock)
-            if await lock.force_release(device, holder.fencing_token, reason):
+            if await aforce_release(self.client, settings.gpu_lock, device, holder.fencing_token, reason):
                 released += 1
-                event = journal.event_for(
+                event = event_for(
                     "lease",
                     None,
                     reason,
@@ -69,7 +68,7 @@ class LockHealth:
                     pid=holder.pid,
                     action="force_released",
                 )
-                await journal.record(self.client, event)
+                await record_event(self.client, event)
         if now_ms() - self.last_history_ms >= HISTORY_EVERY_MS:
             await self._keep_history(await aread_status(self.client, settings.gpu_lock))
         return released

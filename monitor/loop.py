@@ -20,12 +20,12 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from config import Settings, keys
+from monitor.ack_recovery import AckRecovery
 from monitor.actions import Actions, Enqueue
 from monitor.batches import BatchWatcher
 from monitor.leader import Leader, lease_ms
 from monitor.locks import LockHealth
 from monitor.pending import PendingSweep
-from monitor.workers import WorkerRecovery
 from state import StateStore
 from state.live import LiveSettings
 from state.retention import AsyncRetention
@@ -62,24 +62,26 @@ class Monitor:
     """Watch heartbeats, tiers and leases; act only while holding the leader lease."""
 
     def __init__(
-        self, client: aioredis.Redis, settings: Settings, enqueue: Enqueue | None, identity: str | None = None
+        self, client: aioredis.Redis, live: LiveSettings, enqueue: Enqueue | None, identity: str | None = None
     ) -> None:
+        settings = live.base
         self.client = client
-        self.live = LiveSettings(settings)
+        self.live = live
         self.store = StateStore(client, settings.state_ttl_s)
         self.tracker = AsyncTracker(client)
         self.actions = Actions(client, self.store, self.tracker, enqueue)
         self.locks = LockHealth(client, self.store)
         self.retention = AsyncRetention(client)
-        self.workers = WorkerRecovery(client)
+        self.acks = AckRecovery(client)
         self.pending = PendingSweep(client, self.store, enqueue)
         self.leader = Leader(client, identity or f"{socket.gethostname()}:{os.getpid()}")
-        self.batches = BatchWatcher(client, settings)
+        self.batches = BatchWatcher(client, settings.batches, settings.state_ttl_s)
         self.leading = False  # the batch watcher follows the events stream only while this is true
         # After Redis was unreachable, silent heartbeats are not dead until a heartbeat timeout has passed
         # with Redis back (the sidecars could not beat either): server ms until then, or None when unknown.
         self._redis_was_away = False
         self._beats_from_ms = 0
+        self._versions_seen = (live.version, live.rejected_version)
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Run until ``stop`` is set (or the task is cancelled); give the lease up on the way out."""
@@ -110,7 +112,7 @@ class Monitor:
                 version = await self.client.get(keys.CONFIG_VERSION)
             except (RedisError, OSError):
                 continue  # the next turn says so
-            if self.live.changed(version):
+            if int(version or 0) not in self._versions_seen:
                 log.info("monitor_settings_changed", version=int(version or 0))
                 return
 
@@ -119,6 +121,9 @@ class Monitor:
         settings = self.live.current
         try:
             settings = await self.live.refresh(self.client)
+            # the live view is shared with the process's routes (which adopt a change they store themselves):
+            # the wait compares against the versions this turn saw, not the view's latest
+            self._versions_seen = (self.live.version, self.live.rejected_version)
             if not settings.gpu_lock_monitor.enabled:
                 self.leading = False
                 await self.leader.resign()
@@ -165,8 +170,8 @@ class Monitor:
         report.soft = sum(rid in runs and rid not in stopped for rid in due.soft)
         report.warning = sum(rid in runs and rid not in stopped for rid in due.warning)
         report.workers_gone = len(due.dead_workers)  # after their runs: those messages come back superseded
-        report.messages_requeued = await self.workers.recover(due.dead_workers, due.cutoff_ms)
-        report.pending_redelivered = await self.pending.check(settings, due.now_ms)
+        report.messages_requeued = await self.acks.recover(due.dead_workers, due.cutoff_ms)
+        report.pending_redelivered = await self.pending.check(settings.gpu_lock_monitor, due.now_ms)
         report.leases_released = await self.locks.check(settings)
         report.folders_removed = await self.retention.sweep(settings)
         report.batch_moves_reconciled = await self.batches.reconcile_due()

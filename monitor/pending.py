@@ -17,9 +17,9 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from config import Settings, keys
-from monitor import journal
+from config import GpuLockMonitorSettings, keys
 from monitor.actions import Enqueue
+from monitor.journal import event_for, record_event
 from redis_io import text
 from state import IllegalTransition, StateStore, TaskNotFound, changes
 
@@ -34,11 +34,11 @@ class PendingSweep:
         self.store = store
         self.enqueue = enqueue
 
-    async def check(self, settings: Settings, now: int) -> int:
+    async def check(self, settings: GpuLockMonitorSettings, now: int) -> int:
         """Look at the PENDING stages due at server time ``now`` (ms); return how many were sent again."""
         if self.enqueue is None:
             return 0
-        horizon = now - int(settings.gpu_lock_monitor.pending_timeout * 1000)
+        horizon = now - int(settings.pending_timeout * 1000)
         due = [text(m) for m in await self.client.zrangebyscore(keys.PENDING_STAGES, "-inf", horizon, 0, MAX_PER_PASS)]
         if not due:
             return 0
@@ -90,8 +90,6 @@ class PendingSweep:
         except (TaskNotFound, IllegalTransition):  # PreconditionFailed: it left PENDING meanwhile
             return 0
         await self.enqueue(workflow_id, task_name, message_id)
-        event = journal.event_for(
-            "pending", None, reason, task_id=workflow_id, task_name=task_name, action="redelivered"
-        )
-        await journal.record(self.client, event)
+        event = event_for("pending", None, reason, task_id=workflow_id, task_name=task_name, action="redelivered")
+        await record_event(self.client, event)
         return 1

@@ -40,11 +40,6 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def is_transient(exc: BaseException) -> bool:
-    """Return whether ``exc`` is a Redis failure that passes (connection, timeout, loading), not an error reply."""
-    return isinstance(exc, TRANSIENT_ERRORS)
-
-
 def backoff_s(failures: int) -> float:
     """Return the wait after ``failures`` consecutive failures (1 for the first)."""
     wait_s = min(MAX_WAIT_S, FIRST_WAIT_S * 2 ** max(0, failures - 1))

@@ -35,13 +35,6 @@ def relative_to_root(root: Path, path: Path) -> str:
     return path.resolve().relative_to(root.resolve()).as_posix()
 
 
-def workflow_dir(root: Path, workflow_id: str, task_name: str) -> Path:
-    """Return (and create) the output folder of one stage: ``{root}/workflows/{id}/{task_name}``."""
-    out = root.resolve() / "workflows" / workflow_id / task_name
-    out.mkdir(parents=True, exist_ok=True)
-    return out
-
-
 def public_message(text: str, root: Path | None = None) -> str:
     """Return an error message fit for clients: storage-root paths made relative, raw errno numbers dropped."""
     prefixes = {str(root.resolve()), str(root.absolute())} if root is not None else set()

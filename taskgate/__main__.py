@@ -13,7 +13,7 @@ def main() -> None:
     if args[:1] == ["run"]:
         sys.exit(run())
     if args[:1] == ["worker"]:
-        from taskgate.worker import main as worker_main  # noqa: PLC0415  (only the worker needs psutil)
+        from taskgate.supervisor import main as worker_main  # noqa: PLC0415  (only the worker needs psutil)
 
         sys.exit(worker_main(args[1:]))
     from taskgate.cli import main as cli_main  # noqa: PLC0415

@@ -17,9 +17,8 @@ import time
 
 import structlog
 
-from actors.registry import QUEUES
+from actors.registry import QUEUES, check_task_names
 from actors.webhooks.outbox import WEBHOOK_QUEUE
-from actors.worker.app import check_task_names
 from config import ConfigError, Settings, configure_logging, load_settings
 from config.webhook_secret import secret_path, webhook_secret
 from taskgate.embedded_redis import EmbeddedRedis

@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 
+from actors.engine_device import engine_device
 from actors.errors import EngineUnavailable, InputError, TaskError
 from actors.faster_whisper import bundled
 from actors.faster_whisper.languages import folder_languages, size_languages
@@ -72,24 +73,11 @@ class ModelKey:
     cpu_threads: int
 
 
-def has_gpu_device() -> bool:
-    """Return whether this host shows an NVIDIA device (cheap: no CUDA library is loaded)."""
-    return Path("/dev/nvidia0").exists()
-
-
-def effective_device(settings: WhisperSettings) -> str:
-    """Return ``cuda`` or ``cpu``: ``auto`` means cuda when the host has an NVIDIA device."""
-    if settings.device == "auto":
-        return "cuda" if has_gpu_device() else "cpu"
-    return settings.device
-
-
 def model_key(source: str, settings: WhisperSettings, gpu_device: int | None) -> ModelKey:
     """Return the cache key of ``source`` under these settings on the leased GPU (if any)."""
-    device = effective_device(settings)
-    compute_type = settings.compute_type or ("float16" if device == "cuda" else "int8")
-    index = gpu_device if device == "cuda" and gpu_device is not None else 0
-    return ModelKey(source, device, index, compute_type, settings.cpu_threads)
+    device = engine_device(settings.device, gpu_device)
+    compute_type = settings.compute_type or ("float16" if device.on_cuda else "int8")
+    return ModelKey(source, device.kind, device.index, compute_type, settings.cpu_threads)
 
 
 def bundled_models(settings: WhisperSettings) -> dict[str, str]:

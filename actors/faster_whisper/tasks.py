@@ -8,9 +8,10 @@ from typing import Annotated, Any, Literal
 import msgspec
 import structlog
 
+from actors.engine_device import uses_cuda
 from actors.faster_whisper.chunked import ChunkStore, plan_key, transcribe_chunked
 from actors.faster_whisper.engine import Options
-from actors.faster_whisper.models import effective_device, load_model, model_key, resolve_model
+from actors.faster_whisper.models import load_model, model_key, resolve_model
 from actors.faster_whisper.submit import check_request
 from actors.ffmpeg.media import probe_audio
 from actors.spec import task
@@ -78,7 +79,7 @@ def default_batch_size(params: TranscribeInput, device: str) -> int:
 
 def uses_gpu(settings: Settings, _params: Any) -> bool:
     """Take the GPU lease when faster-whisper runs on cuda."""
-    return effective_device(settings.faster_whisper) == "cuda"
+    return uses_cuda(settings.faster_whisper.device)
 
 
 @task(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from actors.errors import EngineFailed, EngineUnavailable
-from actors.inpainting.engine import EngineKey, mask_box
+from actors.inpainting.inpainter import EngineKey, mask_box
 
 if TYPE_CHECKING:
     import numpy as np

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from actors.inpainting.engine import Inpainter
+from actors.inpainting.inpainter import Inpainter
 from actors.inpainting.masks import text_pixels
 from actors.paddleocr.engine import Box
 from actors.paddleocr.ocr_pass import is_blank, same_text, text_mask

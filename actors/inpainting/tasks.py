@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import msgspec
 import structlog
 
+from actors.engine_device import engine_device, uses_cuda
 from actors.errors import InputError
 from actors.ffmpeg.frames import Area, VideoInfo, check_area, run_ffmpeg, video_info
 from actors.inpainting.engine import EngineKey, get_inpainter
@@ -47,7 +48,7 @@ _AREA_KEYFRAMES = 8
 def inpainting_on_gpu(settings: Settings, params: Any) -> bool:
     """GPU rule: a lease when LaMa runs on CUDA, or when the OCR detector that finds the text does."""
     engine = getattr(params, "engine", None) or settings.inpainting.engine
-    return (engine == "lama" and settings.inpainting.device == "cuda") or settings.ocr.device == "cuda"
+    return (engine == "lama" and uses_cuda(settings.inpainting.device)) or uses_cuda(settings.ocr.device)
 
 
 class RemoveSubtitlesInput(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -93,12 +94,13 @@ class RemoveSubtitlesOutput(msgspec.Struct, kw_only=True):
 
 def _engine_key(run: TaskRun, params: RemoveSubtitlesInput) -> EngineKey:
     settings = run.settings.inpainting
+    device = engine_device(settings.device, run.gpu_device)
     return EngineKey(
         engine=params.engine or settings.engine,
         method=params.method or settings.method,
         lama_model_path=settings.lama_model_path,
-        device=settings.device,
-        gpu_index=run.gpu_device or 0,
+        device=device.kind,
+        gpu_index=device.index,
         tile_px=settings.tile_px,
         quality=params.quality or settings.quality,
     )

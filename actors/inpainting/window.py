@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from actors.inpainting import motion
-from actors.inpainting.engine import Inpainter, mask_box
+from actors.inpainting.inpainter import Inpainter, mask_box
 from actors.inpainting.propagate import (
     Observation,
     Patches,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 import msgspec
 import structlog
 
+from actors.engine_device import engine_device
 from actors.errors import EngineFailed, EngineUnavailable
 from actors.worker.warm import WARM
 from config.engines import OcrSettings
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-ENGINES = ("rapidocr", "paddleocr")
 # Languages whose PP-OCR models ship in rapidocr's wheel (the Chinese model reads English too).
 RAPIDOCR_LANGUAGES = frozenset({"ch", "en", "chinese", "english"})
 # Detection resizes the longer side down to this (never up): subtitle strips keep their size.
@@ -195,10 +195,11 @@ _LOADERS: dict[str, type[RapidOcr] | type[PaddleOcr]] = {"rapidocr": RapidOcr, "
 
 def engine_key(settings: OcrSettings, engine: str | None, language: str | None, gpu_index: int | None) -> EngineKey:
     """Return the cache key of the engine a request asks for (request values over settings)."""
+    device = engine_device(settings.device, gpu_index)
     return EngineKey(
         engine=engine or settings.engine,
-        device=settings.device,
-        gpu_index=gpu_index or 0,
+        device=device.kind,
+        gpu_index=device.index,
         language=language or settings.language,
         detection_dir=settings.text_detection_model_dir,
         recognition_dir=settings.text_recognition_model_dir,

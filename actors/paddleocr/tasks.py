@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 import structlog
 
+from actors.engine_device import uses_cuda
 from actors.errors import InputError, InputFileError
 from actors.ffmpeg.frames import (
     MANIFEST_NAME,
@@ -46,7 +47,7 @@ RESULTS_NAME = "ocr_results.json"
 
 def ocr_on_gpu(settings: Settings, _params: Any) -> bool:
     """GPU rule of the tasks that run an OCR engine: a lease only when OCR runs on CUDA."""
-    return settings.ocr.device == "cuda"
+    return uses_cuda(settings.ocr.device)
 
 
 def _exactly_one(params: msgspec.Struct, *names: str) -> None:

@@ -14,7 +14,6 @@ from typing import Any
 
 INPUT_REFERENCE = re.compile(r"\$\{\{\s*inputs\.([A-Za-z0-9_]+)\s*\}\}")
 CONDITION = re.compile(r"^\s*(not\s+)?inputs\.([A-Za-z0-9_]+)\s*(?:(==|!=)\s*inputs\.([A-Za-z0-9_]+)\s*)?$")
-EXPAND_OPERATORS = {"$first", "$if", "$iso639_2"}
 GATHER_OPERATORS = {"$entries", "$merge", "$pluck"}
 OPERATOR_KEYS = {"$first": {"$first"}, "$if": {"$if", "then", "else"}, "$iso639_2": {"$iso639_2"}}
 OPERATOR_KEYS |= {"$entries": {"$entries"}, "$merge": {"$merge"}, "$pluck": {"$pluck", "field"}}

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 import structlog
 
+from actors.engine_device import engine_device, uses_cuda
 from actors.errors import InputError
 from actors.ffmpeg.pcm import decode_mono
 from actors.pyannote_audio.checks import count_problems, speech_pieces, speech_problems
@@ -112,7 +113,7 @@ class ValidateOutput(msgspec.Struct, kw_only=True):
 
 def uses_gpu(settings: Settings, _params: Any) -> bool:
     """Take the GPU lease when pyannote runs on cuda."""
-    return settings.pyannote.device == "cuda"
+    return uses_cuda(settings.pyannote.device)
 
 
 @task("pyannote_audio.diarize_speakers", queue="pyannote_audio", input=DiarizeInput, output=DiarizeOutput, gpu=uses_gpu)
@@ -122,7 +123,7 @@ def diarize_speakers(run: TaskRun, params: DiarizeInput) -> DiarizeOutput:
     settings = run.settings.pyannote
     checkpoint, token = pipeline_source(settings)
     audio = decode_mono(source, params.audio_path)
-    device = f"cuda:{run.gpu_device or 0}" if settings.device == "cuda" else "cpu"
+    device = engine_device(settings.device, run.gpu_device).torch_name
     speakers = {k: v for k in ("num_speakers", "min_speakers", "max_speakers") if (v := getattr(params, k))}
     run.checkpoint()
 

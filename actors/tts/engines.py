@@ -9,8 +9,6 @@ from actors.tts.piper_engine import PiperEngine
 from actors.tts.voices import Voice
 from actors.worker.runtime import TaskRun
 
-ENGINE_NAMES = ("piper", "gpt_sovits")
-
 
 def make_engine(name: str, run: TaskRun) -> SpeechEngine:
     """Return the engine ``name`` for this run (on the leased GPU, if any)."""

@@ -8,6 +8,7 @@ from typing import Any
 
 import structlog
 
+from actors.engine_device import engine_device
 from actors.errors import EngineFailed, EngineUnavailable
 from actors.tts.engine import Speech, VoiceChoice
 from actors.tts.voices import Voice, catalogue
@@ -26,18 +27,6 @@ class PiperKey:
     model_path: str
     device: str
     device_index: int
-
-
-def has_gpu_device() -> bool:
-    """Return whether this host shows an NVIDIA device (cheap: no CUDA library is loaded)."""
-    return Path("/dev/nvidia0").exists()
-
-
-def effective_device(settings: TtsSettings) -> str:
-    """Return ``cuda`` or ``cpu``: ``auto`` means cuda when the host has an NVIDIA device."""
-    if settings.device == "auto":
-        return "cuda" if has_gpu_device() else "cpu"
-    return settings.device
 
 
 def engine_errors() -> tuple[type[Exception], ...]:
@@ -82,8 +71,8 @@ class PiperEngine:
 
     def __init__(self, settings: TtsSettings, gpu_device: int | None) -> None:
         self.settings = settings
-        self.device = effective_device(settings)
-        self.device_index = gpu_device if self.device == "cuda" and gpu_device is not None else 0
+        device = engine_device(settings.device, gpu_device)
+        self.device, self.device_index = device.kind, device.index
 
     def voices(self) -> list[Voice]:
         """Return the Piper voices of the catalogue."""

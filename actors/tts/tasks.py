@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 import structlog
 
+from actors.engine_device import uses_cuda
 from actors.errors import EngineFailed, InputError
 from actors.ffmpeg.retime import VideoStretch, moved_cues
 from actors.spec import task
@@ -19,7 +20,6 @@ from actors.tts.dub import Fitting, dub
 from actors.tts.dub_lines import dub_lines, voice_choice
 from actors.tts.engine import Speech, SpeechEngine, VoiceChoice, silence
 from actors.tts.engines import make_engine
-from actors.tts.piper_engine import effective_device
 from actors.tts.requests import (
     SynthesizeInput,
     SynthesizeOutput,
@@ -39,7 +39,7 @@ def uses_gpu(settings: Settings, params: Any) -> bool:
     engine = engine_name(settings.tts, getattr(params, "engine", None), getattr(params, "reference_audio", None))
     if engine == "gpt_sovits":
         return settings.tts.gpt_sovits.gpu_lease
-    return effective_device(settings.tts) == "cuda"
+    return uses_cuda(settings.tts.device)
 
 
 def _speak_text(run: TaskRun, engine: SpeechEngine, choice: VoiceChoice, params: SynthesizeInput) -> Speech:

@@ -10,8 +10,10 @@ import msgspec
 import redis.asyncio as aioredis
 import structlog
 
+from actors.messages import MessageSender
 from actors.webhooks.events import Delivery
-from config import Settings, keys
+from config import keys
+from config.settings import WebhookSettings
 from redis_io import AsyncChannel, LuaScript, text
 
 WEBHOOK_ACTOR = "taskgate.webhook"
@@ -50,11 +52,11 @@ def parse_entry(entry: bytes | str) -> Delivery:
 class OutboxDispatcher:
     """Claim due outbox entries, enqueue one delivery each, then drop them from the outbox."""
 
-    def __init__(self, client: aioredis.Redis, broker: dramatiq.Broker, settings: Settings) -> None:
+    def __init__(self, client: aioredis.Redis, sender: MessageSender, settings: WebhookSettings) -> None:
         self.client = client
-        self.broker = broker
-        self.claim_ms = int(settings.webhooks.claim_timeout_s * 1000)
-        self.interval_s = settings.webhooks.dispatch_interval_s
+        self.sender = sender
+        self.claim_ms = int(settings.claim_timeout_s * 1000)
+        self.interval_s = settings.dispatch_interval_s
         self._channel = AsyncChannel(client)
 
     async def dispatch_due(self) -> int:
@@ -62,7 +64,7 @@ class OutboxDispatcher:
         entries = await _CLAIM.run(self._channel, [keys.WEBHOOK_OUTBOX], [self.claim_ms, _CLAIM_BATCH])
         for entry in entries:
             delivery = parse_entry(entry)
-            await asyncio.to_thread(self.broker.enqueue, delivery_message(delivery))
+            await self.sender.send(delivery_message(delivery))
             await self.client.zrem(keys.WEBHOOK_OUTBOX, entry)
             log.info(
                 "webhook_dispatched", task_id=delivery.workflow_id, task_name=delivery.task_name, status=delivery.status
@@ -74,7 +76,7 @@ class OutboxDispatcher:
         while True:
             try:
                 count = await self.dispatch_due()
-            except (OSError, aioredis.RedisError, dramatiq.errors.BrokerConnectionError) as exc:
+            except (OSError, aioredis.RedisError) as exc:
                 log.warning("webhook_dispatch_failed", error=str(exc))
                 count = 0
             current = asyncio.current_task()

@@ -11,7 +11,7 @@ from dramatiq.middleware import AsyncIO
 
 import actors.registry  # noqa: F401  (registers every task)
 from actors.errors import TaskError
-from actors.registry import REGISTRY, TaskSpec
+from actors.registry import REGISTRY, TaskSpec, check_task_names
 from actors.webhooks.actor import declare_webhook_actor
 from actors.worker.broker import WakingRedisBroker
 from actors.worker.consumers import ConsumerRegistry
@@ -54,27 +54,6 @@ def _actor_fn(spec: TaskSpec, lifecycle: Lifecycle) -> Any:
 
     perform.__name__ = perform.__qualname__ = spec.name.replace(".", "_")
     return perform
-
-
-def check_task_names(settings: Settings) -> None:
-    """Check that per-task settings name registered tasks.
-
-    Raises:
-        ConfigError: a ``task_retries``, ``task_timeout_levels`` or API key ``limits.per_task`` key is not a
-            registered task_name.
-    """
-    sections: dict[str, set[str]] = {
-        "task_retries": set(settings.task_retries),
-        "gpu_lock_monitor.task_timeout_levels": set(settings.gpu_lock_monitor.task_timeout_levels),
-        "queueing.task_priority": set(settings.queueing.task_priority),
-    }
-    for key in settings.auth.api_keys:
-        if key.limits is not None:
-            sections[f"auth.api_keys[{key.name}].limits.per_task"] = set(key.limits.per_task)
-    for section, names in sections.items():
-        unknown = sorted(names - set(REGISTRY))
-        if unknown:
-            raise ConfigError(f"{section}: unknown task_name {unknown[0]!r}; GET /v1/task-types lists the tasks")
 
 
 def gpu_queues(settings: Settings) -> frozenset[str]:

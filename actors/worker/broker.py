@@ -4,81 +4,32 @@ from __future__ import annotations
 
 import socket
 import threading
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import dramatiq
-import msgspec
 import redis
 import structlog
 from dramatiq.broker import MessageProxy
 from dramatiq.common import compute_backoff, current_millis
-from dramatiq.encoder import JSONEncoder
-from dramatiq.errors import ConnectionClosed, DecodeError
+from dramatiq.errors import ConnectionClosed
 from dramatiq.message import Message
 
+from actors.messages import decode_message, encode_message
 from actors.worker.dramatiq_internals import RedisBroker, RedisConsumer, dispatch_args, dispatch_source
 from actors.worker.prefetch import Snapshots
 from config import keys
 from config.queueing import PRIORITIES
 from redis_io import Channel, LuaScript
-from state import QueuedMessage
+
+# encode_message stays importable from here for the worker's lifecycle; the codec lives in actors.messages
+__all__ = ["Delivery", "WakingRedisBroker", "encode_message"]
 
 log = structlog.get_logger(__name__)
-_json_decoder = msgspec.json.Decoder()
-_json_encoder = msgspec.json.Encoder()
 _FETCH = LuaScript.load("actors.worker", "fetch")
 # One fetch in this many also runs Dramatiq's maintenance (dead consumers' ack sets put back) with the odds
-# Dramatiq gives every dispatch; the monitor's dead-worker recovery (monitor.workers) comes first anyway.
+# Dramatiq gives every dispatch; the monitor's dead-worker recovery (monitor.ack_recovery) comes first anyway.
 _MAINTENANCE_EVERY = 16
-
-
-def encode_message(message: Message[Any]) -> bytes:
-    """Encode a message as ``Message.encode`` does, with msgspec at a sixth of the cost.
-
-    The same compact JSON, byte for byte, except that text outside ASCII is written as UTF-8 rather than
-    as escape sequences; any JSON decoder, Dramatiq's included, reads both the same.
-    """
-    if type(dramatiq.get_encoder()) is not JSONEncoder:
-        return message.encode()
-    return _json_encoder.encode(message.asdict())
-
-
-def stage_message(queue: str, task_name: str, workflow_id: str, actor: str | None = None) -> QueuedMessage:
-    """Return the Dramatiq message that runs stage ``task_name`` of ``workflow_id``, encoded for the submit script.
-
-    The message id is chosen here, as ``RedisBroker.enqueue`` would, because the submit script queues the
-    message itself (``state/lua/create_stage.lua``) in the same atomic step that creates the stage.
-    """
-    # one id for both: a replay notes it in the stage record, and the worker compares the message's message_id
-    message_id = str(uuid.uuid4())
-    message: Message[Any] = Message(
-        queue_name=queue,
-        actor_name=actor or task_name,
-        args=({"workflow_id": workflow_id, "task_name": task_name},),
-        kwargs={},
-        options={"redis_message_id": message_id},
-        message_id=message_id,
-    )
-    return QueuedMessage(queue=queue, message_id=message.options["redis_message_id"], payload=encode_message(message))
-
-
-def decode_message(data: bytes) -> Message[Any]:
-    """Decode a queued message as ``Message.decode`` does, with msgspec when Dramatiq's JSON encoder is in use.
-
-    Raises:
-        DecodeError: the data is not a message.
-    """
-    if type(dramatiq.get_encoder()) is not JSONEncoder:
-        return Message.decode(data)
-    try:
-        fields = _json_decoder.decode(data)
-        fields["args"] = tuple(fields["args"])
-        return Message(**fields)
-    except Exception as exc:
-        raise DecodeError("Failed to decode message.", data, exc) from exc  # type: ignore[no-untyped-call]
 
 
 @dataclass(frozen=True)

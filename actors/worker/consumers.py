@@ -4,7 +4,7 @@ Dramatiq's Redis broker keeps, per worker process and queue, the set of message 
 acked (``dramatiq:__acks__.{broker_id}.{queue}``); it re-queues a dead process's set only on a random
 maintenance pass after its heartbeat went stale. Each worker process records its broker id and queues
 under ``host:pid``, the name its host's sidecar heartbeats it by; when the monitor finds that process
-gone, it puts the set back at once (``monitor.workers``).
+gone, it puts the set back at once (``monitor.ack_recovery``).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 from urllib.parse import unquote, urljoin, urlsplit
 
 import structlog
@@ -14,9 +14,12 @@ from actors.errors import InputError, InputFileError, TaskCancelled, TransientEr
 from actors.webhooks.netpolicy import NetPolicy, UrlRefused, policy_connector
 
 if TYPE_CHECKING:
+    from collections.abc import Coroutine
+
     from aiohttp import ClientResponse
 
-    from actors.worker.runtime import TaskRun
+    from config import Settings
+    from state import StateStore
 
 log = structlog.get_logger(__name__)
 
@@ -25,6 +28,22 @@ _MAX_REDIRECTS = 5
 _REDIRECTS = {301, 302, 303, 307, 308}
 _RETRYABLE = {408, 425, 429}
 _CANCEL_CHECK_EVERY_S = 1.0
+
+
+class DownloadRun(Protocol):
+    """What a download needs of the stage's run (``actors.worker.runtime.TaskRun`` is one; it imports this module)."""
+
+    workflow_id: str
+    task_name: str
+    settings: Settings
+    store: StateStore
+
+    @property
+    def output_dir(self) -> Path:
+        """The stage's output folder."""
+
+    def run_async(self, call: Coroutine[Any, Any, Any], /) -> Any:
+        """Run ``call`` on the worker's event loop and return its result."""
 
 
 def shown(url: str) -> str:
@@ -39,7 +58,7 @@ def target_name(url: str) -> str:
     return name if name and name not in (".", "..") and "\x00" not in name and "\\" not in name else "download"
 
 
-def fetch_input(run: TaskRun, url: str) -> Path:
+def fetch_input(run: DownloadRun, url: str) -> Path:
     """Download ``url`` into ``{output_dir}/inputs/`` under the network policy and size cap.
 
     Raises:
@@ -55,7 +74,7 @@ def fetch_input(run: TaskRun, url: str) -> Path:
     return path
 
 
-async def _download(run: TaskRun, url: str, target: Path) -> Path:
+async def _download(run: DownloadRun, url: str, target: Path) -> Path:
     import aiohttp  # noqa: PLC0415  (only stages with URL inputs pay for the client)
 
     files = run.settings.files
@@ -95,7 +114,7 @@ def _check_status(status: int, url: str) -> None:
         raise InputFileError(f"downloading {shown(url)}: the server answered {status}")
 
 
-async def _save(run: TaskRun, resp: ClientResponse, target: Path, cap: int, url: str) -> int:
+async def _save(run: DownloadRun, resp: ClientResponse, target: Path, cap: int, url: str) -> int:
     length = resp.content_length
     if length is not None and length > cap:
         raise InputFileError(f"{shown(url)} is {length} bytes, over the download cap of {cap} bytes")
@@ -112,7 +131,7 @@ async def _save(run: TaskRun, resp: ClientResponse, target: Path, cap: int, url:
     return size
 
 
-async def _copy(run: TaskRun, resp: ClientResponse, handle: BinaryIO, cap: int, url: str) -> int:
+async def _copy(run: DownloadRun, resp: ClientResponse, handle: BinaryIO, cap: int, url: str) -> int:
     """Copy the body in chunks, enforcing the cap and checking for a cancel about once a second."""
     size, checked = 0, time.monotonic()
     async for chunk in resp.content.iter_chunked(_CHUNK_BYTES):

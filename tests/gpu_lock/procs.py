@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 import time
@@ -10,10 +9,9 @@ from typing import Any
 
 import msgspec
 import redis
-import redis.asyncio as aioredis
 
 from config.gpu import GpuLockSettings
-from gpu_lock import AsyncGpuLock, GpuLock, HolderInfo
+from gpu_lock import GpuLock, HolderInfo
 
 HOLDS = "test:holds"
 READY = "test:ready"
@@ -32,29 +30,16 @@ def _record(client: redis.Redis, name: str, device: int, fencing: int, acquired_
     client.rpush(HOLDS, json.dumps({**row, "acquired_ns": acquired_ns, "released_ns": released_ns}))
 
 
-def contend(url: str, raw: dict[str, Any], name: str, rounds: int, use_async: bool) -> None:
+def contend(url: str, raw: dict[str, Any], name: str, rounds: int) -> None:
     """Wait for the start signal, then take and give back the lease ``rounds`` times, recording each hold."""
     client = redis.Redis.from_url(url)
     client.incr(READY)
     client.blpop([GO], timeout=30)
-    if use_async:
-        asyncio.run(_contend_async(url, raw, name, rounds, client))
-        return
     lock = GpuLock(client, _settings(raw))
     for _ in range(rounds):
         lease = lock.acquire(HolderInfo(task_id=name, task_name="contend"))
         _record(client, name, lease.device, lease.fencing_token, time.monotonic_ns())
         lock.release(lease)
-
-
-async def _contend_async(url: str, raw: dict[str, Any], name: str, rounds: int, client: redis.Redis) -> None:
-    aclient = aioredis.Redis.from_url(url)
-    lock = AsyncGpuLock(aclient, _settings(raw))
-    for _ in range(rounds):
-        lease = await lock.acquire(HolderInfo(task_id=name, task_name="contend"))
-        _record(client, name, lease.device, lease.fencing_token, time.monotonic_ns())
-        await lock.release(lease)
-    await aclient.aclose()
 
 
 def hold_until_killed(url: str, raw: dict[str, Any]) -> None:

@@ -15,7 +15,6 @@ import redis.asyncio as aioredis
 
 from config import keys
 from gpu_lock import (
-    AsyncGpuLock,
     GpuLock,
     UnknownDevice,
     aread_status,
@@ -72,23 +71,10 @@ def test_decorated_sync_function_runs_while_holding_a_lease(redis_client: redis.
     assert counters["acquisitions_total"] == counters["releases_total"] == 1
 
 
-async def test_decorated_coroutine_runs_while_holding_a_lease(aredis: aioredis.Redis) -> None:
-    lock = AsyncGpuLock(aredis, settings())
-
-    @gpu_lock(lock)
-    async def diarize() -> int:
-        lease = current_lease()
-        assert lease is not None
-        return int(await aredis.zcard("gpu_lock:0:holders"))
-
-    assert await diarize() == 1
-    assert await aredis.zcard("gpu_lock:0:holders") == 0
-
-
-def test_decorator_refuses_a_lock_that_does_not_fit_the_callable(redis_client: redis.Redis) -> None:
+def test_decorator_refuses_a_coroutine_function(redis_client: redis.Redis) -> None:
     lock = GpuLock(redis_client, settings())
 
-    with pytest.raises(TypeError, match="AsyncGpuLock"):
+    with pytest.raises(TypeError, match="coroutine function"):
 
         @gpu_lock(lock)
         async def wrong() -> None: ...
@@ -123,9 +109,9 @@ def test_status_shows_holders_waiters_counters_and_cumulative_histograms(redis_c
     assert device.hold_seconds.count == 1
 
 
-async def test_async_status_reads_the_same_snapshot(aredis: aioredis.Redis) -> None:
-    lock = AsyncGpuLock(aredis, settings(devices=[0, 1]))
-    lease = await lock.acquire(owner("async"), device=1)
+async def test_async_status_reads_the_same_snapshot(aredis: aioredis.Redis, redis_client: redis.Redis) -> None:
+    lock = GpuLock(redis_client, settings(devices=[0, 1]))
+    lease = lock.acquire(owner("async"), device=1)
 
     status = await aread_status(aredis, lock.settings)
     assert [len(d.holders) for d in status.devices] == [0, 1]

@@ -20,9 +20,7 @@ ROUNDS = 30
 
 def _run_processes(redis_url: str, raw: dict[str, object], client: redis.Redis) -> list[dict[str, int]]:
     ctx = multiprocessing.get_context("spawn")
-    children = [
-        ctx.Process(target=procs.contend, args=(redis_url, raw, f"p{i}", ROUNDS, i % 2 == 1)) for i in range(PROCESSES)
-    ]
+    children = [ctx.Process(target=procs.contend, args=(redis_url, raw, f"p{i}", ROUNDS)) for i in range(PROCESSES)]
     for child in children:
         child.start()
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -10,14 +9,13 @@ from typing import Any
 import msgspec
 import pytest
 import redis
-import redis.asyncio as aioredis
 
 from actors.gpu_memory import requested_mb
 from actors.worker.gpu_devices import parse_memory, with_memory
 from config import Settings, keys
 from config.gpu import GpuLockSettings
-from gpu_lock import AsyncGpuLock, GpuLock, HolderInfo, Lease, RequestTooLarge, read_status
-from tests.gpu_lock.helpers import async_wait_until, queued, settings, wait_until
+from gpu_lock import GpuLock, HolderInfo, Lease, RequestTooLarge, read_status
+from tests.gpu_lock.helpers import queued, settings, wait_until
 
 
 def weighted(*memory_mb: int, **overrides: Any) -> GpuLockSettings:
@@ -171,17 +169,3 @@ def test_what_a_task_asks_model_over_task_over_engine_over_registry() -> None:
         tuned = Settings(gpu_lock=GpuLockSettings(task_memory_mb=overrides))
         assert requested_mb(whisper, tuned, params) == expected
     assert requested_mb(hold, Settings(), hold.input_type(seconds=1, memory_mb=4321)) == 4321
-
-
-async def test_the_asyncio_lock_weighs_leases_the_same_way(aredis: aioredis.Redis) -> None:
-    lock = AsyncGpuLock(aredis, weighted(10_000))
-    first = await lock.acquire(asking("a", 6000))
-    second = await lock.acquire(asking("b", 4000))
-    assert first.device == second.device == 0
-    waiter = asyncio.create_task(lock.acquire(asking("c", 1)))
-    await async_wait_until(lambda: aredis.zcard(keys.GPU_WAITERS.format(device=0)))  # c queued: 10000 MiB held
-    await lock.release(second)
-    third = await asyncio.wait_for(waiter, 5)
-    assert third.amount == 1
-    await lock.release(third)
-    await lock.release(first)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
-from actors.worker.broker import stage_message
+from actors.messages import stage_message
 from config import keys
+from config.batches import BatchSettings
 from config.settings import Settings
 from monitor.batches import BatchWatcher
 from state import StageError, StateStore, Status, changes
@@ -45,7 +46,7 @@ async def _drain(watcher: BatchWatcher) -> None:
 async def test_item_ends_read_from_the_stream_complete_the_batch_once_even_when_read_twice(
     aredis: aioredis.Redis,
 ) -> None:
-    watcher = BatchWatcher(aredis, Settings())
+    watcher = BatchWatcher(aredis, BatchSettings(), Settings().state_ttl_s)
     await watcher.read_once()  # the cursor starts at the stream's end
     store = await _batch(aredis, "w", 3, callback="http://127.0.0.1:9/hook")
     await _end_items(aredis, "w", [Status.SUCCESS, Status.FAILED])
@@ -62,7 +63,8 @@ async def test_item_ends_read_from_the_stream_complete_the_batch_once_even_when_
     assert await aredis.zrange(keys.WEBHOOK_OUTBOX, 0, -1) == [b"@batch\nw"]
     assert not await aredis.sismember(keys.BATCHES_ACTIVE, "w")
 
-    replay = BatchWatcher(aredis, Settings())  # a new leader that reads everything again from the start
+    # a new leader that reads everything again from the start
+    replay = BatchWatcher(aredis, BatchSettings(), Settings().state_ttl_s)
     await aredis.set(keys.BATCHES_CURSOR, "0-0")
     await _drain(replay)
     assert (await store.get("w")).counts == done.counts
@@ -72,7 +74,7 @@ async def test_item_ends_read_from_the_stream_complete_the_batch_once_even_when_
 
 
 async def test_moves_the_stream_lost_are_found_by_the_reconcile(aredis: aioredis.Redis) -> None:
-    watcher = BatchWatcher(aredis, Settings())
+    watcher = BatchWatcher(aredis, BatchSettings(), Settings().state_ttl_s)
     await watcher.read_once()
     store = await _batch(aredis, "gap", 4)
     await _end_items(aredis, "gap", [Status.SUCCESS, Status.SUCCESS, Status.CANCELLED])

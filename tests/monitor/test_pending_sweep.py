@@ -5,11 +5,12 @@ from __future__ import annotations
 import msgspec
 import redis.asyncio as aioredis
 
-from actors.worker.app import build_broker
+from actors.messages import MessageSender
 from config import Settings, keys
-from monitor.dispatch import broker_enqueue
+from monitor.dispatch import stage_enqueue
 from monitor.loop import Monitor
 from state import QueuedMessage, StateStore
+from state.live import LiveSettings
 from tests.harness import async_wait_until
 
 
@@ -27,9 +28,8 @@ async def test_a_pending_stage_whose_message_was_lost_is_sent_again_once(
     aredis: aioredis.Redis, redis_url: str
 ) -> None:
     settings = _settings(redis_url)
-    broker, _ = build_broker(settings)
     store = StateStore(aredis, settings.state_ttl_s)
-    monitor = Monitor(aredis, settings, broker_enqueue(broker))
+    monitor = Monitor(aredis, LiveSettings(settings), stage_enqueue(MessageSender(aredis, settings.state_ttl_s * 1000)))
     await store.create_stage("lost", "system.ping", {}, message=QueuedMessage("system", "m-lost", b"{}"))
     await store.create_stage("queued", "system.ping", {}, message=QueuedMessage("system", "m-queued", b"{}"))
     await aredis.hdel(keys.dramatiq_messages("system"), "m-lost")  # acked by a start hook that then gave up
@@ -54,7 +54,6 @@ async def test_a_pending_stage_whose_message_was_lost_is_sent_again_once(
     for _ in range(3):
         await aredis.zadd(keys.PENDING_STAGES, {"lost|system.ping": 0, "queued|system.ping": 0})
         assert (await monitor.pass_once(settings)).pending_redelivered == 0
-    broker.close()
 
 
 async def test_a_stage_that_left_pending_leaves_the_index(aredis: aioredis.Redis, redis_url: str) -> None:

@@ -18,7 +18,7 @@ from config import load_settings
 from gateway.app import create_app
 from gateway.context import SETTINGS
 from gateway.openapi import build_document
-from gateway.pipeline_routes import read_folder
+from gateway.pipeline_folder import read_folder
 from state import StateStore
 
 AUDIO = {

@@ -9,7 +9,8 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 
-from actors.worker.broker import WakingRedisBroker, decode_message, stage_message
+from actors.messages import decode_message, stage_message
+from actors.worker.broker import WakingRedisBroker
 from config import keys
 from redis_io import Channel
 from state import Placement, StateStore

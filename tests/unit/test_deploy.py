@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from actors.registry import QUEUES
-from taskgate import worker
+from taskgate import supervisor
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 GPU_QUEUES = {"faster_whisper", "pyannote_audio", "paddleocr", "inpainting"}
@@ -72,7 +72,7 @@ def test_workers_get_their_drain_before_docker_kills_them(compose: dict) -> None
     for name, service in compose["services"].items():
         if queues_of(service):
             grace_s = float(service["stop_grace_period"].removesuffix("s"))
-            assert grace_s > worker._STOP_GRACE_S, name
+            assert grace_s > supervisor._STOP_GRACE_S, name
 
 
 def test_dockerfile_copies_every_package_setup_cfg_installs() -> None:

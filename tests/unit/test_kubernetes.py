@@ -15,7 +15,7 @@ import pytest
 
 from actors.registry import QUEUES, REGISTRY, always
 from config import keys, load_settings
-from taskgate import worker
+from taskgate import supervisor
 from tests.unit.keda_schema import SCALED_OBJECT
 from tests.unit.kustomize import pod_spec, render
 
@@ -75,7 +75,7 @@ def test_every_queue_has_one_worker_deployment_and_gpu_queues_request_a_gpu(
         limits = container(doc)["resources"].get("limits", {})
         wants_gpu = name == "gpu" and queue in GPU_QUEUES
         assert ("nvidia.com/gpu" in limits) == wants_gpu, queue
-        assert pod_spec(doc)["terminationGracePeriodSeconds"] > worker._STOP_GRACE_S, queue
+        assert pod_spec(doc)["terminationGracePeriodSeconds"] > supervisor._STOP_GRACE_S, queue
 
 
 def test_each_worker_deployment_scales_on_its_dramatiq_lists(overlay: tuple[str, list[dict[str, Any]]]) -> None:

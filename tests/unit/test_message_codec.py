@@ -7,7 +7,7 @@ import pytest
 from dramatiq.errors import DecodeError
 from dramatiq.message import Message
 
-from actors.worker.broker import decode_message, encode_message
+from actors.messages import decode_message, encode_message
 
 
 def _message(workflow_id: str = "w-1") -> Message:

@@ -43,7 +43,7 @@ def test_the_gateway_never_imports_heavy_engines() -> None:
 def test_per_task_settings_must_name_registered_tasks() -> None:
     import pytest
 
-    from actors.worker.app import check_task_names
+    from actors.registry import check_task_names
     from config import ConfigError
 
     check_task_names(load_settings({"TASKGATE_TASK_RETRIES": "{system.ping: {max_retries: 1}}"}))

@@ -20,8 +20,9 @@ import redis.asyncio as aioredis
 from dramatiq.broker import MessageProxy
 from dramatiq.middleware import SkipMessage
 
+from actors.messages import decode_message, stage_message
 from actors.worker.app import build_broker
-from actors.worker.broker import WakingRedisBroker, decode_message, stage_message
+from actors.worker.broker import WakingRedisBroker
 from actors.worker.lifecycle import Lifecycle
 from actors.worker.prefetch import Snapshots
 from config import keys, load_settings

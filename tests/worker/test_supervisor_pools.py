@@ -11,7 +11,7 @@ import time
 
 import psutil
 
-from taskgate.worker import Pool
+from taskgate.supervisor import Pool
 from tests.harness import wait_until
 
 # A stand-in for a stuck Dramatiq main process: it forks one worker and never reaps it.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import structlog
 from aiohttp import web
 
+from actors.messages import stage_message
 from actors.registry import REGISTRY
-from actors.worker.broker import stage_message
 from gateway.audit import audited
 from gateway.auth import ADMIN, require_scope
 from gateway.bodies import read_body

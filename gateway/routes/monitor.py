@@ -1,40 +1,32 @@
 """``/v1/monitor/*``: GPU leases, heartbeats, timeouts, statistics, health and live settings (admin scope).
 
-``monitor_ctx`` also runs the monitor coroutine inside the gateway while ``gpu_lock_monitor.enabled``.
+The monitor itself runs beside the routes (``gateway.background``) while ``gpu_lock_monitor.enabled``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import msgspec
 from aiohttp import web
 
+from actors.registry import check_task_names
 from actors.validation import InvalidInput
-from actors.worker.app import check_task_names
 from config import ConfigError, GpuLockMonitorSettings, GpuLockSettings, Settings
 from config.queueing import QueueingSettings
 from gateway.audit import audited
 from gateway.auth import ADMIN, require_scope
 from gateway.bodies import decode_json, read_body
-from gateway.context import CTX, AppContext, context
+from gateway.context import AppContext, context
 from gateway.errors import LeaseNotFound
-from gateway.monitor_views import LIVE, health_report, heartbeats_view, lock_view, statistics_view, timeouts_view
+from gateway.monitor_views import health_report, heartbeats_view, lock_view, statistics_view, timeouts_view
 from gateway.responses import json_response
-from gpu_lock import AsyncGpuLock
-from monitor import Monitor, broker_enqueue
+from gpu_lock import aforce_release
 from state.live import LiveSettings, apply_overrides, merge_overrides
 
 routes = web.RouteTableDef()
 _AT_PATH = re.compile(r"- at `\$((?:\.\w+|\[\d+\])*)`\Z")
-MONITOR_TASK = web.AppKey("monitor_task", asyncio.Task)
-
-# Every monitor route needs the admin scope; these two change something.
-MUTATING_ROUTES = (("POST", "/v1/monitor/gpu-locks/{device}/release"), ("PUT", "/v1/monitor/config"))
 
 
 class ReleaseRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -67,7 +59,7 @@ def _decode(body: bytes, kind: type[Any]) -> Any:
 
 async def _settings(request: web.Request) -> tuple[AppContext, Settings]:
     ctx = context(request)
-    return ctx, await request.app[LIVE].refresh(ctx.redis)
+    return ctx, await ctx.live.refresh(ctx.redis)
 
 
 @routes.get("/v1/monitor/gpu-locks")
@@ -86,7 +78,7 @@ async def release_lease(request: web.Request) -> web.Response:
     ctx, settings = await _settings(request)
     req: ReleaseRequest = _decode(await read_body(request), ReleaseRequest)
     device = int(request.match_info["device"])
-    if not await AsyncGpuLock(ctx.redis, settings.gpu_lock).force_release(device, req.fencing_token, req.reason):
+    if not await aforce_release(ctx.redis, settings.gpu_lock, device, req.fencing_token, req.reason):
         raise LeaseNotFound(f"no lease on device {device} carries fencing token {req.fencing_token}")
     return json_response({"released": True, "device": device, "fencing_token": req.fencing_token, "reason": req.reason})
 
@@ -129,7 +121,7 @@ async def health(request: web.Request) -> web.Response:
 async def get_config(request: web.Request) -> web.Response:
     """The live ``gpu_lock`` and ``gpu_lock_monitor`` sections, the stored overrides and their version."""
     _ctx, settings = await _settings(request)
-    return json_response(_config_view(request.app[LIVE], settings))
+    return json_response(_config_view(context(request).live, settings))
 
 
 @routes.put("/v1/monitor/config")
@@ -139,7 +131,7 @@ async def put_config(request: web.Request) -> web.Response:
     """Change ``gpu_lock``/``gpu_lock_monitor``/``queueing`` keys; every process picks the change up, no restart."""
     ctx = context(request)
     patch = _decode(await read_body(request), dict[str, Any])
-    live = request.app[LIVE]
+    live = context(request).live
     try:
         check_task_names(apply_overrides(live.base, merge_overrides(live.overrides, patch)))
         settings = await live.update(ctx.redis, patch)
@@ -163,19 +155,3 @@ def _config_view(live: LiveSettings, settings: Settings) -> dict[str, Any]:
         "queueing": msgspec.to_builtins(settings.queueing),
         "overrides": live.overrides,
     }
-
-
-async def monitor_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Keep live settings for the routes and run the monitor in this process while enabled."""
-    ctx = app[CTX]
-    app[LIVE] = LiveSettings(ctx.settings)
-    task = None
-    if ctx.settings.gpu_lock_monitor.enabled:
-        monitor = Monitor(ctx.redis, ctx.settings, broker_enqueue(ctx.broker))
-        task = asyncio.create_task(monitor.run(), name="monitor")
-        app[MONITOR_TASK] = task
-    yield
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

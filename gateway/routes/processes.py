@@ -6,13 +6,12 @@ from typing import Any
 
 from aiohttp import web
 
+from actors.messages import decode_message
 from actors.registry import QUEUES
-from actors.worker.broker import decode_message
 from config import Settings, keys
 from config.queueing import PRIORITIES
 from gateway.auth import ADMIN, require_scope
 from gateway.context import AppContext, context
-from gateway.monitor_views import LIVE
 from gateway.queue_state import drained_hosts, queue_states
 from gateway.responses import json_response
 
@@ -66,4 +65,4 @@ async def workers_view(ctx: AppContext, settings: Settings) -> dict[str, Any]:
 async def workers(request: web.Request) -> web.Response:
     """Live worker processes and their last report; each queue's depth and how long its oldest message waited."""
     ctx = context(request)
-    return json_response(await workers_view(ctx, await request.app[LIVE].refresh(ctx.redis)))
+    return json_response(await workers_view(ctx, await ctx.live.refresh(ctx.redis)))

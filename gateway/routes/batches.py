@@ -11,10 +11,10 @@ import msgspec
 from aiohttp import web
 
 from actors.gpu_memory import check_submit as check_gpu_memory
+from actors.messages import stage_message
 from actors.pipeline.definition import PREFIX as PIPELINE_PREFIX
 from actors.registry import REGISTRY, TaskSpec
 from actors.validation import InvalidInput, check_io, path_fields, validate_submit
-from actors.worker.broker import stage_message
 from config import Settings, keys
 from gateway.audit import audited
 from gateway.auth import ADMIN, OPEN, PRINCIPAL, Principal
@@ -23,13 +23,13 @@ from gateway.batch_pipelines import create_items as create_pipeline_items
 from gateway.batch_pipelines import pipeline_spec
 from gateway.batch_views import batch_view, describe_routes, page_args
 from gateway.bodies import decode_json, read_body
+from gateway.callbacks import check_callback
 from gateway.context import AppContext, context
 from gateway.errors import UnknownTask
 from gateway.paths import check_input_paths
 from gateway.placement import placement
 from gateway.request_errors import request_error
 from gateway.responses import json_response
-from gateway.webhooks import check_callback
 from state import CreateOutcome, StageFinished, TaskNotFound, TaskRequest
 from state.batches import ENDED, BatchConflict, BatchMeta, BatchRecord, BatchStore, body_digest
 from state.models import TASK_ID_PATTERN, CallbackUrl, TaskName, now_ms
@@ -129,7 +129,7 @@ async def submit_batch(request: web.Request) -> web.Response:
         expansions = await check_pipeline_items(ctx.redis, spec, req.items, ctx.settings)
     else:
         await _check_items(spec, req.items, ctx.settings)
-    check_callback(ctx.settings, req.callback)
+    check_callback(ctx.settings.network_policy, req.callback)
     principal: Principal = request.get(PRINCIPAL, OPEN)
     meta = BatchMeta(
         batch_id=req.batch_id or uuid.uuid4().hex,

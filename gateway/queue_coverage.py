@@ -9,7 +9,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from config import Settings
+from config import GpuLockMonitorSettings
 from state.tracking import AsyncTracker
 
 # Submits read this view: one Redis round trip a second at most, whatever the submit rate.
@@ -39,7 +39,7 @@ class WorkerDirectory:
     # one read at a time: the submits that find the view stale together wait for that read, not each its own
     _reading: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    async def get(self, client: aioredis.Redis, settings: Settings) -> dict[str, QueueWorkers]:
+    async def get(self, client: aioredis.Redis, settings: GpuLockMonitorSettings) -> dict[str, QueueWorkers]:
         """Return the live supervisors per queue (read at most once per second, whatever the concurrency)."""
         if time.monotonic() - self.read_at < _CACHE_S:
             return self.queues
@@ -48,8 +48,8 @@ class WorkerDirectory:
                 return self.queues
             return await self._read(client, settings)
 
-    async def _read(self, client: aioredis.Redis, settings: Settings) -> dict[str, QueueWorkers]:
-        timeout_ms = int(settings.gpu_lock_monitor.heartbeat.timeout * 1000)
+    async def _read(self, client: aioredis.Redis, settings: GpuLockMonitorSettings) -> dict[str, QueueWorkers]:
+        timeout_ms = int(settings.heartbeat.timeout * 1000)
         queues: dict[str, QueueWorkers] = {}
         for info in await AsyncTracker(client).live_supervisors(timeout_ms):
             for queue in info.queues:
@@ -60,7 +60,7 @@ class WorkerDirectory:
         self.queues, self.read_at = queues, time.monotonic()
         return queues
 
-    async def warnings(self, client: aioredis.Redis, settings: Settings, queue: str) -> list[str]:
+    async def warnings(self, client: aioredis.Redis, settings: GpuLockMonitorSettings, queue: str) -> list[str]:
         """Return what a client should know about a task queued on ``queue`` now (no live worker)."""
         if queue in await self.get(client, settings):
             return []

@@ -1,4 +1,4 @@
-"""``dramatiq taskgate.worker_boot:setup``: a worker process that dies with its Dramatiq main process.
+"""``dramatiq taskgate.pool_entry:setup``: a worker process that dies with its Dramatiq main process.
 
 Dramatiq's main process stops its worker processes on SIGTERM, but when it is killed outright they
 would keep consuming with no parent; the parent-death signal makes the kernel kill them with it.

@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 import structlog
 
 from config import keys
-from monitor import journal
+from monitor.journal import event_for, record_event
 from redis_io import AsyncChannel, LuaScript
 from state.tracking import ConsumerInfo
 
@@ -25,7 +25,7 @@ _WORKERS_DOWN = LuaScript.load("monitor", "workers_down")
 _decoder = msgspec.json.Decoder(ConsumerInfo)
 
 
-class WorkerRecovery:
+class AckRecovery:
     """Put back dead worker processes' unacked messages."""
 
     def __init__(self, client: aioredis.Redis) -> None:
@@ -64,8 +64,8 @@ class WorkerRecovery:
         host, _, pid = member.rpartition(":")
         if count:
             detail = f"worker process gone: {count} fetched message(s) put back"
-            event = journal.event_for("worker", None, detail, host=host, pid=int(pid), action="requeued")
-            await journal.record(self.client, event)
+            event = event_for("worker", None, detail, host=host, pid=int(pid), action="requeued")
+            await record_event(self.client, event)
         else:
             log.info("monitor_worker_gone", host=host, pid=pid, requeued=0)
         return count

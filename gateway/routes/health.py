@@ -1,4 +1,4 @@
-"""Liveness, readiness, the task catalogue and ``/metrics``."""
+"""Liveness, readiness, the task catalogue and ``/metrics`` (with the middleware that refreshes its figures)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from aiohttp import web
 
 from actors.gpu_memory import requested_mb
 from actors.registry import REGISTRY, TaskSpec
-from gateway.context import AppContext, context
+from gateway.context import CTX, AppContext, context
+from gateway.problems import Handler
+from gateway.queue_coverage import QueueWorkers
 from gateway.responses import json_response
-from gateway.workers import QueueWorkers
 
 routes = web.RouteTableDef()
 
@@ -50,7 +51,7 @@ def task_type(spec: TaskSpec, ctx: AppContext, workers: dict[str, QueueWorkers])
 async def task_types(request: web.Request) -> web.Response:
     """List every registered task: input schema, output fields, queue, GPU use, live workers and engine state."""
     ctx = context(request)
-    workers = await ctx.workers.get(ctx.redis, ctx.settings)
+    workers = await ctx.workers.get(ctx.redis, ctx.settings.gpu_lock_monitor)
     return json_response({"task_types": [task_type(spec, ctx, workers) for spec in REGISTRY.values()]})
 
 
@@ -59,3 +60,12 @@ async def metrics(request: web.Request) -> web.Response:
     """Expose Prometheus metrics."""
     ctx = context(request)
     return web.Response(body=ctx.metrics.render(), headers={"Content-Type": ctx.metrics.content_type})
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refresh the Redis figures right before ``/metrics`` renders them."""
+    if request.path == "/metrics" and CTX in request.app:
+        ctx = request.app[CTX]
+        await ctx.metrics.refresh(ctx.redis, ctx.live.current)
+    return await handler(request)

@@ -6,21 +6,14 @@ named by the ``pipelines_dir`` setting when it starts.
 
 from __future__ import annotations
 
-import asyncio
-from pathlib import Path
-
-import structlog
 from aiohttp import web
 
-from actors.pipeline.check import check_definition
 from actors.pipeline.definition import (
     NAME_PATTERN,
     PREFIX,
     Definition,
-    DefinitionError,
     describe,
     encode_definition,
-    parse_definition,
 )
 from actors.pipeline.tasks import builtin_definitions
 from actors.validation import InvalidInput
@@ -28,34 +21,21 @@ from config import keys
 from gateway.audit import audited
 from gateway.auth import ADMIN, require_scope
 from gateway.bodies import read_body
-from gateway.context import CTX, context
+from gateway.context import context
 from gateway.errors import UnknownTask
 from gateway.openapi import describe as describe_route
 from gateway.openapi_paths import json_doc, path_param, ref
+from gateway.pipeline_folder import load
 from gateway.pipeline_submit import find_definition, stored_names
 from gateway.problems import problem_response
 from gateway.responses import json_response
 
 routes = web.RouteTableDef()
-log = structlog.get_logger(__name__)
 
 _NAME_PARAM = path_param(
     "name", "The pipeline's name, without `pipeline.`", {"type": "string", "pattern": NAME_PATTERN}
 )
 _VIEW = {"type": "object", "description": "The definition, with its task_name and whether it is built in"}
-
-
-def load(text: str | bytes, name: str | None = None) -> Definition:
-    """Read and check a definition; a built-in's name is refused.
-
-    Raises:
-        DefinitionError: naming the path of the first error.
-    """
-    definition = parse_definition(text, name=name)
-    if definition.task_name in builtin_definitions():
-        raise DefinitionError(f"{definition.task_name!r} is a built-in pipeline: choose another name", "name")
-    check_definition(definition)
-    return definition
 
 
 def _view(definition: Definition) -> dict[str, object]:
@@ -116,30 +96,3 @@ async def delete_pipeline(request: web.Request) -> web.Response:
             404, "pipeline-not-found", "No such pipeline", f"no pipeline named {name!r}", request.path
         )
     return web.Response(status=204)
-
-
-def read_folder(folder: Path) -> list[Definition]:
-    """Read and check every definition of a folder.
-
-    Raises:
-        DefinitionError: naming the file and the path of the first error.
-    """
-    found = []
-    for path in sorted(folder.iterdir()):
-        if path.suffix in (".yaml", ".yml", ".json"):
-            try:
-                found.append(load(path.read_text("utf-8"), path.stem))
-            except DefinitionError as exc:
-                raise DefinitionError(f"{path}: {exc} (at {exc.pointer})", exc.pointer) from None
-    return found
-
-
-async def load_folder(app: web.Application) -> None:
-    """Check the definitions of ``pipelines_dir`` and keep them in Redis (a bad one stops the start, naming it)."""
-    ctx = app[CTX]
-    if not ctx.settings.pipelines_dir:
-        return
-    found = await asyncio.to_thread(read_folder, Path(ctx.settings.pipelines_dir))
-    for definition in found:
-        await ctx.redis.hset(keys.PIPELINES, definition.name, encode_definition(definition))  # type: ignore[misc]
-    log.info("pipelines_loaded", count=len(found), folder=ctx.settings.pipelines_dir)

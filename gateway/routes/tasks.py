@@ -14,18 +14,17 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from actors.gpu_memory import check_submit as check_gpu_memory
+from actors.messages import stage_message
 from actors.pipeline.definition import PREFIX as PIPELINE_PREFIX
 from actors.registry import REGISTRY, TaskSpec
 from actors.validation import InvalidInput, check_io, path_fields, validate_submit
-from actors.worker.broker import stage_message
 from config import Settings
 from gateway.audit import audited
 from gateway.auth import ADMIN, PRINCIPAL, keyring
 from gateway.bodies import decode_json, read_body
-from gateway.context import context
+from gateway.callbacks import check_callback
+from gateway.context import AppContext, context
 from gateway.errors import BadQuery, BadRequest, SubmitUnconfirmed, UnknownTask
-from gateway.key_routes import retry_after_s, submit_key
-from gateway.monitor_views import LIVE
 from gateway.paths import check_input_paths
 from gateway.pipeline_submit import cancel_inner, submit_pipeline
 from gateway.placement import placement
@@ -33,8 +32,8 @@ from gateway.problems import limit_response
 from gateway.request_errors import request_error
 from gateway.responses import json_response
 from gateway.scheduling import start_time_ms
+from gateway.submit_limits import retry_after_s, submit_key
 from gateway.task_filters import TenantForbidden, from_query
-from gateway.webhooks import check_callback
 from state import CreateOutcome, LimitExceeded, StageNotTerminal, Status, TaskRequest, is_terminal, workflow_view
 from state.references import find_references
 from state.retention import AsyncRetention
@@ -63,15 +62,13 @@ def _check_files(spec: TaskSpec, data: dict[str, Any], settings: Settings) -> No
     check_input_paths(settings.share_root, path_fields(spec.input_type), data)
 
 
-async def _live_settings(live: Any, ctx: Any) -> Settings:
+async def _live_settings(ctx: AppContext) -> Settings:
     """Return the settings with the live sections at most a second old; a failed refresh is not the submit's."""
-    if live is None:
-        return ctx.settings  # type: ignore[no-any-return]
     try:
-        return await live.refresh_within(ctx.redis, _LIVE_MAX_AGE_S)  # type: ignore[no-any-return]
+        return await ctx.live.refresh_within(ctx.redis, _LIVE_MAX_AGE_S)
     except (RedisConnectionError, RedisTimeoutError):
         log.warning("live_settings_refresh_failed")
-        return ctx.settings  # type: ignore[no-any-return]
+        return ctx.settings
 
 
 @routes.post("/v1/tasks")
@@ -88,11 +85,10 @@ async def submit_task(request: web.Request) -> web.Response:
     check_gpu_memory(spec, ctx.settings, req.input_data)
     if path_fields(spec.input_type) or spec.check is not None:  # realpath, stat, voice files: off the event loop
         await asyncio.to_thread(_check_files, spec, req.input_data, ctx.settings)
-    check_callback(ctx.settings, req.callback)
+    check_callback(ctx.settings.network_policy, req.callback)
     start_at = start_time_ms(req, ctx.settings.state_ttl_s)
     key = submit_key(request, ctx.settings)
-    live = request.app.get(LIVE)  # the queueing section can change at run time: read at most once a second
-    settings = await _live_settings(live, ctx)
+    settings = await _live_settings(ctx)  # the queueing section can change at run time: read at most once a second
     placed = placement(request, settings, spec, req)
     workflow_id = req.task_id or uuid.uuid4().hex
     if workflow_id in RESERVED_IDS:
@@ -132,7 +128,7 @@ async def submit_task(request: web.Request) -> web.Response:
     status = 202 if outcome is CreateOutcome.CREATED else 200
     view = workflow_view(workflow)
     try:
-        warnings = await ctx.workers.warnings(ctx.redis, ctx.settings, spec.queue)
+        warnings = await ctx.workers.warnings(ctx.redis, ctx.settings.gpu_lock_monitor, spec.queue)
     except RedisError as exc:  # the task exists: its answer must say so, whatever the worker check did
         log.warning("submit_worker_check_failed", task_id=workflow_id, error=str(exc))
         warnings = ["the live workers could not be read just now: whether a worker serves this queue is unknown"]

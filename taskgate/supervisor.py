@@ -52,7 +52,7 @@ _REAP_WITHIN_S = 5.0
 
 def pool_command(threads: int, queues: list[str] | None) -> list[str]:
     """Return the command of one single-process Dramatiq pool."""
-    args = [sys.executable, "-m", "taskgate.pool", "taskgate.worker_boot:setup", "--processes", "1"]
+    args = [sys.executable, "-m", "taskgate.pool", "taskgate.pool_entry:setup", "--processes", "1"]
     args += ["--threads", str(threads), "--worker-fork-timeout", str(_BOOT_WAIT_MS)]
     return args + (["--queues", *queues] if queues else [])
 
