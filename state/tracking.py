@@ -1,14 +1,15 @@
-"""Runs the monitor watches: who runs which stage where, heartbeats, and per-tier deadlines in sorted sets.
+"""Runs the monitor watches: who runs which stage where, heartbeats, and when to look at their timeout tiers.
 
 A run is one stage on one worker process, id ``{workflow_id}|{task_name}``. The CAS script that moves a
 stage to RUNNING also tracks its run (``queue_start``, as effects), and the one that moves it on forgets it
 (``queue_forget``). A host's sidecar heartbeats its runs (``SyncTracker.beat``); the monitor
 reads only what is due (``AsyncTracker.due``), so a pass costs the same for 10 or 100,000 healthy runs.
+A run's timeout tiers take one sorted set (``keys.RUN_CHECKS``, score = the next tier's deadline): the monitor
+works out which tier is due from the run record's limits (``monitor/tiers.py``) and moves the score on.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import msgspec
@@ -66,9 +67,8 @@ class Due(msgspec.Struct, kw_only=True):
 
     now_ms: int
     dead: list[str]
-    hard: list[str]
-    soft: list[str]
-    warning: list[str]
+    # run id -> the score (server ms) its timeout check came due at
+    checks: dict[str, int]
     dead_workers: list[str] = msgspec.field(default_factory=list)
     # last seen at or before this server ms counted as gone (0 while silence does not count yet)
     cutoff_ms: int = 0
@@ -101,21 +101,15 @@ def limits_for(settings: Settings, task_name: str) -> dict[str, float]:
     return dict(zip(TIERS, (levels.warning, levels.soft_timeout, levels.hard_timeout), strict=True))
 
 
-@functools.cache
-def _deadline_keys() -> tuple[str, ...]:
-    return tuple(keys.run_deadlines(tier) for tier in TIERS)
-
-
 def queue_start(effects: Any, info: RunInfo) -> None:
     """Track a started run as effects of its move to RUNNING.
 
-    Its record, a first heartbeat, one deadline per tier (server time plus the tier's limit), and its entry in
-    the host's runs.
+    Its record, a first heartbeat, its first timeout check (server time plus the first tier's limit), and its
+    entry in the host's runs.
     """
     effects.hset(keys.RUNS, info.run_id, _encoder.encode(info))
     effects.zadd_after(keys.RUN_HEARTBEATS, 0, info.run_id)
-    for tier, key in zip(TIERS, _deadline_keys(), strict=True):
-        effects.zadd_after(key, int(info.limits_s[tier] * 1000), info.run_id)
+    effects.zadd_after(keys.RUN_CHECKS, int(info.limits_s[TIERS[0]] * 1000), info.run_id)
     effects.hset(keys.run_host(info.host), info.run_id, info.pid)
 
 
@@ -126,8 +120,7 @@ def queue_forget(pipe: Any, ids: list[str]) -> None:
     pipe.hdel(keys.RUNS, *ids)
     pipe.hdel(keys.RUN_BEATS, *ids)
     pipe.zrem(keys.RUN_HEARTBEATS, *ids)
-    for key in _deadline_keys():
-        pipe.zrem(key, *ids)
+    pipe.zrem(keys.RUN_CHECKS, *ids)
 
 
 def queue_pending(effects: Any, rid: str, *, pending: bool) -> None:
@@ -202,20 +195,18 @@ class AsyncTracker:
         self._channel = AsyncChannel(client)
 
     async def due(self, heartbeat_timeout_ms: int, limit: int, beats_from_ms: int = 0) -> Due:
-        """Return the runs whose heartbeat is dead or whose tier deadline has passed (at most ``limit`` each).
+        """Return the runs whose heartbeat is dead or whose timeout check is due (at most ``limit`` each).
 
         Also the worker processes whose sidecar saw them gone or went silent. Before ``beats_from_ms`` (server
         ms) a silent heartbeat is not dead: Redis was unreachable, so nobody could beat.
         """
-        script_keys = [keys.RUN_HEARTBEATS, *_deadline_keys(), keys.WORKERS]
+        script_keys = [keys.RUN_HEARTBEATS, keys.RUN_CHECKS, keys.WORKERS]
         reply = await _DUE.run(self._channel, script_keys, [heartbeat_timeout_ms, limit, beats_from_ms])
-        now, dead, hard, soft, warning, workers, cutoff = reply
+        now, dead, checks, workers, cutoff = reply
         return Due(
             now_ms=int(now),
             dead=[text(i) for i in dead],
-            hard=[text(i) for i in hard],
-            soft=[text(i) for i in soft],
-            warning=[text(i) for i in warning],
+            checks={text(checks[i]): int(float(checks[i + 1])) for i in range(0, len(checks), 2)},
             dead_workers=[text(i) for i in workers],
             cutoff_ms=int(cutoff),
         )
@@ -233,10 +224,10 @@ class AsyncTracker:
             queue_forget(pipe, ids)
             await pipe.execute()
 
-    async def done_with_tier(self, tier: str, ids: list[str]) -> None:
-        """Remove ``ids`` from one tier's deadlines once the tier has acted on them."""
-        if ids:
-            await self.client.zrem(keys.run_deadlines(tier), *ids)
+    async def check_again(self, at_ms: dict[str, int]) -> None:
+        """Move runs' next timeout check to ``at_ms`` (server ms); a run no longer tracked is not added back."""
+        if at_ms:
+            await self.client.zadd(keys.RUN_CHECKS, at_ms, xx=True)  # type: ignore[arg-type]
 
     async def snapshot(self, limit: int) -> list[tuple[RunInfo, float, Beat | None]]:
         """Return up to ``limit`` tracked runs, oldest heartbeat first, with heartbeat ms and last beat."""
