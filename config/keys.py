@@ -127,8 +127,6 @@ def gpu_holders(device: int) -> str:
 RUNS = "taskgate:runs"
 # zset: run id -> last heartbeat ms (server TIME); 0 = its process is known to be gone.
 RUN_HEARTBEATS = "taskgate:runs:heartbeats"
-# hash: run id -> last heartbeat JSON (at_ms, progress, alive).
-RUN_BEATS = "taskgate:runs:beats"
 # zset: run id -> when the monitor must look at its timeout tiers next (server ms): the next tier's deadline. A
 # pass reads only the due head; the tier is worked out from the run record's limits (monitor/tiers.py).
 RUN_CHECKS = "taskgate:runs:checks"

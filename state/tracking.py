@@ -55,7 +55,7 @@ class ConsumerInfo(msgspec.Struct, kw_only=True):
 
 
 class Beat(msgspec.Struct, kw_only=True):
-    """A run's last heartbeat as its sidecar saw it."""
+    """A run's last heartbeat: its score in the heartbeats (0: its process is gone) and the stage's progress."""
 
     at_ms: int
     alive: bool
@@ -85,7 +85,6 @@ class SupervisorInfo(msgspec.Struct, kw_only=True):
 _SUPERVISOR_KEEP_MS = 24 * 3600 * 1000
 _run_decoder = msgspec.json.Decoder(RunInfo)
 _supervisor_decoder = msgspec.json.Decoder(SupervisorInfo)
-_beat_decoder = msgspec.json.Decoder(Beat)
 _encoder = msgspec.json.Encoder()
 
 
@@ -118,7 +117,6 @@ def queue_forget(pipe: Any, ids: list[str]) -> None:
     if not ids:
         return
     pipe.hdel(keys.RUNS, *ids)
-    pipe.hdel(keys.RUN_BEATS, *ids)
     pipe.zrem(keys.RUN_HEARTBEATS, *ids)
     pipe.zrem(keys.RUN_CHECKS, *ids)
 
@@ -165,13 +163,9 @@ class SyncTracker:
     def beat(self, host: str, runs: dict[str, bool], workers: list[str]) -> int:
         """Heartbeat ``runs`` (run id -> process alive) and ``workers`` ("host:pid"); return now ms."""
         args: list[Any] = [keys.EVENTS_KEPT, len(runs)]
-        wf_keys = []
         for rid, alive in runs.items():
-            workflow_id, _, task_name = rid.partition("|")
-            args += [rid, 1 if alive else 0, task_name]
-            wf_keys.append(keys.workflow_state(workflow_id))
-        script_keys = [keys.RUNS, keys.RUN_HEARTBEATS, keys.RUN_BEATS, keys.run_host(host), keys.WORKERS, keys.EVENTS]
-        script_keys += wf_keys
+            args += [rid, 1 if alive else 0]
+        script_keys = [keys.RUNS, keys.RUN_HEARTBEATS, keys.run_host(host), keys.WORKERS, keys.EVENTS]
         return int(_BEAT(self._channel, script_keys, [*args, *workers]))
 
     def report_supervisor(self, member: str, info: SupervisorInfo, now_ms: int) -> None:
@@ -235,15 +229,18 @@ class AsyncTracker:
         ids = [text(m) for m, _ in scored]
         if not ids:
             return []
+        raws = await self.client.hmget(keys.RUNS, ids)
+        records = [
+            (_run_decoder.decode(raw), float(score)) for (_, score), raw in zip(scored, raws, strict=True) if raw
+        ]
         async with self.client.pipeline(transaction=False) as pipe:
-            pipe.hmget(keys.RUNS, ids)
-            pipe.hmget(keys.RUN_BEATS, ids)
-            raws, beats = await pipe.execute()
-        found = []
-        for (_, score), raw, beat in zip(scored, raws, beats, strict=True):
-            if raw is not None:
-                found.append((_run_decoder.decode(raw), float(score), _beat_decoder.decode(beat) if beat else None))
-        return found
+            for run, _ in records:
+                pipe.hget(keys.workflow_state(run.workflow_id), f"progress:{run.task_name}")
+            progress = await pipe.execute()
+        return [
+            (run, score, Beat(at_ms=int(score), alive=score > 0, progress=None if p is None else float(p)))
+            for (run, score), p in zip(records, progress, strict=True)
+        ]
 
     async def live_supervisors(self, timeout_ms: int) -> list[SupervisorInfo]:
         """Return what every worker supervisor heartbeating within ``timeout_ms`` serves."""

@@ -91,5 +91,7 @@ if ARGV[9] then
     i = i + 3 + n
   end
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
+if ARGV[3] ~= 'RUNNING' then  -- a start keeps the ttl its submit (or last move) set; every ending renews it
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+end
 return {1, new_rev, waiting}

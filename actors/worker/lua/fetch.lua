@@ -57,10 +57,14 @@ local function head(b)
   return heads[b]
 end
 
+local alone = {}      -- band -> whether its first client is the only one (a turn then moves nothing)
+
 local function first_client(b)
   if rotations[b] == nil then
     local rotation = band_keys(b)
-    rotations[b] = redis.call('LINDEX', rotation, 0) or false
+    local found = redis.call('LRANGE', rotation, 0, 1)
+    rotations[b] = found[1] or false
+    alone[b] = found[2] == nil
   end
   return rotations[b]
 end
@@ -135,8 +139,10 @@ local function take_lane()
       if weight > 1 then
         redis.call('HDEL', turns, client)
       end
-      redis.call('LMOVE', rotation, rotation, 'LEFT', 'RIGHT')
-      rotations[best] = nil
+      if not alone[best] then
+        redis.call('LMOVE', rotation, rotation, 'LEFT', 'RIGHT')
+        rotations[best] = nil
+      end
     end
   end
   return id
