@@ -35,6 +35,7 @@ PASSES = 40
 TARGET_MS = 10.0
 TARGET_RATIO = 2.0
 _encoder = msgspec.json.Encoder()
+_run_decoder = msgspec.json.Decoder(RunInfo)
 
 
 async def _seed(client: aioredis.Redis, store: StateStore, healthy: int) -> list[str]:
@@ -85,15 +86,18 @@ class _Setup:
         self.settings = Settings(redis_url=self.server.url)
         self.monitor = Monitor(self.client, self.settings, enqueue=None, identity="bench")
         self.overdue: list[str] = []
+        self.records: dict[str, bytes] = {}
         self.timings: list[float] = []
 
     async def seed(self) -> None:
         self.overdue = await _seed(self.client, StateStore(self.client, self.settings.state_ttl_s), self.healthy)
+        raws = await self.client.hmget(keys.RUNS, self.overdue)
+        self.records = dict(zip(self.overdue, raws, strict=True))
 
     async def one_pass(self) -> None:
         # each overdue run's check back at its warning deadline (a pass moves it on to the soft tier's)
-        now_ms = int((await self.client.time())[0]) * 1000
-        await self.client.zadd(keys.RUN_CHECKS, dict.fromkeys(self.overdue, now_ms - WARNED_AGO_MS + WARNING_MS))
+        warned = {rid: _run_decoder.decode(raw).started_ms + WARNING_MS for rid, raw in self.records.items()}
+        await self.client.zadd(keys.RUN_CHECKS, warned)
         started = time.perf_counter()
         report = await self.monitor.pass_once(self.settings)
         self.timings.append((time.perf_counter() - started) * 1000)

@@ -150,21 +150,22 @@ class Monitor:
         runs = await self.tracker.runs(sorted(wanted)) if wanted else {}
         if stale := [rid for rid in wanted if rid not in runs]:
             await self.tracker.forget(stale)
-        tiers = due_tiers(runs, due.checks, due.now_ms)
-        stopped = set(due.dead) | set(tiers.hard)
-        jobs = [self.actions.recover_dead(runs[rid], settings) for rid in due.dead if rid in runs]
+        tiers = due_tiers(runs, due.checks, due.beats, due.now_ms, due.cutoff_ms)
+        dead = [*due.dead, *(rid for rid in tiers.dead if rid not in due.dead)]
+        stopped = set(dead) | set(tiers.hard)
+        jobs = [self.actions.recover_dead(runs[rid], settings) for rid in dead if rid in runs]
         jobs += [
             self.actions.stop_hard(runs[rid], _age(runs[rid], due.now_ms), settings)
             for rid in tiers.hard
-            if rid not in due.dead
+            if rid not in dead
         ]
         for tier in ("soft", "warning"):
             chosen = [(runs[rid], _age(runs[rid], due.now_ms)) for rid in tiers.of(tier) if rid not in stopped]
             jobs.append(self.actions.mark_tier(tier, chosen))
         await asyncio.gather(*jobs)
         await self.tracker.check_again({rid: at for rid, at in tiers.again.items() if rid not in stopped})
-        report.dead = sum(rid in runs for rid in due.dead)
-        report.hard = sum(rid not in due.dead for rid in tiers.hard)
+        report.dead = sum(rid in runs for rid in dead)
+        report.hard = sum(rid not in dead for rid in tiers.hard)
         report.soft = sum(rid not in stopped for rid in tiers.soft)
         report.warning = sum(rid not in stopped for rid in tiers.warning)
         report.workers_gone = len(due.dead_workers)  # after their runs: those messages come back superseded

@@ -1,11 +1,12 @@
-"""Which timeout tiers a due check stands for, worked out from the run record.
+"""What a due check of a run stands for, worked out from the run record.
 
-A run has one entry in the checks sorted set (``keys.RUN_CHECKS``), scored at the deadline of the next tier it
-has not been through: the server's time at its start plus that tier's limit (``state.tracking.queue_start``
-sets the first; ``due_tiers`` the following ones). The record's ``started_ms`` is on the worker's clock, so the
-tier a score stands for is the one whose deadline from ``started_ms`` lies closest to it: a skew between the
-worker's and the server's clocks below half the gap between two tiers changes nothing. Every later tier whose
-deadline (on the server's clock, from the same start) has passed too is due in the same pass.
+Every tracked run has one entry in the checks sorted set (``keys.RUN_CHECKS``), scored at when the monitor must
+look at it next, on the clock of the run's ``started_ms``: first its heartbeat probe (its worker's heartbeat
+timeout after the start, ``RunInfo.probe_s``) when that comes before its first tier, then each tier's deadline
+(``started_ms`` plus the tier's limit). Its heartbeat joins the heartbeats sorted set at its sidecar's first
+beat, so a run that never beat is found by its probe: dead once the monitor's own heartbeat timeout has passed
+since its start, else looked at again then. The tiers due are those whose deadline lies between the score the
+check came due at and now (the ones before that score have acted already); the next check is the next deadline.
 """
 
 from __future__ import annotations
@@ -14,13 +15,17 @@ import msgspec
 
 from state.tracking import TIERS, RunInfo
 
+# While silence does not count (Redis was away), a run that never beat is looked at again this often.
+_AWAY_PROBE_MS = 1000
+
 
 class DueTiers(msgspec.Struct, kw_only=True):
-    """The runs due per tier, and when to look at each again (server ms; absent: its last tier is due)."""
+    """The runs due per tier, those that never beat within the heartbeat timeout, and when to look at each again."""
 
     hard: list[str] = msgspec.field(default_factory=list)
     soft: list[str] = msgspec.field(default_factory=list)
     warning: list[str] = msgspec.field(default_factory=list)
+    dead: list[str] = msgspec.field(default_factory=list)
     again: dict[str, int] = msgspec.field(default_factory=dict)
 
     def of(self, tier: str) -> list[str]:
@@ -29,20 +34,28 @@ class DueTiers(msgspec.Struct, kw_only=True):
         return found
 
 
-def due_tiers(runs: dict[str, RunInfo], checks: dict[str, int], now_ms: int) -> DueTiers:
-    """Return the tiers due for each run whose check came due at ``checks[run id]`` (runs not tracked are skipped)."""
+def due_tiers(
+    runs: dict[str, RunInfo], checks: dict[str, int], beats: dict[str, int], now_ms: int, cutoff_ms: int
+) -> DueTiers:
+    """Return what each due check stands for (runs not tracked any more are skipped).
+
+    ``checks``: run id -> the score it came due at; ``beats``: run id -> heartbeat ms of those that have beaten;
+    ``cutoff_ms``: a heartbeat at or before it is dead (0: silence does not count yet, Redis was away).
+    """
     found = DueTiers()
     for rid, score in checks.items():
         run = runs.get(rid)
         if run is None:
             continue
-        limits_ms = [int(run.limits_s[tier] * 1000) for tier in TIERS]
-        current = min(range(len(TIERS)), key=lambda k: (abs(run.started_ms + limits_ms[k] - score), k))
-        start_ms = score - limits_ms[current]  # the server's clock at the run's start
-        due = [k for k in range(current, len(TIERS)) if start_ms + limits_ms[k] <= now_ms] or [current]
-        for k in due:
-            found.of(TIERS[k]).append(rid)
-        later = [start_ms + limits_ms[k] for k in range(due[-1] + 1, len(TIERS)) if start_ms + limits_ms[k] > now_ms]
-        if later:
-            found.again[rid] = min(later)
+        later = [run.started_ms + int(run.limits_s[tier] * 1000) for tier in TIERS]
+        if rid not in beats:  # never beat: dead once a heartbeat timeout has passed since its start
+            if cutoff_ms > 0 and run.started_ms <= cutoff_ms:
+                found.dead.append(rid)
+                continue
+            later.append(run.started_ms + (now_ms - cutoff_ms) if cutoff_ms else now_ms + _AWAY_PROBE_MS)
+        for tier, deadline in zip(TIERS, later, strict=False):
+            if score <= deadline <= now_ms:
+                found.of(tier).append(rid)
+        if (upcoming := [at for at in later if at > now_ms]) and found.hard[-1:] != [rid]:
+            found.again[rid] = min(upcoming)
     return found

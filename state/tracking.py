@@ -4,8 +4,9 @@ A run is one stage on one worker process, id ``{workflow_id}|{task_name}``. The 
 stage to RUNNING also tracks its run (``queue_start``, as effects), and the one that moves it on forgets it
 (``queue_forget``). A host's sidecar heartbeats its runs (``SyncTracker.beat``); the monitor
 reads only what is due (``AsyncTracker.due``), so a pass costs the same for 10 or 100,000 healthy runs.
-A run's timeout tiers take one sorted set (``keys.RUN_CHECKS``, score = the next tier's deadline): the monitor
-works out which tier is due from the run record's limits (``monitor/tiers.py``) and moves the score on.
+A run has one sorted-set entry from its start (``keys.RUN_CHECKS``, score = when the monitor must look next: its
+heartbeat probe, then each tier's deadline); the monitor works out what is due from the run record
+(``monitor/tiers.py``) and moves the score on. Its heartbeat joins ``keys.RUN_HEARTBEATS`` at its first beat.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ class RunInfo(msgspec.Struct, kw_only=True):
     limits_s: dict[str, float] = msgspec.field(default_factory=dict)
     gpu_device: int | None = None
     fencing_token: int | None = None
+    # the heartbeat timeout its worker ran under: the monitor first looks this long after the start whether the
+    # run ever beat (a run enters the heartbeats at its first beat); 0 looks first at the first tier
+    probe_s: float = 0.0
 
     @property
     def run_id(self) -> str:
@@ -67,8 +71,9 @@ class Due(msgspec.Struct, kw_only=True):
 
     now_ms: int
     dead: list[str]
-    # run id -> the score (server ms) its timeout check came due at
+    # run id -> the score (ms) its check came due at; and the heartbeat ms of those that have beaten
     checks: dict[str, int]
+    beats: dict[str, int] = msgspec.field(default_factory=dict)
     dead_workers: list[str] = msgspec.field(default_factory=list)
     # last seen at or before this server ms counted as gone (0 while silence does not count yet)
     cutoff_ms: int = 0
@@ -103,12 +108,14 @@ def limits_for(settings: Settings, task_name: str) -> dict[str, float]:
 def queue_start(effects: Any, info: RunInfo) -> None:
     """Track a started run as effects of its move to RUNNING.
 
-    Its record, a first heartbeat, its first timeout check (server time plus the first tier's limit), and its
-    entry in the host's runs.
+    Its record, its first check (from its start, the earlier of its heartbeat probe and its first tier), and its
+    entry in the host's runs. Its heartbeat is added by its sidecar's first beat.
     """
+    first_ms = int(info.limits_s[TIERS[0]] * 1000)
+    if info.probe_s > 0:
+        first_ms = min(first_ms, int(info.probe_s * 1000))
     effects.hset(keys.RUNS, info.run_id, _encoder.encode(info))
-    effects.zadd_after(keys.RUN_HEARTBEATS, 0, info.run_id)
-    effects.zadd_after(keys.RUN_CHECKS, int(info.limits_s[TIERS[0]] * 1000), info.run_id)
+    effects.zadd(keys.RUN_CHECKS, info.started_ms + first_ms, info.run_id)
     effects.hset(keys.run_host(info.host), info.run_id, info.pid)
 
 
@@ -200,7 +207,8 @@ class AsyncTracker:
         return Due(
             now_ms=int(now),
             dead=[text(i) for i in dead],
-            checks={text(checks[i]): int(float(checks[i + 1])) for i in range(0, len(checks), 2)},
+            checks={text(checks[i]): int(float(checks[i + 1])) for i in range(0, len(checks), 3)},
+            beats={text(checks[i]): int(float(checks[i + 2])) for i in range(0, len(checks), 3) if checks[i + 2]},
             dead_workers=[text(i) for i in workers],
             cutoff_ms=int(cutoff),
         )

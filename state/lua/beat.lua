@@ -17,7 +17,7 @@ for i = 1, n do
     if alive ~= '1' then
       score = 0
     end
-    redis.call('ZADD', KEYS[2], 'XX', score, id)
+    redis.call('ZADD', KEYS[2], score, id)  -- its first beat adds it
   else
     redis.call('HDEL', KEYS[3], id)
   end
