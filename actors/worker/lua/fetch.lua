@@ -20,11 +20,13 @@
 -- after this script changed them, a client's weight once; the ack set and the lane tokens are written once.
 local now = tonumber(ARGV[3])
 redis.call('ZADD', KEYS[4], now, ARGV[2])
-if redis.call('HEXISTS', KEYS[5], ARGV[1]) == 1 then
-  return {}
-end
-if ARGV[5] ~= '' and redis.call('HEXISTS', KEYS[6], ARGV[5]) == 1 then
-  return {}
+if redis.call('EXISTS', KEYS[5], KEYS[6]) > 0 then  -- (one read while nothing is paused or drained)
+  if redis.call('HEXISTS', KEYS[5], ARGV[1]) == 1 then
+    return {}
+  end
+  if ARGV[5] ~= '' and redis.call('HEXISTS', KEYS[6], ARGV[5]) == 1 then
+    return {}
+  end
 end
 local aging = tonumber(ARGV[6])
 local wanted = tonumber(ARGV[4])
