@@ -30,10 +30,13 @@ from state.tracking import RunInfo
 from taskgate.embedded_redis import EmbeddedRedis
 
 OVERDUE = 10
+WARNING_MS = 1_800_000
+WARNED_AGO_MS = WARNING_MS + 1000  # the overdue runs started this long ago: past the warning tier only
 PASSES = 40
 TARGET_MS = 10.0
 TARGET_RATIO = 2.0
 _encoder = msgspec.json.Encoder()
+_run_decoder = msgspec.json.Decoder(RunInfo)
 
 
 async def _seed(client: aioredis.Redis, store: StateStore, healthy: int) -> list[str]:
@@ -47,8 +50,7 @@ async def _seed(client: aioredis.Redis, store: StateStore, healthy: int) -> list
         async with client.pipeline(transaction=False) as pipe:
             pipe.hset(keys.RUNS, mapping=infos)
             pipe.zadd(keys.RUN_HEARTBEATS, dict.fromkeys(ids, now_ms + 600_000))
-            for tier in ("warning", "soft", "hard"):
-                pipe.zadd(keys.run_deadlines(tier), dict.fromkeys(ids, far))
+            pipe.zadd(keys.RUN_CHECKS, dict.fromkeys(ids, far))
             await pipe.execute()
     overdue = []
     for i in range(OVERDUE):
@@ -56,10 +58,8 @@ async def _seed(client: aioredis.Redis, store: StateStore, healthy: int) -> list
         await store.create_stage(wid, "system.sleep", {"seconds": 1})
         await store.update_stage(wid, "system.sleep", _running)
         rid = f"{wid}|system.sleep"
-        await client.hset(keys.RUNS, rid, _encoder.encode(_info(rid, now_ms)))
+        await client.hset(keys.RUNS, rid, _encoder.encode(_info(rid, now_ms - WARNED_AGO_MS)))
         await client.zadd(keys.RUN_HEARTBEATS, {rid: now_ms + 600_000})
-        for tier in ("soft", "hard"):
-            await client.zadd(keys.run_deadlines(tier), {rid: far})
         overdue.append(rid)
     return overdue
 
@@ -72,7 +72,7 @@ def _running(stage: StageRecord) -> StageRecord:
 
 def _info(rid: str, now_ms: int) -> RunInfo:
     wid, _, name = rid.partition("|")
-    limits = {"warning": 1800.0, "soft": 3600.0, "hard": 7200.0}
+    limits = {"warning": WARNING_MS / 1000, "soft": 3600.0, "hard": 7200.0}
     return RunInfo(workflow_id=wid, task_name=name, host="bench", pid=1, started_ms=now_ms, limits_s=limits)
 
 
@@ -87,13 +87,18 @@ class _Setup:
         self.settings = Settings(redis_url=self.server.url)
         self.monitor = Monitor(self.client, LiveSettings(self.settings), enqueue=None, identity="bench")
         self.overdue: list[str] = []
+        self.records: dict[str, bytes] = {}
         self.timings: list[float] = []
 
     async def seed(self) -> None:
         self.overdue = await _seed(self.client, StateStore(self.client, self.settings.state_ttl_s), self.healthy)
+        raws = await self.client.hmget(keys.RUNS, self.overdue)
+        self.records = dict(zip(self.overdue, raws, strict=True))
 
     async def one_pass(self) -> None:
-        await self.client.zadd(keys.run_deadlines("warning"), dict.fromkeys(self.overdue, 0))
+        # each overdue run's check back at its warning deadline (a pass moves it on to the soft tier's)
+        warned = {rid: _run_decoder.decode(raw).started_ms + WARNING_MS for rid, raw in self.records.items()}
+        await self.client.zadd(keys.RUN_CHECKS, warned)
         started = time.perf_counter()
         report = await self.monitor.pass_once(self.settings)
         self.timings.append((time.perf_counter() - started) * 1000)

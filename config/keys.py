@@ -127,10 +127,9 @@ def gpu_holders(device: int) -> str:
 RUNS = "taskgate:runs"
 # zset: run id -> last heartbeat ms (server TIME); 0 = its process is known to be gone.
 RUN_HEARTBEATS = "taskgate:runs:heartbeats"
-# hash: run id -> last heartbeat JSON (at_ms, progress, alive).
-RUN_BEATS = "taskgate:runs:beats"
-# zset per tier (warning, soft, hard): run id -> deadline ms. A pass reads only the due head of each.
-RUN_DEADLINES = "taskgate:runs:deadline:{tier}"
+# zset: run id -> when the monitor must look at its timeout tiers next (server ms): the next tier's deadline. A
+# pass reads only the due head; the tier is worked out from the run record's limits (monitor/tiers.py).
+RUN_CHECKS = "taskgate:runs:checks"
 # hash per host: run id -> pid, what that host's sidecar heartbeats.
 RUN_HOST = "taskgate:runs:host:{host}"
 # list per host: kill orders (JSON: pid, run_id, reason) that host's sidecar executes.
@@ -172,11 +171,6 @@ CONFIG_VERSION = "taskgate:config:version"
 def stage_message_field(task_name: str) -> str:
     """Return the field of a workflow's hash that notes the latest message sent for stage ``task_name``."""
     return STAGE_MESSAGE_FIELD.format(task_name=task_name)
-
-
-def run_deadlines(tier: str) -> str:
-    """Return the deadline zset of a timeout tier."""
-    return RUN_DEADLINES.format(tier=tier)
 
 
 def run_host(host: str) -> str:

@@ -141,7 +141,7 @@ async def health_report(client: aioredis.Redis, settings: Settings) -> dict[str,
     async with client.pipeline(transaction=False) as pipe:
         pipe.zcount(keys.WORKERS, now - int(monitor.heartbeat.timeout * 1000), "+inf")
         pipe.zcount(keys.RUN_HEARTBEATS, "-inf", now - int(monitor.heartbeat.timeout * 1000))
-        pipe.zcount(keys.run_deadlines("hard"), "-inf", now - int(2 * monitor.monitor_interval * 1000))
+        pipe.zcount(keys.RUN_CHECKS, "-inf", now - int(2 * monitor.monitor_interval * 1000))
         workers, dead, overdue = await pipe.execute()
     issues: list[dict[str, Any]] = []
     if not workers:
@@ -151,7 +151,7 @@ async def health_report(client: aioredis.Redis, settings: Settings) -> dict[str,
     if dead:
         issues.append(_issue("warning", "dead_heartbeats", f"{dead} running stage(s) have no heartbeat"))
     if overdue:
-        issues.append(_issue("warning", "hard_timeout_overdue", f"{overdue} stage(s) past the hard tier still run"))
+        issues.append(_issue("warning", "timeout_tier_overdue", f"{overdue} run(s) past a timeout tier not acted on"))
     for d in status.devices:
         for h in d.holders:
             if h.age_s > monitor.task_timeout_levels.get(h.task_name, monitor.timeout_levels).hard_timeout:

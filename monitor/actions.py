@@ -68,7 +68,6 @@ class Actions:
             for run, age_s in due
         ]
         await update_stages(self.store, changes)  # a stage that ended meanwhile gets no entry
-        await self.tracker.done_with_tier(tier, [run.run_id for run, _ in due])
         await record_event(
             self.client,
             *(event_for(tier, run, _tier_detail(tier, run, age_s), action=tier) for run, age_s in due),

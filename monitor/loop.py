@@ -1,6 +1,6 @@
 """The monitor coroutine: take the leader lease, then one pass per ``monitor_interval``.
 
-A pass reads only what is due (one script over the heads of the heartbeat and deadline sorted sets)
+A pass reads only what is due (one script over the heads of the heartbeat and timeout-check sorted sets)
 and the lock's holders, so its cost does not grow with the number of healthy runs.
 """
 
@@ -26,6 +26,7 @@ from monitor.batches import BatchWatcher
 from monitor.leader import Leader, lease_ms
 from monitor.locks import LockHealth
 from monitor.pending import PendingSweep
+from monitor.tiers import due_tiers
 from state import StateStore
 from state.live import LiveSettings
 from state.retention import AsyncRetention
@@ -150,25 +151,28 @@ class Monitor:
             log.info("monitor_redis_back", dead_heartbeats_from_ms=self._beats_from_ms)
             due = await self.tracker.due(timeout_ms, MAX_PER_PASS, self._beats_from_ms)
         report = PassReport(now_ms=due.now_ms)
-        wanted = {*due.dead, *due.hard, *due.soft, *due.warning}
+        wanted = {*due.dead, *due.checks}
         runs = await self.tracker.runs(sorted(wanted)) if wanted else {}
         if stale := [rid for rid in wanted if rid not in runs]:
             await self.tracker.forget(stale)
-        stopped = set(due.dead) | set(due.hard)
-        jobs = [self.actions.recover_dead(runs[rid], settings) for rid in due.dead if rid in runs]
+        tiers = due_tiers(runs, due.checks, due.beats, due.now_ms, due.cutoff_ms)
+        dead = [*due.dead, *(rid for rid in tiers.dead if rid not in due.dead)]
+        stopped = set(dead) | set(tiers.hard)
+        jobs = [self.actions.recover_dead(runs[rid], settings) for rid in dead if rid in runs]
         jobs += [
             self.actions.stop_hard(runs[rid], _age(runs[rid], due.now_ms), settings)
-            for rid in due.hard
-            if rid in runs and rid not in due.dead
+            for rid in tiers.hard
+            if rid not in dead
         ]
-        for tier, ids in (("soft", due.soft), ("warning", due.warning)):
-            chosen = [(runs[rid], _age(runs[rid], due.now_ms)) for rid in ids if rid in runs and rid not in stopped]
+        for tier in ("soft", "warning"):
+            chosen = [(runs[rid], _age(runs[rid], due.now_ms)) for rid in tiers.of(tier) if rid not in stopped]
             jobs.append(self.actions.mark_tier(tier, chosen))
         await asyncio.gather(*jobs)
-        report.dead = sum(rid in runs for rid in due.dead)
-        report.hard = sum(rid in runs and rid not in due.dead for rid in due.hard)
-        report.soft = sum(rid in runs and rid not in stopped for rid in due.soft)
-        report.warning = sum(rid in runs and rid not in stopped for rid in due.warning)
+        await self.tracker.check_again({rid: at for rid, at in tiers.again.items() if rid not in stopped})
+        report.dead = sum(rid in runs for rid in dead)
+        report.hard = sum(rid not in dead for rid in tiers.hard)
+        report.soft = sum(rid not in stopped for rid in tiers.soft)
+        report.warning = sum(rid not in stopped for rid in tiers.warning)
         report.workers_gone = len(due.dead_workers)  # after their runs: those messages come back superseded
         report.messages_requeued = await self.acks.recover(due.dead_workers, due.cutoff_ms)
         report.pending_redelivered = await self.pending.check(settings.gpu_lock_monitor, due.now_ms)

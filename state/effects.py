@@ -1,7 +1,7 @@
 """Writes that commit together with a stage's compare-and-set, or not at all.
 
 ``Effects`` offers the pipeline methods the bookkeeping code uses (``hincrby``, ``hincrbyfloat``, ``hset``,
-``hdel``, ``zrem``, ``srem``, ``rpush``, ``lpush``, ``ltrim`` for a released scheduled stage's enqueue, plus
+``hdel``, ``zadd``, ``zrem``, ``srem``, ``rpush``, ``lpush``, ``ltrim`` for a released scheduled stage's enqueue, plus
 ``zadd_after`` for deadlines on the server's clock), so ``queue_transition`` and ``queue_start`` fill it as they
 would fill a pipeline; ``update_stage.lua`` applies the recorded commands only when the compare-and-set succeeds.
 Task metrics and run tracking stay in step with the status, in one round trip. The commands travel as plain script
@@ -38,6 +38,10 @@ class Effects:
     def hset(self, key: str, field: str, value: str | bytes | int) -> None:
         """Record HSET of one field."""
         self.ops.append(["HSET", self._index(key), field, value.decode() if isinstance(value, bytes) else value])
+
+    def zadd(self, key: str, score: int, member: str) -> None:
+        """Record ZADD of one member."""
+        self.ops.append(["ZADD", self._index(key), score, member])
 
     def zadd_after(self, key: str, offset_ms: int, member: str) -> None:
         """Record ZADD with score = the server's now (ms) + ``offset_ms``."""

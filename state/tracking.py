@@ -1,14 +1,16 @@
-"""Runs the monitor watches: who runs which stage where, heartbeats, and per-tier deadlines in sorted sets.
+"""Runs the monitor watches: who runs which stage where, heartbeats, and when to look at their timeout tiers.
 
 A run is one stage on one worker process, id ``{workflow_id}|{task_name}``. The CAS script that moves a
 stage to RUNNING also tracks its run (``queue_start``, as effects), and the one that moves it on forgets it
 (``queue_forget``). A host's sidecar heartbeats its runs (``SyncTracker.beat``); the monitor
 reads only what is due (``AsyncTracker.due``), so a pass costs the same for 10 or 100,000 healthy runs.
+A run has one sorted-set entry from its start (``keys.RUN_CHECKS``, score = when the monitor must look next: its
+heartbeat probe, then each tier's deadline); the monitor works out what is due from the run record
+(``monitor/tiers.py``) and moves the score on. Its heartbeat joins ``keys.RUN_HEARTBEATS`` at its first beat.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import msgspec
@@ -39,6 +41,9 @@ class RunInfo(msgspec.Struct, kw_only=True):
     limits_s: dict[str, float] = msgspec.field(default_factory=dict)
     gpu_device: int | None = None
     fencing_token: int | None = None
+    # the heartbeat timeout its worker ran under: the monitor first looks this long after the start whether the
+    # run ever beat (a run enters the heartbeats at its first beat); 0 looks first at the first tier
+    probe_s: float = 0.0
 
     @property
     def run_id(self) -> str:
@@ -54,7 +59,7 @@ class ConsumerInfo(msgspec.Struct, kw_only=True):
 
 
 class Beat(msgspec.Struct, kw_only=True):
-    """A run's last heartbeat as its sidecar saw it."""
+    """A run's last heartbeat: its score in the heartbeats (0: its process is gone) and the stage's progress."""
 
     at_ms: int
     alive: bool
@@ -66,9 +71,9 @@ class Due(msgspec.Struct, kw_only=True):
 
     now_ms: int
     dead: list[str]
-    hard: list[str]
-    soft: list[str]
-    warning: list[str]
+    # run id -> the score (ms) its check came due at; and the heartbeat ms of those that have beaten
+    checks: dict[str, int]
+    beats: dict[str, int] = msgspec.field(default_factory=dict)
     dead_workers: list[str] = msgspec.field(default_factory=list)
     # last seen at or before this server ms counted as gone (0 while silence does not count yet)
     cutoff_ms: int = 0
@@ -85,7 +90,6 @@ class SupervisorInfo(msgspec.Struct, kw_only=True):
 _SUPERVISOR_KEEP_MS = 24 * 3600 * 1000
 _run_decoder = msgspec.json.Decoder(RunInfo)
 _supervisor_decoder = msgspec.json.Decoder(SupervisorInfo)
-_beat_decoder = msgspec.json.Decoder(Beat)
 _encoder = msgspec.json.Encoder()
 
 
@@ -101,21 +105,17 @@ def limits_for(settings: Settings, task_name: str) -> dict[str, float]:
     return dict(zip(TIERS, (levels.warning, levels.soft_timeout, levels.hard_timeout), strict=True))
 
 
-@functools.cache
-def _deadline_keys() -> tuple[str, ...]:
-    return tuple(keys.run_deadlines(tier) for tier in TIERS)
-
-
 def queue_start(effects: Any, info: RunInfo) -> None:
     """Track a started run as effects of its move to RUNNING.
 
-    Its record, a first heartbeat, one deadline per tier (server time plus the tier's limit), and its entry in
-    the host's runs.
+    Its record, its first check (from its start, the earlier of its heartbeat probe and its first tier), and its
+    entry in the host's runs. Its heartbeat is added by its sidecar's first beat.
     """
+    first_ms = int(info.limits_s[TIERS[0]] * 1000)
+    if info.probe_s > 0:
+        first_ms = min(first_ms, int(info.probe_s * 1000))
     effects.hset(keys.RUNS, info.run_id, _encoder.encode(info))
-    effects.zadd_after(keys.RUN_HEARTBEATS, 0, info.run_id)
-    for tier, key in zip(TIERS, _deadline_keys(), strict=True):
-        effects.zadd_after(key, int(info.limits_s[tier] * 1000), info.run_id)
+    effects.zadd(keys.RUN_CHECKS, info.started_ms + first_ms, info.run_id)
     effects.hset(keys.run_host(info.host), info.run_id, info.pid)
 
 
@@ -124,10 +124,8 @@ def queue_forget(pipe: Any, ids: list[str]) -> None:
     if not ids:
         return
     pipe.hdel(keys.RUNS, *ids)
-    pipe.hdel(keys.RUN_BEATS, *ids)
     pipe.zrem(keys.RUN_HEARTBEATS, *ids)
-    for key in _deadline_keys():
-        pipe.zrem(key, *ids)
+    pipe.zrem(keys.RUN_CHECKS, *ids)
 
 
 def queue_untrack(pipe: Any, ids: list[str], host: str) -> None:
@@ -177,13 +175,9 @@ class SyncTracker:
     def beat(self, host: str, runs: dict[str, bool], workers: list[str]) -> int:
         """Heartbeat ``runs`` (run id -> process alive) and ``workers`` ("host:pid"); return now ms."""
         args: list[Any] = [keys.EVENTS_KEPT, len(runs)]
-        wf_keys = []
         for rid, alive in runs.items():
-            workflow_id, _, task_name = rid.partition("|")
-            args += [rid, 1 if alive else 0, task_name]
-            wf_keys.append(keys.workflow_state(workflow_id))
-        script_keys = [keys.RUNS, keys.RUN_HEARTBEATS, keys.RUN_BEATS, keys.run_host(host), keys.WORKERS, keys.EVENTS]
-        script_keys += wf_keys
+            args += [rid, 1 if alive else 0]
+        script_keys = [keys.RUNS, keys.RUN_HEARTBEATS, keys.run_host(host), keys.WORKERS, keys.EVENTS]
         return int(_BEAT(self._channel, script_keys, [*args, *workers]))
 
     def report_supervisor(self, member: str, info: SupervisorInfo, now_ms: int) -> None:
@@ -207,20 +201,19 @@ class AsyncTracker:
         self._channel = AsyncChannel(client)
 
     async def due(self, heartbeat_timeout_ms: int, limit: int, beats_from_ms: int = 0) -> Due:
-        """Return the runs whose heartbeat is dead or whose tier deadline has passed (at most ``limit`` each).
+        """Return the runs whose heartbeat is dead or whose timeout check is due (at most ``limit`` each).
 
         Also the worker processes whose sidecar saw them gone or went silent. Before ``beats_from_ms`` (server
         ms) a silent heartbeat is not dead: Redis was unreachable, so nobody could beat.
         """
-        script_keys = [keys.RUN_HEARTBEATS, *_deadline_keys(), keys.WORKERS]
+        script_keys = [keys.RUN_HEARTBEATS, keys.RUN_CHECKS, keys.WORKERS]
         reply = await _DUE.run(self._channel, script_keys, [heartbeat_timeout_ms, limit, beats_from_ms])
-        now, dead, hard, soft, warning, workers, cutoff = reply
+        now, dead, checks, workers, cutoff = reply
         return Due(
             now_ms=int(now),
             dead=[text(i) for i in dead],
-            hard=[text(i) for i in hard],
-            soft=[text(i) for i in soft],
-            warning=[text(i) for i in warning],
+            checks={text(checks[i]): int(float(checks[i + 1])) for i in range(0, len(checks), 3)},
+            beats={text(checks[i]): int(float(checks[i + 2])) for i in range(0, len(checks), 3) if checks[i + 2]},
             dead_workers=[text(i) for i in workers],
             cutoff_ms=int(cutoff),
         )
@@ -238,10 +231,10 @@ class AsyncTracker:
             queue_forget(pipe, ids)
             await pipe.execute()
 
-    async def done_with_tier(self, tier: str, ids: list[str]) -> None:
-        """Remove ``ids`` from one tier's deadlines once the tier has acted on them."""
-        if ids:
-            await self.client.zrem(keys.run_deadlines(tier), *ids)
+    async def check_again(self, at_ms: dict[str, int]) -> None:
+        """Move runs' next timeout check to ``at_ms`` (server ms); a run no longer tracked is not added back."""
+        if at_ms:
+            await self.client.zadd(keys.RUN_CHECKS, at_ms, xx=True)  # type: ignore[arg-type]
 
     async def snapshot(self, limit: int) -> list[tuple[RunInfo, float, Beat | None]]:
         """Return up to ``limit`` tracked runs, oldest heartbeat first, with heartbeat ms and last beat."""
@@ -249,15 +242,18 @@ class AsyncTracker:
         ids = [text(m) for m, _ in scored]
         if not ids:
             return []
+        raws = await self.client.hmget(keys.RUNS, ids)
+        records = [
+            (_run_decoder.decode(raw), float(score)) for (_, score), raw in zip(scored, raws, strict=True) if raw
+        ]
         async with self.client.pipeline(transaction=False) as pipe:
-            pipe.hmget(keys.RUNS, ids)
-            pipe.hmget(keys.RUN_BEATS, ids)
-            raws, beats = await pipe.execute()
-        found = []
-        for (_, score), raw, beat in zip(scored, raws, beats, strict=True):
-            if raw is not None:
-                found.append((_run_decoder.decode(raw), float(score), _beat_decoder.decode(beat) if beat else None))
-        return found
+            for run, _ in records:
+                pipe.hget(keys.workflow_state(run.workflow_id), f"progress:{run.task_name}")
+            progress = await pipe.execute()
+        return [
+            (run, score, Beat(at_ms=int(score), alive=score > 0, progress=None if p is None else float(p)))
+            for (run, score), p in zip(records, progress, strict=True)
+        ]
 
     async def live_supervisors(self, timeout_ms: int) -> list[SupervisorInfo]:
         """Return what every worker supervisor heartbeating within ``timeout_ms`` serves."""

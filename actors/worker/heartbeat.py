@@ -48,6 +48,7 @@ class RunTracking:
             message_id=message_id,
             config_version=config_version,
             limits_s=limits_for(settings, stage.task_name),
+            probe_s=settings.gpu_lock_monitor.heartbeat.timeout,
         )
 
     def note_gpu(self, info: RunInfo | None, device: int | None, fencing_token: int | None) -> None:

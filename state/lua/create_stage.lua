@@ -190,9 +190,9 @@ if message and run_at <= 0 then
   if ARGV[18] ~= '' then
     if redis.call('RPUSH', KEYS[12], ARGV[11]) == 1 then
       redis.call('RPUSH', KEYS[13], ARGV[18])  -- the client has work again: it joins the rotation, last
+      redis.call('HSET', KEYS[15], ARGV[18], ARGV[19])  -- with its key's weight (a change applies at a join)
     end
     redis.call('ZADD', KEYS[14], now, ARGV[18] .. '\t' .. ARGV[11])
-    redis.call('HSET', KEYS[15], ARGV[18], ARGV[19])
     redis.call('RPUSH', KEYS[16], 1)
   else
     redis.call('RPUSH', KEYS[7], ARGV[11])

@@ -16,7 +16,7 @@
 -- ARGV[7] workflow_id (for the event)
 -- ARGV[8] events kept (the stream's approximate cap)
 -- ARGV[9] optional: the number of commands that follow, applied only when the update is made; each is
---         name, key index (into KEYS), n, then n arguments. Commands: HINCRBY, HINCRBYFLOAT, HSET, HDEL,
+--         name, key index (into KEYS), n, then n arguments. Commands: HINCRBY, HINCRBYFLOAT, HSET, HDEL, ZADD,
 --         ZREM, SREM, RPUSH, LPUSH, LTRIM (a released scheduled stage's enqueue), and ZADD_AFTER (ZADD with score = server now ms + the given offset); state/effects.py
 --         records them
 -- One HMGET reads what the update needs (revision, callback flag, waiters, progress); the server's TIME is
@@ -76,7 +76,7 @@ end
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[8], '*',
   'type', 'stage', 'workflow_id', ARGV[7], 'task_name', name, 'status', ARGV[3], 'rev', new_rev)
 if ARGV[9] then
-  local allowed = {HINCRBY = true, HINCRBYFLOAT = true, HSET = true, HDEL = true, ZREM = true, SREM = true,
+  local allowed = {HINCRBY = true, HINCRBYFLOAT = true, HSET = true, HDEL = true, ZADD = true, ZREM = true, SREM = true,
     RPUSH = true, LPUSH = true, LTRIM = true}
   local i = 10
   for _ = 1, tonumber(ARGV[9]) do
@@ -91,5 +91,7 @@ if ARGV[9] then
     i = i + 3 + n
   end
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
+if ARGV[3] ~= 'RUNNING' then  -- a start keeps the ttl its submit (or last move) set; every ending renews it
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+end
 return {1, new_rev, waiting}

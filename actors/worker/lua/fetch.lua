@@ -15,18 +15,67 @@
 -- ARGV[1] queue, ARGV[2] broker id, ARGV[3] now ms (the caller's clock, as Dramatiq's dispatch takes it), ARGV[4] how many, ARGV[5] host ('' = never drained),
 -- ARGV[6] aging ms, ARGV[7..9] per band: the prefix of its lanes (the client's name follows)
 -- returns the encoded messages (HMGET of the ids taken; nil for an id whose message is gone), or {}
+-- The script is atomic, so what it has read stays true until it returns: the queue's list is popped once (with
+-- a count), an empty KEYS[17] skips the lanes, each band's head and rotation head are read once and again only
+-- after this script changed them, a client's weight once; the ack set and the lane tokens are written once.
 local now = tonumber(ARGV[3])
 redis.call('ZADD', KEYS[4], now, ARGV[2])
-if redis.call('HEXISTS', KEYS[5], ARGV[1]) == 1 then
-  return {}
-end
-if ARGV[5] ~= '' and redis.call('HEXISTS', KEYS[6], ARGV[5]) == 1 then
-  return {}
+if redis.call('EXISTS', KEYS[5], KEYS[6]) > 0 then  -- (one read while nothing is paused or drained)
+  if redis.call('HEXISTS', KEYS[5], ARGV[1]) == 1 then
+    return {}
+  end
+  if ARGV[5] ~= '' and redis.call('HEXISTS', KEYS[6], ARGV[5]) == 1 then
+    return {}
+  end
 end
 local aging = tonumber(ARGV[6])
+local wanted = tonumber(ARGV[4])
+local ids = {}
+if wanted <= 0 then
+  return {}
+end
+
+local own = redis.call('LPOP', KEYS[1], wanted)
+if own then
+  for _, id in ipairs(own) do
+    ids[#ids + 1] = id
+  end
+end
 
 local function band_keys(b)
   return KEYS[5 + 3 * b], KEYS[6 + 3 * b], KEYS[7 + 3 * b], ARGV[6 + b]
+end
+
+local heads = {}      -- band -> {member, score} of its ages zset's head, or false when empty (nil: not read)
+local rotations = {}  -- band -> its rotation's first client, or false when empty (nil: not read)
+local weights = {}    -- client -> weight
+
+local function head(b)
+  if heads[b] == nil then
+    local _, _, ages = band_keys(b)
+    local found = redis.call('ZRANGE', ages, 0, 0, 'WITHSCORES')
+    heads[b] = found[1] and {found[1], tonumber(found[2])} or false
+  end
+  return heads[b]
+end
+
+local alone = {}      -- band -> whether its first client is the only one (a turn then moves nothing)
+
+local function first_client(b)
+  if rotations[b] == nil then
+    local rotation = band_keys(b)
+    local found = redis.call('LRANGE', rotation, 0, 1)
+    rotations[b] = found[1] or false
+    alone[b] = found[2] == nil
+  end
+  return rotations[b]
+end
+
+local function weight_of(client)
+  if weights[client] == nil then
+    weights[client] = tonumber(redis.call('HGET', KEYS[7], client) or '1') or 1
+  end
+  return weights[client]
 end
 
 local function leave_if_empty(b, client, lane)
@@ -34,6 +83,7 @@ local function leave_if_empty(b, client, lane)
     local rotation, turns = band_keys(b)
     redis.call('LREM', rotation, 0, client)
     redis.call('HDEL', turns, client)
+    rotations[b] = nil
     return true
   end
   return false
@@ -46,6 +96,7 @@ local function take_oldest(b, member)
   local lane = prefix .. client
   redis.call('LREM', lane, 1, id)
   redis.call('ZREM', ages, member)
+  heads[b] = nil
   leave_if_empty(b, client, lane)
   return id
 end
@@ -53,16 +104,15 @@ end
 local function take_lane()
   local best, best_eff, best_member, best_at
   for b = 1, 3 do
-    local _, _, ages = band_keys(b)
-    local head = redis.call('ZRANGE', ages, 0, 0, 'WITHSCORES')
-    if head[1] then
-      local at = tonumber(head[2])
+    local found = head(b)
+    if found then
+      local at = found[2]
       local eff = (b - 1) - math.floor((now - at) / aging)
       if eff < 0 then eff = 0 end
       -- the best effective priority; on a tie the band whose oldest waited longer (an aged low is not
       -- starved by a stream of fresh highs), then the higher band
       if best == nil or eff < best_eff or (eff == best_eff and at < best_at) then
-        best, best_eff, best_member, best_at = b, eff, head[1], at
+        best, best_eff, best_member, best_at = b, eff, found[1], at
       end
     end
   end
@@ -70,7 +120,7 @@ local function take_lane()
     return nil
   end
   local rotation, turns, ages, prefix = band_keys(best)
-  local client = redis.call('LINDEX', rotation, 0)
+  local client = first_client(best)
   if best_eff < best - 1 or not client then
     return take_oldest(best, best_member)
   end
@@ -80,34 +130,42 @@ local function take_lane()
     leave_if_empty(best, client, lane)
     return take_oldest(best, best_member)
   end
-  redis.call('ZREM', ages, client .. '\t' .. id)
+  local member = client .. '\t' .. id
+  redis.call('ZREM', ages, member)
+  if best_member == member then
+    heads[best] = nil
+  end
   if not leave_if_empty(best, client, lane) then
-    local weight = tonumber(redis.call('HGET', KEYS[7], client) or '1') or 1
-    if redis.call('HINCRBY', turns, client, 1) >= weight then
-      redis.call('HDEL', turns, client)
-      redis.call('LMOVE', rotation, rotation, 'LEFT', 'RIGHT')
+    local weight = weight_of(client)
+    if weight <= 1 or redis.call('HINCRBY', turns, client, 1) >= weight then
+      if weight > 1 then
+        redis.call('HDEL', turns, client)
+      end
+      if not alone[best] then
+        redis.call('LMOVE', rotation, rotation, 'LEFT', 'RIGHT')
+        rotations[best] = nil
+      end
     end
   end
   return id
 end
 
-local ids = {}
-local wanted = tonumber(ARGV[4])
-while #ids < wanted do
-  local id = redis.call('LPOP', KEYS[1])
-  if not id then
-    id = take_lane()
-    if id then
-      redis.call('LPOP', KEYS[17])
+local from_lanes = 0
+if #ids < wanted and redis.call('LLEN', KEYS[17]) > 0 then
+  while #ids < wanted do
+    local id = take_lane()
+    if not id then
+      break
     end
+    ids[#ids + 1] = id
+    from_lanes = from_lanes + 1
   end
-  if not id then
-    break
+  if from_lanes > 0 then
+    redis.call('LPOP', KEYS[17], from_lanes)
   end
-  ids[#ids + 1] = id
-  redis.call('SADD', KEYS[3], id)
 end
 if #ids == 0 then
   return {}
 end
+redis.call('SADD', KEYS[3], unpack(ids))
 return redis.call('HMGET', KEYS[2], unpack(ids))
