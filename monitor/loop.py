@@ -88,6 +88,9 @@ class Monitor:
         """Run until ``stop`` is set (or the task is cancelled); give the lease up on the way out."""
         stop = stop or asyncio.Event()
         log.info("monitor_started", token=self.leader.token)
+        with contextlib.suppress(RedisError, OSError):  # Redis away: nothing in flight can be adopted yet anyway
+            if adopted := await self.tracker.adopt_unchecked():
+                log.info("monitor_runs_adopted", runs=adopted)
         watcher = asyncio.create_task(self.batches.follow(lambda: self.leading), name="batch-watcher")
         try:
             while not stop.is_set():

@@ -93,6 +93,15 @@ _supervisor_decoder = msgspec.json.Decoder(SupervisorInfo)
 _encoder = msgspec.json.Encoder()
 
 
+# Run tracking before the checks set: a deadline set per tier and a hash of beats (removed on the monitor's start).
+_OLD_TRACKING_KEYS = (
+    "taskgate:runs:deadline:hard",
+    "taskgate:runs:deadline:soft",
+    "taskgate:runs:deadline:warning",
+    "taskgate:runs:beats",
+)
+
+
 def run_id(workflow_id: str, task_name: str) -> str:
     """Return the id of a stage's run."""
     return f"{workflow_id}|{task_name}"
@@ -230,6 +239,19 @@ class AsyncTracker:
         async with self.client.pipeline(transaction=True) as pipe:
             queue_forget(pipe, ids)
             await pipe.execute()
+
+    async def adopt_unchecked(self) -> int:
+        """Give every tracked run without a timeout check one due at once; return how many were given one.
+
+        Runs started before the checks set existed (an upgrade while tasks ran) had per-tier deadline sets
+        instead: due at 0, their first pass acts on every tier whose deadline has passed, as the old sets would
+        have. The old keys are removed. A run that ends meanwhile is forgotten by the pass that finds it gone.
+        """
+        ids = await self.client.hkeys(keys.RUNS)
+        await self.client.unlink(*_OLD_TRACKING_KEYS)
+        if not ids:
+            return 0
+        return int(await self.client.zadd(keys.RUN_CHECKS, dict.fromkeys(ids, 0), nx=True))
 
     async def check_again(self, at_ms: dict[str, int]) -> None:
         """Move runs' next timeout check to ``at_ms`` (server ms); a run no longer tracked is not added back."""

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import msgspec
+
+from config import keys
 from monitor.tiers import due_tiers
-from state.tracking import RunInfo
+from state.tracking import AsyncTracker, RunInfo
 
 LIMITS = {"warning": 1.0, "soft": 2.0, "hard": 4.0}
 START = 1_000_000
@@ -50,3 +55,21 @@ def test_a_run_that_never_beat_is_dead_after_the_monitors_timeout_and_not_while_
 def test_a_check_of_a_run_no_longer_tracked_stands_for_nothing() -> None:
     found = due_tiers({}, {"gone|t": START}, {}, START + 10_000, START)
     assert (found.warning, found.soft, found.hard, found.dead, found.again) == ([], [], [], [], {})
+
+
+async def test_runs_tracked_before_the_checks_set_get_a_check_due_at_once_and_the_old_keys_go(aredis: Any) -> None:
+    """An upgrade while tasks run: their tiers still fire (every passed deadline at the first pass)."""
+    old = RunInfo(workflow_id="w1", task_name="t", host="h", pid=1, started_ms=START, limits_s=LIMITS, probe_s=0.5)
+    new = RunInfo(workflow_id="w2", task_name="t", host="h", pid=1, started_ms=START, limits_s=LIMITS, probe_s=0.5)
+    await aredis.hset(keys.RUNS, mapping={old.run_id: msgspec.json.encode(old), new.run_id: msgspec.json.encode(new)})
+    await aredis.zadd(keys.RUN_CHECKS, {new.run_id: START + 500})
+    await aredis.zadd("taskgate:runs:deadline:hard", {old.run_id: START + 4000})
+    await aredis.hset("taskgate:runs:beats", old.run_id, "{}")
+
+    assert await AsyncTracker(aredis).adopt_unchecked() == 1
+    assert await aredis.zscore(keys.RUN_CHECKS, old.run_id) == 0
+    assert await aredis.zscore(keys.RUN_CHECKS, new.run_id) == START + 500  # its own check is kept
+    assert await aredis.exists("taskgate:runs:deadline:hard", "taskgate:runs:beats") == 0
+    due = due_tiers({old.run_id: old}, {old.run_id: 0}, {old.run_id: START + 4100}, START + 4200, START + 2700)
+    assert (due.warning, due.soft, due.hard) == ([old.run_id], [old.run_id], [old.run_id])
+    assert await AsyncTracker(aredis).adopt_unchecked() == 0
