@@ -251,7 +251,8 @@ class AsyncTracker:
         await self.client.unlink(*_OLD_TRACKING_KEYS)
         if not ids:
             return 0
-        return int(await self.client.zadd(keys.RUN_CHECKS, dict.fromkeys(ids, 0), nx=True))
+        added = await self.client.zadd(keys.RUN_CHECKS, {text(rid): 0 for rid in ids}, nx=True)
+        return int(added or 0)
 
     async def check_again(self, at_ms: dict[str, int]) -> None:
         """Move runs' next timeout check to ``at_ms`` (server ms); a run no longer tracked is not added back."""
