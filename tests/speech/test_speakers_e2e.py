@@ -203,6 +203,9 @@ async def test_a_request_listing_the_expected_languages_gets_its_language_detect
     out = record["stages"][TRANSCRIBE]["output"]
     assert (out["language"], out["model"], out["language_detected"]) == ("es", "base", True)
     assert out["language_uncertain"] is (out["language_probability"] < 0.5)
+    segments = json.loads((speakers_system.share_dir / out["segments_file"]).read_text())["segments"]
+    heard = " ".join(s["text"] for s in segments)
+    assert word_error_rate("Actualmente solo hay otro participante en la conferencia.", heard) <= 0.2, heard
 
 
 async def test_unknown_language_and_a_model_that_cannot_do_it_are_refused_at_submit(
