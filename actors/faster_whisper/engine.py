@@ -11,7 +11,7 @@ import structlog
 from actors.errors import InputError
 from actors.faster_whisper.alignment import Region, refine_times, speech_regions
 from actors.faster_whisper.detection import Detected, detect_among
-from actors.faster_whisper.language_check import UNCERTAIN, recheck_candidates
+from actors.faster_whisper.language_check import SWITCH_MARGIN, UNCERTAIN, recheck_candidates
 from actors.ffmpeg.pcm import SAMPLE_RATE
 
 log = structlog.get_logger(__name__)
@@ -164,13 +164,13 @@ def transcribe(
     ):
         # a short clip the audio detection is unsure of: decode again in the languages its words read as and the
         # audio's runners-up (among the allowed ones, if the request lists them), and keep the decoding the model
-        # finds likeliest (language_check.py)
+        # finds clearly likelier (language_check.py)
         text = " ".join(s.text for s in segments)
         allowed = options.languages or model.supported_languages
         for candidate in recheck_candidates(text, audio_probability, allowed, language):
             tried, _, tried_score = _decode(model, audio, options, {**decoding, "language": candidate}, None)
             log.info("language_rechecked", detected=language, candidate=candidate, score=score, tried=tried_score)
-            if tried and tried_score > score:
+            if tried and tried_score > score + SWITCH_MARGIN:
                 segments, score = tried, tried_score
                 language, probability = candidate, float(audio_probability.get(candidate, 0.0))
     if options.refine_timestamps and any(s.words for s in segments):
