@@ -40,6 +40,8 @@ def recheck_candidates(
 
     Only ``allowed`` languages (the model's, or the request's expected ones) other than ``detected`` are returned.
     """
+    if sum(ch.isalpha() for ch in text) < MIN_LETTERS:
+        return []  # too little said to judge a language by its decodings (spelled letters): the audio's stands
     found = text_candidates(text, allowed, detected)
     ranked = sorted(audio_probabilities.items(), key=lambda item: -item[1])
     runners_up = [
