@@ -38,6 +38,11 @@ class WhisperSettings(_Section):
     language_models: dict[str, str] = msgspec.field(default_factory=_language_models)
     # where bundled models that ship in parts are joined once (unset: var/taskgate/models in the environment)
     models_dir: str | None = None
+    # the languages this deployment's audio is expected in (e.g. ["fr", "en"]): a request without `language`
+    # or `languages` has its language detected among these only (one code: always that language); empty: any
+    languages: list[Annotated[str, msgspec.Meta(pattern=r"^[a-z]{2,3}\Z")]] = msgspec.field(default_factory=list)
+    # how many 30 s windows of speech a detection restricted to `languages` averages
+    language_detection_segments: Annotated[int, msgspec.Meta(ge=1, le=10)] = 1
     # a detected language below this probability is flagged in the output (language_uncertain)
     low_language_probability: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.5
     # auto: cuda when the host shows an NVIDIA device; the GPU lease is taken only for cuda

@@ -10,7 +10,8 @@ import structlog
 
 from actors.errors import InputError
 from actors.faster_whisper.alignment import Region, refine_times, speech_regions
-from actors.faster_whisper.language_check import UNCERTAIN, text_candidates
+from actors.faster_whisper.detection import Detected, detect_among
+from actors.faster_whisper.language_check import SWITCH_MARGIN, UNCERTAIN, recheck_candidates
 from actors.ffmpeg.pcm import SAMPLE_RATE
 
 log = structlog.get_logger(__name__)
@@ -60,6 +61,11 @@ class Options(msgspec.Struct, kw_only=True):
     """Per-request decoding options (the task input's, minus paths and model)."""
 
     language: str | None = None
+    # without ``language``: the languages the audio may be in; detection picks the likeliest of them
+    # (actors.faster_whisper.detection); empty: any language the model knows
+    languages: tuple[str, ...] = ()
+    # how many 30 s windows of speech the restricted detection averages
+    detection_segments: int = 1
     task: Literal["transcribe", "translate"] = "transcribe"
     word_timestamps: bool = True
     vad_filter: bool = True
@@ -141,22 +147,30 @@ def transcribe(
         "word_timestamps": options.word_timestamps,
         "initial_prompt": options.initial_prompt,
     }
+    prior: Detected | None = None
+    if options.language is None and options.languages:
+        prior = detect_among(model, audio, options.languages, options.vad_filter, options.detection_segments)
+        decoding["language"] = prior.language
     segments, info, score = _decode(model, audio, options, decoding, on_segment)
     language, probability = info.language, float(info.language_probability)
+    audio_probability = dict(info.all_language_probs or ())
+    if prior is not None:
+        language, probability, audio_probability = prior.language, prior.probability, prior.all_probabilities
     if (
         options.language is None
         and options.task == "transcribe"
         and model.model.is_multilingual
         and probability < UNCERTAIN
     ):
-        # a short clip the audio detection is unsure of: decode again in the languages its words read as, and
-        # keep the decoding the model finds likeliest (language_check.py)
+        # a short clip the audio detection is unsure of: decode again in the languages its words read as and the
+        # audio's runners-up (among the allowed ones, if the request lists them), and keep the decoding the model
+        # finds clearly likelier (language_check.py)
         text = " ".join(s.text for s in segments)
-        audio_probability = dict(info.all_language_probs or ())
-        for candidate in text_candidates(text, model.supported_languages, language):
+        allowed = options.languages or model.supported_languages
+        for candidate in recheck_candidates(text, audio_probability, allowed, language):
             tried, _, tried_score = _decode(model, audio, options, {**decoding, "language": candidate}, None)
-            log.info("language_rechecked", detected=info.language, candidate=candidate, score=score, tried=tried_score)
-            if tried and tried_score > score:
+            log.info("language_rechecked", detected=language, candidate=candidate, score=score, tried=tried_score)
+            if tried and tried_score > score + SWITCH_MARGIN:
                 segments, score = tried, tried_score
                 language, probability = candidate, float(audio_probability.get(candidate, 0.0))
     if options.refine_timestamps and any(s.words for s in segments):

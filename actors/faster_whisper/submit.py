@@ -45,23 +45,43 @@ def check_batching(data: dict[str, Any]) -> None:
 def check_language(settings: Settings, data: dict[str, Any]) -> None:
     """Refuse an unknown language code, or a language the model the request gets cannot transcribe.
 
+    ``language`` and ``languages`` are checked alike; giving both is refused (one fixes the language, the other
+    restricts its detection).
+
     Raises:
-        InvalidInput: naming ``$.input_data.language`` (and the model and the languages it knows).
+        InvalidInput: naming ``$.input_data.language`` or ``$.input_data.languages`` (and the model and the
+            languages it knows).
     """
     language = _literal(data.get("language"))
-    if language is None:
-        return
-    if language not in WHISPER_LANGUAGES:
-        raise InvalidInput(unknown_language_message(language), "$.input_data.language")
+    listed = data.get("languages")
+    if language is not None and listed is not None:
+        raise InvalidInput(
+            "give either `language` (the audio is in that language) or `languages` (detect among these), not both",
+            "$.input_data.languages",
+        )
+    if language is not None:
+        _check_codes(settings, data, [language], "$.input_data.language", language)
+    elif isinstance(listed, list) and listed and all(_literal(code) for code in listed):
+        codes = [str(code) for code in listed]
+        _check_codes(settings, data, codes, "$.input_data.languages", codes[0] if len(codes) == 1 else None)
+
+
+def _check_codes(settings: Settings, data: dict[str, Any], codes: list[str], pointer: str, hint: str | None) -> None:
+    """Refuse codes Whisper does not know, or that the model chosen (by the request or by ``hint``) cannot do."""
+    for index, code in enumerate(codes):
+        if code not in WHISPER_LANGUAGES:
+            where = pointer if pointer.endswith("language") else f"{pointer}[{index}]"
+            raise InvalidInput(unknown_language_message(code), where)
     if "model" in data and _literal(data["model"]) is None:
         return  # a reference: the model is known at start, where the engine checks again
     whisper = settings.faster_whisper
     requested = _literal(data.get("model"))
     try:
-        source, shown_as = resolve_model(requested, whisper, settings.share_root, language)
+        source, shown_as = resolve_model(requested, whisper, settings.share_root, hint)
     except TaskError:
         return  # not this check's business: the stage reports a model it cannot find, naming the setting
     can_do = model_languages(source, whisper)
-    if language not in can_do:
-        multilingual, _ = default_model_name(whisper, None)
-        raise InvalidInput(wrong_model_message(shown_as, language, can_do, multilingual), "$.input_data.language")
+    for code in codes:
+        if code not in can_do:
+            multilingual, _ = default_model_name(whisper, None)
+            raise InvalidInput(wrong_model_message(shown_as, code, can_do, multilingual), pointer)

@@ -9,8 +9,10 @@ import msgspec
 import structlog
 
 from actors.engine_device import uses_cuda
+from actors.errors import EngineUnavailable
 from actors.faster_whisper.chunked import ChunkStore, plan_key, transcribe_chunked
 from actors.faster_whisper.engine import Options
+from actors.faster_whisper.languages import WHISPER_LANGUAGES
 from actors.faster_whisper.models import load_model, model_key, resolve_model
 from actors.faster_whisper.submit import check_request
 from actors.ffmpeg.media import probe_audio
@@ -34,6 +36,9 @@ class TranscribeInput(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     audio_path: Annotated[str, StoragePath]
     model: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)] | None = None
     language: LanguageCode | None = None
+    # without `language`: the languages the audio may be in, detection picks the likeliest of them (one: that
+    # language); unset: the operator's faster_whisper.languages, else any language the model knows
+    languages: Annotated[list[LanguageCode], msgspec.Meta(min_length=1, max_length=20)] | None = None
     task: Literal["transcribe", "translate"] = "transcribe"
     word_timestamps: bool = True
     vad_filter: bool = True
@@ -77,6 +82,23 @@ def default_batch_size(params: TranscribeInput, device: str) -> int:
     return _DEFAULT_BATCH[device == "cuda"] if params.vad_filter else 0
 
 
+def expected_languages(params: TranscribeInput, deployment: list[str]) -> tuple[str | None, tuple[str, ...]]:
+    """Return the language to decode in (given, or the only one expected) and the languages detection may pick.
+
+    The request's ``language`` wins, then its ``languages``, then the operator's ``faster_whisper.languages``.
+    """
+    if params.language is not None:
+        return params.language, ()
+    if params.languages is None:
+        unknown = [code for code in deployment if code not in WHISPER_LANGUAGES]
+        if unknown:
+            raise EngineUnavailable(f"faster_whisper.languages lists {unknown}, which are not Whisper language codes")
+    expected = tuple(dict.fromkeys(params.languages if params.languages is not None else deployment))
+    if len(expected) == 1:
+        return expected[0], ()
+    return None, expected
+
+
 def uses_gpu(settings: Settings, _params: Any) -> bool:
     """Take the GPU lease when faster-whisper runs on cuda."""
     return uses_cuda(settings.faster_whisper.device)
@@ -94,7 +116,8 @@ def transcribe_audio(run: TaskRun, params: TranscribeInput) -> TranscribeOutput:
     """Transcribe (or translate to English) an audio file into segments with word timestamps."""
     source = run.input_path(params.audio_path)
     settings = run.settings.faster_whisper
-    model_source, shown_as = resolve_model(params.model, settings, run.root, params.language)
+    language, languages = expected_languages(params, settings.languages)
+    model_source, shown_as = resolve_model(params.model, settings, run.root, language)
     duration_s = float(probe_audio(source, params.audio_path)["duration_s"] or 0.0)
     run.checkpoint()
     key = model_key(model_source, settings, run.gpu_device)
@@ -102,7 +125,9 @@ def transcribe_audio(run: TaskRun, params: TranscribeInput) -> TranscribeOutput:
     run.checkpoint()
     batch_size = default_batch_size(params, key.device)
     options = Options(
-        language=params.language,
+        language=language,
+        languages=languages,
+        detection_segments=settings.language_detection_segments,
         task=params.task,
         word_timestamps=params.word_timestamps,
         vad_filter=params.vad_filter,
@@ -148,9 +173,8 @@ def transcribe_audio(run: TaskRun, params: TranscribeInput) -> TranscribeOutput:
         segments_file=run.rel(target),
         language=transcript.language,
         language_probability=transcript.language_probability,
-        language_detected=params.language is None,
-        language_uncertain=params.language is None
-        and transcript.language_probability < settings.low_language_probability,
+        language_detected=language is None,
+        language_uncertain=language is None and transcript.language_probability < settings.low_language_probability,
         audio_duration_s=transcript.duration_s,
         segments_count=len(transcript.segments),
         model=shown_as,

@@ -22,7 +22,8 @@ from actors.ffmpeg.pcm import SAMPLE_RATE, decode_mono
 SOUNDS = Path("/usr/share/asterisk/sounds")
 VOICES = {"en": "en_US_f_Allison", "es": "es_MX_f_Allison", "fr": "fr_CA_f_June", "it": "it_IT_m_Carlo"}
 _SETUP = "bash requirements/system_packages.sh (asterisk-core-sounds-*-wav and their text packages)"
-_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?|\d+")
+# how plain_prompts counts words (an elided word is one): the clip selection, kept as it was chosen
+_COUNTED_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?|\d+")
 
 
 def prompts(language: str) -> dict[str, str]:
@@ -45,7 +46,7 @@ def plain_prompts(language: str, count: int, min_words: int = 5, max_words: int 
     """Return ``count`` prompts (name, text) of ordinary words: no digits, no bracketed sounds, no abbreviations."""
     chosen = []
     for name, text in sorted(prompts(language).items()):
-        words = words_of(text)
+        words = _COUNTED_WORD.findall(text.replace("\u2019", "'"))
         if min_words <= len(words) <= max_words and not re.search(r"[\d\[\]()#*/]|\b[A-Z]{2,}\b", text):
             chosen.append((name, text))
     return chosen[:: max(1, len(chosen) // count)][:count]
@@ -57,11 +58,29 @@ def prompt_audio(language: str, name: str) -> np.ndarray:
     return decode_mono(path, path.name)
 
 
+# letters NFKD does not decompose, spelled out as Whisper's normalizer does (whisper/normalizers/basic.py)
+_SPELLED = {"œ": "oe", "æ": "ae", "ß": "ss", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i"}
+_BRACKETED = re.compile(r"[<\[][^>\]]*[>\]]|\(([^)]+?)\)")
+
+
 def words_of(text: str) -> list[str]:
-    """Lower-case words without accents or punctuation (prompt texts are partly written without accents)."""
-    plain = unicodedata.normalize("NFKD", text.lower())
-    plain = "".join(c for c in plain if not unicodedata.combining(c)).replace("\u2019", "'")
-    return _WORD.findall(plain)
+    """Return the words of ``text`` normalised as Whisper's ``BasicTextNormalizer(remove_diacritics=True)`` does.
+
+    Lower case; bracketed and parenthesised asides dropped; accents removed (the prompt texts are partly written
+    without them); every mark, symbol and punctuation sign (apostrophes of elisions such as "l'", hyphens) becomes
+    a space, so "l'instant" is two words and "N-E-S-D-N" five. Both sides of a WER go through it alike.
+    """
+    plain = _BRACKETED.sub("", text.lower())
+    out = []
+    for char in unicodedata.normalize("NFKD", plain):
+        category = unicodedata.category(char)
+        if char in _SPELLED:
+            out.append(_SPELLED[char])
+        elif category == "Mn":
+            continue
+        else:
+            out.append(" " if category[0] in "MSP" else char)
+    return "".join(out).split()
 
 
 def word_error_rate(reference: str, hypothesis: str) -> float:

@@ -191,6 +191,23 @@ async def test_recorded_speech_is_transcribed_in_its_detected_language(
     assert error <= MAX_WER, (error, heard)
 
 
+async def test_a_request_listing_the_expected_languages_gets_its_language_detected_among_them(
+    client: Client, speakers_system: System
+) -> None:
+    # a 3 s Spanish prompt whose audio alone sounds likeliest Latin: detected among Spanish and French
+    write_wav(speakers_system.share_dir / "hinted.wav", prompt_audio("es", "conf-onlyone"))
+    data = {"audio_path": "hinted.wav", "languages": ["es", "fr"]}
+    await client.submit(TRANSCRIBE, data, task_id="asr-hinted")
+    record = await client.wait("asr-hinted", timeout_s=600)
+    assert record["status"] == "SUCCESS", record
+    out = record["stages"][TRANSCRIBE]["output"]
+    assert (out["language"], out["model"], out["language_detected"]) == ("es", "base", True)
+    assert out["language_uncertain"] is (out["language_probability"] < 0.5)
+    segments = json.loads((speakers_system.share_dir / out["segments_file"]).read_text())["segments"]
+    heard = " ".join(s["text"] for s in segments)
+    assert word_error_rate("Actualmente solo hay otro participante en la conferencia.", heard) <= 0.2, heard
+
+
 async def test_unknown_language_and_a_model_that_cannot_do_it_are_refused_at_submit(
     client: Client, speakers_system: System
 ) -> None:
@@ -206,6 +223,12 @@ async def test_unknown_language_and_a_model_that_cannot_do_it_are_refused_at_sub
         json={"task_name": TRANSCRIBE, "input_data": {"audio_path": "a.wav", "language": "fr", "model": "tiny.en"}},
     )  # fmt: skip
     assert "model 'tiny.en' cannot transcribe language 'fr'" in body["detail"]
+    body = await expect_problem(
+        client, 422, "POST", "/v1/tasks",
+        json={"task_name": TRANSCRIBE, "input_data": {"audio_path": "a.wav", "languages": ["fr", "xx"]}},
+    )  # fmt: skip
+    assert body["errors"][0]["pointer"] == "$.input_data.languages[1]"
+    assert "'xx' is not a Whisper language code; use one of: af, am, ar" in body["detail"]
 
 
 async def test_silence_and_music_give_empty_results_flagged_against_the_speakers_asked(

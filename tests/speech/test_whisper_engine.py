@@ -7,7 +7,10 @@ from pathlib import Path
 import pytest
 
 from actors.errors import EngineUnavailable, InputError, InputFileError
+from actors.faster_whisper.detection import audio_language_probabilities, detect_among
 from actors.faster_whisper.engine import Options, Transcript, Word, split_at_sentences, transcribe
+from actors.faster_whisper.language_check import recheck_candidates
+from actors.faster_whisper.languages import WHISPER_LANGUAGES
 from actors.faster_whisper.models import bundled_models, load_model, model_key, resolve_model
 from actors.ffmpeg.pcm import decode_mono
 from actors.worker.warm import WarmModels
@@ -218,3 +221,32 @@ def test_a_clip_the_audio_detection_is_sure_of_is_decoded_once_in_that_language(
     assert transcript.language == "es"
     assert transcript.language_probability >= 0.5
     assert word_error_rate("Lo siento, no comprendi su respuesta.", " ".join(s.text for s in transcript.segments)) == 0
+
+
+def test_detection_among_the_expected_languages_picks_the_likeliest_of_them_by_the_audio(base) -> None:
+    # the same 3 s Spanish prompt, heard as another language first: restricted to Spanish and French, the audio's
+    # own scores choose Spanish, with its (low) audio probability (decoded end to end in test_speakers_e2e)
+    audio = prompt_audio("es", "conf-onlyone")
+    probabilities = audio_language_probabilities(base, audio, vad_filter=True, segments=1)
+    assert abs(sum(probabilities.values()) - 1.0) < 0.01
+    assert max(probabilities, key=probabilities.__getitem__) not in {"es", "fr"}
+    assert probabilities["es"] > probabilities["fr"]
+    found = detect_among(base, audio, ("fr", "es"), vad_filter=True)
+    assert found.language == "es"
+    assert found.probability == pytest.approx(probabilities["es"], abs=1e-4)
+    assert detect_among(base, audio, ("fr",), vad_filter=True).language == "fr"  # one: that language
+
+
+def test_expected_languages_the_model_cannot_do_are_refused(tiny_en, meeting_audio) -> None:
+    with pytest.raises(InputError, match=r"languages \['fr'\] are not languages this model can transcribe"):
+        transcribe(tiny_en, meeting_audio, Options(languages=("en", "fr")), "tiny.en")
+
+
+def test_an_unsure_clip_is_rechecked_in_its_texts_languages_and_the_audios_runners_up() -> None:
+    # the per-window decoding of that Spanish prompt reads as Portuguese at 0.99 (Spanish 0.006): the audio's
+    # runners-up bring Spanish back among the candidates
+    heard = "Actualmentai, solo, aio, tro, participante, en la conferencia."
+    audio = {"la": 0.267, "en": 0.165, "es": 0.098, "pt": 0.02, "it": 0.01}
+    assert recheck_candidates(heard, audio, WHISPER_LANGUAGES, "la") == ["pt", "en", "es"]
+    assert recheck_candidates(heard, audio, ("es", "fr", "la"), "la") == ["es"]
+    assert recheck_candidates("N E S D N", {"en": 0.34, "de": 0.13, "fr": 0.02}, ("fr", "en"), "en") == []

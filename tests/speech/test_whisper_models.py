@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
 from faster_whisper.tokenizer import _LANGUAGE_CODES
 
@@ -12,7 +13,7 @@ from actors.faster_whisper import bundled
 from actors.faster_whisper.languages import WHISPER_LANGUAGES, folder_languages, size_languages
 from actors.faster_whisper.models import bundled_models, load_model, model_key, model_languages, resolve_model
 from actors.faster_whisper.submit import check_language, check_request
-from actors.faster_whisper.tasks import TranscribeInput, default_batch_size
+from actors.faster_whisper.tasks import TranscribeInput, default_batch_size, expected_languages
 from actors.validation import InvalidInput
 from actors.worker.warm import WarmModels
 from config import load_settings
@@ -106,3 +107,40 @@ def test_cpu_decodes_vad_windows_one_by_one_by_default_and_batching_without_the_
     assert err.value.pointer == "$.input_data.batch_size"
     check_request(settings, {"audio_path": "a.wav", "batch_size": 0, "vad_filter": False})
     check_request(settings, {"audio_path": "a.wav", "vad_filter": False, "language": "en"})
+
+
+def test_languages_hint_is_checked_at_submit_like_language(tmp_path: Path) -> None:
+    settings = load_settings({"TASKGATE_SHARE_DIR": str(tmp_path)})
+    with pytest.raises(InvalidInput, match=r"'xx' is not a Whisper language code; use one of: af, am") as err:
+        check_language(settings, {"audio_path": "a.wav", "languages": ["fr", "xx"]})
+    assert err.value.pointer == "$.input_data.languages[1]"
+    with pytest.raises(InvalidInput, match=r"give either `language`.* or `languages`") as err:
+        check_language(settings, {"audio_path": "a.wav", "language": "fr", "languages": ["fr", "en"]})
+    assert err.value.pointer == "$.input_data.languages"
+    with pytest.raises(InvalidInput, match=r"model 'tiny.en' cannot transcribe language 'fr'") as err:
+        check_language(settings, {"audio_path": "a.wav", "languages": ["en", "fr"], "model": "tiny.en"})
+    assert err.value.pointer == "$.input_data.languages"
+    check_language(settings, {"audio_path": "a.wav", "languages": ["fr", "en"]})
+    check_language(settings, {"audio_path": "a.wav", "languages": ["en"], "model": "tiny.en"})
+    with pytest.raises(msgspec.ValidationError, match=r"Expected `array` of length >= 1"):
+        msgspec.convert({"audio_path": "a.wav", "languages": []}, TranscribeInput)
+    with pytest.raises(msgspec.ValidationError, match=r"languages\[0\]"):
+        msgspec.convert({"audio_path": "a.wav", "languages": ["FR"]}, TranscribeInput)
+
+
+def test_the_request_language_wins_then_its_languages_then_the_deployments() -> None:
+    def expect(deployment: list[str], **fields: object) -> tuple[str | None, tuple[str, ...]]:
+        return expected_languages(msgspec.convert({"audio_path": "a.wav", **fields}, TranscribeInput), deployment)
+
+    assert expect(["fr", "en"], language="de") == ("de", ())
+    assert expect(["fr", "en"], languages=["es", "it", "es"]) == (None, ("es", "it"))
+    assert expect(["fr", "en"]) == (None, ("fr", "en"))
+    assert expect(["fr"]) == ("fr", ())  # one expected language: decoded in it, not detected
+    assert expect([], languages=["it"]) == ("it", ())
+    assert expect([]) == (None, ())
+    with pytest.raises(EngineUnavailable, match=r"faster_whisper.languages lists \['xx'\]"):
+        expect(["fr", "xx"])
+    assert load_settings({"TASKGATE_FASTER_WHISPER__LANGUAGES": '["fr", "en"]'}).faster_whisper.languages == [
+        "fr",
+        "en",
+    ]
