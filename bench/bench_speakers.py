@@ -30,7 +30,8 @@ import msgspec
 from actors.faster_whisper.engine import Options, transcribe
 from actors.faster_whisper.models import load_model, model_key, resolve_model
 from actors.ffmpeg.pcm import SAMPLE_RATE, decode_mono
-from actors.pyannote_audio.engine import diarize, load_pipeline, pipeline_source, refined
+from actors.pyannote_audio.engine import bundled_embedding, diarize, load_pipeline, pipeline_source, refined
+from actors.pyannote_audio.refine import split_turns
 from actors.worker.warm import WarmModels
 from config.engines import PyannoteSettings, WhisperSettings
 from tests.speech.conversation import stored_conversation
@@ -67,7 +68,11 @@ def diarization() -> bool:
         result = refined(pipeline, audio, unrefined)
         elapsed = time.perf_counter() - started
         before = der(truth, msgspec.to_builtins(unrefined.segments))
-        print(f"  {name}: without the turn split (refine.py): DER {before:.3f}, speakers {len(unrefined.speakers)}")
+        print(f"  {name}: pyannote's output alone: DER {before:.3f}, speakers {len(unrefined.speakers)}")
+        embed = bundled_embedding(pipeline)
+        if embed is not None:  # the previous default: the turn split alone, without handovers or smoothing
+            split = split_turns(unrefined.segments, audio, embed, handovers=False)
+            print(f"  {name}: turn split only (the previous default): DER {der(truth, msgspec.to_builtins(split)):.3f}")
         error = der(truth, msgspec.to_builtins(result.segments))
         expected = len({speaker for speaker, _, _ in truth})
         rtf = elapsed / (len(audio) / SAMPLE_RATE)
