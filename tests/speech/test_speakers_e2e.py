@@ -42,10 +42,10 @@ AUDIO = "${{ stages.ffmpeg.extract_audio.output.audio_path }}"
 FROM_DIARIZE = "${{ stages.pyannote_audio.diarize_speakers.output.diarization_file }}"
 FROM_TRANSCRIBE = "${{ stages.faster_whisper.transcribe_audio.output.segments_file }}"
 MAX_DER = 0.08
-# the built conversation misses the 8 % target: bench_speakers reports it. Piper's speech differs between
-# processes, so the conversation (and its DER) differs from one build to the next: measured 14.0 / 20.4 % before
-# the turn split (refine.py), 10.3 / 16.7 % with it on the same audio; this bound catches a regression from there
-MAX_CONVERSATION_DER = 0.22
+# the stored conversation (tests/speech/clips/conversation.flac) measures 6.8 % with the turn split, the handover
+# re-check and the smoothing (12.7 % with the split alone, 16.4 % pyannote's output alone): the bound leaves room
+# for one short turn decided the other way by float noise (the 0.84 s handover at 25.6 s is 3.4 % on its own)
+MAX_CONVERSATION_DER = 0.11
 # of the cues with one true speaker, the share whose label maps to that speaker: the built conversation's
 # diarization confuses two of its three voices now and then (DER about 19 %, 12 % of it confusion: #23 is open on
 # it), so one cue in three may carry the wrong voice; the check below holds the plumbing to the diarization it got
