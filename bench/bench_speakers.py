@@ -60,7 +60,7 @@ def diarization() -> bool:
     ok = True
     for name, path, truth in (
         ("pyannote sample (2 speakers)", sample, sample_truth),
-        ("built conversation (3 speakers)", conversation.path, conversation.turns),
+        ("stored conversation (3 speakers)", conversation.path, conversation.turns),
     ):
         audio = decode_mono(path, path.name)
         started = time.perf_counter()
