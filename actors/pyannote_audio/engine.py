@@ -17,6 +17,7 @@ from actors.errors import EngineFailed, EngineUnavailable
 from actors.ffmpeg.pcm import SAMPLE_RATE
 from actors.pyannote_audio.bundled import BUNDLED, build_pipeline, bundled_files
 from actors.pyannote_audio.refine import Embed, split_turns
+from actors.pyannote_audio.smooth import smooth_turns
 from actors.pyannote_audio.turns import Asked, DiarizationFile, Turn, speakers_of
 from actors.worker.warm import WARM
 from config.engines import PyannoteSettings
@@ -116,7 +117,7 @@ def _load(key: tuple[str, str], settings: PyannoteSettings, token: str | None) -
     return pipeline
 
 
-def _bundled_embedding(pipeline: Any) -> Embed | None:
+def bundled_embedding(pipeline: Any) -> Embed | None:
     """The bundled pipeline's CAM++ as a function of samples; None for any other pipeline (left as it is)."""
     import torch  # noqa: PLC0415
 
@@ -128,8 +129,9 @@ def _bundled_embedding(pipeline: Any) -> Embed | None:
 
     def embed(samples: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         with torch.inference_mode():
-            vector: npt.NDArray[np.float32] = model(torch.from_numpy(samples).reshape(1, 1, -1))[0].cpu().numpy()
-        return vector
+            rows = torch.from_numpy(samples).reshape(samples.shape[0], 1, -1)
+            vectors: npt.NDArray[np.float32] = model(rows).cpu().numpy()
+        return vectors
 
     return embed
 
@@ -191,13 +193,13 @@ def diarize(
 
 def refined(pipeline: Any, audio: npt.NDArray[np.float32], found: DiarizationFile) -> DiarizationFile:
     """Cut the turns of the bundled pipeline where another voice takes over (refine.py); others as they are."""
-    embed = _bundled_embedding(pipeline)
+    embed = bundled_embedding(pipeline)
     if embed is None:
         return found
-    turns = split_turns(found.segments, audio, embed)
+    turns = smooth_turns(split_turns(found.segments, audio, embed))
     return msgspec.structs.replace(
         found,
         segments=turns,
         speakers=speakers_of(turns),
-        exclusive_segments=split_turns(found.exclusive_segments, audio, embed),
+        exclusive_segments=smooth_turns(split_turns(found.exclusive_segments, audio, embed)),
     )

