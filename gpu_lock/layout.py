@@ -124,7 +124,10 @@ class Layout:
 
     def _request_arg(self, request: tuple[int | None, tuple[int, ...]]) -> bytes:
         device, candidates = request
-        head = [self.lease_ttl_ms, self.lock_timeout_ms, CLAIM_WINDOW_MS, -1 if device is None else device]
+        # When no candidate is held, acquire.lua grants the largest at once (the first of them on ties).
+        first = max(range(len(candidates)), key=lambda i: self.capacity[candidates[i]])
+        head = [self.lease_ttl_ms, self.lock_timeout_ms, len(candidates), first, candidates[first]]
+        head += [CLAIM_WINDOW_MS, -1 if device is None else device]
         return " ".join(str(v) for v in head + self.device_pairs(candidates)).encode()
 
     def _release_call(self, device: int) -> tuple[list[bytes], bytes]:
