@@ -12,6 +12,10 @@ CLAIM_WINDOW_MS = 1000
 # A waiter counts as dead this long after its next try was due.
 WAITER_GRACE_S = 1.0
 FORCE_LOG_LENGTH = 100
+# The acquire script's first four KEYS: fencing, waiter deadlines, waiter info, events.
+SHARED_KEYS = [
+    name.encode() for name in (keys.GPU_FENCING, keys.GPU_WAITER_DEADLINES, keys.GPU_WAITER_INFO, keys.EVENTS)
+]
 
 
 def device_keys(device: int | str) -> list[str]:
@@ -45,6 +49,9 @@ class Layout:
         self.lock_timeout_ms = int(settings.lock_timeout * 1000)
         self._keys = {index: device_keys(index) for index in self.all_devices}
         self._acquire: dict[tuple[int | None, tuple[int, ...]], tuple[list[bytes], bytes]] = {}
+        self._candidates: dict[tuple[int | None, int], tuple[int, ...]] = {}
+        # A waiter's ttl on its first try: the first poll interval at its longest, plus the grace.
+        self.first_waiter_ttl_ms = int((settings.poll_interval * (1 + settings.jitter) + WAITER_GRACE_S) * 1000)
         self._release = {d: self._release_call(d) for d in self.all_devices}
 
     def amount(self, memory_mb: int) -> int:
@@ -66,6 +73,9 @@ class Layout:
             UnknownDevice: the requested device is not configured.
             RequestTooLarge: no candidate device is large enough for ``amount``.
         """
+        known = self._candidates.get((device, amount))
+        if known is not None:
+            return known
         if device is not None and device not in self.capacity:
             raise UnknownDevice(f"device {device} is not in gpu_lock.devices {list(self.all_devices)}")
         wanted = self.all_devices if device is None else (device,)
@@ -78,14 +88,21 @@ class Layout:
                 f"{'' if device is None else ' requested'} is device {largest} with {self.capacity[largest]} {unit}"
                 f"{' after gpu_lock.reserve_mb' if self.by_memory else ''}"
             )
+        self._candidates[device, amount] = fitting
         return fitting
 
     def acquire_call(self, device: int | None, candidates: tuple[int, ...]) -> tuple[list[bytes], bytes]:
-        """Return the acquire script's KEYS from the first candidate's holders on, and its last argument."""
+        """Return the acquire script's KEYS and its last argument, built once per request.
+
+        The list is shared by every call of the request: callers must not change it.
+        """
         request = (device, candidates)
         call = self._acquire.get(request)
         if call is None:
-            call = self._acquire[request] = (encoded(self._request_keys(candidates)), self._request_arg(request))
+            call = self._acquire[request] = (
+                [*SHARED_KEYS, *encoded(self._request_keys(candidates))],
+                self._request_arg(request),
+            )
         return call
 
     def device_pairs(self, candidates: tuple[int, ...]) -> list[int]:
@@ -124,7 +141,10 @@ class Layout:
 
     def _request_arg(self, request: tuple[int | None, tuple[int, ...]]) -> bytes:
         device, candidates = request
-        head = [self.lease_ttl_ms, self.lock_timeout_ms, CLAIM_WINDOW_MS, -1 if device is None else device]
+        # When no candidate is held, acquire.lua grants the largest at once (the first of them on ties).
+        first = max(range(len(candidates)), key=lambda i: self.capacity[candidates[i]])
+        head = [self.lease_ttl_ms, self.lock_timeout_ms, len(candidates), first, candidates[first]]
+        head += [CLAIM_WINDOW_MS, -1 if device is None else device]
         return " ".join(str(v) for v in head + self.device_pairs(candidates)).encode()
 
     def _release_call(self, device: int) -> tuple[list[bytes], bytes]:

@@ -14,12 +14,10 @@ import msgspec
 from config import keys
 from gpu_lock.backoff import Backoff
 from gpu_lock.errors import LockWaitTimeout
-from gpu_lock.layout import CLAIM_WINDOW_MS, WAITER_GRACE_S, Layout, encoded, wake_key
+from gpu_lock.layout import CLAIM_WINDOW_MS, SHARED_KEYS, WAITER_GRACE_S, Layout, wake_key
 from gpu_lock.lease import HolderInfo, Lease, from_ms
 from gpu_lock.replies import Granted, Queued, parse_hand_over
 
-# The acquire script's first four KEYS, as bytes (see ``encoded``).
-SHARED_KEYS = encoded([keys.GPU_FENCING, keys.GPU_WAITER_DEADLINES, keys.GPU_WAITER_INFO, keys.EVENTS])
 # Wake this long after the earliest lease expiry, so the retry finds it expired.
 EXPIRY_SLACK_S = 0.002
 # Redis turns a BLPOP timeout under 1 ms into 0, which blocks forever: never ask for less than this.
@@ -75,11 +73,16 @@ class Attempt:
         self.started = time.monotonic()
         wait_s = layout.settings.max_wait_time if max_wait_time_s is None else max_wait_time_s
         self.deadline = self.started + wait_s
-        self.backoff = Backoff(layout.settings, rng)
+        self._rng = rng
         self.block_limit_s = block_limit_s
         self._owner_json = msgspec.json.encode(owner)
-        device_keys, self._request_arg = layout.acquire_call(device, self.devices)
-        self.keys: list[bytes] = [*SHARED_KEYS, *device_keys]
+        # Built once per request by the layout and shared: never mutated.
+        self.keys, self._request_arg = layout.acquire_call(device, self.devices)
+
+    @cached_property
+    def backoff(self) -> Backoff:
+        """Return the poll schedule, made on the first wait (an uncontended call never waits)."""
+        return Backoff(self.layout.settings, self._rng)
 
     @cached_property
     def wake_key(self) -> str:
@@ -97,7 +100,10 @@ class Attempt:
 
     def args(self) -> list[str | int | bytes]:
         """Return the acquire script's ARGV for the next try."""
-        waiter_ttl_ms = int((self.backoff.upper_bound_s() + WAITER_GRACE_S) * 1000)
+        if "backoff" in self.__dict__:  # waited already: the poll interval may have grown
+            waiter_ttl_ms = int((self.backoff.upper_bound_s() + WAITER_GRACE_S) * 1000)
+        else:
+            waiter_ttl_ms = self.layout.first_waiter_ttl_ms
         waited_ms = int(self.waited_s() * 1000)
         return [self.token, self.seq, waiter_ttl_ms, self._owner_json, waited_ms, self._request_arg]
 

@@ -19,11 +19,21 @@ from redis.exceptions import NoScriptError
 from redis_io.channel import AsyncChannel, Channel
 
 Arg = str | int | float | bytes
+_INCLUDE = "-- include: "
 
 
 @cache
 def _read(package: str, name: str) -> str:
     return (files(package) / "lua" / f"{name}.lua").read_text("utf-8")
+
+
+def _included(package: str, source: str) -> str:
+    """Return ``source`` with each ``-- include: NAME`` line replaced by ``{package}/lua/NAME.lua``."""
+    lines = source.split("\n")
+    for i, line in enumerate(lines):
+        if line.startswith(_INCLUDE):
+            lines[i] = _read(package, line.removeprefix(_INCLUDE).strip())
+    return "\n".join(lines)
 
 
 class LuaScript:
@@ -35,8 +45,12 @@ class LuaScript:
 
     @classmethod
     def load(cls, package: str, name: str, *, prelude: str | None = None) -> LuaScript:
-        """Return ``{package}/lua/{name}.lua``, with ``{package}/lua/{prelude}.lua`` (shared helpers) in front."""
-        source = _read(package, name)
+        """Return ``{package}/lua/{name}.lua``, with ``{package}/lua/{prelude}.lua`` (shared helpers) in front.
+
+        A line ``-- include: other`` in the script is replaced by ``{package}/lua/other.lua``: helpers that only
+        a slow path needs go after its fast path's early return, so the fast path never builds their closures.
+        """
+        source = _included(package, _read(package, name))
         if prelude is not None:
             source = _read(package, prelude) + "\n" + source
         return cls(source)

@@ -8,8 +8,10 @@
 --   device it asks for: MiB on memory-weighted devices, 1 on slot-counted ones), ARGV[2] waiter seq (0: not queued yet),
 -- ARGV[3] waiter ttl ms (retry within this or count as dead), ARGV[4] owner JSON object
 --   (task_id, task_name, host, pid), ARGV[5] waited ms, ARGV[6] the request, space-separated integers:
---   lease ttl ms, lock timeout ms, claim window ms, requested device (-1: any), then index and capacity
---   of each candidate device (one argument instead of many: each costs the client and the server)
+--   lease ttl ms, lock timeout ms, number of candidates, the position (0-based) and index of the candidate
+--   an unheld request takes (the largest, lowest index on ties), claim window ms, requested device (-1: any),
+--   then index and capacity of each candidate device (one argument instead of many: each costs the client
+--   and the server)
 -- returns, space-separated (one string parses faster than an array on the client):
 --         '1 device fencing_token expiry_ms now_ms granted_ms' when the caller holds a lease;
 --         '0 seq earliest_holder_expiry_ms now_ms' (expiry 0: no lease held) when the caller is queued
@@ -18,39 +20,66 @@
 -- never barges ahead of a waiter; among such devices the one with the most free units wins (lowest
 -- index on ties). A queued caller takes its amount when it comes first and fits, or finds the lease
 -- handed to it since its last try, which it extends to a full TTL.
+-- The uncontended case (a caller not queued, every candidate unheld) is served before queue.lua is
+-- included: an unheld device has no live waiter (the script that freed its last units served every one
+-- that fits), so it needs no purge and no queue read; its grant is the first thing the script does.
 
 local now = now_ms()
 local token, seq = ARGV[1], tonumber(ARGV[2])
-local waiter = string.sub(token, 1, 16)
 local waited_ms = tonumber(ARGV[5])
 local amount = amount_of(token)
+local ttl_ms, lock_timeout_ms, candidates, first_position, first_index =
+  string.match(ARGV[6], '^(%d+) (%d+) (%d+) (%d+) (%d+)')
+ttl_ms, lock_timeout_ms, candidates = tonumber(ttl_ms), tonumber(lock_timeout_ms), tonumber(candidates)
+
+-- Grant the caller `amount` of the device whose holders, info and stats are KEYS[k..k+2].
+local function grant(k, index)
+  local fencing = redis.call('INCR', KEYS[1])
+  local lock_deadline = now + lock_timeout_ms
+  local expiry = math.min(now + ttl_ms, lock_deadline)
+  redis.call('ZADD', KEYS[k], expiry, token)
+  redis.call('HSET', KEYS[k + 1], token, holder_json(ARGV[4], now, fencing, lock_deadline, waited_ms))
+  observe(KEYS[k + 2], 'wait_seconds', waited_ms)
+  emit_lease(KEYS[4], 'action', 'granted', 'device', index, 'fencing_token', fencing, 'owner', ARGV[4],
+             'amount', amount)
+  return string.format('1 %d %d %d %d %d', index, fencing, expiry, now, now)
+end
+
+if seq == 0 then
+  local held = false
+  for i = 0, candidates - 1 do
+    if redis.call('EXISTS', KEYS[5 + 3 * i]) == 1 then
+      held = true
+      break
+    end
+  end
+  if not held then
+    return grant(5 + 3 * tonumber(first_position), tonumber(first_index))
+  end
+end
+
+-- include: queue
+
+local waiter = string.sub(token, 1, 16)
 local request = {}
 for value in string.gmatch(ARGV[6], '%S+') do
   request[#request + 1] = tonumber(value)
 end
-local ttl_ms, lock_timeout_ms, requested = request[1], request[2], request[4]
-local candidates = (#request - 4) / 2
-local g = grant_context(KEYS[1], KEYS[2], KEYS[3], 5 + 3 * candidates, request[3], KEYS[4])
+local requested = request[7]
+local g = grant_context(KEYS[1], KEYS[2], KEYS[3], 5 + 3 * candidates, request[6], KEYS[4])
 local devices = {}
 for i = 1, candidates do
   local k = 2 + 3 * i
-  devices[i] = device(request[3 + 2 * i], request[4 + 2 * i], KEYS[k], KEYS[k + 1], KEYS[k + 2], g.queues[i])
+  devices[i] = device(request[6 + 2 * i], request[7 + 2 * i], KEYS[k], KEYS[k + 1], KEYS[k + 2], g.queues[i])
+  devices[i].k = k
 end
 
 local function take(d)
-  local fencing = redis.call('INCR', KEYS[1])
-  local lock_deadline = now + lock_timeout_ms
-  local expiry = math.min(now + ttl_ms, lock_deadline)
-  redis.call('ZADD', d.holders, expiry, token)
-  redis.call('HSET', d.info, token, holder_json(ARGV[4], now, fencing, lock_deadline, waited_ms))
-  observe(d.stats, 'wait_seconds', waited_ms)
   if seq > 0 then
     unqueue(g, waiter, d.waiters)
     redis.call('DEL', WAKE_PREFIX .. waiter)
   end
-  emit_lease(KEYS[4], 'action', 'granted', 'device', d.index, 'fencing_token', fencing, 'owner', ARGV[4],
-             'amount', amount)
-  return string.format('1 %d %d %d %d %d', d.index, fencing, expiry, now, now)
+  return grant(d.k, d.index)
 end
 
 local function enqueue()

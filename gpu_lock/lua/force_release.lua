@@ -7,6 +7,8 @@
 -- returns 'code now_ms': code 1 when the lease with that fencing token was removed (its slot handed to the
 --         first live waiter); 0 when no lease on this device carries it (already released or expired)
 
+-- include: queue
+
 local now = now_ms()
 local fencing = tonumber(ARGV[1])
 local entries = redis.call('HGETALL', KEYS[2])

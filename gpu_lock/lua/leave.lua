@@ -10,6 +10,8 @@
 --         served again too: on a memory-weighted device the leaver may have stood first without fitting,
 --         holding back smaller waiters behind it.
 
+-- include: queue
+
 local now = now_ms()
 local waiter, token = ARGV[1], ARGV[4]
 local candidates = (#ARGV - 4) / 2

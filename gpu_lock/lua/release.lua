@@ -8,7 +8,8 @@
 --         holds no lease here.
 -- A release counts in the hold histogram; releases_total = its count - expired_total - force_releases_total.
 -- Only the caller's own token is ever removed: another holder's lease is untouched. The freed slot goes
--- straight to the first live waiter (hand_over in lib.lua), whose BLPOP returns it as its grant.
+-- straight to the first live waiter (hand_over in queue.lua), whose BLPOP returns it as its grant.
+-- A release that finds its lease live and no queue on the device returns before queue.lua is included.
 
 local now = now_ms()
 local token = ARGV[1]
@@ -17,18 +18,22 @@ if not score then
   return string.format('-2 %d', now)
 end
 local index, capacity, claim_ms = string.match(ARGV[3], '(%S+) (%S+) (%S+)')
-local d = device(index, capacity, KEYS[1], KEYS[2], KEYS[3], KEYS[8])
 local code = -3
 if tonumber(score) > now then
   code = 1
-  emit_lease(KEYS[7], 'action', 'released', 'device', d.index, 'holder', redis.call('HGET', KEYS[2], token) or '{}')
+  emit_lease(KEYS[7], 'action', 'released', 'device', index, 'holder', redis.call('HGET', KEYS[2], token) or '{}')
   redis.call('ZREM', KEYS[1], token)
   redis.call('HDEL', KEYS[2], token)
   observe(KEYS[3], 'hold_seconds', now - tonumber(ARGV[2]))
+  -- Without waiters there is nobody to hand a slot to: expired leases can wait for the next acquire.
+  if redis.call('EXISTS', KEYS[8]) == 0 then
+    return string.format('1 %d', now)
+  end
 end
--- Without waiters there is nobody to hand a slot to: expired leases can wait for the next acquire.
-if code == -3 or redis.call('EXISTS', d.waiters) == 1 then
-  local _, held = purge_holders(d, now, KEYS[7])
-  fill(grant_context(KEYS[4], KEYS[5], KEYS[6], 8, claim_ms, KEYS[7]), d, d.capacity - held, now, nil)
-end
+
+-- include: queue
+
+local d = device(index, capacity, KEYS[1], KEYS[2], KEYS[3], KEYS[8])
+local _, held = purge_holders(d, now, KEYS[7])
+fill(grant_context(KEYS[4], KEYS[5], KEYS[6], 8, claim_ms, KEYS[7]), d, d.capacity - held, now, nil)
 return string.format('%d %d', code, now)

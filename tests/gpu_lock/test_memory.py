@@ -91,6 +91,22 @@ def test_a_request_larger_than_every_device_fails_naming_the_largest(redis_clien
     lock.release(lease)
 
 
+def test_an_any_device_request_takes_the_device_with_the_most_free_memory(redis_client: redis.Redis) -> None:
+    # Unheld devices are granted by acquire.lua's fast path (largest first, lowest index on ties); once one is
+    # held, the full path compares free memory.
+    lock = GpuLock(redis_client, weighted(8000, 24_000, 24_000))
+    first = lock.acquire(asking("first", 1000))  # every device unheld: the largest, the lower index of two
+    second = lock.acquire(asking("second", 20_000))  # free 8000, 23000, 24000
+    third = lock.acquire(asking("third", 16_000))  # free 8000, 23000, 4000
+    fourth = lock.acquire(asking("fourth", 1000))  # free 8000, 7000, 4000
+    leases = (first, second, third, fourth)
+    assert [lease.device for lease in leases] == [1, 2, 1, 0]
+    assert len({lease.fencing_token for lease in leases}) == 4
+    for lease in leases:
+        lock.release(lease)
+    assert lock.acquire(asking("again", 1000)).device == 1
+
+
 def test_slot_counted_devices_give_every_request_one_slot(redis_client: redis.Redis) -> None:
     lock = GpuLock(redis_client, settings(devices=[{"index": 0, "capacity": 2}]))
     first, second = lock.acquire(asking("a", 50_000)), lock.acquire(asking("b", 1))
