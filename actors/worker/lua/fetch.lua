@@ -59,7 +59,7 @@ local function head(b)
   return heads[b]
 end
 
-local alone = {}      -- band -> whether its first client is the only one (a turn then moves nothing)
+local alone = {}      -- band -> whether its first client is the only one (its takes then count no turn)
 
 local function first_client(b)
   if rotations[b] == nil then
@@ -111,9 +111,9 @@ local function only_band(b)  -- whether the other bands are empty (their heads a
 end
 
 -- The band is the only one with work and its client the only one in its rotation: the next messages in
--- order are the lane's head, whatever the ages (one client's lane is in its submit order), and a turn moves
--- nothing. So the rest wanted is popped at once (one LPOP with a count, one ZREM, one HINCRBY for a weight
--- over 1, leaving the turn where the messages one by one would have); a short pop shows the lane empty.
+-- order are the lane's head, whatever the ages (one client's lane is in its submit order), and a lone client's
+-- take counts no turn (its weight is not read: its turn starts when another client joins). So the rest wanted
+-- is popped at once (one LPOP with a count, one ZREM); a short pop shows the lane empty.
 local function take_run(b, client, lane)
   local _, turns, ages = band_keys(b)
   local asked = wanted - #ids
@@ -128,28 +128,13 @@ local function take_run(b, client, lane)
   end
   redis.call('ZREM', ages, unpack(members))
   heads[b] = nil
-  local left = false
   if #taken < asked then  -- the lane is empty: the client leaves the rotation
     local rotation = band_keys(b)
     redis.call('LREM', rotation, 0, client)
     redis.call('HDEL', turns, client)
     rotations[b] = nil
-    left = true
   else
-    left = leave_if_empty(b, client, lane)
-  end
-  if not left then
-    local weight = weight_of(client)
-    if weight > 1 then
-      local count = redis.call('HINCRBY', turns, client, #taken)
-      if count >= weight then
-        if count % weight == 0 then
-          redis.call('HDEL', turns, client)
-        else
-          redis.call('HSET', turns, client, count % weight)
-        end
-      end
-    end
+    leave_if_empty(b, client, lane)
   end
   return taken
 end
@@ -191,16 +176,14 @@ local function take_lane()
   if best_member == member then
     heads[best] = nil
   end
-  if not leave_if_empty(best, client, lane) then
+  if not leave_if_empty(best, client, lane) and not alone[best] then  -- a lone client's take is no turn
     local weight = weight_of(client)
     if weight <= 1 or redis.call('HINCRBY', turns, client, 1) >= weight then
       if weight > 1 then
         redis.call('HDEL', turns, client)
       end
-      if not alone[best] then
-        redis.call('LMOVE', rotation, rotation, 'LEFT', 'RIGHT')
-        rotations[best] = nil
-      end
+      redis.call('LMOVE', rotation, rotation, 'LEFT', 'RIGHT')
+      rotations[best] = nil
     end
   end
   return {id}
