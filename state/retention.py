@@ -1,11 +1,12 @@
 """Files of workflows on the storage root: bytes held per workflow and in all, removal when they expire.
 
-Every workflow's folder is ``{root}/workflows/{workflow_id}/``. A stage creation scores the workflow in the
-sweep sorted set with its time; the monitor reads only the due head of that set (``AsyncRetention.sweep``):
-a workflow whose record is gone has its folder removed; one whose record was touched since is scored
-again with its last activity (its record's TTL tells when that was). With ``storage.retention_s`` the
-folder goes that long after the last activity, never while a stage is pending or running. Nothing outside
-``workflows/`` is ever removed: uploads and other inputs stay.
+Every workflow's folder is ``{root}/workflows/{workflow_id}/``. A stage that makes its output folder
+(``TaskRun.output_dir``) scores the workflow in the sweep sorted set with its time, and a stage ending that
+measures a folder enters it there if missing (a workflow without a folder is never in the sweep); the monitor
+reads only the due head of that set (``AsyncRetention.sweep``): a workflow whose record is gone has its folder
+removed; one whose record was touched since is scored again with its last activity (its record's TTL tells
+when that was). With ``storage.retention_s`` the folder goes that long after the last activity, never while a
+stage is pending or running. Nothing outside ``workflows/`` is ever removed: uploads and other inputs stay.
 """
 
 from __future__ import annotations
@@ -78,6 +79,11 @@ def _script_keys(workflow_id: str) -> list[str]:
     return [keys.STORAGE_BYTES, keys.STORAGE_TOTAL, keys.workflow_state(workflow_id), keys.STORAGE_SWEEP]
 
 
+async def join_sweep(client: aioredis.Redis, workflow_id: str) -> None:
+    """Enter a workflow whose folder was just made in the sweep, scored now (its last activity)."""
+    await client.zadd(keys.STORAGE_SWEEP, {workflow_id: now_ms()})
+
+
 class SyncStorageUsage:
     """The worker side: measure a workflow's folder when one of its stages ends."""
 
@@ -90,7 +96,7 @@ class SyncStorageUsage:
         if folder is None or not folder.is_dir():  # a stage that wrote no file (most): nothing to record
             return 0
         size = folder_bytes(folder)
-        _STORAGE_BYTES(self._channel, _script_keys(workflow_id), [workflow_id, size])
+        _STORAGE_BYTES(self._channel, _script_keys(workflow_id), [workflow_id, size, now_ms()])
         return size
 
 

@@ -17,6 +17,7 @@ from actors.errors import EngineFailed, InputFileError, RedisAway, TaskCancelled
 from config import Settings
 from redis_io.retry import TRANSIENT_ERRORS
 from state import PathOutsideRoot, StateStore
+from state.retention import join_sweep
 from state.storage import relative_to_root, resolve_in_root
 
 T = TypeVar("T")
@@ -47,6 +48,7 @@ class TaskRun:
     _redis_away_since: float | None = field(default=None, repr=False)
     _redis_last_try: float = field(default=0.0, repr=False)
     _children: set[subprocess.Popen[bytes]] = field(default_factory=set, repr=False)
+    _in_sweep: bool = field(default=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -56,9 +58,19 @@ class TaskRun:
 
     @property
     def output_dir(self) -> Path:
-        """Return (creating it) this stage's output folder, ``{root}/workflows/{id}/{task_name}``."""
+        """Return (creating it) this stage's output folder, ``{root}/workflows/{id}/{task_name}``.
+
+        The first call of a run enters the workflow in the storage sweep (``state.retention``), so its folder
+        goes when the workflow expires: a workflow that never has a folder costs the sweep nothing.
+        """
         out = self.root / "workflows" / self.workflow_id / self.task_name
         out.mkdir(parents=True, exist_ok=True)
+        if not self._in_sweep:
+            self._in_sweep = True
+            try:
+                self.run_async(join_sweep(self.store.client, self.workflow_id))
+            except TRANSIENT_ERRORS as exc:  # the stage's ending enters it too (``SyncStorageUsage.measure``)
+                log.warning("storage_sweep_not_joined", task_id=self.workflow_id, error=str(exc))
         return out
 
     def input_path(self, value: str, *, folder: bool = False) -> Path:

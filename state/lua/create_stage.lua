@@ -4,7 +4,7 @@
 -- KEYS[1] workflow_state:{workflow_id} (hash)
 -- KEYS[2] index of all workflows (zset, score = created_at ms)
 -- KEYS[3] index of workflows by task_name (zset)
--- KEYS[4] storage sweep (zset workflow_id -> ms of last activity; its folder is removed once that is old)
+-- KEYS[4] unused (any key): a workflow joins the storage sweep when a stage makes its folder (state/retention.py)
 -- KEYS[5] index of PENDING stages (zset run id -> ms)
 -- KEYS[6] the live events stream (taskgate:events): a new stage adds a 'stage' event (PENDING or SCHEDULED,
 --         rev 1); a refusal a 'throttle' event (key, task_name, limit, value, current)
@@ -169,7 +169,6 @@ if not found[2] then
     redis.call('ZADD', KEYS[17], now, KEYS[i])
   end
 end
-redis.call('ZADD', KEYS[4], now, ARGV[7])
 if run_at > 0 then
   redis.call('ZADD', KEYS[10], run_at, rid)
 else

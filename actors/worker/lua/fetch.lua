@@ -59,7 +59,7 @@ local function head(b)
   return heads[b]
 end
 
-local alone = {}      -- band -> whether its first client is the only one (a turn then moves nothing)
+local alone = {}      -- band -> whether its first client is the only one (its takes then count no turn)
 
 local function first_client(b)
   if rotations[b] == nil then
@@ -101,6 +101,44 @@ local function take_oldest(b, member)
   return id
 end
 
+local function only_band(b)  -- whether the other bands are empty (their heads are read, once)
+  for other = 1, 3 do
+    if other ~= b and head(other) then
+      return false
+    end
+  end
+  return true
+end
+
+-- The band is the only one with work and its client the only one in its rotation: the next messages in
+-- order are the lane's head, whatever the ages (one client's lane is in its submit order), and a lone client's
+-- take counts no turn (its weight is not read: its turn starts when another client joins). So the rest wanted
+-- is popped at once (one LPOP with a count, one ZREM); a short pop shows the lane empty.
+local function take_run(b, client, lane)
+  local _, turns, ages = band_keys(b)
+  local asked = wanted - #ids
+  local taken = redis.call('LPOP', lane, asked)
+  if not taken then
+    leave_if_empty(b, client, lane)
+    return {}
+  end
+  local members = {}
+  for i, id in ipairs(taken) do
+    members[i] = client .. '\t' .. id
+  end
+  redis.call('ZREM', ages, unpack(members))
+  heads[b] = nil
+  if #taken < asked then  -- the lane is empty: the client leaves the rotation
+    local rotation = band_keys(b)
+    redis.call('LREM', rotation, 0, client)
+    redis.call('HDEL', turns, client)
+    rotations[b] = nil
+  else
+    leave_if_empty(b, client, lane)
+  end
+  return taken
+end
+
 local function take_lane()
   local best, best_eff, best_member, best_at
   for b = 1, 3 do
@@ -122,43 +160,46 @@ local function take_lane()
   local rotation, turns, ages, prefix = band_keys(best)
   local client = first_client(best)
   if best_eff < best - 1 or not client then
-    return take_oldest(best, best_member)
+    return {take_oldest(best, best_member)}
   end
   local lane = prefix .. client
+  if alone[best] and only_band(best) then
+    return take_run(best, client, lane)
+  end
   local id = redis.call('LPOP', lane)
   if not id then  -- a rotation entry without work (not expected): drop it, take the band's oldest
     leave_if_empty(best, client, lane)
-    return take_oldest(best, best_member)
+    return {take_oldest(best, best_member)}
   end
   local member = client .. '\t' .. id
   redis.call('ZREM', ages, member)
   if best_member == member then
     heads[best] = nil
   end
-  if not leave_if_empty(best, client, lane) then
+  if not leave_if_empty(best, client, lane) and not alone[best] then  -- a lone client's take is no turn
     local weight = weight_of(client)
     if weight <= 1 or redis.call('HINCRBY', turns, client, 1) >= weight then
       if weight > 1 then
         redis.call('HDEL', turns, client)
       end
-      if not alone[best] then
-        redis.call('LMOVE', rotation, rotation, 'LEFT', 'RIGHT')
-        rotations[best] = nil
-      end
+      redis.call('LMOVE', rotation, rotation, 'LEFT', 'RIGHT')
+      rotations[best] = nil
     end
   end
-  return id
+  return {id}
 end
 
 local from_lanes = 0
 if #ids < wanted and redis.call('LLEN', KEYS[17]) > 0 then
   while #ids < wanted do
-    local id = take_lane()
-    if not id then
+    local taken = take_lane()
+    if not taken or #taken == 0 then
       break
     end
-    ids[#ids + 1] = id
-    from_lanes = from_lanes + 1
+    for _, id in ipairs(taken) do
+      ids[#ids + 1] = id
+    end
+    from_lanes = from_lanes + #taken
   end
   if from_lanes > 0 then
     redis.call('LPOP', KEYS[17], from_lanes)
