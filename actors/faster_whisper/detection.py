@@ -1,77 +1,87 @@
-"""Language detection restricted to the languages a request (or the deployment) expects.
+"""What the sound says about the language: Whisper's detection over the speech, heard twice when it is short.
 
-Whisper's detection scores all of its languages on the sound of the first 30 s of speech. A short clip can
-sound like another language than it is: a French prompt that spells out "M I S D N" is heard as English at
-0.34. When the request lists the languages it may be in (``languages: ["fr", "en"]``, or the operator's
-``faster_whisper.languages`` for a deployment), the language is the likeliest of those by the same audio
-scores, over the speech only (the VAD runs first, as in the decoding), and the clip is then decoded in it.
-The probability reported is the audio's own figure for that language, so a weak choice stays flagged.
+Whisper's detection scores all of its languages on one 30 s window. The speech is found first (the VAD, as in
+the decoding) and the first ``segments`` windows of it are scored and averaged. Speech shorter than
+``SHORT_SPEECH_S`` is also scored repeated to fill the window (with a short pause between repeats), and the two
+hearings are averaged: a 3 s clip alone is 27 s of padding, a setting Whisper was seldom trained on, and the two
+disagree exactly where the sound alone is unreliable (``actors.faster_whisper.language_choice``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-import structlog
 
-from actors.errors import InputError
+from actors.ffmpeg.pcm import SAMPLE_RATE
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-log = structlog.get_logger(__name__)
+# speech shorter than this is heard a second time, repeated to fill the 30 s window
+SHORT_SPEECH_S = 15.0
+_REPEAT_PAUSE_S = 0.3
+# the decodings that settle an unsure language read at most this much speech
+SAMPLE_SPEECH_S = 30.0
 
 
-class Detected(msgspec.Struct, frozen=True, kw_only=True):
-    """The language chosen among the allowed ones, its audio probability, and every language's probability."""
+class Speech(msgspec.Struct, frozen=True):
+    """The speech of a clip (VAD regions joined) and where in the clip its first ``SAMPLE_SPEECH_S`` end."""
 
-    language: str
-    probability: float
-    all_probabilities: dict[str, float]
-
-
-def detect_among(
-    model: Any, audio: npt.NDArray[np.float32], allowed: Sequence[str], vad_filter: bool, segments: int = 1
-) -> Detected:
-    """Return the likeliest of ``allowed`` by Whisper's audio detection (over the speech when ``vad_filter``).
-
-    The probabilities are averaged over the first ``segments`` 30 s windows of speech.
-
-    Raises:
-        InputError: a listed language is not one the model can transcribe.
-    """
-    unknown = [code for code in allowed if code not in model.supported_languages]
-    if unknown:
-        raise InputError(f"languages {unknown} are not languages this model can transcribe")
-    if len(allowed) == 1:
-        return Detected(language=allowed[0], probability=1.0, all_probabilities={allowed[0]: 1.0})
-    probabilities = audio_language_probabilities(model, audio, vad_filter, segments)
-    language = max(allowed, key=lambda code: probabilities.get(code, 0.0))
-    log.info(
-        "language_detected_among",
-        allowed=list(allowed),
-        language=language,
-        probability=round(probabilities.get(language, 0.0), 4),
-        unrestricted=max(probabilities, key=probabilities.__getitem__) if probabilities else None,
-    )
-    return Detected(language=language, probability=probabilities.get(language, 0.0), all_probabilities=probabilities)
+    samples: npt.NDArray[np.float32]
+    sample_end: int  # an index into the clip's own samples
+    whole: bool  # the sample is the whole clip
 
 
-def audio_language_probabilities(
-    model: Any, audio: npt.NDArray[np.float32], vad_filter: bool, segments: int
-) -> dict[str, float]:
-    """Return ``{language: probability}`` averaged over the first ``segments`` 30 s windows (of speech)."""
+def find_speech(audio: npt.NDArray[np.float32], vad_filter: bool) -> Speech:
+    """Return the speech of ``audio`` (all of it without ``vad_filter``, or when the VAD finds none)."""
+    if not vad_filter:
+        return _all_of(audio)
     import numpy as np  # noqa: PLC0415
-    from faster_whisper.audio import pad_or_trim  # noqa: PLC0415
-    from faster_whisper.vad import collect_chunks, get_speech_timestamps  # noqa: PLC0415
+    from faster_whisper.vad import get_speech_timestamps  # noqa: PLC0415
 
-    if vad_filter:
-        chunks, _ = collect_chunks(audio, get_speech_timestamps(audio, None))
-        speech = np.concatenate(chunks, axis=0) if chunks else audio[:0]
-        audio = speech if len(speech) else audio  # no speech found: judge the whole sound
+    regions = get_speech_timestamps(audio, None)
+    if not regions:
+        return _all_of(audio)  # no speech found: judge the whole sound
+    budget, end = int(SAMPLE_SPEECH_S * SAMPLE_RATE), len(audio)
+    for region in regions:
+        budget -= region["end"] - region["start"]
+        if budget <= 0:
+            end = region["end"]
+            break
+    samples = np.concatenate([audio[region["start"] : region["end"]] for region in regions])
+    return Speech(samples, sample_end=end, whole=end >= len(audio))
+
+
+def _all_of(audio: npt.NDArray[np.float32]) -> Speech:
+    end = min(len(audio), int(SAMPLE_SPEECH_S * SAMPLE_RATE))
+    return Speech(audio, sample_end=end, whole=end >= len(audio))
+
+
+def heard_probabilities(model: Any, speech: npt.NDArray[np.float32], segments: int = 1) -> dict[str, float]:
+    """Return ``{language: probability}`` for ``speech``: its first ``segments`` windows, and repeated when short."""
+    probabilities = window_probabilities(model, speech, segments)
+    if 0 < len(speech) < SHORT_SPEECH_S * SAMPLE_RATE:
+        repeated = window_probabilities(model, _repeated(speech), 1)
+        probabilities = {
+            code: (probabilities.get(code, 0.0) + repeated.get(code, 0.0)) / 2 for code in probabilities | repeated
+        }
+    return probabilities
+
+
+def _repeated(speech: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    import numpy as np  # noqa: PLC0415
+
+    unit = np.concatenate([speech, np.zeros(int(_REPEAT_PAUSE_S * SAMPLE_RATE), dtype=speech.dtype)])
+    times = max(1, int((SAMPLE_SPEECH_S - 1) * SAMPLE_RATE) // len(unit))
+    return np.tile(unit, times)
+
+
+def window_probabilities(model: Any, audio: npt.NDArray[np.float32], segments: int) -> dict[str, float]:
+    """Return Whisper's ``{language: probability}`` averaged over the first ``segments`` 30 s windows of ``audio``."""
+    from faster_whisper.audio import pad_or_trim  # noqa: PLC0415
+
     window = model.feature_extractor.n_samples
     totals: dict[str, float] = {}
     count = 0

@@ -10,8 +10,8 @@ import structlog
 
 from actors.errors import InputError
 from actors.faster_whisper.alignment import Region, refine_times, speech_regions
-from actors.faster_whisper.detection import Detected, detect_among
-from actors.faster_whisper.language_check import SWITCH_MARGIN, UNCERTAIN, recheck_candidates
+from actors.faster_whisper.detection import find_speech, heard_probabilities
+from actors.faster_whisper.language_choice import Chosen, choose
 from actors.ffmpeg.pcm import SAMPLE_RATE
 
 log = structlog.get_logger(__name__)
@@ -93,6 +93,9 @@ def check_options(model: Any, options: Options, shown_as: str) -> None:
             f"model {shown_as!r} is English-only: language must be 'en' or omitted, not {options.language!r}; "
             "use a multilingual model (e.g. 'small') for other languages"
         )
+    unknown = [code for code in options.languages if code not in model.supported_languages]
+    if unknown:
+        raise InputError(f"languages {unknown} are not languages this model can transcribe")
     if options.task == "translate" and not multilingual:
         raise InputError(
             f"model {shown_as!r} is English-only and cannot translate; use a multilingual model (e.g. 'small')"
@@ -147,32 +150,21 @@ def transcribe(
         "word_timestamps": options.word_timestamps,
         "initial_prompt": options.initial_prompt,
     }
-    prior: Detected | None = None
-    if options.language is None and options.languages:
-        prior = detect_among(model, audio, options.languages, options.vad_filter, options.detection_segments)
-        decoding["language"] = prior.language
-    segments, info, score = _decode(model, audio, options, decoding, on_segment)
+    chosen: Chosen | None = None
+    decoded: dict[str, tuple[list[Segment], Any, float]] = {}
+    if options.language is None and model.model.is_multilingual:
+        chosen, decoded = _choose_language(model, audio, options, decoding)
+        decoding["language"] = chosen.language
+    if chosen is not None and chosen.language in decoded:
+        segments, info, _ = decoded[chosen.language]  # the clip was all sample: its decoding is the transcript
+        if on_segment is not None:
+            for segment in segments:
+                on_segment(segment.end)
+    else:
+        segments, info, _ = _decode(model, audio, options, decoding, on_segment)
     language, probability = info.language, float(info.language_probability)
-    audio_probability = dict(info.all_language_probs or ())
-    if prior is not None:
-        language, probability, audio_probability = prior.language, prior.probability, prior.all_probabilities
-    if (
-        options.language is None
-        and options.task == "transcribe"
-        and model.model.is_multilingual
-        and probability < UNCERTAIN
-    ):
-        # a short clip the audio detection is unsure of: decode again in the languages its words read as and the
-        # audio's runners-up (among the allowed ones, if the request lists them), and keep the decoding the model
-        # finds clearly likelier (language_check.py)
-        text = " ".join(s.text for s in segments)
-        allowed = options.languages or model.supported_languages
-        for candidate in recheck_candidates(text, audio_probability, allowed, language):
-            tried, _, tried_score = _decode(model, audio, options, {**decoding, "language": candidate}, None)
-            log.info("language_rechecked", detected=language, candidate=candidate, score=score, tried=tried_score)
-            if tried and tried_score > score + SWITCH_MARGIN:
-                segments, score = tried, tried_score
-                language, probability = candidate, float(audio_probability.get(candidate, 0.0))
+    if chosen is not None:
+        language, probability = chosen.language, chosen.probability
     if options.refine_timestamps and any(s.words for s in segments):
         refine_segments(segments, speech_regions(audio))
     if not options.word_timestamps:
@@ -188,6 +180,29 @@ def transcribe(
     )
 
 
+def _choose_language(
+    model: Any, audio: npt.NDArray[np.float32], options: Options, decoding: dict[str, Any]
+) -> tuple[Chosen, dict[str, tuple[list[Segment], Any, float]]]:
+    """Choose the language of ``audio`` by its sound, then (unsure) by decodings of its first speech.
+
+    The choice is among ``options.languages`` (empty: the model's languages; see ``language_choice``). Returns
+    the choice and the sample's decodings by language when the sample is the whole clip (else none).
+    """
+    speech = find_speech(audio, options.vad_filter)
+    allowed = options.languages or tuple(model.supported_languages)
+    probabilities = heard_probabilities(model, speech.samples, options.detection_segments)
+    sample = audio if speech.whole else audio[: speech.sample_end]
+    decoded: dict[str, tuple[list[Segment], Any, float]] = {}
+
+    def decode(language: str) -> float:
+        decoded[language] = _decode(model, sample, options, {**decoding, "language": language}, None)
+        return decoded[language][2]
+
+    unsure_is_decoded = options.task == "transcribe"  # a translation's decodings are all English: not comparable
+    chosen = choose(probabilities, allowed, decode if unsure_is_decoded else None)
+    return chosen, decoded if speech.whole else {}
+
+
 def _decode(
     model: Any,
     audio: npt.NDArray[np.float32],
@@ -195,7 +210,7 @@ def _decode(
     decoding: dict[str, Any],
     on_segment: Callable[[float], None] | None,
 ) -> tuple[list[Segment], Any, float]:
-    """Decode once; return the segments, faster-whisper's info and the mean log-probability per token."""
+    """Decode once; return the segments, faster-whisper's info and the decoding's log-probability (its tokens')."""
     windows = options.batch_size > 0
     if windows:
         from faster_whisper import BatchedInferencePipeline  # noqa: PLC0415
@@ -212,11 +227,11 @@ def _decode(
     total, tokens = 0.0, 0
     for piece in pieces:
         segments.extend(_segments_of(piece, len(segments), windows))
-        count = max(1, len(piece.tokens or ()))
-        total, tokens = total + float(piece.avg_logprob) * count, tokens + count
+        said = len(piece.tokens or ())
+        total, tokens = total + float(piece.avg_logprob) * (said + 1), tokens + said  # the mean counts the end too
         if on_segment is not None:
             on_segment(float(piece.end))
-    return segments, info, total / tokens if tokens else float("-inf")
+    return segments, info, total if tokens else float("-inf")
 
 
 def split_at_sentences(words: list[Word]) -> list[list[Word]]:
