@@ -53,6 +53,8 @@ MAX_DER = 0.08
 MAX_WER = 0.20
 # 48 of the ~160 plain prompts per language, evenly spread: 12 left the WER to a few words (fr 0.261 on 12, 0.171 on 48)
 CLIPS = 48
+# the prompts per language outside the bench's sets that check the language choice's thresholds
+OTHER_CLIPS = 20
 # the request's `languages` of the hinted run: the two languages of the bench's clips
 HINT = ("es", "fr")
 
@@ -156,11 +158,32 @@ def speech_recognition() -> bool:
     return ok
 
 
+def other_prompts() -> None:
+    """Print the language found on 20 other plain prompts per language, outside the bench's sets: the check of the
+    language choice's thresholds (chosen on the bench's sets), beside faster-whisper's own detection."""
+    product = Options(batch_size=default_batch_size(TranscribeInput(audio_path="a.wav"), "cpu"))
+    source, shown = resolve_model(None, WhisperSettings(), Path("/nonexistent"), None)
+    model, _ = load_model(model_key(source, WhisperSettings(), None), WhisperSettings(), WarmModels())
+    ours = theirs = total = 0
+    for language in ("es", "fr"):
+        bench_set = {name for name, _ in plain_prompts(language, CLIPS, 5, 20)}
+        others = [(name, text) for name, text in plain_prompts(language, 10_000, 5, 20) if name not in bench_set]
+        for name, _ in others[:: max(1, len(others) // OTHER_CLIPS)][:OTHER_CLIPS]:
+            audio = prompt_audio(language, name)
+            found = transcribe(model, audio, product, shown).language
+            _, info = model.transcribe(audio, vad_filter=True)
+            ours, theirs, total = ours + (found == language), theirs + (info.language == language), total + 1
+            if found != language:
+                print(f"    {language} {name}: heard as {found}")
+    print(f"  {total} other prompts: language right on {ours} (faster-whisper's detection alone: {theirs})")
+
+
 def main() -> int:
     print("diarization (CPU, bundled pipeline, DER without collar):")
     diarized = diarization()
     print(f"speech recognition ({CLIPS} recorded prompts per language, language not given):")
     recognised = speech_recognition()
+    other_prompts()
     met = diarized and recognised
     print(f"targets {'met' if met else 'MISSED'}")
     return 0 if met else 1
