@@ -69,6 +69,7 @@ class Attempt:
         self.token = f"{secrets.token_hex(16)}.{self.amount}"
         self.waiter_id = self.token[:16]  # acquire.lua takes the same prefix
         self.seq = 0
+        self.waited_ms = 0  # as sent with the last try: the wait a grant by that try counts
         self.done = False
         self.started = time.monotonic()
         wait_s = layout.settings.max_wait_time if max_wait_time_s is None else max_wait_time_s
@@ -104,7 +105,7 @@ class Attempt:
             waiter_ttl_ms = int((self.backoff.upper_bound_s() + WAITER_GRACE_S) * 1000)
         else:
             waiter_ttl_ms = self.layout.first_waiter_ttl_ms
-        waited_ms = int(self.waited_s() * 1000)
+        self.waited_ms = waited_ms = int(self.waited_s() * 1000)
         return [self.token, self.seq, waiter_ttl_ms, self._owner_json, waited_ms, self._request_arg]
 
     def next_wait_s(self, queued: Queued) -> float | None:
