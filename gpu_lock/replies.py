@@ -54,11 +54,10 @@ def parse_acquire(reply: bytes | str) -> Granted | Queued:
     Code 1: granted by this call (the client counts its wait); 2: a lease handed over before, claimed now.
     """
     code, *values = map(int, reply.split())
-    if code == GRANTED:
-        return Granted(*values, True)
-    if code == CLAIMED:
-        return Granted(*values)
-    return Queued(*values)
+    if code == QUEUED:
+        return Queued(*values)
+    device, fencing, expiry, now, granted = values
+    return Granted(device, fencing, expiry, now, granted, code == GRANTED)
 
 
 def parse_hand_over(payload: bytes | str) -> Granted:
