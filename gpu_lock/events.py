@@ -7,7 +7,7 @@ from contextvars import ContextVar
 import structlog
 
 from gpu_lock.errors import LeaseLost, LockWaitTimeout
-from gpu_lock.lease import Lease, from_ms
+from gpu_lock.lease import Lease
 from gpu_lock.replies import Outcome, refusal
 from gpu_lock.waiting import Attempt
 
@@ -59,7 +59,7 @@ def released(lease: Lease, outcome: Outcome) -> None:
         LeaseLost: the lease was no longer held; nothing else was touched.
     """
     _raise_refusal(lease, outcome.code, "release")
-    lease.released_at = from_ms(outcome.now_ms)
+    lease.released_at_ms = outcome.now_ms
     held_s = (outcome.now_ms - lease.acquired_at_ms) / 1000
     log.info("lease_released", device=lease.device, fencing_token=lease.fencing_token, held_s=held_s)
 

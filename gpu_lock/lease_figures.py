@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import deque
 
 import structlog
 from redis import Redis
@@ -37,7 +38,7 @@ def bucket_of(ms: int) -> str:
 
 
 class LeaseFigures:
-    """Observations not yet in Redis: ``(stats key, field) -> increment``; thread-safe.
+    """Observations not yet in Redis; thread-safe (``observe`` takes no lock: a deque append).
 
     They are sent through the client, not the lock's channel: a pending timer keeps only the client alive, so
     a lock dropped without ``close`` still gives its kept connections back. A forked child starts with none.
@@ -46,40 +47,47 @@ class LeaseFigures:
     def __init__(self, client: Redis, flush_after_s: float = FLUSH_AFTER_S) -> None:
         self._client = client
         self._flush_after_s = flush_after_s
-        self._pending: dict[tuple[bytes, str], int] = {}
+        self._observed: deque[tuple[bytes, str, int]] = deque()
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
         self._pid = os.getpid()
 
     def observe(self, stats_key: bytes, name: str, ms: int) -> None:
         """Count ``ms`` in histogram ``name`` (``wait_seconds`` or ``hold_seconds``) of the device ``stats_key``."""
-        bucket = (stats_key, f"{name}_bucket:{bucket_of(ms)}")
-        with self._lock:
-            if self._pid != os.getpid():  # forked: the parent sends its own observations, and its timer is not ours
-                self._pending, self._timer, self._pid = {}, None, os.getpid()
-            pending = self._pending
-            pending[bucket] = pending.get(bucket, 0) + 1
-            if ms:
-                total = (stats_key, f"{name}_ms_sum")
-                pending[total] = pending.get(total, 0) + ms
-            if self._timer is None:
-                self._timer = threading.Timer(self._flush_after_s, self.flush)
-                self._timer.daemon = True
-                self._timer.start()
+        if self._pid != os.getpid():  # forked: the parent sends its own observations, and its timer is not ours
+            self._observed, self._timer, self._pid = deque(), None, os.getpid()
+        self._observed.append((stats_key, name, ms))
+        if self._timer is None:  # checked after the append: a flush that missed it has cleared the timer first
+            with self._lock:
+                if self._timer is None:
+                    self._timer = threading.Timer(self._flush_after_s, self.flush)
+                    self._timer.daemon = True
+                    self._timer.start()
 
     def flush(self) -> None:
         """Add every pending observation to Redis now (one round trip); a Redis error drops them, logged."""
         with self._lock:
-            pending, self._pending = self._pending, {}
             timer, self._timer = self._timer, None
         if timer is not None and timer is not threading.current_thread():
             timer.cancel()
-        if not pending:
+        increments: dict[tuple[bytes, str], int] = {}
+        observed = self._observed
+        while True:
+            try:
+                key, name, ms = observed.popleft()
+            except IndexError:  # drained (a flush from another thread may take the last ones)
+                break
+            bucket = (key, f"{name}_bucket:{bucket_of(ms)}")
+            increments[bucket] = increments.get(bucket, 0) + 1
+            if ms:
+                total = (key, f"{name}_ms_sum")
+                increments[total] = increments.get(total, 0) + ms
+        if not increments:
             return
         pipe = self._client.pipeline(transaction=False)
-        for (key, field), increment in pending.items():
+        for (key, field), increment in increments.items():
             pipe.hincrby(key, field, increment)
         try:
             pipe.execute()
         except (RedisError, OSError) as exc:
-            log.warning("lease_figures_not_kept", fields=len(pending), error=str(exc))
+            log.warning("lease_figures_not_kept", fields=len(increments), error=str(exc))

@@ -15,7 +15,7 @@ from config import keys
 from gpu_lock.backoff import Backoff
 from gpu_lock.errors import LockWaitTimeout
 from gpu_lock.layout import CLAIM_WINDOW_MS, SHARED_KEYS, WAITER_GRACE_S, Layout, wake_key
-from gpu_lock.lease import HolderInfo, Lease, from_ms
+from gpu_lock.lease import HolderInfo, Lease
 from gpu_lock.replies import Granted, Queued, parse_hand_over
 
 # Wake this long after the earliest lease expiry, so the retry finds it expired.
@@ -146,7 +146,6 @@ class Attempt:
             token=self.token,
             fencing_token=granted.fencing_token,
             waited_s=self.waited_s(),
-            acquired_at=from_ms(granted.granted_at_ms),
             acquired_at_ms=granted.granted_at_ms,
             owner=self.owner,
             expires_at_ms=granted.expires_at_ms,
