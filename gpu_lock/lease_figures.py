@@ -54,8 +54,8 @@ class LeaseFigures:
 
     def observe(self, stats_key: bytes, name: str, ms: int) -> None:
         """Count ``ms`` in histogram ``name`` (``wait_seconds`` or ``hold_seconds``) of the device ``stats_key``."""
-        if self._pid != os.getpid():  # forked: the parent sends its own observations, and its timer is not ours
-            self._observed, self._timer, self._pid = deque(), None, os.getpid()
+        if self._pid != os.getpid():
+            self._forked()
         self._observed.append((stats_key, name, ms))
         if self._timer is None:  # checked after the append: a flush that missed it has cleared the timer first
             with self._lock:
@@ -66,6 +66,8 @@ class LeaseFigures:
 
     def flush(self) -> None:
         """Add every pending observation to Redis now (one round trip); a Redis error drops them, logged."""
+        if self._pid != os.getpid():
+            self._forked()
         with self._lock:
             timer, self._timer = self._timer, None
         if timer is not None and timer is not threading.current_thread():
@@ -91,3 +93,7 @@ class LeaseFigures:
             pipe.execute()
         except (RedisError, OSError) as exc:
             log.warning("lease_figures_not_kept", fields=len(increments), error=str(exc))
+
+    def _forked(self) -> None:
+        """Start a forked child with nothing pending: the parent sends its own, and its timer is not the child's."""
+        self._observed, self._timer, self._pid = deque(), None, os.getpid()
