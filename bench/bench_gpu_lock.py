@@ -17,13 +17,15 @@ lock (target: p99 <= 1.5x the slot-counted lock's, measured in the same run), an
 ``bench/gpu_mixed.py`` (throughput, p99 wait and utilisation against one slot and against N equal slots).
 
 Run: ``.venv/bin/python bench/bench_gpu_lock.py`` (starts its own redis-server); ``... uncontended`` runs the
-uncontended pairs alone.
+uncontended pairs alone; ``... profile`` profiles the client side of 20,000 uncontended pairs of each lock.
 """
 
 from __future__ import annotations
 
+import cProfile
 import multiprocessing
 import os
+import pstats
 import random
 import statistics
 import sys
@@ -53,6 +55,7 @@ HOLD_S = 0.020
 ROUNDS = {"taskgate": 40, "taskgate_memory": 40, "polling": 4, "redis_lock": 25, "ring": 40}
 UNCONTENDED_PAIRS = 3000
 SERVER_TIME_PAIRS = 500  # per batch (server time per pair: the least of five batches)
+PROFILE_PAIRS = 20_000
 UNCONTENDED_ROUNDS = 5  # alternating, best of each: single rounds move by +-20 % on a shared machine
 TARGET_UNCONTENDED = 1.0  # issue 21: acquire+release pairs per second against redis-py's Lock
 RELEASE_IF_OWNER = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
@@ -185,7 +188,40 @@ def uncontended(url: str) -> tuple[float, float, float, float]:
             best[pair] = max(best[pair], UNCONTENDED_PAIRS / (time.perf_counter() - started))
     ours_us = server_us_per_pair(client, ours, ("evalsha", "eval"))
     theirs_us = server_us_per_pair(client, theirs, ("set", "evalsha", "eval"))
+    lock.close()  # adds the waits and holds it counted while the server still runs
     return best[ours], best[theirs], ours_us, theirs_us
+
+
+def profile(url: str, pairs: int = PROFILE_PAIRS) -> None:
+    """Print the client CPU per pair and cProfile's top functions for the lease lock and redis-py's Lock."""
+    client = redis.Redis.from_url(url)
+    lock = GpuLock(client, GpuLockSettings(lease_ttl=30.0))
+    owner = HolderInfo(task_id="bench", task_name="bench")
+    rlock = Lock(client, "bench:profile", timeout=30)
+
+    def ours() -> None:
+        for _ in range(pairs):
+            lock.release(lock.acquire(owner))
+
+    def theirs() -> None:
+        for _ in range(pairs):
+            rlock.acquire()
+            rlock.release()
+
+    for name, run in (("gpu_lock", ours), ("redis-py Lock", theirs)):
+        run()  # warm
+        cpu, wall = time.process_time(), time.perf_counter()
+        run()
+        cpu_us, wall_us = ((time.process_time() - cpu) / pairs * 1e6, (time.perf_counter() - wall) / pairs * 1e6)
+        profiler = cProfile.Profile()
+        profiler.runcall(run)
+        stats = pstats.Stats(profiler)
+        calls = stats.total_calls  # type: ignore[attr-defined]
+        print(
+            f"{name}: client CPU {cpu_us:.1f} us per pair (wall {wall_us:.1f} us), {calls / pairs:.0f} calls per pair"
+        )
+        stats.sort_stats("tottime").print_stats(12)
+    lock.close()
 
 
 def _uncontended_line(ours_rate: float, lock_rate: float, ours_us: float, lock_us: float) -> tuple[str, bool]:
@@ -204,9 +240,19 @@ def _verdict(ok: bool) -> str:
 def main() -> int:
     """Run every scenario, print figures, ratios and verdicts; exit 1 if a target is missed.
 
-    ``uncontended`` as the only argument runs the uncontended pairs alone.
+    ``uncontended`` as the only argument runs the uncontended pairs alone; ``profile`` profiles 20,000 pairs of
+    the lease lock and of redis-py's Lock with cProfile (client CPU per pair, then the top functions).
     """
     configure_logging("console", "warning")
+    if sys.argv[1:] == ["profile"]:
+        with tempfile.TemporaryDirectory() as data_dir:
+            server = EmbeddedRedis(Path(data_dir), persist=False)
+            server.start()
+            try:
+                profile(server.url)
+            finally:
+                server.stop()
+        return 0
     if sys.argv[1:] == ["uncontended"]:
         with tempfile.TemporaryDirectory() as data_dir:
             server = EmbeddedRedis(Path(data_dir), persist=False)

@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 from contextvars import ContextVar
+from functools import cache
+from typing import Any
 
 import structlog
 
 from gpu_lock.errors import LeaseLost, LockWaitTimeout
-from gpu_lock.lease import Lease, from_ms
+from gpu_lock.lease import Lease
 from gpu_lock.replies import Outcome, refusal
 from gpu_lock.waiting import Attempt
 
 log = structlog.get_logger(__name__)
+
+
+@cache
+def _hot_log() -> Any:
+    """Return the logger bound once, for the two events of every lease pair.
+
+    The lazy proxy binds on each attribute access (about 1.4 us per call even at a level that drops the event);
+    logging is configured with ``cache_logger_on_first_use``, so binding once at first use changes nothing.
+    """
+    return log.bind()
+
 
 CURRENT_LEASE: ContextVar[Lease | None] = ContextVar("gpu_lease", default=None)
 
@@ -23,7 +36,7 @@ def current_lease() -> Lease | None:
 
 def acquired(lease: Lease) -> Lease:
     """Log a grant and return the lease."""
-    log.info(
+    _hot_log().info(
         "lease_acquired",
         device=lease.device,
         fencing_token=lease.fencing_token,
@@ -59,9 +72,9 @@ def released(lease: Lease, outcome: Outcome) -> None:
         LeaseLost: the lease was no longer held; nothing else was touched.
     """
     _raise_refusal(lease, outcome.code, "release")
-    lease.released_at = from_ms(outcome.now_ms)
+    lease.released_at_ms = outcome.now_ms
     held_s = (outcome.now_ms - lease.acquired_at_ms) / 1000
-    log.info("lease_released", device=lease.device, fencing_token=lease.fencing_token, held_s=held_s)
+    _hot_log().info("lease_released", device=lease.device, fencing_token=lease.fencing_token, held_s=held_s)
 
 
 def force_released(device: int, fencing_token: int, reason: str, done: bool) -> bool:

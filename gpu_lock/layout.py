@@ -53,6 +53,8 @@ class Layout:
         # A waiter's ttl on its first try: the first poll interval at its longest, plus the grace.
         self.first_waiter_ttl_ms = int((settings.poll_interval * (1 + settings.jitter) + WAITER_GRACE_S) * 1000)
         self._release = {d: self._release_call(d) for d in self.all_devices}
+        # Each device's stats hash, where the lock's client adds the histograms of its own leases.
+        self.stats_keys = {d: self._keys[d][3].encode() for d in self.all_devices}
 
     def amount(self, memory_mb: int) -> int:
         """Return the lease units a holder asking ``memory_mb`` takes: the MiB, or 1 slot.

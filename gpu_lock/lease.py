@@ -6,7 +6,7 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +15,7 @@ import msgspec
 from gpu_lock.errors import LeaseLost
 
 _HOST = socket.gethostname()
+_MAKING_LOST = threading.Lock()
 
 
 class HolderInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,13 +52,11 @@ class Lease:
     token: str
     fencing_token: int
     waited_s: float
-    acquired_at: datetime
-    acquired_at_ms: int
+    acquired_at_ms: int  # server clock
     owner: HolderInfo
     expires_at_ms: int
     ttl_s: float
-    released_at: datetime | None = None
-    lost: threading.Event = field(default_factory=threading.Event)
+    released_at_ms: int | None = None
     lost_reason: LeaseLost | None = None
     # Local (monotonic) time by which the lease expires unless renewed; the renewer's last resort.
     expires_monotonic: float = 0.0
@@ -66,6 +65,29 @@ class Lease:
     # What the lease holds of its device: MiB on memory-weighted devices, else 1 slot.
     amount: int = 1
     by_memory: bool = False
+    # Made on first use (a lease released without ``hold`` never needs one): see ``lost``.
+    _lost: threading.Event | None = None
+
+    @property
+    def lost(self) -> threading.Event:
+        """Return the event set once the lease is lost."""
+        event = self._lost
+        if event is None:
+            with _MAKING_LOST:
+                event = self._lost
+                if event is None:
+                    event = self._lost = threading.Event()
+        return event
+
+    @property
+    def acquired_at(self) -> datetime:
+        """Return when the lease was granted (server clock)."""
+        return from_ms(self.acquired_at_ms)
+
+    @property
+    def released_at(self) -> datetime | None:
+        """Return when the lease was released or ended (server clock), or None while held."""
+        return None if self.released_at_ms is None else from_ms(self.released_at_ms)
 
     def as_record(self) -> dict[str, Any]:
         """Return the ``gpu`` entry of a stage record."""
@@ -75,7 +97,7 @@ class Lease:
             "waited_s": round(self.waited_s, 6),
             "memory_mb": self.amount if self.by_memory else None,
             "acquired_at": iso_utc(self.acquired_at),
-            "released_at": iso_utc(self.released_at) if self.released_at else None,
+            "released_at": None if self.released_at_ms is None else iso_utc(from_ms(self.released_at_ms)),
         }
 
     def engine_env(self) -> dict[str, str]:
@@ -88,7 +110,7 @@ class Lease:
         Raises:
             LeaseLost: renewal failed, the lease expired or was force-released.
         """
-        if self.lost.is_set():
+        if self._lost is not None and self._lost.is_set():
             raise self.lost_reason or LeaseLost(f"lease {self.fencing_token} on device {self.device} was lost")
 
     def mark_lost(self, reason: LeaseLost) -> None:
@@ -99,7 +121,7 @@ class Lease:
         """
         if not self.lost.is_set():
             self.lost_reason = reason
-            self.released_at = from_ms(min(self.expires_at_ms, int(time.time() * 1000)))
+            self.released_at_ms = min(self.expires_at_ms, int(time.time() * 1000))
             self.lost.set()
 
     def renewed(self, expires_at_ms: int, now_ms: int, sent_monotonic: float) -> None:

@@ -7,6 +7,7 @@ from typing import NamedTuple
 from gpu_lock.errors import LeaseExpired, LeaseLost, LockTimeoutExceeded, NotLeaseHolder
 
 GRANTED = 1
+CLAIMED = 2  # a lease handed over earlier, claimed by the caller's acquire
 QUEUED = 0
 OK = 1
 NOT_HOLDER = -2
@@ -28,6 +29,8 @@ class Granted(NamedTuple):
     expires_at_ms: int
     now_ms: int
     granted_at_ms: int
+    # Granted by the caller's own acquire call: its wait is the client's to count (gpu_lock/lease_figures.py).
+    fresh: bool = False
 
 
 class Queued(NamedTuple):
@@ -46,11 +49,15 @@ class Outcome(NamedTuple):
 
 
 def parse_acquire(reply: bytes | str) -> Granted | Queued:
-    """Parse the acquire script's reply: ``1 device fencing expiry now granted`` or ``0 seq expiry now``."""
+    """Parse the acquire script's reply: ``1 device fencing expiry now granted``, ``2 ...`` or ``0 seq expiry now``.
+
+    Code 1: granted by this call (the client counts its wait); 2: a lease handed over before, claimed now.
+    """
     code, *values = map(int, reply.split())
-    if code == GRANTED:
-        return Granted(*values)
-    return Queued(*values)
+    if code == QUEUED:
+        return Queued(*values)
+    device, fencing, expiry, now, granted = values
+    return Granted(device, fencing, expiry, now, granted, code == GRANTED)
 
 
 def parse_hand_over(payload: bytes | str) -> Granted:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,6 +16,7 @@ from gpu_lock.errors import LeaseLost
 from gpu_lock.events import CURRENT_LEASE, acquired, force_released, release_failed, released, renewed, timed_out
 from gpu_lock.layout import Layout
 from gpu_lock.lease import HolderInfo, Lease
+from gpu_lock.lease_figures import LeaseFigures
 from gpu_lock.renewal import OnLost, RenewalThread
 from gpu_lock.replies import Granted, parse_acquire, parse_outcome
 from gpu_lock.scripts import sync_scripts
@@ -33,6 +35,9 @@ class GpuLock:
         self.layout = Layout(self.settings)
         self._channel = Channel(redis)
         self._scripts = sync_scripts(self._channel)
+        self._figures = LeaseFigures(redis)
+        # A lock dropped without close (or alive at exit) still adds what it counted, when it goes.
+        weakref.finalize(self, self._figures.flush)
         self._rng = rng
         self._block_limit_s = block_limit_s(socket_timeout_of(redis.connection_pool))
 
@@ -49,6 +54,8 @@ class GpuLock:
                 sent = time.monotonic()
                 outcome = parse_acquire(self._scripts.acquire(keys=attempt.keys, args=attempt.args()))
                 if isinstance(outcome, Granted):
+                    if outcome.fresh:
+                        self._figures.observe(self.layout.stats_keys[outcome.device], "wait_seconds", attempt.waited_ms)
                     return acquired(attempt.lease(outcome, sent))
                 wait_s = attempt.next_wait_s(outcome)
                 if wait_s is None:
@@ -63,8 +70,16 @@ class GpuLock:
                 self._leave(attempt, timed_out=False)
 
     def close(self) -> None:
-        """Give this lock's kept connections back to the client's pool (a lock made per task should)."""
+        """Add the waits and holds counted so far, and give the kept connections back (a lock made per task should).
+
+        The client's pool gets the connections; the lock stays usable.
+        """
+        self._figures.flush()
         self._channel.close()
+
+    def flush_figures(self) -> None:
+        """Add the waits and holds of this lock's leases counted so far to Redis now (else within a second)."""
+        self._figures.flush()
 
     def renew(self, lease: Lease) -> None:
         """Extend the lease by one TTL (never past ``lock_timeout`` from its grant).
@@ -85,9 +100,11 @@ class GpuLock:
             LeaseLost: the lease was no longer held; nothing was changed for anyone else.
         """
         keys_, device = self.layout.release_call(lease.device)
-        reply = self._scripts.release(keys=keys_, args=[lease.token, lease.acquired_at_ms, device])
-        outcome = parse_outcome(reply)
+        outcome = parse_outcome(self._scripts.release(keys=keys_, args=[lease.token, device]))
         released(lease, outcome)
+        self._figures.observe(
+            self.layout.stats_keys[lease.device], "hold_seconds", outcome.now_ms - lease.acquired_at_ms
+        )
 
     def force_release(self, device: int, fencing_token: int, reason: str) -> bool:
         """Remove the lease with ``fencing_token`` from ``device``, record why, and say whether one was removed.

@@ -15,7 +15,7 @@ from config import keys
 from gpu_lock.backoff import Backoff
 from gpu_lock.errors import LockWaitTimeout
 from gpu_lock.layout import CLAIM_WINDOW_MS, SHARED_KEYS, WAITER_GRACE_S, Layout, wake_key
-from gpu_lock.lease import HolderInfo, Lease, from_ms
+from gpu_lock.lease import HolderInfo, Lease
 from gpu_lock.replies import Granted, Queued, parse_hand_over
 
 # Wake this long after the earliest lease expiry, so the retry finds it expired.
@@ -69,6 +69,7 @@ class Attempt:
         self.token = f"{secrets.token_hex(16)}.{self.amount}"
         self.waiter_id = self.token[:16]  # acquire.lua takes the same prefix
         self.seq = 0
+        self.waited_ms = 0  # as sent with the last try: the wait a grant by that try counts
         self.done = False
         self.started = time.monotonic()
         wait_s = layout.settings.max_wait_time if max_wait_time_s is None else max_wait_time_s
@@ -104,7 +105,7 @@ class Attempt:
             waiter_ttl_ms = int((self.backoff.upper_bound_s() + WAITER_GRACE_S) * 1000)
         else:
             waiter_ttl_ms = self.layout.first_waiter_ttl_ms
-        waited_ms = int(self.waited_s() * 1000)
+        self.waited_ms = waited_ms = int(self.waited_s() * 1000)
         return [self.token, self.seq, waiter_ttl_ms, self._owner_json, waited_ms, self._request_arg]
 
     def next_wait_s(self, queued: Queued) -> float | None:
@@ -145,7 +146,6 @@ class Attempt:
             token=self.token,
             fencing_token=granted.fencing_token,
             waited_s=self.waited_s(),
-            acquired_at=from_ms(granted.granted_at_ms),
             acquired_at_ms=granted.granted_at_ms,
             owner=self.owner,
             expires_at_ms=granted.expires_at_ms,

@@ -13,7 +13,9 @@
 --   then index and capacity of each candidate device (one argument instead of many: each costs the client
 --   and the server)
 -- returns, space-separated (one string parses faster than an array on the client):
---         '1 device fencing_token expiry_ms now_ms granted_ms' when the caller holds a lease;
+--         '1 device fencing_token expiry_ms now_ms granted_ms' when this call granted the caller a lease (the
+--         client counts its wait in the device's histogram: gpu_lock/lease_figures.py);
+--         '2 ...' the same, for a lease handed to the caller before (the hand-over counted its wait);
 --         '0 seq earliest_holder_expiry_ms now_ms' (expiry 0: no lease held) when the caller is queued
 -- Units freed here (expired leases) go straight to the first live waiters (see fill in lib.lua).
 -- A caller not yet queued takes its amount only from a device whose queue is empty once served, so it
@@ -39,7 +41,6 @@ local function grant(k, index)
   local expiry = math.min(now + ttl_ms, lock_deadline)
   redis.call('ZADD', KEYS[k], expiry, token)
   redis.call('HSET', KEYS[k + 1], token, holder_json(ARGV[4], now, fencing, lock_deadline, waited_ms))
-  observe(KEYS[k + 2], 'wait_seconds', waited_ms)
   emit_lease(KEYS[4], 'action', 'granted', 'device', index, 'fencing_token', fencing, 'owner', ARGV[4],
              'amount', amount)
   return string.format('1 %d %d %d %d %d', index, fencing, expiry, now, now)
@@ -103,7 +104,7 @@ if seq > 0 then
       expiry = math.min(now + ttl_ms, holder.lock_deadline_ms)
       redis.call('ZADD', d.holders, 'XX', expiry, token)
       redis.call('DEL', WAKE_PREFIX .. waiter)
-      return string.format('1 %d %d %d %d %d', d.index, holder.fencing_token, expiry, now, holder.since_ms)
+      return string.format('2 %d %d %d %d %d', d.index, holder.fencing_token, expiry, now, holder.since_ms)
     end
   end
   enqueue()

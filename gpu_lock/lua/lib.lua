@@ -2,7 +2,8 @@
 -- this file to each script before registering it, so it has no KEYS or ARGV of its own and returns nothing.
 -- What only contention needs (purging, queues, hand-overs) is in queue.lua, which a script includes with a
 -- `-- include: queue` line: acquire and release include it after their uncontended fast path, so an
--- uncontended call never builds those closures (about 4 us of server time per call).
+-- uncontended call never builds those closures (about 4 us of server time per call). The uncontended paths
+-- keep no histogram either: the lock's client counts their waits and holds (gpu_lock/lease_figures.py).
 -- Times are integer milliseconds from the server's TIME.
 
 -- The live events stream's approximate cap (config.keys.EVENTS_KEPT; a test keeps the two equal).
@@ -16,24 +17,6 @@ end
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-
--- Histogram bucket bounds in seconds (Prometheus `le`). Each bucket field counts only the
--- observations that fall into it; readers cumulate them. The sum is kept in integer ms.
-local BUCKETS = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200}
-
-local function observe(stats, name, ms)
-  local le = '+Inf'
-  for _, bound in ipairs(BUCKETS) do
-    if ms <= bound * 1000 then
-      le = tostring(bound)
-      break
-    end
-  end
-  redis.call('HINCRBY', stats, name .. '_bucket:' .. le, 1)
-  if ms ~= 0 then -- an uncontended grant waits 0 ms: one call fewer on the fast path
-    redis.call('HINCRBY', stats, name .. '_ms_sum', ms)
-  end
 end
 
 -- How much of its device a lease token holds: the integer after its last '.', in the device's units

@@ -1,6 +1,24 @@
 -- queue.lua: what only contention needs: purging expired leases, the waiter queues and hand-overs.
 -- Included by a script's `-- include: queue` line (see lib.lua), after lib.lua's helpers.
 
+-- Histogram bucket bounds in seconds (Prometheus `le`). Each bucket field counts only the
+-- observations that fall into it; readers cumulate them. The sum is kept in integer ms.
+local BUCKETS = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200}
+
+local function observe(stats, name, ms)
+  local le = '+Inf'
+  for _, bound in ipairs(BUCKETS) do
+    if ms <= bound * 1000 then
+      le = tostring(bound)
+      break
+    end
+  end
+  redis.call('HINCRBY', stats, name .. '_bucket:' .. le, 1)
+  if ms ~= 0 then -- an uncontended grant waits 0 ms: one call fewer on the fast path
+    redis.call('HINCRBY', stats, name .. '_ms_sum', ms)
+  end
+end
+
 -- Drop a device's expired leases, recording each as expired (counted, and an 'expired' lease event on the
 -- events stream with the holder it had). Returns how many were dropped, the sum of the amounts the valid
 -- leases hold, and the earliest remaining expiry ms (0: none).

@@ -23,6 +23,7 @@ from gpu_lock import (
     gpu_lock,
     read_status,
 )
+from gpu_lock.lease_figures import FLUSH_AFTER_S, bucket_of
 from gpu_lock.status import BUCKETS_S
 from tests.gpu_lock.helpers import owner, queued, settings, wait_until
 
@@ -67,6 +68,7 @@ def test_decorated_sync_function_runs_while_holding_a_lease(redis_client: redis.
 
     assert transcribe("a.wav") == ("a.wav", 0)
     assert current_lease() is None
+    lock.close()  # adds the waits and holds the lock counted itself (else within a second)
     counters = read_status(redis_client, lock.settings).devices[0].counters
     assert counters["acquisitions_total"] == counters["releases_total"] == 1
 
@@ -88,6 +90,7 @@ def test_status_shows_holders_waiters_counters_and_cumulative_histograms(redis_c
     with ThreadPoolExecutor(1) as pool:
         waiting = pool.submit(lock.acquire, owner("waiter"), 0)
         wait_until(lambda: queued(redis_client) == 1, what="waiter queued")
+        lock.flush_figures()
         device = read_status(redis_client, lock.settings).devices[0]
         lock.release(holder)
         lock.release(waiting.result(timeout=5))
@@ -118,9 +121,43 @@ async def test_async_status_reads_the_same_snapshot(aredis: aioredis.Redis, redi
     assert status.last_fencing_token == lease.fencing_token
 
 
+def test_the_waits_and_holds_a_lock_counts_itself_reach_redis_within_its_flush_window(
+    redis_client: redis.Redis,
+) -> None:
+    lock = GpuLock(redis_client, settings())
+    stats = keys.GPU_STATS.format(device=0)
+    for _ in range(3):
+        lock.release(lock.acquire(owner("counted")))
+    # counted in the process (not by the uncontended scripts) and added by its timer: no flush or close here
+
+    def sent() -> bool:
+        counters = read_status(redis_client, lock.settings).devices[0].counters
+        return counters["acquisitions_total"] == counters["releases_total"] == 3
+
+    wait_until(sent, timeout_s=FLUSH_AFTER_S + 5, what="the lock's timer adding its figures")
+    fields = {f.decode() for f in redis_client.hkeys(stats)}
+    assert "wait_seconds_bucket:0.005" in fields  # the labels the Lua observe writes and the readers read
+    assert fields <= {f"{name}_bucket:{b:g}" for name in ("wait_seconds", "hold_seconds") for b in BUCKETS_S} | {
+        "wait_seconds_ms_sum",
+        "hold_seconds_ms_sum",
+    }
+
+
+def test_client_buckets_are_the_lua_ones() -> None:
+    assert [bucket_of(ms) for ms in (0, 5, 6, 1000, 1001, 7_200_000, 7_200_001)] == [
+        "0.005",
+        "0.005",
+        "0.01",
+        "1",
+        "2.5",
+        "7200",
+        "+Inf",
+    ]
+
+
 def test_histogram_bounds_in_python_match_the_lua_ones() -> None:
-    lib = (files("gpu_lock") / "lua" / "lib.lua").read_text("utf-8")
-    match = re.search(r"local BUCKETS = \{([^}]*)\}", lib)
+    queue = (files("gpu_lock") / "lua" / "queue.lua").read_text("utf-8")
+    match = re.search(r"local BUCKETS = \{([^}]*)\}", queue)
     assert match is not None
     assert [float(b) for b in match.group(1).split(",")] == [float(b) for b in BUCKETS_S]
 
