@@ -11,7 +11,7 @@
 -- ARGV[2] expected revision
 -- ARGV[3] new status
 -- ARGV[4] new stage record JSON
--- ARGV[5] ttl in ms
+-- ARGV[5] ttl in ms ('0': an ending keeps the TTL the stage's submit set moments ago, state/records.py)
 -- ARGV[6] optional: lease token that must still hold KEYS[3] ('' for no fence)
 -- ARGV[7] workflow_id (for the event)
 -- ARGV[8] events kept (the stream's approximate cap)
@@ -91,7 +91,8 @@ if ARGV[9] then
     i = i + 3 + n
   end
 end
-if ARGV[3] ~= 'RUNNING' then  -- a start keeps the ttl its submit (or last move) set; every ending renews it
+-- a start keeps the ttl its submit (or last move) set; an ending renews it (but for a stage just created)
+if ARGV[3] ~= 'RUNNING' and ARGV[5] ~= '0' then
   redis.call('PEXPIRE', KEYS[1], ARGV[5])
 end
 return {1, new_rev, waiting}
