@@ -30,6 +30,9 @@ _FETCH = LuaScript.load("actors.worker", "fetch")
 # One fetch in this many also runs Dramatiq's maintenance (dead consumers' ack sets put back) with the odds
 # Dramatiq gives every dispatch; the monitor's dead-worker recovery (monitor.ack_recovery) comes first anyway.
 _MAINTENANCE_EVERY = 16
+# A consumer's Dramatiq heartbeat is written by at most one fetch in this many ms (Dramatiq's maintenance counts
+# a consumer dead after ``heartbeat_timeout``, a minute by default); the other fetches skip the write.
+_HEARTBEAT_EVERY_MS = 1000
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,7 @@ class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
     # the host the fetch script checks against the drained hosts
     host: str = socket.gethostname()
     _fetches = 0
+    _beat_at_ms = 0  # the clock of the last fetch that wrote this broker's heartbeat
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
@@ -190,10 +194,14 @@ class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
         ]
         for priority in PRIORITIES:
             script_keys += keys.lane_keys(queue_name, priority)
-        script_keys.append(keys.lanes_queued(queue_name))
+        script_keys += [keys.lanes_queued(queue_name), keys.broker_wake(queue_name)]
         now = current_millis() if now_ms is None else now_ms
+        beat = not 0 <= now - self._beat_at_ms < _HEARTBEAT_EVERY_MS
+        if beat:
+            self._beat_at_ms = now
         args: list[str | int | bytes] = [queue_name, self.broker_id, now, count, self.host]
-        args += [self.aging_ms, *(keys.lane_prefix(queue_name, p) for p in PRIORITIES)]
+        args += [self.aging_ms, *(keys.lane_prefix(queue_name, p) for p in PRIORITIES), 1 if beat else 0]
+        args.append(keys.BROKER_WAKE_KEPT)
         return list(_FETCH(self.channel, script_keys, args))
 
     def _maintain(self, queue_name: str) -> None:
