@@ -130,8 +130,6 @@ RUN_HEARTBEATS = "taskgate:runs:heartbeats"
 # zset: run id -> when the monitor must look at its timeout tiers next (server ms): the next tier's deadline. A
 # pass reads only the due head; the tier is worked out from the run record's limits (monitor/tiers.py).
 RUN_CHECKS = "taskgate:runs:checks"
-# hash per host: run id -> pid, what that host's sidecar heartbeats.
-RUN_HOST = "taskgate:runs:host:{host}"
 # list per host: kill orders (JSON: pid, run_id, reason) that host's sidecar executes.
 KILL_ORDERS = "taskgate:kill:{host}"
 # zset: "{host}:{pid}" of each worker process -> last time its sidecar saw it alive (ms); 0 = seen gone.
@@ -171,11 +169,6 @@ CONFIG_VERSION = "taskgate:config:version"
 def stage_message_field(task_name: str) -> str:
     """Return the field of a workflow's hash that notes the latest message sent for stage ``task_name``."""
     return STAGE_MESSAGE_FIELD.format(task_name=task_name)
-
-
-def run_host(host: str) -> str:
-    """Return the hash of runs on one host."""
-    return RUN_HOST.format(host=host)
 
 
 def kill_orders(host: str) -> str:

@@ -117,15 +117,14 @@ def limits_for(settings: Settings, task_name: str) -> dict[str, float]:
 def queue_start(effects: Any, info: RunInfo) -> None:
     """Track a started run as effects of its move to RUNNING.
 
-    Its record, its first check (from its start, the earlier of its heartbeat probe and its first tier), and its
-    entry in the host's runs. Its heartbeat is added by its sidecar's first beat.
+    Its record and its first check (from its start, the earlier of its heartbeat probe and its first tier). Its
+    worker tells the host's sidecar locally (``actors.worker.local_runs``), whose first beat adds its heartbeat.
     """
     first_ms = int(info.limits_s[TIERS[0]] * 1000)
     if info.probe_s > 0:
         first_ms = min(first_ms, int(info.probe_s * 1000))
     effects.hset(keys.RUNS, info.run_id, _encoder.encode(info))
     effects.zadd(keys.RUN_CHECKS, info.started_ms + first_ms, info.run_id)
-    effects.hset(keys.run_host(info.host), info.run_id, info.pid)
 
 
 def queue_forget(pipe: Any, ids: list[str]) -> None:
@@ -135,12 +134,6 @@ def queue_forget(pipe: Any, ids: list[str]) -> None:
     pipe.hdel(keys.RUNS, *ids)
     pipe.zrem(keys.RUN_HEARTBEATS, *ids)
     pipe.zrem(keys.RUN_CHECKS, *ids)
-
-
-def queue_untrack(pipe: Any, ids: list[str], host: str) -> None:
-    """Queue what stops tracking ``ids`` of ``host`` everywhere: ``queue_forget`` and the host's entries."""
-    queue_forget(pipe, ids)
-    pipe.hdel(keys.run_host(host), *ids)
 
 
 def queue_pending(effects: Any, rid: str, *, pending: bool) -> None:
@@ -174,20 +167,20 @@ class SyncTracker:
     def end(self, info: RunInfo) -> None:
         """Stop tracking a run whose worker finished with it."""
         with self.client.pipeline(transaction=True) as pipe:
-            queue_untrack(pipe, [info.run_id], info.host)
+            queue_forget(pipe, [info.run_id])
             pipe.execute()
 
-    def host_runs(self, host: str) -> dict[str, int]:
-        """Return the runs tracked on ``host``: run id -> pid."""
-        return {text(k): int(v) for k, v in self.client.hgetall(keys.run_host(host)).items()}
+    def beat(self, runs: dict[str, bool], workers: list[str]) -> tuple[int, list[str]]:
+        """Heartbeat ``runs`` (run id -> process alive) and ``workers`` ("host:pid").
 
-    def beat(self, host: str, runs: dict[str, bool], workers: list[str]) -> int:
-        """Heartbeat ``runs`` (run id -> process alive) and ``workers`` ("host:pid"); return now ms."""
+        Returns now ms and the runs among ``runs`` no longer tracked.
+        """
         args: list[Any] = [keys.EVENTS_KEPT, len(runs)]
         for rid, alive in runs.items():
             args += [rid, 1 if alive else 0]
-        script_keys = [keys.RUNS, keys.RUN_HEARTBEATS, keys.run_host(host), keys.WORKERS, keys.EVENTS]
-        return int(_BEAT(self._channel, script_keys, [*args, *workers]))
+        script_keys = [keys.RUNS, keys.RUN_HEARTBEATS, keys.WORKERS, keys.EVENTS]
+        now, *gone = _BEAT(self._channel, script_keys, [*args, *workers])
+        return int(now), [text(rid) for rid in gone]
 
     def report_supervisor(self, member: str, info: SupervisorInfo, now_ms: int) -> None:
         """Note a worker supervisor alive at ``now_ms`` (server time) with what it serves; drop day-old ones."""
@@ -310,6 +303,5 @@ __all__ = [
     "queue_forget",
     "queue_pending",
     "queue_start",
-    "queue_untrack",
     "run_id",
 ]

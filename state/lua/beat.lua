@@ -1,15 +1,16 @@
 -- One heartbeat round of a host's sidecar: every run it watches, and its live worker processes.
--- KEYS[1] runs (hash), KEYS[2] heartbeats (zset run id -> ms; 0 = its process is gone), KEYS[3] the host's runs
--- (hash run id -> pid), KEYS[4] workers (zset "host:pid" -> ms), KEYS[5] the live events stream (a worker not
--- in KEYS[4] yet adds a 'worker' 'up' event)
+-- KEYS[1] runs (hash), KEYS[2] heartbeats (zset run id -> ms; 0 = its process is gone), KEYS[3] workers (zset
+-- "host:pid" -> ms), KEYS[4] the live events stream (a worker not in KEYS[3] yet adds a 'worker' 'up' event)
 -- ARGV[1] events kept (the stream's approximate cap)
 -- ARGV[2] number of runs n, then n pairs: run id, alive (1|0); then worker members
--- returns now ms. A live run's heartbeat becomes now, a dead one's 0 (due at once); a run no longer
--- tracked is dropped from the host's hash (its worker ended it, or the monitor recovered it). The last beat
--- is the heartbeat's score: what the monitor's views show of it (progress) is read from the stage's record.
+-- returns {now ms, the run ids no longer tracked...}. A live run's heartbeat becomes now, a dead one's 0 (due at
+-- once); a run no longer tracked (its worker ended it, or the monitor recovered it) is returned, so the sidecar
+-- drops its note (actors/worker/local_runs.py). The last beat is the heartbeat's score: what the monitor's views
+-- show of it (progress) is read from the stage's record.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local n = tonumber(ARGV[2])
+local gone = {now}
 for i = 1, n do
   local id, alive = ARGV[2 * i + 1], ARGV[2 * i + 2]
   if redis.call('HEXISTS', KEYS[1], id) == 1 then
@@ -19,12 +20,12 @@ for i = 1, n do
     end
     redis.call('ZADD', KEYS[2], score, id)  -- its first beat adds it
   else
-    redis.call('HDEL', KEYS[3], id)
+    gone[#gone + 1] = id
   end
 end
 for i = 2 * n + 3, #ARGV do
-  if redis.call('ZADD', KEYS[4], now, ARGV[i]) == 1 then
-    redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[1], '*', 'type', 'worker', 'action', 'up', 'worker', ARGV[i])
+  if redis.call('ZADD', KEYS[3], now, ARGV[i]) == 1 then
+    redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[1], '*', 'type', 'worker', 'action', 'up', 'worker', ARGV[i])
   end
 end
-return now
+return gone
