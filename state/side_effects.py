@@ -6,17 +6,17 @@ record; the stores commit it with ``update_stage.lua`` together with the effects
 
 Done by the compare-and-set script itself, on every committed change:
 
-1. the record, its ``status:`` field and revision; the workflow's TTL refreshed;
+1. the record, its ``status:`` field and revision; the workflow's TTL refreshed (an ending's, state/records.py);
 2. a ``stage`` event on the live events stream (``taskgate:events``);
-3. on an end (a status other than RUNNING and PENDING): the progress field dropped, the ending added to the
-   webhook outbox when the workflow has a callback, and the waiters parked on the stage reported, which
-   the store then hands over to their queues (``hand_over.lua``).
+3. on an end (a status other than RUNNING and PENDING): the progress and heartbeat flag fields dropped, the
+   ending added to the webhook outbox when the workflow has a callback, and the waiters parked on the stage
+   reported, which the store then hands over to their queues (``hand_over.lua``).
 
 Queued here by ``queue_transition``, from the old and the new record:
 
 4. task figures: the queue wait on PENDING -> RUNNING, the finished count and the run time on an end
    (into a worker's batch, ``state.counter_batch``, when it passes one);
-5. run tracking: a run leaving RUNNING is forgotten (``tracking.queue_forget``: everything the monitor reads;
+5. run tracking: a run leaving RUNNING is forgotten (``tracking.queue_forget_run``: everything the monitor reads;
    the worker drops its local note for the sidecar, ``actors.worker.local_runs``, once the change committed);
 6. indexes: the PENDING index, the per-API-key queued/running counts, the schedule index.
 
@@ -41,7 +41,7 @@ from config import keys
 from state.limits import queue_key_counts
 from state.models import StageRecord
 from state.task_metrics import queue_observe
-from state.tracking import RunInfo, queue_forget, queue_pending, queue_start, run_id
+from state.tracking import RunInfo, queue_forget_run, queue_pending, queue_start, run_id
 from state.transitions import Status, is_terminal
 
 
@@ -101,7 +101,7 @@ def queue_transition(pipe: Any, workflow_id: str, old: StageRecord, new: StageRe
         since = old.updated_at_ms or old.created_at_ms
         queue_observe(figures, "queue_wait_seconds", new.task_name, (new.started_at_ms - since) / 1000)
     if old.status == Status.RUNNING:
-        queue_forget(pipe, [rid])
+        queue_forget_run(pipe, rid)
     if (old.status == Status.PENDING) != (new.status == Status.PENDING):
         queue_pending(pipe, rid, pending=new.status == Status.PENDING)
     queue_key_counts(pipe, rid, old, new)

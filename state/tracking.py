@@ -127,6 +127,17 @@ def queue_start(effects: Any, info: RunInfo) -> None:
     effects.zadd(keys.RUN_CHECKS, info.started_ms + first_ms, info.run_id)
 
 
+def queue_forget_run(effects: Any, rid: str) -> None:
+    """Queue what stops tracking a run as effects of its stage leaving RUNNING (``queue_forget`` for one run).
+
+    Its heartbeat is removed only when it has one: the sidecar's first beat flags the stage (``beat.lua``), and
+    the move's script reads the flag with the revision it checks, so a short run's ending pays no ZREM for it.
+    """
+    effects.hdel(keys.RUNS, rid)
+    effects.zrem_beaten(keys.RUN_HEARTBEATS, rid)
+    effects.zrem(keys.RUN_CHECKS, rid)
+
+
 def queue_forget(pipe: Any, ids: list[str]) -> None:
     """Queue the commands that stop tracking ``ids`` (sync or async pipeline)."""
     if not ids:
@@ -179,6 +190,7 @@ class SyncTracker:
         for rid, alive in runs.items():
             args += [rid, 1 if alive else 0]
         script_keys = [keys.RUNS, keys.RUN_HEARTBEATS, keys.WORKERS, keys.EVENTS]
+        script_keys += [keys.workflow_state(rid.rpartition("|")[0]) for rid in runs]
         now, *gone = _BEAT(self._channel, script_keys, [*args, *workers])
         return int(now), [text(rid) for rid in gone]
 
@@ -301,6 +313,7 @@ __all__ = [
     "decode_run",
     "limits_for",
     "queue_forget",
+    "queue_forget_run",
     "queue_pending",
     "queue_start",
     "run_id",

@@ -19,13 +19,15 @@
 --         name, key index (into KEYS), n, then n arguments. Commands: HINCRBY, HINCRBYFLOAT, HSET, HDEL, ZADD,
 --         ZREM, SREM, RPUSH, LPUSH, LTRIM (a released scheduled stage's enqueue), and ZADD_AFTER (ZADD with score = server now ms + the given offset); state/effects.py
 --         records them
--- One HMGET reads what the update needs (revision, callback flag, waiters, progress); the server's TIME is
+-- One HMGET reads what the update needs (revision, callback flag, waiters, progress, heartbeat flag); an end drops
+-- the progress and heartbeat flag fields; the server's TIME is
 -- read only when something uses it (a fence, a deadline, a webhook). A record created before the
 -- has_callback flag existed has its meta read instead.
 -- returns {1, new_rev, waiting} | {0, current_rev} on a lost race | {-1} no such stage | {-2} lease not held;
 --         waiting is 1 when the update ended the stage and messages are parked on it (park_waiter.lua)
 local name = ARGV[1]
-local found = redis.call('HMGET', KEYS[1], 'rev:' .. name, 'has_callback', 'waiters:' .. name, 'progress:' .. name)
+local found = redis.call('HMGET', KEYS[1], 'rev:' .. name, 'has_callback', 'waiters:' .. name, 'progress:' .. name,
+  'beat:' .. name)
 local rev = found[1]
 if not rev then
   return {-1}
@@ -51,8 +53,10 @@ local new_rev = tonumber(rev) + 1
 local waiting = 0
 redis.call('HSET', KEYS[1], 'stage:' .. name, ARGV[4], 'status:' .. name, ARGV[3], 'rev:' .. name, new_rev)
 if ARGV[3] ~= 'RUNNING' and ARGV[3] ~= 'PENDING' then
-  if found[4] then
-    redis.call('HDEL', KEYS[1], 'progress:' .. name)
+  if found[4] and found[5] then
+    redis.call('HDEL', KEYS[1], 'progress:' .. name, 'beat:' .. name)
+  elseif found[4] or found[5] then
+    redis.call('HDEL', KEYS[1], (found[4] and 'progress:' or 'beat:') .. name)
   end
   if found[3] then
     waiting = 1
@@ -83,6 +87,10 @@ if ARGV[9] then
     local command, key, n = ARGV[i], KEYS[tonumber(ARGV[i + 1])], tonumber(ARGV[i + 2])
     if command == 'ZADD_AFTER' then
       redis.call('ZADD', key, now() + tonumber(ARGV[i + 3]), ARGV[i + 4])
+    elseif command == 'ZREM_BEATEN' then  -- a run's heartbeat exists once it beat (beat.lua flags the stage)
+      if found[5] then
+        redis.call('ZREM', key, ARGV[i + 3])
+      end
     elseif allowed[command] then
       redis.call(command, key, unpack(ARGV, i + 3, i + 2 + n))
     else
