@@ -19,6 +19,7 @@
 --         name, key index (into KEYS), n, then n arguments. Commands: HINCRBY, HINCRBYFLOAT, HSET, HDEL, ZADD,
 --         ZREM, SREM, RPUSH, LPUSH, LTRIM (a released scheduled stage's enqueue), and ZADD_AFTER (ZADD with score = server now ms + the given offset); state/effects.py
 --         records them
+-- The stage's fields and the effects' HSETs of KEYS[1] (a start's run record, state/tracking.py) are one HSET.
 -- One HMGET reads what the update needs (revision, callback flag, waiters, progress, heartbeat flag); an end drops
 -- the progress and heartbeat flag fields; the server's TIME is
 -- read only when something uses it (a fence, a deadline, a webhook). A record created before the
@@ -51,7 +52,22 @@ if KEYS[3] and ARGV[6] and ARGV[6] ~= '' then
 end
 local new_rev = tonumber(rev) + 1
 local waiting = 0
-redis.call('HSET', KEYS[1], 'stage:' .. name, ARGV[4], 'status:' .. name, ARGV[3], 'rev:' .. name, new_rev)
+local fields = {'stage:' .. name, ARGV[4], 'status:' .. name, ARGV[3], 'rev:' .. name, new_rev}
+local merged = {}  -- effects HSETs of this hash (the run's record) go into the one HSET, by their ARGV index
+if ARGV[9] then
+  local i = 10
+  for _ = 1, tonumber(ARGV[9]) do
+    local n = tonumber(ARGV[i + 2])
+    if ARGV[i] == 'HSET' and KEYS[tonumber(ARGV[i + 1])] == KEYS[1] then
+      for j = i + 3, i + 2 + n do
+        fields[#fields + 1] = ARGV[j]
+      end
+      merged[i] = true
+    end
+    i = i + 3 + n
+  end
+end
+redis.call('HSET', KEYS[1], unpack(fields))
 if ARGV[3] ~= 'RUNNING' and ARGV[3] ~= 'PENDING' then
   if found[4] and found[5] then
     redis.call('HDEL', KEYS[1], 'progress:' .. name, 'beat:' .. name)
@@ -85,7 +101,8 @@ if ARGV[9] then
   local i = 10
   for _ = 1, tonumber(ARGV[9]) do
     local command, key, n = ARGV[i], KEYS[tonumber(ARGV[i + 1])], tonumber(ARGV[i + 2])
-    if command == 'ZADD_AFTER' then
+    if merged[i] then  -- written with the stage above
+    elseif command == 'ZADD_AFTER' then
       redis.call('ZADD', key, now() + tonumber(ARGV[i + 3]), ARGV[i + 4])
     elseif command == 'ZREM_BEATEN' then  -- a run's heartbeat exists once it beat (beat.lua flags the stage)
       if found[5] then

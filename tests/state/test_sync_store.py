@@ -147,7 +147,7 @@ async def test_a_runs_heartbeat_is_removed_by_its_ending_only_once_the_sidecar_b
         sync_store.update_stage_at(wid, "system.ping", set_status(Status.SUCCESS), also=Companions(tracked=info))
         zrems[wid] = _zrem_calls(redis_client) - before
         assert redis_client.zscore(keys.RUN_HEARTBEATS, rid) is None
-        assert not redis_client.hexists(keys.RUNS, rid)
+        assert tracker.get(rid) is None
         assert not redis_client.hexists(keys.workflow_state(wid), "beat:system.ping")  # the flag went with the end
         assert tracker.beat({rid: True}, [])[1] == [rid]  # untracked: the sidecar drops its note, no beat added
         assert redis_client.zscore(keys.RUN_HEARTBEATS, rid) is None
