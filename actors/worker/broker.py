@@ -47,6 +47,8 @@ class Delivery:
 class _WakingConsumer(RedisConsumer):  # type: ignore[misc]
     """Fetch like Dramatiq's consumer, but wait on a wake-up list instead of sleeping."""
 
+    emptied = False  # the last fetch took fewer than it asked for: the next one waits for a wake-up first
+
     def __next__(self) -> MessageProxy | None:
         try:
             while True:
@@ -60,10 +62,12 @@ class _WakingConsumer(RedisConsumer):  # type: ignore[misc]
                     return MessageProxy(message)
                 except IndexError:
                     messages = []
-                    if self.outstanding_message_count < self.prefetch:
-                        self.message_cache = messages = self.broker.do_fetch(
-                            self.queue_name, self.prefetch - self.outstanding_message_count
-                        )
+                    wanted = self.prefetch - self.outstanding_message_count
+                    if wanted > 0 and not self.emptied:
+                        self.message_cache = messages = self.broker.do_fetch(self.queue_name, wanted)
+                        # Fewer than asked: the queue is empty now, so the next message into it brings a
+                        # wake-up token (create_stage.lua, fetch.lua): wait for it rather than fetch again.
+                        self.emptied = len(messages) < wanted and not self.queue_name.endswith(".DQ")
                         snapshots = self.broker.snapshots
                         if messages and snapshots is not None and not self.queue_name.endswith(".DQ"):
                             snapshots.read(self.broker.channel, messages)  # delayed messages only move on
@@ -71,6 +75,7 @@ class _WakingConsumer(RedisConsumer):  # type: ignore[misc]
                         # Idle: block on the wake-up list (a release of backoff polling), bounded by
                         # the usual backoff so maintenance and shutdown still run.
                         self.misses, backoff_ms = compute_backoff(self.misses, max_backoff=self.timeout)
+                        self.emptied = False
                         self.broker.channel.execute(
                             "BLPOP", keys.broker_wake(self.queue_name), max(backoff_ms, 10) / 1000
                         )

@@ -54,6 +54,7 @@ local function band_keys(b)
   return KEYS[5 + 3 * b], KEYS[6 + 3 * b], KEYS[7 + 3 * b], ARGV[6 + b]
 end
 
+local all_tokens = false  -- whether this take popped every lane token (set below, before any lane is read)
 local heads = {}      -- band -> {member, score} of its ages zset's head, or false when empty (nil: not read)
 local rotations = {}  -- band -> its rotation's first client, or false when empty (nil: not read)
 local weights = {}    -- client -> weight
@@ -121,7 +122,8 @@ end
 -- The band is the only one with work and its client the only one in its rotation: the next messages in
 -- order are the lane's head, whatever the ages (one client's lane is in its submit order), and a lone client's
 -- take counts no turn (its weight is not read: its turn starts when another client joins). So the rest wanted
--- is popped at once (one LPOP with a count, one ZREM); a short pop shows the lane empty.
+-- is popped at once (one LPOP with a count, one ZREM); a short pop shows the lane empty, and so does a full one
+-- when the tokens were all popped (the lane then held every message of the queue's lanes).
 local function take_run(b, client, lane)
   local _, turns, ages = band_keys(b)
   local asked = wanted - #ids
@@ -136,7 +138,7 @@ local function take_run(b, client, lane)
   end
   redis.call('ZREM', ages, unpack(members))
   heads[b] = nil
-  if #taken < asked then  -- the lane is empty: the client leaves the rotation
+  if #taken < asked or all_tokens then  -- the lane is empty: the client leaves the rotation
     local rotation = band_keys(b)
     redis.call('LREM', rotation, 0, client)
     redis.call('HDEL', turns, client)
@@ -202,6 +204,7 @@ local tokens = 0
 if #ids < wanted then
   local popped = redis.call('LPOP', KEYS[17], wanted - #ids)
   tokens = popped and #popped or 0
+  all_tokens = tokens < wanted - #ids
 end
 if tokens > 0 then
   local from_lanes = 0
