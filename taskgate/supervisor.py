@@ -21,7 +21,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -203,9 +202,10 @@ def main(argv: list[str]) -> int:
     queues = args.queues or list(QUEUES)
     served = SupervisorInfo(queues=queues, engines=engine_problems(settings, queues))
     # the runs the pools' processes have in flight, noted for the sidecar (``actors.worker.local_runs``)
-    runs_dir = tempfile.mkdtemp(prefix="taskgate-runs-")
+    runs = LocalRuns.make()
+    runs_dir = str(runs.folder)
     os.environ[RUNS_DIR_ENV] = runs_dir
-    sidecar = Sidecar(client, LiveSettings(settings), socket.gethostname(), list, served, runs=LocalRuns(runs_dir))
+    sidecar = Sidecar(client, LiveSettings(settings), socket.gethostname(), list, served, runs=runs)
     supervisor = Supervisor(pools, sidecar)
     supervisor.sidecar.worker_pids = supervisor.worker_pids
 

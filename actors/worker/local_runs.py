@@ -1,8 +1,9 @@
 """The runs a host's worker processes have in flight, told to their sidecar through a local folder.
 
 The supervisor (``taskgate worker``) makes a folder and names it to its pools in ``RUNS_DIR_ENV``. A worker
-process notes each run it started there once its start committed (a file ``{pid}.{n}`` holding the run id) and
-removes the note when the run is no longer tracked. The sidecar lists the folder every heartbeat round: the runs
+process notes each run it started there once its start committed (an empty file ``{pid}:{run id}``, made by one
+``mknod``; a run id that cannot be a file name goes in a file ``{pid}.{n}`` instead) and removes the note when
+the run is no longer tracked. The sidecar lists the folder every heartbeat round: the runs
 it heartbeats cost no Redis command per run. A note left by a killed process stays until the heartbeat script
 finds its run no longer tracked (the monitor recovered it); the sidecar then removes it. A worker process
 started without a supervisor has no folder: nothing heartbeats it, as before.
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import stat
+import tempfile
 from pathlib import Path
 
 import structlog
@@ -20,6 +23,7 @@ log = structlog.get_logger(__name__)
 
 # The folder's path, set by the supervisor for its pools (not a ``TASKGATE_`` setting: it is per supervisor).
 RUNS_DIR_ENV = "_TASKGATE_RUNS_DIR"
+_NAME_MAX = 255
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -31,6 +35,12 @@ class LocalRuns:
         self._numbers = itertools.count()
 
     @classmethod
+    def make(cls) -> LocalRuns:
+        """Make a folder of notes (in memory, under ``/dev/shm``, where there is one)."""
+        shm = "/dev/shm"  # noqa: S108  (a private folder made by mkdtemp: mode 0700, a random name)
+        return cls(tempfile.mkdtemp(prefix="taskgate-runs-", dir=shm if os.path.isdir(shm) else None))
+
+    @classmethod
     def from_env(cls) -> LocalRuns:
         """Return the notes of the folder the supervisor named (none: this process is not supervised)."""
         return cls(os.environ.get(RUNS_DIR_ENV) or None)
@@ -39,8 +49,12 @@ class LocalRuns:
         """Note a started run of process ``pid``; return the note's name (None without a folder or on failure)."""
         if self.folder is None:
             return None
-        name = f"{pid}.{next(self._numbers)}"
+        name = f"{pid}:{run_id}"
         try:
+            if "/" not in run_id and "\0" not in run_id and len(name.encode()) <= _NAME_MAX:
+                os.mknod(f"{self.folder}/{name}", 0o600 | stat.S_IFREG)
+                return name
+            name = f"{pid}.{next(self._numbers)}"
             fd = os.open(f"{self.folder}/{name}", _FLAGS, 0o600)
             try:
                 os.write(fd, run_id.encode())
@@ -73,11 +87,13 @@ class LocalRuns:
             log.warning("run_notes_not_listed", folder=self.folder, error=str(exc))
             return {}
         for name in names:
-            pid, _, _ = name.partition(".")
-            try:
-                run_id = Path(self.folder, name).read_text()
-            except OSError:
-                continue  # removed meanwhile: its run ended
+            pid, colon, run_id = name.partition(":")
+            if not colon:
+                pid = name.partition(".")[0]
+                try:
+                    run_id = Path(self.folder, name).read_text()
+                except OSError:
+                    continue  # removed meanwhile: its run ended
             if pid.isdigit() and run_id:
                 found.setdefault(run_id, []).append((name, int(pid)))
         return found
