@@ -8,8 +8,10 @@
    actor's counter are left out. CPU per task per process (gateway, worker, Redis, the bench's client), from
    ``/proc/PID/stat`` (utime + stime, a process and every process below it) before and after the counted
    tasks: unlike throughput, not moved much by other load on the machine.
-2. End to end, the median of alternating rounds against bare Dramatiq and Celery in the same run.
-3. The same against bare Dramatiq with Redis behind 1 ms of added latency (both through the same proxy):
+2. CPU per task per process, the median of alternating rounds of ``CPU_TASKS`` no-op tasks (taskgate, HTTP submit
+   8 at a time) and as many bare Dramatiq messages, both straight to Redis.
+3. End to end, the median of alternating rounds against bare Dramatiq and Celery in the same run.
+4. The same against bare Dramatiq with Redis behind 1 ms of added latency (both through the same proxy):
    round trips are what that shows.
 
 Run: .venv/bin/python -m bench hot_path
@@ -48,6 +50,8 @@ COUNTED = 500
 COUNT_CONCURRENCY = 8
 ROUNDS = 5
 TASKS = 2000
+CPU_ROUNDS = 3
+CPU_TASKS = 1000
 DELAYED_ROUNDS = 3
 DELAYED_TASKS = 1000
 DELAY_S = 0.001
@@ -248,6 +252,49 @@ def count_per_task(server: EmbeddedRedis, tmp: Path) -> float:
     return ours
 
 
+def _median_cpu(meters: list[CpuMeter], n: int) -> str:
+    """Describe the median CPU per task of each process over ``meters``' rounds."""
+    names = list(meters[0].used)
+    per = {name: statistics.median(m.used[name] for m in meters) / n * 1000 for name in names}
+    parts = ", ".join(f"{name} {ms:.3f}" for name, ms in per.items())
+    return f"{sum(per.values()):.3f} ms CPU per task ({parts})"
+
+
+def cpu_per_task(server: EmbeddedRedis, tmp: Path) -> None:
+    """Print the median CPU per task of each process, taskgate against bare Dramatiq, rounds alternating."""
+    direct = redis.Redis.from_url(server.url)
+    system = System(server.url, tmp / "share", tmp, ENV)
+    ours: list[CpuMeter] = []
+    theirs: list[CpuMeter] = []
+    try:
+        system.start_gateway()
+        system.start_worker(processes=1, threads=8)
+        wait_until(system.worker_pids, timeout_s=30, what="worker processes")
+        bare = Bare(server.url, direct, tmp)
+        asyncio.run(_submit(system.base_url, [f"cpu-warm-{i}" for i in range(100)], COUNT_CONCURRENCY))
+        _wait_succeeded(direct, [f"cpu-warm-{i}" for i in range(100)])
+        pids = {"gateway": system.procs["gateway"].pid, "worker": system.procs["worker"].pid}
+        for r in range(CPU_ROUNDS):
+            meter = CpuMeter({"worker": bare.worker.pid, "redis": server.process.pid}, None)
+            meter.start()
+            bare.run(CPU_TASKS)
+            meter.stop()
+            theirs.append(meter)
+            ids = [f"cpu-{r}-{i}" for i in range(CPU_TASKS)]
+            meter = CpuMeter({**pids, "redis": server.process.pid}, None)
+            meter.start()
+            asyncio.run(_submit(system.base_url, ids, COUNT_CONCURRENCY))
+            _wait_succeeded(direct, ids)
+            meter.stop()
+            ours.append(meter)
+        bare.stop()
+    finally:
+        system.stop()
+    print(f"CPU per task ({CPU_ROUNDS} alternating rounds of {CPU_TASKS}, medians):")
+    print(f"  taskgate: {_median_cpu(ours, CPU_TASKS)}")
+    print(f"  bare Dramatiq: {_median_cpu(theirs, CPU_TASKS)}")
+
+
 def _spread(ratios: list[float]) -> str:
     ordered = sorted(ratios)
     return f"median {statistics.median(ordered):.2f}, rounds {', '.join(f'{r:.2f}' for r in ordered)}"
@@ -316,7 +363,7 @@ def delayed(server: EmbeddedRedis, tmp: Path) -> None:
 
 
 def main() -> int:
-    parts = set(sys.argv[1:]) or {"count", "e2e", "delayed"}
+    parts = set(sys.argv[1:]) or {"count", "cpu", "e2e", "delayed"}
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
@@ -326,6 +373,9 @@ def main() -> int:
         try:
             if "count" in parts:
                 ok = count_per_task(server, tmp_path) <= TARGET_COMMANDS and ok
+            if "cpu" in parts:
+                redis.Redis.from_url(server.url).flushall()
+                cpu_per_task(server, tmp_path)
             if "e2e" in parts:
                 redis.Redis.from_url(server.url).flushall()
                 ok = end_to_end(server, tmp_path) and ok
