@@ -22,11 +22,14 @@ class Effects:
         self.first_key = first_key
         self.keys: list[str] = []
         self.ops: list[list[Any]] = []
+        self._indexes: dict[str, int] = {}
 
     def _index(self, key: str) -> int:
-        if key not in self.keys:
+        index = self._indexes.get(key)
+        if index is None:
+            index = self._indexes[key] = self.first_key + len(self.keys)
             self.keys.append(key)
-        return self.first_key + self.keys.index(key)
+        return index
 
     def hincrby(self, key: str, field: str, amount: int) -> None:
         """Record HINCRBY."""
