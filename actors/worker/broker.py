@@ -33,6 +33,8 @@ _MAINTENANCE_EVERY = 16
 # A consumer's Dramatiq heartbeat is written by at most one fetch in this many ms (Dramatiq's maintenance counts
 # a consumer dead after ``heartbeat_timeout``, a minute by default); the other fetches skip the write.
 _HEARTBEAT_EVERY_MS = 1000
+# The longest a consumer holding all it may hold waits for an ack to free room before it looks again.
+_BUSY_WAIT_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,10 @@ class _WakingConsumer(RedisConsumer):  # type: ignore[misc]
     """Fetch like Dramatiq's consumer, but wait on a wake-up list instead of sleeping."""
 
     emptied = False  # the last fetch took fewer than it asked for: the next one waits for a wake-up first
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
+        self.room = threading.Event()  # set by each ack and nack: a busy consumer may take again
 
     def __next__(self) -> MessageProxy | None:
         try:
@@ -71,6 +77,13 @@ class _WakingConsumer(RedisConsumer):  # type: ignore[misc]
                         snapshots = self.broker.snapshots
                         if messages and snapshots is not None and not self.queue_name.endswith(".DQ"):
                             snapshots.read(self.broker.channel, messages)  # delayed messages only move on
+                    if not messages and wanted <= 0:
+                        # Busy: every message this consumer may hold is out. Wait for a worker thread's ack or
+                        # nack to free room (a wake-up token is for an idle consumer: not taken here).
+                        self.room.clear()
+                        if self.outstanding_message_count >= self.prefetch:
+                            self.room.wait(_BUSY_WAIT_S)
+                        return None
                     if not messages:
                         # Idle: block on the wake-up list (a release of backoff polling), bounded by
                         # the usual backoff so maintenance and shutdown still run.
@@ -87,15 +100,17 @@ class _WakingConsumer(RedisConsumer):  # type: ignore[misc]
         """Ack as Dramatiq does, unless the stage's ending already did it in its script."""
         if self.broker.take_acked(message.options["redis_message_id"]):
             self.queued_message_ids.discard(message.message_id)
-            return
-        super().ack(message)  # type: ignore[no-untyped-call]
+        else:
+            super().ack(message)  # type: ignore[no-untyped-call]
+        self.room.set()
 
     def nack(self, message: MessageProxy) -> None:
         """Nack as Dramatiq does, unless the stage's ending already acked the message (its stage has ended)."""
         if self.broker.take_acked(message.options["redis_message_id"]):
             self.queued_message_ids.discard(message.message_id)
-            return
-        super().nack(message)  # type: ignore[no-untyped-call]
+        else:
+            super().nack(message)  # type: ignore[no-untyped-call]
+        self.room.set()
 
 
 class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
