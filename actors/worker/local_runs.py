@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import stat
 import tempfile
 from pathlib import Path
@@ -24,7 +25,19 @@ log = structlog.get_logger(__name__)
 # The folder's path, set by the supervisor for its pools (not a ``TASKGATE_`` setting: it is per supervisor).
 RUNS_DIR_ENV = "_TASKGATE_RUNS_DIR"
 _NAME_MAX = 255
+_PREFIX = "taskgate-runs-"
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+
+
+def _alive(pid: int) -> bool:
+    """Return whether process ``pid`` exists (one of another user counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class LocalRuns:
@@ -36,9 +49,17 @@ class LocalRuns:
 
     @classmethod
     def make(cls) -> LocalRuns:
-        """Make a folder of notes (in memory, under ``/dev/shm``, where there is one)."""
+        """Make a folder of notes (in memory, under ``/dev/shm``, where there is one), named by this process.
+
+        Folders left by supervisors that died without removing theirs (SIGKILL) are removed first.
+        """
         shm = "/dev/shm"  # noqa: S108  (a private folder made by mkdtemp: mode 0700, a random name)
-        return cls(tempfile.mkdtemp(prefix="taskgate-runs-", dir=shm if os.path.isdir(shm) else None))
+        base = shm if os.path.isdir(shm) else tempfile.gettempdir()
+        for stale in Path(base).glob(f"{_PREFIX}*-*"):
+            pid = stale.name.removeprefix(_PREFIX).partition("-")[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(stale, ignore_errors=True)
+        return cls(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=base))
 
     @classmethod
     def from_env(cls) -> LocalRuns:
