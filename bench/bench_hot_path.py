@@ -1,13 +1,17 @@
 """Issue 21 benchmark: the Redis cost of one no-op task, and what it does to throughput.
 
-1. Commands and round trips per task: ``system.ping`` submitted over HTTP (500, 8 at a time) through the
+1. Commands, round trips and CPU per task: ``system.ping`` submitted over HTTP (500, 8 at a time) through the
    whole hot path (submit, fetch, start, end, ack, events, metrics, indexes), counted with ``INFO
    commandstats`` (a command inside a Lua script counts as one, as does the EVALSHA that runs it) and with a
    proxy in front of Redis that counts request turns (``bench.redis_proxy``); beside bare Dramatiq's for
    the same number of no-op messages. The bench's own reads (waiting for the tasks) and the baseline
-   actor's counter are left out.
-2. End to end, the median of alternating rounds against bare Dramatiq and Celery in the same run.
-3. The same against bare Dramatiq with Redis behind 1 ms of added latency (both through the same proxy):
+   actor's counter are left out. CPU per task per process (gateway, worker, Redis, the bench's client), from
+   ``/proc/PID/stat`` (utime + stime, a process and every process below it) before and after the counted
+   tasks: unlike throughput, not moved much by other load on the machine.
+2. CPU per task per process, the median of alternating rounds of ``CPU_TASKS`` no-op tasks (taskgate, HTTP submit
+   8 at a time) and as many bare Dramatiq messages, both straight to Redis.
+3. End to end, the median of alternating rounds against bare Dramatiq and Celery in the same run.
+4. The same against bare Dramatiq with Redis behind 1 ms of added latency (both through the same proxy):
    round trips are what that shows.
 
 Run: .venv/bin/python -m bench hot_path
@@ -28,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psutil
 import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.message import Message
@@ -45,6 +50,8 @@ COUNTED = 500
 COUNT_CONCURRENCY = 8
 ROUNDS = 5
 TASKS = 2000
+CPU_ROUNDS = 3
+CPU_TASKS = 1000
 DELAYED_ROUNDS = 3
 DELAYED_TASKS = 1000
 DELAY_S = 0.001
@@ -91,6 +98,59 @@ class Bare:
         self.worker.terminate()
         self.worker.wait(30)
         self.broker.close()
+
+
+_TICK_S = 1 / os.sysconf("SC_CLK_TCK")
+
+
+def _stat_cpu_s(path: str) -> float:
+    """Return utime + stime (fields 14 and 15) of a ``/proc/.../stat`` file in seconds; 0 when it is gone."""
+    try:
+        fields = Path(path).read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) * _TICK_S
+
+
+def _cpu_s(pid: int) -> float:
+    """Return the CPU seconds (user + system) ``pid`` and the live processes below it have used."""
+    try:
+        pids = [pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))]
+    except psutil.NoSuchProcess:
+        return 0.0
+    return sum(_stat_cpu_s(f"/proc/{one}/stat") for one in pids)
+
+
+class CpuMeter:
+    """CPU time per process group between ``start`` and ``stop``.
+
+    The bench's own process is the client, less its proxy thread (``proxy_tid``), which is not counted: the
+    systems compared both reach Redis through it.
+    """
+
+    def __init__(self, pids: dict[str, int], proxy_tid: int | None) -> None:
+        self.pids = pids
+        self.proxy_tid = proxy_tid
+        self.before: dict[str, float] = {}
+        self.used: dict[str, float] = {}
+
+    def _now(self) -> dict[str, float]:
+        now = {name: _cpu_s(pid) for name, pid in self.pids.items()}
+        times = os.times()
+        proxy = _stat_cpu_s(f"/proc/self/task/{self.proxy_tid}/stat") if self.proxy_tid else 0.0
+        now["client"] = times.user + times.system - proxy
+        return now
+
+    def start(self) -> None:
+        self.before = self._now()
+
+    def stop(self) -> None:
+        after = self._now()
+        self.used = {name: after[name] - self.before[name] for name in after}
+
+    def describe(self, n: int) -> str:
+        parts = ", ".join(f"{name} {used / n * 1000:.3f}" for name, used in self.used.items())
+        return f"{sum(self.used.values()) / n * 1000:.3f} ms CPU per task ({parts})"
 
 
 def command_counts(client: redis.Redis) -> Counter[str]:
@@ -156,20 +216,28 @@ def count_per_task(server: EmbeddedRedis, tmp: Path) -> float:
         asyncio.run(_submit(system.base_url, [f"warm-{i}" for i in range(50)], COUNT_CONCURRENCY))
         _wait_succeeded(direct, [f"warm-{i}" for i in range(50)])
         ids = [f"count-{i}" for i in range(COUNTED)]
+        pids = {"gateway": system.procs["gateway"].pid, "worker": system.procs["worker"].pid}
+        ours_cpu = CpuMeter({**pids, "redis": server.process.pid}, proxy._thread.native_id)
         before, trips = command_counts(direct), proxy.round_trips
+        ours_cpu.start()
         asyncio.run(_submit(system.base_url, ids, COUNT_CONCURRENCY))
         polls = _wait_succeeded(direct, ids)
+        ours_cpu.stop()
         ours_trips = (proxy.round_trips - trips) / COUNTED
         ours, used = _per_task(before, command_counts(direct), Counter({"HGET": polls}), COUNTED)
     finally:
         system.stop()
     print(f"taskgate: {ours:.1f} Redis commands and {ours_trips:.1f} round trips per no-op task")
     print(f"  by command: {_describe(used, COUNTED)}")
+    print(f"  {ours_cpu.describe(COUNTED)}")
 
     bare = Bare(proxy.url, direct, tmp)
     try:
+        bare_cpu = CpuMeter({"worker": bare.worker.pid, "redis": server.process.pid}, proxy._thread.native_id)
         before, trips, polls = command_counts(direct), proxy.round_trips, bare.polls
+        bare_cpu.start()
         bare.run(COUNTED)
+        bare_cpu.stop()
         bare_trips = (proxy.round_trips - trips) / COUNTED
         own = Counter({"GET": bare.polls - polls, "DEL": 1, "INCRBY": COUNTED})  # the bench's reads, the actor's count
         theirs, used = _per_task(before, command_counts(direct), own, COUNTED)
@@ -178,9 +246,53 @@ def count_per_task(server: EmbeddedRedis, tmp: Path) -> float:
         proxy.stop()
     print(f"bare Dramatiq: {theirs:.1f} Redis commands and {bare_trips:.1f} round trips per no-op message")
     print(f"  by command: {_describe(used, COUNTED)}")
+    print(f"  {bare_cpu.describe(COUNTED)}")
     ok = ours <= TARGET_COMMANDS
     print(f"commands per task {ours:.1f} (target <= {TARGET_COMMANDS}): {'PASS' if ok else 'FAIL'}")
     return ours
+
+
+def _median_cpu(meters: list[CpuMeter], n: int) -> str:
+    """Describe the median CPU per task of each process over ``meters``' rounds."""
+    names = list(meters[0].used)
+    per = {name: statistics.median(m.used[name] for m in meters) / n * 1000 for name in names}
+    parts = ", ".join(f"{name} {ms:.3f}" for name, ms in per.items())
+    return f"{sum(per.values()):.3f} ms CPU per task ({parts})"
+
+
+def cpu_per_task(server: EmbeddedRedis, tmp: Path) -> None:
+    """Print the median CPU per task of each process, taskgate against bare Dramatiq, rounds alternating."""
+    direct = redis.Redis.from_url(server.url)
+    system = System(server.url, tmp / "share", tmp, ENV)
+    ours: list[CpuMeter] = []
+    theirs: list[CpuMeter] = []
+    try:
+        system.start_gateway()
+        system.start_worker(processes=1, threads=8)
+        wait_until(system.worker_pids, timeout_s=30, what="worker processes")
+        bare = Bare(server.url, direct, tmp)
+        asyncio.run(_submit(system.base_url, [f"cpu-warm-{i}" for i in range(100)], COUNT_CONCURRENCY))
+        _wait_succeeded(direct, [f"cpu-warm-{i}" for i in range(100)])
+        pids = {"gateway": system.procs["gateway"].pid, "worker": system.procs["worker"].pid}
+        for r in range(CPU_ROUNDS):
+            meter = CpuMeter({"worker": bare.worker.pid, "redis": server.process.pid}, None)
+            meter.start()
+            bare.run(CPU_TASKS)
+            meter.stop()
+            theirs.append(meter)
+            ids = [f"cpu-{r}-{i}" for i in range(CPU_TASKS)]
+            meter = CpuMeter({**pids, "redis": server.process.pid}, None)
+            meter.start()
+            asyncio.run(_submit(system.base_url, ids, COUNT_CONCURRENCY))
+            _wait_succeeded(direct, ids)
+            meter.stop()
+            ours.append(meter)
+        bare.stop()
+    finally:
+        system.stop()
+    print(f"CPU per task ({CPU_ROUNDS} alternating rounds of {CPU_TASKS}, medians):")
+    print(f"  taskgate: {_median_cpu(ours, CPU_TASKS)}")
+    print(f"  bare Dramatiq: {_median_cpu(theirs, CPU_TASKS)}")
 
 
 def _spread(ratios: list[float]) -> str:
@@ -251,7 +363,7 @@ def delayed(server: EmbeddedRedis, tmp: Path) -> None:
 
 
 def main() -> int:
-    parts = set(sys.argv[1:]) or {"count", "e2e", "delayed"}
+    parts = set(sys.argv[1:]) or {"count", "cpu", "e2e", "delayed"}
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
@@ -261,6 +373,9 @@ def main() -> int:
         try:
             if "count" in parts:
                 ok = count_per_task(server, tmp_path) <= TARGET_COMMANDS and ok
+            if "cpu" in parts:
+                redis.Redis.from_url(server.url).flushall()
+                cpu_per_task(server, tmp_path)
             if "e2e" in parts:
                 redis.Redis.from_url(server.url).flushall()
                 ok = end_to_end(server, tmp_path) and ok

@@ -123,15 +123,17 @@ def gpu_holders(device: int) -> str:
 
 
 # Monitor (monitor/, state/tracking.py). A run is one stage on one worker: run id "{workflow_id}|{task_name}".
-# hash: run id -> run JSON (workflow_id, task_name, host, pid, started_ms, attempt, message_id, gpu device/fencing).
+# A run's record (JSON: workflow_id, task_name, host, pid, started_ms, attempt, message_id, gpu device/fencing) is
+# the field run:{task_name} of its workflow_state hash (run_field), written by the start's script with the stage;
+# "" (or no field) once the run is no longer tracked. RUNS is where runs started before that lived (run id ->
+# JSON): read as a fallback and emptied as they end.
+RUN_FIELD = "run:{task_name}"
 RUNS = "taskgate:runs"
 # zset: run id -> last heartbeat ms (server TIME); 0 = its process is known to be gone.
 RUN_HEARTBEATS = "taskgate:runs:heartbeats"
 # zset: run id -> when the monitor must look at its timeout tiers next (server ms): the next tier's deadline. A
 # pass reads only the due head; the tier is worked out from the run record's limits (monitor/tiers.py).
 RUN_CHECKS = "taskgate:runs:checks"
-# hash per host: run id -> pid, what that host's sidecar heartbeats.
-RUN_HOST = "taskgate:runs:host:{host}"
 # list per host: kill orders (JSON: pid, run_id, reason) that host's sidecar executes.
 KILL_ORDERS = "taskgate:kill:{host}"
 # zset: "{host}:{pid}" of each worker process -> last time its sidecar saw it alive (ms); 0 = seen gone.
@@ -151,7 +153,7 @@ PENDING_STAGES = "taskgate:stages:pending"
 STAGE_MESSAGE_FIELD = "message:{task_name}"
 # A workflow_state hash's fields: meta, has_callback ("1" when meta has a callback URL: a stage's ending reads
 # it instead of decoding meta), latest, and per stage stage:/status:/rev:/hash:/message:/progress:/cancel:/
-# waiters:/parked:/callback:{task_name}.
+# waiters:/parked:/callback:/run:/beat:{task_name} (run: its run record, beat: set at the run's first heartbeat).
 # string: the monitor leader's token; its PX is the leader lease.
 MONITOR_LEADER = "taskgate:monitor:leader"
 # hash: monitor counters (tier_events_total:<tier>, recoveries_total:<kind>, passes_total, last_pass_*).
@@ -168,14 +170,14 @@ CONFIG_OVERRIDES = "taskgate:config:overrides"
 CONFIG_VERSION = "taskgate:config:version"
 
 
+def run_field(task_name: str) -> str:
+    """Return the field of a workflow's hash that holds the record of the stage's tracked run."""
+    return RUN_FIELD.format(task_name=task_name)
+
+
 def stage_message_field(task_name: str) -> str:
     """Return the field of a workflow's hash that notes the latest message sent for stage ``task_name``."""
     return STAGE_MESSAGE_FIELD.format(task_name=task_name)
-
-
-def run_host(host: str) -> str:
-    """Return the hash of runs on one host."""
-    return RUN_HOST.format(host=host)
 
 
 def kill_orders(host: str) -> str:

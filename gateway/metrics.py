@@ -334,7 +334,7 @@ async def _read(client: aioredis.Redis, settings: Settings) -> list[Any]:
         pipe.hgetall(keys.TASK_METRICS)
         for queue in QUEUES:
             pipe.llen(f"{keys.DRAMATIQ_NAMESPACE}:{queue}")
-        pipe.hlen(keys.RUNS)
+        pipe.zcard(keys.RUN_CHECKS)  # one timeout check per tracked run
         pipe.hgetall(keys.MONITOR_STATS)
         pipe.zrange(keys.RUN_HEARTBEATS, 0, 0, withscores=True)
         pipe.zcount(keys.RUN_HEARTBEATS, "-inf", now_ms - timeout_ms)

@@ -14,7 +14,7 @@ from config import Settings, keys
 from gpu_lock import DeviceStatus, GpuLockStatus, aforce_release, aread_status
 from monitor.journal import event_for, record_event
 from state import StateStore, TaskNotFound, is_terminal, now_ms
-from state.tracking import limits_for, run_id
+from state.tracking import AsyncTracker, limits_for, run_id
 
 HISTORY_EVERY_MS = 60_000
 HISTORY_KEPT = 24 * 60
@@ -99,7 +99,7 @@ class LockHealth:
         hard_s = limits_for(settings, holder.task_name)["hard"]
         if holder.age_s > hard_s:
             return f"lease held {holder.age_s:.1f} s, past the hard tier of {hard_s:g} s"
-        if await self.client.hexists(keys.RUNS, run_id(holder.task_id, holder.task_name)):
+        if await AsyncTracker(self.client).runs([run_id(holder.task_id, holder.task_name)]):
             return None
         try:
             stage, _rev = await self.store.get_stage(holder.task_id, holder.task_name)

@@ -2,7 +2,8 @@
 
 ``Effects`` offers the pipeline methods the bookkeeping code uses (``hincrby``, ``hincrbyfloat``, ``hset``,
 ``hdel``, ``zadd``, ``zrem``, ``srem``, ``rpush``, ``lpush``, ``ltrim`` for a released scheduled stage's enqueue, plus
-``zadd_after`` for deadlines on the server's clock), so ``queue_transition`` and ``queue_start`` fill it as they
+``zadd_after`` for deadlines on the server's clock and ``zrem_beaten`` for a heartbeat that may not exist), so
+``queue_transition`` and ``queue_start`` fill it as they
 would fill a pipeline; ``update_stage.lua`` applies the recorded commands only when the compare-and-set succeeds.
 Task metrics and run tracking stay in step with the status, in one round trip. The commands travel as plain script
 arguments (``count``, then per command ``name, key index, number of arguments, arguments...``): Lua reads them
@@ -21,11 +22,14 @@ class Effects:
         self.first_key = first_key
         self.keys: list[str] = []
         self.ops: list[list[Any]] = []
+        self._indexes: dict[str, int] = {}
 
     def _index(self, key: str) -> int:
-        if key not in self.keys:
+        index = self._indexes.get(key)
+        if index is None:
+            index = self._indexes[key] = self.first_key + len(self.keys)
             self.keys.append(key)
-        return self.first_key + self.keys.index(key)
+        return index
 
     def hincrby(self, key: str, field: str, amount: int) -> None:
         """Record HINCRBY."""
@@ -54,6 +58,10 @@ class Effects:
     def zrem(self, key: str, *members: str) -> None:
         """Record ZREM."""
         self.ops.append(["ZREM", self._index(key), *members])
+
+    def zrem_beaten(self, key: str, member: str) -> None:
+        """Record ZREM of a run's heartbeat, applied only when the run beat (its stage's ``beat:`` flag is set)."""
+        self.ops.append(["ZREM_BEATEN", self._index(key), member])
 
     def srem(self, key: str, *members: str) -> None:
         """Record SREM."""

@@ -119,12 +119,22 @@ def prepare_change(
     return new, effects
 
 
+# An ending skips the TTL renewal of a stage created less than this fraction of the TTL before (7 days: 10 min).
+RENEW_AFTER = 0.001
+
+
 def cas_call(
     key: str, task_name: str, rev: int, new: StageRecord, *, ttl_ms: int, fence: Fence | None, effects: Effects | None
 ) -> tuple[list[str], list[Any]]:
-    """Return the KEYS and ARGV of ``update_stage.lua`` for one stage."""
+    """Return the KEYS and ARGV of ``update_stage.lua`` for one stage.
+
+    An ending renews the workflow's TTL, unless the stage was created less than ``RENEW_AFTER`` of the TTL
+    before (its submit set the TTL then: the record expires at most that much before a full TTL after its end).
+    """
     script_keys = [key, keys.WEBHOOK_OUTBOX, fence.holders_key if fence else key, keys.EVENTS]
-    args: list[Any] = [task_name, rev, new.status, _encoder.encode(new), ttl_ms, fence.token if fence else ""]
+    changed = new.updated_at_ms or new.finished_at_ms
+    renew = ttl_ms if changed is None or changed - new.created_at_ms >= ttl_ms * RENEW_AFTER else 0
+    args: list[Any] = [task_name, rev, new.status, _encoder.encode(new), renew, fence.token if fence else ""]
     args += [keys.workflow_id_of(key), keys.EVENTS_KEPT]
     if effects is not None and effects.ops:
         script_keys += effects.keys

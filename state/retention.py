@@ -92,8 +92,11 @@ class SyncStorageUsage:
 
     def measure(self, root: Path, workflow_id: str) -> int:
         """Record the bytes the workflow's folder holds now; return them."""
+        # a stage that wrote no file (most): one stat on a string path, no Path objects, nothing to record
+        if "\0" in workflow_id or not os.path.isdir(f"{_workflows_base(root)}/{workflow_id}"):
+            return 0
         folder = workflow_folder(root, workflow_id)
-        if folder is None or not folder.is_dir():  # a stage that wrote no file (most): nothing to record
+        if folder is None or not folder.is_dir():  # an id that names anything else
             return 0
         size = folder_bytes(folder)
         _STORAGE_BYTES(self._channel, _script_keys(workflow_id), [workflow_id, size, now_ms()])

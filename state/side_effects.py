@@ -6,25 +6,23 @@ record; the stores commit it with ``update_stage.lua`` together with the effects
 
 Done by the compare-and-set script itself, on every committed change:
 
-1. the record, its ``status:`` field and revision; the workflow's TTL refreshed;
+1. the record, its ``status:`` field and revision; the workflow's TTL refreshed (an ending's, state/records.py);
 2. a ``stage`` event on the live events stream (``taskgate:events``);
-3. on an end (a status other than RUNNING and PENDING): the progress field dropped, the ending added to the
-   webhook outbox when the workflow has a callback, and the waiters parked on the stage reported, which
-   the store then hands over to their queues (``hand_over.lua``).
+3. on an end (a status other than RUNNING and PENDING): the progress and heartbeat flag fields dropped, the
+   ending added to the webhook outbox when the workflow has a callback, and the waiters parked on the stage
+   reported, which the store then hands over to their queues (``hand_over.lua``).
 
 Queued here by ``queue_transition``, from the old and the new record:
 
 4. task figures: the queue wait on PENDING -> RUNNING, the finished count and the run time on an end
    (into a worker's batch, ``state.counter_batch``, when it passes one);
-5. run tracking: a run leaving RUNNING is forgotten (``tracking.queue_forget``: everything the monitor reads;
-   a worker's own run drops its host's entry too, point 7; ``tracking.queue_untrack`` is both, for a run
-   forgotten outside a change);
+5. run tracking: a run leaving RUNNING is forgotten (``tracking.queue_forget_run``: everything the monitor reads;
+   the worker drops its local note for the sidecar, ``actors.worker.local_runs``, once the change committed);
 6. indexes: the PENDING index, the per-API-key queued/running counts, the schedule index.
 
 Queued here from what only the caller knows (``Companions``):
 
-7. a worker's start tracks its run (``tracking.queue_start``: record, timeout checks, host entry), and its
-   change that leaves RUNNING drops the host entry;
+7. a worker's start tracks its run (``tracking.queue_start``: record, timeout check);
 8. a worker's ending that holds its message's delivery acks the message when the stage ends;
 9. a scheduler's release queues the stage's kept message.
 
@@ -43,7 +41,7 @@ from config import keys
 from state.limits import queue_key_counts
 from state.models import StageRecord
 from state.task_metrics import queue_observe
-from state.tracking import RunInfo, queue_forget, queue_pending, queue_start, run_id
+from state.tracking import RunInfo, queue_forget_run, queue_pending, queue_start, run_id
 from state.transitions import Status, is_terminal
 
 
@@ -68,7 +66,7 @@ class Companions:
     """What a caller adds to a change that the records do not say (all optional).
 
     ``track`` builds the run a worker's start tracks, from the new record; ``tracked`` is the run the
-    change's stage runs as on this worker (leaving RUNNING forgets its host entry too); ``delivery`` is the
+    change's stage runs as on this worker; ``delivery`` is the
     message a worker's ending acks when the stage ends; ``released`` the kept message a release queues.
     """
 
@@ -82,8 +80,6 @@ class Companions:
         if self.track is not None and new.status == Status.RUNNING:
             self.tracked = self.track(new)
             queue_start(effects, self.tracked)
-        elif self.tracked is not None and new.status != Status.RUNNING:
-            effects.hdel(keys.run_host(self.tracked.host), self.tracked.run_id)  # the rest goes with the move
         if self.delivery is not None and is_terminal(new.status):
             # Dramatiq's ack (dispatch.lua "ack"): the message leaves the consumer's ack set and the queue's hash
             effects.srem(self.delivery.acks_key, self.delivery.redis_message_id)
@@ -105,7 +101,7 @@ def queue_transition(pipe: Any, workflow_id: str, old: StageRecord, new: StageRe
         since = old.updated_at_ms or old.created_at_ms
         queue_observe(figures, "queue_wait_seconds", new.task_name, (new.started_at_ms - since) / 1000)
     if old.status == Status.RUNNING:
-        queue_forget(pipe, [rid])
+        queue_forget_run(pipe, rid)
     if (old.status == Status.PENDING) != (new.status == Status.PENDING):
         queue_pending(pipe, rid, pending=new.status == Status.PENDING)
     queue_key_counts(pipe, rid, old, new)

@@ -117,30 +117,46 @@ def limits_for(settings: Settings, task_name: str) -> dict[str, float]:
 def queue_start(effects: Any, info: RunInfo) -> None:
     """Track a started run as effects of its move to RUNNING.
 
-    Its record, its first check (from its start, the earlier of its heartbeat probe and its first tier), and its
-    entry in the host's runs. Its heartbeat is added by its sidecar's first beat.
+    Its record and its first check (from its start, the earlier of its heartbeat probe and its first tier). Its
+    worker tells the host's sidecar locally (``actors.worker.local_runs``), whose first beat adds its heartbeat.
     """
     first_ms = int(info.limits_s[TIERS[0]] * 1000)
     if info.probe_s > 0:
         first_ms = min(first_ms, int(info.probe_s * 1000))
-    effects.hset(keys.RUNS, info.run_id, _encoder.encode(info))
+    record = keys.workflow_state(info.workflow_id)
+    effects.hset(record, keys.run_field(info.task_name), _encoder.encode(info))  # one HSET with the stage's
     effects.zadd(keys.RUN_CHECKS, info.started_ms + first_ms, info.run_id)
-    effects.hset(keys.run_host(info.host), info.run_id, info.pid)
+
+
+def queue_forget_run(effects: Any, rid: str) -> None:
+    """Queue what stops tracking a run as effects of its stage leaving RUNNING (``queue_forget`` for one run).
+
+    Its record is emptied in the move's own HSET of the stage. Its heartbeat is removed only when it has one: the
+    sidecar's first beat flags the stage (``beat.lua``), and the move's script reads the flag with the revision it
+    checks, so a short run's ending pays no ZREM for it.
+    """
+    workflow_id, task_name = split_run_id(rid)
+    effects.hset(keys.workflow_state(workflow_id), keys.run_field(task_name), "")
+    effects.zrem_beaten(keys.RUN_HEARTBEATS, rid)
+    effects.zrem(keys.RUN_CHECKS, rid)
+
+
+def split_run_id(rid: str) -> tuple[str, str]:
+    """Return the workflow id and task name of a run id."""
+    workflow_id, _, task_name = rid.rpartition("|")
+    return workflow_id, task_name
 
 
 def queue_forget(pipe: Any, ids: list[str]) -> None:
     """Queue the commands that stop tracking ``ids`` (sync or async pipeline)."""
     if not ids:
         return
-    pipe.hdel(keys.RUNS, *ids)
+    for rid in ids:
+        workflow_id, task_name = split_run_id(rid)
+        pipe.hdel(keys.workflow_state(workflow_id), keys.run_field(task_name))
+    pipe.hdel(keys.RUNS, *ids)  # a run started before records moved into the workflow's hash
     pipe.zrem(keys.RUN_HEARTBEATS, *ids)
     pipe.zrem(keys.RUN_CHECKS, *ids)
-
-
-def queue_untrack(pipe: Any, ids: list[str], host: str) -> None:
-    """Queue what stops tracking ``ids`` of ``host`` everywhere: ``queue_forget`` and the host's entries."""
-    queue_forget(pipe, ids)
-    pipe.hdel(keys.run_host(host), *ids)
 
 
 def queue_pending(effects: Any, rid: str, *, pending: bool) -> None:
@@ -164,30 +180,33 @@ class SyncTracker:
 
     def get(self, rid: str) -> RunInfo | None:
         """Return a tracked run's record, or None when it is not tracked."""
-        raw = self.client.hget(keys.RUNS, rid)
-        return None if raw is None else _run_decoder.decode(raw)
+        workflow_id, task_name = split_run_id(rid)
+        raw = self.client.hget(keys.workflow_state(workflow_id), keys.run_field(task_name))
+        return _run_decoder.decode(raw) if raw else None
 
     def note_gpu(self, info: RunInfo) -> None:
         """Rewrite a tracked run's record (after its GPU lease was granted)."""
-        self.client.hset(keys.RUNS, info.run_id, _encoder.encode(info))
+        record = keys.workflow_state(info.workflow_id)
+        self.client.hset(record, keys.run_field(info.task_name), _encoder.encode(info))
 
     def end(self, info: RunInfo) -> None:
         """Stop tracking a run whose worker finished with it."""
         with self.client.pipeline(transaction=True) as pipe:
-            queue_untrack(pipe, [info.run_id], info.host)
+            queue_forget(pipe, [info.run_id])
             pipe.execute()
 
-    def host_runs(self, host: str) -> dict[str, int]:
-        """Return the runs tracked on ``host``: run id -> pid."""
-        return {text(k): int(v) for k, v in self.client.hgetall(keys.run_host(host)).items()}
+    def beat(self, runs: dict[str, bool], workers: list[str]) -> tuple[int, list[str]]:
+        """Heartbeat ``runs`` (run id -> process alive) and ``workers`` ("host:pid").
 
-    def beat(self, host: str, runs: dict[str, bool], workers: list[str]) -> int:
-        """Heartbeat ``runs`` (run id -> process alive) and ``workers`` ("host:pid"); return now ms."""
+        Returns now ms and the runs among ``runs`` no longer tracked.
+        """
         args: list[Any] = [keys.EVENTS_KEPT, len(runs)]
         for rid, alive in runs.items():
             args += [rid, 1 if alive else 0]
-        script_keys = [keys.RUNS, keys.RUN_HEARTBEATS, keys.run_host(host), keys.WORKERS, keys.EVENTS]
-        return int(_BEAT(self._channel, script_keys, [*args, *workers]))
+        script_keys = [keys.RUNS, keys.RUN_HEARTBEATS, keys.WORKERS, keys.EVENTS]
+        script_keys += [keys.workflow_state(split_run_id(rid)[0]) for rid in runs]
+        now, *gone = _BEAT(self._channel, script_keys, [*args, *workers])
+        return int(now), [text(rid) for rid in gone]
 
     def report_supervisor(self, member: str, info: SupervisorInfo, now_ms: int) -> None:
         """Note a worker supervisor alive at ``now_ms`` (server time) with what it serves; drop day-old ones."""
@@ -229,10 +248,29 @@ class AsyncTracker:
 
     async def runs(self, ids: list[str]) -> dict[str, RunInfo]:
         """Return the records of those ``ids`` still tracked."""
+        found = await self._records(ids, [])
+        return {rid: _run_decoder.decode(raw) for rid, (raw, _) in found.items() if raw}
+
+    async def _records(self, ids: list[str], extra: list[str]) -> dict[str, tuple[Any, list[Any]]]:
+        """Return each run's raw record (None when untracked) and ``extra`` fields of its stage ({stage} for name).
+
+        A run started before records moved into the workflow's hash is read from ``keys.RUNS``.
+        """
         if not ids:
             return {}
-        raws = await self.client.hmget(keys.RUNS, ids)
-        return {rid: _run_decoder.decode(raw) for rid, raw in zip(ids, raws, strict=True) if raw is not None}
+        async with self.client.pipeline(transaction=False) as pipe:
+            for rid in ids:
+                workflow_id, task_name = split_run_id(rid)
+                fields = [keys.run_field(task_name), *(f.format(stage=task_name) for f in extra)]
+                pipe.hmget(keys.workflow_state(workflow_id), fields)
+            replies = await pipe.execute()
+        found = {rid: (reply[0] or None, reply[1:]) for rid, reply in zip(ids, replies, strict=True)}
+        missing = [rid for rid, (raw, _) in found.items() if raw is None]
+        if missing:
+            legacy = await self.client.hmget(keys.RUNS, missing)
+            for rid, raw in zip(missing, legacy, strict=True):
+                found[rid] = (raw, found[rid][1])
+        return found
 
     async def forget(self, ids: list[str]) -> None:
         """Stop tracking ``ids``."""
@@ -263,20 +301,14 @@ class AsyncTracker:
         """Return up to ``limit`` tracked runs, oldest heartbeat first, with heartbeat ms and last beat."""
         scored: list[Any] = await self.client.zrange(keys.RUN_HEARTBEATS, 0, limit - 1, withscores=True)
         ids = [text(m) for m, _ in scored]
-        if not ids:
-            return []
-        raws = await self.client.hmget(keys.RUNS, ids)
-        records = [
-            (_run_decoder.decode(raw), float(score)) for (_, score), raw in zip(scored, raws, strict=True) if raw
-        ]
-        async with self.client.pipeline(transaction=False) as pipe:
-            for run, _ in records:
-                pipe.hget(keys.workflow_state(run.workflow_id), f"progress:{run.task_name}")
-            progress = await pipe.execute()
-        return [
-            (run, score, Beat(at_ms=int(score), alive=score > 0, progress=None if p is None else float(p)))
-            for (run, score), p in zip(records, progress, strict=True)
-        ]
+        found = await self._records(ids, ["progress:{stage}"])
+        shown: list[tuple[RunInfo, float, Beat | None]] = []
+        for (_, score), rid in zip(scored, ids, strict=True):
+            raw, (progress,) = found[rid]
+            if raw:
+                beat = Beat(at_ms=int(score), alive=score > 0, progress=None if progress is None else float(progress))
+                shown.append((_run_decoder.decode(raw), float(score), beat))
+        return shown
 
     async def live_supervisors(self, timeout_ms: int) -> list[SupervisorInfo]:
         """Return what every worker supervisor heartbeating within ``timeout_ms`` serves."""
@@ -308,8 +340,9 @@ __all__ = [
     "decode_run",
     "limits_for",
     "queue_forget",
+    "queue_forget_run",
     "queue_pending",
     "queue_start",
-    "queue_untrack",
     "run_id",
+    "split_run_id",
 ]

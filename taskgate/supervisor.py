@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -28,6 +29,7 @@ import structlog
 
 from actors.spec import QUEUES
 from actors.worker.engines import engine_problems
+from actors.worker.local_runs import RUNS_DIR_ENV, LocalRuns
 from actors.worker.sidecar import Sidecar
 from config import ConfigError, configure_logging, load_settings
 from redis_io.clients import close_client, sync_client
@@ -199,7 +201,11 @@ def main(argv: list[str]) -> int:
     client = sync_client(settings)
     queues = args.queues or list(QUEUES)
     served = SupervisorInfo(queues=queues, engines=engine_problems(settings, queues))
-    sidecar = Sidecar(client, LiveSettings(settings), socket.gethostname(), list, served)
+    # the runs the pools' processes have in flight, noted for the sidecar (``actors.worker.local_runs``)
+    runs = LocalRuns.make()
+    runs_dir = str(runs.folder)
+    os.environ[RUNS_DIR_ENV] = runs_dir
+    sidecar = Sidecar(client, LiveSettings(settings), socket.gethostname(), list, served, runs=runs)
     supervisor = Supervisor(pools, sidecar)
     supervisor.sidecar.worker_pids = supervisor.worker_pids
 
@@ -209,7 +215,10 @@ def main(argv: list[str]) -> int:
     for sig in STOP_SIGNALS:
         signal.signal(sig, on_signal)
     log.info("worker_supervisor_started", pools=len(pools), pid=os.getpid())
-    supervisor.run()
+    try:
+        supervisor.run()
+    finally:
+        shutil.rmtree(runs_dir, ignore_errors=True)
     close_client(client)
     log.info("worker_supervisor_stopped")
     return 0

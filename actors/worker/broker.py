@@ -30,6 +30,11 @@ _FETCH = LuaScript.load("actors.worker", "fetch")
 # One fetch in this many also runs Dramatiq's maintenance (dead consumers' ack sets put back) with the odds
 # Dramatiq gives every dispatch; the monitor's dead-worker recovery (monitor.ack_recovery) comes first anyway.
 _MAINTENANCE_EVERY = 16
+# A consumer's Dramatiq heartbeat is written by at most one fetch in this many ms (Dramatiq's maintenance counts
+# a consumer dead after ``heartbeat_timeout``, a minute by default); the other fetches skip the write.
+_HEARTBEAT_EVERY_MS = 1000
+# The longest a consumer holding all it may hold waits for an ack to free room before it looks again.
+_BUSY_WAIT_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,12 @@ class Delivery:
 class _WakingConsumer(RedisConsumer):  # type: ignore[misc]
     """Fetch like Dramatiq's consumer, but wait on a wake-up list instead of sleeping."""
 
+    emptied = False  # the last fetch took fewer than it asked for: the next one waits for a wake-up first
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
+        self.room = threading.Event()  # set by each ack and nack: a busy consumer may take again
+
     def __next__(self) -> MessageProxy | None:
         try:
             while True:
@@ -57,17 +68,27 @@ class _WakingConsumer(RedisConsumer):  # type: ignore[misc]
                     return MessageProxy(message)
                 except IndexError:
                     messages = []
-                    if self.outstanding_message_count < self.prefetch:
-                        self.message_cache = messages = self.broker.do_fetch(
-                            self.queue_name, self.prefetch - self.outstanding_message_count
-                        )
+                    wanted = self.prefetch - self.outstanding_message_count
+                    if wanted > 0 and not self.emptied:
+                        self.message_cache = messages = self.broker.do_fetch(self.queue_name, wanted)
+                        # Fewer than asked: the queue is empty now, so the next message into it brings a
+                        # wake-up token (create_stage.lua, fetch.lua): wait for it rather than fetch again.
+                        self.emptied = len(messages) < wanted and not self.queue_name.endswith(".DQ")
                         snapshots = self.broker.snapshots
                         if messages and snapshots is not None and not self.queue_name.endswith(".DQ"):
                             snapshots.read(self.broker.channel, messages)  # delayed messages only move on
+                    if not messages and wanted <= 0:
+                        # Busy: every message this consumer may hold is out. Wait for a worker thread's ack or
+                        # nack to free room (a wake-up token is for an idle consumer: not taken here).
+                        self.room.clear()
+                        if self.outstanding_message_count >= self.prefetch:
+                            self.room.wait(_BUSY_WAIT_S)
+                        return None
                     if not messages:
                         # Idle: block on the wake-up list (a release of backoff polling), bounded by
                         # the usual backoff so maintenance and shutdown still run.
                         self.misses, backoff_ms = compute_backoff(self.misses, max_backoff=self.timeout)
+                        self.emptied = False
                         self.broker.channel.execute(
                             "BLPOP", keys.broker_wake(self.queue_name), max(backoff_ms, 10) / 1000
                         )
@@ -79,15 +100,17 @@ class _WakingConsumer(RedisConsumer):  # type: ignore[misc]
         """Ack as Dramatiq does, unless the stage's ending already did it in its script."""
         if self.broker.take_acked(message.options["redis_message_id"]):
             self.queued_message_ids.discard(message.message_id)
-            return
-        super().ack(message)  # type: ignore[no-untyped-call]
+        else:
+            super().ack(message)  # type: ignore[no-untyped-call]
+        self.room.set()
 
     def nack(self, message: MessageProxy) -> None:
         """Nack as Dramatiq does, unless the stage's ending already acked the message (its stage has ended)."""
         if self.broker.take_acked(message.options["redis_message_id"]):
             self.queued_message_ids.discard(message.message_id)
-            return
-        super().nack(message)  # type: ignore[no-untyped-call]
+        else:
+            super().nack(message)  # type: ignore[no-untyped-call]
+        self.room.set()
 
 
 class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
@@ -113,6 +136,7 @@ class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
     # the host the fetch script checks against the drained hosts
     host: str = socket.gethostname()
     _fetches = 0
+    _beat_at_ms = 0  # the clock of the last fetch that wrote this broker's heartbeat
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
@@ -190,10 +214,14 @@ class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
         ]
         for priority in PRIORITIES:
             script_keys += keys.lane_keys(queue_name, priority)
-        script_keys.append(keys.lanes_queued(queue_name))
+        script_keys += [keys.lanes_queued(queue_name), keys.broker_wake(queue_name)]
         now = current_millis() if now_ms is None else now_ms
+        beat = not 0 <= now - self._beat_at_ms < _HEARTBEAT_EVERY_MS
+        if beat:
+            self._beat_at_ms = now
         args: list[str | int | bytes] = [queue_name, self.broker_id, now, count, self.host]
-        args += [self.aging_ms, *(keys.lane_prefix(queue_name, p) for p in PRIORITIES)]
+        args += [self.aging_ms, *(keys.lane_prefix(queue_name, p) for p in PRIORITIES), 1 if beat else 0]
+        args.append(keys.BROKER_WAKE_KEPT)
         return list(_FETCH(self.channel, script_keys, args))
 
     def _maintain(self, queue_name: str) -> None:

@@ -1,8 +1,9 @@
 """Worker side of the monitor: record which process runs which stage, with its tier deadlines.
 
 A run (``actors.worker.stage_run``) builds its record with ``run_info`` when its stage starts (the start's
-script tracks it), notes its lease with ``note_gpu``, and is forgotten by its ending's script or
-``SyncTracker.end``. Heartbeats do not come from here: a thread in this
+script tracks it; the run is then noted for the host's sidecar in ``local``, ``actors.worker.local_runs``),
+notes its lease with ``note_gpu``, and is forgotten by its ending's script or ``SyncTracker.end`` (and its
+local note removed). Heartbeats do not come from here: a thread in this
 process stops when C code holds the GIL, so the host's sidecar (``actors.worker.sidecar``, run by
 ``taskgate worker``) heartbeats every tracked run whose process is alive and executes kill orders.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import structlog
 from redis.exceptions import RedisError
 
+from actors.worker.local_runs import LocalRuns
 from config import Settings
 from state import StageRecord
 from state.changes import REDELIVERED_EVENT, REPLAYED_EVENT, REQUEUED_EVENT
@@ -29,10 +31,11 @@ def superseded(stage: StageRecord, message_id: str) -> bool:
 class RunTracking:
     """Track runs in Redis for the monitor; failures are logged, never fatal to the stage."""
 
-    def __init__(self, tracker: SyncTracker, host: str, pid: int) -> None:
+    def __init__(self, tracker: SyncTracker, host: str, pid: int, local: LocalRuns | None = None) -> None:
         self.tracker = tracker
         self.host = host
         self.pid = pid
+        self.local = local if local is not None else LocalRuns.from_env()  # what the host's sidecar heartbeats
 
     def run_info(
         self, stage: StageRecord, workflow_id: str, settings: Settings, message_id: str, config_version: int

@@ -1,5 +1,7 @@
 """The per-host sidecar: heartbeats for every tracked run whose process lives, and kill orders executed.
 
+It learns the runs from its worker processes' local notes (``actors.worker.local_runs``), not from Redis.
+
 It runs in ``taskgate worker`` (the supervisor of the Dramatiq pools), outside the worker processes,
 so a task blocked in C code that holds the GIL still shows alive while its process lives, and shows
 dead (heartbeat 0) as soon as its process is gone. The monitor's hard tier writes kill orders to
@@ -20,6 +22,7 @@ import psutil
 import redis
 import structlog
 
+from actors.worker.local_runs import LocalRuns
 from config import keys
 from redis_io import text
 from state.live import LiveSettings
@@ -76,8 +79,11 @@ class Sidecar:
         host: str,
         worker_pids: Callable[[], list[int]],
         served: SupervisorInfo | None = None,
+        *,
+        runs: LocalRuns | None = None,
     ) -> None:
         self.client = client
+        self.runs = runs if runs is not None else LocalRuns.from_env()  # what this host's workers have in flight
         self.live = live
         self.host = host
         self.worker_pids = worker_pids
@@ -99,12 +105,17 @@ class Sidecar:
         the monitor recovers its runs first and then puts back the messages it had fetched. So is one that
         registered on this host and died before any beat listed it (killed young).
         """
-        runs = {rid: process_alive(pid) for rid, pid in self.tracker.host_runs(self.host).items()}
+        noted = self.runs.listed()
+        # a run started again on this host (after its first process died) is alive while either process is
+        runs = {rid: any(process_alive(pid) for _, pid in notes) for rid, notes in noted.items()}
         workers = [f"{self.host}:{pid}" for pid in self.worker_pids()]
         self._gone |= self._seen - set(workers)
         died_unseen = self._died_unseen(set(workers))
         self._seen = set(workers)
-        now_ms = self.tracker.beat(self.host, runs, workers)
+        now_ms, untracked = self.tracker.beat(runs, workers)
+        for rid in untracked:  # ended, or recovered by the monitor: only the notes listed above
+            for name, _ in noted[rid]:
+                self.runs.remove(name)
         self.workers_up = bool(workers)
         if self.served is not None and workers:  # GET /v1/task-types: queues with a live worker, engines ready
             self.tracker.report_supervisor(f"{self.host}:{os.getpid()}", self.served, now_ms)

@@ -51,6 +51,7 @@ class StageRun:
     tracked: RunInfo | None = None
     known: tuple[StageRecord, int] | None = None  # the record and revision this run last wrote
     untracked: bool = False
+    note: str | None = None  # the run's local note for the host's sidecar (``actors.worker.local_runs``)
     ended_ms: int | None = None  # when the body returned: the stage's finished_at, however late it is committed
     # the message's ack, when the broker lets the ending do it (``Delivery``); done once the ending committed it
     delivery: Delivery | None = None
@@ -89,6 +90,8 @@ class StageRun:
 
     def _began(self, started: StageRecord, rev: int, tracked: RunInfo | None) -> None:
         self.known, self.tracked = (started, rev), tracked
+        if tracked is not None:  # noted once tracked: the sidecar drops a note whose run it finds untracked
+            self.note = self.context.tracking.local.add(tracked.run_id, tracked.pid)
         self.task = TaskRun(
             workflow_id=self.workflow_id,
             task_name=self.task_name,
@@ -120,7 +123,8 @@ class StageRun:
             last_run=self.context.in_flight.last,  # ending the only run in flight: the batched figures go with it
         )
         self.known = (new, rev)
-        self.untracked = self.untracked or (self.tracked is not None and new.status != Status.RUNNING)
+        if self.tracked is not None and new.status != Status.RUNNING:
+            self._untracked()
         self.acked = self.acked or (self.delivery is not None and is_terminal(new.status))
         return new
 
@@ -143,4 +147,10 @@ class StageRun:
         except (RedisUnavailable, RedisError) as exc:
             log.warning("run_not_untracked", error=str(exc))
             return
+        self._untracked()
+
+    def _untracked(self) -> None:
+        """Note the run forgotten in Redis, and remove its local note."""
         self.untracked = True
+        note, self.note = self.note, None
+        self.context.tracking.local.remove(note)

@@ -184,6 +184,7 @@ end
 redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[8], '*',
   'type', 'stage', 'workflow_id', ARGV[7], 'task_name', name, 'status', status, 'rev', 1)
 if message and run_at <= 0 then
+  local waiting
   -- What Dramatiq's RedisBroker enqueue does (dispatch.lua "enqueue"), plus a wake-up token.
   redis.call('HSET', KEYS[8], ARGV[11], ARGV[12])
   if ARGV[18] ~= '' then
@@ -192,12 +193,15 @@ if message and run_at <= 0 then
       redis.call('HSET', KEYS[15], ARGV[18], ARGV[19])  -- with its key's weight (a change applies at a join)
     end
     redis.call('ZADD', KEYS[14], now, ARGV[18] .. '\t' .. ARGV[11])
-    redis.call('RPUSH', KEYS[16], 1)
+    waiting = redis.call('RPUSH', KEYS[16], 1)
   else
-    redis.call('RPUSH', KEYS[7], ARGV[11])
+    waiting = redis.call('RPUSH', KEYS[7], ARGV[11])
   end
-  if redis.call('LLEN', KEYS[9]) < tonumber(ARGV[13]) then  -- at the cap (consumers all busy) one read
-    redis.call('LPUSH', KEYS[9], 1)
+  -- Only the first message into an empty queue wakes a consumer: with others waiting, a consumer has been woken
+  -- for them and has not fetched yet (its fetch takes this one too), or a fetch left them behind because its
+  -- consumer was full, and that fetch woke the next consumer (fetch.lua).
+  if waiting == 1 and redis.call('LPUSH', KEYS[9], 1) > tonumber(ARGV[13]) then
+    redis.call('LTRIM', KEYS[9], 0, tonumber(ARGV[13]) - 1)
   end
 end
 if not found[2] then

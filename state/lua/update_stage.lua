@@ -11,7 +11,7 @@
 -- ARGV[2] expected revision
 -- ARGV[3] new status
 -- ARGV[4] new stage record JSON
--- ARGV[5] ttl in ms
+-- ARGV[5] ttl in ms ('0': an ending keeps the TTL the stage's submit set moments ago, state/records.py)
 -- ARGV[6] optional: lease token that must still hold KEYS[3] ('' for no fence)
 -- ARGV[7] workflow_id (for the event)
 -- ARGV[8] events kept (the stream's approximate cap)
@@ -19,13 +19,16 @@
 --         name, key index (into KEYS), n, then n arguments. Commands: HINCRBY, HINCRBYFLOAT, HSET, HDEL, ZADD,
 --         ZREM, SREM, RPUSH, LPUSH, LTRIM (a released scheduled stage's enqueue), and ZADD_AFTER (ZADD with score = server now ms + the given offset); state/effects.py
 --         records them
--- One HMGET reads what the update needs (revision, callback flag, waiters, progress); the server's TIME is
+-- The stage's fields and the effects' HSETs of KEYS[1] (a start's run record, state/tracking.py) are one HSET.
+-- One HMGET reads what the update needs (revision, callback flag, waiters, progress, heartbeat flag); an end drops
+-- the progress and heartbeat flag fields; the server's TIME is
 -- read only when something uses it (a fence, a deadline, a webhook). A record created before the
 -- has_callback flag existed has its meta read instead.
 -- returns {1, new_rev, waiting} | {0, current_rev} on a lost race | {-1} no such stage | {-2} lease not held;
 --         waiting is 1 when the update ended the stage and messages are parked on it (park_waiter.lua)
 local name = ARGV[1]
-local found = redis.call('HMGET', KEYS[1], 'rev:' .. name, 'has_callback', 'waiters:' .. name, 'progress:' .. name)
+local found = redis.call('HMGET', KEYS[1], 'rev:' .. name, 'has_callback', 'waiters:' .. name, 'progress:' .. name,
+  'beat:' .. name)
 local rev = found[1]
 if not rev then
   return {-1}
@@ -49,10 +52,27 @@ if KEYS[3] and ARGV[6] and ARGV[6] ~= '' then
 end
 local new_rev = tonumber(rev) + 1
 local waiting = 0
-redis.call('HSET', KEYS[1], 'stage:' .. name, ARGV[4], 'status:' .. name, ARGV[3], 'rev:' .. name, new_rev)
+local fields = {'stage:' .. name, ARGV[4], 'status:' .. name, ARGV[3], 'rev:' .. name, new_rev}
+local merged = {}  -- effects HSETs of this hash (the run's record) go into the one HSET, by their ARGV index
+if ARGV[9] then
+  local i = 10
+  for _ = 1, tonumber(ARGV[9]) do
+    local n = tonumber(ARGV[i + 2])
+    if ARGV[i] == 'HSET' and KEYS[tonumber(ARGV[i + 1])] == KEYS[1] then
+      for j = i + 3, i + 2 + n do
+        fields[#fields + 1] = ARGV[j]
+      end
+      merged[i] = true
+    end
+    i = i + 3 + n
+  end
+end
+redis.call('HSET', KEYS[1], unpack(fields))
 if ARGV[3] ~= 'RUNNING' and ARGV[3] ~= 'PENDING' then
-  if found[4] then
-    redis.call('HDEL', KEYS[1], 'progress:' .. name)
+  if found[4] and found[5] then
+    redis.call('HDEL', KEYS[1], 'progress:' .. name, 'beat:' .. name)
+  elseif found[4] or found[5] then
+    redis.call('HDEL', KEYS[1], (found[4] and 'progress:' or 'beat:') .. name)
   end
   if found[3] then
     waiting = 1
@@ -81,8 +101,13 @@ if ARGV[9] then
   local i = 10
   for _ = 1, tonumber(ARGV[9]) do
     local command, key, n = ARGV[i], KEYS[tonumber(ARGV[i + 1])], tonumber(ARGV[i + 2])
-    if command == 'ZADD_AFTER' then
+    if merged[i] then  -- written with the stage above
+    elseif command == 'ZADD_AFTER' then
       redis.call('ZADD', key, now() + tonumber(ARGV[i + 3]), ARGV[i + 4])
+    elseif command == 'ZREM_BEATEN' then  -- a run's heartbeat exists once it beat (beat.lua flags the stage)
+      if found[5] then
+        redis.call('ZREM', key, ARGV[i + 3])
+      end
     elseif allowed[command] then
       redis.call(command, key, unpack(ARGV, i + 3, i + 2 + n))
     else
@@ -91,7 +116,8 @@ if ARGV[9] then
     i = i + 3 + n
   end
 end
-if ARGV[3] ~= 'RUNNING' then  -- a start keeps the ttl its submit (or last move) set; every ending renews it
+-- a start keeps the ttl its submit (or last move) set; an ending renews it (but for a stage just created)
+if ARGV[3] ~= 'RUNNING' and ARGV[5] ~= '0' then
   redis.call('PEXPIRE', KEYS[1], ARGV[5])
 end
 return {1, new_rev, waiting}

@@ -72,12 +72,11 @@ async def test_video_without_audio_fails_saying_so(system: System, client: Clien
 
 
 async def test_a_finished_task_is_no_longer_tracked_as_running(system: System, client: Client, redis_client) -> None:
-    import socket
-
     await client.submit("system.sleep", {"seconds": 0.5}, task_id="tracked")
     await client.wait("tracked", statuses={"RUNNING"})
-    assert redis_client.hexists("taskgate:runs", "tracked|system.sleep")
-    assert redis_client.hexists(f"taskgate:runs:host:{socket.gethostname()}", "tracked|system.sleep")
+    assert redis_client.hget("workflow_state:tracked", "run:system.sleep")  # its run record, with the stage
+    assert redis_client.zscore("taskgate:runs:checks", "tracked|system.sleep")
     assert (await client.wait("tracked"))["status"] == "SUCCESS"
-    assert not redis_client.hexists("taskgate:runs", "tracked|system.sleep")
-    assert not redis_client.hexists(f"taskgate:runs:host:{socket.gethostname()}", "tracked|system.sleep")
+    assert not redis_client.hget("workflow_state:tracked", "run:system.sleep")
+    assert not redis_client.zscore("taskgate:runs:checks", "tracked|system.sleep")
+    assert not redis_client.zscore("taskgate:runs:heartbeats", "tracked|system.sleep")

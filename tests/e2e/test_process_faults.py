@@ -157,6 +157,6 @@ async def test_a_paused_lease_holder_is_fenced_out_and_its_record_never_overlaps
     assert first["error"]["type"] in ("NotLeaseHolder", "LeaseExpired", "LeaseNotHeld"), first["error"]
     assert (first["gpu"]["lease_lost"], second["gpu"]["lease_lost"]) == (True, False)
     assert first["gpu"]["acquired_at"] < first["gpu"]["released_at"] <= second["gpu"]["acquired_at"]
-    wait_until(lambda: admin.hlen(keys.RUNS) == 0, timeout_s=10, what="both runs untracked")
+    wait_until(lambda: admin.zcard(keys.RUN_CHECKS) == 0, timeout_s=10, what="both runs untracked")
     admin.close()
     assert "Unexpected failure in after_process_message" not in system.logs("worker")

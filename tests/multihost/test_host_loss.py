@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,6 +10,8 @@ from typing import Any
 import pytest
 
 from config import keys
+from redis_io import text
+from state.tracking import SyncTracker
 from tests.harness import wait_until
 from tests.multihost.cluster import Cluster
 from tests.multihost.conftest import HEARTBEAT_TIMEOUT_S, LEASE_TTL_S, host_of, other
@@ -29,8 +30,9 @@ MARGIN_S = 1.0
 
 
 def _run_hosts(cluster: Cluster) -> dict[str, str]:
-    runs = cluster.redis.hgetall(keys.RUNS)
-    return {json.loads(raw)["workflow_id"]: json.loads(raw)["host"] for raw in runs.values()}
+    ids = [text(rid) for rid in cluster.redis.zrange(keys.RUN_CHECKS, 0, -1)]  # one check per tracked run
+    runs = [SyncTracker(cluster.redis).get(rid) for rid in ids]
+    return {run.workflow_id: run.host for run in runs if run is not None}
 
 
 @dataclass

@@ -23,7 +23,7 @@ TIERS_ENV = {"TASKGATE_GPU_LOCK_MONITOR__TASK_TIMEOUT_LEVELS": json.dumps(TIERS)
 
 
 def _run(cluster: Cluster, task_id: str) -> dict[str, Any] | None:
-    raw = cluster.redis.hget(keys.RUNS, f"{task_id}|{cluster.stage(task_id).task_name}")
+    raw = cluster.redis.hget(keys.workflow_state(task_id), keys.run_field(cluster.stage(task_id).task_name))
     return json.loads(raw) if raw else None
 
 

@@ -1,6 +1,7 @@
 """The worker's synchronous store: the same compare-and-set as ``StateStore``, from a worker thread."""
 
 import functools
+from typing import Any
 
 import pytest
 import redis
@@ -10,7 +11,9 @@ from config import keys
 from redis_io.channel import Channel
 from state import IllegalTransition, StageRecord, StateStore, Status, TaskNotFound, changes
 from state.effects import Effects
+from state.side_effects import Companions
 from state.sync_store import SyncStageStore
+from state.tracking import RunInfo, SyncTracker
 
 TTL_S = 3600
 
@@ -116,3 +119,36 @@ async def test_a_workers_task_figures_wait_in_the_batch_until_the_last_run_ends_
     assert figures.finished == {("system.ping", "success"): 2}
     assert figures.histograms["queue_wait_seconds"]["system.ping"].count == 2
     assert batch.overdue(0) == {}  # nothing left behind
+
+
+def _zrem_calls(client: redis.Redis) -> int:
+    stats: dict[str, Any] = client.info("commandstats")  # type: ignore[assignment]
+    return int(stats.get("cmdstat_zrem", {}).get("calls", 0))
+
+
+async def test_a_runs_heartbeat_is_removed_by_its_ending_only_once_the_sidecar_beat_it(
+    aredis: aioredis.Redis, sync_store: SyncStageStore, redis_client: redis.Redis
+) -> None:
+    store, tracker = StateStore(aredis, TTL_S), SyncTracker(redis_client)
+    limits = {"warning": 60.0, "soft": 120.0, "hard": 180.0}
+    zrems = {}
+    for wid, beaten in (("quiet", False), ("beaten", True)):
+        rid = f"{wid}|system.ping"
+        info = RunInfo(workflow_id=wid, task_name="system.ping", host="h", pid=1, started_ms=1, limits_s=limits)
+        await store.create_stage(wid, "system.ping", {})
+        sync_store.update_stage_at(
+            wid, "system.ping", set_status(Status.RUNNING), also=Companions(track=lambda _, run=info: run)
+        )
+        if beaten:
+            assert tracker.beat({rid: True}, [])[1] == []  # tracked: beaten, and its stage flagged
+            assert redis_client.zscore(keys.RUN_HEARTBEATS, rid) is not None
+            assert redis_client.hget(keys.workflow_state(wid), "beat:system.ping") == b"1"
+        before = _zrem_calls(redis_client)
+        sync_store.update_stage_at(wid, "system.ping", set_status(Status.SUCCESS), also=Companions(tracked=info))
+        zrems[wid] = _zrem_calls(redis_client) - before
+        assert redis_client.zscore(keys.RUN_HEARTBEATS, rid) is None
+        assert tracker.get(rid) is None
+        assert not redis_client.hexists(keys.workflow_state(wid), "beat:system.ping")  # the flag went with the end
+        assert tracker.beat({rid: True}, [])[1] == [rid]  # untracked: the sidecar drops its note, no beat added
+        assert redis_client.zscore(keys.RUN_HEARTBEATS, rid) is None
+    assert zrems == {"quiet": 1, "beaten": 2}  # the checks entry; the heartbeat only once it existed

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
-import socket
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,10 +24,12 @@ from actors.messages import decode_message, stage_message
 from actors.worker.app import build_broker
 from actors.worker.broker import WakingRedisBroker
 from actors.worker.lifecycle import Lifecycle
+from actors.worker.local_runs import RUNS_DIR_ENV, LocalRuns
 from actors.worker.prefetch import Snapshots
 from config import keys, load_settings
 from redis_io import Channel
 from state import StateStore, changes
+from state.tracking import SyncTracker
 from tests.harness import wait_until
 
 
@@ -67,7 +69,8 @@ async def test_the_hooks_start_run_and_commit_a_stage_and_stop_tracking_its_run(
     assert stage["output"] == {"pong": True}
     assert stage["attempts"] == 1
     assert stage["started_at_ms"] <= stage["finished_at_ms"]
-    assert redis_client.hlen(keys.RUNS) == 0  # the ending's script stopped tracking the run
+    assert SyncTracker(redis_client).get("inproc-ping|system.ping") is None  # the ending's script untracked it
+    assert redis_client.zcard(keys.RUN_CHECKS) == 0
     assert redis_client.llen(keys.dramatiq_queue("system")) == 0
 
 
@@ -146,7 +149,7 @@ async def test_a_stage_starts_from_the_record_read_with_its_fetch_without_readin
     assert len(broker.snapshots) == 0  # taken once
     stage = _stage(redis_client, "snap-fresh", "system.ping")
     assert (stage["status"], stage["attempts"]) == ("RUNNING", 1)
-    assert redis_client.hexists(keys.RUNS, "snap-fresh|system.ping")  # tracked in the same script
+    assert SyncTracker(redis_client).get("snap-fresh|system.ping") is not None  # tracked in the same script
 
 
 async def test_a_stage_changed_after_its_fetch_is_judged_on_a_fresh_read_never_on_the_snapshot(
@@ -162,20 +165,29 @@ async def test_a_stage_changed_after_its_fetch_is_judged_on_a_fresh_read_never_o
         lifecycle.before_process_message(broker, MessageProxy(decode_message(payload)))
     stage = _stage(redis_client, "snap-stale", "system.ping")
     assert (stage["status"], stage["attempts"], stage["started_at_ms"]) == ("CANCELLED", 0, None)
-    assert redis_client.hlen(keys.RUNS) == 0  # no run was tracked for it
+    assert redis_client.zcard(keys.RUN_CHECKS) == 0  # no run was tracked for it
+    assert not redis_client.hexists(keys.workflow_state("snap-stale"), keys.run_field("system.ping"))
 
 
 async def test_a_run_cut_off_from_its_stage_does_not_end_it_and_still_untracks_itself(
-    hooks: tuple[WakingRedisBroker, Lifecycle], redis_url: str, redis_client: redis.Redis
+    hooks: tuple[WakingRedisBroker, Lifecycle],
+    redis_url: str,
+    redis_client: redis.Redis,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     broker, lifecycle = hooks
+    monkeypatch.setenv(RUNS_DIR_ENV, str(tmp_path))  # as a supervisor names it to its pools
     message = MessageProxy(decode_message(await _queued(redis_url, "cut-off")))
     lifecycle.before_process_message(broker, message)
     run = lifecycle.active
     assert run is not None
     assert run.attempt == 1
-    host_runs = keys.run_host(socket.gethostname())
-    assert redis_client.hexists(host_runs, "cut-off|system.ping")  # the start's script tracked it on this host
+    assert SyncTracker(redis_client).get("cut-off|system.ping") is not None  # the start's script tracked it
+    noted = LocalRuns(tmp_path).listed()  # and its process noted it for the host's sidecar
+    assert [(rid, [pid for _, pid in notes]) for rid, notes in noted.items()] == [
+        ("cut-off|system.ping", [os.getpid()])
+    ]
     # The monitor gave up on the run meanwhile: the stage went back to PENDING under a new message.
     client = aioredis.Redis.from_url(redis_url)
     requeue = functools.partial(changes.requeue, reason="worker silent", message_id="m2")
@@ -184,8 +196,9 @@ async def test_a_run_cut_off_from_its_stage_does_not_end_it_and_still_untracks_i
     lifecycle.after_process_message(broker, message, exception=RuntimeError("finished late"))
     stage = _stage(redis_client, "cut-off", "system.ping")
     assert (stage["status"], stage["error"], [e["type"] for e in stage["events"]]) == ("PENDING", None, ["requeued"])
-    assert redis_client.hlen(keys.RUNS) == 0
-    assert redis_client.hlen(host_runs) == 0  # the run forgot itself: its ending was not recorded
+    assert SyncTracker(redis_client).get("cut-off|system.ping") is None
+    assert redis_client.zcard(keys.RUN_CHECKS) == 0
+    assert LocalRuns(tmp_path).listed() == {}  # the run forgot itself: its ending was not recorded
     assert lifecycle.active is None
 
 
@@ -222,5 +235,5 @@ async def test_a_stage_that_cannot_get_its_lease_fails_and_its_run_is_untracked_
     stage = _stage(redis_client, "inproc-nolease", "system.sleep")
     assert stage["error"]["type"] == "LockWaitTimeout"
     assert stage["attempts"] == 1
-    assert redis_client.hlen(keys.RUNS) == 0
-    assert redis_client.hlen(keys.run_host(socket.gethostname())) == 0
+    assert SyncTracker(redis_client).get("inproc-nolease|system.sleep") is None
+    assert redis_client.zcard(keys.RUN_CHECKS) == 0

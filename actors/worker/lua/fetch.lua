@@ -11,15 +11,22 @@
 -- KEYS[3] the consumer's ack set (dramatiq:__acks__.{broker id}.{queue}), KEYS[4] Dramatiq's heartbeats zset,
 -- KEYS[5] paused queues hash, KEYS[6] drained hosts hash, KEYS[7] client weights hash,
 -- KEYS[8..16] per band (high, normal, low): rotation list, turns hash, ages zset;
--- KEYS[17] the queue's lane tokens list (one per message in its lanes; an autoscaler reads its length)
+-- KEYS[17] the queue's lane tokens list (one per message in its lanes; an autoscaler reads its length),
+-- KEYS[18] the queue's wake-up list (a submit wakes a consumer only when its queue was empty: a fetch that takes
+-- all it asked for may leave messages behind, so it wakes the next consumer)
 -- ARGV[1] queue, ARGV[2] broker id, ARGV[3] now ms (the caller's clock, as Dramatiq's dispatch takes it), ARGV[4] how many, ARGV[5] host ('' = never drained),
--- ARGV[6] aging ms, ARGV[7..9] per band: the prefix of its lanes (the client's name follows)
+-- ARGV[6] aging ms, ARGV[7..9] per band: the prefix of its lanes (the client's name follows), ARGV[10] '1' to
+-- write the consumer's Dramatiq heartbeat (the caller asks about once a second: Dramatiq counts a consumer
+-- dead after a minute without one), else '0', ARGV[11] wake-up tokens kept
 -- returns the encoded messages (HMGET of the ids taken; nil for an id whose message is gone), or {}
 -- The script is atomic, so what it has read stays true until it returns: the queue's list is popped once (with
--- a count), an empty KEYS[17] skips the lanes, each band's head and rotation head are read once and again only
+-- a count), the lane tokens are popped once (as many as are wanted: none skips the lanes; a token the lanes
+-- could not back is put back), each band's head and rotation head are read once and again only
 -- after this script changed them, a client's weight once; the ack set and the lane tokens are written once.
 local now = tonumber(ARGV[3])
-redis.call('ZADD', KEYS[4], now, ARGV[2])
+if ARGV[10] ~= '0' then
+  redis.call('ZADD', KEYS[4], now, ARGV[2])
+end
 if redis.call('EXISTS', KEYS[5], KEYS[6]) > 0 then  -- (one read while nothing is paused or drained)
   if redis.call('HEXISTS', KEYS[5], ARGV[1]) == 1 then
     return {}
@@ -30,6 +37,7 @@ if redis.call('EXISTS', KEYS[5], KEYS[6]) > 0 then  -- (one read while nothing i
 end
 local aging = tonumber(ARGV[6])
 local wanted = tonumber(ARGV[4])
+local asked = wanted
 local ids = {}
 if wanted <= 0 then
   return {}
@@ -46,6 +54,7 @@ local function band_keys(b)
   return KEYS[5 + 3 * b], KEYS[6 + 3 * b], KEYS[7 + 3 * b], ARGV[6 + b]
 end
 
+local all_tokens = false  -- whether this take popped every lane token (set below, before any lane is read)
 local heads = {}      -- band -> {member, score} of its ages zset's head, or false when empty (nil: not read)
 local rotations = {}  -- band -> its rotation's first client, or false when empty (nil: not read)
 local weights = {}    -- client -> weight
@@ -113,7 +122,8 @@ end
 -- The band is the only one with work and its client the only one in its rotation: the next messages in
 -- order are the lane's head, whatever the ages (one client's lane is in its submit order), and a lone client's
 -- take counts no turn (its weight is not read: its turn starts when another client joins). So the rest wanted
--- is popped at once (one LPOP with a count, one ZREM); a short pop shows the lane empty.
+-- is popped at once (one LPOP with a count, one ZREM); a short pop shows the lane empty, and so does a full one
+-- when the tokens were all popped (the lane then held every message of the queue's lanes).
 local function take_run(b, client, lane)
   local _, turns, ages = band_keys(b)
   local asked = wanted - #ids
@@ -128,7 +138,7 @@ local function take_run(b, client, lane)
   end
   redis.call('ZREM', ages, unpack(members))
   heads[b] = nil
-  if #taken < asked then  -- the lane is empty: the client leaves the rotation
+  if #taken < asked or all_tokens then  -- the lane is empty: the client leaves the rotation
     local rotation = band_keys(b)
     redis.call('LREM', rotation, 0, client)
     redis.call('HDEL', turns, client)
@@ -189,8 +199,16 @@ local function take_lane()
   return {id}
 end
 
-local from_lanes = 0
-if #ids < wanted and redis.call('LLEN', KEYS[17]) > 0 then
+-- one token per message in the lanes: popping as many as are wanted tells how many the lanes can give
+local tokens = 0
+if #ids < wanted then
+  local popped = redis.call('LPOP', KEYS[17], wanted - #ids)
+  tokens = popped and #popped or 0
+  all_tokens = tokens < wanted - #ids
+end
+if tokens > 0 then
+  local from_lanes = 0
+  wanted = #ids + tokens
   while #ids < wanted do
     local taken = take_lane()
     if not taken or #taken == 0 then
@@ -201,12 +219,19 @@ if #ids < wanted and redis.call('LLEN', KEYS[17]) > 0 then
     end
     from_lanes = from_lanes + #taken
   end
-  if from_lanes > 0 then
-    redis.call('LPOP', KEYS[17], from_lanes)
+  if from_lanes < tokens then  -- (not expected: tokens without lane entries) what was not taken is put back
+    local back = {}
+    for i = 1, tokens - from_lanes do
+      back[i] = 1
+    end
+    redis.call('LPUSH', KEYS[17], unpack(back))
   end
 end
 if #ids == 0 then
   return {}
+end
+if #ids >= asked and redis.call('LPUSH', KEYS[18], 1) > tonumber(ARGV[11]) then
+  redis.call('LTRIM', KEYS[18], 0, tonumber(ARGV[11]) - 1)
 end
 redis.call('SADD', KEYS[3], unpack(ids))
 return redis.call('HMGET', KEYS[2], unpack(ids))
