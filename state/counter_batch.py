@@ -3,10 +3,11 @@
 A stage's transitions add to the task figures (``state.task_metrics``): a finished count, a run-time and a
 queue-wait observation, five hash increments per task. A worker process collects them here once each
 transition has committed and writes the sums with a later transition's script, as effects that commit with
-it: the ending of the last run the process has in flight carries everything (so an idle worker has written
-all its figures when its last stage ends), and while runs overlap a batch goes out with the first ending
-after it is ``flush_after_s`` old. A batch no ending picks up in time (one long run keeps the process busy)
-is written on its own by ``flush``, which the lifecycle calls from a timer and at shutdown.
+it: a batch goes out with the first ending after it is ``flush_after_s`` old, so a busy process writes its
+figures about twice a second whatever its rate. A batch no ending picks up in time (the process went idle,
+or one long run keeps it busy) is written on its own by the worker's figures thread (``overdue``), and what
+is left at shutdown. Readers (``/metrics``, the console) see a figure at most about a second late, as they do
+the lease figures (``gpu_lock.lease_figures``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import time
 from typing import Any
 
 from config import keys
+
+# A batch goes out with the first ending after it is this old (seconds).
+FLUSH_AFTER_S = 0.5
 
 
 class Increments:
@@ -45,7 +49,7 @@ def add_to(target: Any, by_field: dict[str, float]) -> None:
 class CounterBatch:
     """The figures of committed transitions not written yet, shared by a worker process's threads."""
 
-    def __init__(self, flush_after_s: float = 0.1) -> None:
+    def __init__(self, flush_after_s: float = FLUSH_AFTER_S) -> None:
         self.flush_after_s = flush_after_s
         self._pending: dict[str, float] = {}
         self._since: float | None = None
@@ -58,18 +62,9 @@ class CounterBatch:
         with self._lock:
             self._merge(increments.by_field)
 
-    def take(self, *, last_run: bool) -> dict[str, float]:
-        """Return (and hand over) what a transition's script should write now; empty when it can wait.
-
-        ``last_run``: the transition ends the only run the process has in flight.
-        """
-        with self._lock:
-            if not self._pending:
-                return {}
-            if not last_run and time.monotonic() - (self._since or 0.0) < self.flush_after_s:
-                return {}
-            taken, self._pending, self._since = self._pending, {}, None
-            return taken
+    def take(self) -> dict[str, float]:
+        """Return (and hand over) what a transition's script should write now: the batch once it is due."""
+        return self.overdue(self.flush_after_s)
 
     def put_back(self, taken: dict[str, float]) -> None:
         """Keep ``taken`` again: the script that was to write it did not commit."""

@@ -2,6 +2,12 @@
 
 One builder for every submit path (a task, a batch's items, a pipeline's stages): the queue's message, its
 priority lane, the key's limit counts and the search facets sit at the places the script's header names.
+
+A new PENDING stage's message carries the stage's record as the script stores it (revision 1), in the message
+option ``STAGE_OPTION``: the worker starts the stage from it without reading the workflow, with a
+compare-and-set that holds only while the stage is still at revision 1 under this very message
+(``actors/worker/starts.py``). A record over ``EMBED_MAX_BYTES``, or one whose input refers to other stages
+(resolved from the workflow anyway), is not carried.
 """
 
 from __future__ import annotations
@@ -15,11 +21,16 @@ from config import keys
 from redis_io import LuaScript
 from state.limits import SubmitKey, count_keys
 from state.models import StageRecord, WorkflowMeta, input_hash, now_ms
+from state.references import find_references
 from state.search import Origin
 from state.transitions import Status
 
 CREATE_STAGE = LuaScript.load("state", "create_stage")
 _encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder()
+# the message option that carries a new stage's record, and the largest record carried (bytes of JSON)
+STAGE_OPTION = "taskgate_stage"
+EMBED_MAX_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -131,7 +142,7 @@ def create_stage_call(  # noqa: PLR0917  (the stage's fields, as create_stage ta
         (callback_stage or 1) if callback else 0,  # a stage name: only that stage's ending is called back
         1 if trim else 0,
         message.message_id if message else "",
-        message.payload if message else "",
+        _payload(message, stage_json, input_data, run_at_ms),
         keys.BROKER_WAKE_KEPT,
         message.queue if message else "",
         run_at_ms or 0,
@@ -144,4 +155,31 @@ def create_stage_call(  # noqa: PLR0917  (the stage's fields, as create_stage ta
     return stage_json, meta_json, script_keys, args
 
 
-__all__ = ["CREATE_STAGE", "Placement", "QueuedMessage", "create_stage_call"]
+def _payload(
+    message: QueuedMessage | None, stage_json: bytes, input_data: dict[str, Any], run_at_ms: int | None
+) -> bytes | str:
+    """Return the message to queue: a PENDING stage's carries its record (see the module's docstring)."""
+    if message is None:
+        return ""
+    if run_at_ms or len(stage_json) > EMBED_MAX_BYTES or find_references(input_data):
+        return message.payload
+    return with_stage(message.payload, stage_json)
+
+
+def with_stage(payload: bytes, stage_json: bytes) -> bytes:
+    """Return the encoded message ``payload`` with the stage record ``stage_json`` in its ``STAGE_OPTION``.
+
+    A payload that is not a JSON message (another Dramatiq encoder) is returned as it is.
+    """
+    try:
+        message = _decoder.decode(payload)
+    except msgspec.DecodeError:
+        return payload
+    options = message.get("options") if isinstance(message, dict) else None
+    if not isinstance(options, dict):
+        return payload
+    options[STAGE_OPTION] = msgspec.Raw(stage_json)
+    return _encoder.encode(message)
+
+
+__all__ = ["CREATE_STAGE", "EMBED_MAX_BYTES", "STAGE_OPTION", "Placement", "QueuedMessage", "create_stage_call"]

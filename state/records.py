@@ -124,9 +124,20 @@ RENEW_AFTER = 0.001
 
 
 def cas_call(
-    key: str, task_name: str, rev: int, new: StageRecord, *, ttl_ms: int, fence: Fence | None, effects: Effects | None
+    key: str,
+    task_name: str,
+    rev: int,
+    new: StageRecord,
+    *,
+    ttl_ms: int,
+    fence: Fence | None,
+    effects: Effects | None,
+    message_note: str | None = None,
 ) -> tuple[list[str], list[Any]]:
     """Return the KEYS and ARGV of ``update_stage.lua`` for one stage.
+
+    ``message_note``: the set also needs the stage's latest message to be this one (its queue and Redis message
+    id, as the record notes them).
 
     An ending renews the workflow's TTL, unless the stage was created less than ``RENEW_AFTER`` of the TTL
     before (its submit set the TTL then: the record expires at most that much before a full TTL after its end).
@@ -134,7 +145,8 @@ def cas_call(
     script_keys = [key, keys.WEBHOOK_OUTBOX, fence.holders_key if fence else key, keys.EVENTS]
     changed = new.updated_at_ms or new.finished_at_ms
     renew = ttl_ms if changed is None or changed - new.created_at_ms >= ttl_ms * RENEW_AFTER else 0
-    args: list[Any] = [task_name, rev, new.status, _encoder.encode(new), renew, fence.token if fence else ""]
+    expected = f"{rev}\n{message_note}" if message_note else rev
+    args: list[Any] = [task_name, expected, new.status, _encoder.encode(new), renew, fence.token if fence else ""]
     args += [keys.workflow_id_of(key), keys.EVENTS_KEPT]
     if effects is not None and effects.ops:
         script_keys += effects.keys

@@ -81,13 +81,15 @@ class SyncStageStore:
         known: tuple[StageRecord, int] | None = None,
         also: Callable[[Effects, StageRecord], None] | None = None,
         attempts: int = MAX_CAS_ATTEMPTS,
-        last_run: bool = False,
+        message_note: str | None = None,
     ) -> tuple[StageRecord, int]:
         """Apply ``change`` to a stage atomically; see ``StateStore.update_stage_at``.
 
         ``attempts=1`` with ``known`` tries that record alone: a lost race raises ``ConcurrentUpdate``.
-        With ``counters``, the change's task figures join the batch, and the script writes the batch when it is
-        due or when ``last_run`` (the change ends the process's only run in flight): see ``CounterBatch``.
+        ``message_note`` (with ``known``): that attempt also needs the stage's latest message to be this one
+        (its queue and Redis message id), as a start from the record its message carries does.
+        With ``counters``, the change's task figures join the batch, and the script writes the batch (with this
+        change's figures) when it is due: see ``CounterBatch``.
 
         Raises:
             TaskNotFound: the stage does not exist.
@@ -98,11 +100,13 @@ class SyncStageStore:
         key = keys.workflow_state(workflow_id)
         for _ in range(attempts):
             current, rev = known if known is not None else self.get_stage(workflow_id, task_name)
-            known = None
+            note, known, message_note = (message_note if known is not None else None), None, None
             increments = Increments() if self.counters is not None else None
             new, effects = prepare_change(workflow_id, current, change, also, increments)
-            batch, written = self._figures_now(effects, increments, last_run)
-            script_keys, args = cas_call(key, task_name, rev, new, ttl_ms=self.ttl_ms, fence=fence, effects=effects)
+            batch, written = self._figures_now(effects, increments)
+            script_keys, args = cas_call(
+                key, task_name, rev, new, ttl_ms=self.ttl_ms, fence=fence, effects=effects, message_note=note
+            )
             try:
                 reply = self._update(self.channel, script_keys, args)
                 committed = cas_outcome(reply, workflow_id, task_name)
@@ -116,14 +120,12 @@ class SyncStageStore:
                 return new, committed
         raise ConcurrentUpdate(f"stage {task_name!r} of {workflow_id!r} kept changing")
 
-    def _figures_now(
-        self, effects: Effects, increments: Increments | None, last_run: bool
-    ) -> tuple[dict[str, float], bool]:
+    def _figures_now(self, effects: Effects, increments: Increments | None) -> tuple[dict[str, float], bool]:
         """Add the batch (and this change's figures) to the script when due; return the batch taken, and whether."""
         if self.counters is None or increments is None:
             return {}, False
-        batch = self.counters.take(last_run=last_run)
-        if not batch and not last_run:
+        batch = self.counters.take()
+        if not batch:
             return {}, False
         merged = dict(batch)
         for field, amount in increments.by_field.items():

@@ -17,7 +17,6 @@ from actors.worker.broker import WakingRedisBroker
 from actors.worker.consumers import ConsumerRegistry
 from actors.worker.gpu_devices import detected_memory, with_memory
 from actors.worker.lifecycle import Lifecycle
-from actors.worker.prefetch import Snapshots
 from config import ConfigError, Settings, configure_logging, load_settings
 from redis_io.clients import sync_client
 
@@ -90,10 +89,10 @@ def build_broker(settings: Settings, *, heartbeated: bool = False) -> tuple[Waki
             priority=0,
             options={},
         )
-    broker.snapshots = Snapshots(frozenset(REGISTRY))
     broker.record_ttl_ms = settings.state_ttl_s * 1000
     broker.aging_ms = int(settings.queueing.aging_s * 1000)
     broker.lanes = settings.queueing.priorities
+    broker.fetch_linger_s = settings.queueing.fetch_linger_s
     broker.gpu_queues = gpu_queues(settings)
     declare_webhook_actor(broker, settings)
     dramatiq.set_broker(broker)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,10 +18,10 @@ from dramatiq.message import Message
 
 from actors.messages import decode_message, encode_message
 from actors.worker.dramatiq_internals import RedisBroker, RedisConsumer, dispatch_args, dispatch_source
-from actors.worker.prefetch import Snapshots
 from config import keys
 from config.queueing import PRIORITIES
 from redis_io import Channel, LuaScript
+from state.create_call import STAGE_OPTION
 
 # encode_message stays importable from here for the worker's lifecycle; the codec lives in actors.messages
 __all__ = ["Delivery", "WakingRedisBroker", "encode_message"]
@@ -35,6 +36,9 @@ _MAINTENANCE_EVERY = 16
 _HEARTBEAT_EVERY_MS = 1000
 # The longest a consumer holding all it may hold waits for an ack to free room before it looks again.
 _BUSY_WAIT_S = 0.5
+# A queue this consumer took messages from within this long is busy: a wake-up for it lingers before the fetch
+# (``queueing.fetch_linger_s``); after a quiet spell the first message is fetched at once.
+FETCH_BUSY_WINDOW_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class _WakingConsumer(RedisConsumer):  # type: ignore[misc]
     """Fetch like Dramatiq's consumer, but wait on a wake-up list instead of sleeping."""
 
     emptied = False  # the last fetch took fewer than it asked for: the next one waits for a wake-up first
+    took_at = float("-inf")  # when a fetch last took messages (monotonic)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
@@ -74,27 +79,37 @@ class _WakingConsumer(RedisConsumer):  # type: ignore[misc]
                         # Fewer than asked: the queue is empty now, so the next message into it brings a
                         # wake-up token (create_stage.lua, fetch.lua): wait for it rather than fetch again.
                         self.emptied = len(messages) < wanted and not self.queue_name.endswith(".DQ")
-                        snapshots = self.broker.snapshots
-                        if messages and snapshots is not None and not self.queue_name.endswith(".DQ"):
-                            snapshots.read(self.broker.channel, messages)  # delayed messages only move on
+                        if messages:
+                            self.took_at = time.monotonic()
                     if not messages and wanted <= 0:
                         # Busy: every message this consumer may hold is out. Wait for a worker thread's ack or
                         # nack to free room (a wake-up token is for an idle consumer: not taken here).
                         self.room.clear()
-                        if self.outstanding_message_count >= self.prefetch:
-                            self.room.wait(_BUSY_WAIT_S)
+                        if self.outstanding_message_count >= self.prefetch and self.room.wait(_BUSY_WAIT_S):
+                            self._linger()  # the threads' next acks join this one: one fetch refills them all
                         return None
                     if not messages:
                         # Idle: block on the wake-up list (a release of backoff polling), bounded by
                         # the usual backoff so maintenance and shutdown still run.
                         self.misses, backoff_ms = compute_backoff(self.misses, max_backoff=self.timeout)
                         self.emptied = False
-                        self.broker.channel.execute(
+                        woken = self.broker.channel.execute(
                             "BLPOP", keys.broker_wake(self.queue_name), max(backoff_ms, 10) / 1000
                         )
+                        if woken and time.monotonic() - self.took_at < FETCH_BUSY_WINDOW_S:
+                            self._linger()  # a stream of submits: the next few arrive while this one waits
                         return None
         except redis.ConnectionError as exc:
             raise ConnectionClosed(exc) from None  # type: ignore[no-untyped-call]
+
+    def _linger(self) -> None:
+        """Wait ``fetch_linger_s`` before a busy queue's next fetch, so it takes several messages at once.
+
+        One fetch then serves a few messages: one script and one wake-up for them all. It adds at most that wait
+        to a message's time in the queue, and only while the queue is busy.
+        """
+        if self.broker.fetch_linger_s > 0:
+            time.sleep(self.broker.fetch_linger_s)
 
     def ack(self, message: MessageProxy) -> None:
         """Ack as Dramatiq does, unless the stage's ending already did it in its script."""
@@ -123,14 +138,16 @@ class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
 
     _channel: Channel | None = None
     _dispatch_script: LuaScript | None = None
-    # the stage records read with each fetch (``actors.worker.prefetch``); the worker app sets it
-    snapshots: Snapshots | None = None
+    # the live-settings version read with the last fetch that took messages (a start adopts it)
+    config_version: bytes | None = None
     # how long a task record lives after its last change (``state_ttl_s``); the worker app sets it
     record_ttl_ms: int = 7 * 24 * 3600 * 1000
     # priorities (``queueing``; the worker app sets these): how long a message waits to count one band
     # higher; whether consumers hold only what their threads run (else Dramatiq's prefetch, FIFO)
     aging_ms: int = 60_000
     lanes: bool = False
+    # how long a consumer woken for a busy queue waits before it fetches (``queueing.fetch_linger_s``)
+    fetch_linger_s: float = 0.0
     # queues whose every task takes a GPU lease: their consumers hold one message (the others wait in Redis)
     gpu_queues: frozenset[str] = frozenset()
     # the host the fetch script checks against the drained hosts
@@ -164,7 +181,12 @@ class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
         return do_dispatch
 
     def enqueue(self, message: Message[Any], *, delay: int | None = None) -> Message[Any]:
-        """Enqueue a message; for a stage's message, also note it as the stage's latest (for the monitor)."""
+        """Enqueue a message; for a stage's message, also note it as the stage's latest (for the monitor).
+
+        A message sent again (a retry) drops the stage record its submit carried: the stage has moved on.
+        """
+        if STAGE_OPTION in message.options:
+            message = message.copy(options={k: v for k, v in message.options.items() if k != STAGE_OPTION})
         sent: Message[Any] = super().enqueue(message, delay=delay)
         context = sent.args[0] if sent.args else None
         if isinstance(context, dict) and "workflow_id" in context and "task_name" in context:
@@ -214,7 +236,7 @@ class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
         ]
         for priority in PRIORITIES:
             script_keys += keys.lane_keys(queue_name, priority)
-        script_keys += [keys.lanes_queued(queue_name), keys.broker_wake(queue_name)]
+        script_keys += [keys.lanes_queued(queue_name), keys.broker_wake(queue_name), keys.CONFIG_VERSION]
         now = current_millis() if now_ms is None else now_ms
         beat = not 0 <= now - self._beat_at_ms < _HEARTBEAT_EVERY_MS
         if beat:
@@ -222,7 +244,10 @@ class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
         args: list[str | int | bytes] = [queue_name, self.broker_id, now, count, self.host]
         args += [self.aging_ms, *(keys.lane_prefix(queue_name, p) for p in PRIORITIES), 1 if beat else 0]
         args.append(keys.BROKER_WAKE_KEPT)
-        return list(_FETCH(self.channel, script_keys, args))
+        taken = list(_FETCH(self.channel, script_keys, args))
+        if taken:
+            self.config_version = taken.pop()  # the script reads it after the messages it took
+        return taken
 
     def _maintain(self, queue_name: str) -> None:
         """Run Dramatiq's maintenance for ``queue_name`` (its dispatch script, fetching nothing)."""

@@ -1,8 +1,8 @@
 """What a worker process's lifecycle parts share, built once and passed to each of them.
 
 ``WorkerContext`` holds the channels and stores (created on first use in the process that uses them, so a
-fork never shares a connection), the run tracking, the storage usage, the batch of task figures, the count
-of runs in flight and the live settings. The start (``actors.worker.starts``), the endings
+fork never shares a connection), the run tracking, the storage usage, the batch of task figures and the live
+settings. The start (``actors.worker.starts``), the endings
 (``actors.worker.endings``), each run (``actors.worker.stage_run``) and the figures' writer
 (``actors.worker.figures``) take it at construction; none of them reaches into another.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -34,29 +33,6 @@ T = TypeVar("T")
 log = structlog.get_logger(__name__)
 
 
-class InFlight:
-    """The runs this process has started and not ended: the last one's ending writes the batched figures."""
-
-    def __init__(self) -> None:
-        self._count = 0
-        self._lock = threading.Lock()
-
-    def enter(self) -> None:
-        """Count a run that started."""
-        with self._lock:
-            self._count += 1
-
-    def leave(self) -> None:
-        """Count a run that ended."""
-        with self._lock:
-            self._count -= 1
-
-    @property
-    def last(self) -> bool:
-        """Return whether at most one run is in flight (an ending now ends the last one)."""
-        return self._count <= 1
-
-
 class WorkerContext:
     """A worker process's channels, stores, run tracking, storage usage, task figures and live settings."""
 
@@ -64,7 +40,6 @@ class WorkerContext:
         self.live = LiveSettings(settings)  # the one owner of this process's settings
         self.host = socket.gethostname()
         self.counters = CounterBatch()  # this process's task figures not written yet (``state.counter_batch``)
-        self.in_flight = InFlight()
         self._store: StateStore | None = None
         self._sync_store: SyncStageStore | None = None
         self._sync_redis: redis.Redis | None = None

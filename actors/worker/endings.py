@@ -99,7 +99,6 @@ class Endings:
                 workflow_id,
                 task_name,
                 functools.partial(changes.reject, error=record),
-                last_run=self.context.in_flight.last,
             )
         except IllegalTransition as exc:
             log.warning("stage_end_not_recorded", reason=str(exc), status=Status.FAILED)

@@ -1,8 +1,9 @@
 """The worker's task figures that no ending picked up in time, written on their own.
 
 Endings carry the batched figures (``state.counter_batch``) in their scripts; a batch no ending picks up
-within ``FIGURES_OVERDUE_S`` (one long run keeps the process busy) is written by this thread, and what is
-left is written at shutdown.
+within ``FIGURES_OVERDUE_S`` (the process went idle, or one long run keeps it busy) is written by this
+thread, which looks every ``FIGURES_TICK_S``, so a figure is written at most about a second after its ending;
+what is left is written at shutdown.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from actors.worker.context import WorkerContext
 from state.counter_batch import add_to
 
 log = structlog.get_logger(__name__)
-# Task figures batched while runs overlap are written on their own once they have waited this long.
-FIGURES_OVERDUE_S = 0.5
+# Task figures no ending took are written on their own once they have waited this long (seconds) ...
+FIGURES_OVERDUE_S = 0.75
+# ... looked at this often.
+FIGURES_TICK_S = 0.25
 
 
 class FiguresWriter:
@@ -41,7 +44,7 @@ class FiguresWriter:
             self._thread.join(timeout=5)
 
     def _flush_overdue(self) -> None:
-        while not self._stopping.wait(FIGURES_OVERDUE_S):
+        while not self._stopping.wait(FIGURES_TICK_S):
             self.write(FIGURES_OVERDUE_S)
 
     def write(self, overdue_s: float) -> None:

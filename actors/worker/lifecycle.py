@@ -106,7 +106,6 @@ class Lifecycle(Middleware):  # type: ignore[misc]
                     run.gpu.release()
             finally:
                 run.untrack()
-                self.context.in_flight.leave()
                 self.context.measure_storage(run.workflow_id)
                 structlog.contextvars.unbind_contextvars("task_id", "task_name")
 

@@ -62,8 +62,13 @@ class StageRun:
         """Return the attempt this run is (1 before it started)."""
         return self.task.attempt if self.task is not None else 1
 
-    def start(self, stage: StageRecord, rev: int, attempts: int = MAX_CAS_ATTEMPTS) -> StageRecord:
+    def start(
+        self, stage: StageRecord, rev: int, attempts: int = MAX_CAS_ATTEMPTS, message_note: str | None = None
+    ) -> StageRecord:
         """Move the stage to RUNNING from ``(stage, rev)`` and track the run in the same script.
+
+        ``message_note``: the first attempt also needs the stage's latest message to be this one (a start from
+        the record its message carries).
 
         Raises:
             ConcurrentUpdate: the stage changed under each of ``attempts`` compare-and-sets.
@@ -79,7 +84,13 @@ class StageRun:
         )
         companions = Companions(track=track)
         started, new_rev = context.sync_store.update_stage_at(
-            self.workflow_id, self.task_name, changes.start, known=(stage, rev), also=companions, attempts=attempts
+            self.workflow_id,
+            self.task_name,
+            changes.start,
+            known=(stage, rev),
+            also=companions,
+            attempts=attempts,
+            message_note=message_note,
         )
         self._began(started, new_rev, companions.tracked)
         return started
@@ -120,7 +131,6 @@ class StageRun:
             fence=fence,
             known=self.known,
             also=companions,
-            last_run=self.context.in_flight.last,  # ending the only run in flight: the batched figures go with it
         )
         self.known = (new, rev)
         if self.tracked is not None and new.status != Status.RUNNING:

@@ -40,7 +40,8 @@ from state import (
     Workflow,
     is_terminal,
 )
-from state.records import MAX_CAS_ATTEMPTS, parse_workflow, waiter_entry
+from state.create_call import STAGE_OPTION
+from state.records import MAX_CAS_ATTEMPTS, waiter_entry
 from state.references import find_references, resolve
 
 log = structlog.get_logger(__name__)
@@ -64,7 +65,6 @@ class Starts:
         log.info("stage_started", attempt=run.attempt, queue=spec.queue)
         if spec.uses_gpu(self.context.settings, run.params):
             self._take_gpu(run)
-        self.context.in_flight.enter()
         return run
 
     def _from_record(self, broker: dramatiq.Broker, message: MessageProxy, spec: TaskSpec) -> StageRun:
@@ -95,40 +95,45 @@ class Starts:
         return run
 
     def _from_snapshot(self, broker: dramatiq.Broker, message: MessageProxy, spec: TaskSpec) -> StageRun | None:
-        """Start the stage from the record read with its message's fetch; None to read afresh instead.
+        """Start the stage from the record its message carries (``state.create_call``); None to read it instead.
 
-        Only the plain path: the stage PENDING under this message, its input its own (no references). One
-        compare-and-set attempt; its revision matching means the record is the one read, so nothing the
-        full path checks can differ. Nothing is written before it, so a None leaves no trace.
+        A submit queues a new stage's message with the stage's record at revision 1. One compare-and-set attempt
+        at revision 1 that also needs the stage's latest message to be this one: both holding means the stored
+        record is the carried one (nothing changed it, and no purge and re-submit under the same id made a new
+        one), so the start is what a fresh read would have given, without the read. Only the plain path: the
+        stage PENDING, its input its own (no references). Nothing is written before the set, so a None (any lost
+        race, a message sent again, a record too large to carry) leaves no trace. The live-settings version
+        comes with the fetch (``fetch.lua``).
         """
-        snapshots = getattr(broker, "snapshots", None)
-        taken = snapshots.take(message.message_id) if snapshots is not None else None
-        if taken is None:
+        carried = message.options.get(STAGE_OPTION)
+        if not isinstance(carried, dict):
             return None
-        wid, name = message.args[0]["workflow_id"], message.args[0]["task_name"]
-        workflow = parse_workflow(taken.workflow)
-        stage = workflow.stages.get(name) if workflow is not None else None
-        if workflow is None or stage is None or stage.status != Status.PENDING or superseded(stage, message.message_id):
+        try:
+            stage = msgspec.convert(carried, StageRecord)
+        except msgspec.ValidationError:
             return None
-        rev = workflow.revisions.get(name)
-        if rev is None or find_references(stage.input_data):
+        if stage.status != Status.PENDING or superseded(stage, message.message_id) or find_references(stage.input_data):
             return None
         try:
             params = decode_run_input(spec, stage.input_data)
         except InputError:
             return None  # the full path fails the stage with the reason
-        self.context.adopt_settings(taken.config_version)
+        self.context.adopt_settings(getattr(broker, "config_version", None))
+        wid, name = message.args[0]["workflow_id"], message.args[0]["task_name"]
         run = StageRun(self.context, spec, wid, name, params, message.message_id)
+        note = f"{message.queue_name}\n{message.options['redis_message_id']}"
         try:
-            self._start(run, stage, rev, attempts=1)
+            self._start(run, stage, 1, attempts=1, message_note=note)
         except ConcurrentUpdate:
             return None
         return run
 
     @staticmethod
-    def _start(run: StageRun, stage: StageRecord, rev: int, attempts: int = MAX_CAS_ATTEMPTS) -> None:
+    def _start(
+        run: StageRun, stage: StageRecord, rev: int, attempts: int = MAX_CAS_ATTEMPTS, message_note: str | None = None
+    ) -> None:
         try:
-            run.start(stage, rev, attempts)
+            run.start(stage, rev, attempts, message_note)
         except IllegalTransition as exc:
             log.info("stage_not_started", reason=str(exc))
             skip()

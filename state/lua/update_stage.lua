@@ -8,7 +8,8 @@
 -- KEYS[4] the live events stream (taskgate:events): every committed update adds a 'stage' event
 -- KEYS[5...] optional: the keys that ARGV[9]'s commands name by index
 -- ARGV[1] task_name
--- ARGV[2] expected revision
+-- ARGV[2] expected revision; or "{revision}\n{message note}": the stage's latest message must also be that one
+--         (field message:{task_name}, "queue\nredis message id": a start from the record its message carries)
 -- ARGV[3] new status
 -- ARGV[4] new stage record JSON
 -- ARGV[5] ttl in ms ('0': an ending keeps the TTL the stage's submit set moments ago, state/records.py)
@@ -27,13 +28,18 @@
 -- returns {1, new_rev, waiting} | {0, current_rev} on a lost race | {-1} no such stage | {-2} lease not held;
 --         waiting is 1 when the update ended the stage and messages are parked on it (park_waiter.lua)
 local name = ARGV[1]
+local expected, note = ARGV[2], nil
+local cut = string.find(expected, '\n', 1, true)
+if cut then
+  expected, note = string.sub(ARGV[2], 1, cut - 1), string.sub(ARGV[2], cut + 1)
+end
 local found = redis.call('HMGET', KEYS[1], 'rev:' .. name, 'has_callback', 'waiters:' .. name, 'progress:' .. name,
-  'beat:' .. name)
+  'beat:' .. name, 'message:' .. name)
 local rev = found[1]
 if not rev then
   return {-1}
 end
-if rev ~= ARGV[2] then
+if rev ~= expected or (note and found[6] ~= note) then
   return {0, tonumber(rev)}
 end
 local now_ms

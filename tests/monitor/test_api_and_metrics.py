@@ -46,6 +46,11 @@ async def test_every_monitor_answer_is_200_and_metrics_parse_on_a_healthy_system
             return (await client.request("GET", "/v1/monitor/health"))[1]["status"] == "ok"
 
         await async_wait_until(healthy, timeout_s=10, what="health ok")
+
+        async def figures_written() -> bool:  # a worker writes its task figures at most about a second late
+            return 'taskgate_tasks_finished_total{outcome="success"' in (await client.request("GET", "/metrics"))[1]
+
+        await async_wait_until(figures_written, timeout_s=10, what="the task figures written")
         for name in ENDPOINTS:
             status, body, _ = await client.request("GET", f"/v1/monitor/{name}")
             assert status == 200, (name, body)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.harness import Client, System, wait_until
+from tests.harness import Client, System, async_wait_until, wait_until
 from tests.monitor.helpers import events, fast_env, lock_state, process_gone, run_system, session, wait_holding
 
 
@@ -65,7 +65,12 @@ async def test_soft_tier_stops_a_cooperative_task_as_cancelled(make_system: Call
         warnings = await events(client, "warning")
         assert warnings
         assert warnings[0]["task_id"] == "cooperative"
-        status, body, _ = await client.request("GET", "/metrics")
-    assert status == 200
+        finished = 'taskgate_tasks_finished_total{outcome="cancelled",task_name="system.sleep"} 1.0'
+
+        async def figures() -> str | None:  # a worker writes its task figures at most about a second late
+            status, body, _ = await client.request("GET", "/metrics")
+            assert status == 200
+            return body if finished in body else None
+
+        body = await async_wait_until(figures, timeout_s=10, what="the task figures written")
     assert 'taskgate_timeout_tier_events_total{tier="soft"} 1.0' in body
-    assert 'taskgate_tasks_finished_total{outcome="cancelled",task_name="system.sleep"} 1.0' in body

@@ -90,7 +90,7 @@ async def test_effects_commit_once_with_the_change_and_never_without_it(
     assert redis_client.exists("test:effects", "test:deadlines") == 0
 
 
-async def test_a_workers_task_figures_wait_in_the_batch_until_the_last_run_ends_and_a_failed_commit_keeps_them(
+async def test_a_workers_task_figures_wait_in_the_batch_until_due_and_a_failed_commit_keeps_them(
     aredis: aioredis.Redis, redis_client: redis.Redis
 ) -> None:
     from state import Fence, LeaseNotHeld
@@ -100,21 +100,20 @@ async def test_a_workers_task_figures_wait_in_the_batch_until_the_last_run_ends_
     succeed = functools.partial(changes.succeed, output={"pong": True})
 
     store = StateStore(aredis, TTL_S)
-    batch = CounterBatch(flush_after_s=3600)  # never due by age here: only the last run's ending writes it
+    batch = CounterBatch(flush_after_s=3600)  # not due yet: the endings leave the figures in the batch
     sync_store = SyncStageStore(Channel(redis_client), TTL_S, batch)
     for wid in ("w1", "w2"):
         await store.create_stage(wid, "system.ping", {})
         sync_store.update_stage_at(wid, "system.ping", changes.start)
-    sync_store.update_stage_at("w1", "system.ping", succeed)  # w2 still runs
+    sync_store.update_stage_at("w1", "system.ping", succeed)
     assert not redis_client.exists(keys.TASK_METRICS)
 
+    batch.flush_after_s = 0  # due: the next ending carries the batch
     with pytest.raises(LeaseNotHeld):  # the script that was to write the batch does not commit: it is kept
-        sync_store.update_stage_at(
-            "w2", "system.ping", succeed, fence=Fence("gpu_lock:0:holders", "gone"), last_run=True
-        )
+        sync_store.update_stage_at("w2", "system.ping", succeed, fence=Fence("gpu_lock:0:holders", "gone"))
     assert not redis_client.exists(keys.TASK_METRICS)
 
-    sync_store.update_stage_at("w2", "system.ping", succeed, last_run=True)
+    sync_store.update_stage_at("w2", "system.ping", succeed)
     figures = parse_figures(redis_client.hgetall(keys.TASK_METRICS))
     assert figures.finished == {("system.ping", "success"): 2}
     assert figures.histograms["queue_wait_seconds"]["system.ping"].count == 2

@@ -25,10 +25,9 @@ from actors.worker.app import build_broker
 from actors.worker.broker import WakingRedisBroker
 from actors.worker.lifecycle import Lifecycle
 from actors.worker.local_runs import RUNS_DIR_ENV, LocalRuns
-from actors.worker.prefetch import Snapshots
 from config import keys, load_settings
-from redis_io import Channel
 from state import StateStore, changes
+from state.create_call import STAGE_OPTION
 from state.tracking import SyncTracker
 from tests.harness import wait_until
 
@@ -115,9 +114,12 @@ def hooks(redis_url: str, share_dir: Path) -> Iterator[tuple[WakingRedisBroker, 
     broker.close()
 
 
-async def _queued(redis_url: str, workflow_id: str) -> bytes:
-    """Submit a system.ping stage and return its queued message as the consumer fetches it."""
-    await _submit(redis_url, workflow_id, "system.ping", {})
+async def _queued(redis_url: str, workflow_id: str, sleep: dict[str, Any] | None = None) -> bytes:
+    """Submit a system.ping stage (system.sleep with ``sleep``) and return its queued message as a fetch takes it."""
+    if sleep is None:
+        await _submit(redis_url, workflow_id, "system.ping", {})
+    else:
+        await _submit(redis_url, workflow_id, "system.sleep", sleep)
     client = redis.Redis.from_url(redis_url)
     (message_id,) = client.lrange(keys.dramatiq_queue("system"), 0, -1)
     payload: bytes = client.hget(keys.dramatiq_messages("system"), message_id)
@@ -125,38 +127,30 @@ async def _queued(redis_url: str, workflow_id: str) -> bytes:
     return payload
 
 
-async def _snapshotted(broker: WakingRedisBroker, redis_url: str, workflow_id: str) -> bytes:
-    """Queue a system.ping stage and read its snapshot as the consumer does right after a fetch."""
-    payload = await _queued(redis_url, workflow_id)
-    assert broker.snapshots is not None
-    assert broker.snapshots.read(broker.channel, [payload]) == 1
-    return payload
-
-
 def _hgetall_calls(client: redis.Redis) -> int:
     return int(client.info("commandstats").get("cmdstat_hgetall", {}).get("calls", 0))
 
 
-async def test_a_stage_starts_from_the_record_read_with_its_fetch_without_reading_it_again(
+async def test_a_stage_starts_from_the_record_its_message_carries_without_reading_the_workflow(
     hooks: tuple[WakingRedisBroker, Lifecycle], redis_url: str, redis_client: redis.Redis
 ) -> None:
     broker, lifecycle = hooks
-    payload = await _snapshotted(broker, redis_url, "snap-fresh")
+    payload = await _queued(redis_url, "snap-fresh")
+    carried = decode_message(payload).options[STAGE_OPTION]
+    assert carried == _stage(redis_client, "snap-fresh", "system.ping")  # the record as the submit stored it
     reads = _hgetall_calls(redis_client)
     lifecycle.before_process_message(broker, MessageProxy(decode_message(payload)))
-    assert _hgetall_calls(redis_client) == reads, "the start read the workflow again"
-    assert broker.snapshots is not None
-    assert len(broker.snapshots) == 0  # taken once
+    assert _hgetall_calls(redis_client) == reads, "the start read the workflow"
     stage = _stage(redis_client, "snap-fresh", "system.ping")
     assert (stage["status"], stage["attempts"]) == ("RUNNING", 1)
     assert SyncTracker(redis_client).get("snap-fresh|system.ping") is not None  # tracked in the same script
 
 
-async def test_a_stage_changed_after_its_fetch_is_judged_on_a_fresh_read_never_on_the_snapshot(
+async def test_a_stage_changed_after_its_submit_is_judged_on_a_fresh_read_never_on_the_carried_record(
     hooks: tuple[WakingRedisBroker, Lifecycle], redis_url: str, redis_client: redis.Redis
 ) -> None:
     broker, lifecycle = hooks
-    payload = await _snapshotted(broker, redis_url, "snap-stale")  # the snapshot says PENDING
+    payload = await _queued(redis_url, "snap-stale")  # the record it carries says PENDING
     client = aioredis.Redis.from_url(redis_url)
     cancelled = await StateStore(client, 3600).request_cancel("snap-stale")
     await client.aclose()
@@ -202,17 +196,20 @@ async def test_a_run_cut_off_from_its_stage_does_not_end_it_and_still_untracks_i
     assert lifecycle.active is None
 
 
-def test_snapshots_are_bounded_and_skip_messages_of_no_stage(redis_url: str, redis_client: redis.Redis) -> None:
-    snapshots = Snapshots(frozenset({"system.ping"}), kept=2)
-    channel = Channel(redis_client)
-    stage_payloads = [stage_message("system", "system.ping", f"b-{i}").payload for i in range(3)]
-    other = stage_message("system", "system.sleep", "b-other").payload  # an actor not named: never read
-    assert snapshots.read(channel, [b"not a message", other, *stage_payloads]) == 3
-    assert len(snapshots) == 2  # the oldest dropped
-    assert snapshots.take(decode_message(stage_payloads[0]).message_id) is None
-    kept = snapshots.take(decode_message(stage_payloads[2]).message_id)
-    assert kept is not None
-    assert kept.workflow == {}  # no such workflow: the start reads afresh and skips it
+async def test_an_old_message_of_a_task_id_submitted_again_starts_the_new_record_never_the_one_it_carries(
+    hooks: tuple[WakingRedisBroker, Lifecycle], redis_url: str, redis_client: redis.Redis
+) -> None:
+    broker, lifecycle = hooks
+    old = await _queued(redis_url, "reborn", {"seconds": 0.5})
+    redis_client.delete(keys.workflow_state("reborn"))  # expired (or purged) with its message still queued
+    await _submit(redis_url, "reborn", "system.sleep", {"seconds": 0.25})  # the same id again: revision 1 again
+    assert decode_message(old).options[STAGE_OPTION]["input_data"] == {"seconds": 0.5}
+    lifecycle.before_process_message(broker, MessageProxy(decode_message(old)))
+    stage = _stage(redis_client, "reborn", "system.sleep")
+    assert (stage["status"], stage["input_data"]) == ("RUNNING", {"seconds": 0.25})  # read afresh, not carried
+    run = lifecycle.active
+    assert run is not None
+    assert run.params.seconds == 0.25  # type: ignore[attr-defined]
 
 
 async def test_a_stage_that_cannot_get_its_lease_fails_and_its_run_is_untracked_by_the_same_script(

@@ -13,12 +13,13 @@
 -- KEYS[8..16] per band (high, normal, low): rotation list, turns hash, ages zset;
 -- KEYS[17] the queue's lane tokens list (one per message in its lanes; an autoscaler reads its length),
 -- KEYS[18] the queue's wake-up list (a submit wakes a consumer only when its queue was empty: a fetch that takes
--- all it asked for may leave messages behind, so it wakes the next consumer)
+-- all it asked for may leave messages behind, so it wakes the next consumer), KEYS[19] the live-settings version
 -- ARGV[1] queue, ARGV[2] broker id, ARGV[3] now ms (the caller's clock, as Dramatiq's dispatch takes it), ARGV[4] how many, ARGV[5] host ('' = never drained),
 -- ARGV[6] aging ms, ARGV[7..9] per band: the prefix of its lanes (the client's name follows), ARGV[10] '1' to
 -- write the consumer's Dramatiq heartbeat (the caller asks about once a second: Dramatiq counts a consumer
 -- dead after a minute without one), else '0', ARGV[11] wake-up tokens kept
--- returns the encoded messages (HMGET of the ids taken; nil for an id whose message is gone), or {}
+-- returns the encoded messages (HMGET of the ids taken; nil for an id whose message is gone) followed by the
+-- live-settings version (nil when never set), or {} when nothing was taken
 -- The script is atomic, so what it has read stays true until it returns: the queue's list is popped once (with
 -- a count), the lane tokens are popped once (as many as are wanted: none skips the lanes; a token the lanes
 -- could not back is put back), each band's head and rotation head are read once and again only
@@ -230,8 +231,11 @@ end
 if #ids == 0 then
   return {}
 end
-if #ids >= asked and redis.call('LPUSH', KEYS[18], 1) > tonumber(ARGV[11]) then
-  redis.call('LTRIM', KEYS[18], 0, tonumber(ARGV[11]) - 1)
+-- (a list already holding the tokens kept, as it does under a stream of submits, is read, not pushed and trimmed)
+if #ids >= asked and redis.call('LLEN', KEYS[18]) < tonumber(ARGV[11]) then
+  redis.call('LPUSH', KEYS[18], 1)
 end
 redis.call('SADD', KEYS[3], unpack(ids))
-return redis.call('HMGET', KEYS[2], unpack(ids))
+local taken = redis.call('HMGET', KEYS[2], unpack(ids))
+taken[#taken + 1] = redis.call('GET', KEYS[19])
+return taken
