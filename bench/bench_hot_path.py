@@ -9,7 +9,10 @@
    ``/proc/PID/stat`` (utime + stime, a process and every process below it) before and after the counted
    tasks: unlike throughput, not moved much by other load on the machine.
 2. CPU per task per process, the median of alternating rounds of ``CPU_TASKS`` no-op tasks (taskgate, HTTP submit
-   8 at a time) and as many bare Dramatiq messages, both straight to Redis.
+   8 at a time) and as many bare Dramatiq messages, both straight to Redis; and the HTTP floor: the same POSTs
+   answered by a bare aiohttp handler (``bench/bare_http.py``). That floor plus bare Dramatiq's CPU per message is
+   what any system with an HTTP submit in front of Dramatiq spends at least, so on this machine's cores it bounds
+   such a system's throughput: printed beside the end-to-end ratios.
 3. End to end, the median of alternating rounds against bare Dramatiq and Celery in the same run.
 4. The same against bare Dramatiq with Redis behind 1 ms of added latency (both through the same proxy):
    round trips are what that shows.
@@ -42,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.bench_celery import CeleryBaseline
 from bench.bench_gateway import bench_end_to_end
 from bench.redis_proxy import RedisProxy
-from taskgate.embedded_redis import EmbeddedRedis
+from taskgate.embedded_redis import EmbeddedRedis, free_port
 from tests.harness import System, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -260,12 +263,53 @@ def _median_cpu(meters: list[CpuMeter], n: int) -> str:
     return f"{sum(per.values()):.3f} ms CPU per task ({parts})"
 
 
-def cpu_per_task(server: EmbeddedRedis, tmp: Path) -> None:
-    """Print the median CPU per task of each process, taskgate against bare Dramatiq, rounds alternating."""
+class BareHttp:
+    """``bench/bare_http.py`` on a free port: the HTTP part of a submit and nothing else."""
+
+    def __init__(self, log_dir: Path) -> None:
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bench.bare_http", str(port)],
+            cwd=ROOT,
+            stdout=(log_dir / "bare-http.log").open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        wait_until(lambda: _answers(self.url), timeout_s=30, what="the bare HTTP server")
+
+    def run(self, total: int) -> CpuMeter:
+        """POST ``total`` submits, 8 at a time; return the server's and this client's CPU for them."""
+        meter = CpuMeter({"server": self.process.pid}, None)
+        meter.start()
+        asyncio.run(_submit(self.url, [f"http-{i}" for i in range(total)], COUNT_CONCURRENCY))
+        meter.stop()
+        return meter
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        asyncio.run(_submit(url, ["probe"], 1))
+    except (aiohttp.ClientError, OSError):
+        return False
+    return True
+
+
+def cpu_per_task(server: EmbeddedRedis, tmp: Path) -> float:
+    """Print the median CPU per task of each process, taskgate against bare Dramatiq, rounds alternating.
+
+    Returns the floor (ms of CPU per task) of an HTTP submit in front of bare Dramatiq: the HTTP part alone
+    plus bare Dramatiq's whole path, medians of the same rounds.
+    """
     direct = redis.Redis.from_url(server.url)
     system = System(server.url, tmp / "share", tmp, ENV)
     ours: list[CpuMeter] = []
     theirs: list[CpuMeter] = []
+    http: list[CpuMeter] = []
+    bare_http = BareHttp(tmp)
     try:
         system.start_gateway()
         system.start_worker(processes=1, threads=8)
@@ -287,12 +331,27 @@ def cpu_per_task(server: EmbeddedRedis, tmp: Path) -> None:
             _wait_succeeded(direct, ids)
             meter.stop()
             ours.append(meter)
+            http.append(bare_http.run(CPU_TASKS))
         bare.stop()
     finally:
         system.stop()
+        bare_http.stop()
     print(f"CPU per task ({CPU_ROUNDS} alternating rounds of {CPU_TASKS}, medians):")
     print(f"  taskgate: {_median_cpu(ours, CPU_TASKS)}")
     print(f"  bare Dramatiq: {_median_cpu(theirs, CPU_TASKS)}")
+    print(f"  HTTP alone (bench/bare_http.py, the same POSTs): {_median_cpu(http, CPU_TASKS)}")
+    floor = _median_total(http, CPU_TASKS) + _median_total(theirs, CPU_TASKS)
+    cores = os.cpu_count() or 1
+    print(
+        f"  floor of an HTTP submit in front of bare Dramatiq: {floor:.3f} ms CPU per task; on {cores} cores "
+        f"it bounds such a system at {cores / floor * 1000:.0f} tasks/s"
+    )
+    return floor
+
+
+def _median_total(meters: list[CpuMeter], n: int) -> float:
+    """Return the median over ``meters``' rounds of the CPU per task (ms), all processes together."""
+    return statistics.median(sum(m.used.values()) for m in meters) / n * 1000
 
 
 def _spread(ratios: list[float]) -> str:
@@ -300,8 +359,11 @@ def _spread(ratios: list[float]) -> str:
     return f"median {statistics.median(ordered):.2f}, rounds {', '.join(f'{r:.2f}' for r in ordered)}"
 
 
-def end_to_end(server: EmbeddedRedis, tmp: Path) -> bool:
-    """Alternate taskgate, bare Dramatiq and Celery on the same Redis; print the median ratios."""
+def end_to_end(server: EmbeddedRedis, tmp: Path, floor_ms: float | None = None) -> bool:
+    """Alternate taskgate, bare Dramatiq and Celery on the same Redis; print the median ratios.
+
+    ``floor_ms`` (from ``cpu_per_task``): the bound it sets is printed against bare Dramatiq's rate here.
+    """
     direct = redis.Redis.from_url(server.url)
     system = System(server.url, tmp / "share", tmp, ENV)
     try:
@@ -331,6 +393,12 @@ def end_to_end(server: EmbeddedRedis, tmp: Path) -> bool:
     ok_celery = statistics.median(vs_celery) >= TARGET_CELERY
     print(f"  taskgate / bare Dramatiq: {_spread(vs_bare)} (target >= {TARGET_BARE}): {'PASS' if ok_bare else 'FAIL'}")
     print(f"  taskgate / Celery: {_spread(vs_celery)} (target >= {TARGET_CELERY}): {'PASS' if ok_celery else 'FAIL'}")
+    if floor_ms:
+        bound = (os.cpu_count() or 1) / floor_ms * 1000
+        print(
+            f"  the bench's floor: an HTTP submit in front of bare Dramatiq, doing nothing else, is bound here at "
+            f"{bound:.0f} tasks/s = {bound / statistics.median(plain):.2f}x bare Dramatiq's median rate"
+        )
     return ok_bare and ok_celery
 
 
@@ -373,12 +441,13 @@ def main() -> int:
         try:
             if "count" in parts:
                 ok = count_per_task(server, tmp_path) <= TARGET_COMMANDS and ok
+            floor = None
             if "cpu" in parts:
                 redis.Redis.from_url(server.url).flushall()
-                cpu_per_task(server, tmp_path)
+                floor = cpu_per_task(server, tmp_path)
             if "e2e" in parts:
                 redis.Redis.from_url(server.url).flushall()
-                ok = end_to_end(server, tmp_path) and ok
+                ok = end_to_end(server, tmp_path, floor) and ok
             if "delayed" in parts:
                 redis.Redis.from_url(server.url).flushall()
                 delayed(server, tmp_path)

@@ -6,6 +6,7 @@ and a replay's queued message is read back from the Dramatiq queue it lands in.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import AsyncIterator
@@ -59,6 +60,7 @@ async def _submit(gateway: TestClient, task_id: str, headers: dict[str, str], **
     body = {"task_name": "system.ping", "task_id": task_id, "input_data": {}, **extra}
     resp = await gateway.post("/v1/tasks", json=body, headers=headers)
     assert resp.status == 202, await resp.text()
+    await asyncio.sleep(0.003)  # the indexes' scores are ms: two submits in one ms would tie (broken by id)
 
 
 async def _fail(store: StateStore, task_id: str, error_type: str = "ModelBroken") -> None:
