@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 import msgspec
 
@@ -23,10 +23,6 @@ class QueueingSettings(Section):
     priorities: bool = True
     # a message waiting this long counts one band higher (low -> normal -> high): low is never starved
     aging_s: PositiveSeconds = 60.0
-    # a consumer woken for a queue it fetched from within ``FETCH_BUSY_WINDOW_S`` waits this long before it
-    # fetches, so the submits of a stream arrive in one fetch rather than one each (0: fetch at once). It adds
-    # at most this to a task's wait, and only while its queue is busy; an idle queue's first task is not delayed.
-    fetch_linger_s: Annotated[float, msgspec.Meta(ge=0, le=0.05)] = 0.002
     # the priority of a task type when neither the submit nor the key names one
     task_priority: dict[str, Priority] = msgspec.field(default_factory=dict)
     default_priority: Priority = "normal"

@@ -92,7 +92,6 @@ def build_broker(settings: Settings, *, heartbeated: bool = False) -> tuple[Waki
     broker.record_ttl_ms = settings.state_ttl_s * 1000
     broker.aging_ms = int(settings.queueing.aging_s * 1000)
     broker.lanes = settings.queueing.priorities
-    broker.fetch_linger_s = settings.queueing.fetch_linger_s
     broker.gpu_queues = gpu_queues(settings)
     declare_webhook_actor(broker, settings)
     dramatiq.set_broker(broker)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,9 +35,6 @@ _MAINTENANCE_EVERY = 16
 _HEARTBEAT_EVERY_MS = 1000
 # The longest a consumer holding all it may hold waits for an ack to free room before it looks again.
 _BUSY_WAIT_S = 0.5
-# A queue this consumer took messages from within this long is busy: a wake-up for it lingers before the fetch
-# (``queueing.fetch_linger_s``); after a quiet spell the first message is fetched at once.
-FETCH_BUSY_WINDOW_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -54,7 +50,6 @@ class _WakingConsumer(RedisConsumer):  # type: ignore[misc]
     """Fetch like Dramatiq's consumer, but wait on a wake-up list instead of sleeping."""
 
     emptied = False  # the last fetch took fewer than it asked for: the next one waits for a wake-up first
-    took_at = float("-inf")  # when a fetch last took messages (monotonic)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[no-untyped-call]
@@ -79,37 +74,24 @@ class _WakingConsumer(RedisConsumer):  # type: ignore[misc]
                         # Fewer than asked: the queue is empty now, so the next message into it brings a
                         # wake-up token (create_stage.lua, fetch.lua): wait for it rather than fetch again.
                         self.emptied = len(messages) < wanted and not self.queue_name.endswith(".DQ")
-                        if messages:
-                            self.took_at = time.monotonic()
                     if not messages and wanted <= 0:
                         # Busy: every message this consumer may hold is out. Wait for a worker thread's ack or
                         # nack to free room (a wake-up token is for an idle consumer: not taken here).
                         self.room.clear()
-                        if self.outstanding_message_count >= self.prefetch and self.room.wait(_BUSY_WAIT_S):
-                            self._linger()  # the threads' next acks join this one: one fetch refills them all
+                        if self.outstanding_message_count >= self.prefetch:
+                            self.room.wait(_BUSY_WAIT_S)
                         return None
                     if not messages:
                         # Idle: block on the wake-up list (a release of backoff polling), bounded by
                         # the usual backoff so maintenance and shutdown still run.
                         self.misses, backoff_ms = compute_backoff(self.misses, max_backoff=self.timeout)
                         self.emptied = False
-                        woken = self.broker.channel.execute(
+                        self.broker.channel.execute(
                             "BLPOP", keys.broker_wake(self.queue_name), max(backoff_ms, 10) / 1000
                         )
-                        if woken and time.monotonic() - self.took_at < FETCH_BUSY_WINDOW_S:
-                            self._linger()  # a stream of submits: the next few arrive while this one waits
                         return None
         except redis.ConnectionError as exc:
             raise ConnectionClosed(exc) from None  # type: ignore[no-untyped-call]
-
-    def _linger(self) -> None:
-        """Wait ``fetch_linger_s`` before a busy queue's next fetch, so it takes several messages at once.
-
-        One fetch then serves a few messages: one script and one wake-up for them all. It adds at most that wait
-        to a message's time in the queue, and only while the queue is busy.
-        """
-        if self.broker.fetch_linger_s > 0:
-            time.sleep(self.broker.fetch_linger_s)
 
     def ack(self, message: MessageProxy) -> None:
         """Ack as Dramatiq does, unless the stage's ending already did it in its script."""
@@ -146,8 +128,6 @@ class WakingRedisBroker(RedisBroker):  # type: ignore[misc]
     # higher; whether consumers hold only what their threads run (else Dramatiq's prefetch, FIFO)
     aging_ms: int = 60_000
     lanes: bool = False
-    # how long a consumer woken for a busy queue waits before it fetches (``queueing.fetch_linger_s``)
-    fetch_linger_s: float = 0.0
     # queues whose every task takes a GPU lease: their consumers hold one message (the others wait in Redis)
     gpu_queues: frozenset[str] = frozenset()
     # the host the fetch script checks against the drained hosts

@@ -116,3 +116,21 @@ async def test_a_stage_handed_over_by_its_dependency_queues_in_its_clients_lane(
         assert sync.hand_over(task_id, "system.ping") == 1
     assert redis_client.llen(keys.lane("system", "high", "b")) == 2  # its own message, then the handed-over one
     assert _take(broker, 4) == ["chain", "chain", "other", "chain"]  # the old entry went to the list: first
+
+
+async def test_a_lone_clients_normal_stream_is_taken_in_submit_order_and_a_put_back_message_still_goes_first(
+    aredis: aioredis.Redis, broker: WakingRedisBroker, redis_client: redis.Redis
+) -> None:
+    store = StateStore(aredis, 3600)
+    for i in range(5):
+        await _submit(store, f"n{i}", "normal", "open")
+    assert _take(broker, 2) == ["n0", "n1"]  # the quiet case: nothing paused, put back or in other bands
+    message = stage_message("system", "system.ping", "put-back")
+    redis_client.hset(keys.dramatiq_messages("system"), message.message_id, message.payload)
+    redis_client.rpush(keys.dramatiq_queue("system"), message.message_id)
+    assert _take(broker, 2) == ["put-back", "n2"]
+    await _submit(store, "low0", "low", "open")
+    assert _take(broker, 2) == ["n3", "n4"]  # a low band with work: its head is read, normal still first
+    assert _take(broker, 2) == ["low0"]
+    assert redis_client.exists(*keys.lane_keys("system", "normal"), *keys.lane_keys("system", "low")) == 0
+    assert redis_client.exists(keys.lanes_queued("system"), keys.lane("system", "normal", "open")) == 0

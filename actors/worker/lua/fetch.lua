@@ -28,7 +28,12 @@ local now = tonumber(ARGV[3])
 if ARGV[10] ~= '0' then
   redis.call('ZADD', KEYS[4], now, ARGV[2])
 end
-if redis.call('EXISTS', KEYS[5], KEYS[6]) > 0 then  -- (one read while nothing is paused or drained)
+-- One read for the usual case, "quiet": nothing paused or drained, nothing on the queue's own list, and no work
+-- in the high and low bands (every submit in the normal band). Then the pause checks, the list's pop and those
+-- bands' heads are skipped, and a lone client's lane is taken without reading its band's head (the lane is in
+-- submit order, so its head is the band's oldest: aging cannot reorder it).
+local quiet = redis.call('EXISTS', KEYS[5], KEYS[6], KEYS[1], KEYS[10], KEYS[16]) == 0
+if not quiet and redis.call('EXISTS', KEYS[5], KEYS[6]) > 0 then  -- (one read while nothing is paused or drained)
   if redis.call('HEXISTS', KEYS[5], ARGV[1]) == 1 then
     return {}
   end
@@ -44,7 +49,7 @@ if wanted <= 0 then
   return {}
 end
 
-local own = redis.call('LPOP', KEYS[1], wanted)
+local own = (not quiet) and redis.call('LPOP', KEYS[1], wanted)
 if own then
   for _, id in ipairs(own) do
     ids[#ids + 1] = id
@@ -57,6 +62,9 @@ end
 
 local all_tokens = false  -- whether this take popped every lane token (set below, before any lane is read)
 local heads = {}      -- band -> {member, score} of its ages zset's head, or false when empty (nil: not read)
+if quiet then
+  heads[1], heads[3] = false, false
+end
 local rotations = {}  -- band -> its rotation's first client, or false when empty (nil: not read)
 local weights = {}    -- client -> weight
 
@@ -151,6 +159,13 @@ local function take_run(b, client, lane)
 end
 
 local function take_lane()
+  if quiet then  -- only the normal band has work: a lone client's lane is the band's order
+    local _, _, _, prefix = band_keys(2)
+    local client = first_client(2)
+    if client and alone[2] then
+      return take_run(2, client, prefix .. client)
+    end
+  end
   local best, best_eff, best_member, best_at
   for b = 1, 3 do
     local found = head(b)
