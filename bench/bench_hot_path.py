@@ -23,32 +23,25 @@ Run: .venv/bin/python -m bench hot_path
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-import psutil
 import redis
-from dramatiq.brokers.redis import RedisBroker
-from dramatiq.message import Message
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_celery import CeleryBaseline
 from bench.bench_gateway import bench_end_to_end
+from bench.hot_path_systems import Bare, BareHttp, CpuMeter, submit_pings
 from bench.redis_proxy import RedisProxy
-from taskgate.embedded_redis import EmbeddedRedis, free_port
+from taskgate.embedded_redis import EmbeddedRedis
 from tests.harness import System, wait_until
 
-ROOT = Path(__file__).resolve().parents[1]
 COUNTED = 500
 COUNT_CONCURRENCY = 8
 ROUNDS = 5
@@ -64,116 +57,10 @@ TARGET_CELERY = 2.5
 ENV = {"TASKGATE_GPU_LOCK_MONITOR__ENABLED": "false", "TASKGATE_LOG_LEVEL": "warning"}
 
 
-class Bare:
-    """Bare Dramatiq: one worker process with 8 threads on ``url``; messages sent from this process to ``url``."""
-
-    def __init__(self, url: str, direct: redis.Redis, log_dir: Path) -> None:
-        self.direct = direct  # the bench's own reads (the done counter) go straight to Redis
-        env = {**os.environ, "BENCH_REDIS_URL": url, "PYTHONPATH": str(ROOT)}
-        self.worker = subprocess.Popen(
-            [sys.executable, "-m", "dramatiq", "bench.bare_dramatiq", "--processes", "1", "--threads", "8"],
-            env=env,
-            cwd=ROOT,
-            stdout=(log_dir / f"bare-{len(os.listdir(log_dir))}.log").open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-        self.broker = RedisBroker(url=url)
-        self.polls = 0
-        self.run(1)
-
-    def run(self, total: int) -> float:
-        """Send ``total`` no-op messages; return messages per second until the worker has run them all."""
-        self.direct.delete("bench:bare:done")
-        started = time.perf_counter()
-        for i in range(total):
-            self.broker.enqueue(Message(queue_name="bare", actor_name="noop", args=(i,), kwargs={}, options={}))
-        wait_until(self._done(total), timeout_s=300, interval_s=0.005)
-        return total / (time.perf_counter() - started)
-
-    def _done(self, total: int) -> Any:
-        def done() -> bool:
-            self.polls += 1
-            return int(self.direct.get("bench:bare:done") or 0) >= total
-
-        return done
-
-    def stop(self) -> None:
-        self.worker.terminate()
-        self.worker.wait(30)
-        self.broker.close()
-
-
-_TICK_S = 1 / os.sysconf("SC_CLK_TCK")
-
-
-def _stat_cpu_s(path: str) -> float:
-    """Return utime + stime (fields 14 and 15) of a ``/proc/.../stat`` file in seconds; 0 when it is gone."""
-    try:
-        fields = Path(path).read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) * _TICK_S
-
-
-def _cpu_s(pid: int) -> float:
-    """Return the CPU seconds (user + system) ``pid`` and the live processes below it have used."""
-    try:
-        pids = [pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))]
-    except psutil.NoSuchProcess:
-        return 0.0
-    return sum(_stat_cpu_s(f"/proc/{one}/stat") for one in pids)
-
-
-class CpuMeter:
-    """CPU time per process group between ``start`` and ``stop``.
-
-    The bench's own process is the client, less its proxy thread (``proxy_tid``), which is not counted: the
-    systems compared both reach Redis through it.
-    """
-
-    def __init__(self, pids: dict[str, int], proxy_tid: int | None) -> None:
-        self.pids = pids
-        self.proxy_tid = proxy_tid
-        self.before: dict[str, float] = {}
-        self.used: dict[str, float] = {}
-
-    def _now(self) -> dict[str, float]:
-        now = {name: _cpu_s(pid) for name, pid in self.pids.items()}
-        times = os.times()
-        proxy = _stat_cpu_s(f"/proc/self/task/{self.proxy_tid}/stat") if self.proxy_tid else 0.0
-        now["client"] = times.user + times.system - proxy
-        return now
-
-    def start(self) -> None:
-        self.before = self._now()
-
-    def stop(self) -> None:
-        after = self._now()
-        self.used = {name: after[name] - self.before[name] for name in after}
-
-    def describe(self, n: int) -> str:
-        parts = ", ".join(f"{name} {used / n * 1000:.3f}" for name, used in self.used.items())
-        return f"{sum(self.used.values()) / n * 1000:.3f} ms CPU per task ({parts})"
-
-
 def command_counts(client: redis.Redis) -> Counter[str]:
     """Return the server's calls per command (``INFO commandstats``)."""
     stats: dict[str, Any] = client.info("commandstats")  # type: ignore[assignment]
     return Counter({name.removeprefix("cmdstat_").upper(): int(v["calls"]) for name, v in stats.items()})
-
-
-async def _submit(base_url: str, ids: list[str], concurrency: int) -> None:
-    bodies = iter(json.dumps({"task_name": "system.ping", "task_id": i, "input_data": {}}).encode() for i in ids)
-    headers = {"Content-Type": "application/json"}
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
-
-        async def one() -> None:
-            for data in bodies:
-                async with session.post(f"{base_url}/v1/tasks", data=data, headers=headers) as resp:
-                    await resp.read()
-                    assert resp.status == 202, await resp.text()
-
-        await asyncio.gather(*(one() for _ in range(concurrency)))
 
 
 def _wait_succeeded(direct: redis.Redis, ids: list[str]) -> int:
@@ -216,14 +103,14 @@ def count_per_task(server: EmbeddedRedis, tmp: Path) -> float:
         system.start_gateway()
         system.start_worker(processes=1, threads=8)
         wait_until(system.worker_pids, timeout_s=30, what="worker processes")
-        asyncio.run(_submit(system.base_url, [f"warm-{i}" for i in range(50)], COUNT_CONCURRENCY))
+        asyncio.run(submit_pings(system.base_url, [f"warm-{i}" for i in range(50)], COUNT_CONCURRENCY))
         _wait_succeeded(direct, [f"warm-{i}" for i in range(50)])
         ids = [f"count-{i}" for i in range(COUNTED)]
         pids = {"gateway": system.procs["gateway"].pid, "worker": system.procs["worker"].pid}
         ours_cpu = CpuMeter({**pids, "redis": server.process.pid}, proxy._thread.native_id)
         before, trips = command_counts(direct), proxy.round_trips
         ours_cpu.start()
-        asyncio.run(_submit(system.base_url, ids, COUNT_CONCURRENCY))
+        asyncio.run(submit_pings(system.base_url, ids, COUNT_CONCURRENCY))
         polls = _wait_succeeded(direct, ids)
         ours_cpu.stop()
         ours_trips = (proxy.round_trips - trips) / COUNTED
@@ -263,41 +150,6 @@ def _median_cpu(meters: list[CpuMeter], n: int) -> str:
     return f"{sum(per.values()):.3f} ms CPU per task ({parts})"
 
 
-class BareHttp:
-    """``bench/bare_http.py`` on a free port: the HTTP part of a submit and nothing else."""
-
-    def __init__(self, log_dir: Path) -> None:
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bench.bare_http", str(port)],
-            cwd=ROOT,
-            stdout=(log_dir / "bare-http.log").open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-        wait_until(lambda: _answers(self.url), timeout_s=30, what="the bare HTTP server")
-
-    def run(self, total: int) -> CpuMeter:
-        """POST ``total`` submits, 8 at a time; return the server's and this client's CPU for them."""
-        meter = CpuMeter({"server": self.process.pid}, None)
-        meter.start()
-        asyncio.run(_submit(self.url, [f"http-{i}" for i in range(total)], COUNT_CONCURRENCY))
-        meter.stop()
-        return meter
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(30)
-
-
-def _answers(url: str) -> bool:
-    try:
-        asyncio.run(_submit(url, ["probe"], 1))
-    except (aiohttp.ClientError, OSError):
-        return False
-    return True
-
-
 def cpu_per_task(server: EmbeddedRedis, tmp: Path) -> float:
     """Print the median CPU per task of each process, taskgate against bare Dramatiq, rounds alternating.
 
@@ -315,7 +167,7 @@ def cpu_per_task(server: EmbeddedRedis, tmp: Path) -> float:
         system.start_worker(processes=1, threads=8)
         wait_until(system.worker_pids, timeout_s=30, what="worker processes")
         bare = Bare(server.url, direct, tmp)
-        asyncio.run(_submit(system.base_url, [f"cpu-warm-{i}" for i in range(100)], COUNT_CONCURRENCY))
+        asyncio.run(submit_pings(system.base_url, [f"cpu-warm-{i}" for i in range(100)], COUNT_CONCURRENCY))
         _wait_succeeded(direct, [f"cpu-warm-{i}" for i in range(100)])
         pids = {"gateway": system.procs["gateway"].pid, "worker": system.procs["worker"].pid}
         for r in range(CPU_ROUNDS):
@@ -327,7 +179,7 @@ def cpu_per_task(server: EmbeddedRedis, tmp: Path) -> float:
             ids = [f"cpu-{r}-{i}" for i in range(CPU_TASKS)]
             meter = CpuMeter({**pids, "redis": server.process.pid}, None)
             meter.start()
-            asyncio.run(_submit(system.base_url, ids, COUNT_CONCURRENCY))
+            asyncio.run(submit_pings(system.base_url, ids, COUNT_CONCURRENCY))
             _wait_succeeded(direct, ids)
             meter.stop()
             ours.append(meter)
