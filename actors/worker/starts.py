@@ -1,5 +1,8 @@
 """How a message's stage starts: read it, resolve its input, move it to RUNNING, take its GPU lease.
 
+A submit's message carries its new stage's record (``state.create_call``): the plain start uses it and reads
+nothing (``_from_carried``); every other start reads the record (``_from_record``).
+
 ``Starts`` takes the worker's context and the endings (an input that cannot run, or a lease that cannot
 be had, fails the stage). ``begin`` returns the started ``StageRun``, or raises ``SkipMessage`` when the
 message has nothing to run (its stage ended, moved on, waits for another, or is gone).
@@ -61,7 +64,7 @@ class Starts:
 
     def begin(self, broker: dramatiq.Broker, message: MessageProxy, spec: TaskSpec) -> StageRun:
         """Start the message's stage and return its run (with its GPU lease when it takes one)."""
-        run = self._from_snapshot(broker, message, spec) or self._from_record(broker, message, spec)
+        run = self._from_carried(broker, message, spec) or self._from_record(broker, message, spec)
         log.info("stage_started", attempt=run.attempt, queue=spec.queue)
         if spec.uses_gpu(self.context.settings, run.params):
             self._take_gpu(run)
@@ -94,7 +97,7 @@ class Starts:
             self._start(run, stage, rev)
         return run
 
-    def _from_snapshot(self, broker: dramatiq.Broker, message: MessageProxy, spec: TaskSpec) -> StageRun | None:
+    def _from_carried(self, broker: dramatiq.Broker, message: MessageProxy, spec: TaskSpec) -> StageRun | None:
         """Start the stage from the record its message carries (``state.create_call``); None to read it instead.
 
         A submit queues a new stage's message with the stage's record at revision 1. One compare-and-set attempt
